@@ -1,0 +1,106 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/runtime/server"
+	"github.com/luaivr/luaivr/store/badgerstore"
+	"github.com/urfave/cli/v2"
+)
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "serve 8x8 webhooks with the apps in the script folder",
+		Description: "POST /webhooks and /webhooks/{app} take every 8x8 event type; GET /healthz reports what is served.\n" +
+			"Point the VCA, VCS and VSS webhooks of your 8x8 sub-account at https://<your host>/webhooks.",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "addr", EnvVars: env("addr"), Value: ":8080", Usage: "listen `address`"},
+			&cli.StringFlag{Name: "scripts", EnvVars: env("scripts"), Value: "./scripts", Usage: "script `folder`: one app per *.lua file"},
+			&cli.StringFlag{Name: "data", EnvVars: env("data"), Value: "./data", Usage: "data `folder` for sessions, transcripts and the reply cache"},
+			&cli.StringFlag{Name: "app", EnvVars: env("app"), Usage: "default `app` for calls no URL, session or number places (default: the only app, if there is one)"},
+			&cli.DurationFlag{Name: "deadline", EnvVars: env("deadline"), Value: 100 * time.Millisecond, Usage: "time a handler may run per event before the caller gets the fallback"},
+			&cli.IntFlag{Name: "max-body", EnvVars: env("max-body"), Value: 1 << 20, Usage: "largest webhook body in `bytes`"},
+			&cli.DurationFlag{Name: "read-timeout", EnvVars: env("read-timeout"), Value: 5 * time.Second, Usage: "time to read a request"},
+			&cli.DurationFlag{Name: "write-timeout", EnvVars: env("write-timeout"), Value: 5 * time.Second, Usage: "time to write a reply"},
+			&cli.DurationFlag{Name: "idle-timeout", EnvVars: env("idle-timeout"), Value: 60 * time.Second, Usage: "keep-alive time between requests"},
+			&cli.DurationFlag{Name: "session-ttl", EnvVars: env("session-ttl"), Value: 24 * time.Hour, Usage: "how long a session is kept after its last event"},
+			&cli.DurationFlag{Name: "reply-ttl", EnvVars: env("reply-ttl"), Value: 24 * time.Hour, Usage: "how long a reply is kept to answer a redelivered event"},
+			&cli.BoolFlag{Name: "fsync", EnvVars: env("fsync"), Usage: "fsync every event before answering (survives power loss, not only a crash of luaivr; slower)"},
+			&cli.StringFlag{Name: "voice", EnvVars: env("voice"), Value: "en-US-BenjaminRUS", Usage: "voiceProfile of the server's own apology when a script fails"},
+		}, logFlags...),
+		Action: serve,
+	}
+}
+
+func serve(c *cli.Context) error {
+	logger, err := newLogger(c, os.Stderr)
+	if err != nil {
+		return err
+	}
+	dir := c.String("scripts")
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("script folder %s not found: run from the folder that holds it, or pass --scripts DIR", dir)
+	}
+	scripts, problems := engine.Load(dir)
+	for _, p := range problems {
+		logger.Error("script not served", "err", p)
+	}
+	if len(scripts.Apps) == 0 {
+		return fmt.Errorf("no app to serve in %s: add an app as a *.lua file (see README)", dir)
+	}
+	if def := c.String("app"); def != "" && scripts.Apps[def] == nil {
+		return fmt.Errorf("--app %s: no such app in %s (apps: %v)", def, dir, scripts.Names())
+	}
+
+	st, err := badgerstore.Open(badgerstore.Options{
+		Dir:        c.String("data"),
+		SessionTTL: c.Duration("session-ttl"),
+		ReplyTTL:   c.Duration("reply-ttl"),
+		SyncWrites: c.Bool("fsync"),
+		Logger:     logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	eng := engine.New(scripts, engine.Options{
+		Store: st, DefaultApp: c.String("app"), Deadline: c.Duration("deadline"),
+		Voice: c.String("voice"), Logger: logger,
+	})
+	srv := server.New(server.Options{
+		Engine: eng, Logger: logger, MaxBodySize: c.Int("max-body"),
+		ReadTimeout: c.Duration("read-timeout"), WriteTimeout: c.Duration("write-timeout"), IdleTimeout: c.Duration("idle-timeout"),
+	})
+	ln, err := net.Listen("tcp", c.String("addr"))
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w (is another server running? pick another with --addr)", c.String("addr"), err)
+	}
+	logger.Info("luaivr serving", "addr", ln.Addr().String(), "scripts", dir, "apps", scripts.Names(), "data", c.String("data"))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing the events in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		logger.Error("shutdown", "err", err)
+	}
+	return nil
+}

@@ -1,0 +1,242 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/luaivr/luaivr/runtime/callflow"
+	"github.com/luaivr/luaivr/runtime/sandbox"
+	"github.com/luaivr/luaivr/stdlib/ivr"
+	"github.com/luaivr/luaivr/stdlib/luaconv"
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
+)
+
+// Handler names, as scripts define them.
+const (
+	OnCall    = "on_call"
+	OnDTMF    = "on_dtmf"
+	OnTimeout = "on_timeout"
+	OnStatus  = "on_status"
+	OnEnd     = "on_end"
+)
+
+// App is one script of the folder, compiled once and probed: what its top level
+// declares is known before any call arrives.
+type App struct {
+	Name string // file stem: restaurant.lua → restaurant
+	File string // path relative to the script folder
+	// Handlers maps each handler the script defines to its Lua type ("function",
+	// or "table"/"string" for on_call = <menu>).
+	Handlers map[string]string
+	// Numbers are the called numbers the script claims (global `numbers`), digits only.
+	Numbers []string
+	// Fallback is the script's global `fallback`, checked at load; nil when the
+	// script has none and the server's is used.
+	Fallback *callflow.Reply
+	// Menus are the ids the script declares with ivr.menu, in order.
+	Menus []string
+
+	proto *lua.FunctionProto
+	set   *Scripts
+}
+
+// Scripts is one load of a script folder: its apps and the modules they may require.
+type Scripts struct {
+	Dir      string
+	Apps     map[string]*App
+	modules  map[string]*lua.FunctionProto // "lib.hours" → code
+	byNumber map[string]*App
+}
+
+// Module resolves require(name) within the folder.
+func (s *Scripts) Module(name string) (*lua.FunctionProto, error) {
+	if p, ok := s.modules[name]; ok {
+		return p, nil
+	}
+	return nil, sandbox.ErrNoModule
+}
+
+// Names returns the app names in order.
+func (s *Scripts) Names() []string {
+	names := make([]string, 0, len(s.Apps))
+	for n := range s.Apps {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ScriptError is a script that cannot be served, with where and why.
+type ScriptError struct {
+	File string
+	Err  error
+}
+
+func (e *ScriptError) Error() string { return e.File + ": " + e.Err.Error() }
+func (e *ScriptError) Unwrap() error { return e.Err }
+
+// IsApp reports whether a file in the script folder is an app: a top-level
+// *.lua file that is not a flow test.
+func IsApp(rel string) bool {
+	return !strings.ContainsRune(rel, '/') && strings.HasSuffix(rel, ".lua") && !strings.HasSuffix(rel, "_test.lua")
+}
+
+// probeTimeout bounds a script's top level at load.
+const probeTimeout = 2 * time.Second
+
+// Load compiles every .lua file under dir and probes each app. Apps that fail
+// are left out and reported; the rest are served.
+func Load(dir string) (*Scripts, []error) {
+	s := &Scripts{Dir: dir, Apps: map[string]*App{}, modules: map[string]*lua.FunctionProto{}, byNumber: map[string]*App{}}
+	var errs []error
+	var apps []string
+	walkErr := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != dir && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, path)
+		rel = filepath.ToSlash(rel)
+		if !strings.HasSuffix(rel, ".lua") || strings.HasSuffix(rel, "_test.lua") {
+			return nil
+		}
+		proto, err := compileFile(path, rel)
+		if err != nil {
+			errs = append(errs, &ScriptError{File: rel, Err: err})
+			return nil
+		}
+		s.modules[strings.ReplaceAll(strings.TrimSuffix(rel, ".lua"), "/", ".")] = proto
+		if IsApp(rel) {
+			apps = append(apps, rel)
+		}
+		return nil
+	})
+	if walkErr != nil {
+		return s, append(errs, fmt.Errorf("script folder %s: %w", dir, walkErr))
+	}
+	for _, rel := range apps {
+		name := strings.TrimSuffix(rel, ".lua")
+		app := &App{Name: name, File: rel, proto: s.modules[name], set: s}
+		if err := app.probe(); err != nil {
+			errs = append(errs, &ScriptError{File: rel, Err: err})
+			continue
+		}
+		s.Apps[name] = app
+	}
+	for _, name := range s.Names() {
+		app := s.Apps[name]
+		for _, n := range app.Numbers {
+			if other, taken := s.byNumber[n]; taken {
+				errs = append(errs, &ScriptError{File: app.File, Err: fmt.Errorf("number +%s is also claimed by %s; calls to it go to %s", n, other.File, other.Name)})
+				continue
+			}
+			s.byNumber[n] = app
+		}
+	}
+	return s, errs
+}
+
+func compileFile(path, name string) (*lua.FunctionProto, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	chunk, err := parse.Parse(f, name)
+	if err != nil {
+		return nil, fmt.Errorf("syntax error: %w", err)
+	}
+	return lua.Compile(chunk, name)
+}
+
+// probe runs the script's top level once in a scratch state to learn what it
+// declares, and checks its fallback against 8x8's rules.
+func (a *App) probe() error {
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	mod := ivr.New()
+	L := sandbox.New(a.set, stdlibs(mod, discardLogger)...)
+	defer L.Close()
+	L.SetContext(ctx)
+	L.Push(L.NewFunctionFromProto(a.proto))
+	if err := L.PCall(0, 0, nil); err != nil {
+		return fmt.Errorf("running the script's top level: %s", luaError(err, ctx))
+	}
+	a.Handlers = map[string]string{}
+	for _, h := range []string{OnCall, OnDTMF, OnTimeout, OnStatus, OnEnd} {
+		v := L.GetGlobal(h)
+		switch v.Type() {
+		case lua.LTNil:
+			continue
+		case lua.LTFunction:
+		case lua.LTTable, lua.LTString:
+			if h != OnCall {
+				return fmt.Errorf("%s must be a function, got a %s", h, v.Type())
+			}
+		default:
+			return fmt.Errorf("%s must be a function, got a %s", h, v.Type())
+		}
+		a.Handlers[h] = v.Type().String()
+	}
+	for _, m := range mod.Menus() {
+		a.Menus = append(a.Menus, m.ID)
+	}
+	if err := a.readNumbers(L.GetGlobal("numbers")); err != nil {
+		return err
+	}
+	if fb := L.GetGlobal("fallback"); fb != lua.LNil {
+		r, err := mod.Reply(fb)
+		if err == nil {
+			err = callflow.Check(r.Callflow, callflow.AsReply)
+		}
+		if err != nil {
+			return fmt.Errorf("fallback: %w", err)
+		}
+		a.Fallback = &r
+	}
+	return nil
+}
+
+func (a *App) readNumbers(v lua.LValue) error {
+	if v == lua.LNil {
+		return nil
+	}
+	g, err := luaconv.FromLua(v, "numbers")
+	list, ok := g.([]any)
+	if err != nil || !ok {
+		return errors.New(`numbers must be a list of phone numbers, e.g. numbers = { "+6568332048" }`)
+	}
+	for i, n := range list {
+		s, ok := n.(string)
+		if !ok || digitsOf(s) == "" {
+			return fmt.Errorf("numbers[%d] must be a phone number string like \"+6568332048\"", i+1)
+		}
+		a.Numbers = append(a.Numbers, digitsOf(s))
+	}
+	return nil
+}
+
+// digitsOf keeps the digits of a phone number, so "+65 6833 2048" and
+// "6568332048" name the same line.
+func digitsOf(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

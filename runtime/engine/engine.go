@@ -1,0 +1,518 @@
+// Package engine handles one 8x8 webhook event from start to finish: find the
+// app, run its handler in a fresh sandboxed Lua state under a deadline, turn what
+// it returned into a callflow, validate it, persist the session and transcript,
+// and produce the reply.
+//
+// The rules it keeps (SPEC §3):
+//   - Never dead air: any script error, timeout, empty or invalid callflow is
+//     answered with the app's fallback (or the server's apology and hangup),
+//     logged with the script's file and line, and counted.
+//   - Idempotent: a redelivered event gets the stored reply; the script does not
+//     run again.
+//   - Ordered: events of one session are handled one at a time; sessions run in
+//     parallel.
+//   - Isolated: each event gets a new Lua state, so nothing a script leaves behind
+//     reaches the next event or another call.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/luaivr/luaivr/runtime/callflow"
+	"github.com/luaivr/luaivr/runtime/sandbox"
+	"github.com/luaivr/luaivr/runtime/webhook"
+	"github.com/luaivr/luaivr/stdlib/ivr"
+	jsonmod "github.com/luaivr/luaivr/stdlib/json"
+	logmod "github.com/luaivr/luaivr/stdlib/log"
+	"github.com/luaivr/luaivr/stdlib/luaconv"
+	"github.com/luaivr/luaivr/store"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Options configure an Engine.
+type Options struct {
+	Store store.Store
+	// DefaultApp answers calls no other rule places; empty means the only app
+	// when the folder has exactly one.
+	DefaultApp string
+	// Deadline bounds one event's Lua work (default 100 ms).
+	Deadline time.Duration
+	// Voice is the voiceProfile of the server's own fallback.
+	Voice  string
+	Logger *slog.Logger
+	// Now is the clock (tests and the simulator replace it).
+	Now func() time.Time
+}
+
+// Engine handles webhook events. It is safe for concurrent use.
+type Engine struct {
+	opts    Options
+	log     *slog.Logger
+	scripts atomic.Pointer[Scripts]
+	locks   keyedMutex
+	stats   Stats
+}
+
+// Stats counts what the engine did, for health and metrics.
+type Stats struct {
+	Events     atomic.Int64
+	Duplicates atomic.Int64
+	Fallbacks  sync.Map // reason → *atomic.Int64
+	StoreFails atomic.Int64
+}
+
+// Fallback reasons.
+const (
+	ReasonScriptError = "script_error"
+	ReasonTimeout     = "timeout"
+	ReasonInvalid     = "invalid_callflow"
+	ReasonEmpty       = "empty_callflow"
+	ReasonNoApp       = "no_app"
+	ReasonNoHandler   = "no_handler"
+)
+
+// New makes an engine serving scripts.
+func New(scripts *Scripts, opts Options) *Engine {
+	if opts.Deadline <= 0 {
+		opts.Deadline = 100 * time.Millisecond
+	}
+	if opts.Voice == "" {
+		opts.Voice = "en-US-BenjaminRUS"
+	}
+	if opts.Logger == nil {
+		opts.Logger = discardLogger
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	e := &Engine{opts: opts, log: opts.Logger}
+	e.scripts.Store(scripts)
+	return e
+}
+
+// Scripts returns the scripts being served.
+func (e *Engine) Scripts() *Scripts { return e.scripts.Load() }
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() *Stats { return &e.stats }
+
+// Swap starts serving a new load of the script folder. Events already running
+// finish on the scripts they started with.
+func (e *Engine) Swap(s *Scripts) { e.scripts.Store(s) }
+
+// Handle answers one event; pathApp is the app named in the URL, if any. The
+// returned body is always a valid answer: for CALL_ACTION a callflow reply.
+func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) []byte {
+	e.stats.Events.Add(1)
+	unlock := e.locks.lock(ev.SessionID)
+	defer unlock()
+
+	key := ev.ReplyKey()
+	if key != "" {
+		body, ok, err := e.opts.Store.Reply(ctx, key)
+		if err != nil {
+			e.log.Error("store: reading the reply cache failed; handling the event again", "session", ev.SessionID, "err", err)
+		} else if ok {
+			e.stats.Duplicates.Add(1)
+			e.log.Info("redelivered event answered from the reply cache", "session", ev.SessionID, "event", ev.EventID)
+			return body
+		}
+	}
+	sess, known, err := e.opts.Store.Session(ctx, ev.SessionID)
+	if err != nil {
+		e.log.Error("store: reading the session failed; treating it as new", "session", ev.SessionID, "err", err)
+	}
+	now := e.opts.Now()
+	if !known {
+		sess = store.Session{ID: ev.SessionID, Created: now, Direction: ev.Direction, Source: ev.Source, Destination: ev.Destination}
+	}
+	scripts := e.scripts.Load()
+	app := e.route(scripts, &sess, known, ev, pathApp)
+
+	out := e.run(ctx, app, &sess, ev)
+	if ev.Type == webhook.CallAction {
+		// The position is what we last told 8x8, fallback included.
+		sess.ActionID = out.reply.ClientActionID
+	}
+	if out.reason != "" {
+		e.fallback(out.reason, app, ev, out)
+	}
+	var body []byte
+	if ev.Type == webhook.CallAction {
+		body = encodeReply(out.reply)
+	} else {
+		body = []byte("{}")
+	}
+
+	if app != nil {
+		sess.App = app.Name
+	}
+	if ev.CallStatus != "" {
+		sess.Status = ev.CallStatus
+	}
+	if ev.Type == webhook.SessionSummary {
+		sess.Ended = true
+	}
+	if out.vars != nil {
+		sess.Vars = out.vars
+	}
+	sess.Events++
+	sess.Updated = now
+	entry := store.Entry{
+		Seq: sess.Events, At: now, App: sess.App, EventType: ev.Type, EventID: ev.EventID,
+		CallStatus: ev.CallStatus, ActionID: out.position, Handler: out.handler, Duration: out.took,
+		Event: clipJSON(ev.RawPayload), Fallback: out.reason != "",
+	}
+	if ev.HasDigits {
+		d := ev.Digits
+		entry.Digits = &d
+	}
+	if out.err != nil {
+		entry.Error = out.err.Error()
+	}
+	if ev.Type == webhook.CallAction {
+		entry.Reply = body
+	}
+	if err := e.opts.Store.Commit(ctx, store.Commit{Session: sess, Entry: entry, ReplyKey: key, Reply: body}); err != nil {
+		// The caller is still answered: dead air is worse than a lost transcript line.
+		e.stats.StoreFails.Add(1)
+		e.log.Error("store: saving the event failed; the caller was answered but this event is not recorded",
+			"session", ev.SessionID, "app", sess.App, "err", err)
+	}
+	return body
+}
+
+// route picks the app for an event (SPEC §3): the session's app, the app named
+// in the URL, the app that claims the called number, the default app.
+func (e *Engine) route(s *Scripts, sess *store.Session, known bool, ev *webhook.Event, pathApp string) *App {
+	if known && sess.App != "" {
+		if app := s.Apps[sess.App]; app != nil {
+			return app
+		}
+	}
+	if pathApp != "" {
+		if app := s.Apps[pathApp]; app != nil {
+			return app
+		}
+	}
+	ours := ev.Destination
+	if strings.EqualFold(ev.Direction, "OUTBOUND") {
+		ours = ev.Source
+	}
+	if app := s.byNumber[digitsOf(ours)]; app != nil {
+		return app
+	}
+	if e.opts.DefaultApp != "" {
+		return s.Apps[e.opts.DefaultApp]
+	}
+	if len(s.Apps) == 1 {
+		for _, app := range s.Apps {
+			return app
+		}
+	}
+	return nil
+}
+
+// outcome is what running a handler produced.
+type outcome struct {
+	reply    callflow.Reply
+	vars     json.RawMessage
+	handler  string
+	position string
+	took     time.Duration
+	err      error
+	reason   string // fallback reason; "" when the reply is the script's own
+	note     string
+}
+
+func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *webhook.Event) (out outcome) {
+	out.position = ev.ActionID
+	if out.position == "" {
+		out.position = sess.ActionID
+	}
+	isAction := ev.Type == webhook.CallAction
+	if app == nil {
+		if isAction {
+			out.err = errors.New("no app for this call: name one in the URL (/webhooks/APP), list the called number in a script's numbers, or start serve with --app")
+			out.reason = ReasonNoApp
+			out.reply = e.serverFallback()
+		}
+		return out
+	}
+	out.handler = handlerFor(app, ev)
+	if out.handler == "" {
+		if isAction {
+			out.err = fmt.Errorf("%s has no handler for this event (define %s)", app.File, wantedHandler(ev))
+			out.reason = ReasonNoHandler
+			out.reply = e.appFallback(app)
+		}
+		return out
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, e.opts.Deadline)
+	defer cancel()
+	mod := ivr.New()
+	logger := e.log.With("app", app.Name, "session", ev.SessionID)
+	L := sandbox.New(app.set, stdlibs(mod, logger)...)
+	defer L.Close()
+	L.SetContext(ctx)
+
+	start := time.Now()
+	var result lua.LValue = lua.LNil
+	session := L.NewTable()
+	err := callProtected(L, func(L *lua.LState) {
+		L.Push(L.NewFunctionFromProto(app.proto))
+		L.Call(0, 0)
+		fillSession(L, session, app, sess, ev, out.position)
+		result, out.note = e.callHandler(L, mod, out.handler, session, ev, out.position)
+	})
+	out.took = time.Since(start)
+	if err != nil {
+		out.err = errors.New(luaError(err, ctx))
+		out.reason = ReasonScriptError
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			out.reason = ReasonTimeout
+		}
+	}
+	if out.note != "" {
+		logger.Warn(out.note, "menu", out.position)
+	}
+	if out.err == nil {
+		out.vars, out.err = readVars(session)
+		if out.err != nil {
+			out.reason = ReasonScriptError
+		}
+	}
+	if !isAction {
+		return out
+	}
+	if out.err == nil {
+		out.reply, out.err = mod.Reply(result)
+		if out.err != nil {
+			out.err = fmt.Errorf("%s %s", out.handler, out.err)
+			out.reason = ReasonInvalid
+		}
+	}
+	if out.err == nil && len(out.reply.Callflow) == 0 {
+		out.err = fmt.Errorf("%s returned nothing; the caller would hear silence (return a callflow, e.g. ivr.hangup())", out.handler)
+		out.reason = ReasonEmpty
+	}
+	if out.err == nil {
+		if err := callflow.Check(out.reply.Callflow, callflow.AsReply); err != nil {
+			out.err = fmt.Errorf("%s returned a callflow 8x8 would reject: %w", out.handler, err)
+			out.reason = ReasonInvalid
+		}
+	}
+	if out.err != nil {
+		out.reply = e.appFallback(app)
+	}
+	return out
+}
+
+// handlerFor names the handler an event goes to; "" when the script has none.
+// For digits and no-input, a script with menus and no handler of its own is
+// routed by the menu tree ("menu").
+func handlerFor(app *App, ev *webhook.Event) string {
+	want := wantedHandler(ev)
+	if want == "" {
+		return ""
+	}
+	if _, ok := app.Handlers[want]; ok {
+		return want
+	}
+	if (want == OnDTMF || want == OnTimeout) && len(app.Menus) > 0 {
+		return "menu"
+	}
+	return ""
+}
+
+func wantedHandler(ev *webhook.Event) string {
+	switch ev.Type {
+	case webhook.CallAction:
+		switch {
+		case ev.IsCallStart():
+			return OnCall
+		case ev.HasDigits:
+			return OnDTMF
+		default:
+			return OnTimeout
+		}
+	case webhook.CallStatus:
+		return OnStatus
+	case webhook.SessionSummary:
+		return OnEnd
+	}
+	return ""
+}
+
+func (e *Engine) callHandler(L *lua.LState, mod *ivr.Module, handler string, session *lua.LTable, ev *webhook.Event, position string) (lua.LValue, string) {
+	if handler == "menu" {
+		return mod.Route(L, session, L.GetGlobal(OnCall), position, ev.Digits, ev.HasDigits)
+	}
+	fn := L.GetGlobal(handler)
+	if _, ok := fn.(*lua.LFunction); !ok { // on_call = <menu>
+		return fn, ""
+	}
+	args := []lua.LValue{session}
+	switch handler {
+	case OnDTMF:
+		args = append(args, lua.LString(ev.Digits))
+	case OnStatus:
+		args = append(args, lua.LString(ev.CallStatus))
+	case OnEnd:
+		args = append(args, luaconv.ToLua(L, ev.Payload))
+	}
+	L.Push(fn)
+	for _, a := range args {
+		L.Push(a)
+	}
+	L.Call(len(args), 1)
+	ret := L.Get(-1)
+	L.Pop(1)
+	return ret, ""
+}
+
+// fillSession sets the fields of the session table a handler receives.
+func fillSession(L *lua.LState, t *lua.LTable, app *App, sess *store.Session, ev *webhook.Event, position string) {
+	set := func(k, v string) { t.RawSetString(k, lua.LString(v)) }
+	set("id", ev.SessionID)
+	set("call_id", ev.CallID)
+	set("source", first(ev.Source, sess.Source))
+	set("destination", first(ev.Destination, sess.Destination))
+	set("direction", first(ev.Direction, sess.Direction))
+	set("app", app.Name)
+	set("action_id", position)
+	set("status", first(ev.CallStatus, sess.Status))
+	t.RawSetString("event", luaconv.ToLua(L, ev.Payload))
+	vars := L.NewTable()
+	if len(sess.Vars) > 0 {
+		var v map[string]any
+		if json.Unmarshal(sess.Vars, &v) == nil {
+			vars = luaconv.ToLua(L, v).(*lua.LTable)
+		}
+	}
+	t.RawSetString("vars", vars)
+}
+
+func readVars(session *lua.LTable) (json.RawMessage, error) {
+	v, err := luaconv.FromLua(session.RawGetString("vars"), "session.vars")
+	if err != nil {
+		return nil, fmt.Errorf("session.vars cannot be saved: %w", err)
+	}
+	switch v.(type) {
+	case nil:
+		v = map[string]any{}
+	case map[string]any:
+	default:
+		return nil, fmt.Errorf("session.vars must stay a table with named fields, got %T", v)
+	}
+	b, err := json.Marshal(v)
+	return b, err
+}
+
+func (e *Engine) fallback(reason string, app *App, ev *webhook.Event, out outcome) {
+	c, _ := e.stats.Fallbacks.LoadOrStore(reason, new(atomic.Int64))
+	c.(*atomic.Int64).Add(1)
+	name := ""
+	if app != nil {
+		name = app.Name
+	}
+	level := slog.LevelError
+	if ev.Type != webhook.CallAction {
+		level = slog.LevelWarn // nobody waits on the line for these
+	}
+	e.log.Log(context.Background(), level, "handler failed; caller gets the fallback",
+		"app", name, "session", ev.SessionID, "handler", out.handler, "menu", out.position,
+		"reason", reason, "err", out.err)
+}
+
+func (e *Engine) appFallback(app *App) callflow.Reply {
+	if app != nil && app.Fallback != nil {
+		return *app.Fallback
+	}
+	return e.serverFallback()
+}
+
+// serverFallback is said when a script cannot answer: an apology, then hang up.
+func (e *Engine) serverFallback() callflow.Reply {
+	return callflow.Reply{Callflow: []callflow.Action{
+		{Name: callflow.Say, Params: map[string]any{
+			"text":         "We are sorry, we cannot take your call right now. Please call again later.",
+			"voiceProfile": e.opts.Voice,
+		}},
+		{Name: callflow.Hangup},
+	}}
+}
+
+// PanicReply is the server's fallback, encoded, for the server to send when
+// handling an event failed in a way the engine could not catch.
+func (e *Engine) PanicReply() []byte { return encodeReply(e.serverFallback()) }
+
+func encodeReply(r callflow.Reply) []byte {
+	b, err := r.MarshalJSON()
+	if err != nil { // cannot happen for validated callflows; never send garbage
+		b = []byte(`{"callflow":[{"action":"hangup"}]}`)
+	}
+	return b
+}
+
+// callProtected runs fn inside a protected Lua call, so any error a script
+// raises, in the top level, a handler or a menu option, comes back as an error.
+func callProtected(L *lua.LState, fn func(*lua.LState)) error {
+	L.Push(L.NewFunction(func(L *lua.LState) int { fn(L); return 0 }))
+	return L.PCall(0, 0, nil)
+}
+
+// luaError turns a Lua failure into one line that names the script and line.
+func luaError(err error, ctx context.Context) string {
+	var apiErr *lua.ApiError
+	msg := err.Error()
+	if errors.As(err, &apiErr) {
+		if t, ok := apiErr.Object.(*lua.LTable); ok { // error({...})
+			if v, e := luaconv.FromLua(t, "error"); e == nil {
+				b, _ := json.Marshal(v)
+				msg = "error value " + string(b)
+			}
+		} else {
+			msg = apiErr.Object.String()
+		}
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		msg = strings.Replace(msg, "context deadline exceeded", "stopped: the handler ran past its deadline", 1)
+	}
+	return msg
+}
+
+func stdlibs(mod *ivr.Module, logger *slog.Logger) []sandbox.Lib {
+	return []sandbox.Lib{
+		{Name: "ivr", Open: mod.Open},
+		{Name: "json", Open: jsonmod.Open},
+		{Name: "log", Open: logmod.Open(logger)},
+	}
+}
+
+var discardLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func first(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// clipJSON keeps transcripts bounded: a payload over 64 KiB is stored as a note.
+func clipJSON(b json.RawMessage) json.RawMessage {
+	if len(b) > 64<<10 {
+		return json.RawMessage(fmt.Sprintf(`{"clipped":%d}`, len(b)))
+	}
+	return b
+}

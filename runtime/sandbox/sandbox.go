@@ -1,0 +1,182 @@
+// Package sandbox makes the Lua states that IVR scripts run in.
+//
+// A state gets Lua's base, string, table and math libraries with everything that
+// reaches outside removed (no io, os, debug, load*, dofile), a require that only
+// loads modules from the script folder, and bounded stacks. Like a bloblang
+// environment, a script can use what its state carries and nothing else.
+//
+// The engine makes a new state for every event and closes it afterwards: nothing
+// a script writes — globals, module tables, even string's metatable — can reach
+// the next event or another call. Compiled code is shared between states, so a
+// new state costs only the libraries' tables.
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Limits that stop a runaway script with a Lua error rather than exhausting the
+// process. The event deadline (the engine's context) stops endless loops.
+const (
+	// CallStackSize bounds Lua call depth: unbounded recursion raises
+	// "stack overflow" instead of growing without end.
+	CallStackSize = 200
+	// registrySize and registryMaxSize bound the value stack.
+	registrySize    = 1024 * 4
+	registryMaxSize = 1024 * 256
+	// MaxStringBytes bounds what string.rep can build in one call.
+	MaxStringBytes = 1 << 20
+	// maxUnpack bounds how many values unpack may push.
+	maxUnpack = 4096
+)
+
+// Modules resolves require(name) to compiled code from the script folder.
+// It returns ErrNoModule when there is no such module.
+type Modules interface {
+	Module(name string) (*lua.FunctionProto, error)
+}
+
+// ErrNoModule is returned by Modules for a name with no file behind it.
+var ErrNoModule = errors.New("no such module")
+
+// Lib is a Go-provided module, set as a global of its name before any script
+// runs (require of that name returns it too).
+type Lib struct {
+	Name string
+	Open func(L *lua.LState) lua.LValue
+}
+
+// New returns a fresh, locked-down Lua state with libs opened. The caller closes it.
+func New(mods Modules, libs ...Lib) *lua.LState {
+	L := lua.NewState(lua.Options{
+		SkipOpenLibs:        true,
+		CallStackSize:       CallStackSize,
+		RegistrySize:        registrySize,
+		RegistryMaxSize:     registryMaxSize,
+		MinimizeStackMemory: true,
+	})
+	for _, lib := range []struct {
+		name string
+		open lua.LGFunction
+	}{
+		{lua.BaseLibName, lua.OpenBase},
+		{lua.TabLibName, lua.OpenTable},
+		{lua.StringLibName, lua.OpenString},
+		{lua.MathLibName, lua.OpenMath},
+	} {
+		L.Push(L.NewFunction(lib.open))
+		L.Push(lua.LString(lib.name))
+		L.Call(1, 0)
+	}
+	g := L.G.Global
+	// Each of these reads files, compiles code at run time, or changes the
+	// environment of functions: the ways out of a sandbox.
+	for _, name := range []string{"dofile", "loadfile", "load", "loadstring", "module",
+		"require", "collectgarbage", "getfenv", "setfenv", "newproxy", "_printregs", "print"} {
+		g.RawSetString(name, lua.LNil)
+	}
+	if str, ok := g.RawGetString("string").(*lua.LTable); ok {
+		str.RawSetString("dump", lua.LNil)
+		str.RawSetString("rep", L.NewFunction(strRep))
+	}
+	g.RawSetString("unpack", L.NewFunction(unpack))
+	if tbl, ok := g.RawGetString("table").(*lua.LTable); ok {
+		tbl.RawSetString("unpack", L.NewFunction(unpack))
+	}
+	loaded := L.NewTable()
+	L.G.Registry.RawSetString(loadedKey, loaded)
+	for _, lib := range libs {
+		v := lib.Open(L)
+		g.RawSetString(lib.Name, v)
+		loaded.RawSetString(lib.Name, v)
+	}
+	g.RawSetString("require", L.NewFunction(requireFrom(mods)))
+	return L
+}
+
+// strRep is string.rep with a bound on the result, so `string.rep("x", 1e12)`
+// is an error rather than an out-of-memory crash.
+func strRep(L *lua.LState) int {
+	s := L.CheckString(1)
+	n := L.CheckInt(2)
+	sep := L.OptString(3, "")
+	if n <= 0 {
+		L.Push(lua.LString(""))
+		return 1
+	}
+	if size := int64(len(s)+len(sep)) * int64(n); size > MaxStringBytes {
+		L.RaiseError("string.rep: result of %d bytes is over the limit of %d", size, MaxStringBytes)
+	}
+	if sep == "" {
+		L.Push(lua.LString(strings.Repeat(s, n)))
+	} else {
+		L.Push(lua.LString(strings.Repeat(s+sep, n-1) + s))
+	}
+	return 1
+}
+
+func unpack(L *lua.LState) int {
+	tb := L.CheckTable(1)
+	i := L.OptInt(2, 1)
+	j := L.OptInt(3, tb.Len())
+	if j < i {
+		return 0
+	}
+	if j-i >= maxUnpack {
+		L.RaiseError("unpack: %d values is over the limit of %d", j-i+1, maxUnpack)
+	}
+	for k := i; k <= j; k++ {
+		L.Push(tb.RawGetInt(k))
+	}
+	return j - i + 1
+}
+
+// moduleName is what require accepts: dotted Lua identifiers, so a name can
+// never climb out of the script folder.
+var moduleName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
+
+const loadedKey = "luaivr.loaded"
+
+func requireFrom(mods Modules) lua.LGFunction {
+	return func(L *lua.LState) int {
+		name := L.CheckString(1)
+		if !moduleName.MatchString(name) {
+			L.ArgError(1, fmt.Sprintf("module name %q: use dotted Lua names like \"lib.hours\" (files in the script folder)", name))
+		}
+		loaded := L.G.Registry.RawGetString(loadedKey).(*lua.LTable)
+		if v := loaded.RawGetString(name); v != lua.LNil {
+			if v == lua.LFalse {
+				L.RaiseError("require %q: loop in requires (a module requires itself through others)", name)
+			}
+			L.Push(v)
+			return 1
+		}
+		var proto *lua.FunctionProto
+		err := ErrNoModule
+		if mods != nil {
+			proto, err = mods.Module(name)
+		}
+		if errors.Is(err, ErrNoModule) {
+			L.RaiseError("require %q: no file %s.lua in the script folder", name, strings.ReplaceAll(name, ".", "/"))
+		} else if err != nil {
+			L.RaiseError("require %q: %s", name, err)
+		}
+		loaded.RawSetString(name, lua.LFalse) // mark in progress
+		L.Push(L.NewFunctionFromProto(proto))
+		L.Push(lua.LString(name))
+		L.Call(1, 1)
+		v := L.Get(-1)
+		L.Pop(1)
+		if v == lua.LNil {
+			v = lua.LTrue
+		}
+		loaded.RawSetString(name, v)
+		L.Push(v)
+		return 1
+	}
+}

@@ -1,0 +1,193 @@
+// Package server is luaivr's HTTP face: it takes 8x8's webhooks on one URL,
+// hands each to the engine, and writes the reply.
+//
+// Routes:
+//
+//	POST /webhooks          every event type; the app comes from the session, the called number or the default
+//	POST /webhooks/{app}    the same, with the app for new calls named in the URL
+//	GET  /healthz           liveness: 200 and what is being served
+//
+// It never answers a webhook with a 5xx: bad input gets a 4xx with a JSON body
+// that says what is wrong, and anything that goes wrong after the input was
+// understood is the engine's to answer with a fallback callflow.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/runtime/webhook"
+	"github.com/valyala/fasthttp"
+)
+
+// Options configure a Server. Zero values take the defaults noted.
+type Options struct {
+	Engine       *engine.Engine
+	Logger       *slog.Logger
+	MaxBodySize  int           // default 1 MiB; larger requests get 413
+	ReadTimeout  time.Duration // default 5 s: a slow client cannot hold a connection
+	WriteTimeout time.Duration // default 5 s
+	IdleTimeout  time.Duration // default 60 s between keep-alive requests
+}
+
+// Server serves webhooks over HTTP.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+	srv  *fasthttp.Server
+}
+
+// New makes a server.
+func New(opts Options) *Server {
+	if opts.MaxBodySize <= 0 {
+		opts.MaxBodySize = 1 << 20
+	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = 5 * time.Second
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 5 * time.Second
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 60 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{opts: opts, log: opts.Logger}
+	s.srv = &fasthttp.Server{
+		Handler:                      s.Handle,
+		ErrorHandler:                 s.requestError,
+		Name:                         "luaivr",
+		ReadTimeout:                  opts.ReadTimeout,
+		WriteTimeout:                 opts.WriteTimeout,
+		IdleTimeout:                  opts.IdleTimeout,
+		MaxRequestBodySize:           opts.MaxBodySize,
+		NoDefaultDate:                true,
+		NoDefaultContentType:         true,
+		CloseOnShutdown:              true,
+		DisablePreParseMultipartForm: true,
+	}
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting connections and waits for requests in flight to be
+// answered, or for ctx to end.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+
+var appName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
+
+// Handle is the request handler (exported for in-process tests and benchmarks).
+func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path())
+	switch {
+	case path == "/healthz":
+		if !ctx.IsGet() && !ctx.IsHead() {
+			s.fail(ctx, fasthttp.StatusMethodNotAllowed, "use GET /healthz")
+			return
+		}
+		s.health(ctx)
+	case path == "/webhooks" || strings.HasPrefix(path, "/webhooks/"):
+		if !ctx.IsPost() {
+			s.fail(ctx, fasthttp.StatusMethodNotAllowed, "8x8 webhooks are POSTed: use POST "+path)
+			return
+		}
+		app := strings.TrimPrefix(strings.TrimPrefix(path, "/webhooks"), "/")
+		if app != "" && !appName.MatchString(app) {
+			s.fail(ctx, fasthttp.StatusNotFound, "no such app: app names are script file names (letters, digits, _ . -)")
+			return
+		}
+		s.webhook(ctx, app)
+	default:
+		s.fail(ctx, fasthttp.StatusNotFound, "no such endpoint: 8x8 webhooks go to POST /webhooks or POST /webhooks/{app}")
+	}
+}
+
+func (s *Server) webhook(ctx *fasthttp.RequestCtx, app string) {
+	ev, err := webhook.Parse(ctx.PostBody())
+	if err != nil {
+		var bad *webhook.BadRequest
+		if !errors.As(err, &bad) {
+			err = &webhook.BadRequest{Msg: err.Error()}
+		}
+		s.log.Warn("webhook rejected", "remote", ctx.RemoteIP().String(), "reason", err)
+		s.fail(ctx, fasthttp.StatusBadRequest, err.Error())
+		return
+	}
+	if app != "" && s.opts.Engine.Scripts().Apps[app] == nil {
+		s.log.Warn("webhook URL names an app that is not loaded; routing by session, number or default",
+			"app", app, "session", ev.SessionID, "apps", s.opts.Engine.Scripts().Names())
+		app = ""
+	}
+	if ev.Type != webhook.CallAction && ev.Type != webhook.CallStatus &&
+		ev.Type != webhook.SessionSummary && ev.Type != webhook.CallRecordingStatus {
+		s.log.Warn("unknown eventType; recorded and answered 200", "event_type", ev.Type, "session", ev.SessionID)
+	}
+	defer func() {
+		// A bug of ours must not become silence on a live call.
+		if p := recover(); p != nil {
+			s.log.Error("panic while handling a webhook", "session", ev.SessionID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			body := []byte("{}")
+			if ev.Type == webhook.CallAction {
+				body = s.opts.Engine.PanicReply()
+			}
+			s.reply(ctx, fasthttp.StatusOK, body)
+		}
+	}()
+	// The engine's context is not the request's: a caller's event finishes even
+	// while the server shuts down.
+	body := s.opts.Engine.Handle(context.Background(), ev, app)
+	s.reply(ctx, fasthttp.StatusOK, body)
+}
+
+func (s *Server) health(ctx *fasthttp.RequestCtx) {
+	st := s.opts.Engine.Stats()
+	body, _ := json.Marshal(map[string]any{
+		"status":     "ok",
+		"apps":       s.opts.Engine.Scripts().Names(),
+		"events":     st.Events.Load(),
+		"duplicates": st.Duplicates.Load(),
+	})
+	s.reply(ctx, fasthttp.StatusOK, body)
+}
+
+// requestError answers requests fasthttp could not read: too large, too slow,
+// malformed. All are the client's doing: 4xx.
+func (s *Server) requestError(ctx *fasthttp.RequestCtx, err error) {
+	status, msg := fasthttp.StatusBadRequest, "malformed HTTP request"
+	var small *fasthttp.ErrSmallBuffer
+	var timeout interface{ Timeout() bool }
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		status, msg = fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("body over the limit of %d bytes", s.opts.MaxBodySize)
+	case errors.As(err, &small):
+		status, msg = fasthttp.StatusRequestHeaderFieldsTooLarge, "request headers too large"
+	case errors.As(err, &timeout) && timeout.Timeout():
+		status, msg = fasthttp.StatusRequestTimeout, "request not received in time"
+	}
+	s.log.Warn("request rejected", "remote", ctx.RemoteIP().String(), "status", status, "err", err)
+	s.fail(ctx, status, msg)
+}
+
+func (s *Server) fail(ctx *fasthttp.RequestCtx, status int, msg string) {
+	body, _ := json.Marshal(map[string]string{"error": msg})
+	s.reply(ctx, status, body)
+}
+
+func (s *Server) reply(ctx *fasthttp.RequestCtx, status int, body []byte) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(body)
+}

@@ -1,0 +1,306 @@
+// Package webhook turns the JSON that 8x8 POSTs into an Event the engine can act on.
+//
+// 8x8 has changed its payloads over the years and all shapes are still in the wild
+// (see ../shared/fixtures/8x8/README.md): digits arrive at payload.dtmf (2023),
+// payload.eventData as a string (2025) or payload.eventData.dtmf (current), and
+// session summaries name their call legs callA or CallA. Parse reads every shape
+// and reports malformed input as a *BadRequest that says what is wrong, so the
+// server can answer 4xx with a message a person can act on.
+package webhook
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// The eventType values 8x8 sends.
+const (
+	CallAction          = "CALL_ACTION"           // VCA: answer with a callflow
+	CallStatus          = "CALL_STATUS"           // VCS
+	SessionSummary      = "SESSION_SUMMARY"       // VSS
+	CallRecordingStatus = "CALL_RECORDING_STATUS" // VRU
+)
+
+// Event is one webhook, with the fields the runtime needs lifted out of the payload.
+type Event struct {
+	Type        string // eventType; may be a type we don't know
+	SessionID   string
+	EventID     string // payload.eventId; absent on summaries and recordings
+	CallID      string
+	CallStatus  string // CALL_ACTION/CALL_STATUS: callStatus; SESSION_SUMMARY: sessionStatus; recordings: status
+	Direction   string // INBOUND or OUTBOUND
+	Source      string
+	Destination string
+	// ActionID is the clientActionId 8x8 echoed; empty when it sent none.
+	ActionID string
+	// Digits the caller pressed; HasDigits is false for no input (a timeout) and
+	// for the first event of an inbound call.
+	Digits    string
+	HasDigits bool
+	// RecordingID is set on CALL_RECORDING_STATUS.
+	RecordingID string
+	// Payload is the payload object as received, for scripts and transcripts.
+	Payload map[string]any
+	// RawPayload is the payload's JSON text as received.
+	RawPayload json.RawMessage
+}
+
+// IsCallStart reports whether this is the first event of an inbound call: the
+// CALL_ACTION whose reply starts the IVR.
+func (e *Event) IsCallStart() bool {
+	return e.Type == CallAction && e.CallStatus == "CALL_RECEIVED"
+}
+
+// ReplyKey names the event for redelivery: 8x8 may post a webhook more than once,
+// and the second delivery must get the first one's reply. Events without an
+// eventId are named by what makes them unique.
+func (e *Event) ReplyKey() string {
+	switch {
+	case e.EventID != "":
+		return "event/" + e.SessionID + "/" + e.EventID
+	case e.Type == SessionSummary:
+		return "summary/" + e.SessionID
+	case e.Type == CallRecordingStatus && e.RecordingID != "":
+		return "recording/" + e.SessionID + "/" + e.RecordingID + "/" + e.CallStatus
+	}
+	return ""
+}
+
+// BadRequest is input we cannot use. Its message names the field and the problem.
+type BadRequest struct{ Msg string }
+
+func (e *BadRequest) Error() string { return e.Msg }
+
+func bad(format string, args ...any) *BadRequest {
+	return &BadRequest{Msg: fmt.Sprintf(format, args...)}
+}
+
+// MaxDepth bounds how deeply nested a webhook may be. 8x8's deepest payload (a
+// session summary's call quality) is 5 levels; anything far deeper is hostile.
+const MaxDepth = 32
+
+// Parse decodes one webhook body.
+func Parse(body []byte) (*Event, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, bad("empty body: expected an 8x8 webhook JSON object with eventType and payload")
+	}
+	if body[0] != '{' {
+		return nil, bad("body is not a JSON object: expected an 8x8 webhook with eventType and payload")
+	}
+	if d := nestingDepth(body); d > MaxDepth {
+		return nil, bad("JSON nested %d levels deep; 8x8 webhooks nest at most a few levels (limit %d)", d, MaxDepth)
+	}
+	var env struct {
+		EventType *json.RawMessage `json:"eventType"`
+		Payload   json.RawMessage  `json:"payload"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&env); err != nil {
+		return nil, bad("body is not valid JSON: %s", jsonErr(err))
+	}
+	if dec.More() {
+		return nil, bad("body has data after the JSON object")
+	}
+	e := &Event{}
+	if env.EventType == nil {
+		return nil, bad("eventType is missing: expected CALL_ACTION, CALL_STATUS, SESSION_SUMMARY or CALL_RECORDING_STATUS")
+	}
+	if err := json.Unmarshal(*env.EventType, &e.Type); err != nil || e.Type == "" {
+		return nil, bad("eventType must be a non-empty string, got %s", clip(*env.EventType))
+	}
+	if len(env.Payload) == 0 || string(env.Payload) == "null" {
+		return nil, bad("payload is missing: an 8x8 webhook carries its data in a payload object")
+	}
+	pd := json.NewDecoder(bytes.NewReader(env.Payload))
+	pd.UseNumber()
+	if err := pd.Decode(&e.Payload); err != nil || e.Payload == nil {
+		return nil, bad("payload must be a JSON object, got %s", clip(env.Payload))
+	}
+	e.RawPayload = env.Payload
+	p := e.Payload
+
+	var err error
+	str := func(key string) string {
+		if err != nil {
+			return ""
+		}
+		var s string
+		s, err = optString(p, key)
+		return s
+	}
+	e.SessionID = str("sessionId")
+	e.EventID = str("eventId")
+	e.CallID = str("callId")
+	e.Direction = str("callDirection")
+	e.Source = str("source")
+	e.Destination = str("destination")
+	e.ActionID = str("clientActionId")
+	switch e.Type {
+	case SessionSummary:
+		e.CallStatus = str("sessionStatus")
+	case CallRecordingStatus:
+		e.CallStatus = str("status")
+		e.RecordingID = str("recordingId")
+	default:
+		e.CallStatus = str("callStatus")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if e.SessionID == "" {
+		return nil, bad("payload.sessionId is missing: every 8x8 webhook names its session")
+	}
+	if len(e.SessionID) > 200 {
+		return nil, bad("payload.sessionId is %d bytes long; 8x8 session ids are UUIDs", len(e.SessionID))
+	}
+	if e.Type == SessionSummary {
+		normalizeLegs(p)
+	}
+	if e.Digits, e.HasDigits, err = digits(p); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// digits reads the caller's key presses from wherever this payload keeps them.
+func digits(p map[string]any) (string, bool, error) {
+	if v, ok := p["dtmf"]; ok && v != nil {
+		return dtmfString("payload.dtmf", v)
+	}
+	switch v := p["eventData"].(type) {
+	case nil:
+		return "", false, nil
+	case string:
+		return dtmfString("payload.eventData", v)
+	case json.Number:
+		return dtmfString("payload.eventData", v)
+	case map[string]any:
+		if d, ok := v["dtmf"]; ok && d != nil {
+			return dtmfString("payload.eventData.dtmf", d)
+		}
+		return "", false, nil
+	default:
+		return "", false, bad("payload.eventData must be a string or an object, got %s", kind(v))
+	}
+}
+
+func dtmfString(where string, v any) (string, bool, error) {
+	var s string
+	switch v := v.(type) {
+	case string:
+		s = v
+	case json.Number: // a digit string some senders write unquoted
+		s = v.String()
+	default:
+		return "", false, bad("%s must be a string of digits, got %s", where, kind(v))
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", false, nil
+	}
+	if len(s) > 64 {
+		return "", false, bad("%s is %d characters long; a keypad entry is at most a few dozen keys", where, len(s))
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789*#ABCDabcd", r) {
+			return "", false, bad("%s has %q, which is not a keypad key (0-9, *, #)", where, r)
+		}
+	}
+	return s, true, nil
+}
+
+// normalizeLegs renames a summary's call legs to one spelling (callA, callB, …):
+// 8x8 sends both callA and CallA.
+func normalizeLegs(p map[string]any) {
+	details, ok := p["details"].(map[string]any)
+	if !ok {
+		return
+	}
+	for k, v := range details {
+		if k == "" || k[0] < 'A' || k[0] > 'Z' {
+			continue
+		}
+		norm := strings.ToLower(k[:1]) + k[1:]
+		if _, taken := details[norm]; !taken {
+			details[norm] = v
+			delete(details, k)
+		}
+	}
+}
+
+func optString(p map[string]any, key string) (string, error) {
+	switch v := p[key].(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	default:
+		return "", bad("payload.%s must be a string, got %s", key, kind(v))
+	}
+}
+
+func kind(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case json.Number:
+		return "the number " + v.String()
+	case bool:
+		return "a boolean"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func clip(b []byte) string {
+	if len(b) > 40 {
+		return string(b[:40]) + "…"
+	}
+	return string(b)
+}
+
+func jsonErr(err error) string {
+	if se, ok := err.(*json.SyntaxError); ok {
+		return fmt.Sprintf("%s (at byte %d)", se.Error(), se.Offset)
+	}
+	return err.Error()
+}
+
+// nestingDepth is the deepest nesting of objects and arrays, found without
+// decoding, so a hostile body cannot make the decoder recurse deeply.
+func nestingDepth(b []byte) int {
+	depth, max := 0, 0
+	inString, escaped := false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > max {
+				max = depth
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return max
+}

@@ -1,0 +1,70 @@
+// Package json is the Lua module `json`: encode and decode JSON in scripts.
+//
+//	local s = json.encode({ digits = "1", tries = 2 })   -- '{"digits":"1","tries":2}'
+//	local v, err = json.decode(body)                      -- nil and a message on bad input
+//	json.null                                             -- an explicit JSON null in a table
+//
+// Encoding a value JSON cannot hold (a function, a cycle) is an error raised in
+// the script, since it is a mistake in the script; decoding returns nil and a
+// message, since bad input usually comes from elsewhere.
+package json
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/luaivr/luaivr/stdlib/luaconv"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// MaxDecodeBytes bounds the text json.decode accepts.
+const MaxDecodeBytes = 1 << 20
+
+// Open returns the module table.
+func Open(L *lua.LState) lua.LValue {
+	mod := L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
+		"encode": encode,
+		"decode": decode,
+	})
+	mod.RawSetString("null", luaconv.Null)
+	return mod
+}
+
+func encode(L *lua.LState) int {
+	v, err := luaconv.FromLua(L.CheckAny(1), "value")
+	if err != nil {
+		L.ArgError(1, err.Error())
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		L.ArgError(1, err.Error())
+	}
+	L.Push(lua.LString(bytes.TrimRight(buf.Bytes(), "\n")))
+	return 1
+}
+
+func decode(L *lua.LState) int {
+	s := L.CheckString(1)
+	if len(s) > MaxDecodeBytes {
+		L.Push(lua.LNil)
+		L.Push(lua.LString("json.decode: text is over 1 MiB"))
+		return 2
+	}
+	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		L.Push(lua.LNil)
+		L.Push(lua.LString("json.decode: " + err.Error()))
+		return 2
+	}
+	if dec.More() {
+		L.Push(lua.LNil)
+		L.Push(lua.LString("json.decode: data after the JSON value"))
+		return 2
+	}
+	L.Push(luaconv.ToLua(L, v))
+	return 1
+}

@@ -1,0 +1,163 @@
+// Package luaconv converts between Lua values and JSON-shaped Go values
+// (nil, bool, float64, string, []any, map[string]any).
+//
+// It is the one crossing between the two worlds: webhook payloads become Lua
+// tables on the way in; session.vars, json.encode and callflow parameters become
+// Go values on the way out. Conversions out of Lua are bounded in depth and size
+// and report the path of a value that cannot cross ("session.vars.cb: a function
+// cannot be stored"), since scripts are written by people.
+package luaconv
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Null stands for JSON null in Lua, where nil cannot be a table value: a script
+// writes `successMessage = json.null` to send an explicit null.
+var Null = &lua.LUserData{Value: nullValue{}}
+
+type nullValue struct{}
+
+// Limits on values leaving Lua.
+const (
+	MaxDepth = 64      // nesting of tables
+	MaxItems = 1 << 16 // table entries in one value, all levels together
+)
+
+// ToLua converts a JSON-shaped Go value (json.Number allowed) into Lua.
+// JSON null becomes nil.
+func ToLua(L *lua.LState, v any) lua.LValue {
+	switch v := v.(type) {
+	case nil:
+		return lua.LNil
+	case bool:
+		return lua.LBool(v)
+	case string:
+		return lua.LString(v)
+	case float64:
+		return lua.LNumber(v)
+	case int:
+		return lua.LNumber(v)
+	case int64:
+		return lua.LNumber(v)
+	case json.Number:
+		f, err := v.Float64()
+		if err != nil {
+			return lua.LString(v.String())
+		}
+		return lua.LNumber(f)
+	case []any:
+		t := L.CreateTable(len(v), 0)
+		for _, e := range v {
+			t.Append(ToLua(L, e))
+		}
+		return t
+	case map[string]any:
+		t := L.CreateTable(0, len(v))
+		for k, e := range v {
+			t.RawSetString(k, ToLua(L, e))
+		}
+		return t
+	}
+	return lua.LString(fmt.Sprint(v))
+}
+
+// FromLua converts a Lua value into a JSON-shaped Go value. A table whose keys
+// are exactly 1..n becomes an array; any other table an object (numeric keys
+// written as strings); an empty table an empty object. Functions, userdata
+// (other than Null) and coroutines cannot be converted: the error names where
+// the value sits, starting from path.
+func FromLua(v lua.LValue, path string) (any, error) {
+	c := converter{}
+	return c.convert(v, path, 0)
+}
+
+type converter struct{ items int }
+
+func (c *converter) convert(v lua.LValue, path string, depth int) (any, error) {
+	switch v := v.(type) {
+	case *lua.LNilType:
+		return nil, nil
+	case lua.LBool:
+		return bool(v), nil
+	case lua.LString:
+		return string(v), nil
+	case lua.LNumber:
+		f := float64(v)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("%s: %v is not a number JSON can hold", path, f)
+		}
+		return f, nil
+	case *lua.LUserData:
+		if v == Null {
+			return nil, nil
+		}
+	case *lua.LTable:
+		return c.table(v, path, depth)
+	}
+	return nil, fmt.Errorf("%s: a %s cannot be converted (use strings, numbers, booleans and tables)", path, v.Type())
+}
+
+func (c *converter) table(t *lua.LTable, path string, depth int) (any, error) {
+	if depth >= MaxDepth {
+		return nil, fmt.Errorf("%s: tables nested more than %d deep (is there a cycle?)", path, MaxDepth)
+	}
+	n := t.Len()
+	count := 0
+	isArray := true
+	var err error
+	t.ForEach(func(k, _ lua.LValue) {
+		count++
+		if num, ok := k.(lua.LNumber); !ok || float64(num) != math.Trunc(float64(num)) || num < 1 || int(num) > n {
+			isArray = false
+		}
+	})
+	c.items += count
+	if c.items > MaxItems {
+		return nil, fmt.Errorf("%s: more than %d table entries in one value", path, MaxItems)
+	}
+	if isArray && count == n && n > 0 {
+		out := make([]any, n)
+		for i := 1; i <= n; i++ {
+			if out[i-1], err = c.convert(t.RawGetInt(i), path+"["+strconv.Itoa(i)+"]", depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	out := make(map[string]any, count)
+	keys := make([]string, 0, count)
+	vals := make(map[string]lua.LValue, count)
+	t.ForEach(func(k, val lua.LValue) {
+		var key string
+		switch k := k.(type) {
+		case lua.LString:
+			key = string(k)
+		case lua.LNumber:
+			key = k.String()
+		default:
+			if err == nil {
+				err = fmt.Errorf("%s: a %s key cannot be converted (use string or number keys)", path, k.Type())
+			}
+			return
+		}
+		keys = append(keys, key)
+		vals[key] = val
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(keys) // errors report the same key every time
+	for _, k := range keys {
+		if out[k], err = c.convert(vals[k], path+"."+k, depth+1); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,86 @@
+// Package store is what the engine keeps between webhooks: each call's session
+// (which app, its vars, where it is in the menu tree), a transcript of every event
+// and reply, and the replies already sent, so a redelivered event is answered the
+// same way without running the script again.
+//
+// The engine talks only to the Store interface. badgerstore is the embedded default;
+// a shared implementation (Redis) can sit behind the same interface so that several
+// luaivr instances serve one sub-account. storetest holds the behaviour every
+// implementation must have.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Session is one call as luaivr knows it.
+type Session struct {
+	ID  string `json:"id"`
+	App string `json:"app"`
+	// Vars is the JSON object the script's session.vars held after the last event.
+	Vars json.RawMessage `json:"vars,omitempty"`
+	// ActionID is the clientActionId of the last reply we sent: the caller's
+	// position in the menu tree, used when 8x8 does not echo it.
+	ActionID string `json:"action_id,omitempty"`
+	// Status is the last callStatus (CALL_RECEIVED, …) or, once the session
+	// summary arrived, its sessionStatus (COMPLETED, BUSY, …).
+	Status      string    `json:"status,omitempty"`
+	Ended       bool      `json:"ended,omitempty"`
+	Direction   string    `json:"direction,omitempty"`
+	Source      string    `json:"source,omitempty"`
+	Destination string    `json:"destination,omitempty"`
+	Events      int       `json:"events"` // events recorded so far; the next transcript Seq
+	Created     time.Time `json:"created"`
+	Updated     time.Time `json:"updated"`
+}
+
+// Entry is one line of a session's transcript: an event and what we did with it.
+type Entry struct {
+	Seq        int             `json:"seq"`
+	At         time.Time       `json:"at"`
+	App        string          `json:"app,omitempty"`
+	EventType  string          `json:"event_type"`
+	EventID    string          `json:"event_id,omitempty"`
+	CallStatus string          `json:"call_status,omitempty"`
+	Digits     *string         `json:"digits,omitempty"` // nil: no input
+	ActionID   string          `json:"action_id,omitempty"`
+	Handler    string          `json:"handler,omitempty"`
+	Duration   time.Duration   `json:"duration_ns"` // time spent in Lua
+	Event      json.RawMessage `json:"event,omitempty"`
+	Reply      json.RawMessage `json:"reply,omitempty"`
+	Error      string          `json:"error,omitempty"`
+	Fallback   bool            `json:"fallback,omitempty"`
+}
+
+// Commit is everything one event changes, written atomically: either all of it
+// is stored or none is.
+type Commit struct {
+	Session Session // the session after the event; Events already counts Entry
+	Entry   Entry
+	// ReplyKey names the event for redelivery ("" when it cannot be named);
+	// Reply is the exact body we answered with.
+	ReplyKey string
+	Reply    []byte
+}
+
+// Store keeps sessions, transcripts and sent replies. Implementations are safe
+// for concurrent use; the engine guarantees that events of one session are
+// committed one at a time.
+type Store interface {
+	// Session returns the session with this id; ok is false when it is unknown
+	// or expired.
+	Session(ctx context.Context, id string) (s Session, ok bool, err error)
+	// Reply returns the body sent for a redelivered event.
+	Reply(ctx context.Context, key string) (body []byte, ok bool, err error)
+	// Commit stores one event's changes atomically. When it returns nil the
+	// changes survive a crash of the process.
+	Commit(ctx context.Context, c Commit) error
+	// Transcript returns a session's entries in order.
+	Transcript(ctx context.Context, sessionID string) ([]Entry, error)
+	// Sessions calls fn for each live session, most recently updated first,
+	// until fn returns false.
+	Sessions(ctx context.Context, fn func(Session) bool) error
+	Close() error
+}
