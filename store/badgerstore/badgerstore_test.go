@@ -1,0 +1,337 @@
+package badgerstore
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/luaivr/luaivr/store"
+	"github.com/luaivr/luaivr/store/storetest"
+)
+
+// openT opens a Store for the test; it is closed when the test ends.
+func openT(t *testing.T, opts Options) *Store {
+	t.Helper()
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	t.Run("InMemory", func(t *testing.T) {
+		t.Parallel()
+		storetest.Run(t, func(t *testing.T) store.Store {
+			s, err := Open(Options{InMemory: true})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			return s
+		})
+	})
+	t.Run("Dir", func(t *testing.T) {
+		t.Parallel()
+		storetest.Run(t, func(t *testing.T) store.Store {
+			s, err := Open(Options{Dir: t.TempDir()})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			return s
+		})
+	})
+}
+
+// commitOf returns a small commit of event seq of session id.
+func commitOf(id string, seq int) store.Commit {
+	now := time.Now().UTC()
+	return store.Commit{
+		Session:  store.Session{ID: id, App: "demo", Vars: json.RawMessage(fmt.Sprintf(`{"seq":%d}`, seq)), Events: seq + 1, Created: now, Updated: now},
+		Entry:    store.Entry{Seq: seq, At: now, EventType: "CALL_ACTION"},
+		ReplyKey: fmt.Sprintf("%s/%d", id, seq),
+		Reply:    fmt.Appendf(nil, `{"seq":%d}`, seq),
+	}
+}
+
+// present reports which of a commit's session, transcript entry and reply
+// the store still holds.
+func present(t *testing.T, s *Store, c store.Commit) (session, entry, reply bool) {
+	t.Helper()
+	ctx := t.Context()
+	_, session, err := s.Session(ctx, c.Session.ID)
+	if err != nil {
+		t.Fatalf("Session: %v", err)
+	}
+	entries, err := s.Transcript(ctx, c.Session.ID)
+	if err != nil {
+		t.Fatalf("Transcript: %v", err)
+	}
+	for _, e := range entries {
+		entry = entry || e.Seq == c.Entry.Seq
+	}
+	body, reply, err := s.Reply(ctx, c.ReplyKey)
+	if err != nil {
+		t.Fatalf("Reply: %v", err)
+	}
+	if reply && string(body) != string(c.Reply) {
+		t.Fatalf("Reply(%q) = %s, want %s", c.ReplyKey, body, c.Reply)
+	}
+	return session, entry, reply
+}
+
+// waitFor polls cond until it holds, failing the test after a bound well
+// above the TTLs used here (Badger expires keys at whole seconds).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestTTL checks that sessions (with their transcripts) and replies expire
+// each after their own TTL.
+func TestTTL(t *testing.T) {
+	tests := []struct {
+		name                 string
+		sessionTTL, replyTTL time.Duration
+		sessionGoes          bool
+	}{
+		{"session expires first", 2 * time.Second, time.Hour, true},
+		{"reply expires first", time.Hour, 2 * time.Second, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := openT(t, Options{InMemory: true, SessionTTL: tc.sessionTTL, ReplyTTL: tc.replyTTL})
+			c := commitOf("call-1", 0)
+			if err := s.Commit(t.Context(), c); err != nil {
+				t.Fatal(err)
+			}
+			if sess, entry, reply := present(t, s, c); !sess || !entry || !reply {
+				t.Fatalf("right after Commit: session %v, entry %v, reply %v; want all stored", sess, entry, reply)
+			}
+			var sess, entry, reply bool
+			waitFor(t, "expiry", func() bool {
+				sess, entry, reply = present(t, s, c)
+				return !sess || !reply
+			})
+			if tc.sessionGoes && (sess || entry || !reply) {
+				t.Errorf("after session TTL: session %v, entry %v, reply %v; want only the reply", sess, entry, reply)
+			}
+			if !tc.sessionGoes && (!sess || !entry || reply) {
+				t.Errorf("after reply TTL: session %v, entry %v, reply %v; want session and entry only", sess, entry, reply)
+			}
+		})
+	}
+}
+
+// TestCommitRefreshesSessionTTL checks expiry times directly: a later commit
+// pushes the session's expiry back while earlier entries keep theirs.
+func TestCommitRefreshesSessionTTL(t *testing.T) {
+	t.Parallel()
+	s := openT(t, Options{InMemory: true, SessionTTL: time.Hour})
+	expiresAt := func(key []byte) (at uint64) {
+		t.Helper()
+		err := s.db.View(func(txn *badger.Txn) error {
+			item, err := txn.Get(key)
+			if err == nil {
+				at = item.ExpiresAt()
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatalf("Get(%q): %v", key, err)
+		}
+		return at
+	}
+
+	if err := s.Commit(t.Context(), commitOf("call-1", 0)); err != nil {
+		t.Fatal(err)
+	}
+	first := expiresAt(sessionKey("call-1"))
+	// Expiry has a granularity of a second: let one pass.
+	time.Sleep(1100 * time.Millisecond)
+	if err := s.Commit(t.Context(), commitOf("call-1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if second := expiresAt(sessionKey("call-1")); second <= first {
+		t.Errorf("session expiry after second commit = %d, want later than %d", second, first)
+	}
+	if e0 := expiresAt(entryKey("call-1", 0)); e0 != first {
+		t.Errorf("entry 0 expiry = %d, want %d (that of its own commit)", e0, first)
+	}
+}
+
+func TestReopen(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	commits := []store.Commit{commitOf("call-1", 0), commitOf("call-1", 1), commitOf("call-2", 0)}
+	for _, c := range commits {
+		if err := s.Commit(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s = openT(t, Options{Dir: dir})
+	for _, c := range commits {
+		if sess, entry, reply := present(t, s, c); !sess || !entry || !reply {
+			t.Errorf("%s #%d after reopen: session %v, entry %v, reply %v; want all stored",
+				c.Session.ID, c.Entry.Seq, sess, entry, reply)
+		}
+	}
+	if got, _, _ := s.Session(t.Context(), "call-1"); string(got.Vars) != `{"seq":1}` {
+		t.Errorf("call-1 after reopen has vars %s, want those of its last commit", got.Vars)
+	}
+}
+
+func TestCloseTwice(t *testing.T) {
+	t.Parallel()
+	for _, opts := range []Options{{InMemory: true}, {Dir: t.TempDir(), GCInterval: time.Millisecond}} {
+		s, err := Open(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("first Close: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("second Close: %v, want nil", err)
+		}
+	}
+}
+
+func TestDirInUse(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	openT(t, Options{Dir: dir})
+	s, err := Open(Options{Dir: dir})
+	if err == nil {
+		s.Close()
+		t.Fatal("second Open of the same folder succeeded, want an error")
+	}
+	if want := "data folder " + dir + " is in use by another luaivr process"; !strings.Contains(err.Error(), want) {
+		t.Errorf("second Open: %q, want it to contain %q", err, want)
+	}
+}
+
+func TestNoDir(t *testing.T) {
+	t.Parallel()
+	if s, err := Open(Options{}); err == nil {
+		s.Close()
+		t.Fatal("Open without Dir or InMemory succeeded, want an error")
+	}
+}
+
+// Crash test: a child process (this test binary, running TestCrashChild)
+// commits until it is killed with SIGKILL, printing each acknowledged
+// commit; every one it printed must be in the folder afterwards.
+const (
+	crashDirEnv = "BADGERSTORE_CRASH_CHILD" // the folder the child writes to
+	crashKillAt = 200                       // acknowledged commits before the kill
+)
+
+// crashCommit is the child's commit k. Its reply is over the value threshold,
+// so both of Badger's logs are tested: the write-ahead log holding session and
+// entry, and the value log holding the reply.
+func crashCommit(k int) store.Commit {
+	c := commitOf(fmt.Sprint("call-", k), 0)
+	c.Reply = fmt.Appendf(nil, `{"k":%d,"pad":%q}`, k, strings.Repeat("x", 2<<10))
+	return c
+}
+
+func TestCrashChild(t *testing.T) {
+	dir := os.Getenv(crashDirEnv)
+	if dir == "" {
+		t.Skip("run by TestCrash in a child process")
+	}
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(1)
+	}
+	// Commit until killed; the time bound only matters if the parent is gone.
+	// Never Close: exiting without it is a crash too.
+	deadline := time.Now().Add(30 * time.Second)
+	for k := 0; time.Now().Before(deadline); k++ {
+		if err := s.Commit(context.Background(), crashCommit(k)); err != nil {
+			fmt.Println("commit:", err)
+			os.Exit(1)
+		}
+		fmt.Println("committed", k)
+	}
+	os.Exit(2)
+}
+
+func TestCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCrashChild$")
+	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Read acknowledgements; kill after crashKillAt, then read what the
+	// child printed before it died.
+	acked := map[int]bool{}
+	var other []string
+	lines := bufio.NewScanner(out)
+	for lines.Scan() {
+		var k int
+		if _, err := fmt.Sscanf(lines.Text(), "committed %d", &k); err != nil {
+			other = append(other, lines.Text())
+			continue
+		}
+		acked[k] = true
+		if len(acked) == crashKillAt {
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatalf("kill child: %v", err)
+			}
+		}
+	}
+	err = cmd.Wait()
+	if len(acked) < crashKillAt {
+		t.Fatalf("child stopped after %d commits (%v), want %d before the kill; it printed %q", len(acked), err, crashKillAt, other)
+	}
+	if !strings.Contains(fmt.Sprint(err), "killed") {
+		t.Fatalf("child exited with %v, want killed", err)
+	}
+
+	s := openT(t, Options{Dir: dir})
+	for k := range acked {
+		if sess, entry, reply := present(t, s, crashCommit(k)); !sess || !entry || !reply {
+			t.Errorf("acknowledged commit %d after the crash: session %v, entry %v, reply %v; want all stored", k, sess, entry, reply)
+		}
+	}
+	t.Logf("%d acknowledged commits survived SIGKILL", len(acked))
+}

@@ -1,0 +1,403 @@
+// Package storetest is the conformance suite for store.Store implementations:
+// every Store (badgerstore, a shared Redis one, …) must pass Run.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/luaivr/luaivr/store"
+)
+
+// Run checks the behaviour every store.Store must have. open must return a
+// new, empty store on each call (subtests run in parallel, each with its own
+// store); Run closes it when the subtest ends.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"Unknown", testUnknown},
+		{"CommitReadBack", testCommitReadBack},
+		{"NoReplyKey", testNoReplyKey},
+		{"TranscriptOrder", testTranscriptOrder},
+		{"TranscriptIsolation", testTranscriptIsolation},
+		{"Sessions", testSessions},
+		{"ConcurrentSessions", testConcurrent},
+		{"RawBytesExact", testRawBytesExact},
+		{"CanceledContext", testCanceled},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := open(t)
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			tc.fn(t, s)
+		})
+	}
+}
+
+// base is a fixed time in UTC with nanoseconds, so a store that loses
+// precision or the instant shows up.
+var base = time.Date(2025, 3, 14, 9, 26, 53, 589793238, time.UTC)
+
+// event returns the commit of event seq (0-based) of session id, as the
+// engine would make it: the session counts seq+1 events.
+func event(id string, seq int) store.Commit {
+	at := base.Add(time.Duration(seq) * time.Second)
+	digits := fmt.Sprint(seq % 10)
+	eventID := fmt.Sprintf("%s-ev%d", id, seq)
+	return store.Commit{
+		Session: store.Session{
+			ID:          id,
+			App:         "demo",
+			Vars:        json.RawMessage(fmt.Sprintf(`{"seq":%d,"lang":"en"}`, seq)),
+			ActionID:    fmt.Sprintf("menu-%d", seq),
+			Status:      "CALL_RECEIVED",
+			Direction:   "INBOUND",
+			Source:      "+6512345678",
+			Destination: "+6587654321",
+			Events:      seq + 1,
+			Created:     base,
+			Updated:     at,
+		},
+		Entry: store.Entry{
+			Seq:        seq,
+			At:         at,
+			App:        "demo",
+			EventType:  "CALL_ACTION",
+			EventID:    eventID,
+			CallStatus: "CALL_RECEIVED",
+			Digits:     &digits,
+			ActionID:   fmt.Sprintf("menu-%d", seq),
+			Handler:    "on_digits",
+			Duration:   1500 * time.Microsecond,
+			Event:      json.RawMessage(fmt.Sprintf(`{"eventId":%q,"dtmf":%q}`, eventID, digits)),
+			Reply:      json.RawMessage(`{"callflow":[{"action":"say","params":{"text":"Hello"}}]}`),
+		},
+		ReplyKey: eventID,
+		Reply:    fmt.Appendf(nil, `{"callflow":[],"clientActionId":"menu-%d"}`, seq),
+	}
+}
+
+// commit commits c and fails the test on error.
+func commit(t *testing.T, s store.Store, c store.Commit) {
+	t.Helper()
+	if err := s.Commit(t.Context(), c); err != nil {
+		t.Fatalf("Commit(%s #%d): %v", c.Session.ID, c.Entry.Seq, err)
+	}
+}
+
+// wantSession checks that the store holds want as session want.ID.
+func wantSession(t *testing.T, s store.Store, want store.Session) {
+	t.Helper()
+	got, ok, err := s.Session(t.Context(), want.ID)
+	if err != nil || !ok {
+		t.Fatalf("Session(%q) = ok %v, err %v; want it stored", want.ID, ok, err)
+	}
+	if !reflect.DeepEqual(normSession(got), normSession(want)) {
+		t.Errorf("Session(%q):\n got %+v\nwant %+v", want.ID, got, want)
+	}
+}
+
+// wantTranscript checks that session id's transcript is want.
+func wantTranscript(t *testing.T, s store.Store, id string, want []store.Entry) {
+	t.Helper()
+	got, err := s.Transcript(t.Context(), id)
+	if err != nil {
+		t.Fatalf("Transcript(%q): %v", id, err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Transcript(%q) has %d entries, want %d: %+v", id, len(got), len(want), got)
+	}
+	for i := range want {
+		if !reflect.DeepEqual(normEntry(got[i]), normEntry(want[i])) {
+			t.Errorf("Transcript(%q)[%d]:\n got %+v\nwant %+v", id, i, got[i], want[i])
+		}
+	}
+}
+
+// wantReply checks that the reply stored under key is want.
+func wantReply(t *testing.T, s store.Store, key string, want []byte) {
+	t.Helper()
+	got, ok, err := s.Reply(t.Context(), key)
+	if err != nil || !ok {
+		t.Fatalf("Reply(%q) = ok %v, err %v; want it stored", key, ok, err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("Reply(%q) = %q, want %q", key, got, want)
+	}
+}
+
+// normSession and normEntry make values comparable with reflect.DeepEqual:
+// a store must keep each time's instant but not its location, and may return
+// an empty raw field as nil.
+func normSession(s store.Session) store.Session {
+	s.Created, s.Updated = s.Created.UTC(), s.Updated.UTC()
+	s.Vars = normRaw(s.Vars)
+	return s
+}
+
+func normEntry(e store.Entry) store.Entry {
+	e.At = e.At.UTC()
+	e.Event, e.Reply = normRaw(e.Event), normRaw(e.Reply)
+	return e
+}
+
+func normRaw(r json.RawMessage) json.RawMessage {
+	if len(r) == 0 {
+		return nil
+	}
+	return r
+}
+
+func testUnknown(t *testing.T, s store.Store) {
+	commit(t, s, event("known", 0))
+	ctx := t.Context()
+	if got, ok, err := s.Session(ctx, "unknown"); err != nil || ok || !reflect.DeepEqual(got, store.Session{}) {
+		t.Errorf("Session(unknown) = %+v, %v, %v; want zero, false, nil", got, ok, err)
+	}
+	if got, ok, err := s.Reply(ctx, "unknown"); err != nil || ok || got != nil {
+		t.Errorf("Reply(unknown) = %q, %v, %v; want nil, false, nil", got, ok, err)
+	}
+	if got, err := s.Transcript(ctx, "unknown"); err != nil || len(got) != 0 {
+		t.Errorf("Transcript(unknown) = %+v, %v; want empty, nil", got, err)
+	}
+}
+
+func testCommitReadBack(t *testing.T, s store.Store) {
+	const id = "call-1"
+	var commits []store.Commit
+	var entries []store.Entry
+	for seq := range 4 {
+		c := event(id, seq)
+		commit(t, s, c)
+		commits = append(commits, c)
+		entries = append(entries, c.Entry)
+	}
+	// The last commit replaces the whole session, dropping emptied fields.
+	last := event(id, 4)
+	last.Session.ActionID, last.Session.Vars = "", nil
+	last.Session.Status, last.Session.Ended = "COMPLETED", true
+	last.Entry.Digits = nil
+	commit(t, s, last)
+	commits = append(commits, last)
+	entries = append(entries, last.Entry)
+
+	wantSession(t, s, last.Session)
+	wantTranscript(t, s, id, entries)
+	for _, c := range commits {
+		wantReply(t, s, c.ReplyKey, c.Reply)
+	}
+}
+
+func testNoReplyKey(t *testing.T, s store.Store) {
+	c := event("call-1", 0)
+	c.ReplyKey = "" // the event could not be named; Reply is still set
+	commit(t, s, c)
+	wantSession(t, s, c.Session)
+	wantTranscript(t, s, "call-1", []store.Entry{c.Entry})
+	if got, ok, err := s.Reply(t.Context(), ""); err != nil || ok {
+		t.Errorf(`Reply("") = %q, %v, %v; want nothing stored`, got, ok, err)
+	}
+	if _, ok, err := s.Reply(t.Context(), event("call-1", 0).ReplyKey); err != nil || ok {
+		t.Errorf("Reply(%q) = %v, %v; want nothing stored", event("call-1", 0).ReplyKey, ok, err)
+	}
+}
+
+// testTranscriptOrder commits sequence numbers that sort differently as
+// decimal text (10 < 2) or little-endian bytes (256 < 255).
+func testTranscriptOrder(t *testing.T, s store.Store) {
+	var want []store.Entry
+	for _, seq := range []int{0, 1, 2, 10, 255, 256, 65536, 1 << 40} {
+		c := event("call-1", seq)
+		commit(t, s, c)
+		want = append(want, c.Entry)
+	}
+	wantTranscript(t, s, "call-1", want)
+}
+
+// testTranscriptIsolation uses ids that are prefixes of one another.
+func testTranscriptIsolation(t *testing.T, s store.Store) {
+	ids := []string{"call-1", "call-10", "a", "a/b", "a/"}
+	for _, id := range ids {
+		for seq := range 3 {
+			commit(t, s, event(id, seq))
+		}
+	}
+	for _, id := range ids {
+		wantTranscript(t, s, id, []store.Entry{event(id, 0).Entry, event(id, 1).Entry, event(id, 2).Entry})
+	}
+}
+
+func testSessions(t *testing.T, s store.Store) {
+	var none []string
+	if err := s.Sessions(t.Context(), func(sess store.Session) bool {
+		none = append(none, sess.ID)
+		return true
+	}); err != nil || len(none) != 0 {
+		t.Fatalf("Sessions on an empty store called fn for %q, err %v; want no calls", none, err)
+	}
+
+	// Updated order differs from commit order and from id order.
+	updated := map[string]time.Duration{"c": 3, "a": 1, "d": 4, "b": 2, "e": 0}
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		c := event(id, 0)
+		c.Session.Updated = base.Add(updated[id] * time.Minute)
+		commit(t, s, c)
+	}
+	// A later event of "a" makes it the most recently updated.
+	c := event("a", 1)
+	c.Session.Updated = base.Add(10 * time.Minute)
+	commit(t, s, c)
+
+	tests := []struct {
+		stopAfter int
+		want      []string
+	}{
+		{stopAfter: 100, want: []string{"a", "d", "c", "b", "e"}},
+		{stopAfter: 2, want: []string{"a", "d"}},
+		{stopAfter: 1, want: []string{"a"}},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("stop after %d", tc.stopAfter), func(t *testing.T) {
+			var got []string
+			err := s.Sessions(t.Context(), func(sess store.Session) bool {
+				got = append(got, sess.ID)
+				if sess.ID == "a" {
+					wantSession(t, s, sess) // fn may use the store
+				}
+				return len(got) < tc.stopAfter
+			})
+			if err != nil {
+				t.Fatalf("Sessions: %v", err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("Sessions visited %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// testConcurrent commits to many sessions from many goroutines at once, each
+// session's events in order as the engine does. Run it with -race.
+func testConcurrent(t *testing.T, s store.Store) {
+	const workers, perWorker, events = 16, 8, 3
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range perWorker {
+				id := fmt.Sprintf("w%d-s%d", w, i)
+				for seq := range events {
+					if err := s.Commit(t.Context(), event(id, seq)); err != nil {
+						t.Errorf("Commit(%s #%d): %v", id, seq, err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+
+	n := 0
+	if err := s.Sessions(t.Context(), func(store.Session) bool { n++; return true }); err != nil {
+		t.Fatalf("Sessions: %v", err)
+	}
+	if n != workers*perWorker {
+		t.Errorf("Sessions visited %d sessions, want %d", n, workers*perWorker)
+	}
+	for w := range workers {
+		for i := range perWorker {
+			id := fmt.Sprintf("w%d-s%d", w, i)
+			wantSession(t, s, event(id, events-1).Session)
+			var want []store.Entry
+			for seq := range events {
+				want = append(want, event(id, seq).Entry)
+				wantReply(t, s, event(id, seq).ReplyKey, event(id, seq).Reply)
+			}
+			wantTranscript(t, s, id, want)
+		}
+	}
+}
+
+// testRawBytesExact checks that raw JSON (vars, event, reply) comes back byte
+// for byte when given compact, including what json.Marshal would escape, and
+// that reply bodies are kept as opaque bytes.
+func testRawBytesExact(t *testing.T, s store.Store) {
+	tests := []struct{ name, raw string }{
+		{"empty object", `{}`},
+		{"html", `{"prompt":"<speak>Press 1 & hold</speak>"}`},
+		{"line separators", "{\"s\":\"a\u2028b\u2029c\"}"},
+		{"escapes kept", `{"s":"tab\there \"q\" \u00e9 \\ \/"}`},
+		{"utf8", `{"s":"héllo ☎ 📞"}`},
+		{"big numbers", `{"n":123456789012345678901234567890,"f":1.50e-3,"neg":-0}`},
+		{"nested", `{"menu":{"path":["main","sales"],"tries":2,"ok":true,"none":null}}`},
+		{"array", `[1,"two",null,false]`},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			id := fmt.Sprintf("raw-%d", i)
+			c := event(id, 0)
+			c.Session.Vars = json.RawMessage(tc.raw)
+			c.Entry.Event = json.RawMessage(tc.raw)
+			c.Entry.Reply = json.RawMessage(tc.raw)
+			c.Reply = []byte(tc.raw + "\x00\xff not JSON\n")
+			commit(t, s, c)
+
+			got, ok, err := s.Session(t.Context(), id)
+			if err != nil || !ok {
+				t.Fatalf("Session(%q) = ok %v, err %v", id, ok, err)
+			}
+			if string(got.Vars) != tc.raw {
+				t.Errorf("Vars = %q, want %q", got.Vars, tc.raw)
+			}
+			entries, err := s.Transcript(t.Context(), id)
+			if err != nil || len(entries) != 1 {
+				t.Fatalf("Transcript(%q) = %d entries, err %v; want 1", id, len(entries), err)
+			}
+			if string(entries[0].Event) != tc.raw || string(entries[0].Reply) != tc.raw {
+				t.Errorf("entry Event = %q, Reply = %q; want both %q", entries[0].Event, entries[0].Reply, tc.raw)
+			}
+			wantReply(t, s, c.ReplyKey, c.Reply)
+		})
+	}
+}
+
+// testCanceled checks that every method gives up on an already canceled
+// context with its error.
+func testCanceled(t *testing.T, s store.Store) {
+	commit(t, s, event("call-1", 0))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	calls := map[string]func() error{
+		"Session": func() error { _, _, err := s.Session(ctx, "call-1"); return err },
+		"Reply":   func() error { _, _, err := s.Reply(ctx, event("call-1", 0).ReplyKey); return err },
+		"Commit":  func() error { return s.Commit(ctx, event("call-1", 1)) },
+		"Transcript": func() error {
+			_, err := s.Transcript(ctx, "call-1")
+			return err
+		},
+		"Sessions": func() error { return s.Sessions(ctx, func(store.Session) bool { return true }) },
+	}
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with a canceled context: err %v, want context.Canceled", name, err)
+		}
+	}
+	// The canceled Commit must not have been applied.
+	wantTranscript(t, s, "call-1", []store.Entry{event("call-1", 0).Entry})
+}
