@@ -2,6 +2,7 @@ package ivr
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/luaivr/luaivr/runtime/callflow"
@@ -118,8 +119,10 @@ func (m *Module) collect(r *callflow.Reply, v lua.LValue, path string, depth int
 	case lua.LString:
 		mn, ok := m.menus[string(v)]
 		if !ok {
+			ids := append([]string(nil), m.order...)
+			sort.Strings(ids)
 			return fmt.Errorf("%s is %q, but no menu has that id (menus: %s); to speak text use ivr.say(%q)",
-				path, string(v), strings.Join(m.order, ", "), string(v))
+				path, string(v), strings.Join(ids, ", "), string(v))
 		}
 		return m.addMenu(r, mn, path)
 	case *lua.LTable:

@@ -1,0 +1,83 @@
+package sandbox_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/luaivr/luaivr/runtime/sandbox"
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
+)
+
+// modules is a script folder in memory.
+type modules map[string]string
+
+func (m modules) Module(name string) (*lua.FunctionProto, error) {
+	src, ok := m[name]
+	if !ok {
+		return nil, sandbox.ErrNoModule
+	}
+	chunk, err := parse.Parse(strings.NewReader(src), name+".lua")
+	if err != nil {
+		return nil, err
+	}
+	return lua.Compile(chunk, name+".lua")
+}
+
+func run(t *testing.T, mods sandbox.Modules, src string) error {
+	t.Helper()
+	L := sandbox.New(mods)
+	defer L.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	L.SetContext(ctx)
+	return L.DoString(src)
+}
+
+func TestLimitsAndRequire(t *testing.T) {
+	t.Parallel()
+	mods := modules{
+		"lib.a":    `return { name = "a", b = require("lib.b").name }`,
+		"lib.b":    `return { name = "b" }`,
+		"loop.x":   `return require("loop.y")`,
+		"loop.y":   `return require("loop.x")`,
+		"lib.none": `local x = 1`,
+	}
+	tests := []struct{ name, src, wantErr string }{
+		{"rep bounded", `string.rep("x", 1e9)`, "over the limit"},
+		{"rep with sep bounded", `string.rep("x", 1e6, "yy")`, "over the limit"},
+		{"rep fine", `assert(string.rep("ab", 3, "-") == "ab-ab-ab")`, ""},
+		{"unpack bounded", `local t = {} unpack(t, 1, 1e7)`, "over the limit"},
+		{"table.unpack is the same", `assert(table.unpack({1,2})==1)`, ""},
+		{"recursion", `local function f() return 1 + f() end f()`, "stack overflow"},
+		{"endless loop", `while true do end`, "context deadline exceeded"},
+		{"require chain", `assert(require("lib.a").b == "b")`, ""},
+		{"require cached", `assert(require("lib.a") == require("lib.a"))`, ""},
+		{"require no value", `assert(require("lib.none") == true)`, ""},
+		{"require loop", `require("loop.x")`, "loop in requires"},
+		{"require missing", `require("lib.zzz")`, "no file lib/zzz.lua in the script folder"},
+		{"require path", `require("../../etc/passwd")`, "use dotted Lua names"},
+		{"require absolute", `require("/etc/passwd")`, "use dotted Lua names"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := run(t, mods, tt.src)
+			if tt.wantErr == "" && err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestNoModulesFolder(t *testing.T) {
+	t.Parallel()
+	if err := run(t, nil, `require("x")`); err == nil || !strings.Contains(err.Error(), "no file x.lua") {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,199 @@
+package ivr_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/luaivr/luaivr/runtime/callflow"
+	"github.com/luaivr/luaivr/runtime/sandbox"
+	"github.com/luaivr/luaivr/stdlib/ivr"
+	jsonmod "github.com/luaivr/luaivr/stdlib/json"
+	"github.com/luaivr/luaivr/stdlib/luatest"
+	lua "github.com/yuin/gopher-lua"
+)
+
+func libs(m *ivr.Module) []sandbox.Lib {
+	return []sandbox.Lib{{Name: "ivr", Open: m.Open}, {Name: "json", Open: jsonmod.Open}}
+}
+
+func TestBuilders(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"say with defaults": `
+			ivr.defaults { voiceProfile = "en-GB-Emma", speed = 1, maxDigits = 1 }
+			eq(ivr.say("Hello"), { action = "say", params = { text = "Hello", voiceProfile = "en-GB-Emma", speed = 1 } })`,
+		"own params win over defaults": `
+			ivr.defaults { voiceProfile = "en-GB-Emma", speed = 1 }
+			eq(ivr.say("Hi", { speed = 1.5, repetition = 2 }).params,
+			   { text = "Hi", voiceProfile = "en-GB-Emma", speed = 1.5, repetition = 2 })`,
+		"table form": `
+			eq(ivr.say { text = "Hi", voiceProfile = "en-US-ZiraRUS" }.params, { text = "Hi", voiceProfile = "en-US-ZiraRUS" })`,
+		"capture defaults only reach sayAndCapture": `
+			ivr.defaults { voiceProfile = "en-GB-Emma", maxDigits = 4, noOfTries = 2 }
+			eq(ivr.say_and_capture("Account number?").params,
+			   { promptMessage = "Account number?", voiceProfile = "en-GB-Emma", maxDigits = 4, noOfTries = 2 })
+			eq(ivr.play_file("https://example.com/a.mp3").params, { fileUrl = "https://example.com/a.mp3" })`,
+		"make_call and hangup": `
+			eq(ivr.make_call { source = "+6568332048", destination = "+6531589338" },
+			   { action = "makeCall", params = { source = "+6568332048", destination = "+6531589338" } })
+			eq(ivr.hangup(), { action = "hangup" })`,
+		"json.null reaches the params": `
+			ivr.defaults { voiceProfile = "en-GB-Emma", successMessage = json.null, maxDigits = 1 }
+			eq(ivr.say_and_capture("x").params.successMessage, json.null)`,
+	}
+	for name, src := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			luatest.Run(t, src, libs(ivr.New())...)
+		})
+	}
+}
+
+// Mistakes are reported at the call that made them, in 8x8's words or naming
+// the function and argument.
+func TestBuilderErrors(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"missing voice":     `fails(function() ivr.say("Hi") end, "ivr.say: -1002 Speech profile or language parameter invalid")`,
+		"speed too fast":    `fails(function() ivr.say("Hi", { voiceProfile = "en-GB-Emma", speed = 5 }) end, "ivr.say: -1009")`,
+		"text too long":     `fails(function() ivr.say(string.rep("a", 3001), { voiceProfile = "en-GB-Emma" }) end, "3000")`,
+		"bad first arg":     `fails(function() ivr.say(42) end, "bad argument #1")`,
+		"bad file":          `fails(function() ivr.play_file("ftp://x/a.ogg") end, "ivr.play_file: -1009")`,
+		"bad destination":   `fails(function() ivr.make_call { source = "+6568332048", destination = "call me" } end, "-1017")`,
+		"min without max":   `fails(function() ivr.say_and_capture("x", { voiceProfile = "en-GB-Emma", minDigits = 1 }) end, "-1003")`,
+		"unknown default":   `fails(function() ivr.defaults { voice = "en-GB-Emma" } end, "unknown setting voice")`,
+		"menu without id":   `fails(function() ivr.menu { prompt = "x" } end, "menu needs an id")`,
+		"menu no prompt":    `fails(function() ivr.menu { id = "m" } end, "needs a prompt")`,
+		"menu bad key":      `fails(function() ivr.menu { id = "m", prompt = "x", colour = 1 } end, "menu key \"colour\"")`,
+		"menu bad option":   `fails(function() ivr.menu { id = "m", prompt = "x", ["1"] = true } end, "an option is a menu")`,
+		"menu duplicate id": `ivr.menu { id = "m", prompt = "x" } fails(function() ivr.menu { id = "m", prompt = "y" } end, "already used")`,
+		"on a menu":         `ivr.menu { id = "m", prompt = "x" } fails(function() ivr.on("m", ivr.hangup()) end, "is a menu")`,
+	}
+	for name, src := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			luatest.Run(t, src, libs(ivr.New())...)
+		})
+	}
+}
+
+const tree = `
+ivr.defaults { voiceProfile = "en-GB-Emma", maxDigits = 1 }
+local bye = { ivr.say("Bye"), ivr.hangup() }
+main = ivr.menu {
+  id = "main", prompt = "1 sales, 2 support",
+  ["1"] = ivr.menu { id = "sales", prompt = "Sales: 1 new, 9 back", ["1"] = bye, ["9"] = "main", noOfTries = 3 },
+  ["2"] = function(session, digits) return { ivr.say("Support for " .. session.name), "main" } end,
+  [3] = bye,
+  no_input = "sales",
+}
+ivr.on("after", bye)
+`
+
+// Route picks the option for the digits at a position; Reply renders it.
+func TestRouteAndReply(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		position, digits string
+		has              bool
+		wantID           string
+		wantActions      string
+	}{
+		{"main", "1", true, "sales", "sayAndCapture"},
+		{"main", "2", true, "main", "say,sayAndCapture"},
+		{"main", "3", true, "", "say,hangup"},
+		{"main", "3#", true, "", "say,hangup"},
+		{"main", "7", true, "main", "sayAndCapture"}, // no other: the menu again
+		{"main", "", false, "sales", "sayAndCapture"},
+		{"sales", "9", true, "main", "sayAndCapture"},
+		{"sales", "", false, "sales", "sayAndCapture"}, // no no_input: the menu again
+		{"", "1", true, "sales", "sayAndCapture"},      // no position: the root (on_call)
+		{"after", "", false, "", "say,hangup"},
+		{"gone", "1", true, "main", "sayAndCapture"}, // unknown: the root again
+	}
+	for _, tt := range tests {
+		t.Run(tt.position+"/"+tt.digits, func(t *testing.T) {
+			t.Parallel()
+			m := ivr.New()
+			L := luatest.State(t, libs(m)...)
+			if err := L.DoString(tree); err != nil {
+				t.Fatal(err)
+			}
+			session := L.NewTable()
+			session.RawSetString("name", lua.LString("Ann"))
+			var v lua.LValue
+			L.Push(L.NewFunction(func(L *lua.LState) int {
+				v, _ = m.Route(L, session, L.GetGlobal("main"), tt.position, tt.digits, tt.has)
+				return 0
+			}))
+			if err := L.PCall(0, 0, nil); err != nil {
+				t.Fatal(err)
+			}
+			r, err := m.Reply(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, a := range r.Callflow {
+				names = append(names, a.Name)
+			}
+			if r.ClientActionID != tt.wantID || strings.Join(names, ",") != tt.wantActions {
+				t.Fatalf("got %q %v, want %q %s", r.ClientActionID, names, tt.wantID, tt.wantActions)
+			}
+			if err := callflow.Check(r.Callflow, callflow.AsReply); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestMenuRendering(t *testing.T) {
+	t.Parallel()
+	m := ivr.New()
+	L := luatest.State(t, libs(m)...)
+	if err := L.DoString(tree); err != nil {
+		t.Fatal(err)
+	}
+	r, err := m.Reply(lua.LString("sales"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := r.MarshalJSON()
+	want := `{"clientActionId":"sales","callflow":[{"action":"sayAndCapture","params":{"promptMessage":"Sales: 1 new, 9 back","voiceProfile":"en-GB-Emma","maxDigits":1,"noOfTries":3}}]}`
+	if string(b) != want {
+		t.Fatalf("got  %s\nwant %s", b, want)
+	}
+}
+
+func TestReplyErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ src, want string }{
+		{`return "Hello there"`, `no menu has that id (menus: main, sales); to speak text use ivr.say("Hello there")`},
+		{`return function() end`, `is a function`},
+		{`return {}`, `a table with no actions`},
+		{`return 42`, `is a number`},
+		{`return { ivr.hangup(), clientActionId = 7 }`, `clientActionId must be a string`},
+		{`return { "main", "sales" }`, `menu "sales" after menu "main"`},
+		{`return { { action = "say", params = { "a", "b" } } }`, `params must be a table of named parameters`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.src, func(t *testing.T) {
+			t.Parallel()
+			m := ivr.New()
+			L := luatest.State(t, libs(m)...)
+			if err := L.DoString(tree); err != nil {
+				t.Fatal(err)
+			}
+			fn, err := L.LoadString(tt.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			L.Push(fn)
+			L.Call(0, 1)
+			_, err = m.Reply(L.Get(-1))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,76 @@
+package luaconv_test
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/luaivr/luaivr/stdlib/luaconv"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Values survive Go → Lua → Go unchanged.
+func TestRoundTrip(t *testing.T) {
+	t.Parallel()
+	L := lua.NewState()
+	defer L.Close()
+	in := map[string]any{
+		"s": "x", "n": 2.5, "b": true, "list": []any{1.0, "two", map[string]any{"k": false}},
+		"empty": map[string]any{}, "nested": map[string]any{"a": map[string]any{"b": []any{"c"}}},
+	}
+	out, err := luaconv.FromLua(luaconv.ToLua(L, in), "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(in, out) {
+		t.Fatalf("got %#v", out)
+	}
+	if v := luaconv.ToLua(L, json.Number("42")); v != lua.LNumber(42) {
+		t.Fatalf("json.Number became %v", v)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	t.Parallel()
+	L := lua.NewState()
+	defer L.Close()
+	deep := L.NewTable()
+	cur := deep
+	for i := 0; i < luaconv.MaxDepth+5; i++ {
+		next := L.NewTable()
+		cur.RawSetString("x", next)
+		cur = next
+	}
+	if _, err := luaconv.FromLua(deep, "v"); err == nil || !strings.Contains(err.Error(), "nested more than") {
+		t.Fatalf("deep: %v", err)
+	}
+	big := L.NewTable()
+	for i := 1; i <= luaconv.MaxItems+1; i++ {
+		big.Append(lua.LNumber(i))
+	}
+	if _, err := luaconv.FromLua(big, "v"); err == nil || !strings.Contains(err.Error(), "table entries") {
+		t.Fatalf("big: %v", err)
+	}
+	bad := L.NewTable()
+	bad.RawSet(lua.LTrue, lua.LNumber(1))
+	if _, err := luaconv.FromLua(bad, "v"); err == nil || !strings.Contains(err.Error(), "boolean key") {
+		t.Fatalf("bool key: %v", err)
+	}
+}
+
+func FuzzFromLua(f *testing.F) {
+	f.Add(`{"a":[1,2,{"b":null}],"c":"d"}`)
+	f.Add(`[[[[]]]]`)
+	f.Fuzz(func(t *testing.T, s string) {
+		var v any
+		if json.Unmarshal([]byte(s), &v) != nil {
+			return
+		}
+		L := lua.NewState()
+		defer L.Close()
+		if _, err := luaconv.FromLua(luaconv.ToLua(L, v), "v"); err != nil && !strings.Contains(err.Error(), "v") {
+			t.Fatalf("error without a path: %v", err)
+		}
+	})
+}
