@@ -86,7 +86,7 @@ func (r *running) post(t *testing.T, path string, body []byte) (int, []byte) {
 	return resp.StatusCode, b
 }
 
-const fixtures = "../../../shared/fixtures/8x8"
+const fixtures = "../webhook/testdata/8x8" // a copy of shared/fixtures/8x8
 
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()

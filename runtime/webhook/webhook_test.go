@@ -10,13 +10,13 @@ import (
 	"github.com/luaivr/luaivr/runtime/webhook"
 )
 
-const fixtures = "../../../shared/fixtures/8x8"
+const fixtures = "testdata/8x8" // a copy of shared/fixtures/8x8
 
 func readFixture(t *testing.T, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(fixtures, name))
 	if err != nil {
-		t.Fatalf("fixture %s: %v (the 8x8 fixtures live in ../shared/fixtures/8x8 beside the checkout)", name, err)
+		t.Fatalf("fixture %s: %v (testdata/8x8 is a copy of shared/fixtures/8x8)", name, err)
 	}
 	return b
 }
