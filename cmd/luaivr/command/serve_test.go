@@ -1,0 +1,173 @@
+package command_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/luaivr/luaivr/cmd/luaivr/command"
+)
+
+// The test binary doubles as luaivr: with LUAIVR_TEST_MAIN set it runs the
+// command line instead of the tests, so serve is tested as a real process.
+func TestMain(m *testing.M) {
+	if os.Getenv("LUAIVR_TEST_MAIN") != "" {
+		os.Exit(command.Main(append([]string{"luaivr"}, os.Args[1:]...)))
+	}
+	os.Exit(m.Run())
+}
+
+type proc struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *bytes.Buffer
+}
+
+// serve starts `luaivr serve` configured through LUAIVR_* variables and waits
+// for it to listen.
+func serve(t *testing.T, data string, extra ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "serve")
+	cmd.Env = append(os.Environ(), "LUAIVR_TEST_MAIN=1", "LUAIVR_ADDR=127.0.0.1:0",
+		"LUAIVR_SCRIPTS=../../../scripts", "LUAIVR_DATA="+data, "LUAIVR_LOG_FORMAT=json")
+	cmd.Env = append(cmd.Env, extra...)
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			line := sc.Text()
+			p.stderr.WriteString(line + "\n")
+			var l struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "luaivr serving" {
+				found <- l.Addr
+			}
+		}
+		close(found)
+	}()
+	select {
+	case addr, ok := <-found:
+		if !ok {
+			t.Fatalf("serve exited before listening")
+		}
+		p.url = "http://" + addr
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not start listening within 20s")
+	}
+	return p
+}
+
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve exited with %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop within 15s of SIGTERM")
+	}
+}
+
+func (p *proc) post(t *testing.T, path, body string) string {
+	t.Helper()
+	resp, err := http.Post(p.url+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+func vca(session, event, status, digits string) string {
+	d := ""
+	if digits != "" {
+		d = fmt.Sprintf(`,"eventData":{"dtmf":%q}`, digits)
+	}
+	return fmt.Sprintf(`{"eventType":"CALL_ACTION","payload":{"sessionId":%q,"eventId":%q,"callStatus":%q,"callDirection":"INBOUND"%s}}`,
+		session, event, status, d)
+}
+
+// A call survives a graceful restart of the server: the caller's next key
+// lands in the menu they were in.
+func TestServeRestartMidCall(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	p := serve(t, data)
+	if got := p.post(t, "/webhooks/restaurant", vca("c1", "e1", "CALL_RECEIVED", "")); !strings.Contains(got, `"clientActionId":"main_menu"`) {
+		t.Fatalf("first reply %s", got)
+	}
+	if got := p.post(t, "/webhooks", vca("c1", "e2", "ACTION_COMPLETED", "1")); !strings.Contains(got, `"clientActionId":"reservations"`) {
+		t.Fatalf("second reply %s", got)
+	}
+	p.stop(t)
+	if !strings.Contains(p.stderr.String(), "shutting down") {
+		t.Errorf("no shutdown line in the log:\n%s", p.stderr)
+	}
+
+	p = serve(t, data)
+	if got := p.post(t, "/webhooks", vca("c1", "e3", "ACTION_COMPLETED", "1")); !strings.Contains(got, `"clientActionId":"book_table"`) {
+		t.Fatalf("after restart: %s", got)
+	}
+	p.stop(t)
+}
+
+// A second server on a data folder in use says what to do.
+func TestServeDataFolderInUse(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	p := serve(t, data)
+	defer p.stop(t)
+	cmd := exec.Command(os.Args[0], "serve", "--addr", "127.0.0.1:0", "--scripts", "../../../scripts", "--data", data)
+	cmd.Env = append(os.Environ(), "LUAIVR_TEST_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "in use") {
+		t.Fatalf("second server: %v\n%s", err, out)
+	}
+}
+
+func TestServeErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--scripts", "/nonexistent"}, "script folder /nonexistent not found"},
+		{[]string{"serve", "--scripts", "../../../scripts", "--app", "nope"}, "--app nope: no such app"},
+		{[]string{"serve", "--log-format", "xml"}, "--log-format"},
+	}
+	for _, tt := range tests {
+		cmd := exec.Command(os.Args[0], tt.args...)
+		cmd.Env = append(os.Environ(), "LUAIVR_TEST_MAIN=1", "LUAIVR_DATA="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tt.want) {
+			t.Errorf("%v: %v\n%s", tt.args, err, out)
+		}
+	}
+}
