@@ -20,7 +20,8 @@ const (
 // Action is one step of a callflow.
 //
 // Params holds JSON-shaped values: string, float64, bool, nil (an explicit JSON null),
-// []any and map[string]any. Hangup has no params (nil).
+// []any and map[string]any; int and int64 are accepted as numbers too. The names are
+// 8x8's (promptMessage, voiceProfile, …). Hangup has no params (nil).
 type Action struct {
 	Name   string
 	Params map[string]any

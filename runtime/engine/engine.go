@@ -80,8 +80,9 @@ const (
 	ReasonNoHandler   = "no_handler"
 )
 
-// New makes an engine serving scripts.
-func New(scripts *Scripts, opts Options) *Engine {
+// New makes an engine serving scripts. The server's own fallback must pass
+// 8x8's rules, so a bad Voice is refused here rather than on a live call.
+func New(scripts *Scripts, opts Options) (*Engine, error) {
 	if opts.Deadline <= 0 {
 		opts.Deadline = 100 * time.Millisecond
 	}
@@ -95,8 +96,11 @@ func New(scripts *Scripts, opts Options) *Engine {
 		opts.Now = time.Now
 	}
 	e := &Engine{opts: opts, log: opts.Logger}
+	if err := callflow.Check(e.serverFallback().Callflow, callflow.AsReply); err != nil {
+		return nil, fmt.Errorf("voice %q for the server's fallback: %w", opts.Voice, err)
+	}
 	e.scripts.Store(scripts)
-	return e
+	return e, nil
 }
 
 // Scripts returns the scripts being served.

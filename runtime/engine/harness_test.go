@@ -59,7 +59,11 @@ func newHarness(t *testing.T, dir string, opts engine.Options) *harness {
 	logs := &syncBuffer{}
 	opts.Store = st
 	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	return &harness{t: t, eng: engine.New(scripts, opts), st: st, logs: logs}
+	eng, err := engine.New(scripts, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, eng: eng, st: st, logs: logs}
 }
 
 // scriptDir writes scripts (name → source) into a temp folder.

@@ -40,7 +40,10 @@ func start(t *testing.T, scripts, data string, opts server.Options) *running {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	opts.Engine = engine.New(set, engine.Options{Store: st, Logger: logger, Deadline: 2 * time.Second})
+	opts.Engine, err = engine.New(set, engine.Options{Store: st, Logger: logger, Deadline: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts.Logger = logger
 	srv := server.New(opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -73,10 +73,13 @@ func serve(c *cli.Context) error {
 	}
 	defer st.Close()
 
-	eng := engine.New(scripts, engine.Options{
+	eng, err := engine.New(scripts, engine.Options{
 		Store: st, DefaultApp: c.String("app"), Deadline: c.Duration("deadline"),
 		Voice: c.String("voice"), Logger: logger,
 	})
+	if err != nil {
+		return fmt.Errorf("--voice: %w", err)
+	}
 	srv := server.New(server.Options{
 		Engine: eng, Logger: logger, MaxBodySize: c.Int("max-body"),
 		ReadTimeout: c.Duration("read-timeout"), WriteTimeout: c.Duration("write-timeout"), IdleTimeout: c.Duration("idle-timeout"),

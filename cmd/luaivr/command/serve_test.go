@@ -161,6 +161,7 @@ func TestServeErrors(t *testing.T) {
 		{[]string{"serve", "--scripts", "/nonexistent"}, "script folder /nonexistent not found"},
 		{[]string{"serve", "--scripts", "../../../scripts", "--app", "nope"}, "--app nope: no such app"},
 		{[]string{"serve", "--log-format", "xml"}, "--log-format"},
+		{[]string{"serve", "--scripts", "../../../scripts", "--voice", "robot"}, "--voice: voice \"robot\""},
 	}
 	for _, tt := range tests {
 		cmd := exec.Command(os.Args[0], tt.args...)

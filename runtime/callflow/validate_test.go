@@ -1,0 +1,520 @@
+package callflow
+
+import (
+	"errors"
+	"maps"
+	"math"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// Valid actions to start from, as 8x8's guides write them.
+func say() Action {
+	return Action{Name: Say, Params: map[string]any{
+		"text": "Invalid input, please call again.", "voiceProfile": "en-US-BenjaminRUS", "speed": 1.0,
+	}}
+}
+
+func capture() Action {
+	return Action{Name: SayAndCapture, Params: map[string]any{
+		"promptMessage": "Press 1 to make a new reservation, press 2 to reschedule an existing reservation.",
+		"voiceProfile":  "en-US-BenjaminRUS", "speed": 1.0, "minDigits": 1.0, "maxDigits": 1.0,
+		"digitTimeout": 10000.0, "overallTimeout": 10000.0, "noOfTries": 2.0,
+	}}
+}
+
+func playFile() Action {
+	return Action{Name: PlayFile, Params: map[string]any{"fileUrl": "https://sample-videos.com/audio/mp3/wave.mp3", "repetition": 1.0}}
+}
+
+func makeCall() Action {
+	return Action{Name: MakeCall, Params: map[string]any{"source": "6512345678", "destination": "6561115777"}}
+}
+
+func hangup() Action { return Action{Name: Hangup} }
+
+// absent, as a value for with, removes the param.
+type absentParam struct{}
+
+var absent absentParam
+
+// with returns a copy of a with params set (or removed, for absent) from name/value pairs.
+func with(a Action, kv ...any) Action {
+	params := maps.Clone(a.Params)
+	if params == nil {
+		params = map[string]any{}
+	}
+	for i := 0; i < len(kv); i += 2 {
+		if kv[i+1] == absent {
+			delete(params, kv[i].(string))
+		} else {
+			params[kv[i].(string)] = kv[i+1]
+		}
+	}
+	return Action{Name: a.Name, Params: params}
+}
+
+func cf(actions ...Action) []Action { return actions }
+
+// entry is an expected -1009; coded one with a fixed message; warning an unknown param.
+func entry(path, detail string) Problem {
+	return Problem{Code: -1009, Path: path, Message: "Invalid call flow entry provided. " + path + ": " + detail}
+}
+
+func coded(code int, path, message string) Problem {
+	return Problem{Code: code, Path: path, Message: message}
+}
+
+func warning(path string) Problem {
+	p := entry(path, "is not defined in the schema and the schema does not allow additional properties")
+	p.Warning = true
+	return p
+}
+
+const (
+	speechProfile = "Speech profile or language parameter invalid"
+	notAllowed    = "is not defined in the schema and the schema does not allow additional properties"
+)
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		mode Mode
+		cf   []Action
+		want []Problem
+	}{
+		// The callflow and its actions.
+		{name: "empty callflow", cf: nil,
+			want: []Problem{entry("$.callflow", "must have at least 1 items")}},
+		{name: "empty callflow placed", mode: AsPlaced, cf: []Action{},
+			want: []Problem{entry("$.callflow", "must have at least 1 items")}},
+		{name: "unknown action", cf: cf(say(), Action{Name: "record"}),
+			want: []Problem{coded(-1007, "$.callflow[1].action", "$.callflow[1].action should be one of: makeCall,say,sayAndCapture,playFile,hangup")}},
+		{name: "empty action name", cf: cf(Action{}),
+			want: []Problem{coded(-1007, "$.callflow[0].action", "$.callflow[0].action should be one of: makeCall,say,sayAndCapture,playFile,hangup")}},
+		{name: "action names are case-sensitive", cf: cf(Action{Name: "Hangup"}),
+			want: []Problem{coded(-1007, "$.callflow[0].action", "$.callflow[0].action should be one of: makeCall,say,sayAndCapture,playFile,hangup")}},
+		{name: "every action valid", cf: cf(say(), capture())},
+		{name: "every action valid, with a file and a hangup", cf: cf(playFile(), say(), hangup())},
+
+		// say.
+		{name: "say text missing", cf: cf(with(say(), "text", absent)),
+			want: []Problem{entry("$.callflow[0].params.text", "is missing but it is required")}},
+		{name: "say without params", cf: cf(Action{Name: Say}),
+			want: []Problem{
+				entry("$.callflow[0].params.text", "is missing but it is required"),
+				coded(-1002, "$.callflow[0].params.voiceProfile", speechProfile),
+			}},
+		{name: "say text not a string", cf: cf(with(say(), "text", 42.0)),
+			want: []Problem{entry("$.callflow[0].params.text", "integer found, string expected")}},
+		{name: "say text null", cf: cf(with(say(), "text", nil)),
+			want: []Problem{entry("$.callflow[0].params.text", "null found, string expected")}},
+		{name: "say text an object", cf: cf(with(say(), "text", map[string]any{})),
+			want: []Problem{entry("$.callflow[0].params.text", "object found, string expected")}},
+		{name: "say text blank", cf: cf(with(say(), "text", " \t\n")),
+			want: []Problem{entry("$.callflow[0].params.text", "must not be blank")}},
+		{name: "say text empty", cf: cf(with(say(), "text", "")),
+			want: []Problem{entry("$.callflow[0].params.text", "must not be blank")}},
+		{name: "say text 3001 characters", cf: cf(with(say(), "text", strings.Repeat("é", 3001))),
+			want: []Problem{entry("$.callflow[0].params.text", "may only be 3000 characters long")}},
+		{name: "say text 3000 characters, 6000 bytes", cf: cf(with(say(), "text", strings.Repeat("é", 3000)))},
+		{name: "say voiceProfile missing", cf: cf(with(say(), "voiceProfile", absent)),
+			want: []Problem{coded(-1002, "$.callflow[0].params.voiceProfile", speechProfile)}},
+		{name: "say voiceProfile empty", cf: cf(with(say(), "voiceProfile", "")),
+			want: []Problem{coded(-1002, "$.callflow[0].params.voiceProfile", speechProfile)}},
+		{name: "say voiceProfile a language name", cf: cf(with(say(), "voiceProfile", "English")),
+			want: []Problem{coded(-1002, "$.callflow[0].params.voiceProfile", speechProfile)}},
+		{name: "say voiceProfile lower-case region", cf: cf(with(say(), "voiceProfile", "en-us-BenjaminRUS")),
+			want: []Problem{coded(-1002, "$.callflow[0].params.voiceProfile", speechProfile)}},
+		{name: "say voiceProfile not a string", cf: cf(with(say(), "voiceProfile", true)),
+			want: []Problem{coded(-1002, "$.callflow[0].params.voiceProfile", speechProfile)}},
+		{name: "say voiceProfile null", cf: cf(with(say(), "voiceProfile", nil)),
+			want: []Problem{coded(-1002, "$.callflow[0].params.voiceProfile", speechProfile)}},
+		{name: "say real voice profiles", cf: cf(
+			with(say(), "voiceProfile", "en-US-BenjaminRUS"), with(say(), "voiceProfile", "en-GB-Emma"),
+			with(say(), "voiceProfile", "en-US-Neural2-C"), with(say(), "voiceProfile", "en-US-Standard-A"),
+			with(say(), "voiceProfile", "da-DK-Naja"), with(say(), "voiceProfile", "en-IE-EmilyNeural"),
+			with(say(), "voiceProfile", "en-US-ZiraRUS"), with(say(), "voiceProfile", "cmn-CN-Wavenet-A"))},
+		{name: "say repetition 0", cf: cf(with(say(), "repetition", 0.0)),
+			want: []Problem{entry("$.callflow[0].params.repetition", "must have a minimum value of 1")}},
+		{name: "say repetition 4", cf: cf(with(say(), "repetition", 4.0)),
+			want: []Problem{entry("$.callflow[0].params.repetition", "must have a maximum value of 3")}},
+		{name: "say repetition 1.5", cf: cf(with(say(), "repetition", 1.5)),
+			want: []Problem{entry("$.callflow[0].params.repetition", "number found, integer expected")}},
+		{name: "say repetition a string", cf: cf(with(say(), "repetition", "2")),
+			want: []Problem{entry("$.callflow[0].params.repetition", "string found, integer expected")}},
+		{name: "say repetition 1, 2.0 and 3", cf: cf(with(say(), "repetition", 1.0), with(say(), "repetition", 2.0), with(say(), "repetition", 3))},
+		{name: "say speed 0.4", cf: cf(with(say(), "speed", 0.4)),
+			want: []Problem{entry("$.callflow[0].params.speed", "must have a minimum value of 0.5")}},
+		{name: "say speed 2.5", cf: cf(with(say(), "speed", 2.5)),
+			want: []Problem{entry("$.callflow[0].params.speed", "must have a maximum value of 2")}},
+		{name: "say speed a string", cf: cf(with(say(), "speed", "1")),
+			want: []Problem{entry("$.callflow[0].params.speed", "string found, number expected")}},
+		{name: "say speed an array", cf: cf(with(say(), "speed", []any{1.0})),
+			want: []Problem{entry("$.callflow[0].params.speed", "array found, number expected")}},
+		{name: "say speed null", cf: cf(with(say(), "speed", nil)),
+			want: []Problem{entry("$.callflow[0].params.speed", "null found, number expected")}},
+		{name: "say speed NaN", cf: cf(with(say(), "speed", math.NaN())),
+			want: []Problem{entry("$.callflow[0].params.speed", "non-finite number found, number expected")}},
+		{name: "say speed 0.5, 1.25, 2 and int 1", cf: cf(with(say(), "speed", 0.5), with(say(), "speed", 1.25), with(say(), "speed", 2.0), with(say(), "speed", 1))},
+
+		// sayAndCapture: the params.
+		{name: "capture promptMessage missing", cf: cf(with(capture(), "promptMessage", absent)),
+			want: []Problem{entry("$.callflow[0].params.promptMessage", "is missing but it is required")}},
+		{name: "capture promptMessage blank", cf: cf(with(capture(), "promptMessage", "   ")),
+			want: []Problem{entry("$.callflow[0].params.promptMessage", "must not be blank")}},
+		{name: "capture promptMessage too long", cf: cf(with(capture(), "promptMessage", strings.Repeat("a", 3001))),
+			want: []Problem{entry("$.callflow[0].params.promptMessage", "may only be 3000 characters long")}},
+		{name: "capture promptMessage not a string", cf: cf(with(capture(), "promptMessage", 1.5)),
+			want: []Problem{entry("$.callflow[0].params.promptMessage", "number found, string expected")}},
+		{name: "capture voiceProfile missing", cf: cf(with(capture(), "voiceProfile", absent)),
+			want: []Problem{coded(-1002, "$.callflow[0].params.voiceProfile", speechProfile)}},
+		{name: "capture speed and repetition out of range", cf: cf(with(capture(), "speed", 3.0, "repetition", 0.0)),
+			want: []Problem{
+				entry("$.callflow[0].params.repetition", "must have a minimum value of 1"),
+				entry("$.callflow[0].params.speed", "must have a maximum value of 2"),
+			}},
+		{name: "capture minDigits 0", cf: cf(with(capture(), "minDigits", 0.0)),
+			want: []Problem{entry("$.callflow[0].params.minDigits", "must have a minimum value of 1")}},
+		{name: "capture minDigits 1.5", cf: cf(with(capture(), "minDigits", 1.5, "maxDigits", 2.0)),
+			want: []Problem{entry("$.callflow[0].params.minDigits", "number found, integer expected")}},
+		{name: "capture maxDigits 0", cf: cf(with(capture(), "minDigits", absent, "maxDigits", 0.0)),
+			want: []Problem{entry("$.callflow[0].params.maxDigits", "must have a minimum value of 1")}},
+		{name: "capture maxDigits 26", cf: cf(with(capture(), "maxDigits", 26.0)),
+			want: []Problem{entry("$.callflow[0].params.maxDigits", "must have a maximum value of 25")}},
+		{name: "capture maxDigits 25", cf: cf(with(capture(), "maxDigits", 25.0))},
+		{name: "capture digitTimeout 0", cf: cf(with(capture(), "digitTimeout", 0.0)),
+			want: []Problem{entry("$.callflow[0].params.digitTimeout", "must have a minimum value of 1")}},
+		{name: "capture overallTimeout a string", cf: cf(with(capture(), "overallTimeout", "10000")),
+			want: []Problem{entry("$.callflow[0].params.overallTimeout", "string found, integer expected")}},
+		{name: "capture noOfTries 0", cf: cf(with(capture(), "noOfTries", 0.0)),
+			want: []Problem{entry("$.callflow[0].params.noOfTries", "must have a minimum value of 1")}},
+		{name: "capture completeOnHash a string", cf: cf(with(capture(), "completeOnHash", "false")),
+			want: []Problem{entry("$.callflow[0].params.completeOnHash", "string found, boolean expected")}},
+		{name: "capture successMessage not a string", cf: cf(with(capture(), "successMessage", 5.0)),
+			want: []Problem{entry("$.callflow[0].params.successMessage", "integer found, string expected")}},
+		{name: "capture failureMessage too long", cf: cf(with(capture(), "failureMessage", strings.Repeat("b", 3001))),
+			want: []Problem{entry("$.callflow[0].params.failureMessage", "may only be 3000 characters long")}},
+		{name: "capture nullable params null, messages empty", cf: cf(with(capture(),
+			"minDigits", nil, "maxDigits", nil, "digitTimeout", nil, "overallTimeout", nil, "completeOnHash", nil,
+			"noOfTries", nil, "successMessage", nil, "failureMessage", ""))},
+		{name: "capture with the prompt only", cf: cf(Action{Name: SayAndCapture, Params: map[string]any{
+			"promptMessage": "Press 1", "voiceProfile": "en-GB-Emma"}})},
+
+		// sayAndCapture: the rules between params.
+		{name: "minDigits greater than maxDigits", cf: cf(with(capture(), "minDigits", 3.0, "maxDigits", 2.0)),
+			want: []Problem{entry("$.callflow[0].params.minDigits", "must not be greater than maxDigits")}},
+		{name: "minDigits equal to maxDigits", cf: cf(with(capture(), "minDigits", 2.0, "maxDigits", 2.0))},
+		{name: "minDigits without maxDigits (-1003)", cf: cf(with(capture(), "maxDigits", absent)),
+			want: []Problem{coded(-1003, "$.callflow[0].params.maxDigits", "Valid maxDigits required when minDigits provided")}},
+		{name: "minDigits with maxDigits null (-1003)", cf: cf(with(capture(), "maxDigits", nil)),
+			want: []Problem{coded(-1003, "$.callflow[0].params.maxDigits", "Valid maxDigits required when minDigits provided")}},
+		{name: "maxDigits without minDigits", cf: cf(with(capture(), "minDigits", absent))},
+		{name: "digitTimeout without overallTimeout (-1005)", cf: cf(with(capture(), "overallTimeout", absent)),
+			want: []Problem{coded(-1005, "$.callflow[0].params.overallTimeout", "Valid overallTimeout is required when digitTimeout provided")}},
+		{name: "overallTimeout without digitTimeout", cf: cf(with(capture(), "digitTimeout", absent))},
+		{name: "digitTimeout greater than overallTimeout (-1006)", cf: cf(with(capture(), "digitTimeout", 10001.0)),
+			want: []Problem{coded(-1006, "$.callflow[0].params.digitTimeout", "OverallTimeout should be greater than digitTimeout")}},
+		// Equal is what both guides send, and 8x8 accepts it.
+		{name: "digitTimeout equal to overallTimeout", cf: cf(with(capture(), "digitTimeout", 10000.0, "overallTimeout", 10000.0))},
+		{name: "digitTimeout smaller than overallTimeout", cf: cf(with(capture(), "digitTimeout", 5000.0))},
+		{name: "completeOnHash false without maxDigits (-1008)", cf: cf(with(capture(), "completeOnHash", false, "minDigits", absent, "maxDigits", absent)),
+			want: []Problem{coded(-1008, "$.callflow[0].params.maxDigits", "Valid maxDigits is required when completeOnHash is false")}},
+		{name: "completeOnHash false with maxDigits", cf: cf(with(capture(), "completeOnHash", false))},
+		{name: "completeOnHash absent without maxDigits", cf: cf(with(capture(), "minDigits", absent, "maxDigits", absent))},
+		{name: "completeOnHash null without maxDigits", cf: cf(with(capture(), "completeOnHash", nil, "minDigits", absent, "maxDigits", absent))},
+		{name: "completeOnHash false, minDigits without maxDigits", cf: cf(with(capture(), "completeOnHash", false, "maxDigits", absent)),
+			want: []Problem{
+				coded(-1003, "$.callflow[0].params.maxDigits", "Valid maxDigits required when minDigits provided"),
+				coded(-1008, "$.callflow[0].params.maxDigits", "Valid maxDigits is required when completeOnHash is false"),
+			}},
+
+		// playFile.
+		{name: "playFile fileUrl missing", cf: cf(with(playFile(), "fileUrl", absent)),
+			want: []Problem{entry("$.callflow[0].params.fileUrl", "is missing but it is required")}},
+		{name: "playFile fileUrl not a string", cf: cf(with(playFile(), "fileUrl", false)),
+			want: []Problem{entry("$.callflow[0].params.fileUrl", "boolean found, string expected")}},
+		{name: "playFile fileUrl ftp", cf: cf(with(playFile(), "fileUrl", "ftp://example.com/a.mp3")),
+			want: []Problem{entry("$.callflow[0].params.fileUrl", "must be an absolute http or https URL")}},
+		{name: "playFile fileUrl relative", cf: cf(with(playFile(), "fileUrl", "/audio/a.mp3")),
+			want: []Problem{entry("$.callflow[0].params.fileUrl", "must be an absolute http or https URL")}},
+		{name: "playFile fileUrl without host", cf: cf(with(playFile(), "fileUrl", "https:///a.mp3")),
+			want: []Problem{entry("$.callflow[0].params.fileUrl", "must be an absolute http or https URL")}},
+		{name: "playFile fileUrl unparsable", cf: cf(with(playFile(), "fileUrl", "https://exa mple.com:x/a.mp3")),
+			want: []Problem{entry("$.callflow[0].params.fileUrl", "must be an absolute http or https URL")}},
+		{name: "playFile fileUrl ogg", cf: cf(with(playFile(), "fileUrl", "https://example.com/a.ogg")),
+			want: []Problem{entry("$.callflow[0].params.fileUrl", "must point to an .mp3 or .wav file")}},
+		{name: "playFile fileUrl mp3 only in the query", cf: cf(with(playFile(), "fileUrl", "https://example.com/play?f=a.mp3")),
+			want: []Problem{entry("$.callflow[0].params.fileUrl", "must point to an .mp3 or .wav file")}},
+		{name: "playFile fileUrl http, https, WAV, signed", cf: cf(
+			with(playFile(), "fileUrl", "http://example.com/a.mp3"),
+			with(playFile(), "fileUrl", "HTTPS://Example.com/Audio/A.WAV?sig=abc&exp=1"))},
+		{name: "playFile repetition 4", cf: cf(with(playFile(), "repetition", 4.0)),
+			want: []Problem{entry("$.callflow[0].params.repetition", "must have a maximum value of 3")}},
+		{name: "playFile without repetition", cf: cf(with(playFile(), "repetition", absent))},
+
+		// makeCall.
+		{name: "makeCall source missing", cf: cf(with(makeCall(), "source", absent)),
+			want: []Problem{entry("$.callflow[0].params.source", "is missing but it is required")}},
+		{name: "makeCall destination missing", cf: cf(with(makeCall(), "destination", absent)),
+			want: []Problem{entry("$.callflow[0].params.destination", "is missing but it is required")}},
+		{name: "makeCall source a number", cf: cf(with(makeCall(), "source", 6512345678.0)),
+			want: []Problem{entry("$.callflow[0].params.source", "integer found, string expected")}},
+		{name: "makeCall source not digits", cf: cf(with(makeCall(), "source", "{{Virtual Number}}")),
+			want: []Problem{entry("$.callflow[0].params.source", `does not match the regex pattern ^\+?[0-9]{7,15}$`)}},
+		{name: "makeCall source too short", cf: cf(with(makeCall(), "source", "123456")),
+			want: []Problem{entry("$.callflow[0].params.source", `does not match the regex pattern ^\+?[0-9]{7,15}$`)}},
+		{name: "makeCall destination starting with 0", cf: cf(with(makeCall(), "destination", "+0651234567")),
+			want: []Problem{coded(-1017, "$.callflow[0].params.destination", "Invalid MSISDN format in Destination")}},
+		{name: "makeCall destination too short", cf: cf(with(makeCall(), "destination", "123456")),
+			want: []Problem{coded(-1017, "$.callflow[0].params.destination", "Invalid MSISDN format in Destination")}},
+		{name: "makeCall destination too long", cf: cf(with(makeCall(), "destination", "+1234567890123456")),
+			want: []Problem{coded(-1017, "$.callflow[0].params.destination", "Invalid MSISDN format in Destination")}},
+		{name: "makeCall destination with dashes", cf: cf(with(makeCall(), "destination", "65-1234-5678")),
+			want: []Problem{coded(-1017, "$.callflow[0].params.destination", "Invalid MSISDN format in Destination")}},
+		{name: "makeCall destination a number", cf: cf(with(makeCall(), "destination", 6561115777.0)),
+			want: []Problem{entry("$.callflow[0].params.destination", "integer found, string expected")}},
+		{name: "makeCall numbers with and without +, 15 digits", cf: cf(
+			with(makeCall(), "source", "+6588000000", "destination", "+6590000000"),
+			with(makeCall(), "source", "6588000000", "destination", "123456789012345"))},
+		{name: "makeCall callRecording not a boolean", cf: cf(with(makeCall(), "callRecording", "yes")),
+			want: []Problem{entry("$.callflow[0].params.callRecording", "string found, boolean expected")}},
+		{name: "makeCall callRecording", cf: cf(with(makeCall(), "callRecording", true))},
+		{name: "three makeCalls (-1010)", cf: cf(makeCall(), makeCall(), say(), makeCall()),
+			want: []Problem{coded(-1010, "$.callflow[3]", "Some actions are provided beyond the allowed count")}},
+		{name: "two makeCalls", cf: cf(makeCall(), say(), makeCall())},
+		{name: "placed without makeCall first (-1013)", mode: AsPlaced, cf: cf(say(), makeCall()),
+			want: []Problem{coded(-1013, "$.callflow[0].action", "Invalid Callflow : First action should be a MakeCall action")}},
+		{name: "placed with an unknown first action", mode: AsPlaced, cf: cf(Action{Name: "dial"}),
+			want: []Problem{coded(-1007, "$.callflow[0].action", "$.callflow[0].action should be one of: makeCall,say,sayAndCapture,playFile,hangup")}},
+		{name: "placed with makeCall first", mode: AsPlaced, cf: cf(makeCall(), capture())},
+		{name: "reply with makeCall after a say", cf: cf(say(), makeCall())},
+
+		// hangup.
+		{name: "action after hangup (-1012)", cf: cf(say(), hangup(), say(), playFile()),
+			want: []Problem{coded(-1012, "$.callflow[2]", "Invalid Callflow : Incorrect use of action Hangup")}},
+		{name: "two hangups (-1012)", cf: cf(hangup(), hangup()),
+			want: []Problem{coded(-1012, "$.callflow[1]", "Invalid Callflow : Incorrect use of action Hangup")}},
+		{name: "hangup last", cf: cf(say(), hangup())},
+		{name: "hangup alone", cf: cf(hangup())},
+		{name: "hangup with empty params", cf: cf(Action{Name: Hangup, Params: map[string]any{}})},
+		{name: "hangup with params (warning)", cf: cf(with(hangup(), "reason", "done")),
+			want: []Problem{warning("$.callflow[0].params.reason")}},
+
+		// Unknown params are warnings.
+		{name: "unknown params on say, sorted", cf: cf(with(say(), "zeta", 1.0, "voice", "en-GB-Emma")),
+			want: []Problem{warning("$.callflow[0].params.voice"), warning("$.callflow[0].params.zeta")}},
+		{name: "unknown param on makeCall", cf: cf(with(makeCall(), "callerName", "ABC")),
+			want: []Problem{warning("$.callflow[0].params.callerName")}},
+
+		// Several problems come in callflow order.
+		{name: "problems in callflow order", mode: AsPlaced, cf: cf(
+			with(say(), "text", absent, "tempo", 1.0),
+			hangup(),
+			with(playFile(), "fileUrl", "https://example.com/a.ogg"),
+			Action{Name: "transfer"},
+		), want: []Problem{
+			coded(-1013, "$.callflow[0].action", "Invalid Callflow : First action should be a MakeCall action"),
+			entry("$.callflow[0].params.text", "is missing but it is required"),
+			warning("$.callflow[0].params.tempo"),
+			coded(-1012, "$.callflow[2]", "Invalid Callflow : Incorrect use of action Hangup"),
+			entry("$.callflow[2].params.fileUrl", "must point to an .mp3 or .wav file"),
+			coded(-1007, "$.callflow[3].action", "$.callflow[3].action should be one of: makeCall,say,sayAndCapture,playFile,hangup"),
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := Validate(tt.cf, tt.mode)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Validate:\n got %s\nwant %s", describe(got), describe(tt.want))
+			}
+		})
+	}
+}
+
+func describe(ps []Problem) string {
+	if len(ps) == 0 {
+		return "no problem"
+	}
+	var b strings.Builder
+	for _, p := range ps {
+		b.WriteString("\n  " + p.Error() + "  [path " + p.Path + "]")
+	}
+	return b.String()
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		cf       []Action
+		wantErr  string
+		wantCode int
+	}{
+		{name: "valid", cf: cf(say(), hangup())},
+		{name: "warnings only", cf: cf(with(say(), "tempo", 1.0), with(hangup(), "reason", "x"))},
+		{
+			name:     "errors, warnings left out",
+			cf:       cf(with(say(), "voiceProfile", absent, "tempo", 1.0, "text", absent), hangup(), say()),
+			wantCode: -1009,
+			wantErr: "-1009 Invalid call flow entry provided. $.callflow[0].params.text: is missing but it is required; " +
+				"-1002 Speech profile or language parameter invalid (at $.callflow[0].params.voiceProfile); " +
+				"-1012 Invalid Callflow : Incorrect use of action Hangup (at $.callflow[2])",
+		},
+		{
+			name:     "code of the first problem",
+			cf:       cf(with(capture(), "digitTimeout", 20000.0)),
+			wantCode: -1006,
+			wantErr:  "-1006 OverallTimeout should be greater than digitTimeout (at $.callflow[0].params.digitTimeout)",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := Check(tt.cf, AsReply)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Check = %v, want nil", err)
+				}
+				return
+			}
+			var inv *Invalid
+			if !errors.As(err, &inv) {
+				t.Fatalf("Check = %v (%T), want an *Invalid", err, err)
+			}
+			if err.Error() != tt.wantErr {
+				t.Errorf("Check error\n got %s\nwant %s", err, tt.wantErr)
+			}
+			if inv.Code() != tt.wantCode {
+				t.Errorf("Code() = %d, want %d", inv.Code(), tt.wantCode)
+			}
+			for _, p := range inv.Problems {
+				if p.Warning {
+					t.Errorf("Invalid holds a warning: %v", p)
+				}
+			}
+		})
+	}
+}
+
+func TestProblemError(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		p    Problem
+		want string
+	}{
+		{entry("$.callflow[0].params.text", "is missing but it is required"),
+			"-1009 Invalid call flow entry provided. $.callflow[0].params.text: is missing but it is required"},
+		{coded(-1007, "$.callflow[0].action", "$.callflow[0].action should be one of: makeCall,say,sayAndCapture,playFile,hangup"),
+			"-1007 $.callflow[0].action should be one of: makeCall,say,sayAndCapture,playFile,hangup"},
+		{coded(-1002, "$.callflow[1].params.voiceProfile", speechProfile),
+			"-1002 Speech profile or language parameter invalid (at $.callflow[1].params.voiceProfile)"},
+		{warning("$.callflow[0].params.x"),
+			"warning: -1009 Invalid call flow entry provided. $.callflow[0].params.x: " + notAllowed},
+		{Problem{Code: -9999, Message: "An unknown error has occurred"}, "-9999 An unknown error has occurred"},
+	}
+	for _, tt := range tests {
+		if got := tt.p.Error(); got != tt.want {
+			t.Errorf("Error()\n got %s\nwant %s", got, tt.want)
+		}
+	}
+	if got := (&Invalid{}).Code(); got != 0 {
+		t.Errorf("Code() of an empty Invalid = %d, want 0", got)
+	}
+}
+
+func TestStatusMessage(t *testing.T) {
+	t.Parallel()
+	tests := map[int]string{
+		1:     "Created",
+		-1001: "Invalid JSON request body",
+		-1002: "Speech profile or language parameter invalid",
+		-1003: "Valid maxDigits required when minDigits provided",
+		-1004: "DTMF callback url not provided",
+		-1005: "Valid overallTimeout is required when digitTimeout provided",
+		-1006: "OverallTimeout should be greater than digitTimeout",
+		-1007: "Invalid action type was used",
+		-1008: "Valid maxDigits is required when completeOnHash is false",
+		-1009: "Invalid call flow entry provided.",
+		-1010: "Some actions are provided beyond the allowed count",
+		-1011: "Multiple destination phone numbers found in the request",
+		-1012: "Invalid Callflow : Incorrect use of action Hangup",
+		-1013: "Invalid Callflow : First action should be a MakeCall action",
+		-1014: "Source or caller ID is not allowed",
+		-1015: "The validity period of the call flow request has expired",
+		-1016: "Invalid Callflow Content: Some special characters are invalid/unaccepted",
+		-1017: "Invalid MSISDN format in Destination",
+		-1018: "Invalid Callflow: Execute Scenario cannot be processed together with other actions",
+		-1019: "Invalid Callflow Content: scenarioName is null or empty",
+		-1020: "Invalid Callflow: Invalid scenarioName or account doesn't have permission",
+		-9999: "An unknown error has occurred",
+		0:     "",
+		-1021: "",
+		401:   "",
+	}
+	for code, want := range tests {
+		if got := StatusMessage(code); got != want {
+			t.Errorf("StatusMessage(%d) = %q, want %q", code, got, want)
+		}
+	}
+}
+
+// A valid callflow costs no allocation to validate: it runs on every reply.
+func TestValidateDoesNotAllocate(t *testing.T) {
+	reply := mainMenu()
+	if n := testing.AllocsPerRun(100, func() { _ = Validate(reply.Callflow, AsReply) }); n != 0 {
+		t.Errorf("Validate of a valid callflow: %v allocations, want 0", n)
+	}
+}
+
+// voiceProfileRE is the shape isVoiceProfile implements by hand.
+var voiceProfileRE = regexp.MustCompile(`^[a-z]{2,3}-[A-Z]{2}-[A-Za-z0-9]+(-[A-Za-z0-9]+)*$`)
+
+func FuzzIsVoiceProfile(f *testing.F) {
+	for _, s := range []string{"en-US-BenjaminRUS", "en-US-Neural2-C", "cmn-CN-X", "en-US-", "en-US", "en--US-A",
+		"e-US-A", "engl-US-A", "en-USA-A", "en-US-A--B", "en-US-A-", "-en-US-A", "en-us-A", "EN-US-A", "en-US-Ä", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := isVoiceProfile(s), voiceProfileRE.MatchString(s); got != want {
+			t.Errorf("isVoiceProfile(%q) = %v, the regexp says %v", s, got, want)
+		}
+	})
+}
+
+func TestActionSpecs(t *testing.T) {
+	t.Parallel()
+	for name, spec := range actions {
+		if len(spec.params) > maxParams {
+			t.Errorf("%s has %d params, more than maxParams (%d)", name, len(spec.params), maxParams)
+		}
+		for j, p := range spec.params {
+			if spec.index(p.name) != j {
+				t.Errorf("%s lists param %s twice", name, p.name)
+			}
+		}
+	}
+}
+
+// ParamNames gives the ivr module 8x8's documented order, the one the encoder writes.
+func TestParamNames(t *testing.T) {
+	t.Parallel()
+	tests := map[string][]string{
+		MakeCall: {"source", "destination", "callRecording"},
+		Say:      {"text", "voiceProfile", "repetition", "speed"},
+		SayAndCapture: {"promptMessage", "voiceProfile", "repetition", "speed", "minDigits", "maxDigits",
+			"digitTimeout", "overallTimeout", "completeOnHash", "noOfTries", "successMessage", "failureMessage"},
+		PlayFile: {"fileUrl", "repetition"},
+		Hangup:   {},
+		"record": nil,
+	}
+	for action, want := range tests {
+		if got := ParamNames(action); !reflect.DeepEqual(got, want) {
+			t.Errorf("ParamNames(%q) = %q, want %q", action, got, want)
+		}
+	}
+}
