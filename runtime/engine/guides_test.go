@@ -135,3 +135,51 @@ func TestRoutingBySession(t *testing.T) {
 		t.Fatalf("reply %s", got)
 	}
 }
+
+// The README's first script (examples/hello.lua) does what the README says.
+func TestReadmeFirstScript(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "../../examples", engine.Options{})
+	c := newCall(shapeEventDataDTMF, true)
+	steps := []struct{ keys, heard string }{
+		{"start", "Hello! Press 1 to hear a joke, or 2 to hang up."},
+		{"1", "Why did the IVR cross the road? To press 1."},
+		{"1", "Why did the IVR cross the road? To press 1."},
+		{"", "Goodbye, after 2 jokes."},
+	}
+	for _, s := range steps {
+		body := c.keys(s.keys)
+		if s.keys == "start" {
+			body = c.start()
+		}
+		if got := replyText(t, h.post(body, "hello")); got != s.heard {
+			t.Fatalf("keys %q: heard %q, want %q", s.keys, got, s.heard)
+		}
+	}
+}
+
+// The README's menu example (examples/menus.lua) routes as the README says.
+func TestReadmeMenus(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "../../examples", engine.Options{})
+	c := newCall(shapeDTMF, false)
+	steps := []struct{ keys, heard, id string }{
+		{"start", "For sales press 1, for support press 2.", "main"},
+		{"1", "New customers press 1. Back: 9.", "sales"},
+		{"9", "For sales press 1, for support press 2.", "main"},
+		{"2", "Hello +6591178965", "main"},
+		{"7", "For sales press 1, for support press 2.", "main"},
+		{"", "Goodbye.", ""},
+	}
+	for _, s := range steps {
+		body := c.keys(s.keys)
+		if s.keys == "start" {
+			body = c.start()
+		}
+		reply := h.post(body, "menus")
+		c.remember(reply)
+		if got := replyText(t, reply); got != s.heard || c.lastID != s.id {
+			t.Fatalf("keys %q: heard %q at %q, want %q at %q", s.keys, got, c.lastID, s.heard, s.id)
+		}
+	}
+}
