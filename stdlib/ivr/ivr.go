@@ -92,12 +92,12 @@ func (m *Module) HasMenus() bool { return len(m.menus) > 0 }
 var menuSettings = []string{"other", "no_input"}
 
 func (m *Module) setDefaults(L *lua.LState) int {
-	t := L.CheckTable(1)
+	t := checkTable(L, "ivr.defaults", 1)
 	known := append(allParams(), menuSettings...)
 	t.ForEach(func(k, v lua.LValue) {
 		name, ok := k.(lua.LString)
 		if !ok || !contains(known, string(name)) {
-			L.ArgError(1, fmt.Sprintf("unknown setting %s; ivr.defaults takes 8x8 parameter names (%s) and %s",
+			argError(L, "ivr.defaults", 1, fmt.Sprintf("unknown setting %s; ivr.defaults takes 8x8 parameter names (%s) and %s",
 				lua.LVAsString(k), strings.Join(allParams(), ", "), strings.Join(menuSettings, ", ")))
 		}
 		m.defaults[string(name)] = v
@@ -118,10 +118,14 @@ func (m *Module) builder(action, main string) lua.LGFunction {
 		case *lua.LTable:
 			copyInto(params, v)
 		default:
-			L.ArgError(1, fmt.Sprintf("%s (a string) or a table of parameters expected, got %s", main, L.Get(1).Type()))
+			argError(L, fname, 1, fmt.Sprintf("%s (a string) or a table of parameters expected, got %s", main, L.Get(1).Type()))
 		}
 		if L.GetTop() >= 2 {
-			copyInto(params, L.CheckTable(2))
+			more, ok := L.Get(2).(*lua.LTable)
+			if !ok {
+				argError(L, fname, 2, "a table of parameters expected, got "+L.Get(2).Type().String())
+			}
+			copyInto(params, more)
 		}
 		m.applyDefaults(params, action)
 		a := actionTable(L, action, params)
@@ -174,7 +178,7 @@ var digitKey = regexp.MustCompile(`^[0-9*#]{1,25}$`)
 
 // menu declares a menu: ivr.menu{ id = "main", prompt = "…", ["1"] = option, … }.
 func (m *Module) menu(L *lua.LState) int {
-	t := L.CheckTable(1)
+	t := checkTable(L, "ivr.menu", 1)
 	mn := &Menu{Params: map[string]lua.LValue{}, Options: map[string]lua.LValue{}, Where: strings.TrimSuffix(L.Where(1), ":")}
 	captureParams := callflow.ParamNames(callflow.SayAndCapture)
 	t.ForEach(func(k, v lua.LValue) {
@@ -196,22 +200,22 @@ func (m *Module) menu(L *lua.LState) int {
 		case contains(captureParams, key) && key != "promptMessage":
 			mn.Params[key] = v
 		default:
-			L.ArgError(1, fmt.Sprintf("menu key %q: expected id, prompt, other, no_input, a key like [\"1\"], or a sayAndCapture parameter (%s)",
+			argError(L, "ivr.menu", 1, fmt.Sprintf("menu key %q: expected id, prompt, other, no_input, a key like [\"1\"], or a sayAndCapture parameter (%s)",
 				key, strings.Join(captureParams[1:], ", ")))
 		}
 	})
 	if mn.ID == "" {
-		L.ArgError(1, "menu needs an id (a string): it becomes the clientActionId 8x8 echoes back")
+		argError(L, "ivr.menu", 1, "menu needs an id (a string): it becomes the clientActionId 8x8 echoes back")
 	}
 	if mn.Prompt == "" {
-		L.ArgError(1, fmt.Sprintf("menu %q needs a prompt: the text the caller hears", mn.ID))
+		argError(L, "ivr.menu", 1, fmt.Sprintf("menu %q needs a prompt: the text the caller hears", mn.ID))
 	}
 	if prev, dup := m.menus[mn.ID]; dup {
-		L.ArgError(1, fmt.Sprintf("menu id %q is already used by the menu at %s", mn.ID, prev.Where))
+		argError(L, "ivr.menu", 1, fmt.Sprintf("menu id %q is already used by the menu at %s", mn.ID, prev.Where))
 	}
 	for _, opt := range append(mapValues(mn.Options), mn.Other, mn.NoInput) {
 		if err := checkOption(opt); err != nil {
-			L.ArgError(1, fmt.Sprintf("menu %q: %s", mn.ID, err))
+			argError(L, "ivr.menu", 1, fmt.Sprintf("menu %q: %s", mn.ID, err))
 		}
 	}
 	obj := L.CreateTable(0, 2)
@@ -228,15 +232,18 @@ func (m *Module) menu(L *lua.LState) int {
 // on declares what to answer when 8x8 comes back at a position that is not a
 // menu, e.g. after a bridged call ends: ivr.on("post_call", goodbye).
 func (m *Module) on(L *lua.LState) int {
-	id := L.CheckString(1)
-	v := L.CheckAny(2)
-	if err := checkOption(v); err != nil {
-		L.ArgError(2, err.Error())
+	id, ok := L.Get(1).(lua.LString)
+	if !ok {
+		argError(L, "ivr.on", 1, "a position id (string) expected, got "+L.Get(1).Type().String())
 	}
-	if _, isMenu := m.menus[id]; isMenu {
-		L.ArgError(1, fmt.Sprintf("%q is a menu; ivr.on is for positions that are not menus", id))
+	v := L.Get(2)
+	if err := checkOption(v); err != nil || v == lua.LNil {
+		argError(L, "ivr.on", 2, "what to answer there: a menu, a menu id, an action, a list of actions or a function")
 	}
-	m.positions[id] = v
+	if _, isMenu := m.menus[string(id)]; isMenu {
+		argError(L, "ivr.on", 1, fmt.Sprintf("%q is a menu; ivr.on is for positions that are not menus", id))
+	}
+	m.positions[string(id)] = v
 	return 0
 }
 
@@ -258,6 +265,20 @@ func (m *Module) Menu(id string) (*Menu, bool) {
 func (m *Module) Position(id string) (lua.LValue, bool) {
 	v, ok := m.positions[id]
 	return v, ok
+}
+
+// argError reports a bad argument the way gopher-lua's auxlib does, naming the
+// function as scripts write it (ivr.say, not say).
+func argError(L *lua.LState, fn string, n int, msg string) {
+	L.RaiseError("bad argument #%d to %s (%s)", n, fn, msg)
+}
+
+func checkTable(L *lua.LState, fn string, n int) *lua.LTable {
+	t, ok := L.Get(n).(*lua.LTable)
+	if !ok {
+		argError(L, fn, n, "table expected, got "+L.Get(n).Type().String())
+	}
+	return t
 }
 
 func copyInto(dst, src *lua.LTable) {

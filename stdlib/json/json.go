@@ -33,13 +33,13 @@ func Open(L *lua.LState) lua.LValue {
 func encode(L *lua.LState) int {
 	v, err := luaconv.FromLua(L.CheckAny(1), "value")
 	if err != nil {
-		L.ArgError(1, err.Error())
+		L.RaiseError("bad argument #1 to json.encode (%s)", err)
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		L.ArgError(1, err.Error())
+		L.RaiseError("bad argument #1 to json.encode (%s)", err)
 	}
 	L.Push(lua.LString(bytes.TrimRight(buf.Bytes(), "\n")))
 	return 1

@@ -48,7 +48,7 @@ func write(L *lua.LState, logger *slog.Logger, level slog.Level) {
 	if t, ok := L.Get(2).(*lua.LTable); ok {
 		v, err := luaconv.FromLua(t, "fields")
 		if err != nil {
-			L.ArgError(2, err.Error())
+			L.RaiseError("bad argument #2 to log.%s (%s)", strings.ToLower(level.String()), err)
 		}
 		fields, ok := v.(map[string]any)
 		if !ok { // a list: log it as one field

@@ -36,5 +36,5 @@ func TestLog(t *testing.T) {
 func TestLogFieldsError(t *testing.T) {
 	t.Parallel()
 	logger := slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))
-	luatest.Run(t, `fails(function() log.info("x", { f = print }) end, "fields.f")`, sandbox.Lib{Name: "log", Open: logmod.Open(logger)})
+	luatest.Run(t, `fails(function() log.info("x", { f = print }) end, "bad argument #2 to log.info (fields.f")`, sandbox.Lib{Name: "log", Open: logmod.Open(logger)})
 }
