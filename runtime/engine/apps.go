@@ -41,11 +41,19 @@ type App struct {
 	// Fallback is the script's global `fallback`, checked at load; nil when the
 	// script has none and the server's is used.
 	Fallback *callflow.Reply
-	// Menus are the ids the script declares with ivr.menu, in order.
-	Menus []string
+	// Menus are what the script declares with ivr.menu, in order.
+	Menus []MenuInfo
 
 	proto *lua.FunctionProto
 	set   *Scripts
+}
+
+// MenuInfo is a menu as the script declares it.
+type MenuInfo struct {
+	ID     string
+	Prompt string
+	Keys   []string // the keys it offers, sorted
+	Where  string   // script:line
 }
 
 // Scripts is one load of a script folder: its apps and the modules they may require.
@@ -192,7 +200,7 @@ func (a *App) probe() error {
 		a.Handlers[h] = v.Type().String()
 	}
 	for _, m := range mod.Menus() {
-		a.Menus = append(a.Menus, m.ID)
+		a.Menus = append(a.Menus, MenuInfo{ID: m.ID, Prompt: m.Prompt, Keys: m.Keys(), Where: m.Where})
 	}
 	if err := a.readNumbers(L.GetGlobal("numbers")); err != nil {
 		return err

@@ -51,6 +51,24 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests and the simulator replace it).
 	Now func() time.Time
+	// Observe, when set, is told how each event was handled (the simulator,
+	// flow tests and check read errors and positions from it).
+	Observe func(Handled)
+}
+
+// Handled describes one handled event.
+type Handled struct {
+	App      string // "" when no app took the call
+	Session  string
+	Type     string // eventType
+	Handler  string // on_call, on_dtmf, …, "menu" for the menu router; "" when none ran
+	Position string // the clientActionId the event answered
+	Digits   string
+	Reply    callflow.Reply // for CALL_ACTION: what was sent (the fallback on failure)
+	Err      error          // why the script's own reply was not used
+	Reason   string         // fallback reason; "" when the reply is the script's
+	Note     string         // a warning, e.g. an unknown menu position
+	Vars     json.RawMessage
 }
 
 // Engine handles webhook events. It is safe for concurrent use.
@@ -186,6 +204,11 @@ func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) 
 	if ev.Type == webhook.CallAction {
 		entry.Reply = body
 	}
+	if e.opts.Observe != nil {
+		e.opts.Observe(Handled{App: sess.App, Session: sess.ID, Type: ev.Type, Handler: out.handler,
+			Position: out.position, Digits: ev.Digits, Reply: out.reply, Err: out.err, Reason: out.reason,
+			Note: out.note, Vars: sess.Vars})
+	}
 	if err := e.opts.Store.Commit(ctx, store.Commit{Session: sess, Entry: entry, ReplyKey: key, Reply: body}); err != nil {
 		// The caller is still answered: dead air is worse than a lost transcript line.
 		e.stats.StoreFails.Add(1)
@@ -193,6 +216,23 @@ func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) 
 			"session", ev.SessionID, "app", sess.App, "err", err)
 	}
 	return body
+}
+
+// Register records a session before its first webhook, e.g. a call we place:
+// its app, vars and the position it will answer, so that 8x8's webhooks land
+// in the right app at the right menu even though the first carries no
+// clientActionId.
+func (e *Engine) Register(ctx context.Context, s store.Session) error {
+	unlock := e.locks.lock(s.ID)
+	defer unlock()
+	now := e.opts.Now()
+	if s.Created.IsZero() {
+		s.Created = now
+	}
+	s.Updated = now
+	s.Events++
+	entry := store.Entry{Seq: s.Events, At: now, App: s.App, EventType: "REGISTERED", ActionID: s.ActionID}
+	return e.opts.Store.Commit(ctx, store.Commit{Session: s, Entry: entry})
 }
 
 // route picks the app for an event (SPEC §3): the session's app, the app named

@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/urfave/cli/v2"
 )
 
@@ -21,12 +23,14 @@ func Main(args []string) int {
 		Usage: "run IVR apps written in Lua for the 8x8 Voice Callflows API",
 		Description: "Each *.lua file in the script folder is an app. 8x8 POSTs a webhook at every step of a call;\n" +
 			"luaivr runs the app's handler and answers with the next callflow.",
-		Commands:       []*cli.Command{serveCommand()},
+		Commands:       []*cli.Command{serveCommand(), simulateCommand(), testCommand()},
 		ErrWriter:      os.Stderr,
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
-	if err := app.Run(args); err != nil {
-		fmt.Fprintln(os.Stderr, "luaivr:", err)
+	if err := app.Run(flagsFirst(app, args)); err != nil {
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(os.Stderr, "luaivr:", msg)
+		}
 		var coder cli.ExitCoder
 		if errors.As(err, &coder) {
 			return coder.ExitCode()
@@ -34,6 +38,45 @@ func Main(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// flagsFirst moves a command's flags in front of its arguments, so that
+// `luaivr simulate restaurant --keys 1,2` works: urfave/cli stops reading
+// flags at the first argument.
+func flagsFirst(app *cli.App, args []string) []string {
+	if len(args) < 3 {
+		return args
+	}
+	cmd := app.Command(args[1])
+	if cmd == nil {
+		return args
+	}
+	takesValue := map[string]bool{}
+	for _, f := range cmd.Flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, name := range f.Names() {
+			takesValue[name] = !isBool
+		}
+	}
+	var flags, rest []string
+	for i := 2; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			rest = append(rest, args[i:]...)
+			i = len(args)
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if !strings.Contains(name, "=") && takesValue[name] && i+1 < len(args) {
+				i++
+				flags = append(flags, args[i])
+			}
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return append(append(append([]string{}, args[:2]...), flags...), rest...)
 }
 
 // env names the environment variable of a flag: --session-ttl → LUAIVR_SESSION_TTL.
@@ -46,11 +89,18 @@ var logFlags = []cli.Flag{
 	&cli.StringFlag{Name: "log-level", EnvVars: env("log-level"), Value: "info", Usage: "debug, info, warn or error"},
 }
 
+// defaultDeadline is a handler's time per event unless --deadline says otherwise.
+const defaultDeadline = 100 * time.Millisecond
+
 func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", c.String("log-level"))
 	}
+	return newLoggerAt(c, w, level)
+}
+
+func newLoggerAt(c *cli.Context, w io.Writer, level slog.Level) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	switch c.String("log-format") {
 	case "text":
@@ -60,3 +110,5 @@ func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
 	}
 	return nil, fmt.Errorf("--log-format %q: use text or json", c.String("log-format"))
 }
+
+func asScriptError(err error, target **engine.ScriptError) bool { return errors.As(err, target) }

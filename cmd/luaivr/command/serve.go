@@ -27,7 +27,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "scripts", EnvVars: env("scripts"), Value: "./scripts", Usage: "script `folder`: one app per *.lua file"},
 			&cli.StringFlag{Name: "data", EnvVars: env("data"), Value: "./data", Usage: "data `folder` for sessions, transcripts and the reply cache"},
 			&cli.StringFlag{Name: "app", EnvVars: env("app"), Usage: "default `app` for calls no URL, session or number places (default: the only app, if there is one)"},
-			&cli.DurationFlag{Name: "deadline", EnvVars: env("deadline"), Value: 100 * time.Millisecond, Usage: "time a handler may run per event before the caller gets the fallback"},
+			&cli.DurationFlag{Name: "deadline", EnvVars: env("deadline"), Value: defaultDeadline, Usage: "time a handler may run per event before the caller gets the fallback"},
 			&cli.IntFlag{Name: "max-body", EnvVars: env("max-body"), Value: 1 << 20, Usage: "largest webhook body in `bytes`"},
 			&cli.DurationFlag{Name: "read-timeout", EnvVars: env("read-timeout"), Value: 5 * time.Second, Usage: "time to read a request"},
 			&cli.DurationFlag{Name: "write-timeout", EnvVars: env("write-timeout"), Value: 5 * time.Second, Usage: "time to write a reply"},

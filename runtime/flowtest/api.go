@@ -1,0 +1,288 @@
+package flowtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/luaivr/luaivr/runtime/phone"
+	"github.com/luaivr/luaivr/stdlib/luaconv"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// tester is the t a test function receives.
+type tester struct {
+	line  *phone.Line
+	ctx   context.Context
+	calls []*phone.Call
+	logs  []string
+}
+
+func (tt *tester) table(L *lua.LState) *lua.LTable {
+	t := L.NewTable()
+	L.SetFuncs(t, map[string]lua.LGFunction{
+		"call": tt.call,
+		"eq": func(L *lua.LState) int {
+			checkEq(L, L.Get(2), L.Get(3), L.OptString(4, "value"))
+			return 0
+		},
+		"fail": func(L *lua.LState) int {
+			L.RaiseError("%s", L.CheckString(2))
+			return 0
+		},
+		"log": func(L *lua.LState) int {
+			parts := []string{}
+			for i := 2; i <= L.GetTop(); i++ {
+				parts = append(parts, L.ToStringMeta(L.Get(i)).String())
+			}
+			tt.logs = append(tt.logs, strings.TrimSuffix(L.Where(1), ":")+": "+strings.Join(parts, " "))
+			return 0
+		},
+	})
+	return t
+}
+
+// call places a call: t:call("app") or t:call{ app = "app", from = "+65…",
+// to = "+65…", outbound = true, vars = { … } }.
+func (tt *tester) call(L *lua.LState) int {
+	opts := phone.CallOptions{}
+	switch v := L.Get(2).(type) {
+	case lua.LString:
+		opts.App = string(v)
+	case *lua.LTable:
+		opts.App = lua.LVAsString(v.RawGetString("app"))
+		opts.Caller = lua.LVAsString(v.RawGetString("from"))
+		opts.Number = lua.LVAsString(v.RawGetString("to"))
+		opts.Outbound = lua.LVAsBool(v.RawGetString("outbound"))
+		if vars := v.RawGetString("vars"); vars != lua.LNil {
+			g, err := luaconv.FromLua(vars, "vars")
+			m, ok := g.(map[string]any)
+			if err != nil || !ok {
+				L.RaiseError("t:call: vars must be a table of named values")
+			}
+			opts.Vars = m
+		}
+	default:
+		L.RaiseError("t:call: expected an app name or a table { app = …, from = …, vars = … }; did you write t.call instead of t:call?")
+	}
+	if opts.App == "" {
+		L.RaiseError("t:call: which app? t:call(\"restaurant\")")
+	}
+	if tt.line.Engine.Scripts().Apps[opts.App] == nil {
+		L.RaiseError("t:call: no app %q in the script folder (apps: %s)", opts.App, strings.Join(tt.line.Engine.Scripts().Names(), ", "))
+	}
+	c, err := tt.line.Start(tt.ctx, opts)
+	if err != nil {
+		L.RaiseError("t:call: %v", err)
+	}
+	tt.calls = append(tt.calls, c)
+	L.Push(newCall(L, tt, c))
+	return 1
+}
+
+// callObj is a call as a test sees it. mark is where "since the last input"
+// begins in the call's Heard.
+type callObj struct {
+	tt   *tester
+	call *phone.Call
+	mark int
+}
+
+func newCall(L *lua.LState, tt *tester, c *phone.Call) *lua.LTable {
+	co := &callObj{tt: tt, call: c}
+	t := L.NewTable()
+	method := func(name string, fn func(L *lua.LState) int) lua.LGFunction {
+		return func(L *lua.LState) int {
+			if L.Get(1) != t {
+				L.RaiseError("call.%s: use call:%s(…) with a colon", name, name)
+			}
+			return fn(L)
+		}
+	}
+	for name, fn := range map[string]func(*lua.LState) int{
+		"press":      co.press,
+		"timeout":    co.timeout,
+		"hangup":     co.hangup,
+		"hears":      co.hears,
+		"not_hears":  co.notHears,
+		"at":         co.at,
+		"ended":      co.ended,
+		"bridged":    co.bridgedTo,
+		"reply":      co.reply,
+		"vars":       co.vars,
+		"heard":      co.heard,
+		"transcript": co.transcript,
+	} {
+		t.RawSetString(name, L.NewFunction(method(name, fn)))
+	}
+	t.RawSetString("session", lua.LString(c.Session()))
+	return t
+}
+
+func (co *callObj) input(L *lua.LState, err error) int {
+	if err != nil {
+		L.RaiseError("%v\n%s", err, co.since(0))
+	}
+	return 0
+}
+
+func (co *callObj) press(L *lua.LState) int {
+	keys := L.CheckString(2)
+	co.mark = len(co.call.Heard)
+	return co.input(L, co.call.Press(co.tt.ctx, keys))
+}
+
+func (co *callObj) timeout(L *lua.LState) int {
+	co.mark = len(co.call.Heard)
+	return co.input(L, co.call.Timeout(co.tt.ctx))
+}
+
+func (co *callObj) hangup(L *lua.LState) int {
+	co.mark = len(co.call.Heard)
+	co.call.Hangup(co.tt.ctx)
+	return 0
+}
+
+// spoken is what the caller heard since the last input, as text.
+func (co *callObj) spoken() []string {
+	var out []string
+	for _, h := range co.call.Heard[co.mark:] {
+		switch h.Kind {
+		case phone.Say, phone.Prompt, phone.Play, phone.Bridge:
+			out = append(out, h.Text)
+		}
+	}
+	return out
+}
+
+// since renders the call from Heard[from] for failure messages.
+func (co *callObj) since(from int) string {
+	var b strings.Builder
+	b.WriteString("      the call so far:\n")
+	for _, h := range co.call.Heard[from:] {
+		b.WriteString("      " + h.String() + "\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// hears asserts the caller heard text (a plain substring) since the last input.
+func (co *callObj) hears(L *lua.LState) int {
+	want := L.CheckString(2)
+	for _, s := range co.spoken() {
+		if strings.Contains(s, want) {
+			return 0
+		}
+	}
+	L.RaiseError("the caller did not hear %q since the last input\n%s", want, co.since(co.mark))
+	return 0
+}
+
+func (co *callObj) notHears(L *lua.LState) int {
+	want := L.CheckString(2)
+	for _, s := range co.spoken() {
+		if strings.Contains(s, want) {
+			L.RaiseError("the caller heard %q since the last input\n%s", want, co.since(co.mark))
+		}
+	}
+	return 0
+}
+
+// at asserts the caller is at a menu position (the last clientActionId).
+func (co *callObj) at(L *lua.LState) int {
+	want := L.CheckString(2)
+	if got := co.call.Position(); got != want {
+		L.RaiseError("the caller is at %q, want %q\n%s", got, want, co.since(co.mark))
+	}
+	return 0
+}
+
+func (co *callObj) ended(L *lua.LState) int {
+	if !co.call.Ended() {
+		L.RaiseError("the call has not ended (it waits at %q)\n%s", co.call.Position(), co.since(co.mark))
+	}
+	return 0
+}
+
+func (co *callObj) bridgedTo(L *lua.LState) int {
+	want := L.OptString(2, "")
+	for _, h := range co.call.Heard[co.mark:] {
+		if h.Kind == phone.Bridge && (want == "" || h.Text == want) {
+			return 0
+		}
+	}
+	L.RaiseError("the caller was not connected to %q since the last input\n%s", want, co.since(co.mark))
+	return 0
+}
+
+// reply returns the last callflow the call received, as a table:
+// { clientActionId = …, callflow = { { action = …, params = {…} }, … } }.
+func (co *callObj) reply(L *lua.LState) int {
+	if len(co.call.Replies) == 0 {
+		L.RaiseError("the call has received no callflow yet")
+	}
+	b, _ := co.call.Replies[len(co.call.Replies)-1].MarshalJSON()
+	var v any
+	_ = json.Unmarshal(b, &v)
+	L.Push(luaconv.ToLua(L, v))
+	return 1
+}
+
+// vars returns the session's vars as stored after the last event.
+func (co *callObj) vars(L *lua.LState) int {
+	s, ok, err := co.tt.line.Store.Session(co.tt.ctx, co.call.Session())
+	if err != nil || !ok {
+		L.RaiseError("session %s not found: %v", co.call.Session(), err)
+	}
+	var v map[string]any
+	_ = json.Unmarshal(s.Vars, &v)
+	if v == nil {
+		v = map[string]any{}
+	}
+	L.Push(luaconv.ToLua(L, v))
+	return 1
+}
+
+// heard returns every moment of the call: { { kind = "prompt", text = …, menu = … }, … }.
+func (co *callObj) heard(L *lua.LState) int {
+	t := L.NewTable()
+	for _, h := range co.call.Heard {
+		e := L.NewTable()
+		e.RawSetString("kind", lua.LString(h.Kind))
+		e.RawSetString("text", lua.LString(h.Text))
+		if h.Menu != "" {
+			e.RawSetString("menu", lua.LString(h.Menu))
+		}
+		t.Append(e)
+	}
+	L.Push(t)
+	return 1
+}
+
+// transcript returns the call as the text simulate prints.
+func (co *callObj) transcript(L *lua.LState) int {
+	var b strings.Builder
+	for _, h := range co.call.Heard {
+		b.WriteString(h.String() + "\n")
+	}
+	L.Push(lua.LString(b.String()))
+	return 1
+}
+
+// checkEq compares two values as JSON would.
+func checkEq(L *lua.LState, got, want lua.LValue, what string) {
+	g, err1 := luaconv.FromLua(got, what)
+	w, err2 := luaconv.FromLua(want, what)
+	gb, _ := json.Marshal(g)
+	wb, _ := json.Marshal(w)
+	if err1 != nil || err2 != nil || string(gb) != string(wb) {
+		L.RaiseError("%s: got %s, want %s", what, show(gb, got), show(wb, want))
+	}
+}
+
+func show(b []byte, v lua.LValue) string {
+	if b == nil || string(b) == "null" && v != lua.LNil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}

@@ -1,0 +1,433 @@
+// Package phone plays 8x8's side of a call against the engine, in process and
+// on a virtual clock: it sends the webhooks 8x8 would send, carries out each
+// callflow the way 8x8 does (speech, files, captures with their tries and
+// messages, bridges, hangup) and records what the caller hears.
+//
+// `luaivr simulate`, the flow tests of `luaivr test` and the exploration of
+// `luaivr check` and `luaivr graph` are all built on it, so they exercise the
+// same engine, stdlib and validator as `serve`.
+package phone
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/luaivr/luaivr/runtime/callflow"
+	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/runtime/webhook"
+	"github.com/luaivr/luaivr/store"
+)
+
+// What a Heard entry is.
+const (
+	Say     = "say"     // speech: Text
+	Prompt  = "prompt"  // a capture's prompt; Menu is the position it waits at
+	Play    = "play"    // an audio file: Text is its URL
+	Bridge  = "bridge"  // the caller is connected to Text
+	Hangup  = "hangup"  // the script hung up
+	Keys    = "keys"    // the caller pressed Text
+	NoInput = "timeout" // the caller pressed nothing
+	Ended   = "ended"   // the call is over; Text says how
+	Parted  = "parted"  // the party the caller was connected to hung up
+	Error   = "error"   // the script failed and the caller got the fallback; Text is why
+	Warning = "warning" // something the runtime noted, e.g. an unknown menu position
+)
+
+// Heard is one moment of a call, as the caller lives it.
+type Heard struct {
+	At     time.Duration    `json:"at_ms"` // virtual time since the call started
+	Kind   string           `json:"kind"`
+	Text   string           `json:"text,omitempty"`
+	Menu   string           `json:"menu,omitempty"`
+	Action *callflow.Action `json:"-"`
+}
+
+func (h Heard) MarshalJSON() ([]byte, error) {
+	type plain Heard
+	p := plain(h)
+	p.At /= time.Millisecond
+	return json.Marshal(p)
+}
+
+// Line is a simulated 8x8 sub-account: one engine and store, a virtual clock,
+// any number of calls.
+type Line struct {
+	Engine *engine.Engine
+	Store  store.Store
+
+	mu    sync.Mutex
+	now   time.Time
+	calls map[string]*Call
+	seq   int
+}
+
+// NewLine makes a line serving scripts from st. The engine's clock is the
+// line's virtual clock.
+func NewLine(scripts *engine.Scripts, st store.Store, opts engine.Options) (*Line, error) {
+	l := &Line{Store: st, now: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC), calls: map[string]*Call{}}
+	opts.Store = st
+	opts.Now = l.Now
+	opts.Observe = l.observe
+	eng, err := engine.New(scripts, opts)
+	if err != nil {
+		return nil, err
+	}
+	l.Engine = eng
+	return l, nil
+}
+
+// Now is the virtual time.
+func (l *Line) Now() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.now
+}
+
+func (l *Line) advance(d time.Duration) {
+	l.mu.Lock()
+	l.now = l.now.Add(d)
+	l.mu.Unlock()
+}
+
+func (l *Line) observe(h engine.Handled) {
+	l.mu.Lock()
+	c := l.calls[h.Session]
+	l.mu.Unlock()
+	if c != nil {
+		c.Handled = append(c.Handled, h)
+	}
+}
+
+// CallOptions describe a call to place on the line.
+type CallOptions struct {
+	App       string
+	Outbound  bool   // placed by us through the API; else the caller dialled in
+	Caller    string // the caller's number (default +6591178965)
+	Number    string // our number (default +6568332048)
+	Vars      map[string]any
+	SessionID string // default: a new one
+}
+
+// Call is one simulated call.
+type Call struct {
+	line    *Line
+	opts    CallOptions
+	session string
+	started time.Time
+	seq     int
+
+	actionID string           // the last clientActionId we got; 8x8 echoes it
+	capture  *callflow.Action // the prompt waiting for keys
+	tries    int
+	bridged  bool
+	ended    bool
+
+	// Heard is everything so far, in order.
+	Heard []Heard
+	// Handled is the engine's account of every event of this call.
+	Handled []engine.Handled
+	// Replies are the callflows this call received, in order.
+	Replies []callflow.Reply
+}
+
+// autoLimit bounds how often 8x8 may come back for more in a row when replies
+// end without a prompt, bridge or hangup: beyond it the call never ends.
+const autoLimit = 25
+
+// Start places a call and plays the script's first reply.
+func (l *Line) Start(ctx context.Context, opts CallOptions) (*Call, error) {
+	if opts.Caller == "" {
+		opts.Caller = "+6591178965"
+	}
+	if opts.Number == "" {
+		opts.Number = "+6568332048"
+	}
+	l.mu.Lock()
+	l.seq++
+	if opts.SessionID == "" {
+		opts.SessionID = fmt.Sprintf("sim-%d-%d", l.now.Unix(), l.seq)
+	}
+	c := &Call{line: l, opts: opts, session: opts.SessionID, started: l.now}
+	l.calls[c.session] = c
+	l.mu.Unlock()
+
+	if opts.Vars != nil || opts.App != "" {
+		vars, err := json.Marshal(orEmpty(opts.Vars))
+		if err != nil {
+			return nil, fmt.Errorf("initial vars: %w", err)
+		}
+		if err := l.Engine.Register(ctx, store.Session{ID: c.session, App: opts.App, Vars: vars,
+			Direction: c.direction(), Source: c.source(), Destination: c.destination()}); err != nil {
+			return nil, err
+		}
+	}
+	// 8x8 asks for the first callflow of an inbound call with CALL_RECEIVED; a
+	// call we place starts the same way here, since the runtime puts the
+	// makeCall in front of on_call's reply.
+	c.send(ctx, webhook.CallAction, "CALL_RECEIVED", nil)
+	return c, nil
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// Session is the call's session id.
+func (c *Call) Session() string { return c.session }
+
+// Ended reports whether the call is over.
+func (c *Call) Ended() bool { return c.ended }
+
+// Waiting returns the prompt waiting for keys, or nil.
+func (c *Call) Waiting() *callflow.Action { return c.capture }
+
+// Position is the clientActionId of the last reply: where the caller is.
+func (c *Call) Position() string { return c.actionID }
+
+// Bridged reports whether the caller is connected to another party.
+func (c *Call) Bridged() bool { return c.bridged }
+
+func (c *Call) direction() string {
+	if c.opts.Outbound {
+		return "OUTBOUND"
+	}
+	return "INBOUND"
+}
+
+func (c *Call) source() string {
+	if c.opts.Outbound {
+		return c.opts.Number
+	}
+	return c.opts.Caller
+}
+
+func (c *Call) destination() string {
+	if c.opts.Outbound {
+		return c.opts.Caller
+	}
+	return c.opts.Number
+}
+
+func (c *Call) hear(kind, text, menu string, a *callflow.Action) {
+	c.Heard = append(c.Heard, Heard{At: c.line.Now().Sub(c.started), Kind: kind, Text: text, Menu: menu, Action: a})
+}
+
+// Press enters keys at the waiting prompt, as 8x8 collects them: up to '#'
+// when completeOnHash, at most maxDigits, at least minDigits or it is a failed
+// try. Keys while bridged or with nothing waiting are an error.
+func (c *Call) Press(ctx context.Context, keys string) error {
+	if c.ended {
+		return fmt.Errorf("the call has ended")
+	}
+	if c.capture == nil {
+		if c.bridged {
+			return fmt.Errorf("the caller is connected to another party; no prompt is waiting for keys")
+		}
+		return fmt.Errorf("no prompt is waiting for keys")
+	}
+	c.hear(Keys, keys, "", nil)
+	c.line.advance(time.Duration(len(keys)) * 500 * time.Millisecond)
+	p := c.capture.Params
+	digits := keys
+	if boolParam(p, "completeOnHash", true) {
+		if i := strings.IndexByte(digits, '#'); i >= 0 {
+			digits = digits[:i]
+		}
+	}
+	if max := intParam(p, "maxDigits", 0); max > 0 && len(digits) > max {
+		digits = digits[:max]
+	}
+	if len(digits) < intParam(p, "minDigits", 1) {
+		c.failedTry(ctx)
+		return nil
+	}
+	if msg, ok := p["successMessage"].(string); ok && msg != "" {
+		c.hear(Say, msg, "", c.capture)
+	}
+	c.capture = nil
+	c.send(ctx, webhook.CallAction, "ACTION_COMPLETED", &digits)
+	return nil
+}
+
+// Timeout lets the waiting prompt time out with no keys; while bridged, the
+// other party hangs up and 8x8 asks what next.
+func (c *Call) Timeout(ctx context.Context) error {
+	if c.ended {
+		return fmt.Errorf("the call has ended")
+	}
+	switch {
+	case c.capture != nil:
+		c.hear(NoInput, "", "", nil)
+		c.line.advance(time.Duration(intParam(c.capture.Params, "overallTimeout", 5000)) * time.Millisecond)
+		c.failedTry(ctx)
+	case c.bridged:
+		c.hear(Parted, "", "", nil)
+		c.bridged = false
+		c.send(ctx, webhook.CallAction, "ACTION_COMPLETED", nil)
+	default:
+		return fmt.Errorf("nothing is waiting")
+	}
+	return nil
+}
+
+// failedTry is 8x8's retry: the failure message, then the prompt again until
+// noOfTries is used up, then a CALL_ACTION with no digits.
+func (c *Call) failedTry(ctx context.Context) {
+	p := c.capture.Params
+	if msg, ok := p["failureMessage"].(string); ok && msg != "" {
+		c.hear(Say, msg, "", c.capture)
+	}
+	c.tries++
+	if c.tries < intParam(p, "noOfTries", 1) {
+		c.hear(Prompt, stringParam(p, "promptMessage"), c.actionID, c.capture)
+		return
+	}
+	c.capture = nil
+	c.send(ctx, webhook.CallAction, "ACTION_COMPLETED", nil)
+}
+
+// Hangup is the caller hanging up.
+func (c *Call) Hangup(ctx context.Context) {
+	if c.ended {
+		return
+	}
+	c.hear(Ended, "the caller hung up", "", nil)
+	c.finish(ctx)
+}
+
+func (c *Call) finish(ctx context.Context) {
+	c.ended, c.capture, c.bridged = true, nil, false
+	c.send(ctx, webhook.CallStatus, "CALL_DISCONNECTED", nil)
+	c.send(ctx, webhook.SessionSummary, "COMPLETED", nil)
+}
+
+// send delivers one webhook and, for CALL_ACTION, carries out the reply. It
+// keeps going while replies end without anything to wait for, as 8x8 asks
+// for more.
+func (c *Call) send(ctx context.Context, typ, status string, digits *string) {
+	for round := 0; ; round++ {
+		body := c.webhook(typ, status, digits)
+		ev, err := webhook.Parse(body)
+		if err != nil { // our own webhooks: a bug here, not in the script
+			panic(fmt.Sprintf("phone built a bad webhook: %v", err))
+		}
+		before := len(c.Handled)
+		c.line.Engine.Handle(ctx, ev, c.opts.App)
+		if typ != webhook.CallAction {
+			return
+		}
+		if len(c.Handled) == before { // an observer always fires; be safe
+			return
+		}
+		h := c.Handled[len(c.Handled)-1]
+		if h.Note != "" {
+			c.hear(Warning, h.Note, "", nil)
+		}
+		if h.Err != nil {
+			c.hear(Error, h.Err.Error(), "", nil)
+		}
+		c.Replies = append(c.Replies, h.Reply)
+		c.actionID = h.Reply.ClientActionID
+		if !c.play(ctx, h.Reply) {
+			return
+		}
+		if round >= autoLimit {
+			c.hear(Error, fmt.Sprintf("the call never ends: %d replies in a row without a prompt, a transfer or a hangup", autoLimit+1), "", nil)
+			c.finish(ctx)
+			return
+		}
+		status, digits = "ACTION_COMPLETED", nil
+	}
+}
+
+// play carries out a callflow; it reports whether 8x8 would come back for
+// more right away (nothing left waiting).
+func (c *Call) play(ctx context.Context, r callflow.Reply) bool {
+	for i := range r.Callflow {
+		a := &r.Callflow[i]
+		switch a.Name {
+		case callflow.Say:
+			c.hear(Say, stringParam(a.Params, "text"), "", a)
+			c.line.advance(speechTime(stringParam(a.Params, "text")))
+		case callflow.PlayFile:
+			c.hear(Play, stringParam(a.Params, "fileUrl"), "", a)
+		case callflow.SayAndCapture:
+			c.hear(Prompt, stringParam(a.Params, "promptMessage"), r.ClientActionID, a)
+			c.line.advance(speechTime(stringParam(a.Params, "promptMessage")))
+			c.capture, c.tries = a, 0
+			return false
+		case callflow.MakeCall:
+			c.hear(Bridge, stringParam(a.Params, "destination"), "", a)
+			c.bridged = true
+			return false
+		case callflow.Hangup:
+			c.hear(Hangup, "", "", a)
+			c.finish(ctx)
+			return false
+		}
+	}
+	return true
+}
+
+// webhook builds the JSON 8x8 would post, with digits where 8x8 puts them today.
+func (c *Call) webhook(typ, status string, digits *string) []byte {
+	c.seq++
+	p := map[string]any{
+		"eventId":       fmt.Sprintf("%s-e%d", c.session, c.seq),
+		"callId":        c.session + "-a",
+		"sessionId":     c.session,
+		"subAccountId":  "luaivr_simulator",
+		"callDirection": c.direction(),
+		"callType":      "PSTN",
+		"source":        c.source(),
+		"destination":   c.destination(),
+		"timestamp":     c.line.Now().UTC().Format(time.RFC3339Nano),
+	}
+	switch typ {
+	case webhook.SessionSummary:
+		delete(p, "eventId")
+		p["sessionStatus"] = status
+		p["details"] = map[string]any{"callA": map[string]any{"callId": c.session + "-a", "callStatus": status}}
+	default:
+		p["callStatus"] = status
+	}
+	if c.actionID != "" && typ == webhook.CallAction {
+		p["clientActionId"] = c.actionID
+	}
+	if digits != nil {
+		p["eventData"] = map[string]any{"dtmf": *digits}
+	}
+	b, _ := json.Marshal(map[string]any{"namespace": "VOICE", "eventType": typ, "description": "simulated", "payload": p})
+	return b
+}
+
+// speechTime is roughly how long 8x8 takes to say text: 15 characters a second.
+func speechTime(text string) time.Duration {
+	return time.Duration(len(text)) * time.Second / 15
+}
+
+func stringParam(p map[string]any, k string) string {
+	s, _ := p[k].(string)
+	return s
+}
+
+func intParam(p map[string]any, k string, def int) int {
+	if f, ok := p[k].(float64); ok {
+		return int(f)
+	}
+	return def
+}
+
+func boolParam(p map[string]any, k string, def bool) bool {
+	if b, ok := p[k].(bool); ok {
+		return b
+	}
+	return def
+}
