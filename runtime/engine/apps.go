@@ -85,10 +85,16 @@ func (s *Scripts) Names() []string {
 // ScriptError is a script that cannot be served, with where and why.
 type ScriptError struct {
 	File string
+	Line int // 0 when the problem is not at one line
 	Err  error
 }
 
-func (e *ScriptError) Error() string { return e.File + ": " + e.Err.Error() }
+func (e *ScriptError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	}
+	return e.File + ": " + e.Err.Error()
+}
 func (e *ScriptError) Unwrap() error { return e.Err }
 
 // IsApp reports whether a file in the script folder is an app: a top-level
@@ -121,9 +127,9 @@ func Load(dir string) (*Scripts, []error) {
 		if !strings.HasSuffix(rel, ".lua") || strings.HasSuffix(rel, "_test.lua") {
 			return nil
 		}
-		proto, err := compileFile(path, rel)
+		proto, err := Compile(path, rel)
 		if err != nil {
-			errs = append(errs, &ScriptError{File: rel, Err: err})
+			errs = append(errs, err)
 			return nil
 		}
 		s.modules[strings.ReplaceAll(strings.TrimSuffix(rel, ".lua"), "/", ".")] = proto
@@ -157,17 +163,30 @@ func Load(dir string) (*Scripts, []error) {
 	return s, errs
 }
 
-func compileFile(path, name string) (*lua.FunctionProto, error) {
+// Compile compiles a Lua file; name is how errors and tracebacks call it.
+// Failures are *ScriptError, with the line of a syntax error.
+func Compile(path, name string) (*lua.FunctionProto, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, &ScriptError{File: name, Err: err}
 	}
 	defer f.Close()
 	chunk, err := parse.Parse(f, name)
-	if err != nil {
-		return nil, fmt.Errorf("syntax error: %w", err)
+	var perr *parse.Error
+	if errors.As(err, &perr) {
+		near := ""
+		if perr.Token != "" {
+			near = fmt.Sprintf(" near '%s'", perr.Token)
+		}
+		return nil, &ScriptError{File: name, Line: max(perr.Pos.Line, 0), Err: fmt.Errorf("%s%s", perr.Message, near)}
+	} else if err != nil {
+		return nil, &ScriptError{File: name, Err: err}
 	}
-	return lua.Compile(chunk, name)
+	proto, err := lua.Compile(chunk, name)
+	if err != nil {
+		return nil, &ScriptError{File: name, Err: err}
+	}
+	return proto, nil
 }
 
 // probe runs the script's top level once in a scratch state to learn what it

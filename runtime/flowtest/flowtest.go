@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -32,7 +31,6 @@ import (
 	jsonmod "github.com/luaivr/luaivr/stdlib/json"
 	"github.com/luaivr/luaivr/store/badgerstore"
 	lua "github.com/yuin/gopher-lua"
-	"github.com/yuin/gopher-lua/parse"
 )
 
 // Options configure a run.
@@ -92,7 +90,7 @@ func runFile(opts Options, scripts *engine.Scripts, file string, cov *coverage) 
 	start := time.Now()
 	L := sandbox.New(scripts, sandbox.Lib{Name: "json", Open: jsonmod.Open})
 	defer L.Close()
-	proto, err := compile(file, name)
+	proto, err := engine.Compile(file, name)
 	if err == nil {
 		L.Push(L.NewFunctionFromProto(proto))
 		err = L.PCall(0, 0, nil)
@@ -134,18 +132,6 @@ func runFile(opts Options, scripts *engine.Scripts, file string, cov *coverage) 
 	}
 	fmt.Fprintf(opts.Out, "%s\t%s\t%.3fs\n", status, name, time.Since(start).Seconds())
 	return res
-}
-
-func compile(path, name string) (*lua.FunctionProto, error) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	chunk, err := parse.Parse(strings.NewReader(string(src)), name)
-	if err != nil {
-		return nil, fmt.Errorf("syntax error: %w", err)
-	}
-	return lua.Compile(chunk, name)
 }
 
 type test struct {
