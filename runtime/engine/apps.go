@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -44,6 +46,9 @@ type App struct {
 	// Menus are what the script declares with ivr.menu, in order.
 	Menus []MenuInfo
 
+	// Sum identifies this version of the script's source.
+	Sum [sha256.Size]byte
+
 	proto *lua.FunctionProto
 	set   *Scripts
 }
@@ -58,9 +63,13 @@ type MenuInfo struct {
 
 // Scripts is one load of a script folder: its apps and the modules they may require.
 type Scripts struct {
-	Dir      string
-	Apps     map[string]*App
+	Dir  string
+	Apps map[string]*App
+	// Retired are apps whose file was removed: they no longer take new calls,
+	// but finish the calls they were serving.
+	Retired  map[string]*App
 	modules  map[string]*lua.FunctionProto // "lib.hours" → code
+	libSum   [sha256.Size]byte             // of every non-app module, to see a change in any
 	byNumber map[string]*App
 }
 
@@ -109,9 +118,11 @@ const probeTimeout = 2 * time.Second
 // Load compiles every .lua file under dir and probes each app. Apps that fail
 // are left out and reported; the rest are served.
 func Load(dir string) (*Scripts, []error) {
-	s := &Scripts{Dir: dir, Apps: map[string]*App{}, modules: map[string]*lua.FunctionProto{}, byNumber: map[string]*App{}}
+	s := &Scripts{Dir: dir, Apps: map[string]*App{}, modules: map[string]*lua.FunctionProto{}}
 	var errs []error
 	var apps []string
+	sums := map[string][sha256.Size]byte{}
+	libs := sha256.New()
 	walkErr := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -127,7 +138,17 @@ func Load(dir string) (*Scripts, []error) {
 		if !strings.HasSuffix(rel, ".lua") || strings.HasSuffix(rel, "_test.lua") {
 			return nil
 		}
-		proto, err := Compile(path, rel)
+		src, err := os.ReadFile(path)
+		if err != nil {
+			errs = append(errs, &ScriptError{File: rel, Err: err})
+			return nil
+		}
+		if IsApp(rel) {
+			sums[rel] = sha256.Sum256(src)
+		} else {
+			fmt.Fprintf(libs, "%s\x00%d\x00%s", rel, len(src), src)
+		}
+		proto, err := compileSource(src, rel)
 		if err != nil {
 			errs = append(errs, err)
 			return nil
@@ -138,18 +159,27 @@ func Load(dir string) (*Scripts, []error) {
 		}
 		return nil
 	})
+	copy(s.libSum[:], libs.Sum(nil))
 	if walkErr != nil {
+		s.index()
 		return s, append(errs, fmt.Errorf("script folder %s: %w", dir, walkErr))
 	}
 	for _, rel := range apps {
 		name := strings.TrimSuffix(rel, ".lua")
-		app := &App{Name: name, File: rel, proto: s.modules[name], set: s}
+		app := &App{Name: name, File: rel, Sum: sums[rel], proto: s.modules[name], set: s}
 		if err := app.probe(); err != nil {
 			errs = append(errs, &ScriptError{File: rel, Err: err})
 			continue
 		}
 		s.Apps[name] = app
 	}
+	return s, append(errs, s.index()...)
+}
+
+// index maps the numbers apps claim to the apps.
+func (s *Scripts) index() []error {
+	var errs []error
+	s.byNumber = map[string]*App{}
 	for _, name := range s.Names() {
 		app := s.Apps[name]
 		for _, n := range app.Numbers {
@@ -160,18 +190,21 @@ func Load(dir string) (*Scripts, []error) {
 			s.byNumber[n] = app
 		}
 	}
-	return s, errs
+	return errs
 }
 
 // Compile compiles a Lua file; name is how errors and tracebacks call it.
 // Failures are *ScriptError, with the line of a syntax error.
 func Compile(path, name string) (*lua.FunctionProto, error) {
-	f, err := os.Open(path)
+	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &ScriptError{File: name, Err: err}
 	}
-	defer f.Close()
-	chunk, err := parse.Parse(f, name)
+	return compileSource(src, name)
+}
+
+func compileSource(src []byte, name string) (*lua.FunctionProto, error) {
+	chunk, err := parse.Parse(bytes.NewReader(src), name)
 	var perr *parse.Error
 	if errors.As(err, &perr) {
 		near := ""

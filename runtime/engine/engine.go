@@ -242,6 +242,9 @@ func (e *Engine) route(s *Scripts, sess *store.Session, known bool, ev *webhook.
 		if app := s.Apps[sess.App]; app != nil {
 			return app
 		}
+		if app := s.Retired[sess.App]; app != nil {
+			return app
+		}
 	}
 	if pathApp != "" {
 		if app := s.Apps[pathApp]; app != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/explore"
@@ -80,4 +81,25 @@ func checkDir(ctx context.Context, dir string, opts explore.Options) ([]explore.
 		problems = append(problems, res.Problems...)
 	}
 	return problems, scripts.Names()
+}
+
+// vetApp is hot reload's gate: a new version of an app is served only when
+// check finds no error in it.
+func vetApp(deadline time.Duration) func(*engine.Scripts, string) error {
+	return func(s *engine.Scripts, app string) error {
+		res, err := explore.Explore(context.Background(), s, app, explore.Options{Deadline: engine.Options{Deadline: deadline}})
+		if err != nil {
+			return err
+		}
+		var errs []string
+		for _, p := range res.Problems {
+			if p.Severity == explore.Error {
+				errs = append(errs, p.String())
+			}
+		}
+		if len(errs) > 0 {
+			return fmt.Errorf("%s fails check: %s", s.Apps[app].File, strings.Join(errs, "; "))
+		}
+		return nil
+	}
 }

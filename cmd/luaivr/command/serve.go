@@ -35,6 +35,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "session-ttl", EnvVars: env("session-ttl"), Value: 24 * time.Hour, Usage: "how long a session is kept after its last event"},
 			&cli.DurationFlag{Name: "reply-ttl", EnvVars: env("reply-ttl"), Value: 24 * time.Hour, Usage: "how long a reply is kept to answer a redelivered event"},
 			&cli.BoolFlag{Name: "fsync", EnvVars: env("fsync"), Usage: "fsync every event before answering (survives power loss, not only a crash of luaivr; slower)"},
+			&cli.DurationFlag{Name: "reload-interval", EnvVars: env("reload-interval"), Value: time.Second, Usage: "how often to look for changed scripts; 0 turns hot reload off"},
 			&cli.StringFlag{Name: "voice", EnvVars: env("voice"), Value: "en-US-BenjaminRUS", Usage: "voiceProfile of the server's own apology when a script fails"},
 		}, logFlags...),
 		Action: serve,
@@ -92,6 +93,25 @@ func serve(c *cli.Context) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	vet := vetApp(c.Duration("deadline"))
+	go func() { // what check finds in the apps as loaded: served, but said
+		for _, name := range scripts.Names() {
+			if err := vet(scripts, name); err != nil {
+				logger.Warn("app has problems (luaivr check tells more)", "err", err)
+			}
+		}
+	}()
+	if iv := c.Duration("reload-interval"); iv > 0 {
+		go engine.Watch(ctx, dir, iv, func() {
+			changed, refused := eng.Reload(vet)
+			for _, err := range refused {
+				logger.Error("script refused; its previous version keeps serving", "err", err)
+			}
+			if len(changed) > 0 {
+				logger.Info("scripts reloaded", "changed", changed, "apps", eng.Scripts().Names())
+			}
+		})
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
