@@ -24,6 +24,9 @@ type Session struct {
 	// ActionID is the clientActionId of the last reply we sent: the caller's
 	// position in the menu tree, used when 8x8 does not echo it.
 	ActionID string `json:"action_id,omitempty"`
+	// Menu is the last position the caller was at, kept after the call moves
+	// on (ActionID empties when a reply carries no clientActionId).
+	Menu string `json:"menu,omitempty"`
 	// Status is the last callStatus (CALL_RECEIVED, …) or, once the session
 	// summary arrived, its sessionStatus (COMPLETED, BUSY, …).
 	Status      string    `json:"status,omitempty"`

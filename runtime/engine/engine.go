@@ -124,6 +124,9 @@ func New(scripts *Scripts, opts Options) (*Engine, error) {
 // Scripts returns the scripts being served.
 func (e *Engine) Scripts() *Scripts { return e.scripts.Load() }
 
+// Store is where the engine keeps sessions (for the admin endpoints).
+func (e *Engine) Store() store.Store { return e.opts.Store }
+
 // Stats returns the engine's counters.
 func (e *Engine) Stats() *Stats { return &e.stats }
 
@@ -164,6 +167,9 @@ func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) 
 	if ev.Type == webhook.CallAction {
 		// The position is what we last told 8x8, fallback included.
 		sess.ActionID = out.reply.ClientActionID
+		if sess.ActionID != "" {
+			sess.Menu = sess.ActionID
+		}
 	}
 	if out.reason != "" {
 		e.fallback(out.reason, app, ev, out)

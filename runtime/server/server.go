@@ -6,6 +6,8 @@
 //	POST /webhooks          every event type; the app comes from the session, the called number or the default
 //	POST /webhooks/{app}    the same, with the app for new calls named in the URL
 //	GET  /healthz           liveness: 200 and what is being served
+//	GET  /admin/sessions    recent sessions, newest first (?limit=N); needs the admin token
+//	GET  /admin/sessions/{id}  one session and its transcript; needs the admin token
 //
 // It never answers a webhook with a 5xx: bad input gets a 4xx with a JSON body
 // that says what is wrong, and anything that goes wrong after the input was
@@ -14,6 +16,7 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,11 +24,13 @@ import (
 	"net"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/webhook"
+	"github.com/luaivr/luaivr/store"
 	"github.com/valyala/fasthttp"
 )
 
@@ -37,6 +42,9 @@ type Options struct {
 	ReadTimeout  time.Duration // default 5 s: a slow client cannot hold a connection
 	WriteTimeout time.Duration // default 5 s
 	IdleTimeout  time.Duration // default 60 s between keep-alive requests
+	// AdminToken guards /admin/*, sent as "Authorization: Bearer <token>".
+	// Empty turns the admin endpoints off.
+	AdminToken string
 }
 
 // Server serves webhooks over HTTP.
@@ -99,6 +107,19 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		s.health(ctx)
+	case path == "/admin/sessions" || strings.HasPrefix(path, "/admin/sessions/"):
+		if !ctx.IsGet() {
+			s.fail(ctx, fasthttp.StatusMethodNotAllowed, "use GET "+path)
+			return
+		}
+		if !s.admin(ctx) {
+			return
+		}
+		if id := strings.TrimPrefix(path, "/admin/sessions/"); id != path && id != "" {
+			s.session(ctx, id)
+		} else {
+			s.sessions(ctx)
+		}
 	case path == "/webhooks" || strings.HasPrefix(path, "/webhooks/"):
 		if !ctx.IsPost() {
 			s.fail(ctx, fasthttp.StatusMethodNotAllowed, "8x8 webhooks are POSTed: use POST "+path)
@@ -150,6 +171,66 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, app string) {
 	// while the server shuts down.
 	body := s.opts.Engine.Handle(context.Background(), ev, app)
 	s.reply(ctx, fasthttp.StatusOK, body)
+}
+
+// admin checks the admin token in constant time; it answers the request
+// itself when the check fails.
+func (s *Server) admin(ctx *fasthttp.RequestCtx) bool {
+	if s.opts.AdminToken == "" {
+		s.fail(ctx, fasthttp.StatusForbidden, "admin endpoints are off: start serve with --admin-token (LUAIVR_ADMIN_TOKEN)")
+		return false
+	}
+	got := strings.TrimPrefix(string(ctx.Request.Header.Peek("Authorization")), "Bearer ")
+	if subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.AdminToken)) != 1 {
+		s.log.Warn("admin request rejected", "remote", ctx.RemoteIP().String())
+		s.fail(ctx, fasthttp.StatusUnauthorized, "send the admin token as Authorization: Bearer <token>")
+		return false
+	}
+	return true
+}
+
+func (s *Server) sessions(ctx *fasthttp.RequestCtx) {
+	limit := 50
+	if n, err := strconv.Atoi(string(ctx.QueryArgs().Peek("limit"))); err == nil && n > 0 {
+		limit = n
+	}
+	list := []store.Session{}
+	err := s.opts.Engine.Store().Sessions(context.Background(), func(sess store.Session) bool {
+		list = append(list, sess)
+		return len(list) < limit
+	})
+	if err != nil {
+		s.fail(ctx, fasthttp.StatusServiceUnavailable, "store: "+err.Error())
+		return
+	}
+	body, _ := json.Marshal(list)
+	s.reply(ctx, fasthttp.StatusOK, body)
+}
+
+func (s *Server) session(ctx *fasthttp.RequestCtx, id string) {
+	st := s.opts.Engine.Store()
+	sess, ok, err := st.Session(context.Background(), id)
+	if err == nil && !ok {
+		s.fail(ctx, fasthttp.StatusNotFound, "no session "+id+" (unknown, or expired)")
+		return
+	}
+	var entries []store.Entry
+	if err == nil {
+		entries, err = st.Transcript(context.Background(), id)
+	}
+	if err != nil {
+		s.fail(ctx, fasthttp.StatusServiceUnavailable, "store: "+err.Error())
+		return
+	}
+	body, _ := json.Marshal(SessionView{Session: sess, Transcript: entries})
+	s.reply(ctx, fasthttp.StatusOK, body)
+}
+
+// SessionView is one session with its transcript, as /admin/sessions/{id}
+// answers it and `luaivr sessions show --json` prints it.
+type SessionView struct {
+	Session    store.Session `json:"session"`
+	Transcript []store.Entry `json:"transcript"`
 }
 
 func (s *Server) health(ctx *fasthttp.RequestCtx) {

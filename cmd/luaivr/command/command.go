@@ -23,7 +23,7 @@ func Main(args []string) int {
 		Usage: "run IVR apps written in Lua for the 8x8 Voice Callflows API",
 		Description: "Each *.lua file in the script folder is an app. 8x8 POSTs a webhook at every step of a call;\n" +
 			"luaivr runs the app's handler and answers with the next callflow.",
-		Commands:       []*cli.Command{serveCommand(), simulateCommand(), testCommand(), checkCommand(), graphCommand()},
+		Commands:       []*cli.Command{serveCommand(), simulateCommand(), testCommand(), checkCommand(), graphCommand(), sessionsCommand()},
 		ErrWriter:      os.Stderr,
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
@@ -48,6 +48,14 @@ func flagsFirst(app *cli.App, args []string) []string {
 		return args
 	}
 	cmd := app.Command(args[1])
+	at := 2 // where the command's own arguments start
+	for cmd != nil && len(cmd.Subcommands) > 0 && at < len(args) {
+		sub := cmd.Command(args[at])
+		if sub == nil {
+			break
+		}
+		cmd, at = sub, at+1
+	}
 	if cmd == nil {
 		return args
 	}
@@ -59,7 +67,7 @@ func flagsFirst(app *cli.App, args []string) []string {
 		}
 	}
 	var flags, rest []string
-	for i := 2; i < len(args); i++ {
+	for i := at; i < len(args); i++ {
 		a := args[i]
 		switch {
 		case a == "--":
@@ -76,7 +84,7 @@ func flagsFirst(app *cli.App, args []string) []string {
 			rest = append(rest, a)
 		}
 	}
-	return append(append(append([]string{}, args[:2]...), flags...), rest...)
+	return append(append(append([]string{}, args[:at]...), flags...), rest...)
 }
 
 // env names the environment variable of a flag: --session-ttl → LUAIVR_SESSION_TTL.

@@ -36,6 +36,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "reply-ttl", EnvVars: env("reply-ttl"), Value: 24 * time.Hour, Usage: "how long a reply is kept to answer a redelivered event"},
 			&cli.BoolFlag{Name: "fsync", EnvVars: env("fsync"), Usage: "fsync every event before answering (survives power loss, not only a crash of luaivr; slower)"},
 			&cli.DurationFlag{Name: "reload-interval", EnvVars: env("reload-interval"), Value: time.Second, Usage: "how often to look for changed scripts; 0 turns hot reload off"},
+			&cli.StringFlag{Name: "admin-token", EnvVars: env("admin-token"), Usage: "`token` for /admin/* (luaivr sessions --server); empty turns them off"},
 			&cli.StringFlag{Name: "voice", EnvVars: env("voice"), Value: "en-US-BenjaminRUS", Usage: "voiceProfile of the server's own apology when a script fails"},
 		}, logFlags...),
 		Action: serve,
@@ -84,6 +85,7 @@ func serve(c *cli.Context) error {
 	srv := server.New(server.Options{
 		Engine: eng, Logger: logger, MaxBodySize: c.Int("max-body"),
 		ReadTimeout: c.Duration("read-timeout"), WriteTimeout: c.Duration("write-timeout"), IdleTimeout: c.Duration("idle-timeout"),
+		AdminToken: c.String("admin-token"),
 	})
 	ln, err := net.Listen("tcp", c.String("addr"))
 	if err != nil {

@@ -172,3 +172,42 @@ func TestServeErrors(t *testing.T) {
 		}
 	}
 }
+
+// sessions reads a running server through its admin endpoints, and the data
+// folder once the server stopped.
+func TestSessions(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	p := serve(t, data, "LUAIVR_ADMIN_TOKEN=tok")
+	p.post(t, "/webhooks/restaurant", vca("s-1", "e1", "CALL_RECEIVED", ""))
+	p.post(t, "/webhooks", vca("s-1", "e2", "ACTION_COMPLETED", "2"))
+	p.post(t, "/webhooks", vca("s-1", "e3", "ACTION_COMPLETED", "9"))
+
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = append(os.Environ(), "LUAIVR_TEST_MAIN=1")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("sessions", "list", "--server", p.url, "--admin-token", "tok")
+	if err != nil || !strings.Contains(out, "s-1") || !strings.Contains(out, "restaurant") || !strings.Contains(out, "connect_call") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if out, err := run("sessions", "list", "--server", p.url, "--admin-token", "nope"); err == nil || !strings.Contains(out, "401") {
+		t.Fatalf("a wrong token: %v\n%s", err, out)
+	}
+	out, err = run("sessions", "show", "s-1", "--server", p.url, "--admin-token", "tok")
+	for _, want := range []string{"keys 2 at main_menu", "[connect_call] sayAndCapture", "keys 9 at connect_call", `say "Invalid input, please call again."; hangup`} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Fatalf("show lacks %q: %v\n%s", want, err, out)
+		}
+	}
+	if out, err := run("sessions", "list", "--data", data); err == nil || !strings.Contains(out, "--server") {
+		t.Fatalf("reading a folder a server holds: %v\n%s", err, out)
+	}
+	p.stop(t)
+	out, err = run("sessions", "show", "s-1", "--data", data, "--json")
+	if err != nil || !strings.Contains(out, `"transcript":[`) || !strings.Contains(out, `"app":"restaurant"`) {
+		t.Fatalf("show --json from the folder: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,272 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/luaivr/luaivr/runtime/callflow"
+	"github.com/luaivr/luaivr/runtime/server"
+	"github.com/luaivr/luaivr/store"
+	"github.com/luaivr/luaivr/store/badgerstore"
+	"github.com/urfave/cli/v2"
+)
+
+func sessionsCommand() *cli.Command {
+	source := []cli.Flag{
+		&cli.StringFlag{Name: "data", EnvVars: env("data"), Value: "./data", Usage: "data `folder` of a stopped server"},
+		&cli.StringFlag{Name: "server", Usage: "`URL` of a running server (it holds its data folder)"},
+		&cli.StringFlag{Name: "admin-token", EnvVars: env("admin-token"), Usage: "the running server's admin `token`"},
+		&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+	}
+	return &cli.Command{
+		Name:  "sessions",
+		Usage: "list recent calls, or show one call's transcript",
+		Subcommands: []*cli.Command{
+			{
+				Name:   "list",
+				Usage:  "recent sessions, newest first",
+				Flags:  append([]cli.Flag{&cli.IntFlag{Name: "limit", Value: 20, Usage: "how many"}}, source...),
+				Action: listSessions,
+			},
+			{
+				Name:      "show",
+				Usage:     "one session: each event, the reply, the handler's time, errors",
+				ArgsUsage: "ID",
+				Flags:     source,
+				Action:    showSession,
+			},
+		},
+	}
+}
+
+// sessionSource is a data folder or a running server.
+type sessionSource interface {
+	list(limit int) ([]store.Session, error)
+	show(id string) (server.SessionView, error)
+	close()
+}
+
+func openSessions(c *cli.Context) (sessionSource, error) {
+	if u := c.String("server"); u != "" {
+		return &remoteSessions{base: strings.TrimRight(u, "/"), token: c.String("admin-token")}, nil
+	}
+	dir := c.String("data")
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("no data folder %s: pass --data DIR, or --server URL for a running server", dir)
+	}
+	st, err := badgerstore.Open(badgerstore.Options{Dir: dir, GCInterval: -1})
+	if err != nil {
+		if strings.Contains(err.Error(), "in use") {
+			return nil, fmt.Errorf("%w\nwhile a server runs, ask it instead: --server http://HOST:PORT --admin-token TOKEN (serve with --admin-token)", err)
+		}
+		return nil, err
+	}
+	return &localSessions{st: st}, nil
+}
+
+type localSessions struct{ st *badgerstore.Store }
+
+func (l *localSessions) close() { l.st.Close() }
+
+func (l *localSessions) list(limit int) ([]store.Session, error) {
+	var out []store.Session
+	err := l.st.Sessions(context.Background(), func(s store.Session) bool {
+		out = append(out, s)
+		return len(out) < limit
+	})
+	return out, err
+}
+
+func (l *localSessions) show(id string) (server.SessionView, error) {
+	s, ok, err := l.st.Session(context.Background(), id)
+	if err != nil {
+		return server.SessionView{}, err
+	}
+	if !ok {
+		return server.SessionView{}, fmt.Errorf("no session %s (unknown, or expired)", id)
+	}
+	entries, err := l.st.Transcript(context.Background(), id)
+	return server.SessionView{Session: s, Transcript: entries}, err
+}
+
+type remoteSessions struct{ base, token string }
+
+func (r *remoteSessions) close() {}
+
+func (r *remoteSessions) get(path string, v any) error {
+	req, err := http.NewRequest("GET", r.base+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+r.token)
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach %s: %w", r.base, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		_ = json.Unmarshal(body, &e)
+		return fmt.Errorf("%s: %s %s", r.base, resp.Status, e.Error)
+	}
+	return json.Unmarshal(body, v)
+}
+
+func (r *remoteSessions) list(limit int) ([]store.Session, error) {
+	var out []store.Session
+	return out, r.get(fmt.Sprintf("/admin/sessions?limit=%d", limit), &out)
+}
+
+func (r *remoteSessions) show(id string) (server.SessionView, error) {
+	var v server.SessionView
+	return v, r.get("/admin/sessions/"+url.PathEscape(id), &v)
+}
+
+func listSessions(c *cli.Context) error {
+	src, err := openSessions(c)
+	if err != nil {
+		return err
+	}
+	defer src.close()
+	list, err := src.list(c.Int("limit"))
+	if err != nil {
+		return err
+	}
+	out := c.App.Writer
+	if c.Bool("json") {
+		return json.NewEncoder(out).Encode(list)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(out, "no sessions")
+		return nil
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SESSION\tAPP\tCALLER\tSTARTED\tSTATUS\tEVENTS\tLAST MENU")
+	for _, s := range list {
+		status := s.Status
+		if s.Ended {
+			status += " (ended)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", s.ID, dash(s.App), dash(caller(s)),
+			s.Created.Local().Format("2006-01-02 15:04:05"), dash(status), s.Events, dash(s.Menu))
+	}
+	return tw.Flush()
+}
+
+func showSession(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return cli.Exit("usage: luaivr sessions show ID", 2)
+	}
+	src, err := openSessions(c)
+	if err != nil {
+		return err
+	}
+	defer src.close()
+	v, err := src.show(c.Args().First())
+	if err != nil {
+		return err
+	}
+	out := c.App.Writer
+	if c.Bool("json") {
+		return json.NewEncoder(out).Encode(v)
+	}
+	s := v.Session
+	fmt.Fprintf(out, "session %s  app %s  %s %s → %s  started %s  status %s",
+		s.ID, dash(s.App), dash(s.Direction), dash(s.Source), dash(s.Destination), s.Created.Local().Format(time.DateTime), dash(s.Status))
+	if s.Ended {
+		fmt.Fprint(out, " (ended)")
+	}
+	fmt.Fprintf(out, "\nvars %s\n", orBraces(s.Vars))
+	for _, e := range v.Transcript {
+		fmt.Fprintln(out, entryLine(e))
+	}
+	return nil
+}
+
+// entryLine is one transcript entry: when, what came in, what ran, what went out.
+func entryLine(e store.Entry) string {
+	in := e.EventType + " " + e.CallStatus
+	if e.Digits != nil {
+		in += " keys " + *e.Digits
+	} else if e.EventType == "CALL_ACTION" && e.CallStatus != "CALL_RECEIVED" {
+		in += " (no input)"
+	}
+	if e.ActionID != "" {
+		in += " at " + e.ActionID
+	}
+	line := fmt.Sprintf("%4d  %s  %-52s", e.Seq, e.At.Local().Format("15:04:05.000"), in)
+	if e.Handler != "" {
+		line += fmt.Sprintf("  %s %.1fms", e.Handler, float64(e.Duration)/float64(time.Millisecond))
+	}
+	line = strings.TrimRight(line, " ")
+	if len(e.Reply) > 0 {
+		line += "\n        → " + replySummary(e.Reply)
+	}
+	if e.Error != "" {
+		line += "\n        ! " + e.Error
+		if e.Fallback {
+			line += " (the caller got the fallback)"
+		}
+	}
+	return line
+}
+
+func replySummary(b []byte) string {
+	r, err := callflow.Parse(b)
+	if err != nil {
+		return string(b)
+	}
+	var parts []string
+	for _, a := range r.Callflow {
+		p := a.Name
+		for _, k := range []string{"text", "promptMessage", "fileUrl", "destination"} {
+			if s, ok := a.Params[k].(string); ok {
+				p += " " + clipText(s, 60)
+			}
+		}
+		parts = append(parts, p)
+	}
+	s := strings.Join(parts, "; ")
+	if r.ClientActionID != "" {
+		s = "[" + r.ClientActionID + "] " + s
+	}
+	return s
+}
+
+func clipText(s string, n int) string {
+	if len(s) > n {
+		return fmt.Sprintf("%q…", s[:n])
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+func caller(s store.Session) string {
+	if strings.EqualFold(s.Direction, "OUTBOUND") {
+		return s.Destination
+	}
+	return s.Source
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func orBraces(b []byte) string {
+	if len(b) == 0 {
+		return "{}"
+	}
+	return string(b)
+}
