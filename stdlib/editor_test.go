@@ -1,0 +1,39 @@
+package stdlib_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/luaivr/luaivr/stdlib"
+	"github.com/luaivr/luaivr/stdlib/ivr"
+	jsonmod "github.com/luaivr/luaivr/stdlib/json"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Every function a module offers has a definition, so editors complete it.
+func TestDefinitionsCoverModules(t *testing.T) {
+	t.Parallel()
+	L := lua.NewState()
+	defer L.Close()
+	if err := L.DoString(string(stdlib.Definitions)); err != nil {
+		t.Fatalf("luaivr.d.lua is not valid Lua: %v", err)
+	}
+	for name, open := range map[string]func(*lua.LState) lua.LValue{"ivr": ivr.New().Open, "json": jsonmod.Open} {
+		mod := open(L).(*lua.LTable)
+		mod.ForEach(func(k, v lua.LValue) {
+			if _, ok := v.(*lua.LFunction); !ok {
+				return
+			}
+			decl := "function " + name + "." + k.String() + "("
+			if !bytes.Contains(stdlib.Definitions, []byte(decl)) {
+				t.Errorf("luaivr.d.lua lacks %s…)", decl)
+			}
+		})
+	}
+	for _, fn := range []string{"debug", "info", "warn", "error"} {
+		if !strings.Contains(string(stdlib.Definitions), "function log."+fn+"(") {
+			t.Errorf("luaivr.d.lua lacks log.%s", fn)
+		}
+	}
+}
