@@ -126,7 +126,11 @@ func simulate(c *cli.Context) error {
 		show(call)
 	}
 	if !call.Ended() && !c.Bool("json") {
-		fmt.Fprintf(out, "        (the call is still up at %q; no more keys)\n", call.Position())
+		where := ""
+		if call.Position() != "" {
+			where = " at " + call.Position()
+		}
+		fmt.Fprintf(out, "        (no more input; the call is still up%s)\n", where)
 	}
 	for _, h := range call.Heard {
 		if h.Kind == phone.Error && c.IsSet("keys") {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -52,8 +53,14 @@ func runTests(c *cli.Context) error {
 		return err
 	}
 	out := c.App.Writer
-	for app, missing := range res.Unreached {
-		if len(missing) > 0 {
+	apps := make([]string, 0, len(res.Unreached))
+	for app := range res.Unreached {
+		apps = append(apps, app)
+	}
+	sort.Strings(apps)
+	for _, app := range apps {
+		missing := res.Unreached[app]
+		if len(missing) > 0 && opts.Run == nil { // with -run, the others were not meant to run
 			fmt.Fprintf(out, "menu options no test pressed in %s: %s\n", app, strings.Join(missing, ", "))
 		}
 	}
