@@ -233,7 +233,7 @@ func (a *App) probe() error {
 	L.SetContext(ctx)
 	L.Push(L.NewFunctionFromProto(a.proto))
 	if err := L.PCall(0, 0, nil); err != nil {
-		return fmt.Errorf("running the script's top level: %s", luaError(err, ctx))
+		return fmt.Errorf("running the script's top level: %s", luaError(ctx, err))
 	}
 	a.Handlers = map[string]string{}
 	for _, h := range []string{OnCall, OnDTMF, OnTimeout, OnStatus, OnEnd} {

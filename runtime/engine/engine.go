@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -146,15 +147,25 @@ func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) 
 		body, ok, err := e.opts.Store.Reply(ctx, key)
 		if err != nil {
 			e.log.Error("store: reading the reply cache failed; handling the event again", "session", ev.SessionID, "err", err)
-		} else if ok {
+		} else if ok && (ev.Type != webhook.CallAction || isCallflow(body)) {
 			e.stats.Duplicates.Add(1)
 			e.log.Info("redelivered event answered from the reply cache", "session", ev.SessionID, "event", ev.EventID)
 			return body
 		}
 	}
+	if ev.Unreadable != "" {
+		e.log.Warn("digits not understood", "session", ev.SessionID, "reason", ev.Unreadable)
+	}
 	sess, known, err := e.opts.Store.Session(ctx, ev.SessionID)
 	if err != nil {
-		e.log.Error("store: reading the session failed; treating it as new", "session", ev.SessionID, "err", err)
+		// Without the session we would run the script on empty vars and then
+		// overwrite what is stored: answer, but change nothing.
+		e.stats.StoreFails.Add(1)
+		e.log.Error("store: reading the session failed; the caller gets the fallback and nothing is saved", "session", ev.SessionID, "err", err)
+		if ev.Type != webhook.CallAction {
+			return []byte("{}")
+		}
+		return encodeReply(e.serverFallback())
 	}
 	now := e.opts.Now()
 	if !known {
@@ -311,6 +322,60 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 		return out
 	}
 
+	// The script runs in its own goroutine so that the caller is answered
+	// within twice the deadline even when the script is stuck in Go code the
+	// deadline cannot interrupt (a pathological pattern match, say). A
+	// goroutine left behind finishes on its own; its result is dropped.
+	done := make(chan luaOutcome, 1)
+	snapshot := *sess
+	go func() { done <- e.runLua(ctx, app, &snapshot, ev, out.position, out.handler) }()
+	watchdog := time.NewTimer(2 * e.opts.Deadline)
+	defer watchdog.Stop()
+	var lo luaOutcome
+	select {
+	case lo = <-done:
+	case <-watchdog.C:
+		lo = luaOutcome{took: 2 * e.opts.Deadline, reason: ReasonTimeout, err: fmt.Errorf(
+			"%s did not return within twice its %s deadline: stuck in work the deadline cannot interrupt (a huge pattern match, string or table operation); its result will be dropped",
+			out.handler, e.opts.Deadline)}
+	}
+	out.reply, out.vars, out.took, out.err, out.reason, out.note = lo.reply, lo.vars, lo.took, lo.err, lo.reason, lo.note
+	if out.note != "" {
+		e.log.Warn(out.note, "app", app.Name, "session", ev.SessionID, "menu", out.position)
+	}
+	if !isAction {
+		return out
+	}
+	if out.err == nil && len(out.reply.Callflow) == 0 {
+		out.err = fmt.Errorf("%s%s returned nothing; the caller would hear silence (return a callflow, e.g. ivr.hangup())", out.handler, lo.where)
+		out.reason = ReasonEmpty
+	}
+	if out.err == nil {
+		if err := callflow.Check(out.reply.Callflow, callflow.AsReply); err != nil {
+			out.err = fmt.Errorf("%s%s returned a callflow 8x8 would reject: %w", out.handler, lo.where, err)
+			out.reason = ReasonInvalid
+		}
+	}
+	if out.err != nil {
+		out.reply = e.appFallback(app)
+	}
+	return out
+}
+
+// luaOutcome is what running the script produced, made in the script's goroutine.
+type luaOutcome struct {
+	reply  callflow.Reply
+	vars   json.RawMessage
+	took   time.Duration
+	err    error
+	reason string
+	note   string
+	where  string // " (file:line)" of the handler, for errors about what it returned
+}
+
+// runLua runs the app's top level and the handler in a fresh state, and turns
+// the result into a reply and vars.
+func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *webhook.Event, position, handler string) (lo luaOutcome) {
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Deadline)
 	defer cancel()
 	mod := ivr.New()
@@ -325,50 +390,30 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 	err := callProtected(L, func(L *lua.LState) {
 		L.Push(L.NewFunctionFromProto(app.proto))
 		L.Call(0, 0)
-		fillSession(L, session, app, sess, ev, out.position)
-		result, out.note = e.callHandler(L, mod, out.handler, session, ev, out.position)
+		fillSession(L, session, app, sess, ev, position)
+		if fn, ok := L.GetGlobal(handler).(*lua.LFunction); ok && fn.Proto != nil {
+			lo.where = fmt.Sprintf(" (%s:%d)", fn.Proto.SourceName, fn.Proto.LineDefined)
+		}
+		result, lo.note = e.callHandler(L, mod, handler, session, ev, position)
 	})
-	out.took = time.Since(start)
+	lo.took = time.Since(start)
 	if err != nil {
-		out.err = errors.New(luaError(err, ctx))
-		out.reason = ReasonScriptError
+		lo.err, lo.reason = errors.New(luaError(ctx, err)), ReasonScriptError
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			out.reason = ReasonTimeout
+			lo.reason = ReasonTimeout
+		}
+		return lo
+	}
+	if lo.vars, lo.err = readVars(session); lo.err != nil {
+		lo.reason = ReasonScriptError
+		return lo
+	}
+	if ev.Type == webhook.CallAction {
+		if lo.reply, lo.err = mod.Reply(result); lo.err != nil {
+			lo.err, lo.reason = fmt.Errorf("%s%s %s", handler, lo.where, lo.err), ReasonInvalid
 		}
 	}
-	if out.note != "" {
-		logger.Warn(out.note, "menu", out.position)
-	}
-	if out.err == nil {
-		out.vars, out.err = readVars(session)
-		if out.err != nil {
-			out.reason = ReasonScriptError
-		}
-	}
-	if !isAction {
-		return out
-	}
-	if out.err == nil {
-		out.reply, out.err = mod.Reply(result)
-		if out.err != nil {
-			out.err = fmt.Errorf("%s %s", out.handler, out.err)
-			out.reason = ReasonInvalid
-		}
-	}
-	if out.err == nil && len(out.reply.Callflow) == 0 {
-		out.err = fmt.Errorf("%s returned nothing; the caller would hear silence (return a callflow, e.g. ivr.hangup())", out.handler)
-		out.reason = ReasonEmpty
-	}
-	if out.err == nil {
-		if err := callflow.Check(out.reply.Callflow, callflow.AsReply); err != nil {
-			out.err = fmt.Errorf("%s returned a callflow 8x8 would reject: %w", out.handler, err)
-			out.reason = ReasonInvalid
-		}
-	}
-	if out.err != nil {
-		out.reply = e.appFallback(app)
-	}
-	return out
+	return lo
 }
 
 // handlerFor names the handler an event goes to; "" when the script has none.
@@ -506,6 +551,13 @@ func (e *Engine) serverFallback() callflow.Reply {
 	}}
 }
 
+// isCallflow reports whether a stored body is a callflow reply, so a cache
+// entry can never answer a CALL_ACTION with anything else.
+func isCallflow(body []byte) bool {
+	r, err := callflow.Parse(body)
+	return err == nil && len(r.Callflow) > 0
+}
+
 // PanicReply is the server's fallback, encoded, for the server to send when
 // handling an event failed in a way the engine could not catch.
 func (e *Engine) PanicReply() []byte { return encodeReply(e.serverFallback()) }
@@ -526,7 +578,7 @@ func callProtected(L *lua.LState, fn func(*lua.LState)) error {
 }
 
 // luaError turns a Lua failure into one line that names the script and line.
-func luaError(err error, ctx context.Context) string {
+func luaError(ctx context.Context, err error) string {
 	var apiErr *lua.ApiError
 	msg := err.Error()
 	if errors.As(err, &apiErr) {
@@ -537,6 +589,13 @@ func luaError(err error, ctx context.Context) string {
 			}
 		} else {
 			msg = apiErr.Object.String()
+		}
+		// Errors raised with a table, with level 0 or by a Go panic carry no
+		// position: take the innermost script line from the traceback.
+		if !scriptLine.MatchString(msg) {
+			if where := scriptLine.FindString(apiErr.StackTrace); where != "" {
+				msg = where + " " + msg
+			}
 		}
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -552,6 +611,9 @@ func stdlibs(mod *ivr.Module, logger *slog.Logger) []sandbox.Lib {
 		{Name: "log", Open: logmod.Open(logger)},
 	}
 }
+
+// scriptLine finds "name.lua:12:" in an error or a traceback.
+var scriptLine = regexp.MustCompile(`[\w./-]+\.lua:\d+:`)
 
 var discardLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
 

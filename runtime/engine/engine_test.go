@@ -337,3 +337,47 @@ func TestNoAppAndUnknownEvents(t *testing.T) {
 		t.Fatalf("unknown event answered %s", got)
 	}
 }
+
+// Nothing one app's script does to a shared-looking value reaches another
+// app's calls: json.null is a value of each state.
+func TestNoLeakThroughStdlibValues(t *testing.T) {
+	t.Parallel()
+	dir := scriptDir(t, map[string]string{
+		"a.lua": voice + `
+function on_dtmf(session, digits)
+  local mt = getmetatable(json.null) or {}
+  mt.__index = { secret = session.source }
+  setmetatable(json.null, mt)
+  return ivr.hangup()
+end`,
+		"b.lua": voice + `
+function on_dtmf(session, digits)
+  local mt = getmetatable(json.null)
+  return { ivr.say("b sees " .. tostring(mt and mt.__index.secret)), ivr.hangup() }
+end`,
+	})
+	h := newHarness(t, dir, engine.Options{})
+	h.post(newCall(shapeDTMF, true).keys("1"), "a")
+	if got := replyText(t, h.post(newCall(shapeDTMF, true).keys("1"), "b")); got != "b sees nil" {
+		t.Fatalf("app b heard %q", got)
+	}
+}
+
+// Work the deadline cannot interrupt (one long pattern match in Go) still gets
+// the caller an answer: the watchdog answers with the fallback.
+func TestWatchdog(t *testing.T) {
+	t.Parallel()
+	dir := scriptDir(t, map[string]string{"stuck.lua": voice + `
+function on_dtmf(session, digits)
+  string.rep("a", 160):find(".-.-.-.-b")
+  return ivr.say("finished")
+end`})
+	h := newHarness(t, dir, engine.Options{Deadline: 5 * time.Millisecond})
+	c := newCall(shapeDTMF, true)
+	if got := replyText(t, h.post(c.keys("1"), "stuck")); !strings.Contains(got, "We are sorry") {
+		t.Fatalf("heard %q", got)
+	}
+	if !strings.Contains(h.logs.String(), "did not return within twice its 5ms deadline") {
+		t.Fatalf("no watchdog line in the log:\n%s", h.logs.String())
+	}
+}

@@ -83,10 +83,12 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 	if str, ok := g.RawGetString("string").(*lua.LTable); ok {
 		str.RawSetString("dump", lua.LNil)
 		str.RawSetString("rep", L.NewFunction(strRep))
+		str.RawSetString("gsub", bounded(L, str.RawGetString("gsub"), gsubBound))
 	}
 	g.RawSetString("unpack", L.NewFunction(unpack))
 	if tbl, ok := g.RawGetString("table").(*lua.LTable); ok {
 		tbl.RawSetString("unpack", L.NewFunction(unpack))
+		tbl.RawSetString("concat", bounded(L, tbl.RawGetString("concat"), concatBound))
 	}
 	loaded := L.NewTable()
 	L.G.Registry.RawSetString(loadedKey, loaded)
@@ -109,8 +111,9 @@ func strRep(L *lua.LState) int {
 		L.Push(lua.LString(""))
 		return 1
 	}
-	if size := int64(len(s)+len(sep)) * int64(n); size > MaxStringBytes {
-		L.RaiseError("string.rep: result of %d bytes is over the limit of %d", size, MaxStringBytes)
+	// Compared by division, so a huge n cannot overflow the check.
+	if unit := len(s) + len(sep); unit > 0 && n-1 > (MaxStringBytes-len(s))/unit {
+		L.RaiseError("string.rep: %d copies of %d bytes is over the limit of %d bytes", n, len(s), MaxStringBytes)
 	}
 	if sep == "" {
 		L.Push(lua.LString(strings.Repeat(s, n)))
@@ -120,6 +123,48 @@ func strRep(L *lua.LState) int {
 	return 1
 }
 
+// bounded wraps a library function with a check of its arguments that
+// refuses calls whose result could exceed MaxStringBytes: the work happens in
+// one Go call, which the deadline cannot interrupt.
+func bounded(L *lua.LState, orig lua.LValue, check func(L *lua.LState) string) *lua.LFunction {
+	fn := orig.(*lua.LFunction).GFunction
+	return L.NewFunction(func(L *lua.LState) int {
+		if msg := check(L); msg != "" {
+			L.RaiseError("%s", msg)
+		}
+		return fn(L)
+	})
+}
+
+// gsubBound: with a string replacement, the result is at most the subject
+// plus one replacement per position.
+func gsubBound(L *lua.LState) string {
+	s, ok1 := L.Get(1).(lua.LString)
+	repl, ok2 := L.Get(3).(lua.LString)
+	if ok1 && ok2 && len(repl) > 0 && len(s)+1 > (MaxStringBytes-len(s))/len(repl) {
+		return fmt.Sprintf("string.gsub: replacing in %d bytes with %d bytes could exceed the limit of %d bytes", len(s), len(repl), MaxStringBytes)
+	}
+	return ""
+}
+
+// concatBound adds up the pieces before table.concat joins them.
+func concatBound(L *lua.LState) string {
+	t, ok := L.Get(1).(*lua.LTable)
+	if !ok {
+		return ""
+	}
+	sep := len(lua.LVAsString(L.Get(2)))
+	total := 0
+	n := t.Len()
+	for i := 1; i <= n; i++ {
+		total += len(lua.LVAsString(t.RawGetInt(i))) + sep
+		if total > MaxStringBytes {
+			return fmt.Sprintf("table.concat: result over the limit of %d bytes", MaxStringBytes)
+		}
+	}
+	return ""
+}
+
 func unpack(L *lua.LState) int {
 	tb := L.CheckTable(1)
 	i := L.OptInt(2, 1)
@@ -127,8 +172,8 @@ func unpack(L *lua.LState) int {
 	if j < i {
 		return 0
 	}
-	if j-i >= maxUnpack {
-		L.RaiseError("unpack: %d values is over the limit of %d", j-i+1, maxUnpack)
+	if j > i+maxUnpack-1 || i+maxUnpack-1 < i { // the second: i so large the sum wrapped
+		L.RaiseError("unpack: more than %d values", maxUnpack)
 	}
 	for k := i; k <= j; k++ {
 		L.Push(tb.RawGetInt(k))

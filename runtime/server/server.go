@@ -26,6 +26,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
@@ -103,13 +104,13 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	switch {
 	case path == "/healthz":
 		if !ctx.IsGet() && !ctx.IsHead() {
-			s.fail(ctx, fasthttp.StatusMethodNotAllowed, "use GET /healthz")
+			s.notAllowed(ctx, "GET, HEAD", "use GET /healthz")
 			return
 		}
 		s.health(ctx)
 	case path == "/admin/sessions" || strings.HasPrefix(path, "/admin/sessions/"):
 		if !ctx.IsGet() {
-			s.fail(ctx, fasthttp.StatusMethodNotAllowed, "use GET "+path)
+			s.notAllowed(ctx, "GET", "use GET "+path)
 			return
 		}
 		if !s.admin(ctx) {
@@ -122,7 +123,7 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 		}
 	case path == "/webhooks" || strings.HasPrefix(path, "/webhooks/"):
 		if !ctx.IsPost() {
-			s.fail(ctx, fasthttp.StatusMethodNotAllowed, "8x8 webhooks are POSTed: use POST "+path)
+			s.notAllowed(ctx, "POST", "8x8 webhooks are POSTed: use POST "+path)
 			return
 		}
 		app := strings.TrimPrefix(strings.TrimPrefix(path, "/webhooks"), "/")
@@ -235,11 +236,18 @@ type SessionView struct {
 
 func (s *Server) health(ctx *fasthttp.RequestCtx) {
 	st := s.opts.Engine.Stats()
+	fallbacks := map[string]int64{}
+	st.Fallbacks.Range(func(k, v any) bool {
+		fallbacks[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
 	body, _ := json.Marshal(map[string]any{
-		"status":     "ok",
-		"apps":       s.opts.Engine.Scripts().Names(),
-		"events":     st.Events.Load(),
-		"duplicates": st.Duplicates.Load(),
+		"status":         "ok",
+		"apps":           s.opts.Engine.Scripts().Names(),
+		"events":         st.Events.Load(),
+		"duplicates":     st.Duplicates.Load(),
+		"fallbacks":      fallbacks,
+		"store_failures": st.StoreFails.Load(),
 	})
 	s.reply(ctx, fasthttp.StatusOK, body)
 }
@@ -260,6 +268,11 @@ func (s *Server) requestError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	s.log.Warn("request rejected", "remote", ctx.RemoteIP().String(), "status", status, "err", err)
 	s.fail(ctx, status, msg)
+}
+
+func (s *Server) notAllowed(ctx *fasthttp.RequestCtx, allow, msg string) {
+	ctx.Response.Header.Set("Allow", allow)
+	s.fail(ctx, fasthttp.StatusMethodNotAllowed, msg)
 }
 
 func (s *Server) fail(ctx *fasthttp.RequestCtx, status int, msg string) {

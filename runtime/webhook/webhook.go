@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // The eventType values 8x8 sends.
@@ -39,6 +40,10 @@ type Event struct {
 	// for the first event of an inbound call.
 	Digits    string
 	HasDigits bool
+	// Unreadable says why digits that were present were not usable (speech
+	// text, a wrong type): the event is then no input, since refusing it would
+	// end the caller's call.
+	Unreadable string
 	// RecordingID is set on CALL_RECORDING_STATUS.
 	RecordingID string
 	// Payload is the payload object as received, for scripts and transcripts.
@@ -55,15 +60,16 @@ func (e *Event) IsCallStart() bool {
 
 // ReplyKey names the event for redelivery: 8x8 may post a webhook more than once,
 // and the second delivery must get the first one's reply. Events without an
-// eventId are named by what makes them unique.
+// eventId are named by what makes them unique. The parts are joined with NUL,
+// which no id can hold, so two different events never share a key.
 func (e *Event) ReplyKey() string {
 	switch {
 	case e.EventID != "":
-		return "event/" + e.SessionID + "/" + e.EventID
+		return e.Type + "\x00" + e.SessionID + "\x00" + e.EventID
 	case e.Type == SessionSummary:
-		return "summary/" + e.SessionID
+		return e.Type + "\x00" + e.SessionID
 	case e.Type == CallRecordingStatus && e.RecordingID != "":
-		return "recording/" + e.SessionID + "/" + e.RecordingID + "/" + e.CallStatus
+		return e.Type + "\x00" + e.SessionID + "\x00" + e.RecordingID + "\x00" + e.CallStatus
 	}
 	return ""
 }
@@ -89,6 +95,9 @@ func Parse(body []byte) (*Event, error) {
 	}
 	if body[0] != '{' {
 		return nil, bad("body is not a JSON object: expected an 8x8 webhook with eventType and payload")
+	}
+	if !utf8.Valid(body) { // else the decoder would quietly merge ids that differ in bad bytes
+		return nil, bad("body is not valid UTF-8, as JSON must be")
 	}
 	if d := nestingDepth(body); d > MaxDepth {
 		return nil, bad("JSON nested %d levels deep; 8x8 webhooks nest at most a few levels (limit %d)", d, MaxDepth)
@@ -154,63 +163,92 @@ func Parse(body []byte) (*Event, error) {
 	if e.SessionID == "" {
 		return nil, bad("payload.sessionId is missing: every 8x8 webhook names its session")
 	}
-	if len(e.SessionID) > 200 {
-		return nil, bad("payload.sessionId is %d bytes long; 8x8 session ids are UUIDs", len(e.SessionID))
+	for _, id := range []struct {
+		name, value string
+		max         int
+	}{
+		{"sessionId", e.SessionID, maxID}, {"eventId", e.EventID, maxID}, {"callId", e.CallID, maxID},
+		{"recordingId", e.RecordingID, maxID}, {"clientActionId", e.ActionID, maxActionID},
+	} {
+		if len(id.value) > id.max {
+			return nil, bad("payload.%s is %d bytes long; the limit is %d (8x8's ids are UUIDs)", id.name, len(id.value), id.max)
+		}
+		if !utf8.ValidString(id.value) || strings.ContainsRune(id.value, 0) {
+			return nil, bad("payload.%s is not valid UTF-8 text", id.name)
+		}
 	}
 	if e.Type == SessionSummary {
 		normalizeLegs(p)
 	}
-	if e.Digits, e.HasDigits, err = digits(p); err != nil {
-		return nil, err
-	}
+	e.Digits, e.HasDigits, e.Unreadable = digits(p)
 	return e, nil
 }
 
-// digits reads the caller's key presses from wherever this payload keeps them.
-func digits(p map[string]any) (string, bool, error) {
-	if v, ok := p["dtmf"]; ok && v != nil {
-		return dtmfString("payload.dtmf", v)
-	}
-	switch v := p["eventData"].(type) {
-	case nil:
-		return "", false, nil
-	case string:
-		return dtmfString("payload.eventData", v)
-	case json.Number:
-		return dtmfString("payload.eventData", v)
+// Limits on ids, far above what 8x8 sends, so that storage keys stay small.
+const (
+	maxID       = 200
+	maxActionID = 1000
+)
+
+// digits reads the caller's key presses from wherever this payload keeps them:
+// the first of payload.dtmf, payload.eventData.dtmf and payload.eventData (a
+// string) that holds any. A value that is not keypad keys is reported in
+// unreadable and the event counts as no input.
+func digits(p map[string]any) (d string, has bool, unreadable string) {
+	candidates := []struct {
+		where string
+		v     any
+	}{{"payload.dtmf", p["dtmf"]}}
+	switch ed := p["eventData"].(type) {
 	case map[string]any:
-		if d, ok := v["dtmf"]; ok && d != nil {
-			return dtmfString("payload.eventData.dtmf", d)
-		}
-		return "", false, nil
+		candidates = append(candidates, struct {
+			where string
+			v     any
+		}{"payload.eventData.dtmf", ed["dtmf"]})
+	case nil:
 	default:
-		return "", false, bad("payload.eventData must be a string or an object, got %s", kind(v))
+		candidates = append(candidates, struct {
+			where string
+			v     any
+		}{"payload.eventData", ed})
 	}
+	for _, c := range candidates {
+		if c.v == nil {
+			continue
+		}
+		s, problem := keypad(c.v)
+		if problem != "" {
+			return "", false, c.where + " " + problem + "; taken as no input"
+		}
+		if s != "" {
+			return s, true, ""
+		}
+	}
+	return "", false, ""
 }
 
-func dtmfString(where string, v any) (string, bool, error) {
+// keypad reads keys: a string of 0-9, *, #, A-D (some senders write a
+// number unquoted).
+func keypad(v any) (string, string) {
 	var s string
 	switch v := v.(type) {
 	case string:
 		s = v
-	case json.Number: // a digit string some senders write unquoted
+	case json.Number:
 		s = v.String()
 	default:
-		return "", false, bad("%s must be a string of digits, got %s", where, kind(v))
+		return "", "is " + kind(v) + ", not a string of keys"
 	}
 	s = strings.TrimSpace(s)
-	if s == "" {
-		return "", false, nil
-	}
 	if len(s) > 64 {
-		return "", false, bad("%s is %d characters long; a keypad entry is at most a few dozen keys", where, len(s))
+		return "", fmt.Sprintf("is %d characters long; a keypad entry is at most a few dozen keys", len(s))
 	}
 	for _, r := range s {
 		if !strings.ContainsRune("0123456789*#ABCDabcd", r) {
-			return "", false, bad("%s has %q, which is not a keypad key (0-9, *, #)", where, r)
+			return "", fmt.Sprintf("is %q, which is not keypad keys (0-9, *, #, A-D)", clip([]byte(s)))
 		}
 	}
-	return s, true, nil
+	return s, ""
 }
 
 // normalizeLegs renames a summary's call legs to one spelling (callA, callB, …):

@@ -98,16 +98,22 @@ func TestDigitShapes(t *testing.T) {
 	tests := []struct {
 		name, payload, digits string
 		has                   bool
+		unreadable            string
 	}{
-		{"payload.dtmf", `"dtmf":"12"`, "12", true},
-		{"eventData string", `"eventData":"5"`, "5", true},
-		{"eventData number", `"eventData":5`, "5", true},
-		{"eventData.dtmf", `"eventData":{"dtmf":"*9#"}`, "*9#", true},
-		{"eventData.dtmf null", `"eventData":{"dtmf":null}`, "", false},
-		{"eventData empty object", `"eventData":{}`, "", false},
-		{"dtmf empty", `"dtmf":""`, "", false},
-		{"dtmf null", `"dtmf":null`, "", false},
-		{"nothing", `"x":1`, "", false},
+		{"payload.dtmf", `"dtmf":"12"`, "12", true, ""},
+		{"eventData string", `"eventData":"5"`, "5", true, ""},
+		{"eventData number", `"eventData":5`, "5", true, ""},
+		{"eventData.dtmf", `"eventData":{"dtmf":"*9#"}`, "*9#", true, ""},
+		{"eventData.dtmf null", `"eventData":{"dtmf":null}`, "", false, ""},
+		{"eventData empty object", `"eventData":{}`, "", false, ""},
+		{"dtmf empty", `"dtmf":""`, "", false, ""},
+		{"dtmf null", `"dtmf":null`, "", false, ""},
+		{"nothing", `"x":1`, "", false, ""},
+		{"empty dtmf does not hide eventData", `"dtmf":"","eventData":{"dtmf":"4"}`, "4", true, ""},
+		{"speech text", `"eventData":"hello world"`, "", false, `payload.eventData is "hello world", which is not keypad keys`},
+		{"array", `"dtmf":[1]`, "", false, "payload.dtmf is an array"},
+		{"bool", `"eventData":true`, "", false, "payload.eventData is a boolean"},
+		{"letters", `"dtmf":"1; drop"`, "", false, "not keypad keys"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,6 +124,9 @@ func TestDigitShapes(t *testing.T) {
 			}
 			if ev.Digits != tt.digits || ev.HasDigits != tt.has {
 				t.Errorf("digits = %q (%v), want %q (%v)", ev.Digits, ev.HasDigits, tt.digits, tt.has)
+			}
+			if !strings.Contains(ev.Unreadable, tt.unreadable) || (tt.unreadable == "") != (ev.Unreadable == "") {
+				t.Errorf("unreadable = %q, want %q", ev.Unreadable, tt.unreadable)
 			}
 		})
 	}
@@ -139,11 +148,11 @@ func TestMalformed(t *testing.T) {
 		{"no sessionId", `{"eventType":"CALL_ACTION","payload":{"eventId":"e"}}`, "sessionId is missing"},
 		{"sessionId number", `{"eventType":"CALL_ACTION","payload":{"sessionId":12}}`, "payload.sessionId must be a string, got the number 12"},
 		{"clientActionId object", `{"eventType":"CALL_ACTION","payload":{"sessionId":"s","clientActionId":{}}}`, "payload.clientActionId must be a string"},
-		{"dtmf number array", `{"eventType":"CALL_ACTION","payload":{"sessionId":"s","dtmf":[1]}}`, "payload.dtmf must be a string of digits"},
-		{"dtmf letters", `{"eventType":"CALL_ACTION","payload":{"sessionId":"s","dtmf":"1; drop"}}`, "not a keypad key"},
-		{"eventData bool", `{"eventType":"CALL_ACTION","payload":{"sessionId":"s","eventData":true}}`, "payload.eventData must be a string or an object"},
+		{"long eventId", `{"eventType":"CALL_ACTION","payload":{"sessionId":"s","eventId":"` + strings.Repeat("e", 201) + `"}}`, "payload.eventId is 201 bytes long"},
+		{"long clientActionId", `{"eventType":"CALL_ACTION","payload":{"sessionId":"s","clientActionId":"` + strings.Repeat("m", 1001) + `"}}`, "payload.clientActionId is 1001 bytes"},
+		{"NUL in id", `{"eventType":"CALL_ACTION","payload":{"sessionId":"s\u0000x"}}`, "not valid UTF-8 text"},
 		{"deep", `{"eventType":"CALL_ACTION","payload":{"sessionId":"s","x":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}}`, "nested"},
-		{"invalid UTF-8 is still JSON", "{\"eventType\":\"CALL_ACTION\",\"payload\":{\"sessionId\":\"s\xff\",\"dtmf\":[]}}", "payload.dtmf"},
+		{"invalid UTF-8", "{\"eventType\":\"CALL_ACTION\",\"payload\":{\"sessionId\":\"s\xff\"}}", "not valid UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,10 +171,22 @@ func TestMalformed(t *testing.T) {
 
 func TestReplyKey(t *testing.T) {
 	t.Parallel()
-	a, _ := webhook.Parse([]byte(`{"eventType":"CALL_ACTION","payload":{"sessionId":"s1","eventId":"e"}}`))
-	b, _ := webhook.Parse([]byte(`{"eventType":"CALL_ACTION","payload":{"sessionId":"s2","eventId":"e"}}`))
-	if a.ReplyKey() == b.ReplyKey() {
-		t.Error("the same eventId in two sessions must not share a reply")
+	keys := map[string]string{}
+	for _, body := range []string{
+		`{"eventType":"CALL_ACTION","payload":{"sessionId":"s1","eventId":"e"}}`,
+		`{"eventType":"CALL_ACTION","payload":{"sessionId":"s2","eventId":"e"}}`,
+		`{"eventType":"CALL_STATUS","payload":{"sessionId":"s1","eventId":"e"}}`, // same id, other type
+		`{"eventType":"CALL_ACTION","payload":{"sessionId":"a/b","eventId":"c"}}`,
+		`{"eventType":"CALL_ACTION","payload":{"sessionId":"a","eventId":"b/c"}}`,
+	} {
+		ev, err := webhook.Parse([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if other, dup := keys[ev.ReplyKey()]; dup {
+			t.Errorf("%s and %s share a reply key", other, body)
+		}
+		keys[ev.ReplyKey()] = body
 	}
 	c, _ := webhook.Parse([]byte(`{"eventType":"CALL_STATUS","payload":{"sessionId":"s1"}}`))
 	if c.ReplyKey() != "" {

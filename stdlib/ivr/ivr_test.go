@@ -177,6 +177,7 @@ func TestReplyErrors(t *testing.T) {
 		{`return { ivr.hangup(), clientActionId = 7 }`, `clientActionId must be a string`},
 		{`return { "main", "sales" }`, `menu "sales" after menu "main"`},
 		{`return { { action = "say", params = { "a", "b" } } }`, `params must be a table of named parameters`},
+		{`local l = ivr.hangup() for d = 1, 8 do local n = {} for i = 1, 100 do n[i] = l end l = n end return l`, `more than 100 actions in one reply`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {

@@ -96,7 +96,8 @@ func (m *Module) Reply(v lua.LValue) (callflow.Reply, error) {
 	if v == lua.LNil || v == nil {
 		return r, nil
 	}
-	if err := m.collect(&r, v, "returned value", 0); err != nil {
+	work := 0
+	if err := m.collect(&r, v, "returned value", 0, &work); err != nil {
 		return callflow.Reply{}, err
 	}
 	if t, ok := v.(*lua.LTable); ok && m.byTable[t] == nil {
@@ -111,9 +112,19 @@ func (m *Module) Reply(v lua.LValue) (callflow.Reply, error) {
 	return r, nil
 }
 
-func (m *Module) collect(r *callflow.Reply, v lua.LValue, path string, depth int) error {
+// Bounds on a reply, far above any real callflow, so that a table that refers
+// to itself many times over cannot expand into millions of actions.
+const (
+	maxActions = 100
+	maxWork    = 2000 // tables and values visited
+)
+
+func (m *Module) collect(r *callflow.Reply, v lua.LValue, path string, depth int, work *int) error {
 	if depth > 8 {
 		return fmt.Errorf("%s: lists nested more than 8 deep", path)
+	}
+	if *work++; *work > maxWork || len(r.Callflow) > maxActions {
+		return fmt.Errorf("%s: more than %d actions in one reply", path, maxActions)
 	}
 	switch v := v.(type) {
 	case lua.LString:
@@ -142,7 +153,7 @@ func (m *Module) collect(r *callflow.Reply, v lua.LValue, path string, depth int
 			return fmt.Errorf("%s is a table with no actions: return ivr.say(…), a list of actions, or a menu", path)
 		}
 		for i := 1; i <= n; i++ {
-			if err := m.collect(r, v.RawGetInt(i), fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
+			if err := m.collect(r, v.RawGetInt(i), fmt.Sprintf("%s[%d]", path, i), depth+1, work); err != nil {
 				return err
 			}
 		}

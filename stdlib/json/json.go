@@ -26,12 +26,15 @@ func Open(L *lua.LState) lua.LValue {
 		"encode": encode,
 		"decode": decode,
 	})
-	mod.RawSetString("null", luaconv.Null)
+	mod.RawSetString("null", luaconv.Null(L))
 	return mod
 }
 
 func encode(L *lua.LState) int {
-	v, err := luaconv.FromLua(L.CheckAny(1), "value")
+	if L.GetTop() < 1 {
+		L.RaiseError("bad argument #1 to json.encode (value expected)")
+	}
+	v, err := luaconv.FromLua(L.Get(1), "value")
 	if err != nil {
 		L.RaiseError("bad argument #1 to json.encode (%s)", err)
 	}
@@ -46,7 +49,11 @@ func encode(L *lua.LState) int {
 }
 
 func decode(L *lua.LState) int {
-	s := L.CheckString(1)
+	str, ok := L.Get(1).(lua.LString)
+	if !ok {
+		L.RaiseError("bad argument #1 to json.decode (string expected, got %s)", L.Get(1).Type())
+	}
+	s := string(str)
 	if len(s) > MaxDecodeBytes {
 		L.Push(lua.LNil)
 		L.Push(lua.LString("json.decode: text is over 1 MiB"))

@@ -43,7 +43,10 @@ func Open(logger *slog.Logger) func(L *lua.LState) lua.LValue {
 }
 
 func write(L *lua.LState, logger *slog.Logger, level slog.Level) {
-	msg := L.ToStringMeta(L.CheckAny(1)).String()
+	if L.GetTop() < 1 {
+		L.RaiseError("bad argument #1 to log.%s (message expected)", strings.ToLower(level.String()))
+	}
+	msg := L.ToStringMeta(L.Get(1)).String()
 	var attrs []slog.Attr
 	if t, ok := L.Get(2).(*lua.LTable); ok {
 		v, err := luaconv.FromLua(t, "fields")

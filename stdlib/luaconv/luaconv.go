@@ -18,11 +18,33 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// Null stands for JSON null in Lua, where nil cannot be a table value: a script
-// writes `successMessage = json.null` to send an explicit null.
-var Null = &lua.LUserData{Value: nullValue{}}
+// Null returns L's stand-in for JSON null, where nil cannot be a table value:
+// a script writes `successMessage = json.null` to send an explicit null, and
+// nulls inside decoded arrays keep their place. Each state has its own, so
+// nothing a script does to it (setmetatable) reaches another call.
+func Null(L *lua.LState) *lua.LUserData {
+	if ud, ok := L.G.Registry.RawGetString(nullKey).(*lua.LUserData); ok {
+		return ud
+	}
+	ud := L.NewUserData()
+	ud.Value = nullValue{}
+	L.G.Registry.RawSetString(nullKey, ud)
+	return ud
+}
+
+const nullKey = "luaivr.null"
 
 type nullValue struct{}
+
+// IsNull reports whether v is a state's JSON null.
+func IsNull(v lua.LValue) bool {
+	ud, ok := v.(*lua.LUserData)
+	if !ok {
+		return false
+	}
+	_, ok = ud.Value.(nullValue)
+	return ok
+}
 
 // Limits on values leaving Lua.
 const (
@@ -31,7 +53,8 @@ const (
 )
 
 // ToLua converts a JSON-shaped Go value (json.Number allowed) into Lua.
-// JSON null becomes nil.
+// JSON null becomes nil, except inside arrays, where it becomes Null(L) so the
+// elements after it keep their index.
 func ToLua(L *lua.LState, v any) lua.LValue {
 	switch v := v.(type) {
 	case nil:
@@ -54,8 +77,12 @@ func ToLua(L *lua.LState, v any) lua.LValue {
 		return lua.LNumber(f)
 	case []any:
 		t := L.CreateTable(len(v), 0)
-		for _, e := range v {
-			t.Append(ToLua(L, e))
+		for i, e := range v {
+			if e == nil {
+				t.RawSetInt(i+1, Null(L))
+				continue
+			}
+			t.RawSetInt(i+1, ToLua(L, e))
 		}
 		return t
 	case map[string]any:
@@ -95,7 +122,7 @@ func (c *converter) convert(v lua.LValue, path string, depth int) (any, error) {
 		}
 		return f, nil
 	case *lua.LUserData:
-		if v == Null {
+		if IsNull(v) {
 			return nil, nil
 		}
 	case *lua.LTable:

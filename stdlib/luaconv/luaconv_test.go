@@ -74,3 +74,23 @@ func FuzzFromLua(f *testing.F) {
 		}
 	})
 }
+
+// A null inside an array keeps the elements after it in place.
+func TestNullInArrays(t *testing.T) {
+	t.Parallel()
+	L := lua.NewState()
+	defer L.Close()
+	in := map[string]any{"slots": []any{"9am", nil, "11am"}}
+	out, err := luaconv.FromLua(luaconv.ToLua(L, in), "v")
+	if err != nil || !reflect.DeepEqual(in, out) {
+		t.Fatalf("got %#v, %v", out, err)
+	}
+	if luaconv.Null(L) != luaconv.Null(L) {
+		t.Fatal("a state has one null")
+	}
+	M := lua.NewState()
+	defer M.Close()
+	if luaconv.Null(L) == luaconv.Null(M) {
+		t.Fatal("two states share a null: what one script does to it another would see")
+	}
+}

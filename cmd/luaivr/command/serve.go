@@ -121,10 +121,13 @@ func serve(c *cli.Context) error {
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down: finishing the events in flight")
+	stop() // a second signal now stops the process at once
+	logger.Info("shutting down: finishing the events in flight (signal again to stop now)")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err := srv.Shutdown(shutdownCtx); errors.Is(err, context.DeadlineExceeded) {
+		logger.Error("shutdown: requests still open after 10s were cut off; their events may not be saved")
+	} else if err != nil {
 		logger.Error("shutdown", "err", err)
 	}
 	return nil
