@@ -1,5 +1,13 @@
 -- ABC Restaurant's reservation line: the 8x8 Advanced IVR guide's three-level tree.
 -- Any key a menu does not offer says "Invalid input, please call again." and hangs up.
+--
+-- Where the guide's JSON contradicts its own tree, this follows the tree: Reservations
+-- answers with clientActionId "reservations" (the guide shows "ivr-1-stage-1"), and the main
+-- menu played from Reservations carries "main_menu" (the guide shows "book_table", which would
+-- send the caller's next key to Book Table). "Connect Call" plays the level-2 menu the guide
+-- describes before connecting. After the representative hangs up, it says what 8x8's reference
+-- backend says. Every menu uses noOfTries 2, as all the guide's replies do (its placed call
+-- plays the first menu with 1).
 
 local RESTAURANT = "+6568332048" -- our 8x8 number: the caller ID the representative sees
 local FRONT_DESK = "+6531589338" -- the representative's phone

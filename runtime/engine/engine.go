@@ -131,10 +131,6 @@ func (e *Engine) Store() store.Store { return e.opts.Store }
 // Stats returns the engine's counters.
 func (e *Engine) Stats() *Stats { return &e.stats }
 
-// Swap starts serving a new load of the script folder. Events already running
-// finish on the scripts they started with.
-func (e *Engine) Swap(s *Scripts) { e.scripts.Store(s) }
-
 // Handle answers one event; pathApp is the app named in the URL, if any. The
 // returned body is always a valid answer: for CALL_ACTION a callflow reply.
 func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) []byte {

@@ -85,9 +85,6 @@ func (m *Module) Menus() []*Menu {
 	return out
 }
 
-// HasMenus reports whether the script declared a menu tree.
-func (m *Module) HasMenus() bool { return len(m.menus) > 0 }
-
 // menuSettings are the ivr.defaults and ivr.menu keys that are not 8x8 parameters.
 var menuSettings = []string{"other", "no_input"}
 
@@ -253,18 +250,6 @@ func checkOption(v lua.LValue) error {
 		return nil
 	}
 	return fmt.Errorf("an option is a menu, a menu id, an action, a list of actions or a function; got a %s", v.Type())
-}
-
-// Menu returns the menu with this id.
-func (m *Module) Menu(id string) (*Menu, bool) {
-	mn, ok := m.menus[id]
-	return mn, ok
-}
-
-// Position returns what ivr.on declared for id.
-func (m *Module) Position(id string) (lua.LValue, bool) {
-	v, ok := m.positions[id]
-	return v, ok
 }
 
 // argError reports a bad argument the way gopher-lua's auxlib does, naming the
