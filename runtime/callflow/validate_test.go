@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -427,38 +428,32 @@ func TestProblemError(t *testing.T) {
 	}
 }
 
+// The messages are 8x8's own: each code the Simple IVR guide's status table
+// lists has the message it gives there (for -1009 the guide adds an example
+// after it). For -1007 the guide shows the detail our Problem carries
+// ("$.callflow[0].action should be one of: …"); the status code reference
+// names it "Invalid action type was used".
 func TestStatusMessage(t *testing.T) {
 	t.Parallel()
-	tests := map[int]string{
-		1:     "Created",
-		-1001: "Invalid JSON request body",
-		-1002: "Speech profile or language parameter invalid",
-		-1003: "Valid maxDigits required when minDigits provided",
-		-1004: "DTMF callback url not provided",
-		-1005: "Valid overallTimeout is required when digitTimeout provided",
-		-1006: "OverallTimeout should be greater than digitTimeout",
-		-1007: "Invalid action type was used",
-		-1008: "Valid maxDigits is required when completeOnHash is false",
-		-1009: "Invalid call flow entry provided.",
-		-1010: "Some actions are provided beyond the allowed count",
-		-1011: "Multiple destination phone numbers found in the request",
-		-1012: "Invalid Callflow : Incorrect use of action Hangup",
-		-1013: "Invalid Callflow : First action should be a MakeCall action",
-		-1014: "Source or caller ID is not allowed",
-		-1015: "The validity period of the call flow request has expired",
-		-1016: "Invalid Callflow Content: Some special characters are invalid/unaccepted",
-		-1017: "Invalid MSISDN format in Destination",
-		-1018: "Invalid Callflow: Execute Scenario cannot be processed together with other actions",
-		-1019: "Invalid Callflow Content: scenarioName is null or empty",
-		-1020: "Invalid Callflow: Invalid scenarioName or account doesn't have permission",
-		-9999: "An unknown error has occurred",
-		0:     "",
-		-1021: "",
-		401:   "",
+	guide := readShared(t, "seeds", "simple-ivr-guide.md")
+	rows := regexp.MustCompile(`(?m)^\| (-?\d+) +\| (.+?) +\|$`).FindAllSubmatch(guide, -1)
+	if len(rows) < 8 {
+		t.Fatalf("found %d rows of the guide's status table", len(rows))
 	}
-	for code, want := range tests {
-		if got := StatusMessage(code); got != want {
-			t.Errorf("StatusMessage(%d) = %q, want %q", code, got, want)
+	for _, row := range rows {
+		code, _ := strconv.Atoi(string(row[1]))
+		documented := string(row[2])
+		if code == -1007 {
+			continue
+		}
+		got := StatusMessage(code)
+		if got == "" || !strings.HasPrefix(documented, strings.TrimSuffix(got, ".")) {
+			t.Errorf("StatusMessage(%d) = %q; the guide says %q", code, got, documented)
+		}
+	}
+	for _, code := range []int{0, -1021, 401} {
+		if got := StatusMessage(code); got != "" {
+			t.Errorf("StatusMessage(%d) = %q for a code 8x8 does not have", code, got)
 		}
 	}
 }
