@@ -1,0 +1,44 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/luaivr/luaivr/runtime/callflow"
+	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/runtime/webhook"
+)
+
+// BenchmarkWebhook is one CALL_ACTION of the restaurant end to end in
+// process: parse, session read, a fresh Lua state, the menu router, validate,
+// encode, commit to Badger (in memory). BenchmarkBaseline is the part no IVR
+// server can skip (parse the webhook, encode a fixed reply), for ratios.
+func BenchmarkWebhook(b *testing.B) {
+	h := newHarness(&testing.T{}, "../../scripts", engine.Options{})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		body := []byte(fmt.Sprintf(`{"eventType":"CALL_ACTION","payload":{"sessionId":"bench-%d","eventId":"e","callStatus":"ACTION_COMPLETED","clientActionId":"main_menu","eventData":{"dtmf":"1"}}}`, i))
+		ev, err := webhook.Parse(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		h.eng.Handle(ctx, ev, "restaurant")
+	}
+}
+
+func BenchmarkBaseline(b *testing.B) {
+	reply := callflow.Reply{ClientActionID: "reservations", Callflow: []callflow.Action{{Name: callflow.SayAndCapture,
+		Params: map[string]any{"promptMessage": "Press 1", "voiceProfile": "en-US-BenjaminRUS", "maxDigits": 1.0}}}}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		body := []byte(fmt.Sprintf(`{"eventType":"CALL_ACTION","payload":{"sessionId":"bench-%d","eventId":"e","callStatus":"ACTION_COMPLETED","clientActionId":"main_menu","eventData":{"dtmf":"1"}}}`, i))
+		if _, err := webhook.Parse(body); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := reply.MarshalJSON(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
