@@ -52,6 +52,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests and the simulator replace it).
 	Now func() time.Time
+	// MemoryLimit is the Go heap size, in bytes, past which running scripts
+	// are stopped (see memGuard); 0 turns the guard off.
+	MemoryLimit uint64
 	// Observe, when set, is told how each event was handled (the simulator,
 	// flow tests and check read errors and positions from it).
 	Observe func(Handled)
@@ -79,6 +82,7 @@ type Engine struct {
 	scripts atomic.Pointer[Scripts]
 	locks   keyedMutex
 	stats   Stats
+	mem     *memGuard
 }
 
 // Stats counts what the engine did, for health and metrics.
@@ -97,6 +101,7 @@ const (
 	ReasonEmpty       = "empty_callflow"
 	ReasonNoApp       = "no_app"
 	ReasonNoHandler   = "no_handler"
+	ReasonMemory      = "memory"
 )
 
 // New makes an engine serving scripts. The server's own fallback must pass
@@ -114,7 +119,7 @@ func New(scripts *Scripts, opts Options) (*Engine, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{opts: opts, log: opts.Logger}
+	e := &Engine{opts: opts, log: opts.Logger, mem: newMemGuard(opts.MemoryLimit)}
 	if err := callflow.Check(e.serverFallback().Callflow, callflow.AsReply); err != nil {
 		return nil, fmt.Errorf("voice %q for the server's fallback: %w", opts.Voice, err)
 	}
@@ -372,6 +377,9 @@ type luaOutcome struct {
 // runLua runs the app's top level and the handler in a fresh state, and turns
 // the result into a reply and vars.
 func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *webhook.Event, position, handler string) (lo luaOutcome) {
+	ctx, stopScript := context.WithCancelCause(ctx)
+	defer stopScript(nil)
+	defer e.mem.watch(stopScript)()
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Deadline)
 	defer cancel()
 	mod := ivr.New()
@@ -395,7 +403,10 @@ func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *
 	lo.took = time.Since(start)
 	if err != nil {
 		lo.err, lo.reason = errors.New(luaError(ctx, err)), ReasonScriptError
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		switch {
+		case errors.Is(context.Cause(ctx), errMemory):
+			lo.reason = ReasonMemory
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
 			lo.reason = ReasonTimeout
 		}
 		return lo
@@ -594,7 +605,9 @@ func luaError(ctx context.Context, err error) string {
 			}
 		}
 	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if errors.Is(context.Cause(ctx), errMemory) {
+		msg = strings.Replace(msg, "context canceled", errMemory.Error(), 1)
+	} else if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		msg = strings.Replace(msg, "context deadline exceeded", "stopped: the handler ran past its deadline", 1)
 	}
 	return msg

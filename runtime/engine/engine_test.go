@@ -382,3 +382,28 @@ end`})
 		t.Fatalf("no watchdog line in the log:\n%s", h.logs.String())
 	}
 }
+
+// Scripts that grab memory faster than the deadline can stop them are
+// stopped by the memory guard; other calls go on.
+func TestMemoryGuard(t *testing.T) {
+	// Not parallel: it measures the whole process's heap.
+	dir := scriptDir(t, map[string]string{"hog.lua": voice + `
+function on_dtmf(session, digits)
+  if digits == "1" then local s = "x" while true do s = s .. s end end
+  if digits == "2" then local t = {} local i = 0 while true do i = i + 1 t[i] = { i } end end
+  return ivr.hangup()
+end`})
+	h := newHarness(t, dir, engine.Options{Deadline: 5 * time.Second, MemoryLimit: 64 << 20})
+	for _, keys := range []string{"1", "2"} {
+		c := newCall(shapeDTMF, true)
+		if got := replyText(t, h.post(c.keys(keys), "hog")); !strings.Contains(got, "We are sorry") {
+			t.Fatalf("keys %s: heard %q", keys, got)
+		}
+	}
+	if n := strings.Count(h.logs.String(), "reason=memory"); n != 2 {
+		t.Fatalf("%d memory stops logged, want 2:\n%s", n, h.logs.String())
+	}
+	if got := replyText(t, h.post(newCall(shapeDTMF, true).keys("3"), "hog")); got != "hangup" {
+		t.Fatalf("a healthy call after them heard %q", got)
+	}
+}

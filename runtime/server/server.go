@@ -46,13 +46,16 @@ type Options struct {
 	// AdminToken guards /admin/*, sent as "Authorization: Bearer <token>".
 	// Empty turns the admin endpoints off.
 	AdminToken string
+	// Guard checks who may post webhooks.
+	Guard Guard
 }
 
 // Server serves webhooks over HTTP.
 type Server struct {
-	opts Options
-	log  *slog.Logger
-	srv  *fasthttp.Server
+	opts     Options
+	log      *slog.Logger
+	srv      *fasthttp.Server
+	rejected atomic.Int64 // webhooks the guard turned away
 }
 
 // New makes a server.
@@ -138,6 +141,12 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *Server) webhook(ctx *fasthttp.RequestCtx, app string) {
+	if status, reason := s.opts.Guard.check(ctx); status != 0 {
+		s.rejected.Add(1)
+		s.log.Warn("webhook refused", "remote", ctx.RemoteIP().String(), "reason", reason)
+		s.fail(ctx, status, fasthttp.StatusMessage(status)) // no detail for strangers
+		return
+	}
 	ev, err := webhook.Parse(ctx.PostBody())
 	if err != nil {
 		var bad *webhook.BadRequest
@@ -248,6 +257,7 @@ func (s *Server) health(ctx *fasthttp.RequestCtx) {
 		"duplicates":     st.Duplicates.Load(),
 		"fallbacks":      fallbacks,
 		"store_failures": st.StoreFails.Load(),
+		"rejected":       s.rejected.Load(),
 	})
 	s.reply(ctx, fasthttp.StatusOK, body)
 }

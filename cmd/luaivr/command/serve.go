@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -28,6 +29,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "data", EnvVars: env("data"), Value: "./data", Usage: "data `folder` for sessions, transcripts and the reply cache"},
 			&cli.StringFlag{Name: "app", EnvVars: env("app"), Usage: "default `app` for calls no URL, session or number places (default: the only app, if there is one)"},
 			&cli.DurationFlag{Name: "deadline", EnvVars: env("deadline"), Value: defaultDeadline, Usage: "time a handler may run per event before the caller gets the fallback"},
+			&cli.IntFlag{Name: "script-memory", EnvVars: env("script-memory"), Value: 384, Usage: "heap size in `MiB` past which running scripts are stopped (0: no guard)"},
 			&cli.IntFlag{Name: "max-body", EnvVars: env("max-body"), Value: 1 << 20, Usage: "largest webhook body in `bytes`"},
 			&cli.DurationFlag{Name: "read-timeout", EnvVars: env("read-timeout"), Value: 5 * time.Second, Usage: "time to read a request"},
 			&cli.DurationFlag{Name: "write-timeout", EnvVars: env("write-timeout"), Value: 5 * time.Second, Usage: "time to write a reply"},
@@ -36,6 +38,9 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "reply-ttl", EnvVars: env("reply-ttl"), Value: 24 * time.Hour, Usage: "how long a reply is kept to answer a redelivered event"},
 			&cli.BoolFlag{Name: "fsync", EnvVars: env("fsync"), Usage: "fsync every event before answering (survives power loss, not only a crash of luaivr; slower)"},
 			&cli.DurationFlag{Name: "reload-interval", EnvVars: env("reload-interval"), Value: time.Second, Usage: "how often to look for changed scripts; 0 turns hot reload off"},
+			&cli.StringFlag{Name: "webhook-auth", EnvVars: env("webhook-auth"), Usage: "require this exact Authorization header `value` on webhooks (the httpAuthHeader of your 8x8 webhooks)"},
+			&cli.StringFlag{Name: "allow-from", EnvVars: env("allow-from"), Usage: "accept webhooks only from these `networks` (comma-separated, e.g. 8x8's published ranges)"},
+			&cli.StringFlag{Name: "trust-proxy", EnvVars: env("trust-proxy"), Usage: "reverse proxies (`networks`) whose X-Forwarded-For names the sender"},
 			&cli.StringFlag{Name: "admin-token", EnvVars: env("admin-token"), Usage: "`token` for /admin/* (luaivr sessions --server); empty turns them off"},
 			&cli.StringFlag{Name: "voice", EnvVars: env("voice"), Value: "en-US-BenjaminRUS", Usage: "voiceProfile of the server's own apology when a script fails"},
 		}, logFlags...),
@@ -75,14 +80,28 @@ func serve(c *cli.Context) error {
 	}
 	defer st.Close()
 
+	limit := uint64(max(c.Int("script-memory"), 0)) << 20
+	if limit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		// Near the guard's limit, let Go collect harder before the guard has to act.
+		debug.SetMemoryLimit(int64(limit))
+	}
 	eng, err := engine.New(scripts, engine.Options{
 		Store: st, DefaultApp: c.String("app"), Deadline: c.Duration("deadline"),
-		Voice: c.String("voice"), Logger: logger,
+		Voice: c.String("voice"), Logger: logger, MemoryLimit: limit,
 	})
 	if err != nil {
 		return fmt.Errorf("--voice: %w", err)
 	}
+	allow, err := server.ParseNets(c.String("allow-from"))
+	if err != nil {
+		return fmt.Errorf("--allow-from: %w", err)
+	}
+	proxies, err := server.ParseNets(c.String("trust-proxy"))
+	if err != nil {
+		return fmt.Errorf("--trust-proxy: %w", err)
+	}
 	srv := server.New(server.Options{
+		Guard:  server.Guard{Authorization: c.String("webhook-auth"), AllowFrom: allow, TrustProxy: proxies},
 		Engine: eng, Logger: logger, MaxBodySize: c.Int("max-body"),
 		ReadTimeout: c.Duration("read-timeout"), WriteTimeout: c.Duration("write-timeout"), IdleTimeout: c.Duration("idle-timeout"),
 		AdminToken: c.String("admin-token"),
