@@ -5,6 +5,8 @@ import (
 	"maps"
 	"math"
 	"reflect"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -512,4 +514,40 @@ func TestParamNames(t *testing.T) {
 			t.Errorf("ParamNames(%q) = %q, want %q", action, got, want)
 		}
 	}
+}
+
+// Validate never panics, whatever callflow it is given, and what it accepts
+// encodes to a reply it accepts again. Seeded with every documented callflow.
+func FuzzValidate(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join(sharedDirs["fixtures"], "8x8", "*.json"))
+	for _, file := range files {
+		if b, err := os.ReadFile(file); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`{"callflow":[{"action":"sayAndCapture","params":{"promptMessage":"x","voiceProfile":"en-GB-Emma","minDigits":3,"maxDigits":2,"digitTimeout":-1}}]}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r, err := Parse(in)
+		if err != nil {
+			return
+		}
+		for _, mode := range []Mode{AsReply, AsPlaced} {
+			for _, p := range Validate(r.Callflow, mode) {
+				if p.Code == 0 || p.Message == "" {
+					t.Fatalf("a problem without code or message: %+v", p)
+				}
+			}
+			if Check(r.Callflow, mode) != nil {
+				continue
+			}
+			out, err := r.MarshalJSON()
+			if err != nil {
+				t.Fatalf("an accepted callflow does not encode: %v", err)
+			}
+			again, err := Parse(out)
+			if err != nil || Check(again.Callflow, mode) != nil {
+				t.Fatalf("an accepted callflow is refused after encoding: %s (%v)", out, err)
+			}
+		}
+	})
 }
