@@ -1,0 +1,358 @@
+// Package httpmod is the Lua module `http`: calls from scripts to the business
+// systems the operator allows (--http-allow), within a timeout and within the
+// event's deadline.
+//
+//	local res, err = http.get("https://crm.example.com/customers", { query = { phone = session.source } })
+//	if not res then
+//	  log.warn("crm is down", { err = err })
+//	  return ivr.say("Welcome.")
+//	end
+//	if res.status == 200 then return ivr.say("Welcome back, " .. res.json.name) end
+//
+//	http.post("https://crm.example.com/calls", { caller = session.source }, { headers = { ["X-Api-Key"] = key } })
+//
+// http.get(url [, opts]) and http.post(url, body [, opts]) return a response
+// { status =, body =, headers = { ["content-type"] = … }, json = } — json is the
+// decoded body when the response says it is JSON — or nil and a message. A
+// business system that is down, slow or refusing is a value the script handles
+// (a 404 or 500 is a response like any other), never an error that ends the
+// call; only a wrong argument, a mistake in the script, is raised.
+//
+// body is a string, or a table sent as JSON. opts: headers = { name = value },
+// query = { name = value } (added to the URL's query), timeout = seconds
+// (shortens the operator's). A request never outlives the event: it gets at
+// most nine tenths of what is left of the deadline, so the script still has
+// time to answer the caller when the call fails.
+package httpmod
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/luaivr/luaivr/stdlib/luaconv"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Options configure the module for every state it opens into.
+type Options struct {
+	// Allow lists the hosts scripts may call (the operator's --http-allow):
+	// "api.example.com", "api.example.com:8443", "*.example.com",
+	// "127.0.0.1:8081". Empty: nothing is reachable. See CheckAllow.
+	Allow []string
+	// Client makes the requests; nil is a client with no proxy whose dialer
+	// refuses link-local and metadata addresses. A Client passed here is used
+	// as it is (tests pass one to reach a TLS server or a fake name): its
+	// transport makes its own connections. The allow-list still applies to
+	// every URL and redirect.
+	Client *http.Client
+	// Timeout bounds one request (default 2 s); a script may ask for less. It
+	// is always cut to what is left of the event's deadline.
+	Timeout time.Duration
+	// MaxBody bounds the response bytes read (default 1 MiB).
+	MaxBody int64
+	// UserAgent is sent unless a script sets its own (default "luaivr").
+	UserAgent string
+}
+
+// maxRedirects is as many as net/http follows by default.
+const maxRedirects = 10
+
+// module is what every state's `http` table shares: settings and a client,
+// whose connections are reused across events.
+type module struct {
+	allow     allowList
+	client    *http.Client
+	timeout   time.Duration
+	maxBody   int64
+	userAgent string
+}
+
+// Open returns the opener of the module configured by opts.
+func Open(opts Options) func(L *lua.LState) lua.LValue {
+	m := &module{
+		allow:     parseAllow(opts.Allow),
+		timeout:   opts.Timeout,
+		maxBody:   opts.MaxBody,
+		userAgent: opts.UserAgent,
+	}
+	if m.timeout <= 0 {
+		m.timeout = 2 * time.Second
+	}
+	if m.maxBody <= 0 {
+		m.maxBody = 1 << 20
+	}
+	if m.userAgent == "" {
+		m.userAgent = "luaivr"
+	}
+	client := http.Client{Transport: m.allow.transport()}
+	if opts.Client != nil {
+		client = *opts.Client
+	}
+	client.CheckRedirect = m.checkRedirect
+	m.client = &client
+	return func(L *lua.LState) lua.LValue {
+		return L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
+			"get":  func(L *lua.LState) int { return m.call(L, "http.get", http.MethodGet) },
+			"post": func(L *lua.LState) int { return m.call(L, "http.post", http.MethodPost) },
+		})
+	}
+}
+
+// request is what a script asked for, its arguments checked.
+type request struct {
+	method      string
+	url         string
+	body        []byte
+	contentType string
+	headers     map[string]string
+	query       map[string]string
+	timeout     time.Duration // 0: the module's
+}
+
+// call is http.get and http.post: check the arguments (raising on a mistake),
+// then fetch (returning failures as values).
+func (m *module) call(L *lua.LState, fname, method string) int {
+	r := request{method: method}
+	raw, ok := L.Get(1).(lua.LString)
+	if !ok {
+		argError(L, fname, 1, "a URL string expected, got "+L.Get(1).Type().String())
+	}
+	r.url = string(raw)
+	optsArg := 2
+	if method == http.MethodPost {
+		r.body, r.contentType = body(L, fname, 2)
+		optsArg = 3
+	}
+	m.options(L, fname, optsArg, &r)
+	res, err := m.fetch(L, r)
+	if err != "" {
+		L.Push(lua.LNil)
+		L.Push(lua.LString(err))
+		return 2
+	}
+	L.Push(res)
+	return 1
+}
+
+func argError(L *lua.LState, fname string, n int, msg string) {
+	L.RaiseError("bad argument #%d to %s (%s)", n, fname, msg)
+}
+
+// body reads a POST body: a string as it is, a table as JSON.
+func body(L *lua.LState, fname string, n int) ([]byte, string) {
+	switch v := L.Get(n).(type) {
+	case lua.LString:
+		return []byte(v), ""
+	case *lua.LTable:
+		value, err := luaconv.FromLua(v, "body")
+		if err != nil {
+			argError(L, fname, n, err.Error())
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(value); err != nil {
+			argError(L, fname, n, err.Error())
+		}
+		return bytes.TrimRight(buf.Bytes(), "\n"), "application/json"
+	}
+	argError(L, fname, n, "a body (a string, or a table sent as JSON) expected, got "+L.Get(n).Type().String())
+	return nil, ""
+}
+
+func (m *module) options(L *lua.LState, fname string, n int, r *request) {
+	if L.Get(n) == lua.LNil {
+		return
+	}
+	t, ok := L.Get(n).(*lua.LTable)
+	if !ok {
+		argError(L, fname, n, "a table of options expected, got "+L.Get(n).Type().String())
+	}
+	t.ForEach(func(k, v lua.LValue) {
+		switch name, _ := k.(lua.LString); name {
+		case "headers":
+			r.headers = stringTable(L, fname, n, "headers", v)
+		case "query":
+			r.query = stringTable(L, fname, n, "query", v)
+		case "timeout":
+			secs, ok := v.(lua.LNumber)
+			if !ok || !(secs > 0) {
+				argError(L, fname, n, "timeout: a number of seconds above 0 expected, got "+lua.LVAsString(v))
+			}
+			if float64(secs) < m.timeout.Seconds() {
+				r.timeout = time.Duration(float64(secs) * float64(time.Second))
+			}
+		default:
+			argError(L, fname, n, fmt.Sprintf("unknown option %s; options are headers, query and timeout", lua.LVAsString(k)))
+		}
+	})
+}
+
+// stringTable reads headers or query: names to strings (or numbers).
+func stringTable(L *lua.LState, fname string, n int, what string, v lua.LValue) map[string]string {
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		argError(L, fname, n, fmt.Sprintf("%s: a table expected, got %s", what, v.Type()))
+	}
+	out := map[string]string{}
+	t.ForEach(func(k, v lua.LValue) {
+		name, ok := k.(lua.LString)
+		if !ok {
+			argError(L, fname, n, fmt.Sprintf("%s: names are strings, got a %s", what, k.Type()))
+		}
+		switch v := v.(type) {
+		case lua.LString, lua.LNumber:
+			out[string(name)] = v.String()
+		default:
+			argError(L, fname, n, fmt.Sprintf("%s.%s: a string expected, got %s", what, name, v.Type()))
+		}
+	})
+	return out
+}
+
+// fetch makes the request and turns the response into a table, or returns what
+// went wrong as the message a script gets.
+func (m *module) fetch(L *lua.LState, r request) (*lua.LTable, string) {
+	u, err := url.Parse(r.url)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Sprintf("http: bad URL %q: %s", r.url, err)
+	}
+	if err := m.allow.checkURL(u); err != nil {
+		return nil, "http: " + err.Error()
+	}
+	if r.query != nil {
+		q := u.Query()
+		for k, v := range r.query {
+			q.Set(k, v)
+		}
+		u.RawQuery = q.Encode()
+	}
+	what := r.method + " " + shown(u)
+
+	parent := L.Context()
+	if parent == nil {
+		parent = context.Background()
+	}
+	limit, byDeadline := m.timeout, false
+	if r.timeout > 0 {
+		limit = r.timeout
+	}
+	if deadline, ok := parent.Deadline(); ok {
+		// Keep a tenth of what is left (at most 100 ms) for the script to
+		// answer the caller after a failure.
+		left := time.Until(deadline)
+		left -= min(left/10, 100*time.Millisecond)
+		if left <= 0 || parent.Err() != nil {
+			return nil, "http: no time left in this event's deadline"
+		}
+		if left < limit {
+			limit, byDeadline = left, true
+		}
+	}
+	ctx, cancel := context.WithTimeout(parent, limit)
+	defer cancel()
+
+	var reqBody io.Reader
+	if r.body != nil {
+		reqBody = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), reqBody)
+	if err != nil {
+		return nil, fmt.Sprintf("http: bad URL %q: %s", r.url, err)
+	}
+	req.Header.Set("User-Agent", m.userAgent)
+	if r.contentType != "" {
+		req.Header.Set("Content-Type", r.contentType)
+	}
+	for k, v := range r.headers {
+		req.Header.Set(k, v)
+	}
+
+	failed := func(err error) (*lua.LTable, string) {
+		if d, ok := errDenied(err); ok {
+			return nil, "http: " + d.Error()
+		}
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			msg := fmt.Sprintf("http: %s timed out after %gs", what, limit.Round(time.Millisecond).Seconds())
+			if byDeadline {
+				msg += " (the event's deadline)"
+			}
+			return nil, msg
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Sprintf("http: %s failed: %s", what, err)
+	}
+	resp, err := m.client.Do(req)
+	if err != nil {
+		return failed(err)
+	}
+	defer resp.Body.Close()
+	tooLarge := fmt.Sprintf("http: %s: the response body is over the limit of %d bytes", what, m.maxBody)
+	if resp.ContentLength > m.maxBody {
+		return nil, tooLarge
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, m.maxBody+1))
+	if err != nil {
+		return failed(err)
+	}
+	if int64(len(data)) > m.maxBody {
+		return nil, tooLarge
+	}
+	return response(L, resp, data), ""
+}
+
+// response is the table a script gets. Header names are in lower case, a
+// repeated header's values joined with ", ".
+func response(L *lua.LState, resp *http.Response, data []byte) *lua.LTable {
+	t := L.CreateTable(0, 4)
+	t.RawSetString("status", lua.LNumber(resp.StatusCode))
+	t.RawSetString("body", lua.LString(data))
+	headers := L.CreateTable(0, len(resp.Header))
+	for k, vs := range resp.Header {
+		headers.RawSetString(strings.ToLower(k), lua.LString(strings.Join(vs, ", ")))
+	}
+	t.RawSetString("headers", headers)
+	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err == nil &&
+		(mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		var v any
+		if json.Unmarshal(data, &v) == nil {
+			t.RawSetString("json", luaconv.ToLua(L, v))
+		}
+	}
+	return t
+}
+
+// checkRedirect holds every redirect to the allow-list.
+func (m *module) checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	if err := m.allow.checkURL(req.URL); err != nil {
+		return &deniedError{fmt.Sprintf("%s %s redirected to %s: %s", via[0].Method, shown(via[0].URL), shown(req.URL), err)}
+	}
+	return nil
+}
+
+// shown is a URL as messages show it: without credentials or query, which may
+// carry keys or the caller's number into logs.
+func shown(u *url.URL) string {
+	c := *u
+	c.User, c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = nil, "", false, "", ""
+	return c.String()
+}
