@@ -15,9 +15,11 @@ var errMemory = errors.New("stopped: the process's memory passed its limit while
 // memGuard bounds the memory scripts can take. gopher-lua has no allocation
 // hook, and one VM instruction (s = s .. s) can double a string, so the guard
 // samples the Go heap every millisecond while any script runs. Past the limit
-// it collects garbage once and, if the heap is still over, cancels every
-// script running at that moment: the VM checks its context before the next
-// instruction. Scripts cannot be told apart by memory, so an innocent script
+// it cancels every script running at that moment: the VM checks its context
+// before the next instruction. It does not collect garbage first to be sure:
+// on a large heap a collection takes seconds while a runaway script keeps
+// allocating. serve sets Go's soft memory limit to the same value, so the
+// collector keeps garbage under it and a heap over it is live data. Scripts cannot be told apart by memory, so an innocent script
 // running alongside a runaway one is stopped too; it gets the fallback like
 // the runaway.
 //
@@ -29,14 +31,13 @@ type memGuard struct {
 	limit uint64
 
 	mu      sync.Mutex
-	running map[*runToken]context.CancelCauseFunc
+	running map[uint64]context.CancelCauseFunc // by a serial number: pointers to empty structs may all be equal
+	serial  uint64
 	wake    chan struct{}
 }
 
-type runToken struct{}
-
 func newMemGuard(limit uint64) *memGuard {
-	g := &memGuard{limit: limit, running: map[*runToken]context.CancelCauseFunc{}, wake: make(chan struct{}, 1)}
+	g := &memGuard{limit: limit, running: map[uint64]context.CancelCauseFunc{}, wake: make(chan struct{}, 1)}
 	if limit > 0 {
 		go g.loop()
 	}
@@ -48,8 +49,9 @@ func (g *memGuard) watch(cancel context.CancelCauseFunc) (stop func()) {
 	if g.limit == 0 {
 		return func() {}
 	}
-	t := &runToken{}
 	g.mu.Lock()
+	g.serial++
+	t := g.serial
 	g.running[t] = cancel
 	g.mu.Unlock()
 	select {
@@ -80,15 +82,13 @@ func (g *memGuard) loop() {
 		if sample[0].Value.Uint64() < g.limit {
 			continue
 		}
-		runtime.GC() // garbage not yet swept counts too: look again after a collection
-		metrics.Read(sample)
-		if sample[0].Value.Uint64() < g.limit {
-			continue
-		}
 		g.mu.Lock()
 		for _, cancel := range g.running {
 			cancel(errMemory)
 		}
 		g.mu.Unlock()
+		// Now that the runaways stop, collect what they left, so that their
+		// garbage does not count against the next call.
+		runtime.GC()
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -81,10 +80,6 @@ func serve(c *cli.Context) error {
 	defer st.Close()
 
 	limit := uint64(max(c.Int("script-memory"), 0)) << 20
-	if limit > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		// Near the guard's limit, let Go collect harder before the guard has to act.
-		debug.SetMemoryLimit(int64(limit))
-	}
 	eng, err := engine.New(scripts, engine.Options{
 		Store: st, DefaultApp: c.String("app"), Deadline: c.Duration("deadline"),
 		Voice: c.String("voice"), Logger: logger, MemoryLimit: limit,
