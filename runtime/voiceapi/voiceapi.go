@@ -179,7 +179,10 @@ func (c *Client) Send(ctx context.Context, cf []callflow.Action) (Created, error
 			return created, nil
 		}
 		if !retry || attempt > c.retries {
-			c.log.Warn("8x8 did not create the call", "attempt", attempt, "err", err)
+			c.log.Warn("placing the call failed", "attempt", attempt, "err", err)
+			if attempt > 1 {
+				err = fmt.Errorf("%w (gave up after %d attempts)", err, attempt)
+			}
 			return Created{}, err
 		}
 		c.log.Warn("8x8 did not create the call; sending again", "attempt", attempt, "in", wait, "err", err)
