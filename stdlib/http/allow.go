@@ -140,6 +140,9 @@ func (e entry) allowsPort(port string) bool {
 
 // checkURL is the check of a URL before it is fetched, and of every redirect.
 func (a allowList) checkURL(u *url.URL) error {
+	if u.Scheme == "" {
+		return fmt.Errorf("bad URL %s: it needs http:// or https://", shown(u))
+	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("only http and https URLs can be fetched, not %s", shown(u))
 	}

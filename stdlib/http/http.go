@@ -19,10 +19,10 @@
 // call; only a wrong argument, a mistake in the script, is raised.
 //
 // body is a string, or a table sent as JSON. opts: headers = { name = value },
-// query = { name = value } (added to the URL's query), timeout = seconds
-// (shortens the operator's). A request never outlives the event: it gets at
-// most nine tenths of what is left of the deadline, so the script still has
-// time to answer the caller when the call fails.
+// query = { name = value } (set in the URL's query), timeout = seconds
+// (shortens the operator's). A request never outlives the event: it keeps back
+// a tenth of what is left of the deadline (at most 100 ms), so the script still
+// has time to answer the caller when the request fails.
 package httpmod
 
 import (
