@@ -54,7 +54,8 @@ func (m *module) isOpen(L *lua.LState) int {
 	if err := h.parseWeek(ht); err != nil {
 		argError(L, fn, 1, err.Error())
 	}
-	loc, at := (*time.Location)(nil), time.Time{}
+	var loc *time.Location
+	var at *time.Time
 	switch opts := L.Get(2).(type) {
 	case *lua.LNilType:
 	case *lua.LTable:
@@ -68,10 +69,11 @@ func (m *module) isOpen(L *lua.LState) int {
 	if loc == nil {
 		loc = m.defaultZone(L, fn)
 	}
-	if at.IsZero() {
-		at = m.now()
+	if at == nil {
+		now := m.now()
+		at = &now
 	}
-	open, change := h.at(at, loc)
+	open, change := h.at(*at, loc)
 	L.Push(lua.LBool(open))
 	if change.IsZero() {
 		L.Push(lua.LNil)
@@ -88,7 +90,7 @@ func (h *hours) parseWeek(t *lua.LTable) error {
 	t.ForEach(func(k, v lua.LValue) {
 		name, ok := k.(lua.LString)
 		if !ok {
-			bad = fmt.Errorf("hours: keys are day names like monday, got the %s %s", k.Type(), lua.LVAsString(k))
+			bad = fmt.Errorf("hours: keys are day names like monday, got the %s %s", k.Type(), k)
 			return
 		}
 		byKey[string(name)] = v
@@ -126,8 +128,8 @@ func (h *hours) parseWeek(t *lua.LTable) error {
 	return nil
 }
 
-// parseOpts reads time.is_open's options; the zone is nil and at zero when not given.
-func (h *hours) parseOpts(t *lua.LTable) (loc *time.Location, at time.Time, bad error) {
+// parseOpts reads time.is_open's options; the zone and at are nil when not given.
+func (h *hours) parseOpts(t *lua.LTable) (loc *time.Location, at *time.Time, bad error) {
 	t.ForEach(func(k, v lua.LValue) {
 		if bad != nil {
 			return
@@ -145,12 +147,14 @@ func (h *hours) parseOpts(t *lua.LTable) (loc *time.Location, at time.Time, bad 
 			}
 		case "at":
 			n, ok := v.(lua.LNumber)
+			var t time.Time
 			if ok {
-				at, ok = toTime(n)
+				t, ok = toTime(n)
 			}
 			if !ok {
-				bad = fmt.Errorf("opts.at: a time (seconds since the epoch) expected, got %s %s", v.Type(), lua.LVAsString(v))
+				bad = fmt.Errorf("opts.at: a time (seconds since the epoch) expected, got %s %s", v.Type(), v)
 			}
+			at = &t
 		case "holidays":
 			ht, ok := v.(*lua.LTable)
 			if !ok {
@@ -159,7 +163,7 @@ func (h *hours) parseOpts(t *lua.LTable) (loc *time.Location, at time.Time, bad 
 			}
 			bad = h.parseDates(ht)
 		default:
-			bad = fmt.Errorf("opts: unknown option %q; options are zone, at and holidays", lua.LVAsString(k))
+			bad = fmt.Errorf("opts: unknown option %q; options are zone, at and holidays", k.String())
 		}
 	})
 	return loc, at, bad
@@ -253,7 +257,7 @@ func parseSpans(v lua.LValue, path string) ([]span, error) {
 		}
 		return spans, nil
 	}
-	return nil, fmt.Errorf("%s: a range \"HH:MM-HH:MM\", a list of ranges, or false (closed) expected, got %s %s", path, v.Type(), lua.LVAsString(v))
+	return nil, fmt.Errorf("%s: a range \"HH:MM-HH:MM\", a list of ranges, or false (closed) expected, got %s %s", path, v.Type(), v)
 }
 
 func count(t *lua.LTable) int {
