@@ -85,5 +85,27 @@ type Store interface {
 	// Sessions calls fn for each live session, most recently updated first,
 	// until fn returns false.
 	Sessions(ctx context.Context, fn func(Session) bool) error
+	// KV is the key-value store an app's sessions share (the Lua module kv).
+	KV
 	Close() error
+}
+
+// KV keeps values per app: each app sees only its own keys. Values are JSON
+// text; a ttl of 0 keeps a value until it is deleted.
+type KV interface {
+	KVGet(ctx context.Context, app, key string) (value []byte, ok bool, err error)
+	KVSet(ctx context.Context, app, key string, value []byte, ttl time.Duration) error
+	KVDelete(ctx context.Context, app, key string) error
+	// KVIncr adds delta to the number at key (missing counts as 0) atomically,
+	// even against other luaivr processes sharing the store, and returns the
+	// new value. A ttl of 0 keeps the key's current expiry.
+	KVIncr(ctx context.Context, app, key string, delta float64, ttl time.Duration) (float64, error)
+	// KVList returns up to limit pairs whose key starts with prefix, in key order.
+	KVList(ctx context.Context, app, prefix string, limit int) ([]KVPair, error)
+}
+
+// KVPair is one entry of an app's kv store.
+type KVPair struct {
+	Key   string
+	Value []byte
 }

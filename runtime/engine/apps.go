@@ -228,7 +228,7 @@ func (a *App) probe() error {
 	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
 	mod := ivr.New()
-	L := sandbox.New(a.set, stdlibs(mod, discardLogger)...)
+	L := sandbox.New(a.set, loadLibs.open(mod, a.Name, discardLogger)...)
 	defer L.Close()
 	L.SetContext(ctx)
 	L.Push(L.NewFunctionFromProto(a.proto))

@@ -31,10 +31,14 @@ import (
 	"github.com/luaivr/luaivr/runtime/callflow"
 	"github.com/luaivr/luaivr/runtime/sandbox"
 	"github.com/luaivr/luaivr/runtime/webhook"
+	httpmod "github.com/luaivr/luaivr/stdlib/http"
 	"github.com/luaivr/luaivr/stdlib/ivr"
 	jsonmod "github.com/luaivr/luaivr/stdlib/json"
+	kvmod "github.com/luaivr/luaivr/stdlib/kv"
 	logmod "github.com/luaivr/luaivr/stdlib/log"
 	"github.com/luaivr/luaivr/stdlib/luaconv"
+	clock "github.com/luaivr/luaivr/stdlib/time"
+	"github.com/luaivr/luaivr/stdlib/vcc"
 	"github.com/luaivr/luaivr/store"
 	lua "github.com/yuin/gopher-lua"
 )
@@ -55,6 +59,12 @@ type Options struct {
 	// MemoryLimit is the Go heap size, in bytes, past which running scripts
 	// are stopped (see memGuard); 0 turns the guard off.
 	MemoryLimit uint64
+	// HTTP configures the http module (the operator's allow-list).
+	HTTP httpmod.Options
+	// VCC configures the vcc module (the contact center's tenant and token).
+	VCC vcc.Options
+	// Zone is the time module's default time zone ("" is UTC).
+	Zone string
 	// Observe, when set, is told how each event was handled (the simulator,
 	// flow tests and check read errors and positions from it).
 	Observe func(Handled)
@@ -83,6 +93,7 @@ type Engine struct {
 	locks   keyedMutex
 	stats   Stats
 	mem     *memGuard
+	libs    libs
 }
 
 // Stats counts what the engine did, for health and metrics.
@@ -119,7 +130,12 @@ func New(scripts *Scripts, opts Options) (*Engine, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{opts: opts, log: opts.Logger, mem: newMemGuard(opts.MemoryLimit)}
+	e := &Engine{opts: opts, log: opts.Logger, mem: newMemGuard(opts.MemoryLimit), libs: libs{
+		kv:   opts.Store,
+		time: clock.Open(clock.Options{Now: opts.Now, Zone: opts.Zone}),
+		http: httpmod.Open(opts.HTTP),
+		vcc:  vcc.Open(opts.VCC),
+	}}
 	if err := callflow.Check(e.serverFallback().Callflow, callflow.AsReply); err != nil {
 		return nil, fmt.Errorf("voice %q for the server's fallback: %w", opts.Voice, err)
 	}
@@ -384,7 +400,7 @@ func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *
 	defer cancel()
 	mod := ivr.New()
 	logger := e.log.With("app", app.Name, "session", ev.SessionID)
-	L := sandbox.New(app.set, stdlibs(mod, logger)...)
+	L := sandbox.New(app.set, e.libs.open(mod, app.Name, logger)...)
 	defer L.Close()
 	L.SetContext(ctx)
 
@@ -613,11 +629,30 @@ func luaError(ctx context.Context, err error) string {
 	return msg
 }
 
-func stdlibs(mod *ivr.Module, logger *slog.Logger) []sandbox.Lib {
+// libs are the stdlib modules made from the engine's configuration; each
+// event opens them into its new state.
+type libs struct {
+	kv              store.KV
+	time, http, vcc func(*lua.LState) lua.LValue
+}
+
+// loadLibs serve a script's top level at load, before any call: no kv, no
+// network, the real clock.
+var loadLibs = libs{
+	time: clock.Open(clock.Options{}),
+	http: httpmod.Open(httpmod.Options{}),
+	vcc:  vcc.Open(vcc.Options{}),
+}
+
+func (l libs) open(mod *ivr.Module, app string, logger *slog.Logger) []sandbox.Lib {
 	return []sandbox.Lib{
 		{Name: "ivr", Open: mod.Open},
 		{Name: "json", Open: jsonmod.Open},
 		{Name: "log", Open: logmod.Open(logger)},
+		{Name: "kv", Open: kvmod.Open(l.kv, app)},
+		{Name: "time", Open: l.time},
+		{Name: "http", Open: l.http},
+		{Name: "vcc", Open: l.vcc},
 	}
 }
 

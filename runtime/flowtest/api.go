@@ -77,7 +77,7 @@ func (tt *tester) call(L *lua.LState) int {
 		L.RaiseError("t:call: %v", err)
 	}
 	tt.calls = append(tt.calls, c)
-	L.Push(newCall(L, tt, c))
+	L.Push(newCall(L, tt, c, opts.App))
 	return 1
 }
 
@@ -86,11 +86,12 @@ func (tt *tester) call(L *lua.LState) int {
 type callObj struct {
 	tt   *tester
 	call *phone.Call
+	app  string
 	mark int
 }
 
-func newCall(L *lua.LState, tt *tester, c *phone.Call) *lua.LTable {
-	co := &callObj{tt: tt, call: c}
+func newCall(L *lua.LState, tt *tester, c *phone.Call, app string) *lua.LTable {
+	co := &callObj{tt: tt, call: c, app: app}
 	t := L.NewTable()
 	method := func(name string, fn func(L *lua.LState) int) lua.LGFunction {
 		return func(L *lua.LState) int {
@@ -113,6 +114,7 @@ func newCall(L *lua.LState, tt *tester, c *phone.Call) *lua.LTable {
 		"vars":       co.vars,
 		"heard":      co.heard,
 		"transcript": co.transcript,
+		"kv":         co.kv,
 	} {
 		t.RawSetString(name, L.NewFunction(method(name, fn)))
 	}
@@ -238,6 +240,25 @@ func (co *callObj) vars(L *lua.LState) int {
 	_ = json.Unmarshal(s.Vars, &v)
 	if v == nil {
 		v = map[string]any{}
+	}
+	L.Push(luaconv.ToLua(L, v))
+	return 1
+}
+
+// kv returns the value the app's kv store holds at key (nil when none).
+func (co *callObj) kv(L *lua.LState) int {
+	key := L.CheckString(2)
+	b, ok, err := co.tt.line.Store.KVGet(co.tt.ctx, co.app, key)
+	if err != nil {
+		L.RaiseError("kv: %v", err)
+	}
+	if !ok {
+		L.Push(lua.LNil)
+		return 1
+	}
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		v = string(b)
 	}
 	L.Push(luaconv.ToLua(L, v))
 	return 1

@@ -39,9 +39,10 @@ type Options struct {
 	Run      *regexp.Regexp // only tests whose name matches; nil runs all
 	Verbose  bool
 	Out      io.Writer
-	Deadline time.Duration // per event, as in serve
-	Timeout  time.Duration // per test (default 10 s)
-	Logger   *slog.Logger  // the apps' log lines; nil discards them
+	Deadline time.Duration  // per event, as in serve
+	Engine   engine.Options // http, vcc and zone settings for the apps (Deadline and Logger above win)
+	Timeout  time.Duration  // per test (default 10 s)
+	Logger   *slog.Logger   // the apps' log lines; nil discards them
 }
 
 // Result is the outcome of a run.
@@ -162,7 +163,9 @@ func runTest(opts Options, scripts *engine.Scripts, L *lua.LState, fn *lua.LFunc
 		return err.Error(), nil
 	}
 	defer st.Close()
-	line, err := phone.NewLine(scripts, st, engine.Options{Deadline: opts.Deadline, Logger: opts.Logger})
+	engOpts := opts.Engine
+	engOpts.Deadline, engOpts.Logger = opts.Deadline, opts.Logger
+	line, err := phone.NewLine(scripts, st, engOpts)
 	if err != nil {
 		return err.Error(), nil
 	}

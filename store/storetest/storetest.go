@@ -33,6 +33,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentSessions", testConcurrent},
 		{"RawBytesExact", testRawBytesExact},
 		{"CanceledContext", testCanceled},
+		{"KV", testKV},
+		{"KVIncrConcurrent", testKVIncrConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -42,7 +42,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "trust-proxy", EnvVars: env("trust-proxy"), Usage: "reverse proxies (`networks`) whose X-Forwarded-For names the sender"},
 			&cli.StringFlag{Name: "admin-token", EnvVars: env("admin-token"), Usage: "`token` for /admin/* (luaivr sessions --server); empty turns them off"},
 			&cli.StringFlag{Name: "voice", EnvVars: env("voice"), Value: "en-US-BenjaminRUS", Usage: "voiceProfile of the server's own apology when a script fails"},
-		}, logFlags...),
+		}, append(integrationFlags, logFlags...)...),
 		Action: serve,
 	}
 }
@@ -80,10 +80,14 @@ func serve(c *cli.Context) error {
 	defer st.Close()
 
 	limit := uint64(max(c.Int("script-memory"), 0)) << 20
-	eng, err := engine.New(scripts, engine.Options{
+	engOpts := engine.Options{
 		Store: st, DefaultApp: c.String("app"), Deadline: c.Duration("deadline"),
 		Voice: c.String("voice"), Logger: logger, MemoryLimit: limit,
-	})
+	}
+	if err := integrations(c, &engOpts); err != nil {
+		return err
+	}
+	eng, err := engine.New(scripts, engOpts)
 	if err != nil {
 		return fmt.Errorf("--voice: %w", err)
 	}

@@ -34,7 +34,7 @@ func simulateCommand() *cli.Command {
 			&cli.StringFlag{Name: "to", Value: "+6568332048", Usage: "the app's `number`"},
 			&cli.StringSliceFlag{Name: "var", Usage: "initial session.vars entry `k=v` (repeatable)"},
 			&cli.DurationFlag{Name: "deadline", EnvVars: env("deadline"), Value: defaultDeadline, Usage: "time a handler may run per event"},
-		}, logFlags...),
+		}, append(integrationFlags, logFlags...)...),
 		Action: simulate,
 	}
 }
@@ -66,7 +66,11 @@ func simulate(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	line, err := phone.NewLine(scripts, st, engine.Options{Deadline: c.Duration("deadline"), Logger: logger})
+	engOpts := engine.Options{Deadline: c.Duration("deadline"), Logger: logger}
+	if err := integrations(c, &engOpts); err != nil {
+		return err
+	}
+	line, err := phone.NewLine(scripts, st, engOpts)
 	if err != nil {
 		return err
 	}

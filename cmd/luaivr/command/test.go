@@ -20,12 +20,12 @@ func testCommand() *cli.Command {
 		ArgsUsage: "[DIR]",
 		Description: "Each test_* function of a *_test.lua file gets t; t:call(\"app\") places a simulated call.\n" +
 			"Exits 1 when a test fails. Lists the menu options no test pressed.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "run", Usage: "run only tests whose name matches `regexp`"},
 			&cli.BoolFlag{Name: "v", Usage: "verbose: every test and what it logged"},
 			&cli.DurationFlag{Name: "deadline", EnvVars: env("deadline"), Value: defaultDeadline, Usage: "time a handler may run per event"},
 			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Second, Usage: "time one test may take"},
-		},
+		}, integrationFlags...),
 		Action: runTests,
 	}
 }
@@ -37,6 +37,9 @@ func runTests(c *cli.Context) error {
 	}
 	opts := flowtest.Options{Dir: dir, Verbose: c.Bool("v"), Out: c.App.Writer,
 		Deadline: c.Duration("deadline"), Timeout: c.Duration("timeout")}
+	if err := integrations(c, &opts.Engine); err != nil {
+		return err
+	}
 	if c.Bool("v") {
 		logger, _ := newLoggerAt(c, os.Stderr, slog.LevelDebug)
 		opts.Logger = logger
