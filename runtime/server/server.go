@@ -8,6 +8,7 @@
 //	GET  /healthz           liveness: 200 and what is being served
 //	GET  /admin/sessions    recent sessions, newest first (?limit=N); needs the admin token
 //	GET  /admin/sessions/{id}  one session and its transcript; needs the admin token
+//	POST /calls             place an outbound call driven by an app; needs the admin token
 //
 // It never answers a webhook with a 5xx: bad input gets a 4xx with a JSON body
 // that says what is wrong, and anything that goes wrong after the input was
@@ -15,6 +16,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -48,6 +50,9 @@ type Options struct {
 	AdminToken string
 	// Guard checks who may post webhooks.
 	Guard Guard
+	// Send places calls for POST /calls (the 8x8 Callflows API); nil turns
+	// the endpoint off.
+	Send engine.Send
 }
 
 // Server serves webhooks over HTTP.
@@ -124,6 +129,15 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 		} else {
 			s.sessions(ctx)
 		}
+	case path == "/calls":
+		if !ctx.IsPost() {
+			s.notAllowed(ctx, "POST", "use POST /calls with {\"app\":…,\"to\":…,\"from\":…}")
+			return
+		}
+		if !s.admin(ctx) {
+			return
+		}
+		s.placeCall(ctx)
 	case path == "/webhooks" || strings.HasPrefix(path, "/webhooks/"):
 		if !ctx.IsPost() {
 			s.notAllowed(ctx, "POST", "8x8 webhooks are POSTed: use POST "+path)
@@ -233,6 +247,46 @@ func (s *Server) session(ctx *fasthttp.RequestCtx, id string) {
 		return
 	}
 	body, _ := json.Marshal(SessionView{Session: sess, Transcript: entries})
+	s.reply(ctx, fasthttp.StatusOK, body)
+}
+
+func (s *Server) placeCall(ctx *fasthttp.RequestCtx) {
+	if s.opts.Send == nil {
+		s.fail(ctx, fasthttp.StatusServiceUnavailable, "placing calls needs the 8x8 API: start serve with --api-key and --subaccount (LUAIVR_API_KEY, LUAIVR_SUBACCOUNT)")
+		return
+	}
+	var req engine.CallRequest
+	dec := json.NewDecoder(bytes.NewReader(ctx.PostBody()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		s.fail(ctx, fasthttp.StatusBadRequest, "body: "+err.Error()+`; expected {"app":"reminder","to":"+6591234567","from":"+6568332048","vars":{…}}`)
+		return
+	}
+	if req.App == "" || req.To == "" || req.From == "" {
+		s.fail(ctx, fasthttp.StatusBadRequest, "app, to and from are required")
+		return
+	}
+	callCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	placed, err := s.opts.Engine.Call(callCtx, req, s.opts.Send)
+	var ce *engine.CallError
+	if errors.As(err, &ce) && ce.Step != "record" {
+		status := fasthttp.StatusBadGateway // 8x8 refused, or could not be reached
+		if ce.Step == "app" {
+			status = fasthttp.StatusUnprocessableEntity
+		}
+		s.log.Warn("call not placed", "app", req.App, "to", req.To, "err", err)
+		s.fail(ctx, status, err.Error())
+		return
+	}
+	if err != nil { // placed but not recorded: the caller must know both
+		s.log.Error("call placed but not recorded", "app", req.App, "session", placed.SessionID, "err", err)
+		body, _ := json.Marshal(map[string]any{"sessionId": placed.SessionID, "clientActionId": placed.ActionID, "callflow": placed.Callflow, "warning": err.Error()})
+		s.reply(ctx, fasthttp.StatusOK, body)
+		return
+	}
+	s.log.Info("call placed", "app", req.App, "to", req.To, "session", placed.SessionID)
+	body, _ := json.Marshal(placed)
 	s.reply(ctx, fasthttp.StatusOK, body)
 }
 

@@ -42,7 +42,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "trust-proxy", EnvVars: env("trust-proxy"), Usage: "reverse proxies (`networks`) whose X-Forwarded-For names the sender"},
 			&cli.StringFlag{Name: "admin-token", EnvVars: env("admin-token"), Usage: "`token` for /admin/* (luaivr sessions --server); empty turns them off"},
 			&cli.StringFlag{Name: "voice", EnvVars: env("voice"), Value: "en-US-BenjaminRUS", Usage: "voiceProfile of the server's own apology when a script fails"},
-		}, append(integrationFlags, logFlags...)...),
+		}, append(append(integrationFlags, apiFlags...), logFlags...)...),
 		Action: serve,
 	}
 }
@@ -99,7 +99,14 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("--trust-proxy: %w", err)
 	}
+	var send engine.Send // POST /calls, when the 8x8 API is configured
+	if c.String("api-key") != "" || c.String("subaccount") != "" {
+		if send, err = newSender(c, logger); err != nil {
+			return err
+		}
+	}
 	srv := server.New(server.Options{
+		Send:   send,
 		Guard:  server.Guard{Authorization: c.String("webhook-auth"), AllowFrom: allow, TrustProxy: proxies},
 		Engine: eng, Logger: logger, MaxBodySize: c.Int("max-body"),
 		ReadTimeout: c.Duration("read-timeout"), WriteTimeout: c.Duration("write-timeout"), IdleTimeout: c.Duration("idle-timeout"),

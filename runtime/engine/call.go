@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/luaivr/luaivr/runtime/callflow"
+	"github.com/luaivr/luaivr/runtime/webhook"
+	"github.com/luaivr/luaivr/store"
+)
+
+// CallRequest asks for an outbound call driven by an app.
+type CallRequest struct {
+	App  string         `json:"app"`
+	To   string         `json:"to"`   // the number to call
+	From string         `json:"from"` // our 8x8 number, the caller ID
+	Vars map[string]any `json:"vars,omitempty"`
+}
+
+// Placed is a call 8x8 accepted.
+type Placed struct {
+	SessionID string            `json:"sessionId"`
+	ActionID  string            `json:"clientActionId,omitempty"` // the menu the callee will answer
+	Callflow  []callflow.Action `json:"callflow"`
+}
+
+// CallError says at which step placing a call failed.
+type CallError struct {
+	Step string // "app": the request or the script; "send": 8x8 refused or could not be reached; "record": placed, not recorded
+	Err  error
+}
+
+func (e *CallError) Error() string { return e.Err.Error() }
+func (e *CallError) Unwrap() error { return e.Err }
+
+// Send places a callflow with 8x8 and returns 8x8's session id.
+type Send func(ctx context.Context, cf []callflow.Action) (sessionID string, err error)
+
+// Call places an outbound call: makeCall to req.To, then what the app's
+// on_call returns. The session is recorded under 8x8's session id with the
+// app, its vars and the position it waits at, because the first CALL_ACTION
+// of a placed call carries no clientActionId.
+func (e *Engine) Call(ctx context.Context, req CallRequest, send Send) (Placed, error) {
+	fail := func(step string, err error) (Placed, error) { return Placed{}, &CallError{Step: step, Err: err} }
+	app := e.scripts.Load().Apps[req.App]
+	if app == nil {
+		return fail("app", fmt.Errorf("no app %q (apps: %v)", req.App, e.scripts.Load().Names()))
+	}
+	if _, ok := app.Handlers[OnCall]; !ok {
+		return fail("app", fmt.Errorf("%s has no on_call: it decides what the callee hears first", app.File))
+	}
+	vars, err := json.Marshal(orEmpty(req.Vars))
+	if err != nil {
+		return fail("app", fmt.Errorf("vars: %w", err))
+	}
+	sess := store.Session{App: app.Name, Vars: vars, Direction: "OUTBOUND", Source: req.From, Destination: req.To}
+	ev := &webhook.Event{Type: webhook.CallAction, CallStatus: "CALL_RECEIVED", Direction: "OUTBOUND",
+		Source: req.From, Destination: req.To, Payload: map[string]any{}}
+	lo := e.runLua(ctx, app, &sess, ev, "", OnCall)
+	if lo.err != nil {
+		return fail("app", fmt.Errorf("on_call: %w", lo.err))
+	}
+	cf := append([]callflow.Action{{Name: callflow.MakeCall, Params: map[string]any{"source": req.From, "destination": req.To}}},
+		lo.reply.Callflow...)
+	if err := callflow.Check(cf, callflow.AsPlaced); err != nil {
+		return fail("app", fmt.Errorf("the callflow to place: %w", err))
+	}
+	id, err := send(ctx, cf)
+	if err != nil {
+		return fail("send", err)
+	}
+	if id == "" {
+		return fail("send", errors.New("8x8 accepted the call but gave no session id"))
+	}
+	sess.ID, sess.Vars, sess.ActionID, sess.Menu = id, lo.vars, lo.reply.ClientActionID, lo.reply.ClientActionID
+	if err := e.Register(ctx, sess); err != nil {
+		return Placed{SessionID: id, ActionID: sess.ActionID, Callflow: cf}, &CallError{Step: "record", Err: fmt.Errorf(
+			"the call is placed (session %s) but could not be recorded: its webhooks will reach the app without its vars: %w", id, err)}
+	}
+	return Placed{SessionID: id, ActionID: lo.reply.ClientActionID, Callflow: cf}, nil
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
