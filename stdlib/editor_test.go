@@ -6,8 +6,12 @@ import (
 	"testing"
 
 	"github.com/luaivr/luaivr/stdlib"
+	httpmod "github.com/luaivr/luaivr/stdlib/http"
 	"github.com/luaivr/luaivr/stdlib/ivr"
 	jsonmod "github.com/luaivr/luaivr/stdlib/json"
+	"github.com/luaivr/luaivr/stdlib/kv"
+	clock "github.com/luaivr/luaivr/stdlib/time"
+	"github.com/luaivr/luaivr/stdlib/vcc"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -19,7 +23,10 @@ func TestDefinitionsCoverModules(t *testing.T) {
 	if err := L.DoString(string(stdlib.Definitions)); err != nil {
 		t.Fatalf("luaivr.d.lua is not valid Lua: %v", err)
 	}
-	for name, open := range map[string]func(*lua.LState) lua.LValue{"ivr": ivr.New().Open, "json": jsonmod.Open} {
+	for name, open := range map[string]func(*lua.LState) lua.LValue{
+		"ivr": ivr.New().Open, "json": jsonmod.Open, "kv": kv.Open(nil, "app"),
+		"time": clock.Open(clock.Options{}), "http": httpmod.Open(httpmod.Options{}), "vcc": vcc.Open(vcc.Options{}),
+	} {
 		mod := open(L).(*lua.LTable)
 		mod.ForEach(func(k, v lua.LValue) {
 			if _, ok := v.(*lua.LFunction); !ok {

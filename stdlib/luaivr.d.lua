@@ -143,6 +143,87 @@ function log.warn(message, fields) end
 ---@param fields? table
 function log.error(message, fields) end
 
+kv = {}
+
+---The value at key in this app's store (shared by all its calls), or nil.
+---@param key string
+---@return any
+function kv.get(key) end
+---Store a value (anything json can hold), optionally for ttl seconds.
+---@param key string
+---@param value any
+---@param ttl? number seconds
+function kv.set(key, value, ttl) end
+---@param key string
+function kv.delete(key) end
+---Add to the number at key (missing is 0), atomically; returns the new value.
+---@param key string
+---@param by? number default 1
+---@param ttl? number seconds
+---@return number
+function kv.incr(key, by, ttl) end
+---Up to limit (default 100) entries whose key starts with prefix, in key order.
+---@param prefix? string
+---@param limit? integer
+---@return {key: string, value: any}[]
+function kv.list(prefix, limit) end
+
+time = {}
+
+---Seconds since the epoch (the simulator's virtual clock in simulate and tests).
+---@return number
+function time.now() end
+---Format t with strftime directives (%Y %m %d %H %M %S %A %a %B %b %p %I %j %Z %z %%).
+---@param t number
+---@param pattern string
+---@param zone? string IANA zone, e.g. "Asia/Singapore" (default: --zone, else UTC)
+---@return string
+function time.format(t, pattern, zone) end
+---@param t number
+---@param zone? string
+---@return {year: integer, month: integer, day: integer, hour: integer, min: integer, sec: integer, wday: integer, weekday: string, yday: integer, zone: string}
+function time.parts(t, zone) end
+---Are we open? hours maps monday…sunday (or mon…sun, weekdays, weekend) to "09:00-18:00",
+---a list of ranges, or false. Returns open, and when that next changes (or nil).
+---@param hours table<string, string|string[]|false>
+---@param opts? {zone?: string, at?: number, holidays?: table}
+---@return boolean open
+---@return number? next_change
+function time.is_open(hours, opts) end
+
+http = {}
+
+---GET url from a host on the operator's allow-list (--http-allow). Errors are values.
+---@param url string
+---@param opts? {headers?: table<string, string>, query?: table<string, string|number>, timeout?: number}
+---@return {status: integer, body: string, headers: table<string, string>, json: any}? response
+---@return string? err
+function http.get(url, opts) end
+---POST a string, or a table as JSON.
+---@param url string
+---@param body string|table
+---@param opts? {headers?: table<string, string>, query?: table<string, string|number>, timeout?: number}
+---@return {status: integer, body: string, headers: table<string, string>, json: any}? response
+---@return string? err
+function http.post(url, body, opts) end
+
+vcc = {}
+
+---The extIvrData string: [name|value] pairs, at most 500 characters.
+---@param fields table
+---@return string
+function vcc.data(fields) end
+---Ask the 8x8 Contact Center to route this call to a queue (External IVR wForwardACD).
+---@param req {queue: string|integer, sip_id: string, data?: table|string}
+---@return boolean? ok
+---@return string? err
+function vcc.forward(req) end
+---vcc.forward, then the hangup that hands the call back: return it from the handler.
+---@param req {queue: string|integer, sip_id: string, data?: table|string}
+---@return ivr.Action? hangup
+---@return string? err
+function vcc.handoff(req) end
+
 ---Handlers (define the ones you need):
 
 ---@type (fun(session: ivr.Session): ivr.Callflow)|ivr.Menu
@@ -207,3 +288,7 @@ function Call:vars() end
 function Call:heard() end
 ---@return string
 function Call:transcript() end
+---The value this call's app's kv store holds at key.
+---@param key string
+---@return any
+function Call:kv(key) end
