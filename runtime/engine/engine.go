@@ -649,6 +649,7 @@ func (l libs) open(mod *ivr.Module, app string, logger *slog.Logger) []sandbox.L
 		{Name: "ivr", Open: mod.Open},
 		{Name: "json", Open: jsonmod.Open},
 		{Name: "log", Open: logmod.Open(logger)},
+		{Name: "print", Open: logmod.Print(logger)},
 		{Name: "kv", Open: kvmod.Open(l.kv, app)},
 		{Name: "time", Open: l.time},
 		{Name: "http", Open: l.http},

@@ -27,7 +27,7 @@ const (
 	// "stack overflow" instead of growing without end.
 	CallStackSize = 200
 	// registrySize and registryMaxSize bound the value stack.
-	registrySize    = 1024 * 4
+	registrySize    = 256
 	registryMaxSize = 1024 * 256
 	// MaxStringBytes bounds what string.rep can build in one call.
 	MaxStringBytes = 1 << 20
@@ -51,7 +51,13 @@ type Lib struct {
 	Open func(L *lua.LState) lua.LValue
 }
 
-// New returns a fresh, locked-down Lua state with libs opened. The caller closes it.
+// New returns a fresh, locked-down Lua state with libs. The caller closes it.
+//
+// Only the base library and string (whose metatable gives strings their
+// methods) are opened up front. table, math and the libs are opened the
+// first time a script names them, through _G's __index: a new state per
+// event is the price of isolation, and most handlers touch two or three
+// modules.
 func New(mods Modules, libs ...Lib) *lua.LState {
 	L := lua.NewState(lua.Options{
 		SkipOpenLibs:        true,
@@ -60,19 +66,15 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 		RegistryMaxSize:     registryMaxSize,
 		MinimizeStackMemory: true,
 	})
-	for _, lib := range []struct {
-		name string
-		open lua.LGFunction
-	}{
-		{lua.BaseLibName, lua.OpenBase},
-		{lua.TabLibName, lua.OpenTable},
-		{lua.StringLibName, lua.OpenString},
-		{lua.MathLibName, lua.OpenMath},
-	} {
-		L.Push(L.NewFunction(lib.open))
-		L.Push(lua.LString(lib.name))
-		L.Call(1, 0)
+	open := func(fn lua.LGFunction, name string) lua.LValue {
+		L.Push(L.NewFunction(fn))
+		L.Push(lua.LString(name))
+		L.Call(1, 1)
+		v := L.Get(-1)
+		L.Pop(1)
+		return v
 	}
+	open(lua.OpenBase, lua.BaseLibName)
 	g := L.G.Global
 	// Each of these reads files, compiles code at run time, or changes the
 	// environment of functions: the ways out of a sandbox.
@@ -80,24 +82,51 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 		"require", "collectgarbage", "getfenv", "setfenv", "newproxy", "_printregs", "print"} {
 		g.RawSetString(name, lua.LNil)
 	}
-	if str, ok := g.RawGetString("string").(*lua.LTable); ok {
+	if str, ok := open(lua.OpenString, lua.StringLibName).(*lua.LTable); ok {
 		str.RawSetString("dump", lua.LNil)
 		str.RawSetString("rep", L.NewFunction(strRep))
 		str.RawSetString("gsub", bounded(L, str.RawGetString("gsub"), gsubBound))
 	}
 	g.RawSetString("unpack", L.NewFunction(unpack))
-	if tbl, ok := g.RawGetString("table").(*lua.LTable); ok {
-		tbl.RawSetString("unpack", L.NewFunction(unpack))
-		tbl.RawSetString("concat", bounded(L, tbl.RawGetString("concat"), concatBound))
-	}
+
 	loaded := L.NewTable()
 	L.G.Registry.RawSetString(loadedKey, loaded)
-	for _, lib := range libs {
-		v := lib.Open(L)
-		g.RawSetString(lib.Name, v)
-		loaded.RawSetString(lib.Name, v)
+	lazy := map[string]func(*lua.LState) lua.LValue{
+		lua.TabLibName: func(L *lua.LState) lua.LValue {
+			tbl := open(lua.OpenTable, lua.TabLibName).(*lua.LTable)
+			tbl.RawSetString("unpack", L.NewFunction(unpack))
+			tbl.RawSetString("concat", bounded(L, tbl.RawGetString("concat"), concatBound))
+			return tbl
+		},
+		lua.MathLibName: func(L *lua.LState) lua.LValue { return open(lua.OpenMath, lua.MathLibName) },
 	}
-	g.RawSetString("require", L.NewFunction(requireFrom(mods)))
+	for _, lib := range libs {
+		lazy[lib.Name] = lib.Open
+	}
+	// openLazy opens a library on first use, as a global and for require.
+	openLazy := func(name string) lua.LValue {
+		fn, ok := lazy[name]
+		if !ok {
+			return lua.LNil
+		}
+		delete(lazy, name)
+		v := fn(L)
+		g.RawSetString(name, v)
+		loaded.RawSetString(name, v)
+		return v
+	}
+	mt := L.NewTable()
+	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		name, ok := L.Get(2).(lua.LString)
+		if !ok {
+			L.Push(lua.LNil)
+			return 1
+		}
+		L.Push(openLazy(string(name)))
+		return 1
+	}))
+	L.SetMetatable(g, mt)
+	g.RawSetString("require", L.NewFunction(requireFrom(mods, openLazy)))
 	return L
 }
 
@@ -187,13 +216,17 @@ var moduleName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0
 
 const loadedKey = "luaivr.loaded"
 
-func requireFrom(mods Modules) lua.LGFunction {
+func requireFrom(mods Modules, openLazy func(string) lua.LValue) lua.LGFunction {
 	return func(L *lua.LState) int {
 		name := L.CheckString(1)
 		if !moduleName.MatchString(name) {
 			L.ArgError(1, fmt.Sprintf("module name %q: use dotted Lua names like \"lib.hours\" (files in the script folder)", name))
 		}
 		loaded := L.G.Registry.RawGetString(loadedKey).(*lua.LTable)
+		if v := openLazy(name); v != lua.LNil { // a library not touched yet
+			L.Push(v)
+			return 1
+		}
 		if v := loaded.RawGetString(name); v != lua.LNil {
 			if v == lua.LFalse {
 				L.RaiseError("require %q: loop in requires (a module requires itself through others)", name)

@@ -18,21 +18,27 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// Open returns an opener for the module that writes to logger (which carries the
-// app and session attributes). It also sets the global print.
-func Open(logger *slog.Logger) func(L *lua.LState) lua.LValue {
+// Print returns the global print: an info line on logger.
+func Print(logger *slog.Logger) func(L *lua.LState) lua.LValue {
 	return func(L *lua.LState) lua.LValue {
-		fn := func(level slog.Level) lua.LGFunction {
-			return func(L *lua.LState) int { write(L, logger, level); return 0 }
-		}
-		L.SetGlobal("print", L.NewFunction(func(L *lua.LState) int {
+		return L.NewFunction(func(L *lua.LState) int {
 			parts := make([]string, L.GetTop())
 			for i := range parts {
 				parts[i] = L.ToStringMeta(L.Get(i + 1)).String()
 			}
 			logger.Info(strings.Join(parts, "\t"), "from", "print")
 			return 0
-		}))
+		})
+	}
+}
+
+// Open returns an opener for the module that writes to logger (which carries the
+// app and session attributes).
+func Open(logger *slog.Logger) func(L *lua.LState) lua.LValue {
+	return func(L *lua.LState) lua.LValue {
+		fn := func(level slog.Level) lua.LGFunction {
+			return func(L *lua.LState) int { write(L, logger, level); return 0 }
+		}
 		return L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
 			"debug": fn(slog.LevelDebug),
 			"info":  fn(slog.LevelInfo),

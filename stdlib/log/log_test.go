@@ -25,7 +25,7 @@ func TestLog(t *testing.T) {
 			t.Parallel()
 			var buf bytes.Buffer
 			logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})).With("app", "demo", "session", "s1")
-			luatest.Run(t, tt.src, sandbox.Lib{Name: "log", Open: logmod.Open(logger)})
+			luatest.Run(t, tt.src, sandbox.Lib{Name: "log", Open: logmod.Open(logger)}, sandbox.Lib{Name: "print", Open: logmod.Print(logger)})
 			if !strings.Contains(buf.String(), tt.want) {
 				t.Fatalf("log %q, want it to contain %q", buf.String(), tt.want)
 			}
@@ -36,5 +36,5 @@ func TestLog(t *testing.T) {
 func TestLogFieldsError(t *testing.T) {
 	t.Parallel()
 	logger := slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))
-	luatest.Run(t, `fails(function() log.info("x", { f = print }) end, "bad argument #2 to log.info (fields.f")`, sandbox.Lib{Name: "log", Open: logmod.Open(logger)})
+	luatest.Run(t, `fails(function() log.info("x", { f = function() end }) end, "bad argument #2 to log.info (fields.f")`, sandbox.Lib{Name: "log", Open: logmod.Open(logger)})
 }
