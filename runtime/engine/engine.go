@@ -83,6 +83,8 @@ type Handled struct {
 	Reason   string         // fallback reason; "" when the reply is the script's
 	Note     string         // a warning, e.g. an unknown menu position
 	Vars     json.RawMessage
+	Took     time.Duration // time in Lua
+	NewCall  bool          // the first event luaivr saw of this session
 }
 
 // Engine handles webhook events. It is safe for concurrent use.
@@ -241,7 +243,7 @@ func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) 
 	if e.opts.Observe != nil {
 		e.opts.Observe(Handled{App: sess.App, Session: sess.ID, Type: ev.Type, Handler: out.handler,
 			Position: out.position, Digits: ev.Digits, Reply: out.reply, Err: out.err, Reason: out.reason,
-			Note: out.note, Vars: sess.Vars})
+			Note: out.note, Vars: sess.Vars, Took: out.took, NewCall: !known})
 	}
 	if err := e.opts.Store.Commit(ctx, store.Commit{Session: sess, Entry: entry, ReplyKey: key, Reply: body}); err != nil {
 		// The caller is still answered: dead air is worse than a lost transcript line.

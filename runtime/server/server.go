@@ -6,6 +6,8 @@
 //	POST /webhooks          every event type; the app comes from the session, the called number or the default
 //	POST /webhooks/{app}    the same, with the app for new calls named in the URL
 //	GET  /healthz           liveness: 200 and what is being served
+//	GET  /readyz            readiness: 503 while the store cannot take events
+//	GET  /metrics           Prometheus text format
 //	GET  /admin/sessions    recent sessions, newest first (?limit=N); needs the admin token
 //	GET  /admin/sessions/{id}  one session and its transcript; needs the admin token
 //	POST /calls             place an outbound call driven by an app; needs the admin token
@@ -32,6 +34,7 @@ import (
 	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/runtime/metrics"
 	"github.com/luaivr/luaivr/runtime/webhook"
 	"github.com/luaivr/luaivr/store"
 	"github.com/valyala/fasthttp"
@@ -53,6 +56,8 @@ type Options struct {
 	// Send places calls for POST /calls (the 8x8 Callflows API); nil turns
 	// the endpoint off.
 	Send engine.Send
+	// Metrics, when set, is served at /metrics.
+	Metrics *metrics.Metrics
 }
 
 // Server serves webhooks over HTTP.
@@ -116,6 +121,17 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		s.health(ctx)
+	case path == "/readyz":
+		s.ready(ctx)
+	case path == "/metrics" && s.opts.Metrics != nil:
+		body, err := s.opts.Metrics.Text()
+		if err != nil {
+			s.fail(ctx, fasthttp.StatusServiceUnavailable, err.Error())
+			return
+		}
+		ctx.SetStatusCode(fasthttp.StatusOK)
+		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+		ctx.SetBody(body)
 	case path == "/admin/sessions" || strings.HasPrefix(path, "/admin/sessions/"):
 		if !ctx.IsGet() {
 			s.notAllowed(ctx, "GET", "use GET "+path)
@@ -157,6 +173,9 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 func (s *Server) webhook(ctx *fasthttp.RequestCtx, app string) {
 	if status, reason := s.opts.Guard.check(ctx); status != 0 {
 		s.rejected.Add(1)
+		if s.opts.Metrics != nil {
+			s.opts.Metrics.Rejected()
+		}
 		s.log.Warn("webhook refused", "remote", ctx.RemoteIP().String(), "reason", reason)
 		s.fail(ctx, status, fasthttp.StatusMessage(status)) // no detail for strangers
 		return
@@ -295,6 +314,18 @@ func (s *Server) placeCall(ctx *fasthttp.RequestCtx) {
 type SessionView struct {
 	Session    store.Session `json:"session"`
 	Transcript []store.Entry `json:"transcript"`
+}
+
+// ready answers 503 while the store cannot take events, so a load balancer
+// sends calls elsewhere.
+func (s *Server) ready(ctx *fasthttp.RequestCtx) {
+	if r, ok := s.opts.Engine.Store().(interface{ Ready() error }); ok {
+		if err := r.Ready(); err != nil {
+			s.fail(ctx, fasthttp.StatusServiceUnavailable, "not ready: "+err.Error())
+			return
+		}
+	}
+	s.reply(ctx, fasthttp.StatusOK, []byte(`{"status":"ready"}`))
 }
 
 func (s *Server) health(ctx *fasthttp.RequestCtx) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/runtime/metrics"
 	"github.com/luaivr/luaivr/runtime/server"
 	"github.com/luaivr/luaivr/store/badgerstore"
 )
@@ -315,5 +316,61 @@ func TestConcurrentCalls(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+}
+
+func TestMetricsAndReadiness(t *testing.T) {
+	t.Parallel()
+	set, errs := engine.Load("../../scripts")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	st, err := badgerstore.Open(badgerstore.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m *metrics.Metrics
+	eng, err := engine.New(set, engine.Options{Store: st, Observe: func(h engine.Handled) { m.Observe(h) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = metrics.New(eng, st)
+	srv := server.New(server.Options{Engine: eng, Metrics: m, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+	url := "http://" + ln.Addr().String()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/readyz"); code != 200 {
+		t.Fatalf("readyz %d", code)
+	}
+	for i, body := range [][]byte{vca("m-1", "e1", "1"), vca("m-1", "e1", "1"), vca("m-2", "e1", "")} {
+		if resp, err := http.Post(url+"/webhooks/restaurant", "application/json", bytes.NewReader(body)); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("event %d: %v", i, err)
+		}
+	}
+	code, text := get("/metrics")
+	for _, want := range []string{
+		`luaivr_events_total{outcome="ok",type="CALL_ACTION"} 2`,
+		`luaivr_dedupe_hits_total 1`,
+		`luaivr_handler_seconds_count{app="restaurant"} 2`,
+		`luaivr_calls_active 2`,
+		`luaivr_store_bytes`, `go_goroutines`, `process_resident_memory_bytes`,
+	} {
+		if code != 200 || !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	st.Close()
+	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "closed") {
+		t.Fatalf("readyz after the store closed: %d %s", code, body)
 	}
 }

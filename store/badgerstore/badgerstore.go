@@ -390,3 +390,14 @@ func (b badgerLogger) Warningf(f string, args ...any) {
 
 func (badgerLogger) Infof(string, ...any)  {}
 func (badgerLogger) Debugf(string, ...any) {}
+
+// Size is the data folder's size: the LSM tree and the value log, in bytes.
+func (s *Store) Size() (lsm, vlog int64) { return s.db.Size() }
+
+// Ready reports whether the store can take events (it is open).
+func (s *Store) Ready() error {
+	if s.db.IsClosed() {
+		return errors.New("the data folder is closed")
+	}
+	return nil
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/runtime/metrics"
 	"github.com/luaivr/luaivr/runtime/server"
 	"github.com/luaivr/luaivr/store/badgerstore"
 	"github.com/urfave/cli/v2"
@@ -87,10 +88,13 @@ func serve(c *cli.Context) error {
 	if err := integrations(c, &engOpts); err != nil {
 		return err
 	}
+	var m *metrics.Metrics
+	engOpts.Observe = func(h engine.Handled) { m.Observe(h) }
 	eng, err := engine.New(scripts, engOpts)
 	if err != nil {
 		return fmt.Errorf("--voice: %w", err)
 	}
+	m = metrics.New(eng, st)
 	allow, err := server.ParseNets(c.String("allow-from"))
 	if err != nil {
 		return fmt.Errorf("--allow-from: %w", err)

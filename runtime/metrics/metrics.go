@@ -1,0 +1,96 @@
+// Package metrics exposes what the engine and server do in Prometheus's text
+// format, for GET /metrics: events by type and outcome, handler time per app,
+// fallbacks by reason, redeliveries answered from the cache, calls in
+// progress, the data folder's size, and Go's runtime.
+package metrics
+
+import (
+	"bytes"
+	"sync/atomic"
+
+	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/runtime/webhook"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/expfmt"
+)
+
+// Metrics is one server's registry.
+type Metrics struct {
+	reg      *prometheus.Registry
+	events   *prometheus.CounterVec
+	handler  *prometheus.HistogramVec
+	active   prometheus.Gauge
+	rejected atomic.Int64
+}
+
+// Sizer reports the data folder's size in bytes (badgerstore does).
+type Sizer interface{ Size() (lsm, vlog int64) }
+
+// New makes the registry for an engine; store may be a Sizer.
+func New(eng *engine.Engine, store any) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "luaivr_events_total", Help: "Webhook events handled, by event type and outcome (ok, or the fallback reason).",
+	}, []string{"type", "outcome"})
+	m.handler = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "luaivr_handler_seconds", Help: "Time in Lua per event, by app.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+	}, []string{"app"})
+	m.active = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "luaivr_calls_active", Help: "Calls started and not yet summarised since this process started.",
+	})
+	st := eng.Stats()
+	m.reg.MustRegister(m.events, m.handler, m.active,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "luaivr_dedupe_hits_total", Help: "Redelivered events answered from the reply cache."},
+			func() float64 { return float64(st.Duplicates.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "luaivr_store_failures_total", Help: "Events whose state could not be read or saved."},
+			func() float64 { return float64(st.StoreFails.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "luaivr_webhooks_rejected_total", Help: "Webhooks refused by --webhook-auth or --allow-from."},
+			func() float64 { return float64(m.rejected.Load()) }),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	if sz, ok := store.(Sizer); ok {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "luaivr_store_bytes", Help: "Size of the data folder (Badger LSM tree and value log)."},
+			func() float64 { lsm, vlog := sz.Size(); return float64(lsm + vlog) }))
+	}
+	return m
+}
+
+// Observe records one handled event; give it to engine.Options.Observe.
+func (m *Metrics) Observe(h engine.Handled) {
+	outcome := "ok"
+	if h.Reason != "" {
+		outcome = h.Reason
+	}
+	m.events.WithLabelValues(h.Type, outcome).Inc()
+	if h.Handler != "" {
+		m.handler.WithLabelValues(h.App).Observe(h.Took.Seconds())
+	}
+	switch {
+	case h.Type == webhook.SessionSummary:
+		m.active.Dec()
+	case h.NewCall:
+		m.active.Inc()
+	}
+}
+
+// Rejected counts a webhook the guard refused.
+func (m *Metrics) Rejected() { m.rejected.Add(1) }
+
+// Text renders every metric in Prometheus's text format.
+func (m *Metrics) Text() ([]byte, error) {
+	families, err := m.reg.Gather()
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, f := range families {
+		if err := enc.Encode(f); err != nil {
+			return nil, err
+		}
+	}
+	return buf.Bytes(), nil
+}
