@@ -14,17 +14,23 @@ import (
 // process: parse, session read, a fresh Lua state, the menu router, validate,
 // encode, commit to Badger (in memory). BenchmarkBaseline is the part no IVR
 // server can skip (parse the webhook, encode a fixed reply), for ratios.
-func BenchmarkWebhook(b *testing.B) {
+func BenchmarkWebhook(b *testing.B) { benchWebhook(b, "restaurant", "main_menu") }
+
+// BenchmarkWebhookDTMF is the same with a hand-written on_dtmf (simple_ivr)
+// instead of the menu router.
+func BenchmarkWebhookDTMF(b *testing.B) { benchWebhook(b, "simple_ivr", "") }
+
+func benchWebhook(b *testing.B, app, position string) {
 	h := newHarness(&testing.T{}, "../../scripts", engine.Options{})
 	ctx := context.Background()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		body := []byte(fmt.Sprintf(`{"eventType":"CALL_ACTION","payload":{"sessionId":"bench-%d","eventId":"e","callStatus":"ACTION_COMPLETED","clientActionId":"main_menu","eventData":{"dtmf":"1"}}}`, i))
+		body := []byte(fmt.Sprintf(`{"eventType":"CALL_ACTION","payload":{"sessionId":"bench-%d","eventId":"e","callStatus":"ACTION_COMPLETED","clientActionId":%q,"eventData":{"dtmf":"1"}}}`, i, position))
 		ev, err := webhook.Parse(body)
 		if err != nil {
 			b.Fatal(err)
 		}
-		h.eng.Handle(ctx, ev, "restaurant")
+		h.eng.Handle(ctx, ev, app)
 	}
 }
 

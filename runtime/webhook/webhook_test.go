@@ -215,3 +215,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParse(b *testing.B) {
+	body, err := os.ReadFile(filepath.Join(fixtures, "vca_action_completed_eventData_map__docs_vca_guide.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := webhook.Parse(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
