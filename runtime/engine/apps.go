@@ -9,8 +9,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/luaivr/luaivr/runtime/callflow"
@@ -164,14 +166,37 @@ func Load(dir string) (*Scripts, []error) {
 		s.index()
 		return s, append(errs, fmt.Errorf("script folder %s: %w", dir, walkErr))
 	}
-	for _, rel := range apps {
-		name := strings.TrimSuffix(rel, ".lua")
-		app := &App{Name: name, File: rel, Sum: sums[rel], proto: s.modules[name], set: s}
-		if err := app.probe(); err != nil {
-			errs = append(errs, &ScriptError{File: rel, Err: err})
+	// Probing runs each script's top level: in parallel, since a folder can
+	// hold a hundred apps and serve should answer within a blink.
+	probed := make([]*App, len(apps))
+	probeErrs := make([]error, len(apps))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := range next {
+				rel := apps[i]
+				name := strings.TrimSuffix(rel, ".lua")
+				app := &App{Name: name, File: rel, Sum: sums[rel], proto: s.modules[name], set: s}
+				if err := app.probe(); err != nil {
+					probeErrs[i] = &ScriptError{File: rel, Err: err}
+					continue
+				}
+				probed[i] = app
+			}
+		})
+	}
+	for i := range apps {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, app := range probed {
+		if app == nil {
+			errs = append(errs, probeErrs[i])
 			continue
 		}
-		s.Apps[name] = app
+		s.Apps[app.Name] = app
 	}
 	return s, append(errs, s.index()...)
 }

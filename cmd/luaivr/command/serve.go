@@ -126,6 +126,11 @@ func serve(c *cli.Context) error {
 	defer stop()
 	vet := vetApp(c.Duration("deadline"))
 	go func() { // what check finds in the apps as loaded: served, but said
+		select { // after startup, so the first calls do not wait for it
+		case <-time.After(2 * time.Second):
+		case <-ctx.Done():
+			return
+		}
 		for _, name := range scripts.Names() {
 			if err := vet(scripts, name); err != nil {
 				logger.Warn("app has problems (luaivr check tells more)", "err", err)
