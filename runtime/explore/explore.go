@@ -241,7 +241,7 @@ func (x *explorer) inputs(c *phone.Call) []input {
 		}
 		out = append(out, input{label: "other", kind: press, keys: invalidKey(menu.Keys, maxDigits(w.Params))})
 	} else {
-		for _, k := range keypad(maxDigits(w.Params)) {
+		for _, k := range keypad(maxDigits(w.Params), minDigits(w.Params)) {
 			out = append(out, input{label: k, kind: press, keys: k})
 		}
 	}
@@ -265,12 +265,20 @@ func maxDigits(p map[string]any) int {
 }
 
 // keypad is what to press at a hand-written on_dtmf prompt: every key when it
-// takes one, else a few typical entries.
-func keypad(max int) []string {
-	if max == 1 {
+// takes one, else a few typical entries, one of them as long as the prompt
+// needs (an account number of six digits).
+func keypad(most, least int) []string {
+	if most == 1 {
 		return []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "*", "#"}
 	}
-	return []string{"1", "2", "0", strings.Repeat("1", min(max, 4)), "9#"}
+	return []string{"1", "2", "0", strings.Repeat("1", min(most, max(least, 4))), "9#"}
+}
+
+func minDigits(p map[string]any) int {
+	if f, ok := p["minDigits"].(float64); ok && f > 0 {
+		return int(f)
+	}
+	return 1
 }
 
 // invalidKey is a key the menu does not offer.

@@ -4,25 +4,51 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"net/http"
+	"net/url"
 	"strings"
+	"time"
 
+	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/phone"
+	httpmod "github.com/luaivr/luaivr/stdlib/http"
 	"github.com/luaivr/luaivr/stdlib/luaconv"
+	"github.com/luaivr/luaivr/stdlib/vcc"
+	"github.com/luaivr/luaivr/store"
 	lua "github.com/yuin/gopher-lua"
 )
 
 // tester is the t a test function receives.
 type tester struct {
-	line  *phone.Line
-	ctx   context.Context
-	calls []*phone.Call
-	logs  []string
+	opts    Options
+	scripts *engine.Scripts
+	store   store.Store
+	ctx     context.Context
+	web     *web        // the stubs and the requests made
+	line    *phone.Line // made at the first t:call, so stubs declared before it are allowed
+	allowed []string    // the http module's allow-list on line
+	vccHost string      // the vcc module's host on line
+	clock   time.Time   // t:at's time for the line's clock; zero: the line's own start
+	calls   []*phone.Call
+	logs    []string
 }
+
+// In flow tests the vcc module is configured with these unless the run sets
+// its own (--vcc-url, …), so a test can stub the hand-off without flags.
+const (
+	testVCCURL    = "https://vcc.example.test/SC/externalIvrAction.php"
+	testVCCTenant = "test-tenant"
+	testVCCToken  = "test-token"
+)
 
 func (tt *tester) table(L *lua.LState) *lua.LTable {
 	t := L.NewTable()
-	L.SetFuncs(t, map[string]lua.LGFunction{
-		"call": tt.call,
+	for name, fn := range map[string]lua.LGFunction{
+		"call":     tt.call,
+		"stub":     tt.stub,
+		"requests": func(L *lua.LState) int { L.Push(tt.web.requestsTable(L)); return 1 },
+		"at":       tt.setClock,
 		"eq": func(L *lua.LState) int {
 			checkEq(L, L.Get(2), L.Get(3), L.OptString(4, "value"))
 			return 0
@@ -39,8 +65,110 @@ func (tt *tester) table(L *lua.LState) *lua.LTable {
 			tt.logs = append(tt.logs, strings.TrimSuffix(L.Where(1), ":")+": "+strings.Join(parts, " "))
 			return 0
 		},
-	})
+	} {
+		t.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+			if L.Get(1) != t {
+				L.RaiseError("t.%s: use t:%s(…) with a colon", name, name)
+			}
+			return fn(L)
+		}))
+	}
 	return t
+}
+
+// lineFor returns the test's line, making it at the first t:call: its http
+// module may call the hosts of the stubs declared so far (and the run's
+// --http-allow), and both the http and the vcc module send through the stubs.
+func (tt *tester) lineFor(L *lua.LState) *phone.Line {
+	if tt.line != nil {
+		return tt.line
+	}
+	o := tt.opts.Engine
+	o.Deadline, o.Logger = tt.opts.Deadline, tt.opts.Logger
+	client := &http.Client{Transport: tt.web}
+	tt.allowed = append(tt.web.hosts(), o.HTTP.Allow...)
+	o.HTTP.Allow, o.HTTP.Client = tt.allowed, client
+	o.VCC = vcc.Options{URL: or(o.VCC.URL, testVCCURL), Tenant: or(o.VCC.Tenant, testVCCTenant),
+		Token: or(o.VCC.Token, testVCCToken), HTTP: client, AllowHTTP: o.VCC.AllowHTTP}
+	if u, err := url.Parse(o.VCC.URL); err == nil {
+		tt.vccHost = strings.ToLower(u.Host)
+	}
+	line, err := phone.NewLine(tt.scripts, tt.store, o)
+	if err != nil {
+		L.RaiseError("t:call: %v", err)
+	}
+	if !tt.clock.IsZero() {
+		line.SetNow(tt.clock)
+	}
+	tt.line = line
+	return line
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// stub declares what a URL answers: t:stub("GET https://…", { status =,
+// json = | body =, headers = }) or { error = "…" } for a failed connection.
+func (tt *tester) stub(L *lua.LState) int {
+	s := parseStub(L, L.CheckString(2), L.Get(3))
+	host := strings.ToLower(s.url.Host)
+	if err := httpmod.CheckAllow([]string{host}); err != nil {
+		L.RaiseError("t:stub: the host of %q: %v", s.decl, err)
+	}
+	if tt.line != nil && host != tt.vccHost && !tt.allows(host) {
+		L.RaiseError("t:stub(%q): the app may not call %s in this test: the first t:call fixed the hosts it may call "+
+			"(those of the stubs declared before it); declare this stub before t:call", s.decl, host)
+	}
+	tt.web.add(s)
+	return 0
+}
+
+// allows reports whether the line's allow-list has host (host or host:port).
+func (tt *tester) allows(host string) bool {
+	for _, a := range tt.allowed {
+		a = strings.ToLower(a)
+		if rest, ok := strings.CutPrefix(a, "*."); (ok && strings.HasSuffix(host, "."+rest)) || a == host {
+			return true
+		}
+	}
+	return false
+}
+
+// setClock is t:at(time [, zone]): the time at which the next call starts,
+// "2026-01-05 10:00" (or with seconds, or a date alone) in zone (default
+// UTC), or seconds since the epoch as time.now() gives. The clock goes on
+// from there as calls advance it.
+func (tt *tester) setClock(L *lua.LState) int {
+	zone := L.OptString(3, "UTC")
+	loc, err := time.LoadLocation(zone)
+	if err != nil || zone == "" || zone == "Local" {
+		L.RaiseError("t:at: unknown time zone %q (use an IANA name like \"Asia/Singapore\")", zone)
+	}
+	var at time.Time
+	switch v := L.Get(2).(type) {
+	case lua.LString:
+		for _, layout := range []string{"2006-01-02 15:04", "2006-01-02 15:04:05", time.DateOnly} {
+			if at, err = time.ParseInLocation(layout, string(v), loc); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			L.RaiseError("t:at: %q is not a time \"YYYY-MM-DD HH:MM\"", string(v))
+		}
+	case lua.LNumber:
+		at = time.UnixMilli(int64(math.Round(float64(v) * 1000)))
+	default:
+		L.RaiseError("t:at: a time \"YYYY-MM-DD HH:MM\" (and a zone) or seconds since the epoch expected, got %s", v.Type())
+	}
+	tt.clock = at
+	if tt.line != nil {
+		tt.line.SetNow(at)
+	}
+	return 0
 }
 
 // call places a call: t:call("app") or t:call{ app = "app", from = "+65…",
@@ -69,10 +197,10 @@ func (tt *tester) call(L *lua.LState) int {
 	if opts.App == "" {
 		L.RaiseError("t:call: which app? t:call(\"restaurant\")")
 	}
-	if tt.line.Engine.Scripts().Apps[opts.App] == nil {
-		L.RaiseError("t:call: no app %q in the script folder (apps: %s)", opts.App, strings.Join(tt.line.Engine.Scripts().Names(), ", "))
+	if tt.scripts.Apps[opts.App] == nil {
+		L.RaiseError("t:call: no app %q in the script folder (apps: %s)", opts.App, strings.Join(tt.scripts.Names(), ", "))
 	}
-	c, err := tt.line.Start(tt.ctx, opts)
+	c, err := tt.lineFor(L).Start(tt.ctx, opts)
 	if err != nil {
 		L.RaiseError("t:call: %v", err)
 	}

@@ -11,7 +11,9 @@
 //	end
 //
 // Each test gets its own simulated line (engine and in-memory store), so tests
-// do not see each other's sessions. Output and exit status follow `go test`.
+// do not see each other's sessions, and its own stubs for the http and vcc
+// modules (t:stub, t:requests), so apps that call business systems are tested
+// without a network. Output and exit status follow `go test`.
 package flowtest
 
 import (
@@ -26,7 +28,6 @@ import (
 	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
-	"github.com/luaivr/luaivr/runtime/phone"
 	"github.com/luaivr/luaivr/runtime/sandbox"
 	jsonmod "github.com/luaivr/luaivr/stdlib/json"
 	"github.com/luaivr/luaivr/store/badgerstore"
@@ -39,10 +40,14 @@ type Options struct {
 	Run      *regexp.Regexp // only tests whose name matches; nil runs all
 	Verbose  bool
 	Out      io.Writer
-	Deadline time.Duration  // per event, as in serve
-	Engine   engine.Options // http, vcc and zone settings for the apps (Deadline and Logger above win)
-	Timeout  time.Duration  // per test (default 10 s)
-	Logger   *slog.Logger   // the apps' log lines; nil discards them
+	Deadline time.Duration // per event, as in serve
+	// Engine has the zone and --http-allow for the apps (Deadline and Logger
+	// above win). No request leaves the process: the http and vcc modules
+	// send through the test's stubs (t:stub), and the vcc module's URL, tenant
+	// and token default to test values.
+	Engine  engine.Options
+	Timeout time.Duration // per test (default 10 s)
+	Logger  *slog.Logger  // the apps' log lines; nil discards them
 }
 
 // Result is the outcome of a run.
@@ -163,15 +168,9 @@ func runTest(opts Options, scripts *engine.Scripts, L *lua.LState, fn *lua.LFunc
 		return err.Error(), nil
 	}
 	defer st.Close()
-	engOpts := opts.Engine
-	engOpts.Deadline, engOpts.Logger = opts.Deadline, opts.Logger
-	line, err := phone.NewLine(scripts, st, engOpts)
-	if err != nil {
-		return err.Error(), nil
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
 	defer cancel()
-	tt := &tester{line: line, ctx: ctx}
+	tt := &tester{opts: opts, scripts: scripts, store: st, ctx: ctx, web: &web{}}
 	L.SetContext(ctx)
 	defer L.RemoveContext()
 	L.Push(fn)
@@ -180,6 +179,7 @@ func runTest(opts Options, scripts *engine.Scripts, L *lua.LState, fn *lua.LFunc
 	for _, c := range tt.calls {
 		cov.record(c)
 	}
+	logs := append(tt.logs, tt.web.notes()...)
 	if err != nil {
 		msg := err.Error()
 		if ae, ok := err.(*lua.ApiError); ok {
@@ -188,7 +188,7 @@ func runTest(opts Options, scripts *engine.Scripts, L *lua.LState, fn *lua.LFunc
 		if ctx.Err() != nil {
 			msg += fmt.Sprintf(" (the test ran past its %s limit)", opts.Timeout)
 		}
-		return msg, tt.logs
+		return msg, logs
 	}
-	return "", tt.logs
+	return "", logs
 }

@@ -56,7 +56,7 @@ func callCommand() *cli.Command {
 			&cli.StringFlag{Name: "data", EnvVars: env("data"), Value: "./data", Usage: "the data `folder` serve uses"},
 			&cli.StringFlag{Name: "server", Usage: "`URL` of a running serve: it places the call"},
 			&cli.StringFlag{Name: "admin-token", EnvVars: env("admin-token"), Usage: "the running server's admin `token`"},
-		}, apiFlags...),
+		}, append(apiFlags, integrationFlags...)...),
 		Action: placeCall,
 	}
 }
@@ -97,7 +97,11 @@ func placeCall(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	eng, err := engine.New(scripts, engine.Options{Store: st, Logger: logger})
+	engOpts := engine.Options{Store: st, Logger: logger}
+	if err := integrations(c, &engOpts); err != nil { // on_call may use http, vcc or time as under serve
+		return err
+	}
+	eng, err := engine.New(scripts, engOpts)
 	if err != nil {
 		return err
 	}
