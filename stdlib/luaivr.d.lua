@@ -260,6 +260,17 @@ function T:eq(got, want, what) end
 function T:fail(message) end
 ---@param ... any
 function T:log(...) end
+---Answer the app's http (and vcc) requests to "METHOD URL" (a trailing * matches any suffix).
+---@param request string e.g. "GET https://crm.example.com/callers/*"
+---@param answer? {status?: integer, json?: any, body?: string, headers?: table<string, string>, error?: string}
+function T:stub(request, answer) end
+---The requests the app made so far.
+---@return {method: string, url: string, body: string, headers: table<string, string>, json: any, form: table}[]
+function T:requests() end
+---Set the virtual clock calls start at: "2026-01-05 10:00" (in zone, default UTC) or epoch seconds.
+---@param when string|number
+---@param zone? string
+function T:at(when, zone) end
 
 ---@class flowtest.Call
 ---@field session string
