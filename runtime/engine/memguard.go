@@ -18,10 +18,14 @@ var errMemory = errors.New("stopped: the process's memory passed its limit while
 // it cancels every script running at that moment: the VM checks its context
 // before the next instruction. It does not collect garbage first to be sure:
 // on a large heap a collection takes seconds while a runaway script keeps
-// allocating. serve sets Go's soft memory limit to the same value, so the
-// collector keeps garbage under it and a heap over it is live data. Scripts cannot be told apart by memory, so an innocent script
-// running alongside a runaway one is stopped too; it gets the fallback like
-// the runaway.
+// allocating; it collects after cancelling, so the runaways' garbage does not
+// count against the next call. With Go's default GC pacing the heap holds at
+// most about twice the live data, and luaivr's live data is tens of MiB, so a
+// heap over the limit means a script is running away. (A soft memory limit at
+// the same value, tried first, made the collector thrash once a script
+// crossed it, and slowed every call.) Scripts cannot be told apart by memory,
+// so an innocent script running alongside a runaway one is stopped too; it
+// gets the fallback like the runaway.
 //
 // Limits of the mechanism: the bound is approximate. The instruction in
 // progress finishes first, so the peak can reach about twice the limit while

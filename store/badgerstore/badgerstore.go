@@ -130,6 +130,11 @@ func Open(opts Options) (*Store, error) {
 		WithValueLogFileSize(64 << 20).
 		// The fewest compactors Badger allows besides none: one per core.
 		WithNumCompactors(2)
+	if opts.InMemory {
+		// In memory there is no value log: Badger refuses values over the
+		// threshold instead of moving them there. Keep everything in the tree.
+		bopts = bopts.WithValueThreshold(1 << 20)
+	}
 
 	db, err := badger.Open(bopts)
 	if err != nil {

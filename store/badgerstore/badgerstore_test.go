@@ -335,3 +335,20 @@ func TestCrash(t *testing.T) {
 	}
 	t.Logf("%d acknowledged commits survived SIGKILL", len(acked))
 }
+
+// In memory there is no value log: large transcript entries and replies must
+// still be stored.
+func TestInMemoryLargeValues(t *testing.T) {
+	t.Parallel()
+	st, err := Open(Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	big := []byte(`"` + strings.Repeat("x", 64<<10) + `"`)
+	c := store.Commit{Session: store.Session{ID: "s", Events: 1}, Entry: store.Entry{Seq: 1, Reply: big, Event: big},
+		ReplyKey: "k", Reply: big}
+	if err := st.Commit(context.Background(), c); err != nil {
+		t.Fatalf("a 64 KiB transcript entry in memory: %v", err)
+	}
+}
