@@ -110,9 +110,10 @@ func serve(c *cli.Context) error {
 		}
 	}
 	srv := server.New(server.Options{
-		Send:   send,
-		Guard:  server.Guard{Authorization: c.String("webhook-auth"), AllowFrom: allow, TrustProxy: proxies},
-		Engine: eng, Logger: logger, MaxBodySize: c.Int("max-body"),
+		Send:    send,
+		Metrics: m,
+		Guard:   server.Guard{Authorization: c.String("webhook-auth"), AllowFrom: allow, TrustProxy: proxies},
+		Engine:  eng, Logger: logger, MaxBodySize: c.Int("max-body"),
 		ReadTimeout: c.Duration("read-timeout"), WriteTimeout: c.Duration("write-timeout"), IdleTimeout: c.Duration("idle-timeout"),
 		AdminToken: c.String("admin-token"),
 	})

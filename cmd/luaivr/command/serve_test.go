@@ -126,6 +126,15 @@ func TestServeRestartMidCall(t *testing.T) {
 	if got := p.post(t, "/webhooks", vca("c1", "e2", "ACTION_COMPLETED", "1")); !strings.Contains(got, `"clientActionId":"reservations"`) {
 		t.Fatalf("second reply %s", got)
 	}
+	resp, err := http.Get(p.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `luaivr_events_total{outcome="ok",type="CALL_ACTION"} 2`) {
+		t.Fatalf("/metrics: %d\n%.400s", resp.StatusCode, b)
+	}
 	p.stop(t)
 	if !strings.Contains(p.stderr.String(), "shutting down") {
 		t.Errorf("no shutdown line in the log:\n%s", p.stderr)
