@@ -419,3 +419,21 @@ end`})
 		t.Fatalf("a healthy call after them heard %q\n%s", got, h.logs.String())
 	}
 }
+
+// Memory the rest of the process holds (the store compacting, say) does not
+// condemn scripts that did not grow it.
+func TestMemoryGuardSparesOthers(t *testing.T) {
+	// Not parallel: it holds the process's heap over the limit.
+	h := newHarness(t, "../../scripts", engine.Options{MemoryLimit: 64 << 20})
+	ballast := make([]byte, 100<<20)
+	for i := range ballast {
+		ballast[i] = byte(i)
+	}
+	for i := 0; i < 50; i++ {
+		c := newCall(shapeDTMF, true)
+		if got := replyText(t, h.post(c.start(), "restaurant")); !strings.HasPrefix(got, "Welcome to ABC Restaurant") {
+			t.Fatalf("call %d heard %q with the heap held high by someone else", i, got)
+		}
+	}
+	runtime.KeepAlive(ballast)
+}

@@ -14,38 +14,48 @@ var errMemory = errors.New("stopped: the process's memory passed its limit while
 
 // memGuard bounds the memory scripts can take. gopher-lua has no allocation
 // hook, and one VM instruction (s = s .. s) can double a string, so the guard
-// samples the Go heap every millisecond while any script runs. Past the limit
-// it cancels every script running at that moment: the VM checks its context
-// before the next instruction. It does not collect garbage first to be sure:
-// on a large heap a collection takes seconds while a runaway script keeps
-// allocating; it collects after cancelling, so the runaways' garbage does not
-// count against the next call. With Go's default GC pacing the heap holds at
-// most about twice the live data, and luaivr's live data is tens of MiB, so a
-// heap over the limit means a script is running away. (A soft memory limit at
-// the same value, tried first, made the collector thrash once a script
-// crossed it, and slowed every call.) Scripts cannot be told apart by memory,
-// so an innocent script running alongside a runaway one is stopped too; it
-// gets the fallback like the runaway.
+// samples the Go heap every millisecond while any script runs. Scripts
+// cannot be told apart by memory, and the store legitimately allocates
+// hundreds of MiB for moments while it compacts, so a heap over the limit
+// alone condemns nobody: a script is stopped when the heap is over the limit
+// AND grew by more than half the limit while that script ran. A runaway
+// script does exactly that; a handler that runs a millisecond alongside a
+// compaction does not. Past twice the limit every running script is stopped,
+// whatever the cause. The VM checks its context before its next instruction.
+// After stopping scripts the guard collects garbage, so what they left does
+// not count against the next call.
 //
 // Limits of the mechanism: the bound is approximate. The instruction in
 // progress finishes first, so the peak can reach about twice the limit while
-// a string doubles; and memory held by Go code the deadline cannot interrupt
-// is only released when that code returns.
+// a string doubles; a runaway that starts when the heap is already high is
+// caught later; and memory held by Go code the deadline cannot interrupt is
+// only released when that code returns.
 type memGuard struct {
 	limit uint64
 
 	mu      sync.Mutex
-	running map[uint64]context.CancelCauseFunc // by a serial number: pointers to empty structs may all be equal
+	running map[uint64]watched // by a serial number: pointers to empty structs may all be equal
 	serial  uint64
 	wake    chan struct{}
 }
 
+type watched struct {
+	cancel context.CancelCauseFunc
+	heap   uint64 // the heap when the script started
+}
+
 func newMemGuard(limit uint64) *memGuard {
-	g := &memGuard{limit: limit, running: map[uint64]context.CancelCauseFunc{}, wake: make(chan struct{}, 1)}
+	g := &memGuard{limit: limit, running: map[uint64]watched{}, wake: make(chan struct{}, 1)}
 	if limit > 0 {
 		go g.loop()
 	}
 	return g
+}
+
+func heapBytes() uint64 {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(sample)
+	return sample[0].Value.Uint64()
 }
 
 // watch registers a running script; stop unregisters it.
@@ -53,10 +63,11 @@ func (g *memGuard) watch(cancel context.CancelCauseFunc) (stop func()) {
 	if g.limit == 0 {
 		return func() {}
 	}
+	w := watched{cancel: cancel, heap: heapBytes()}
 	g.mu.Lock()
 	g.serial++
 	t := g.serial
-	g.running[t] = cancel
+	g.running[t] = w
 	g.mu.Unlock()
 	select {
 	case g.wake <- struct{}{}:
@@ -70,7 +81,6 @@ func (g *memGuard) watch(cancel context.CancelCauseFunc) (stop func()) {
 }
 
 func (g *memGuard) loop() {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -82,17 +92,22 @@ func (g *memGuard) loop() {
 			continue
 		}
 		<-tick.C
-		metrics.Read(sample)
-		if sample[0].Value.Uint64() < g.limit {
+		heap := heapBytes()
+		if heap < g.limit {
 			continue
 		}
+		stopped := 0
 		g.mu.Lock()
-		for _, cancel := range g.running {
-			cancel(errMemory)
+		for _, w := range g.running {
+			if heap >= 2*g.limit || heap > w.heap && heap-w.heap > g.limit/2 {
+				w.cancel(errMemory)
+				stopped++
+			}
 		}
 		g.mu.Unlock()
-		// Now that the runaways stop, collect what they left, so that their
-		// garbage does not count against the next call.
-		runtime.GC()
+		if stopped > 0 {
+			// Now that the runaways stop, collect what they left.
+			runtime.GC()
+		}
 	}
 }
