@@ -58,7 +58,9 @@ func (e *Engine) Call(ctx context.Context, req CallRequest, send Send) (Placed, 
 	sess := store.Session{App: app.Name, Vars: vars, Direction: "OUTBOUND", Source: req.From, Destination: req.To}
 	ev := &webhook.Event{Type: webhook.CallAction, CallStatus: "CALL_RECEIVED", Direction: "OUTBOUND",
 		Source: req.From, Destination: req.To, Payload: map[string]any{}}
+	e.slots <- struct{}{}
 	lo := e.runLua(ctx, app, &sess, ev, "", OnCall)
+	<-e.slots
 	if lo.err != nil {
 		return fail("app", fmt.Errorf("on_call: %w", lo.err))
 	}

@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,6 +57,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests and the simulator replace it).
 	Now func() time.Time
+	// Concurrency is how many scripts run at once (default four per CPU).
+	// The deadline is wall-clock time: with many scripts sharing few cores, a
+	// handler could pass it waiting for a core. Events beyond this wait their
+	// turn before their deadline starts. Scripts waiting on http hold a place.
+	Concurrency int
 	// MemoryLimit is the Go heap size, in bytes, past which running scripts
 	// are stopped (see memGuard); 0 turns the guard off.
 	MemoryLimit uint64
@@ -96,6 +102,7 @@ type Engine struct {
 	stats   Stats
 	mem     *memGuard
 	libs    libs
+	slots   chan struct{} // one per script allowed to run at once
 }
 
 // Stats counts what the engine did, for health and metrics.
@@ -115,6 +122,7 @@ const (
 	ReasonNoApp       = "no_app"
 	ReasonNoHandler   = "no_handler"
 	ReasonMemory      = "memory"
+	ReasonBusy        = "busy"
 )
 
 // New makes an engine serving scripts. The server's own fallback must pass
@@ -132,7 +140,10 @@ func New(scripts *Scripts, opts Options) (*Engine, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{opts: opts, log: opts.Logger, mem: newMemGuard(opts.MemoryLimit), libs: libs{
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 4 * runtime.GOMAXPROCS(0)
+	}
+	e := &Engine{slots: make(chan struct{}, opts.Concurrency), opts: opts, log: opts.Logger, mem: newMemGuard(opts.MemoryLimit), libs: libs{
 		kv:   opts.Store,
 		time: clock.Open(clock.Options{Now: opts.Now, Zone: opts.Zone}),
 		http: httpmod.Open(opts.HTTP),
@@ -345,9 +356,26 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 	// within twice the deadline even when the script is stuck in Go code the
 	// deadline cannot interrupt (a pathological pattern match, say). A
 	// goroutine left behind finishes on its own; its result is dropped.
+	// Wait for a turn; the deadline starts after. The wait is bounded too:
+	// scripts stuck past the watchdog keep their places, and a caller must
+	// never wait on them in silence.
+	wait := time.NewTimer(max(time.Second, 5*e.opts.Deadline))
+	select {
+	case e.slots <- struct{}{}:
+		wait.Stop()
+	case <-wait.C:
+		out.err, out.reason = fmt.Errorf("no script could start for %s: %d are running (--concurrency); the server is overloaded or scripts are stuck", max(time.Second, 5*e.opts.Deadline), cap(e.slots)), ReasonBusy
+		if isAction {
+			out.reply = e.appFallback(app)
+		}
+		return out
+	}
 	done := make(chan luaOutcome, 1)
 	snapshot := *sess
-	go func() { done <- e.runLua(ctx, app, &snapshot, ev, out.position, out.handler) }()
+	go func() {
+		defer func() { <-e.slots }() // a script left behind by the watchdog keeps its place until it ends
+		done <- e.runLua(ctx, app, &snapshot, ev, out.position, out.handler)
+	}()
 	watchdog := time.NewTimer(2 * e.opts.Deadline)
 	defer watchdog.Stop()
 	var lo luaOutcome

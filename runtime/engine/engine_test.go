@@ -437,3 +437,23 @@ func TestMemoryGuardSparesOthers(t *testing.T) {
 	}
 	runtime.KeepAlive(ballast)
 }
+
+// When every place to run a script is held (here by scripts stuck in work the
+// deadline cannot interrupt), callers still get an answer, not silence.
+func TestBusyStillAnswers(t *testing.T) {
+	t.Parallel()
+	dir := scriptDir(t, map[string]string{"stuck.lua": voice + `
+function on_dtmf(session, digits)
+  if digits == "1" then string.rep("a", 180):find(".-.-.-.-b") end
+  return ivr.hangup()
+end`})
+	h := newHarness(t, dir, engine.Options{Deadline: 10 * time.Millisecond, Concurrency: 1})
+	h.post(newCall(shapeDTMF, true).keys("1"), "stuck") // answered by the watchdog; the script keeps its place
+	got := replyText(t, h.post(newCall(shapeDTMF, true).keys("2"), "stuck"))
+	if got != "hangup" && !strings.Contains(got, "We are sorry") {
+		t.Fatalf("heard %q", got)
+	}
+	if got != "hangup" && !strings.Contains(h.logs.String(), "reason=busy") {
+		t.Fatal("a busy answer not logged as busy")
+	}
+}

@@ -29,6 +29,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "data", EnvVars: env("data"), Value: "./data", Usage: "data `folder` for sessions, transcripts and the reply cache"},
 			&cli.StringFlag{Name: "app", EnvVars: env("app"), Usage: "default `app` for calls no URL, session or number places (default: the only app, if there is one)"},
 			&cli.DurationFlag{Name: "deadline", EnvVars: env("deadline"), Value: defaultDeadline, Usage: "time a handler may run per event before the caller gets the fallback"},
+			&cli.IntFlag{Name: "concurrency", EnvVars: env("concurrency"), Usage: "scripts running at once (default 4 per CPU); more for apps that wait on http"},
 			&cli.IntFlag{Name: "script-memory", EnvVars: env("script-memory"), Value: 384, Usage: "heap size in `MiB` past which running scripts are stopped (0: no guard)"},
 			&cli.IntFlag{Name: "max-body", EnvVars: env("max-body"), Value: 1 << 20, Usage: "largest webhook body in `bytes`"},
 			&cli.DurationFlag{Name: "read-timeout", EnvVars: env("read-timeout"), Value: 5 * time.Second, Usage: "time to read a request"},
@@ -83,7 +84,7 @@ func serve(c *cli.Context) error {
 	limit := uint64(max(c.Int("script-memory"), 0)) << 20
 	engOpts := engine.Options{
 		Store: st, DefaultApp: c.String("app"), Deadline: c.Duration("deadline"),
-		Voice: c.String("voice"), Logger: logger, MemoryLimit: limit,
+		Voice: c.String("voice"), Logger: logger, MemoryLimit: limit, Concurrency: c.Int("concurrency"),
 	}
 	if err := integrations(c, &engOpts); err != nil {
 		return err
