@@ -242,27 +242,14 @@ func (m *module) fetch(L *lua.LState, r request) (*lua.LTable, string) {
 	}
 	what := r.method + " " + shown(u)
 
-	parent := L.Context()
-	if parent == nil {
-		parent = context.Background()
-	}
-	limit, byDeadline := m.timeout, false
+	limit := m.timeout
 	if r.timeout > 0 {
 		limit = r.timeout
 	}
-	if deadline, ok := parent.Deadline(); ok {
-		// Keep a tenth of what is left (at most 100 ms) for the script to
-		// answer the caller after a failure.
-		left := time.Until(deadline)
-		left -= min(left/10, 100*time.Millisecond)
-		if left <= 0 || parent.Err() != nil {
-			return nil, "http: no time left in this event's deadline"
-		}
-		if left < limit {
-			limit, byDeadline = left, true
-		}
+	ctx, cancel, limit, byDeadline, ok := Budget(L, limit)
+	if !ok {
+		return nil, "http: no time left in this event's deadline"
 	}
-	ctx, cancel := context.WithTimeout(parent, limit)
 	defer cancel()
 
 	var reqBody io.Reader
@@ -355,4 +342,28 @@ func shown(u *url.URL) string {
 	c := *u
 	c.User, c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = nil, "", false, "", ""
 	return c.String()
+}
+
+// Budget is the context for a request made from a script: limit, cut to what
+// is left of the event's deadline less a tenth of it (at most 100 ms), kept
+// so the script can still answer the caller after a failure. It returns the
+// time given and whether the deadline, not limit, set it; ok is false when
+// no time is left.
+func Budget(L *lua.LState, limit time.Duration) (ctx context.Context, cancel context.CancelFunc, given time.Duration, cut, ok bool) {
+	parent := L.Context()
+	if parent == nil {
+		parent = context.Background()
+	}
+	if deadline, has := parent.Deadline(); has {
+		left := time.Until(deadline)
+		left -= min(left/10, 100*time.Millisecond)
+		if left <= 0 || parent.Err() != nil {
+			return nil, nil, 0, false, false
+		}
+		if left < limit {
+			limit, cut = left, true
+		}
+	}
+	ctx, cancel = context.WithTimeout(parent, limit)
+	return ctx, cancel, limit, cut, true
 }

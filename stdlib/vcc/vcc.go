@@ -49,6 +49,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	httpmod "github.com/luaivr/luaivr/stdlib/http"
 	"io"
 	"net"
 	"net/http"
@@ -195,24 +196,10 @@ func (m *module) send(L *lua.LState, fn string) error {
 	if req.data != "" {
 		form.Set("extIvrData", req.data)
 	}
-	parent := L.Context()
-	if parent == nil {
-		parent = context.Background()
+	ctx, cancel, limit, byDeadline, ok := httpmod.Budget(L, Timeout)
+	if !ok {
+		return fmt.Errorf("%s: no time left in this event's deadline", fn)
 	}
-	limit, byDeadline := Timeout, false
-	if deadline, ok := parent.Deadline(); ok {
-		// Keep a tenth of what is left (at most 100 ms), as stdlib/http does,
-		// so a script whose hand-off failed still has time to answer the caller.
-		left := time.Until(deadline)
-		left -= min(left/10, 100*time.Millisecond)
-		if left <= 0 || parent.Err() != nil {
-			return fmt.Errorf("%s: no time left in this event's deadline", fn)
-		}
-		if left < limit {
-			limit, byDeadline = left, true
-		}
-	}
-	ctx, cancel := context.WithTimeout(parent, limit)
 	defer cancel()
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))
 	if err != nil {
