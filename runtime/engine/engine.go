@@ -438,10 +438,8 @@ func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *
 	var result lua.LValue = lua.LNil
 	session := L.NewTable()
 	err := callProtected(L, func(L *lua.LState) {
-		mod.Loaded = true // the top level passed these checks at load
 		L.Push(L.NewFunctionFromProto(app.proto))
 		L.Call(0, 0)
-		mod.Loaded = false
 		fillSession(L, session, app, sess, ev, position)
 		if fn, ok := L.GetGlobal(handler).(*lua.LFunction); ok && fn.Proto != nil {
 			lo.where = fmt.Sprintf(" (%s:%d)", fn.Proto.SourceName, fn.Proto.LineDefined)

@@ -33,11 +33,6 @@ import (
 // Module is one Lua state's ivr module: its defaults, menus and positions. The
 // runtime keeps it to route digits and render replies.
 type Module struct {
-	// Loaded says the script's top level was already checked when it was
-	// loaded: while it runs again for an event, builders skip their
-	// per-action check (the reply is checked whole before it leaves).
-	Loaded bool
-
 	defaults  map[string]lua.LValue
 	menus     map[string]*Menu
 	order     []string // menu ids in declaration order
@@ -131,10 +126,6 @@ func (m *Module) builder(action, main string) lua.LGFunction {
 		}
 		m.applyDefaults(params, action)
 		a := actionTable(L, action, params)
-		if m.Loaded {
-			L.Push(a)
-			return 1
-		}
 		if err := checkAction(a); err != nil {
 			L.RaiseError("%s: %s", fname, err)
 		}
