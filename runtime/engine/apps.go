@@ -248,8 +248,14 @@ func compileSource(src []byte, name string) (*lua.FunctionProto, error) {
 }
 
 // probe runs the script's top level once in a scratch state to learn what it
-// declares, and checks its fallback against 8x8's rules.
-func (a *App) probe() error {
+// declares, and checks its fallback against 8x8's rules. Nothing a script
+// does may crash the server: a panic here is the script's failure to load.
+func (a *App) probe() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("loading the script failed: %v", p)
+		}
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
 	mod := ivr.New()
@@ -262,7 +268,7 @@ func (a *App) probe() error {
 	}
 	a.Handlers = map[string]string{}
 	for _, h := range []string{OnCall, OnDTMF, OnTimeout, OnStatus, OnEnd} {
-		v := L.GetGlobal(h)
+		v := L.G.Global.RawGetString(h) // raw: a script's own _G metatable must not run here
 		switch v.Type() {
 		case lua.LTNil:
 			continue
@@ -279,10 +285,10 @@ func (a *App) probe() error {
 	for _, m := range mod.Menus() {
 		a.Menus = append(a.Menus, MenuInfo{ID: m.ID, Prompt: m.Prompt, Keys: m.Keys(), Where: m.Where})
 	}
-	if err := a.readNumbers(L.GetGlobal("numbers")); err != nil {
+	if err := a.readNumbers(L.G.Global.RawGetString("numbers")); err != nil {
 		return err
 	}
-	if fb := L.GetGlobal("fallback"); fb != lua.LNil {
+	if fb := L.G.Global.RawGetString("fallback"); fb != lua.LNil {
 		r, err := mod.Reply(fb)
 		if err == nil {
 			err = callflow.Check(r.Callflow, callflow.AsReply)

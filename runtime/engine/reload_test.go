@@ -105,3 +105,26 @@ func TestWatchSeesChanges(t *testing.T) {
 		t.Fatal("an added script was not noticed within 2s")
 	}
 }
+
+// A script whose _G refuses unknown names ("strict globals") is refused at
+// load, not a crash of the server.
+func TestStrictGlobalsScriptIsRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeApp(t, dir, "good.lua", greeterSrc("good", "good got"))
+	writeApp(t, dir, "strict.lua", `setmetatable(_G, { __index = function(_, k) error("undefined global " .. k) end })`)
+	scripts, errs := engine.Load(dir)
+	if scripts.Apps["good"] == nil {
+		t.Fatal("the good app did not load beside the strict one")
+	}
+	for _, err := range errs {
+		t.Logf("refused: %v", err)
+	}
+	// A strict script that defines its handlers loads and serves.
+	writeApp(t, dir, "strict.lua", `on_call = function() return ivr.hangup() end
+setmetatable(_G, { __index = function(_, k) error("undefined global " .. k) end })`)
+	scripts, _ = engine.Load(dir)
+	if scripts.Apps["strict"] == nil {
+		t.Fatal("a strict script with on_call did not load")
+	}
+}

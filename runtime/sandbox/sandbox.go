@@ -103,7 +103,8 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 	for _, lib := range libs {
 		lazy[lib.Name] = lib.Open
 	}
-	// openLazy opens a library on first use, as a global and for require.
+	// openLazy opens a library on first use, as a global (unless the script
+	// has a global of that name) and for require.
 	openLazy := func(name string) lua.LValue {
 		fn, ok := lazy[name]
 		if !ok {
@@ -111,9 +112,27 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 		}
 		delete(lazy, name)
 		v := fn(L)
-		g.RawSetString(name, v)
+		if g.RawGetString(name) == lua.LNil {
+			g.RawSetString(name, v)
+		}
 		loaded.RawSetString(name, v)
 		return v
+	}
+	// A script that sets or reads _G's metatable (a "strict globals" guard)
+	// would hide the libraries not opened yet: open them all first.
+	openAll := func() {
+		for name := range lazy {
+			openLazy(name)
+		}
+	}
+	for _, name := range []string{"setmetatable", "getmetatable"} {
+		orig := g.RawGetString(name).(*lua.LFunction).GFunction
+		g.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+			if L.Get(1) == g {
+				openAll()
+			}
+			return orig(L)
+		}))
 	}
 	mt := L.NewTable()
 	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {

@@ -66,6 +66,7 @@ func TestLimitsAndRequire(t *testing.T) {
 		{"require loop", `require("loop.x")`, "loop in requires"},
 		{"require missing", `require("lib.zzz")`, "no file lib/zzz.lua in the script folder"},
 		{"require path", `require("../../etc/passwd")`, "use dotted Lua names"},
+		{"strict _G keeps the libraries", `setmetatable(_G, { __index = function(_, k) error("undefined " .. k) end }) assert(math.floor(1.5) == 1) assert(table.concat({"a"}) == "a")`, ""},
 		{"require absolute", `require("/etc/passwd")`, "use dotted Lua names"},
 	}
 	for _, tt := range tests {
@@ -85,6 +86,17 @@ func TestLimitsAndRequire(t *testing.T) {
 func TestNoModulesFolder(t *testing.T) {
 	t.Parallel()
 	if err := run(t, nil, `require("x")`); err == nil || !strings.Contains(err.Error(), "no file x.lua") {
+		t.Fatal(err)
+	}
+}
+
+// require of a library does not overwrite a script's own global of that name.
+func TestRequireKeepsOwnGlobal(t *testing.T) {
+	t.Parallel()
+	lib := sandbox.Lib{Name: "kv", Open: func(L *lua.LState) lua.LValue { return lua.LString("the library") }}
+	L := sandbox.New(nil, lib)
+	defer L.Close()
+	if err := L.DoString(`kv = "mine" local m = require("kv") assert(kv == "mine" and m == "the library")`); err != nil {
 		t.Fatal(err)
 	}
 }
