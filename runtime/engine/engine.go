@@ -375,7 +375,7 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 	snapshot := *sess
 	go func() {
 		defer func() { <-e.slots }() // a script left behind by the watchdog keeps its place until it ends
-		defer func() { // this goroutine is outside the server's recover: a panic would end the process
+		defer func() {               // this goroutine is outside the server's recover: a panic would end the process
 			if p := recover(); p != nil {
 				e.log.Error("panic while running a script", "app", app.Name, "session", ev.SessionID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				done <- luaOutcome{err: fmt.Errorf("internal error while running the script: %v", p), reason: ReasonScriptError}

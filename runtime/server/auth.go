@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
 	"net"
@@ -63,7 +64,7 @@ func (g *Guard) check(ctx *fasthttp.RequestCtx) (status int, reason string) {
 	}
 	if g.Authorization != "" {
 		got := ctx.Request.Header.Peek("Authorization")
-		if subtle.ConstantTimeCompare(got, []byte(g.Authorization)) != 1 {
+		if !sameSecret(got, g.Authorization) {
 			if len(got) == 0 {
 				return fasthttp.StatusUnauthorized, "no Authorization header"
 			}
@@ -80,7 +81,13 @@ func (g *Guard) clientIP(ctx *fasthttp.RequestCtx) net.IP {
 	if !contains(g.TrustProxy, ip) {
 		return ip
 	}
-	hops := strings.Split(string(ctx.Request.Header.Peek("X-Forwarded-For")), ",")
+	// Every X-Forwarded-For line, in order: a proxy may add its own line
+	// after a forged one sent by the client.
+	var lines []string
+	for _, l := range ctx.Request.Header.PeekAll("X-Forwarded-For") {
+		lines = append(lines, string(l))
+	}
+	hops := strings.Split(strings.Join(lines, ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
 		hop := net.ParseIP(strings.TrimSpace(hops[i]))
 		if hop == nil {
@@ -101,4 +108,11 @@ func contains(nets []*net.IPNet, ip net.IP) bool {
 		}
 	}
 	return false
+}
+
+// sameSecret compares a presented secret with the expected one in time that
+// depends on neither, not even their lengths: it compares their digests.
+func sameSecret(got []byte, want string) bool {
+	a, b := sha256.Sum256(got), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }

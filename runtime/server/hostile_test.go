@@ -34,6 +34,7 @@ func TestGuard(t *testing.T) {
 		{"forwarded, proxy not trusted", server.Guard{AllowFrom: elsewhere}, map[string]string{"X-Forwarded-For": "203.0.113.9"}, 403},
 		{"forwarded by a trusted proxy", server.Guard{AllowFrom: elsewhere, TrustProxy: loopback}, map[string]string{"X-Forwarded-For": "203.0.113.9"}, 200},
 		{"forged hop before the real one", server.Guard{AllowFrom: elsewhere, TrustProxy: loopback}, map[string]string{"X-Forwarded-For": "203.0.113.9, 192.0.2.1"}, 403},
+		{"forged line before the proxy's", server.Guard{AllowFrom: elsewhere, TrustProxy: loopback}, map[string]string{"X-Forwarded-For": "203.0.113.9", "x-forwarded-for": "192.0.2.66"}, 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,7 +42,7 @@ func TestGuard(t *testing.T) {
 			r := start(t, "../../scripts", t.TempDir(), server.Options{Guard: tt.guard})
 			req, _ := http.NewRequest("POST", r.url+"/webhooks/restaurant", bytes.NewReader(vca("g-1", "e1", "1")))
 			for k, v := range tt.header {
-				req.Header.Set(k, v)
+				req.Header.Add(k, v) // two spellings of a name make two header lines
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -101,4 +102,27 @@ func TestSlowAndManyClients(t *testing.T) {
 		}(c)
 	}
 	wg.Wait()
+}
+
+// Admin endpoints take only "Bearer <token>".
+func TestAdminToken(t *testing.T) {
+	t.Parallel()
+	r := start(t, "../../scripts", t.TempDir(), server.Options{AdminToken: "tok"})
+	for _, tt := range []struct {
+		header string
+		code   int
+	}{{"", 401}, {"tok", 401}, {"Bearer to", 401}, {"Bearer tokk", 401}, {"Bearer tok", 200}} {
+		req, _ := http.NewRequest("GET", r.url+"/admin/sessions", nil)
+		if tt.header != "" {
+			req.Header.Set("Authorization", tt.header)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.code {
+			t.Errorf("Authorization %q: %d, want %d", tt.header, resp.StatusCode, tt.code)
+		}
+	}
 }

@@ -20,7 +20,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -223,8 +222,8 @@ func (s *Server) admin(ctx *fasthttp.RequestCtx) bool {
 		s.fail(ctx, fasthttp.StatusForbidden, "admin endpoints are off: start serve with --admin-token (LUAIVR_ADMIN_TOKEN)")
 		return false
 	}
-	got := strings.TrimPrefix(string(ctx.Request.Header.Peek("Authorization")), "Bearer ")
-	if subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.AdminToken)) != 1 {
+	got, bearer := bytes.CutPrefix(ctx.Request.Header.Peek("Authorization"), []byte("Bearer "))
+	if !bearer || !sameSecret(got, s.opts.AdminToken) {
 		s.log.Warn("admin request rejected", "remote", ctx.RemoteIP().String())
 		s.fail(ctx, fasthttp.StatusUnauthorized, "send the admin token as Authorization: Bearer <token>")
 		return false
