@@ -574,8 +574,14 @@ func readVars(session *lua.LTable) (json.RawMessage, error) {
 		return nil, fmt.Errorf("session.vars must stay a table with named fields, got %T", v)
 	}
 	b, err := json.Marshal(v)
+	if err == nil && len(b) > MaxVarsBytes {
+		return nil, fmt.Errorf("session.vars is %d bytes as JSON, over the limit of %d: keep large data in kv or elsewhere", len(b), MaxVarsBytes)
+	}
 	return b, err
 }
+
+// MaxVarsBytes bounds a call's session.vars, saved with every event.
+const MaxVarsBytes = 1 << 20
 
 func (e *Engine) fallback(reason string, app *App, ev *webhook.Event, out outcome) {
 	c, _ := e.stats.Fallbacks.LoadOrStore(reason, new(atomic.Int64))

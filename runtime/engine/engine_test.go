@@ -148,6 +148,7 @@ function on_dtmf(session, digits)
   if digits == "7" then session.vars.f = function() end return ivr.hangup() end
   if digits == "8" then error({ code = 42 }) end
   if digits == "9" then return { ivr.hangup(), ivr.say("too late") } end
+  if digits == "0" then session.vars.big = string.rep("x", 1024 * 1024) return ivr.hangup() end
   return ivr.hangup()
 end`,
 		"polite.lua": voice + `
@@ -166,6 +167,7 @@ function on_dtmf(session, digits) error("always") end`,
 		{"broken", "7", server, `session.vars.f: a function cannot be converted`},
 		{"broken", "8", server, `error value {\"code\":42}`},
 		{"broken", "9", server, `-1012`},
+		{"broken", "0", server, `session.vars is 1048586 bytes as JSON, over the limit`},
 		{"polite", "1", "Sorry, our line has a problem. Goodbye.", `polite.lua:4: always`},
 	}
 	for _, tt := range tests {

@@ -85,7 +85,8 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 	if str, ok := open(lua.OpenString, lua.StringLibName).(*lua.LTable); ok {
 		str.RawSetString("dump", lua.LNil)
 		str.RawSetString("rep", L.NewFunction(strRep))
-		str.RawSetString("gsub", bounded(L, str.RawGetString("gsub"), gsubBound))
+		str.RawSetString("gsub", L.NewFunction(gsub(str.RawGetString("gsub").(*lua.LFunction).GFunction)))
+		str.RawSetString("format", bounded(L, str.RawGetString("format"), formatBound))
 	}
 	g.RawSetString("unpack", L.NewFunction(unpack))
 
@@ -184,13 +185,70 @@ func bounded(L *lua.LState, orig lua.LValue, check func(L *lua.LState) string) *
 	})
 }
 
-// gsubBound: with a string replacement, the result is at most the subject
-// plus one replacement per position.
-func gsubBound(L *lua.LState) string {
-	s, ok1 := L.Get(1).(lua.LString)
-	repl, ok2 := L.Get(3).(lua.LString)
-	if ok1 && ok2 && len(repl) > 0 && len(s)+1 > (MaxStringBytes-len(s))/len(repl) {
-		return fmt.Sprintf("string.gsub: replacing in %d bytes with %d bytes could exceed the limit of %d bytes", len(s), len(repl), MaxStringBytes)
+// gsub is string.gsub with its result bounded: the whole result is built in
+// one Go call the deadline cannot interrupt. A string replacement is bounded
+// before the call; a table or function replacement is metered as it is used.
+func gsub(orig lua.LGFunction) lua.LGFunction {
+	return func(L *lua.LState) int {
+		subject := len(lua.LVAsString(L.Get(1)))
+		budget := MaxStringBytes - subject
+		over := func() {
+			L.RaiseError("string.gsub: the result would be over the limit of %d bytes", MaxStringBytes)
+		}
+		switch repl := L.Get(3).(type) {
+		case lua.LString:
+			if len(repl) > 0 && subject+1 > budget/len(repl) {
+				over()
+			}
+		case *lua.LTable, *lua.LFunction:
+			used := 0
+			L.Replace(3, L.NewFunction(func(L *lua.LState) int {
+				var v lua.LValue
+				if t, ok := repl.(*lua.LTable); ok {
+					v = L.GetTable(t, L.Get(1)) // what gsub would look up: the first capture
+				} else {
+					args := make([]lua.LValue, L.GetTop())
+					for i := range args {
+						args[i] = L.Get(i + 1)
+					}
+					L.Push(repl)
+					for _, a := range args {
+						L.Push(a)
+					}
+					L.Call(len(args), 1)
+					v = L.Get(-1)
+					L.Pop(1)
+				}
+				if used += len(lua.LVAsString(v)); used > budget {
+					over()
+				}
+				L.Push(v)
+				return 1
+			}))
+		}
+		return orig(L)
+	}
+}
+
+// formatWidth finds the width and precision of each format directive.
+var formatWidth = regexp.MustCompile(`%[-+ #0]*(\d*)(?:\.(\d*))?[a-zA-Z%]`)
+
+// formatBound refuses widths and precisions over 99, as Lua 5.1 does, and a
+// result that could exceed MaxStringBytes.
+func formatBound(L *lua.LState) string {
+	format := lua.LVAsString(L.Get(1))
+	size := len(format)
+	for _, m := range formatWidth.FindAllStringSubmatch(format, -1) {
+		if len(m[1]) > 2 || len(m[2]) > 2 {
+			return "string.format: invalid format (width or precision too long)"
+		}
+		size += 99
+	}
+	for i := 2; i <= L.GetTop(); i++ {
+		size += len(lua.LVAsString(L.Get(i)))
+	}
+	if size > MaxStringBytes {
+		return fmt.Sprintf("string.format: the result could be over the limit of %d bytes", MaxStringBytes)
 	}
 	return ""
 }

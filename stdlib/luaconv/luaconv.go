@@ -50,6 +50,10 @@ func IsNull(v lua.LValue) bool {
 const (
 	MaxDepth = 64      // nesting of tables
 	MaxItems = 1 << 16 // table entries in one value, all levels together
+	// MaxBytes bounds the text in one value, counted each time a string
+	// appears: a table holding one big string many times would otherwise
+	// become gigabytes of JSON in a single call.
+	MaxBytes = 8 << 20
 )
 
 // ToLua converts a JSON-shaped Go value (json.Number allowed) into Lua.
@@ -105,7 +109,7 @@ func FromLua(v lua.LValue, path string) (any, error) {
 	return c.convert(v, path, 0)
 }
 
-type converter struct{ items int }
+type converter struct{ items, bytes int }
 
 func (c *converter) convert(v lua.LValue, path string, depth int) (any, error) {
 	switch v := v.(type) {
@@ -114,6 +118,9 @@ func (c *converter) convert(v lua.LValue, path string, depth int) (any, error) {
 	case lua.LBool:
 		return bool(v), nil
 	case lua.LString:
+		if c.bytes += len(v); c.bytes > MaxBytes {
+			return nil, fmt.Errorf("%s: more than %d bytes of text in one value", path, MaxBytes)
+		}
 		return string(v), nil
 	case lua.LNumber:
 		f := float64(v)

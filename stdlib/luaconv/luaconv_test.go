@@ -52,6 +52,14 @@ func TestLimits(t *testing.T) {
 	if _, err := luaconv.FromLua(big, "v"); err == nil || !strings.Contains(err.Error(), "table entries") {
 		t.Fatalf("big: %v", err)
 	}
+	repeated := L.NewTable()
+	text := lua.LString(strings.Repeat("x", 1<<20))
+	for i := 1; i <= 300; i++ {
+		repeated.Append(text)
+	}
+	if _, err := luaconv.FromLua(repeated, "v"); err == nil || !strings.Contains(err.Error(), "bytes of text") {
+		t.Fatalf("300 references to 1 MiB: %v", err)
+	}
 	bad := L.NewTable()
 	bad.RawSet(lua.LTrue, lua.LNumber(1))
 	if _, err := luaconv.FromLua(bad, "v"); err == nil || !strings.Contains(err.Error(), "boolean key") {
