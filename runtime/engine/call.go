@@ -28,7 +28,11 @@ type Placed struct {
 
 // CallError says at which step placing a call failed.
 type CallError struct {
-	Step string // "app": the request or the script; "send": 8x8 refused or could not be reached; "record": placed, not recorded
+	// Step is "app" (the request or the script), "send" (8x8 refused or could
+	// not be reached: nothing was placed, unless the error says the outcome is
+	// unknown) or "record" (placed, but not recorded: report success with a
+	// warning, never retry).
+	Step string
 	Err  error
 }
 
@@ -58,9 +62,7 @@ func (e *Engine) Call(ctx context.Context, req CallRequest, send Send) (Placed, 
 	sess := store.Session{App: app.Name, Vars: vars, Direction: "OUTBOUND", Source: req.From, Destination: req.To}
 	ev := &webhook.Event{Type: webhook.CallAction, CallStatus: "CALL_RECEIVED", Direction: "OUTBOUND",
 		Source: req.From, Destination: req.To, Payload: map[string]any{}}
-	e.slots <- struct{}{}
-	lo := e.runLua(ctx, app, &sess, ev, "", OnCall)
-	<-e.slots
+	lo := e.script(ctx, app, "", OnCall, func() luaOutcome { return e.runLua(ctx, app, &sess, ev, "", OnCall) })
 	if lo.err != nil {
 		return fail("app", fmt.Errorf("on_call: %w", lo.err))
 	}
@@ -73,8 +75,9 @@ func (e *Engine) Call(ctx context.Context, req CallRequest, send Send) (Placed, 
 	if err != nil {
 		return fail("send", err)
 	}
-	if id == "" {
-		return fail("send", errors.New("8x8 accepted the call but gave no session id"))
+	if id == "" { // placed all the same: say so, never invite a second try
+		return Placed{Callflow: cf}, &CallError{Step: "record", Err: errors.New(
+			"8x8 accepted the call but gave no session id: its webhooks will reach the app without its vars or menu")}
 	}
 	sess.ID, sess.Vars, sess.ActionID, sess.Menu = id, lo.vars, lo.reply.ClientActionID, lo.reply.ClientActionID
 	if err := e.Register(ctx, sess); err != nil {

@@ -274,6 +274,13 @@ func (e *Engine) Register(ctx context.Context, s store.Session) error {
 	unlock := e.locks.lock(s.ID)
 	defer unlock()
 	now := e.opts.Now()
+	// 8x8 may have posted the call's first status before we got here: keep
+	// what those events recorded (their count, status, times) and add ours.
+	if old, ok, err := e.opts.Store.Session(ctx, s.ID); err != nil {
+		return err
+	} else if ok {
+		s.Events, s.Status, s.Created, s.Ended = old.Events, old.Status, old.Created, old.Ended
+	}
 	if s.Created.IsZero() {
 		s.Created = now
 	}
@@ -353,46 +360,10 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 		return out
 	}
 
-	// The script runs in its own goroutine so that the caller is answered
-	// within twice the deadline even when the script is stuck in Go code the
-	// deadline cannot interrupt (a pathological pattern match, say). A
-	// goroutine left behind finishes on its own; its result is dropped.
-	// Wait for a turn; the deadline starts after. The wait is bounded too:
-	// scripts stuck past the watchdog keep their places, and a caller must
-	// never wait on them in silence.
-	wait := time.NewTimer(max(time.Second, 5*e.opts.Deadline))
-	select {
-	case e.slots <- struct{}{}:
-		wait.Stop()
-	case <-wait.C:
-		out.err, out.reason = fmt.Errorf("no script could start for %s: %d are running (--concurrency); the server is overloaded or scripts are stuck", max(time.Second, 5*e.opts.Deadline), cap(e.slots)), ReasonBusy
-		if isAction {
-			out.reply = e.appFallback(app)
-		}
-		return out
-	}
-	done := make(chan luaOutcome, 1)
-	snapshot := *sess
-	go func() {
-		defer func() { <-e.slots }() // a script left behind by the watchdog keeps its place until it ends
-		defer func() {               // this goroutine is outside the server's recover: a panic would end the process
-			if p := recover(); p != nil {
-				e.log.Error("panic while running a script", "app", app.Name, "session", ev.SessionID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				done <- luaOutcome{err: fmt.Errorf("internal error while running the script: %v", p), reason: ReasonScriptError}
-			}
-		}()
-		done <- e.runLua(ctx, app, &snapshot, ev, out.position, out.handler)
-	}()
-	watchdog := time.NewTimer(2 * e.opts.Deadline)
-	defer watchdog.Stop()
-	var lo luaOutcome
-	select {
-	case lo = <-done:
-	case <-watchdog.C:
-		lo = luaOutcome{took: 2 * e.opts.Deadline, reason: ReasonTimeout, err: fmt.Errorf(
-			"%s did not return within twice its %s deadline: stuck in work the deadline cannot interrupt (a huge pattern match, string or table operation); its result will be dropped",
-			out.handler, e.opts.Deadline)}
-	}
+	snapshot := *sess // the script's goroutine may outlive this call
+	lo := e.script(ctx, app, ev.SessionID, out.handler, func() luaOutcome {
+		return e.runLua(ctx, app, &snapshot, ev, out.position, out.handler)
+	})
 	out.reply, out.vars, out.took, out.err, out.reason, out.note = lo.reply, lo.vars, lo.took, lo.err, lo.reason, lo.note
 	if out.note != "" {
 		e.log.Warn(out.note, "app", app.Name, "session", ev.SessionID, "menu", out.position)
@@ -414,6 +385,47 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 		out.reply = e.appFallback(app)
 	}
 	return out
+}
+
+// script runs one script (fn) when its turn comes, in its own goroutine, so
+// that the caller is answered within twice the deadline even when the script
+// is stuck in Go code the deadline cannot interrupt (a pathological pattern
+// match, say). A goroutine left behind finishes on its own, keeping its turn
+// until then; its result is dropped. Waiting for a turn is bounded too: when
+// stuck scripts hold every turn, the caller must not wait in silence.
+func (e *Engine) script(ctx context.Context, app *App, session, handler string, fn func() luaOutcome) luaOutcome {
+	limit := max(500*time.Millisecond, e.opts.Deadline)
+	wait := time.NewTimer(limit)
+	defer wait.Stop()
+	select {
+	case e.slots <- struct{}{}: // the deadline starts after
+	case <-wait.C:
+		return luaOutcome{reason: ReasonBusy, err: fmt.Errorf(
+			"no script could start within %s: %d are running (--concurrency); the server is overloaded or scripts are stuck", limit, cap(e.slots))}
+	case <-ctx.Done():
+		return luaOutcome{reason: ReasonBusy, err: ctx.Err()}
+	}
+	done := make(chan luaOutcome, 1)
+	go func() {
+		defer func() { <-e.slots }()
+		defer func() { // this goroutine is outside the server's recover: a panic would end the process
+			if p := recover(); p != nil {
+				e.log.Error("panic while running a script", "app", app.Name, "session", session, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				done <- luaOutcome{err: fmt.Errorf("internal error while running the script: %v", p), reason: ReasonScriptError}
+			}
+		}()
+		done <- fn()
+	}()
+	watchdog := time.NewTimer(2 * e.opts.Deadline)
+	defer watchdog.Stop()
+	select {
+	case lo := <-done:
+		return lo
+	case <-watchdog.C:
+		return luaOutcome{took: 2 * e.opts.Deadline, reason: ReasonTimeout, err: fmt.Errorf(
+			"%s did not return within twice its %s deadline: stuck in work the deadline cannot interrupt (a huge pattern match, string or table operation); its result will be dropped",
+			handler, e.opts.Deadline)}
+	}
 }
 
 // luaOutcome is what running the script produced, made in the script's goroutine.

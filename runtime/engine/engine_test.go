@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/runtime/webhook"
 	"github.com/luaivr/luaivr/store"
 )
 
@@ -440,22 +442,63 @@ func TestMemoryGuardSparesOthers(t *testing.T) {
 	runtime.KeepAlive(ballast)
 }
 
-// When every place to run a script is held (here by scripts stuck in work the
-// deadline cannot interrupt), callers still get an answer, not silence.
+// blockingKV is a store whose kv.get waits until released: a script stuck in
+// Go code the deadline cannot interrupt, without burning a core.
+type blockingKV struct {
+	store.Store
+	release chan struct{}
+}
+
+func (b blockingKV) KVGet(context.Context, string, string) ([]byte, bool, error) {
+	<-b.release
+	return nil, false, nil
+}
+
+// When every place to run a script is held by stuck scripts, callers still
+// get an answer, not silence.
 func TestBusyStillAnswers(t *testing.T) {
 	t.Parallel()
 	dir := scriptDir(t, map[string]string{"stuck.lua": voice + `
 function on_dtmf(session, digits)
-  if digits == "1" then string.rep("a", 180):find(".-.-.-.-b") end
+  if digits == "1" then kv.get("wait") end
   return ivr.hangup()
 end`})
-	h := newHarness(t, dir, engine.Options{Deadline: 10 * time.Millisecond, Concurrency: 1})
-	h.post(newCall(shapeDTMF, true).keys("1"), "stuck") // answered by the watchdog; the script keeps its place
-	got := replyText(t, h.post(newCall(shapeDTMF, true).keys("2"), "stuck"))
-	if got != "hangup" && !strings.Contains(got, "We are sorry") {
-		t.Fatalf("heard %q", got)
+	h := newHarness(t, dir, engine.Options{})
+	release := make(chan struct{})
+	defer close(release)
+	scripts, _ := engine.Load(dir)
+	eng, err := engine.New(scripts, engine.Options{Store: blockingKV{h.st, release}, Deadline: 10 * time.Millisecond,
+		Concurrency: 1, Logger: slog.New(slog.NewTextHandler(h.logs, nil))})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got != "hangup" && !strings.Contains(h.logs.String(), "reason=busy") {
-		t.Fatal("a busy answer not logged as busy")
+	post := func(body []byte) string {
+		ev, _ := webhook.Parse(body)
+		return replyText(t, eng.Handle(context.Background(), ev, "stuck"))
+	}
+	if got := post(newCall(shapeDTMF, true).keys("1")); !strings.Contains(got, "We are sorry") { // the watchdog answers
+		t.Fatalf("the stuck call heard %q", got)
+	}
+	if got := post(newCall(shapeDTMF, true).keys("2")); !strings.Contains(got, "We are sorry") {
+		t.Fatalf("a call while the only place is held heard %q", got)
+	}
+	if !strings.Contains(h.logs.String(), "reason=busy") {
+		t.Fatalf("no busy answer logged:\n%s", h.logs.String())
+	}
+}
+
+// Recording a placed call keeps the events 8x8 posted before it.
+func TestRegisterKeepsEarlierEvents(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "../../scripts", engine.Options{})
+	c := newCall(shapeDTMF, true)
+	h.post(envelope("CALL_STATUS", c.payload("CALL_INITIATED")), "restaurant")
+	if err := h.eng.Register(context.Background(), store.Session{ID: c.session, App: "restaurant", ActionID: "main_menu"}); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := h.st.Transcript(context.Background(), c.session)
+	s, _, _ := h.st.Session(context.Background(), c.session)
+	if len(entries) != 2 || entries[0].EventType != "CALL_STATUS" || entries[1].EventType != "REGISTERED" || s.Status != "CALL_INITIATED" || s.ActionID != "main_menu" {
+		t.Fatalf("entries %+v, session %+v", entries, s)
 	}
 }
