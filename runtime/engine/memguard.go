@@ -14,7 +14,7 @@ var errMemory = errors.New("stopped: the process's memory passed its limit while
 
 // memGuard bounds the memory scripts can take. gopher-lua has no allocation
 // hook, and one VM instruction (s = s .. s) can double a string, so the guard
-// samples the Go heap every millisecond while any script runs. Scripts
+// samples the live Go heap every millisecond while any script runs. Scripts
 // cannot be told apart by memory, and the store legitimately allocates
 // hundreds of MiB for moments while it compacts, so a heap over the limit
 // alone condemns nobody: a script is stopped when the heap is over the limit
@@ -26,8 +26,9 @@ var errMemory = errors.New("stopped: the process's memory passed its limit while
 // not count against the next call.
 //
 // Limits of the mechanism: the bound is approximate. The instruction in
-// progress finishes first, so the peak can reach about twice the limit while
-// a string doubles; a runaway that starts when the heap is already high is
+// progress finishes first and the live heap is known only after each
+// collection, so the peak can reach two to four times the limit while a
+// string doubles; a runaway that starts when the heap is already high is
 // caught later; and memory held by Go code the deadline cannot interrupt is
 // only released when that code returns.
 type memGuard struct {
@@ -52,8 +53,20 @@ func newMemGuard(limit uint64) *memGuard {
 	return g
 }
 
-func heapBytes() uint64 {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+// liveHeap is the live heap as of the last collection: what the guard
+// judges by. Garbage that other calls (or the store) leave is not counted; a
+// script allocating fast makes the collector run often, so the figure lags a
+// runaway by one cycle at most.
+func liveHeap() uint64 { return readMetric("/gc/heap/live:bytes") }
+
+// allObjects is every object on the heap now, garbage included: a script's
+// starting point. It is at least the live heap, so the growth the guard
+// sees is never more than the script's own (the live figure may predate
+// memory the process took since the last collection).
+func allObjects() uint64 { return readMetric("/memory/classes/heap/objects:bytes") }
+
+func readMetric(name string) uint64 {
+	sample := []metrics.Sample{{Name: name}}
 	metrics.Read(sample)
 	return sample[0].Value.Uint64()
 }
@@ -63,7 +76,7 @@ func (g *memGuard) watch(cancel context.CancelCauseFunc) (stop func()) {
 	if g.limit == 0 {
 		return func() {}
 	}
-	w := watched{cancel: cancel, heap: heapBytes()}
+	w := watched{cancel: cancel, heap: allObjects()}
 	g.mu.Lock()
 	g.serial++
 	t := g.serial
@@ -92,7 +105,7 @@ func (g *memGuard) loop() {
 			continue
 		}
 		<-tick.C
-		heap := heapBytes()
+		heap := liveHeap()
 		if heap < g.limit {
 			continue
 		}
