@@ -20,7 +20,7 @@ type Metrics struct {
 	reg      *prometheus.Registry
 	events   *prometheus.CounterVec
 	handler  *prometheus.HistogramVec
-	active   prometheus.Gauge
+	calls    *prometheus.CounterVec
 	rejected atomic.Int64
 }
 
@@ -37,11 +37,13 @@ func New(eng *engine.Engine, store any) *Metrics {
 		Name: "luaivr_handler_seconds", Help: "Time in Lua per event, by app.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 	}, []string{"app"})
-	m.active = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "luaivr_calls_active", Help: "Calls started and not yet summarised since this process started.",
-	})
+	// Counters, not a gauge of calls in progress: a call may start in another
+	// process (placed with luaivr call, or before a restart) and end here.
+	m.calls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "luaivr_calls_total", Help: "Calls this process saw start (first event) and end (session summary).",
+	}, []string{"phase"})
 	st := eng.Stats()
-	m.reg.MustRegister(m.events, m.handler, m.active,
+	m.reg.MustRegister(m.events, m.handler, m.calls,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "luaivr_dedupe_hits_total", Help: "Redelivered events answered from the reply cache."},
 			func() float64 { return float64(st.Duplicates.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "luaivr_store_failures_total", Help: "Events whose state could not be read or saved."},
@@ -70,9 +72,9 @@ func (m *Metrics) Observe(h engine.Handled) {
 	}
 	switch {
 	case h.Type == webhook.SessionSummary:
-		m.active.Dec()
+		m.calls.WithLabelValues("ended").Inc()
 	case h.NewCall:
-		m.active.Inc()
+		m.calls.WithLabelValues("started").Inc()
 	}
 }
 

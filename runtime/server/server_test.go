@@ -362,7 +362,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 		`luaivr_events_total{outcome="ok",type="CALL_ACTION"} 2`,
 		`luaivr_dedupe_hits_total 1`,
 		`luaivr_handler_seconds_count{app="restaurant"} 2`,
-		`luaivr_calls_active 2`,
+		`luaivr_calls_total{phase="started"} 2`,
 		`luaivr_store_bytes`, `go_goroutines`, `process_resident_memory_bytes`,
 	} {
 		if code != 200 || !strings.Contains(text, want) {
