@@ -21,7 +21,7 @@ func BenchmarkWebhook(b *testing.B) { benchWebhook(b, "restaurant", "main_menu")
 func BenchmarkWebhookDTMF(b *testing.B) { benchWebhook(b, "simple_ivr", "") }
 
 func benchWebhook(b *testing.B, app, position string) {
-	h := newHarness(&testing.T{}, "../../scripts", engine.Options{})
+	h := newHarness(b, "../../scripts", engine.Options{})
 	ctx := context.Background()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {

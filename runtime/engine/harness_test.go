@@ -22,7 +22,7 @@ import (
 
 // harness is an engine on real Badger (in memory) with its log captured.
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	eng  *engine.Engine
 	st   store.Store
 	logs *syncBuffer
@@ -45,7 +45,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newHarness(t *testing.T, dir string, opts engine.Options) *harness {
+func newHarness(t testing.TB, dir string, opts engine.Options) *harness {
 	t.Helper()
 	scripts, errs := engine.Load(dir)
 	for _, err := range errs {

@@ -352,3 +352,39 @@ func TestInMemoryLargeValues(t *testing.T) {
 		t.Fatalf("a 64 KiB transcript entry in memory: %v", err)
 	}
 }
+
+// kv values set or incremented with a TTL expire.
+func TestKVTTL(t *testing.T) {
+	t.Parallel()
+	s, err := Open(Options{Dir: t.TempDir(), GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.KVSet(ctx, "app", "set", []byte("1"), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.KVIncr(ctx, "app", "incr", 1, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.KVSet(ctx, "app", "keep", []byte("1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ { // Badger's TTLs have a resolution of a second: poll, bounded
+		_, a, _ := s.KVGet(ctx, "app", "set")
+		_, b, _ := s.KVGet(ctx, "app", "incr")
+		if !a && !b {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, k := range []string{"set", "incr"} {
+		if _, ok, _ := s.KVGet(ctx, "app", k); ok {
+			t.Errorf("%s did not expire within 5 s of a 1 s TTL", k)
+		}
+	}
+	if _, ok, _ := s.KVGet(ctx, "app", "keep"); !ok {
+		t.Error("a value without TTL expired")
+	}
+}
