@@ -112,6 +112,7 @@ type Stats struct {
 	Duplicates atomic.Int64
 	Fallbacks  sync.Map // reason → *atomic.Int64
 	StoreFails atomic.Int64
+	Rejected   atomic.Int64 // webhooks refused by the server's guard
 }
 
 // Fallback reasons.

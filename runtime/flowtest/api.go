@@ -13,6 +13,7 @@ import (
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/phone"
 	httpmod "github.com/luaivr/luaivr/stdlib/http"
+	kvmod "github.com/luaivr/luaivr/stdlib/kv"
 	"github.com/luaivr/luaivr/stdlib/luaconv"
 	"github.com/luaivr/luaivr/stdlib/vcc"
 	"github.com/luaivr/luaivr/store"
@@ -384,11 +385,7 @@ func (co *callObj) kv(L *lua.LState) int {
 		L.Push(lua.LNil)
 		return 1
 	}
-	var v any
-	if json.Unmarshal(b, &v) != nil {
-		v = string(b)
-	}
-	L.Push(luaconv.ToLua(L, v))
+	L.Push(kvmod.Decode(L, b))
 	return 1
 }
 

@@ -6,7 +6,6 @@ package metrics
 
 import (
 	"bytes"
-	"sync/atomic"
 
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/webhook"
@@ -17,11 +16,10 @@ import (
 
 // Metrics is one server's registry.
 type Metrics struct {
-	reg      *prometheus.Registry
-	events   *prometheus.CounterVec
-	handler  *prometheus.HistogramVec
-	calls    *prometheus.CounterVec
-	rejected atomic.Int64
+	reg     *prometheus.Registry
+	events  *prometheus.CounterVec
+	handler *prometheus.HistogramVec
+	calls   *prometheus.CounterVec
 }
 
 // Sizer reports the data folder's size in bytes (badgerstore does).
@@ -49,7 +47,7 @@ func New(eng *engine.Engine, store any) *Metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "luaivr_store_failures_total", Help: "Events whose state could not be read or saved."},
 			func() float64 { return float64(st.StoreFails.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "luaivr_webhooks_rejected_total", Help: "Webhooks refused by --webhook-auth or --allow-from."},
-			func() float64 { return float64(m.rejected.Load()) }),
+			func() float64 { return float64(st.Rejected.Load()) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -77,9 +75,6 @@ func (m *Metrics) Observe(h engine.Handled) {
 		m.calls.WithLabelValues("started").Inc()
 	}
 }
-
-// Rejected counts a webhook the guard refused.
-func (m *Metrics) Rejected() { m.rejected.Add(1) }
 
 // Text renders every metric in Prometheus's text format.
 func (m *Metrics) Text() ([]byte, error) {

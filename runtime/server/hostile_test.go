@@ -56,6 +56,19 @@ func TestGuard(t *testing.T) {
 			if tt.code != 200 && (strings.Contains(string(b), "mdp") || strings.Contains(string(b), "allow")) {
 				t.Fatalf("a rejection leaks detail: %s", b)
 			}
+			resp, err = http.Get(r.url + "/healthz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			health, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			want := `"rejected":0`
+			if tt.code != 200 {
+				want = `"rejected":1`
+			}
+			if !strings.Contains(string(health), want) {
+				t.Fatalf("healthz %s, want %s", health, want)
+			}
 		})
 	}
 	if _, err := server.ParseNets("10.0.0.0/33"); err == nil {

@@ -61,10 +61,9 @@ type Options struct {
 
 // Server serves webhooks over HTTP.
 type Server struct {
-	opts     Options
-	log      *slog.Logger
-	srv      *fasthttp.Server
-	rejected atomic.Int64 // webhooks the guard turned away
+	opts Options
+	log  *slog.Logger
+	srv  *fasthttp.Server
 }
 
 // New makes a server.
@@ -171,10 +170,7 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 
 func (s *Server) webhook(ctx *fasthttp.RequestCtx, app string) {
 	if status, reason := s.opts.Guard.check(ctx); status != 0 {
-		s.rejected.Add(1)
-		if s.opts.Metrics != nil {
-			s.opts.Metrics.Rejected()
-		}
+		s.opts.Engine.Stats().Rejected.Add(1)
 		s.log.Warn("webhook refused", "remote", ctx.RemoteIP().String(), "reason", reason)
 		s.fail(ctx, status, fasthttp.StatusMessage(status)) // no detail for strangers
 		return
@@ -341,7 +337,7 @@ func (s *Server) health(ctx *fasthttp.RequestCtx) {
 		"duplicates":     st.Duplicates.Load(),
 		"fallbacks":      fallbacks,
 		"store_failures": st.StoreFails.Load(),
-		"rejected":       s.rejected.Load(),
+		"rejected":       st.Rejected.Load(),
 	})
 	s.reply(ctx, fasthttp.StatusOK, body)
 }

@@ -108,11 +108,12 @@ func (m *module) get(L *lua.LState) int {
 		L.Push(lua.LNil)
 		return 1
 	}
-	L.Push(decode(L, b))
+	L.Push(Decode(L, b))
 	return 1
 }
 
-func decode(L *lua.LState, b []byte) lua.LValue {
+// Decode turns a stored value into Lua (flow tests read kv with it too).
+func Decode(L *lua.LState, b []byte) lua.LValue {
 	var v any
 	if err := json.Unmarshal(b, &v); err != nil {
 		return lua.LString(b) // written by something else than kv.set: hand it over as text
@@ -189,7 +190,7 @@ func (m *module) list(L *lua.LState) int {
 	for _, p := range pairs {
 		e := L.CreateTable(0, 2)
 		e.RawSetString("key", lua.LString(p.Key))
-		e.RawSetString("value", decode(L, p.Value))
+		e.RawSetString("value", Decode(L, p.Value))
 		out.Append(e)
 	}
 	L.Push(out)
