@@ -229,7 +229,7 @@ func Compile(path, name string) (*lua.FunctionProto, error) {
 }
 
 func compileSource(src []byte, name string) (*lua.FunctionProto, error) {
-	chunk, err := parse.Parse(bytes.NewReader(src), name)
+	proto, err := sandbox.Compile(bytes.NewReader(src), name)
 	var perr *parse.Error
 	if errors.As(err, &perr) {
 		near := ""
@@ -238,10 +238,6 @@ func compileSource(src []byte, name string) (*lua.FunctionProto, error) {
 		}
 		return nil, &ScriptError{File: name, Line: max(perr.Pos.Line, 0), Err: fmt.Errorf("%s%s", perr.Message, near)}
 	} else if err != nil {
-		return nil, &ScriptError{File: name, Err: err}
-	}
-	proto, err := lua.Compile(chunk, name)
-	if err != nil {
 		return nil, &ScriptError{File: name, Err: err}
 	}
 	return proto, nil

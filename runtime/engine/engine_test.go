@@ -395,9 +395,10 @@ func TestMemoryGuard(t *testing.T) {
 	// Not parallel: it measures the whole process's heap.
 	dir := scriptDir(t, map[string]string{"hog.lua": voice + `
 function on_dtmf(session, digits)
-  if digits == "1" then local s = "x" while true do s = s .. s end end
-  if digits == "2" then local t = {} local i = 0 while true do i = i + 1 t[i] = { i } end end
-  if digits == "3" then local s = string.rep("ab", 500000) while true do s = s .. string.rep("c", 100000) end end
+  local t, i = {}, 0
+  if digits == "1" then local s = string.rep("x", 1000000) while true do i = i + 1 t[i] = s .. i end end
+  if digits == "2" then while true do i = i + 1 t[i] = { i } end end
+  if digits == "3" then while true do i = i + 1 t["key" .. i] = i end end
   return ivr.hangup()
 end`})
 	h := newHarness(t, dir, engine.Options{Deadline: 20 * time.Second, MemoryLimit: 128 << 20})

@@ -12,9 +12,11 @@
 package sandbox
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -33,7 +35,16 @@ const (
 	MaxStringBytes = 1 << 20
 	// maxUnpack bounds how many values unpack may push.
 	maxUnpack = 4096
+	// MaxArrayIndex bounds the array part of a table: gopher-lua's default
+	// (2^26) lets one assignment, t[67108863] = 1, allocate a gigabyte of
+	// nils. Larger integer keys still work; they live in the hash part.
+	MaxArrayIndex = 1 << 20
+	// checkEvery is how many steps Go-side library loops take between
+	// looks at the deadline.
+	checkEvery = 1024
 )
+
+func init() { lua.MaxArrayIndex = MaxArrayIndex }
 
 // Modules resolves require(name) to compiled code from the script folder.
 // It returns ErrNoModule when there is no such module.
@@ -89,6 +100,7 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 		str.RawSetString("format", bounded(L, str.RawGetString("format"), formatBound))
 	}
 	g.RawSetString("unpack", L.NewFunction(unpack))
+	g.RawSetString(concatGlobal, L.NewFunction(concat))
 
 	loaded := L.NewTable()
 	L.G.Registry.RawSetString(loadedKey, loaded)
@@ -97,6 +109,7 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 			tbl := open(lua.OpenTable, lua.TabLibName).(*lua.LTable)
 			tbl.RawSetString("unpack", L.NewFunction(unpack))
 			tbl.RawSetString("concat", bounded(L, tbl.RawGetString("concat"), concatBound))
+			tbl.RawSetString("sort", L.NewFunction(tableSort))
 			return tbl
 		},
 		lua.MathLibName: func(L *lua.LState) lua.LValue { return open(lua.OpenMath, lua.MathLibName) },
@@ -270,6 +283,67 @@ func concatBound(L *lua.LState) string {
 	}
 	return ""
 }
+
+// Interrupted is the reason a script must stop now (its deadline passed, or
+// the memory guard stopped it), or nil. Library functions that loop in Go
+// ask it every checkEvery steps, so that none outlives its event.
+func Interrupted(L *lua.LState) error {
+	if ctx := L.Context(); ctx != nil && ctx.Err() != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			return cause
+		}
+		return ctx.Err()
+	}
+	return nil
+}
+
+// tableSort is table.sort that stops at the deadline: gopher-lua's sorts a
+// million elements in one Go call. Like Lua's, it sorts t[1..#t] in place
+// with comp (or <); an order function that is not one raises no error, as
+// in Lua 5.1 the result is then just unspecified.
+func tableSort(L *lua.LState) int {
+	t := L.CheckTable(1)
+	comp, hasComp := L.Get(2).(*lua.LFunction)
+	if !hasComp && L.Get(2) != lua.LNil {
+		L.ArgError(2, "function expected")
+	}
+	n := t.Len()
+	items := make([]lua.LValue, n)
+	for i := range items {
+		items[i] = t.RawGetInt(i + 1)
+	}
+	steps := 0
+	sort.Sort(&sorter{items: items, less: func(a, b lua.LValue) bool {
+		if steps++; steps%checkEvery == 0 {
+			if err := Interrupted(L); err != nil {
+				L.RaiseError("table.sort: %v", err)
+			}
+		}
+		if !hasComp {
+			return L.LessThan(a, b)
+		}
+		L.Push(comp)
+		L.Push(a)
+		L.Push(b)
+		L.Call(2, 1)
+		ok := lua.LVAsBool(L.Get(-1))
+		L.Pop(1)
+		return ok
+	}})
+	for i, v := range items {
+		t.RawSetInt(i+1, v)
+	}
+	return 0
+}
+
+type sorter struct {
+	items []lua.LValue
+	less  func(a, b lua.LValue) bool
+}
+
+func (s *sorter) Len() int           { return len(s.items) }
+func (s *sorter) Less(i, j int) bool { return s.less(s.items[i], s.items[j]) }
+func (s *sorter) Swap(i, j int)      { s.items[i], s.items[j] = s.items[j], s.items[i] }
 
 func unpack(L *lua.LState) int {
 	tb := L.CheckTable(1)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/luaivr/luaivr/runtime/sandbox"
 	lua "github.com/yuin/gopher-lua"
-	"github.com/yuin/gopher-lua/parse"
 )
 
 // modules is a script folder in memory.
@@ -19,21 +18,29 @@ func (m modules) Module(name string) (*lua.FunctionProto, error) {
 	if !ok {
 		return nil, sandbox.ErrNoModule
 	}
-	chunk, err := parse.Parse(strings.NewReader(src), name+".lua")
-	if err != nil {
-		return nil, err
-	}
-	return lua.Compile(chunk, name+".lua")
+	return sandbox.Compile(strings.NewReader(src), name+".lua")
 }
 
+// run runs src as the engine runs a script: compiled by sandbox.Compile, in
+// a state from sandbox.New, under a deadline.
 func run(t *testing.T, mods sandbox.Modules, src string) error {
+	t.Helper()
+	return runFor(t, mods, src, 200*time.Millisecond)
+}
+
+func runFor(t *testing.T, mods sandbox.Modules, src string, deadline time.Duration) error {
 	t.Helper()
 	L := sandbox.New(mods)
 	defer L.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	L.SetContext(ctx)
-	return L.DoString(src)
+	proto, err := sandbox.Compile(strings.NewReader(src), "test.lua")
+	if err != nil {
+		return err
+	}
+	L.Push(L.NewFunctionFromProto(proto))
+	return L.PCall(0, 0, nil)
 }
 
 func TestLimitsAndRequire(t *testing.T) {
@@ -105,5 +112,158 @@ func TestRequireKeepsOwnGlobal(t *testing.T) {
 	defer L.Close()
 	if err := L.DoString(`kv = "mine" local m = require("kv") assert(kv == "mine" and m == "the library")`); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The rewritten `..` gives what Lua's own gives: strings, numbers, the
+// __concat metamethod on either side, chains, and the same errors.
+func TestConcatMatchesLua(t *testing.T) {
+	t.Parallel()
+	prelude := `local mt = { __concat = function(a, b)
+	  local function s(x) return type(x) == "table" and "T" or tostring(x) end
+	  return "(" .. s(a) .. "+" .. s(b) .. ")" end }
+	local T = setmetatable({}, mt)
+	`
+	exprs := []string{
+		`"a" .. "b"`, `"a" .. 1`, `1 .. 2`, `1.5 .. "x"`, `-0.25 .. ""`, `2^53 .. ""`, `1e300 .. "|"`,
+		`"a" .. "b" .. "c" .. "d" .. 5`, `("a" .. "b") .. ("c" .. "d")`, `"" .. ""`,
+		`T .. "x"`, `"x" .. T`, `"a" .. T .. "b"`, `"a" .. "b" .. T`, `T .. T`, `1 .. T .. 2 .. 3`,
+		`"x" .. nil`, `nil .. "x"`, `"x" .. {}`, `{} .. "x"`, `"x" .. true`, `"a" .. "b" .. nil .. "c"`,
+		`(function() return "f" end)() .. "g"`, `#("ab" .. "cd")`, `("ab" .. "cd"):upper()`,
+	}
+	for _, e := range exprs {
+		src := prelude + "return tostring(" + e + ")"
+		want, wantErr := plainLua(src)
+		got, gotErr := sandboxLua(t, src)
+		if got != want || (wantErr == nil) != (gotErr == nil) {
+			t.Errorf("%s: got %q, %v; Lua gives %q, %v", e, got, gotErr, want, wantErr)
+			continue
+		}
+		if wantErr != nil && !strings.Contains(gotErr.Error(), lastPart(wantErr.Error())) {
+			t.Errorf("%s: error %q, Lua's is %q", e, gotErr, wantErr)
+		}
+	}
+}
+
+func lastPart(msg string) string {
+	msg = strings.SplitN(msg, "\n", 2)[0]
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
+}
+
+func plainLua(src string) (string, error) {
+	L := lua.NewState()
+	defer L.Close()
+	if err := L.DoString(src); err != nil {
+		return "", err
+	}
+	return L.Get(-1).String(), nil
+}
+
+func sandboxLua(t *testing.T, src string) (string, error) {
+	L := sandbox.New(nil)
+	defer L.Close()
+	proto, err := sandbox.Compile(strings.NewReader(src), "test.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	L.Push(L.NewFunctionFromProto(proto))
+	if err := L.PCall(0, 1, nil); err != nil {
+		return "", err
+	}
+	return L.Get(-1).String(), nil
+}
+
+// One `..` cannot build more than MaxStringBytes: the check comes before the
+// join (190 operands of 140 MiB once asked for 26 GiB in one instruction),
+// and the error names the script's line.
+func TestConcatBounded(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, src, wantErr string }{
+		{"doubling stops", `local s = "x"
+for i = 1, 22 do s = s .. s end`, "test.lua:2: string concatenation (..): the result would be over the limit"},
+		{"many operands", `local s = string.rep("x", 10000)
+local x = s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s .. s`, "test.lua:2: string concatenation"},
+		{"through a metamethod", `local big = string.rep("x", 1024 * 1024)
+local T = setmetatable({}, { __concat = function(a, b) return big end })
+local x = "a" .. T .. big`, "string concatenation"},
+		{"at the limit", `local s = string.rep("x", 1024 * 1024 - 1) assert(#(s .. "y") == 1024 * 1024)`, ""},
+		{"inside closures and tables", `local f = function(a) return { k = a .. a } end
+for i = 1, 20 do f(string.rep("z", 2^i)) end`, "test.lua:1: string concatenation"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := run(t, nil, tt.src)
+			if tt.wantErr == "" && err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// A table's array part is bounded: a single assignment far past the end no
+// longer fills the gap with nils (t[67108863] = 1 took 1–2.4 GB).
+func TestArrayPartBounded(t *testing.T) {
+	t.Parallel()
+	if err := run(t, nil, `local t = {} t[2^21] = 1 assert(#t == 0, "the array part grew to " .. #t) assert(t[2^21] == 1)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(t, nil, `local t = {} for i = 1, 3000 do t[i] = i end assert(#t == 3000)`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTableSort(t *testing.T) {
+	t.Parallel()
+	for _, src := range []string{
+		`local t = {5, 2, 8, 1, 9, 3} table.sort(t) assert(table.concat(t, ",") == "1,2,3,5,8,9")`,
+		`local t = {"b", "a", "c"} table.sort(t, function(a, b) return a > b end) assert(table.concat(t) == "cba")`,
+		`local t = {} table.sort(t) assert(#t == 0)`,
+		`local t = {3, 1, 2} table.sort(t, nil) assert(t[1] == 1)`,
+		`local t = {} for i = 1, 500 do t[i] = (i * 7919) % 1000 end table.sort(t) for i = 2, 500 do assert(t[i-1] <= t[i]) end`,
+	} {
+		if err := run(t, nil, src); err != nil {
+			t.Errorf("%s: %v", src, err)
+		}
+	}
+	for src, want := range map[string]string{
+		`table.sort({1, "x"})`:  "attempt to compare",
+		`table.sort({1, 2}, 3)`: "function expected",
+	} {
+		if err := run(t, nil, src); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", src, err, want)
+		}
+	}
+}
+
+// table.sort without an order function sorts in Go, where the VM cannot look
+// at the deadline: it looks itself.
+func TestTableSortStopsAtDeadline(t *testing.T) {
+	t.Parallel()
+	L := sandbox.New(nil)
+	defer L.Close()
+	if err := L.DoString(`big = {} for i = 1, 2^20 - 1 do big[i] = (i * 7919) % 1000003 end`); err != nil {
+		t.Fatal(err)
+	}
+	// Sorting a million numbers takes far longer than this deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	L.SetContext(ctx)
+	proto, err := sandbox.Compile(strings.NewReader(`table.sort(big)`), "test.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	L.Push(L.NewFunctionFromProto(proto))
+	err = L.PCall(0, 0, nil)
+	// Had the sort not looked, the VM would only notice after it returned,
+	// without the "table.sort:" of the sort's own stop.
+	if err == nil || !strings.Contains(err.Error(), "table.sort: context deadline exceeded") {
+		t.Fatalf("err = %v, want the sort stopped at its deadline", err)
 	}
 }
