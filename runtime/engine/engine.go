@@ -104,6 +104,7 @@ type Engine struct {
 	mem     *memGuard
 	libs    libs
 	slots   chan struct{} // one per script allowed to run at once
+	shares  sync.Map      // app name → chan struct{}: its share of the slots
 }
 
 // Stats counts what the engine did, for health and metrics.
@@ -388,27 +389,40 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 	return out
 }
 
-// script runs one script (fn) when its turn comes, in its own goroutine, so
-// that the caller is answered within twice the deadline even when the script
-// is stuck in Go code the deadline cannot interrupt (a pathological pattern
-// match, say). A goroutine left behind finishes on its own, keeping its turn
-// until then; its result is dropped. Waiting for a turn is bounded too: when
-// stuck scripts hold every turn, the caller must not wait in silence.
+// script runs one script (fn) when its turn comes, in its own goroutine.
+// Every library function a script can call stops at the deadline (patterns,
+// sorts and joins look at it as they go), so the goroutine ends with its
+// event. The watchdog is the net under that rule: if Go code ever does not
+// stop (a store that hangs), the caller is still answered within twice the
+// deadline; the goroutine keeps its turn until it returns, and its result is
+// dropped. Waiting for a turn is bounded too, and one app takes at most its
+// share of the turns (appSlots): when stuck or flooded scripts hold them,
+// callers must not wait in silence.
 func (e *Engine) script(ctx context.Context, app *App, session, handler string, fn func() luaOutcome) luaOutcome {
 	limit := max(500*time.Millisecond, e.opts.Deadline)
 	wait := time.NewTimer(limit)
 	defer wait.Stop()
-	select {
-	case e.slots <- struct{}{}: // the deadline starts after
-	case <-wait.C:
-		return luaOutcome{reason: ReasonBusy, err: fmt.Errorf(
-			"no script could start within %s: %d are running (--concurrency); the server is overloaded or scripts are stuck", limit, cap(e.slots))}
-	case <-ctx.Done():
-		return luaOutcome{reason: ReasonBusy, err: ctx.Err()}
+	share := e.appSlots(app.Name)
+	for _, sem := range []chan struct{}{share, e.slots} { // the app's share first, then a place
+		select {
+		case sem <- struct{}{}: // the deadline starts after
+		case <-wait.C:
+			if sem == e.slots {
+				<-share
+			}
+			return luaOutcome{reason: ReasonBusy, err: fmt.Errorf(
+				"no script could start within %s: %d of %s's scripts and %d in all are running (--concurrency %d); the server is overloaded or the app's scripts are slow",
+				limit, len(share), app.Name, len(e.slots), cap(e.slots))}
+		case <-ctx.Done():
+			if sem == e.slots {
+				<-share
+			}
+			return luaOutcome{reason: ReasonBusy, err: ctx.Err()}
+		}
 	}
 	done := make(chan luaOutcome, 1)
 	go func() {
-		defer func() { <-e.slots }()
+		defer func() { <-e.slots; <-share }()
 		defer func() { // this goroutine is outside the server's recover: a panic would end the process
 			if p := recover(); p != nil {
 				e.log.Error("panic while running a script", "app", app.Name, "session", session, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -424,9 +438,30 @@ func (e *Engine) script(ctx context.Context, app *App, session, handler string, 
 		return lo
 	case <-watchdog.C:
 		return luaOutcome{took: 2 * e.opts.Deadline, reason: ReasonTimeout, err: fmt.Errorf(
-			"%s did not return within twice its %s deadline: stuck in work the deadline cannot interrupt (a huge pattern match, string or table operation); its result will be dropped",
+			"%s did not return within twice its %s deadline: stuck in a call that does not stop at the deadline (a store or network call that hangs); its result will be dropped",
 			handler, e.opts.Deadline)}
 	}
+}
+
+// appSlots is how many scripts of one app may run at once: all the places
+// when the folder has one app; otherwise three quarters of them, so that an
+// app whose scripts are slow or flooded leaves room for the others' calls.
+func (e *Engine) appSlots(app string) chan struct{} {
+	share := cap(e.slots)
+	if len(e.scripts.Load().Apps) > 1 {
+		share = max(1, share-share/4)
+	}
+	if v, ok := e.shares.Load(app); ok && cap(v.(chan struct{})) == share {
+		return v.(chan struct{})
+	}
+	// First use, or the number of apps changed: a new share. Scripts running
+	// on the old one give their place back to it.
+	v, _ := e.shares.LoadOrStore(app, make(chan struct{}, share))
+	if cap(v.(chan struct{})) != share {
+		v = make(chan struct{}, share)
+		e.shares.Store(app, v)
+	}
+	return v.(chan struct{})
 }
 
 // luaOutcome is what running the script produced, made in the script's goroutine.
