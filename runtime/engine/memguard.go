@@ -3,7 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
-	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"sync"
 	"time"
@@ -13,24 +13,27 @@ import (
 var errMemory = errors.New("stopped: the process's memory passed its limit while scripts ran (is a string or table growing without end?)")
 
 // memGuard bounds the memory scripts can take. gopher-lua has no allocation
-// hook, and one VM instruction (s = s .. s) can double a string, so the guard
-// samples the live Go heap every millisecond while any script runs. Scripts
-// cannot be told apart by memory, and the store legitimately allocates
-// hundreds of MiB for moments while it compacts, so a heap over the limit
-// alone condemns nobody: a script is stopped when the heap is over the limit
-// AND grew by more than half the limit while that script ran. A runaway
-// script does exactly that; a handler that runs a millisecond alongside a
-// compaction does not. Past twice the limit every running script is stopped,
-// whatever the cause. The VM checks its context before its next instruction.
-// After stopping scripts the guard collects garbage, so what they left does
-// not count against the next call.
+// hook, so the sandbox bounds what one instruction can allocate (no string
+// over sandbox.MaxStringBytes, no table array over sandbox.MaxArrayIndex)
+// and the guard bounds how much a script accumulates: it samples the live Go
+// heap every millisecond while any script runs. Scripts cannot be told apart
+// by memory, and the store legitimately allocates hundreds of MiB for
+// moments while it compacts, so a heap over the limit alone condemns nobody:
+// a script is stopped when the heap is over the limit AND grew by more than
+// a quarter of the limit while that script ran. A runaway script does
+// exactly that, also when several run at once; a handler that runs a
+// millisecond alongside a compaction does not. Past twice the limit every
+// running script is stopped, whatever the cause. The VM checks its context
+// before its next instruction. After stopping scripts the guard collects
+// garbage and returns it to the OS, so what they left does not count
+// against the next call.
 //
-// Limits of the mechanism: the bound is approximate. The instruction in
-// progress finishes first and the live heap is known only after each
-// collection, so the peak can reach two to four times the limit while a
-// string doubles; a runaway that starts when the heap is already high is
-// caught later; and memory held by Go code the deadline cannot interrupt is
-// only released when that code returns.
+// The live heap is known only after each collection. serve therefore sets
+// Go's soft memory limit to the same figure (unless GOMEMLIMIT is set),
+// which makes the collector run, and the figure fresh, as the heap nears
+// the limit. Limits of the mechanism: the bound is approximate, since the
+// instructions in progress finish first; the README states what was
+// measured.
 type memGuard struct {
 	limit uint64
 
@@ -112,15 +115,16 @@ func (g *memGuard) loop() {
 		stopped := 0
 		g.mu.Lock()
 		for _, w := range g.running {
-			if heap >= 2*g.limit || heap > w.heap && heap-w.heap > g.limit/2 {
+			if heap >= 2*g.limit || heap > w.heap && heap-w.heap > g.limit/4 {
 				w.cancel(errMemory)
 				stopped++
 			}
 		}
 		g.mu.Unlock()
 		if stopped > 0 {
-			// Now that the runaways stop, collect what they left.
-			runtime.GC()
+			// Now that the runaways stop, collect what they left and give
+			// it back to the OS, so resident memory falls too.
+			debug.FreeOSMemory()
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -82,6 +83,11 @@ func serve(c *cli.Context) error {
 	defer st.Close()
 
 	limit := uint64(max(c.Int("script-memory"), 0)) << 20
+	if limit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		// The memory guard judges the live heap, known after each
+		// collection: collect often as the heap nears the limit.
+		debug.SetMemoryLimit(int64(limit))
+	}
 	engOpts := engine.Options{
 		Store: st, DefaultApp: c.String("app"), Deadline: c.Duration("deadline"),
 		Voice: c.String("voice"), Logger: logger, MemoryLimit: limit, Concurrency: c.Int("concurrency"),
