@@ -28,9 +28,14 @@ const (
 	// CallStackSize bounds Lua call depth: unbounded recursion raises
 	// "stack overflow" instead of growing without end.
 	CallStackSize = 200
-	// registrySize and registryMaxSize bound the value stack.
-	registrySize    = 256
-	registryMaxSize = 1024 * 256
+	// registrySize and registryMaxSize bound the value stack: CallStackSize
+	// frames of at most 250 registers, and maxUnpack values on top. It grows
+	// in steps of registryGrowStep: gopher-lua's default of 32 makes pushing
+	// many values quadratic (string.byte over 1 MiB took 76 s before it
+	// overflowed).
+	registrySize     = 256
+	registryMaxSize  = 64 * 1024
+	registryGrowStep = 4096
 	// MaxStringBytes bounds what string.rep can build in one call.
 	MaxStringBytes = 1 << 20
 	// maxUnpack bounds how many values unpack may push.
@@ -75,6 +80,7 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 		CallStackSize:       CallStackSize,
 		RegistrySize:        registrySize,
 		RegistryMaxSize:     registryMaxSize,
+		RegistryGrowStep:    registryGrowStep,
 		MinimizeStackMemory: true,
 	})
 	open := func(fn lua.LGFunction, name string) lua.LValue {
@@ -98,6 +104,7 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 		str.RawSetString("rep", L.NewFunction(strRep))
 		str.RawSetString("gsub", L.NewFunction(gsub(str.RawGetString("gsub").(*lua.LFunction).GFunction)))
 		str.RawSetString("format", bounded(L, str.RawGetString("format"), formatBound))
+		str.RawSetString("byte", bounded(L, str.RawGetString("byte"), byteBound))
 	}
 	g.RawSetString("unpack", L.NewFunction(unpack))
 	g.RawSetString(concatGlobal, L.NewFunction(concat))
@@ -108,7 +115,7 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 		lua.TabLibName: func(L *lua.LState) lua.LValue {
 			tbl := open(lua.OpenTable, lua.TabLibName).(*lua.LTable)
 			tbl.RawSetString("unpack", L.NewFunction(unpack))
-			tbl.RawSetString("concat", bounded(L, tbl.RawGetString("concat"), concatBound))
+			tbl.RawSetString("concat", L.NewFunction(tableConcat))
 			tbl.RawSetString("sort", L.NewFunction(tableSort))
 			return tbl
 		},
@@ -266,22 +273,61 @@ func formatBound(L *lua.LState) string {
 	return ""
 }
 
-// concatBound adds up the pieces before table.concat joins them.
-func concatBound(L *lua.LState) string {
-	t, ok := L.Get(1).(*lua.LTable)
-	if !ok {
-		return ""
+// byteBound refuses string.byte calls that would push more than maxUnpack
+// values, as unpack does. It counts as gopher-lua's string.byte does (which,
+// unlike Lua's, returns every byte to the end when called with the string
+// alone).
+func byteBound(L *lua.LState) string {
+	l := len(L.CheckString(1))
+	start, end := L.OptInt(2, 1)-1, L.OptInt(3, -1)
+	if start < 0 {
+		start = l + start + 1
 	}
-	sep := len(lua.LVAsString(L.Get(2)))
-	total := 0
-	n := t.Len()
-	for i := 1; i <= n; i++ {
-		total += len(lua.LVAsString(t.RawGetInt(i))) + sep
-		if total > MaxStringBytes {
-			return fmt.Sprintf("table.concat: result over the limit of %d bytes", MaxStringBytes)
-		}
+	if end < 0 {
+		end = l + end + 1
+	}
+	if L.GetTop() != 2 && min(end, l)-max(start, 0) > maxUnpack {
+		return fmt.Sprintf("string.byte: more than %d values (take the bytes in pieces, or use string.find and string.sub)", maxUnpack)
 	}
 	return ""
+}
+
+// tableConcat is table.concat joining in Go with its result bounded by
+// MaxStringBytes. gopher-lua's pushes every piece onto the value stack first,
+// which for a million-element table is quadratic. It keeps gopher-lua's
+// handling of i and j: both clamped to #t.
+func tableConcat(L *lua.LState) int {
+	t := L.CheckTable(1)
+	sep := L.OptString(2, "")
+	n := t.Len()
+	i, j := L.OptInt(3, 1), L.OptInt(4, n)
+	if L.GetTop() == 3 && (i > n || i < 1) {
+		L.Push(lua.LString(""))
+		return 1
+	}
+	i, j = max(min(i, n), 1), min(j, n)
+	var b strings.Builder
+	for k := i; k <= j; k++ {
+		v := t.RawGetInt(k)
+		if !lua.LVCanConvToString(v) {
+			L.RaiseError("invalid value (%s) at index %d in table for concat", v.Type(), k)
+		}
+		piece := lua.LVAsString(v)
+		if k != j {
+			piece += sep
+		}
+		if b.Len()+len(piece) > MaxStringBytes {
+			L.RaiseError("table.concat: result over the limit of %d bytes", MaxStringBytes)
+		}
+		b.WriteString(piece)
+		if k%checkEvery == 0 {
+			if err := Interrupted(L); err != nil {
+				L.RaiseError("table.concat: %v", err)
+			}
+		}
+	}
+	L.Push(lua.LString(b.String()))
+	return 1
 }
 
 // Interrupted is the reason a script must stop now (its deadline passed, or

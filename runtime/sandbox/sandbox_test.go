@@ -267,3 +267,66 @@ func TestTableSortStopsAtDeadline(t *testing.T) {
 		t.Fatalf("err = %v, want the sort stopped at its deadline", err)
 	}
 }
+
+// table.concat and string.byte give what gopher-lua's give, within bounds.
+func TestConcatAndByteMatchLua(t *testing.T) {
+	t.Parallel()
+	for _, e := range []string{
+		`table.concat({})`, `table.concat({"a", "b", "c"})`, `table.concat({"a", "b", "c"}, ", ")`,
+		`table.concat({1, 2.5, "x"}, "-")`, `table.concat({"a", "b", "c"}, "", 2)`, `table.concat({"a", "b", "c"}, "", 2, 3)`,
+		`table.concat({"a", "b", "c"}, "", 5)`, `table.concat({"a", "b", "c"}, "", 0)`, `table.concat({"a", "b", "c"}, "", 3, 1)`,
+		`table.concat({"a", "b", "c"}, "", 1, 10)`, `table.concat({"a", {}, "c"})`, `table.concat({"a", nil, "c"})`,
+		`table.concat({"a", "b"}, "", -1, 2)`, `table.concat("x")`,
+		`("abc"):byte()`, `("abc"):byte(2)`, `("abc"):byte(-1)`, `("abc"):byte(1, -1)`, `("abc"):byte(2, 10)`,
+		`("abc"):byte(0)`, `("abc"):byte(4)`, `("abc"):byte(3, 1)`, `(""):byte(1, -1)`, `("abc"):byte(-10, 2)`,
+	} {
+		src := "return " + e
+		want, wantErr := plainLuaAll(src)
+		got, gotErr := sandboxLuaAll(src)
+		if got != want || (wantErr == nil) != (gotErr == nil) {
+			t.Errorf("%s: got %q, %v; gopher-lua gives %q, %v", e, got, gotErr, want, wantErr)
+		}
+	}
+	for src, want := range map[string]string{
+		`local s = string.rep("x", 1024 * 1024) local t = { s:byte(1, -1) }`:               "string.byte: more than 4096 values",
+		`local s = string.rep("x", 5000) s:byte()`:                                         "string.byte: more than 4096 values",
+		`local t = {} for i = 1, 300000 do t[i] = "" end assert(table.concat(t) == "")`:    "",
+		`local t = {} for i = 1, 2000 do t[i] = string.rep("y", 1000) end table.concat(t)`: "table.concat: result over the limit",
+	} {
+		err := runFor(t, nil, src, 5*time.Second)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: err = %v, want %q", src, err, want)
+		}
+	}
+}
+
+// plainLuaAll and sandboxLuaAll return every value src returns, joined.
+func plainLuaAll(src string) (string, error) {
+	L := lua.NewState()
+	defer L.Close()
+	return callAll(L, func() error { return L.DoString(src) })
+}
+
+func sandboxLuaAll(src string) (string, error) {
+	L := sandbox.New(nil)
+	defer L.Close()
+	proto, err := sandbox.Compile(strings.NewReader(src), "test.lua")
+	if err != nil {
+		return "", err
+	}
+	return callAll(L, func() error {
+		L.Push(L.NewFunctionFromProto(proto))
+		return L.PCall(0, lua.MultRet, nil)
+	})
+}
+
+func callAll(L *lua.LState, call func() error) (string, error) {
+	if err := call(); err != nil {
+		return "", err
+	}
+	var out []string
+	for i := 1; i <= L.GetTop(); i++ {
+		out = append(out, L.Get(i).String())
+	}
+	return strings.Join(out, ","), nil
+}
