@@ -370,7 +370,10 @@ func TestMetricsAndReadiness(t *testing.T) {
 		}
 	}
 	st.Close()
-	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "closed") {
+	if code, body := get("/readyz"); code != 503 || body != `{"status":"not ready"}` {
 		t.Fatalf("readyz after the store closed: %d %s", code, body)
+	}
+	if code, body := get("/healthz"); code != 200 || !strings.Contains(body, `"not_ready":"`) || !strings.Contains(body, "closed") {
+		t.Fatalf("healthz does not say why the server is not ready: %d %s", code, body)
 	}
 }
