@@ -109,6 +109,8 @@ func (m *Metrics) CountConns(c *server.ConnStats) {
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "luaivr_connections", Help: "Connections held open now."},
 			func() float64 { return float64(c.Open.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "luaivr_connections_idle", Help: "Of those, connections waiting for a request: the first to be closed at a limit."},
+			func() float64 { return float64(c.Idle.Load()) }),
 		refused("max_conns", &c.RefusedMaxConns),
 		refused("max_conns_per_ip", &c.RefusedMaxPerIP),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "luaivr_connections_shed_total", Help: "Idle connections closed to make room for a new one at a limit."},

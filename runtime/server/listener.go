@@ -37,6 +37,7 @@ import (
 // ConnStats count what the listener did with connections; /metrics shows them.
 type ConnStats struct {
 	Open            atomic.Int64 // connections held now
+	Idle            atomic.Int64 // of those, waiting for a request
 	RefusedMaxConns atomic.Int64 // closed at accept: at MaxConns, none idle
 	RefusedMaxPerIP atomic.Int64 // closed at accept: the source at MaxConnsPerIP, none of its idle
 	Shed            atomic.Int64 // idle connections closed to make room
@@ -301,6 +302,7 @@ func (l *connListener) idleLocked(c *conn) {
 		return
 	}
 	c.idleAll = l.idle.PushBack(c)
+	l.stats.Idle.Add(1)
 	if c.src != nil {
 		c.idleSrc = c.src.idle.PushBack(c)
 	}
@@ -312,6 +314,7 @@ func (l *connListener) notIdleLocked(c *conn) {
 	}
 	l.idle.Remove(c.idleAll)
 	c.idleAll = nil
+	l.stats.Idle.Add(-1)
 	if c.idleSrc != nil {
 		c.src.idle.Remove(c.idleSrc)
 		c.idleSrc = nil
