@@ -101,22 +101,23 @@ func New(eng *engine.Engine, store any) *Metrics {
 
 // CountConns adds the server's connections to the metrics.
 func (m *Metrics) CountConns(c *server.ConnStats) {
-	refused := func(limit string, n *atomic.Int64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "luaivr_connections_refused_total",
-			Help: "Connections closed at once, by the limit reached (--max-conns, --max-conns-per-ip) with none idle to close instead.", ConstLabels: prometheus.Labels{"limit": limit}},
-			func() float64 { return float64(n.Load()) })
+	gauge := func(name, help string, n *atomic.Int64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return float64(n.Load()) })
 	}
+	counter := func(name, help string, labels prometheus.Labels, n *atomic.Int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(n.Load()) })
+	}
+	const refused = "Connections closed at once, by the limit reached (--max-conns, --max-conns-per-ip) while every connection was being answered."
+	const shed = "Connections closed to make room at a limit: idle ones, else those in the middle of sending a request, that waited longest."
 	m.reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "luaivr_connections", Help: "Connections held open now."},
-			func() float64 { return float64(c.Open.Load()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "luaivr_connections_idle", Help: "Of those, connections waiting for a request: the first to be closed at a limit."},
-			func() float64 { return float64(c.Idle.Load()) }),
-		refused("max_conns", &c.RefusedMaxConns),
-		refused("max_conns_per_ip", &c.RefusedMaxPerIP),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "luaivr_connections_shed_total", Help: "Idle connections closed to make room for a new one at a limit."},
-			func() float64 { return float64(c.Shed.Load()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "luaivr_accept_errors_total", Help: "Failed accepts (out of file descriptors, mostly), waited out and retried."},
-			func() float64 { return float64(c.AcceptErrors.Load()) }),
+		gauge("luaivr_connections", "Connections held open now.", &c.Open),
+		gauge("luaivr_connections_idle", "Of those, connections waiting for a request.", &c.Idle),
+		gauge("luaivr_connections_reading", "Of those, connections waiting for the rest of a request.", &c.Reading),
+		counter("luaivr_connections_refused_total", refused, prometheus.Labels{"limit": "max_conns"}, &c.RefusedMaxConns),
+		counter("luaivr_connections_refused_total", refused, prometheus.Labels{"limit": "max_conns_per_ip"}, &c.RefusedMaxPerIP),
+		counter("luaivr_connections_shed_total", shed, prometheus.Labels{"state": "idle"}, &c.ShedIdle),
+		counter("luaivr_connections_shed_total", shed, prometheus.Labels{"state": "reading"}, &c.ShedReading),
+		counter("luaivr_accept_errors_total", "Failed accepts (out of file descriptors, mostly), waited out and retried.", nil, &c.AcceptErrors),
 	)
 }
 

@@ -8,11 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +23,7 @@ import (
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/metrics"
 	"github.com/luaivr/luaivr/runtime/server"
+	httpmod "github.com/luaivr/luaivr/stdlib/http"
 	"github.com/luaivr/luaivr/store/badgerstore"
 )
 
@@ -92,7 +96,7 @@ func TestFloodBeyondFileLimit(t *testing.T) {
 		name, maxConns string
 		counter        string // what the server must have done
 	}{
-		{"at the default limit", "", "luaivr_connections_shed_total"},
+		{"at the default limit", "", `luaivr_connections_shed_total{state="idle"}`},
 		{"past the file limit", "100000", "luaivr_accept_errors_total"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -178,10 +182,10 @@ func floodServer(t *testing.T, files, maxConns string) string {
 	return "http://" + addr
 }
 
-// metric is the value of a counter or gauge without labels in /metrics text.
+// metric is the value of a series in /metrics text, named with its labels.
 func metric(t *testing.T, text, name string) float64 {
 	t.Helper()
-	m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindStringSubmatch(text)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindStringSubmatch(text)
 	if m == nil {
 		t.Fatalf("/metrics has no %s", name)
 	}
@@ -189,73 +193,98 @@ func metric(t *testing.T, text, name string) float64 {
 	return v
 }
 
-// The connection limits, from several sources on 127.0.0.0/8: a source at
-// --max-conns-per-ip gets no more connections while its own are busy, and
-// others are served; idle connections are closed to make room, per source and
-// in total; when all are busy the new connection is refused; trusted proxies
-// have no per-source limit.
+// The connection limits, from several sources on 127.0.0.0/8. At a limit, a
+// new connection closes the one that waited longest on its client, idle ones
+// before those still sending a request; when every connection is being
+// answered, the new one is refused, and other sources are still served.
+// Trusted proxies have no per-source limit.
 func TestConnLimits(t *testing.T) {
 	t.Parallel()
 	loopback, _ := server.ParseNets("127.0.0.0/8")
+	perIP := server.Options{MaxConnsPerIP: 3}
+	total := server.Options{MaxConns: 4}
+	one := []string{"127.0.0.1", "127.0.0.1", "127.0.0.1"}
+	four := []string{"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"}
+	type conns = server.ConnStats
 	tests := []struct {
-		name     string
-		opts     server.Options
-		busy     []string // sources of connections that sent half a request
-		idle     []string // sources of connections that sent nothing
-		webhook  string   // source of the webhook sent then
-		answered bool
-		refused  func(*server.ConnStats) int64 // must be 1 after the webhook, if not answered
-		shed     int64
+		name                   string
+		opts                   server.Options
+		idle, reading, handled []string // sources of connections that sent nothing, half a request, a request held in its handler
+		webhook                string   // source of the webhook sent then
+		count                  func(*conns) int64
+		want                   int64 // of count, after the webhook
+		answered               bool
 	}{
-		{"busy source at its limit", server.Options{MaxConnsPerIP: 3}, []string{"127.0.0.1", "127.0.0.1", "127.0.0.1"}, nil,
-			"127.0.0.1", false, func(c *server.ConnStats) int64 { return c.RefusedMaxPerIP.Load() }, 0},
-		{"other source beside a busy one", server.Options{MaxConnsPerIP: 3}, []string{"127.0.0.1", "127.0.0.1", "127.0.0.1"}, nil,
-			"127.0.0.2", true, nil, 0},
-		{"idle source at its limit", server.Options{MaxConnsPerIP: 3}, nil, []string{"127.0.0.1", "127.0.0.1", "127.0.0.1"},
-			"127.0.0.1", true, nil, 1},
-		{"all idle at the total", server.Options{MaxConns: 4}, []string{"127.0.0.1"}, []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"},
-			"127.0.0.5", true, nil, 1},
-		{"all busy at the total", server.Options{MaxConns: 4}, []string{"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"}, nil,
-			"127.0.0.5", false, func(c *server.ConnStats) int64 { return c.RefusedMaxConns.Load() }, 0},
-		{"trusted proxy", server.Options{MaxConnsPerIP: 3, Guard: server.Guard{TrustProxy: loopback}}, []string{"127.0.0.1", "127.0.0.1", "127.0.0.1"}, nil,
-			"127.0.0.1", true, nil, 0},
+		{"per source: idle ones make room", perIP, one, nil, nil, "127.0.0.1", func(c *conns) int64 { return c.ShedIdle.Load() }, 1, true},
+		{"per source: slow ones make room", perIP, nil, one, nil, "127.0.0.1", func(c *conns) int64 { return c.ShedReading.Load() }, 1, true},
+		{"per source: all being answered", perIP, nil, nil, one, "127.0.0.1", func(c *conns) int64 { return c.RefusedMaxPerIP.Load() }, 1, false},
+		{"per source: another source", perIP, nil, nil, one, "127.0.0.2", func(c *conns) int64 { return c.RefusedMaxPerIP.Load() }, 0, true},
+		{"in total: idle before slow", total, four[2:], four[:2], nil, "127.0.0.5", func(c *conns) int64 { return c.ShedIdle.Load()*10 + c.ShedReading.Load() }, 10, true},
+		{"in total: all being answered", total, nil, nil, four, "127.0.0.5", func(c *conns) int64 { return c.RefusedMaxConns.Load() }, 1, false},
+		{"trusted proxy", server.Options{MaxConnsPerIP: 3, Guard: server.Guard{TrustProxy: loopback}}, nil, nil, one, "127.0.0.1", func(c *conns) int64 { return c.RefusedMaxPerIP.Load() }, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			tt.opts.ReadTimeout = time.Minute // busy connections stay busy
-			r := start(t, "../../scripts", t.TempDir(), tt.opts)
+			r, held := startHolding(t, tt.opts)
 			addr := strings.TrimPrefix(r.url, "http://")
-			conns := r.srv.Conns()
-			for _, from := range tt.busy {
+			for _, from := range tt.handled {
 				c := dialFrom(t, from, addr)
-				if _, err := io.WriteString(c, "POST /webhooks HTTP/1.1\r\nHost: x\r\n"); err != nil {
-					t.Fatal(err)
-				}
+				body := vca(fmt.Sprint("held-", from, "-", time.Now().UnixNano()), "e1", "9")
+				fmt.Fprintf(c, "POST /webhooks/hold HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+			}
+			for _, from := range tt.reading {
+				fmt.Fprint(dialFrom(t, from, addr), "POST /webhooks HTTP/1.1\r\nHost: x\r\n")
 			}
 			for _, from := range tt.idle {
 				dialFrom(t, from, addr)
 			}
-			waitFor(t, "connections held and idle", func() bool {
-				return conns.Open.Load() == int64(len(tt.busy)+len(tt.idle)) && conns.Idle.Load() == int64(len(tt.idle))
+			conns := r.srv.Conns()
+			waitFor(t, "the connections in place", func() bool {
+				return conns.Open.Load() == int64(len(tt.idle)+len(tt.reading)+len(tt.handled)) &&
+					conns.Idle.Load() == int64(len(tt.idle)) && conns.Reading.Load() == int64(len(tt.reading)) &&
+					held.Load() == int64(len(tt.handled))
 			})
-			code, err := postFrom(tt.webhook, r.url+"/webhooks/restaurant", vca("limits-1", "e1", "1"))
+			code, err := postFrom(tt.webhook, r.url+"/webhooks/hold", vca("limits-1", "e1", "1"))
 			if tt.answered && (err != nil || code != 200) {
 				t.Fatalf("webhook from %s: %d %v", tt.webhook, code, err)
 			}
-			if !tt.answered {
-				if err == nil {
-					t.Fatalf("webhook from %s answered %d: want the connection refused", tt.webhook, code)
-				}
-				if n := tt.refused(conns); n != 1 {
-					t.Fatalf("refused counted %d times, want 1", n)
-				}
+			if !tt.answered && err == nil {
+				t.Fatalf("webhook from %s answered %d: want the connection refused", tt.webhook, code)
 			}
-			if n := conns.Shed.Load(); n != tt.shed {
-				t.Fatalf("%d idle connections closed, want %d", n, tt.shed)
+			if n := tt.count(conns); n != tt.want {
+				t.Fatalf("counted %d, want %d (%+v)", n, tt.want, conns)
 			}
 		})
 	}
+}
+
+// startHolding serves the app hold: keys 9 hold the event in its handler (on
+// an http call that the test lets go when it ends); other keys are answered at
+// once. held counts the events being held.
+func startHolding(t *testing.T, opts server.Options) (*running, *atomic.Int64) {
+	t.Helper()
+	held, release := new(atomic.Int64), make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		held.Add(1)
+		<-release
+	}))
+	t.Cleanup(backend.Close)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hold.lua"), []byte(`
+function on_dtmf(session, digits)
+  if digits == "9" then http.get("`+backend.URL+`/", { timeout = 60 }) end
+  return ivr.hangup()
+end`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts.ReadTimeout = time.Minute // slow clients stay where the test put them
+	r := start(t, dir, t.TempDir(), opts, func(o *engine.Options) {
+		o.Deadline = time.Minute
+		o.HTTP = httpmod.Options{Allow: []string{strings.TrimPrefix(backend.URL, "http://")}, Timeout: time.Minute}
+	})
+	t.Cleanup(func() { close(release) }) // before the server stops: cleanups run last first
+	return r, held
 }
 
 // dialFrom opens a connection from a source address; the test closes it.

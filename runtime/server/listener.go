@@ -3,6 +3,7 @@ package server
 import (
 	"container/list"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -21,26 +22,31 @@ import (
 //
 //  1. holds at most MaxConns connections, and at most MaxConnsPerIP from one
 //     source (an IPv4 address, or an IPv6 /64, which one host owns whole);
-//  2. at either limit, makes room by closing the connection that has been
-//     idle longest (one that sent nothing yet, or is waiting between keep-alive
-//     requests) and refuses the new one only when none is idle: a connection
-//     is not cut while a request is being read or answered (one exception: a
-//     pipelined request that arrived in part with the one before it), and a
-//     flood of idle connections cannot lock 8x8 out;
+//  2. at either limit, makes room by closing the connection that has waited
+//     longest on its client: first among the idle ones (sent nothing yet, or
+//     nothing since their last answer), else among those still sending a
+//     request (a slow client, sending its headers a byte at a time). It
+//     refuses the new connection only when every one is being answered. So a
+//     flood of idle or slow connections, from one source or many, cannot lock
+//     8x8 out, and a request that was read is never cut while it is handled
+//     or answered;
 //  3. waits out accept errors (out of file descriptors, or anything else)
-//     instead of returning them, closing an idle connection to free a
-//     descriptor; only Close ends Accept.
+//     instead of returning them, closing a few idle connections to free
+//     descriptors; only Close ends Accept.
 //
 // The limits count connections, not requests: the per-event deadline, the
-// read and write timeouts and the body limit bound what each one costs.
+// read and write timeouts and the body limit bound what each one costs. The
+// bookkeeping is one mutex taken twice per Read of a connection.
 
 // ConnStats count what the listener did with connections; /metrics shows them.
 type ConnStats struct {
 	Open            atomic.Int64 // connections held now
 	Idle            atomic.Int64 // of those, waiting for a request
-	RefusedMaxConns atomic.Int64 // closed at accept: at MaxConns, none idle
-	RefusedMaxPerIP atomic.Int64 // closed at accept: the source at MaxConnsPerIP, none of its idle
-	Shed            atomic.Int64 // idle connections closed to make room
+	Reading         atomic.Int64 // of those, waiting for the rest of a request
+	RefusedMaxConns atomic.Int64 // closed at accept: at MaxConns, every connection being answered
+	RefusedMaxPerIP atomic.Int64 // closed at accept: the source at MaxConnsPerIP, each being answered
+	ShedIdle        atomic.Int64 // idle connections closed to make room
+	ShedReading     atomic.Int64 // connections closed in the middle of a request to make room
 	AcceptErrors    atomic.Int64 // accepts that failed and were retried
 }
 
@@ -81,21 +87,26 @@ type connListener struct {
 
 	mu      sync.Mutex
 	open    int
-	idle    list.List // of *conn, idle longest first
+	waiting waiting
 	sources map[netip.Addr]*source
 
 	closed    chan struct{}
 	closeOnce sync.Once
 
-	refusedLog, shedLog, errorLog throttle
+	logs quiet
 }
 
 // source is what one IPv4 address or IPv6 /64 holds.
 type source struct {
-	key  netip.Addr
-	open int
-	idle list.List // of *conn, idle longest first
+	key     netip.Addr
+	open    int
+	waiting waiting
 }
+
+// waiting holds the connections, of the listener or of one source, that the
+// server waits on in Read, each list in the order they began to wait: idle
+// ones (no request begun) and reading ones (a request begun).
+type waiting struct{ idle, reading list.List }
 
 func newConnListener(ln net.Listener, maxConns, maxPerIP int, exempt []*net.IPNet, stats *ConnStats, log *slog.Logger) *connListener {
 	return &connListener{
@@ -122,8 +133,13 @@ func (l *connListener) Accept() (net.Conn, error) {
 			if errors.Is(err, net.ErrClosed) {
 				return nil, net.ErrClosed
 			}
+			// Closed idle connections give their descriptors back as soon
+			// as their goroutines wake: retry almost at once. With none to
+			// close, back off.
 			wait = min(max(2*wait, 5*time.Millisecond), 500*time.Millisecond)
-			l.acceptFailed(err)
+			if l.acceptFailed(err) > 0 {
+				wait = time.Millisecond
+			}
 			select {
 			case <-time.After(wait):
 			case <-l.closed:
@@ -144,21 +160,35 @@ func (l *connListener) Close() error {
 	return l.Listener.Close()
 }
 
-func (l *connListener) acceptFailed(err error) {
+// acceptFailed counts and logs a failed accept, and closes up to shedOnError
+// waiting connections to free descriptors; it returns how many it closed.
+func (l *connListener) acceptFailed(err error) int {
 	l.stats.AcceptErrors.Add(1)
-	victim := l.shedOne(nil) // a descriptor back, for the connection waiting
-	if skipped, ok := l.errorLog.allow(); ok {
-		msg := "accepting a connection failed; retrying"
-		if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
-			msg = "out of file descriptors: raise the limit (ulimit -n, systemd LimitNOFILE=) or lower --max-conns; retrying"
+	var victims []*conn
+	l.mu.Lock()
+	for len(victims) < shedOnError {
+		v := l.shedLocked(nil)
+		if v == nil {
+			break
 		}
-		l.log.Error(msg, "err", err, "file_limit", FileLimit(), "open_conns", l.stats.Open.Load(),
-			"closed_idle", victim != nil, "failures_not_logged", skipped)
+		victims = append(victims, v)
 	}
-	if victim != nil {
-		victim.Conn.Close()
+	l.mu.Unlock()
+	msg := "accepting a connection failed; retrying"
+	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+		msg = "out of file descriptors: raise the limit (ulimit -n, systemd LimitNOFILE=) or lower --max-conns; retrying"
 	}
+	l.logs.log(l.log, slog.LevelError, msg, "err", err, "file_limit", FileLimit(), "open_conns", l.stats.Open.Load(),
+		"closed_waiting", len(victims))
+	for _, v := range victims {
+		v.Conn.Close()
+	}
+	return len(victims)
 }
+
+// shedOnError is how many waiting connections a failed accept closes: a few,
+// so that a backlog of connections past the file limit drains quickly.
+const shedOnError = 16
 
 // admit counts nc in, making room if it must, or closes it and returns nil.
 func (l *connListener) admit(nc net.Conn) *conn {
@@ -202,12 +232,11 @@ func (l *connListener) admit(nc net.Conn) *conn {
 	}
 	l.open++
 	l.stats.Open.Add(1)
+	l.waitLocked(c) // idle until it sends a byte
 	l.mu.Unlock()
 	if len(victims) > 0 {
-		if skipped, ok := l.shedLog.allow(); ok {
-			l.log.Warn("connection limit reached: closed the connection idle longest to make room",
-				"max_conns", l.maxConns, "max_conns_per_ip", l.maxPerIP, "remote", nc.RemoteAddr().String(), "not_logged", skipped)
-		}
+		l.logs.log(l.log, slog.LevelWarn, "connection limit reached: closed the connection that waited longest on its client to make room",
+			"max_conns", l.maxConns, "max_conns_per_ip", l.maxPerIP, "remote", nc.RemoteAddr().String())
 	}
 	for _, v := range victims {
 		v.Conn.Close()
@@ -217,35 +246,31 @@ func (l *connListener) admit(nc net.Conn) *conn {
 
 func (l *connListener) refuse(nc net.Conn, count *atomic.Int64, flag string, limit int) {
 	count.Add(1)
-	if skipped, ok := l.refusedLog.allow(); ok {
-		l.log.Warn("connection refused: limit reached and no connection idle (raise "+flag+" if these are real clients)",
-			"limit", limit, "remote", nc.RemoteAddr().String(), "not_logged", skipped)
-	}
+	l.logs.log(l.log, slog.LevelWarn, "connection refused: limit reached with every connection being answered (raise "+flag+" if these are real clients)",
+		"limit", limit, "remote", nc.RemoteAddr().String())
 	nc.Close()
 }
 
-// shedOne releases the connection idle longest, for the caller to close.
-func (l *connListener) shedOne(s *source) *conn {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.shedLocked(s)
-}
-
-// shedLocked releases the connection idle longest, of s or of all, and
-// returns it for the caller to close once l.mu is unlocked; nil when none is
-// idle.
+// shedLocked releases the connection that has waited longest on its client,
+// of s or of all, idle ones first, and returns it for the caller to close
+// once l.mu is unlocked; nil when none is waiting.
 func (l *connListener) shedLocked(s *source) *conn {
-	idle := &l.idle
+	w := &l.waiting
 	if s != nil {
-		idle = &s.idle
+		w = &s.waiting
 	}
-	front := idle.Front()
+	count := &l.stats.ShedIdle
+	front := w.idle.Front()
+	if front == nil {
+		count, front = &l.stats.ShedReading, w.reading.Front()
+	}
 	if front == nil {
 		return nil
 	}
 	c := front.Value.(*conn)
 	l.releaseLocked(c)
-	l.stats.Shed.Add(1)
+	c.shed.Store(true)
+	count.Add(1)
 	return c
 }
 
@@ -282,7 +307,7 @@ func (l *connListener) releaseLocked(c *conn) {
 		return
 	}
 	c.released = true
-	l.notIdleLocked(c)
+	l.doneWaitingLocked(c)
 	l.open--
 	l.stats.Open.Add(-1)
 	if c.src != nil {
@@ -297,60 +322,91 @@ func (l *connListener) forgetLocked(s *source) {
 	}
 }
 
-func (l *connListener) idleLocked(c *conn) {
-	if c.released || c.idleAll != nil {
+// waitLocked puts c in the lists of connections waiting on their client.
+func (l *connListener) waitLocked(c *conn) {
+	if c.released || c.inAll != nil {
 		return
 	}
-	c.idleAll = l.idle.PushBack(c)
-	l.stats.Idle.Add(1)
+	all, gauge := &l.waiting.idle, &l.stats.Idle
+	if c.unanswered {
+		all, gauge = &l.waiting.reading, &l.stats.Reading
+	}
+	c.inAll, c.reading = all.PushBack(c), c.unanswered
+	gauge.Add(1)
 	if c.src != nil {
-		c.idleSrc = c.src.idle.PushBack(c)
+		src := &c.src.waiting.idle
+		if c.reading {
+			src = &c.src.waiting.reading
+		}
+		c.inSrc = src.PushBack(c)
 	}
 }
 
-func (l *connListener) notIdleLocked(c *conn) {
-	if c.idleAll == nil {
+func (l *connListener) doneWaitingLocked(c *conn) {
+	if c.inAll == nil {
 		return
 	}
-	l.idle.Remove(c.idleAll)
-	c.idleAll = nil
-	l.stats.Idle.Add(-1)
-	if c.idleSrc != nil {
-		c.src.idle.Remove(c.idleSrc)
-		c.idleSrc = nil
+	all, gauge := &l.waiting.idle, &l.stats.Idle
+	if c.reading {
+		all, gauge = &l.waiting.reading, &l.stats.Reading
+	}
+	all.Remove(c.inAll)
+	c.inAll = nil
+	gauge.Add(-1)
+	if c.inSrc != nil {
+		src := &c.src.waiting.idle
+		if c.reading {
+			src = &c.src.waiting.reading
+		}
+		src.Remove(c.inSrc)
+		c.inSrc = nil
 	}
 }
 
-// conn is one accepted connection. It is idle while the server waits in Read
-// with every request it read answered: then, and only then, it may be shed.
+// conn is one accepted connection. While the server waits in its Read it is
+// idle (nothing unanswered: a new connection, or one between keep-alive
+// requests) or reading (the rest of a request); either may be shed, and at
+// no other time: not while its request is handled or answered.
 type conn struct {
 	net.Conn
-	l   *connListener
-	src *source // nil when the per-IP limit does not apply
+	l    *connListener
+	src  *source     // nil when the per-IP limit does not apply
+	shed atomic.Bool // closed to make room: its Read ends as if the client had closed
 
-	// unanswered: bytes were read and no Write followed yet. Read
-	// and Write come from the one goroutine serving the connection.
+	// unanswered: bytes were read and no Write followed yet. Read and Write
+	// come from the one goroutine serving the connection.
 	unanswered bool
 
 	// Guarded by l.mu.
-	released         bool
-	idleAll, idleSrc *list.Element
+	released     bool
+	inAll, inSrc *list.Element // in l.waiting and src.waiting, when waiting
+	reading      bool          // in their reading lists, not idle
 }
 
 func (c *conn) Read(b []byte) (int, error) {
-	if !c.unanswered {
-		c.l.mu.Lock()
-		c.l.idleLocked(c)
-		c.l.mu.Unlock()
-	}
+	c.l.mu.Lock()
+	c.l.waitLocked(c)
+	c.l.mu.Unlock()
 	n, err := c.Conn.Read(b)
 	if n > 0 {
 		c.unanswered = true
 	}
+	if err != nil && c.shed.Load() {
+		err = io.EOF // fasthttp then closes it quietly, without a 400
+	}
 	c.l.mu.Lock()
-	c.l.notIdleLocked(c)
+	c.l.doneWaitingLocked(c)
 	c.l.mu.Unlock()
 	return n, err
+}
+
+// SetReadDeadline does nothing on a shed connection, so that fasthttp goes on
+// to the Read that ends it quietly.
+func (c *conn) SetReadDeadline(t time.Time) error {
+	if c.shed.Load() {
+		return nil
+	}
+	return c.Conn.SetReadDeadline(t)
 }
 
 func (c *conn) Write(b []byte) (int, error) {
@@ -363,23 +419,4 @@ func (c *conn) Close() error {
 	c.l.releaseLocked(c)
 	c.l.mu.Unlock()
 	return c.Conn.Close()
-}
-
-// throttle lets a repeated log line through once every ten seconds, and says
-// how many it held back.
-type throttle struct {
-	mu      sync.Mutex
-	last    time.Time
-	skipped int
-}
-
-func (t *throttle) allow() (skipped int, ok bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if now := time.Now(); t.last.IsZero() || now.Sub(t.last) >= 10*time.Second {
-		skipped, t.skipped, t.last = t.skipped, 0, now
-		return skipped, true
-	}
-	t.skipped++
-	return 0, false
 }

@@ -74,6 +74,7 @@ type Server struct {
 	srv     *fasthttp.Server
 	metrics *fasthttp.Server // ServeMetrics'
 	conns   ConnStats
+	logs    quiet // for what senders do: at most a line every ten seconds each
 }
 
 // New makes a server.
@@ -111,6 +112,7 @@ func (s *Server) fasthttp(handler fasthttp.RequestHandler, maxConns int) *fastht
 		Handler:      handler,
 		ErrorHandler: s.requestError,
 		Name:         "luaivr",
+		Logger:       fasthttpLog{s},
 		// The listener limits connections; this is only so that fasthttp
 		// never refuses one the listener let through.
 		Concurrency:                  2 * maxConns,
@@ -267,7 +269,7 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, path string) {
 	}
 	if status, reason := s.opts.Guard.check(ctx); status != 0 {
 		s.opts.Engine.Stats().Rejected.Add(1)
-		s.log.Warn("webhook refused", "remote", ctx.RemoteIP().String(), "reason", reason)
+		s.logs.log(s.log, slog.LevelWarn, "webhook refused", "remote", ctx.RemoteIP().String(), "reason", reason)
 		s.fail(ctx, status, fasthttp.StatusMessage(status)) // no detail for strangers
 		return
 	}
@@ -277,18 +279,18 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, path string) {
 		if !errors.As(err, &bad) {
 			err = &webhook.BadRequest{Msg: err.Error()}
 		}
-		s.log.Warn("webhook rejected", "remote", ctx.RemoteIP().String(), "reason", err)
+		s.logs.log(s.log, slog.LevelWarn, "webhook rejected", "remote", ctx.RemoteIP().String(), "reason", err)
 		s.fail(ctx, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
 	if app != "" && s.opts.Engine.Scripts().Apps[app] == nil {
-		s.log.Warn("webhook URL names an app that is not loaded; routing by session, number or default",
+		s.logs.log(s.log, slog.LevelWarn, "webhook URL names an app that is not loaded; routing by session, number or default",
 			"app", app, "session", ev.SessionID, "apps", s.opts.Engine.Scripts().Names())
 		app = ""
 	}
 	if ev.Type != webhook.CallAction && ev.Type != webhook.CallStatus &&
 		ev.Type != webhook.SessionSummary && ev.Type != webhook.CallRecordingStatus {
-		s.log.Warn("unknown eventType; recorded and answered 200", "event_type", clip(ev.Type), "session", clip(ev.SessionID))
+		s.logs.log(s.log, slog.LevelWarn, "unknown eventType; recorded and answered 200", "event_type", clip(ev.Type), "session", clip(ev.SessionID))
 	}
 	// The engine's context is not the request's: a caller's event finishes even
 	// while the server shuts down.
@@ -317,7 +319,7 @@ func (s *Server) monitoring(ctx *fasthttp.RequestCtx) bool {
 func (s *Server) bearer(ctx *fasthttp.RequestCtx) bool {
 	got, bearer := bytes.CutPrefix(ctx.Request.Header.Peek("Authorization"), []byte("Bearer "))
 	if !bearer || !sameSecret(got, s.opts.AdminToken) {
-		s.log.Warn("admin request rejected", "remote", ctx.RemoteIP().String())
+		s.logs.log(s.log, slog.LevelWarn, "admin request rejected", "remote", ctx.RemoteIP().String())
 		s.fail(ctx, fasthttp.StatusUnauthorized, "send the admin token as Authorization: Bearer <token>")
 		return false
 	}
@@ -462,8 +464,16 @@ func (s *Server) requestError(ctx *fasthttp.RequestCtx, err error) {
 	case errors.As(err, &timeout) && timeout.Timeout():
 		status, msg = fasthttp.StatusRequestTimeout, "request not received in time"
 	}
-	s.log.Warn("request rejected", "remote", ctx.RemoteIP().String(), "status", status, "err", err)
+	s.logs.log(s.log, slog.LevelWarn, "request rejected", "remote", ctx.RemoteIP().String(), "status", status, "err", err)
 	s.fail(ctx, status, msg)
+}
+
+// fasthttpLog sends fasthttp's own messages (a connection that failed in an
+// unusual way) to the server's log, as quietly as what senders do.
+type fasthttpLog struct{ s *Server }
+
+func (l fasthttpLog) Printf(format string, args ...any) {
+	l.s.logs.log(l.s.log, slog.LevelWarn, "fasthttp", "detail", fmt.Sprintf(format, args...))
 }
 
 // errText is err's message, or "" for nil.
