@@ -124,7 +124,7 @@ func serve(c *cli.Context) error {
 	})
 	m.CountConns(srv.Conns())
 	if files := server.FileLimit(); files > 0 && uint64(srv.MaxConns()) >= files {
-		logger.Warn("--max-conns is not below the open-file limit: past the limit new connections wait for idle ones to be closed; raise the limit (ulimit -n, systemd LimitNOFILE=)",
+		logger.Warn("--max-conns is not below the open-file limit: past it, accepting fails and waiting connections are closed to make room; lower --max-conns or raise the limit (ulimit -Hn, systemd LimitNOFILE=)",
 			"max_conns", srv.MaxConns(), "file_limit", files)
 	}
 	ln, err := net.Listen("tcp", c.String("addr"))
