@@ -34,6 +34,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/webhook"
@@ -290,7 +291,7 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, path string) {
 	}
 	if ev.Type != webhook.CallAction && ev.Type != webhook.CallStatus &&
 		ev.Type != webhook.SessionSummary && ev.Type != webhook.CallRecordingStatus {
-		s.logs.log(s.log, slog.LevelWarn, "unknown eventType; recorded and answered 200", "event_type", clip(ev.Type), "session", clip(ev.SessionID))
+		s.logs.log(s.log, slog.LevelWarn, "unknown eventType; recorded and answered 200", "event_type", clip(ev.Type), "session", ev.SessionID)
 	}
 	// The engine's context is not the request's: a caller's event finishes even
 	// while the server shuts down.
@@ -484,12 +485,16 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// clip shortens a value a sender chose for a log line.
+// clip shortens a value a sender chose for a log line, at a character.
 func clip(v string) string {
-	if len(v) > 64 {
-		return v[:64] + "…"
+	if len(v) <= 64 {
+		return v
 	}
-	return v
+	cut := 64
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return v[:cut] + "…"
 }
 
 func (s *Server) notAllowed(ctx *fasthttp.RequestCtx, allow, msg string) {
