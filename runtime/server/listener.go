@@ -29,9 +29,10 @@ import (
 //     refuses the new connection only when every one is being answered. So a
 //     flood of idle or slow connections, from one source or many, cannot lock
 //     8x8 out, and a request that was read is never cut while it is handled
-//     or answered;
+//     or answered (a pipelined request that arrived in part with the one
+//     before it counts as idle once that one is answered);
 //  3. waits out accept errors (out of file descriptors, or anything else)
-//     instead of returning them, closing a few idle connections to free
+//     instead of returning them, closing a few waiting connections to free
 //     descriptors; only Close ends Accept.
 //
 // The limits count connections, not requests: the per-event deadline, the
@@ -134,7 +135,7 @@ func (l *connListener) Accept() (net.Conn, error) {
 			if errors.Is(err, net.ErrClosed) {
 				return nil, net.ErrClosed
 			}
-			// Closed idle connections give their descriptors back as soon
+			// Closed connections give their descriptors back as soon
 			// as their goroutines wake: retry almost at once. With none to
 			// close, back off.
 			wait = min(max(2*wait, 5*time.Millisecond), 500*time.Millisecond)
