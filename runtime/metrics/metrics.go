@@ -1,13 +1,21 @@
 // Package metrics exposes what the engine and server do in Prometheus's text
 // format, for GET /metrics: events by type and outcome, handler time per app,
-// fallbacks by reason, redeliveries answered from the cache, calls in
-// progress, the data folder's size, and Go's runtime.
+// fallbacks by reason, redeliveries answered from the cache, calls started and
+// ended, connections, the data folder's size, and Go's runtime.
+//
+// Every label value comes from a closed set: the four eventTypes 8x8 sends,
+// the engine's fallback reasons, the apps loaded. Anything else a sender made
+// up is counted as "other": each distinct label value is a series kept for
+// the life of the process, so an open set would let anyone grow the memory and
+// /metrics without end.
 package metrics
 
 import (
 	"bytes"
+	"sync/atomic"
 
 	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/runtime/server"
 	"github.com/luaivr/luaivr/runtime/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -16,10 +24,42 @@ import (
 
 // Metrics is one server's registry.
 type Metrics struct {
+	eng     *engine.Engine
 	reg     *prometheus.Registry
 	events  *prometheus.CounterVec
 	handler *prometheus.HistogramVec
 	calls   *prometheus.CounterVec
+
+	// The store is asked in Text, not by a GaugeFunc: the registry calls
+	// those in goroutines of its own, where a panic would end the process.
+	sizer      Sizer
+	storeBytes prometheus.Gauge
+}
+
+// other is the label value of everything outside a closed set.
+const other = "other"
+
+// eventTypes and outcomes are the closed sets of the type and outcome labels.
+var (
+	eventTypes = set(webhook.CallAction, webhook.CallStatus, webhook.SessionSummary, webhook.CallRecordingStatus)
+	outcomes   = set("ok", engine.ReasonScriptError, engine.ReasonTimeout, engine.ReasonInvalid, engine.ReasonEmpty,
+		engine.ReasonNoApp, engine.ReasonNoHandler, engine.ReasonMemory, engine.ReasonBusy)
+)
+
+func set(values ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, v := range values {
+		m[v] = true
+	}
+	return m
+}
+
+// closed is v when it is in the set, else "other".
+func closed(set map[string]bool, v string) string {
+	if set[v] {
+		return v
+	}
+	return other
 }
 
 // Sizer reports the data folder's size in bytes (badgerstore does).
@@ -27,9 +67,9 @@ type Sizer interface{ Size() (lsm, vlog int64) }
 
 // New makes the registry for an engine; store may be a Sizer.
 func New(eng *engine.Engine, store any) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry()}
+	m := &Metrics{eng: eng, reg: prometheus.NewRegistry()}
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "luaivr_events_total", Help: "Webhook events handled, by event type and outcome (ok, or the fallback reason).",
+		Name: "luaivr_events_total", Help: "Webhook events handled, by event type and outcome (ok, or the fallback reason); made-up types are \"other\".",
 	}, []string{"type", "outcome"})
 	m.handler = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "luaivr_handler_seconds", Help: "Time in Lua per event, by app.",
@@ -52,10 +92,33 @@ func New(eng *engine.Engine, store any) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	if sz, ok := store.(Sizer); ok {
-		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "luaivr_store_bytes", Help: "Size of the data folder (Badger LSM tree and value log)."},
-			func() float64 { lsm, vlog := sz.Size(); return float64(lsm + vlog) }))
+		m.sizer = sz
+		m.storeBytes = prometheus.NewGauge(prometheus.GaugeOpts{Name: "luaivr_store_bytes", Help: "Size of the data folder (Badger LSM tree and value log)."})
+		m.reg.MustRegister(m.storeBytes)
 	}
 	return m
+}
+
+// CountConns adds the server's connections to the metrics.
+func (m *Metrics) CountConns(c *server.ConnStats) {
+	gauge := func(name, help string, n *atomic.Int64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return float64(n.Load()) })
+	}
+	counter := func(name, help string, labels prometheus.Labels, n *atomic.Int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(n.Load()) })
+	}
+	const refused = "Connections closed at once, by the limit reached (--max-conns, --max-conns-per-ip) while every connection was being answered."
+	const shed = "Connections closed to make room at a limit: idle ones, else those in the middle of sending a request, that waited longest."
+	m.reg.MustRegister(
+		gauge("luaivr_connections", "Connections held open now.", &c.Open),
+		gauge("luaivr_connections_idle", "Of those, connections waiting for a request.", &c.Idle),
+		gauge("luaivr_connections_reading", "Of those, connections waiting for the rest of a request.", &c.Reading),
+		counter("luaivr_connections_refused_total", refused, prometheus.Labels{"limit": "max_conns"}, &c.RefusedMaxConns),
+		counter("luaivr_connections_refused_total", refused, prometheus.Labels{"limit": "max_conns_per_ip"}, &c.RefusedMaxPerIP),
+		counter("luaivr_connections_shed_total", shed, prometheus.Labels{"state": "idle"}, &c.ShedIdle),
+		counter("luaivr_connections_shed_total", shed, prometheus.Labels{"state": "reading"}, &c.ShedReading),
+		counter("luaivr_accept_errors_total", "Failed accepts (out of file descriptors, mostly), waited out and retried.", nil, &c.AcceptErrors),
+	)
 }
 
 // Observe records one handled event; give it to engine.Options.Observe.
@@ -64,9 +127,13 @@ func (m *Metrics) Observe(h engine.Handled) {
 	if h.Reason != "" {
 		outcome = h.Reason
 	}
-	m.events.WithLabelValues(h.Type, outcome).Inc()
+	m.events.WithLabelValues(closed(eventTypes, h.Type), closed(outcomes, outcome)).Inc()
 	if h.Handler != "" {
-		m.handler.WithLabelValues(h.App).Observe(h.Took.Seconds())
+		app := h.App
+		if m.eng.Scripts().Apps[app] == nil { // a session's app since removed
+			app = other
+		}
+		m.handler.WithLabelValues(app).Observe(h.Took.Seconds())
 	}
 	switch {
 	case h.Type == webhook.SessionSummary:
@@ -78,6 +145,10 @@ func (m *Metrics) Observe(h engine.Handled) {
 
 // Text renders every metric in Prometheus's text format.
 func (m *Metrics) Text() ([]byte, error) {
+	if m.sizer != nil {
+		lsm, vlog := m.sizer.Size()
+		m.storeBytes.Set(float64(lsm + vlog))
+	}
 	families, err := m.reg.Gather()
 	if err != nil {
 		return nil, err

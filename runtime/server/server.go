@@ -5,16 +5,19 @@
 //
 //	POST /webhooks          every event type; the app comes from the session, the called number or the default
 //	POST /webhooks/{app}    the same, with the app for new calls named in the URL
-//	GET  /healthz           liveness: 200 and what is being served
-//	GET  /readyz            readiness: 503 while the store cannot take events
-//	GET  /metrics           Prometheus text format
+//	GET  /healthz           liveness: 200, what is being served and counts; needs the admin token when one is set
+//	GET  /readyz            readiness: 503 while the store cannot take events; open, and says only that
+//	GET  /metrics           Prometheus text format; needs the admin token when one is set (or see ServeMetrics)
 //	GET  /admin/sessions    recent sessions, newest first (?limit=N); needs the admin token
 //	GET  /admin/sessions/{id}  one session and its transcript; needs the admin token
 //	POST /calls             place an outbound call driven by an app; needs the admin token
 //
 // It never answers a webhook with a 5xx: bad input gets a 4xx with a JSON body
 // that says what is wrong, and anything that goes wrong after the input was
-// understood is the engine's to answer with a fallback callflow.
+// understood is the engine's to answer with a fallback callflow; a panic of
+// ours on the way is logged and answered with the server's apology. A panic in
+// any other endpoint is logged and answered 500, for that request alone.
+// Connections are limited as listener.go describes.
 package server
 
 import (
@@ -31,9 +34,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/luaivr/luaivr/runtime/engine"
-	"github.com/luaivr/luaivr/runtime/metrics"
 	"github.com/luaivr/luaivr/runtime/webhook"
 	"github.com/luaivr/luaivr/store"
 	"github.com/valyala/fasthttp"
@@ -47,23 +50,32 @@ type Options struct {
 	ReadTimeout  time.Duration // default 5 s: a slow client cannot hold a connection
 	WriteTimeout time.Duration // default 5 s
 	IdleTimeout  time.Duration // default 60 s between keep-alive requests
-	// AdminToken guards /admin/*, sent as "Authorization: Bearer <token>".
-	// Empty turns the admin endpoints off.
+	// MaxConns bounds the connections held at once (default DefaultMaxConns).
+	MaxConns int
+	// MaxConnsPerIP bounds those from one IPv4 address or IPv6 /64, other
+	// than Guard.TrustProxy's; 0: no such limit.
+	MaxConnsPerIP int
+	// AdminToken guards /admin/*, /calls, /healthz and /metrics, sent as
+	// "Authorization: Bearer <token>". Empty turns /admin/* and /calls off
+	// and leaves /healthz and /metrics open.
 	AdminToken string
 	// Guard checks who may post webhooks.
 	Guard Guard
 	// Send places calls for POST /calls (the 8x8 Callflows API); nil turns
 	// the endpoint off.
 	Send engine.Send
-	// Metrics, when set, is served at /metrics.
-	Metrics *metrics.Metrics
+	// Metrics, when set, is served at /metrics (runtime/metrics).
+	Metrics interface{ Text() ([]byte, error) }
 }
 
 // Server serves webhooks over HTTP.
 type Server struct {
-	opts Options
-	log  *slog.Logger
-	srv  *fasthttp.Server
+	opts    Options
+	log     *slog.Logger
+	srv     *fasthttp.Server
+	metrics *fasthttp.Server // ServeMetrics'
+	conns   ConnStats
+	logs    quiet // for what senders do: at most a line every ten seconds each
 }
 
 // New makes a server.
@@ -83,53 +95,89 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = DefaultMaxConns()
+	}
 	s := &Server{opts: opts, log: opts.Logger}
-	s.srv = &fasthttp.Server{
-		Handler:                      s.Handle,
-		ErrorHandler:                 s.requestError,
-		Name:                         "luaivr",
-		ReadTimeout:                  opts.ReadTimeout,
-		WriteTimeout:                 opts.WriteTimeout,
-		IdleTimeout:                  opts.IdleTimeout,
-		MaxRequestBodySize:           opts.MaxBodySize,
+	s.srv = s.fasthttp(s.Handle, opts.MaxConns)
+	s.metrics = s.fasthttp(s.serveMetrics, metricsConns)
+	return s
+}
+
+// metricsConns bounds the connections of ServeMetrics' listener: it is for a
+// scraper or two.
+const metricsConns = 64
+
+func (s *Server) fasthttp(handler fasthttp.RequestHandler, maxConns int) *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler:      handler,
+		ErrorHandler: s.requestError,
+		Name:         "luaivr",
+		Logger:       fasthttpLog{s},
+		// The listener limits connections; this is only so that fasthttp
+		// never refuses one the listener let through.
+		Concurrency:                  2 * maxConns,
+		ReadTimeout:                  s.opts.ReadTimeout,
+		WriteTimeout:                 s.opts.WriteTimeout,
+		IdleTimeout:                  s.opts.IdleTimeout,
+		MaxRequestBodySize:           s.opts.MaxBodySize,
 		NoDefaultDate:                true,
 		NoDefaultContentType:         true,
 		CloseOnShutdown:              true,
 		DisablePreParseMultipartForm: true,
 	}
-	return s
 }
 
-// Serve accepts connections on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+// Serve accepts connections on ln until Shutdown, within the connection
+// limits. It returns nil after Shutdown, and nothing stops it before.
+func (s *Server) Serve(ln net.Listener) error {
+	return s.srv.Serve(newConnListener(ln, s.opts.MaxConns, s.opts.MaxConnsPerIP, s.opts.Guard.TrustProxy, &s.conns, s.log))
+}
+
+// ServeMetrics serves GET /metrics alone on ln, to anyone who reaches it,
+// until Shutdown: a private address for a Prometheus scraper, when the main
+// one needs the admin token.
+func (s *Server) ServeMetrics(ln net.Listener) error {
+	return s.metrics.Serve(newConnListener(ln, metricsConns, 0, nil, new(ConnStats), s.log))
+}
+
+// Conns counts the connections of Serve's listener.
+func (s *Server) Conns() *ConnStats { return &s.conns }
+
+// MaxConns is the connection limit in force.
+func (s *Server) MaxConns() int { return s.opts.MaxConns }
 
 // Shutdown stops accepting connections and waits for requests in flight to be
 // answered, or for ctx to end.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	return errors.Join(s.srv.ShutdownWithContext(ctx), s.metrics.ShutdownWithContext(ctx))
+}
 
 var appName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
 
 // Handle is the request handler (exported for in-process tests and benchmarks).
 func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
+	if path == "/webhooks" || strings.HasPrefix(path, "/webhooks/") {
+		s.webhook(ctx, path)
+		return
+	}
+	defer s.recoverAdmin(ctx)
 	switch {
 	case path == "/healthz":
 		if !ctx.IsGet() && !ctx.IsHead() {
 			s.notAllowed(ctx, "GET, HEAD", "use GET /healthz")
 			return
 		}
-		s.health(ctx)
+		if s.monitoring(ctx) {
+			s.health(ctx)
+		}
 	case path == "/readyz":
 		s.ready(ctx)
 	case path == "/metrics" && s.opts.Metrics != nil:
-		body, err := s.opts.Metrics.Text()
-		if err != nil {
-			s.fail(ctx, fasthttp.StatusServiceUnavailable, err.Error())
-			return
+		if s.monitoring(ctx) {
+			s.metricsText(ctx)
 		}
-		ctx.SetStatusCode(fasthttp.StatusOK)
-		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
-		ctx.SetBody(body)
 	case path == "/admin/sessions" || strings.HasPrefix(path, "/admin/sessions/"):
 		if !ctx.IsGet() {
 			s.notAllowed(ctx, "GET", "use GET "+path)
@@ -152,26 +200,77 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		s.placeCall(ctx)
-	case path == "/webhooks" || strings.HasPrefix(path, "/webhooks/"):
-		if !ctx.IsPost() {
-			s.notAllowed(ctx, "POST", "8x8 webhooks are POSTed: use POST "+path)
-			return
-		}
-		app := strings.TrimPrefix(strings.TrimPrefix(path, "/webhooks"), "/")
-		if app != "" && !appName.MatchString(app) {
-			s.fail(ctx, fasthttp.StatusNotFound, "no such app: app names are script file names (letters, digits, _ . -)")
-			return
-		}
-		s.webhook(ctx, app)
 	default:
 		s.fail(ctx, fasthttp.StatusNotFound, "no such endpoint: 8x8 webhooks go to POST /webhooks or POST /webhooks/{app}")
 	}
 }
 
-func (s *Server) webhook(ctx *fasthttp.RequestCtx, app string) {
+// serveMetrics is ServeMetrics' handler.
+func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx) {
+	defer s.recoverAdmin(ctx)
+	if string(ctx.Path()) != "/metrics" || s.opts.Metrics == nil {
+		s.fail(ctx, fasthttp.StatusNotFound, "this address serves GET /metrics only; webhooks and the rest are on --addr")
+		return
+	}
+	s.metricsText(ctx)
+}
+
+func (s *Server) metricsText(ctx *fasthttp.RequestCtx) {
+	body, err := s.opts.Metrics.Text()
+	if err != nil {
+		s.fail(ctx, fasthttp.StatusServiceUnavailable, err.Error())
+		return
+	}
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+	ctx.SetBody(body)
+}
+
+// recoverAdmin turns a panic of ours in an endpoint other than the webhooks
+// into a 500 for that request, and a log line the answer points to: the
+// process goes on serving.
+func (s *Server) recoverAdmin(ctx *fasthttp.RequestCtx) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	s.log.Error("panic while answering a request; answered 500, serving on", "path", string(ctx.Path()),
+		"request", ctx.ID(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	ctx.Response.Reset()
+	s.fail(ctx, fasthttp.StatusInternalServerError, fmt.Sprintf("internal error (logged as request %d): please report it", ctx.ID()))
+}
+
+func (s *Server) webhook(ctx *fasthttp.RequestCtx, path string) {
+	var ev *webhook.Event
+	defer func() {
+		// A bug of ours must not become silence on a live call: the apology
+		// is a valid callflow, and harmless for the events that need none.
+		if p := recover(); p != nil {
+			session := ""
+			body := s.opts.Engine.PanicReply()
+			if ev != nil {
+				session = ev.SessionID
+				if ev.Type != webhook.CallAction {
+					body = []byte("{}")
+				}
+			}
+			s.log.Error("panic while handling a webhook", "session", session, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			ctx.Response.Reset()
+			s.reply(ctx, fasthttp.StatusOK, body)
+		}
+	}()
+	if !ctx.IsPost() {
+		s.notAllowed(ctx, "POST", "8x8 webhooks are POSTed: use POST "+path)
+		return
+	}
+	app := strings.TrimPrefix(strings.TrimPrefix(path, "/webhooks"), "/")
+	if app != "" && !appName.MatchString(app) {
+		s.fail(ctx, fasthttp.StatusNotFound, "no such app: app names are script file names (letters, digits, _ . -)")
+		return
+	}
 	if status, reason := s.opts.Guard.check(ctx); status != 0 {
 		s.opts.Engine.Stats().Rejected.Add(1)
-		s.log.Warn("webhook refused", "remote", ctx.RemoteIP().String(), "reason", reason)
+		s.logs.log(s.log, slog.LevelWarn, "webhook refused", "remote", ctx.RemoteIP().String(), "reason", reason)
 		s.fail(ctx, status, fasthttp.StatusMessage(status)) // no detail for strangers
 		return
 	}
@@ -181,46 +280,47 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, app string) {
 		if !errors.As(err, &bad) {
 			err = &webhook.BadRequest{Msg: err.Error()}
 		}
-		s.log.Warn("webhook rejected", "remote", ctx.RemoteIP().String(), "reason", err)
+		s.logs.log(s.log, slog.LevelWarn, "webhook rejected", "remote", ctx.RemoteIP().String(), "reason", err)
 		s.fail(ctx, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
 	if app != "" && s.opts.Engine.Scripts().Apps[app] == nil {
-		s.log.Warn("webhook URL names an app that is not loaded; routing by session, number or default",
+		s.logs.log(s.log, slog.LevelWarn, "webhook URL names an app that is not loaded; routing by session, number or default",
 			"app", app, "session", ev.SessionID, "apps", s.opts.Engine.Scripts().Names())
 		app = ""
 	}
 	if ev.Type != webhook.CallAction && ev.Type != webhook.CallStatus &&
 		ev.Type != webhook.SessionSummary && ev.Type != webhook.CallRecordingStatus {
-		s.log.Warn("unknown eventType; recorded and answered 200", "event_type", ev.Type, "session", ev.SessionID)
+		s.logs.log(s.log, slog.LevelWarn, "unknown eventType; recorded and answered 200", "event_type", clip(ev.Type), "session", ev.SessionID)
 	}
-	defer func() {
-		// A bug of ours must not become silence on a live call.
-		if p := recover(); p != nil {
-			s.log.Error("panic while handling a webhook", "session", ev.SessionID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			body := []byte("{}")
-			if ev.Type == webhook.CallAction {
-				body = s.opts.Engine.PanicReply()
-			}
-			s.reply(ctx, fasthttp.StatusOK, body)
-		}
-	}()
 	// The engine's context is not the request's: a caller's event finishes even
 	// while the server shuts down.
 	body := s.opts.Engine.Handle(context.Background(), ev, app)
 	s.reply(ctx, fasthttp.StatusOK, body)
 }
 
-// admin checks the admin token in constant time; it answers the request
-// itself when the check fails.
+// admin lets a request to an admin endpoint through; it answers the request
+// itself when it may not pass. Admin endpoints are off without a token.
 func (s *Server) admin(ctx *fasthttp.RequestCtx) bool {
 	if s.opts.AdminToken == "" {
 		s.fail(ctx, fasthttp.StatusForbidden, "admin endpoints are off: start serve with --admin-token (LUAIVR_ADMIN_TOKEN)")
 		return false
 	}
+	return s.bearer(ctx)
+}
+
+// monitoring lets a request to /healthz or /metrics through: they name the
+// apps and count the calls, so with a token set only its holders see them.
+func (s *Server) monitoring(ctx *fasthttp.RequestCtx) bool {
+	return s.opts.AdminToken == "" || s.bearer(ctx)
+}
+
+// bearer checks the admin token in constant time; it answers the request
+// itself when the check fails.
+func (s *Server) bearer(ctx *fasthttp.RequestCtx) bool {
 	got, bearer := bytes.CutPrefix(ctx.Request.Header.Peek("Authorization"), []byte("Bearer "))
 	if !bearer || !sameSecret(got, s.opts.AdminToken) {
-		s.log.Warn("admin request rejected", "remote", ctx.RemoteIP().String())
+		s.logs.log(s.log, slog.LevelWarn, "admin request rejected", "remote", ctx.RemoteIP().String())
 		s.fail(ctx, fasthttp.StatusUnauthorized, "send the admin token as Authorization: Bearer <token>")
 		return false
 	}
@@ -312,15 +412,22 @@ type SessionView struct {
 }
 
 // ready answers 503 while the store cannot take events, so a load balancer
-// sends calls elsewhere.
+// sends calls elsewhere. Anyone may ask, so it says no more than that:
+// /healthz says why.
 func (s *Server) ready(ctx *fasthttp.RequestCtx) {
-	if r, ok := s.opts.Engine.Store().(interface{ Ready() error }); ok {
-		if err := r.Ready(); err != nil {
-			s.fail(ctx, fasthttp.StatusServiceUnavailable, "not ready: "+err.Error())
-			return
-		}
+	if s.notReady() != nil {
+		s.reply(ctx, fasthttp.StatusServiceUnavailable, []byte(`{"status":"not ready"}`))
+		return
 	}
 	s.reply(ctx, fasthttp.StatusOK, []byte(`{"status":"ready"}`))
+}
+
+// notReady is why the store cannot take events, or nil.
+func (s *Server) notReady() error {
+	if r, ok := s.opts.Engine.Store().(interface{ Ready() error }); ok {
+		return r.Ready()
+	}
+	return nil
 }
 
 func (s *Server) health(ctx *fasthttp.RequestCtx) {
@@ -338,6 +445,8 @@ func (s *Server) health(ctx *fasthttp.RequestCtx) {
 		"fallbacks":      fallbacks,
 		"store_failures": st.StoreFails.Load(),
 		"rejected":       st.Rejected.Load(),
+		"not_ready":      errText(s.notReady()),
+		"connections":    s.conns.Open.Load(),
 	})
 	s.reply(ctx, fasthttp.StatusOK, body)
 }
@@ -356,8 +465,36 @@ func (s *Server) requestError(ctx *fasthttp.RequestCtx, err error) {
 	case errors.As(err, &timeout) && timeout.Timeout():
 		status, msg = fasthttp.StatusRequestTimeout, "request not received in time"
 	}
-	s.log.Warn("request rejected", "remote", ctx.RemoteIP().String(), "status", status, "err", err)
+	s.logs.log(s.log, slog.LevelWarn, "request rejected", "remote", ctx.RemoteIP().String(), "status", status, "err", err)
 	s.fail(ctx, status, msg)
+}
+
+// fasthttpLog sends fasthttp's own messages (a connection that failed in an
+// unusual way) to the server's log, as quietly as what senders do.
+type fasthttpLog struct{ s *Server }
+
+func (l fasthttpLog) Printf(format string, args ...any) {
+	l.s.logs.log(l.s.log, slog.LevelWarn, "fasthttp", "detail", fmt.Sprintf(format, args...))
+}
+
+// errText is err's message, or "" for nil.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// clip shortens a value a sender chose for a log line, at a character.
+func clip(v string) string {
+	if len(v) <= 64 {
+		return v
+	}
+	cut := 64
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return v[:cut] + "…"
 }
 
 func (s *Server) notAllowed(ctx *fasthttp.RequestCtx, allow, msg string) {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/metrics"
 	"github.com/luaivr/luaivr/runtime/server"
+	httpmod "github.com/luaivr/luaivr/stdlib/http"
 	"github.com/luaivr/luaivr/store/badgerstore"
 )
 
@@ -33,7 +35,10 @@ type running struct {
 
 func (r *running) eventsSeen() int64 { return r.eng.Stats().Events.Load() }
 
-func start(t *testing.T, scripts, data string, opts server.Options) *running {
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// start runs a server with metrics; engOpts change the engine's options.
+func start(t *testing.T, scripts, data string, opts server.Options, engOpts ...func(*engine.Options)) *running {
 	t.Helper()
 	set, errs := engine.Load(scripts)
 	if len(errs) > 0 {
@@ -43,13 +48,22 @@ func start(t *testing.T, scripts, data string, opts server.Options) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	opts.Engine, err = engine.New(set, engine.Options{Store: st, Logger: logger, Deadline: 2 * time.Second})
+	if opts.Logger == nil {
+		opts.Logger = discard
+	}
+	var m *metrics.Metrics
+	eo := engine.Options{Store: st, Logger: opts.Logger, Deadline: 2 * time.Second, Observe: func(h engine.Handled) { m.Observe(h) }}
+	for _, change := range engOpts {
+		change(&eo)
+	}
+	opts.Engine, err = engine.New(set, eo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Logger = logger
+	m = metrics.New(opts.Engine, eo.Store)
+	opts.Metrics = m
 	srv := server.New(opts)
+	m.CountConns(srv.Conns())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -247,19 +261,33 @@ func TestRestartKeepsPlace(t *testing.T) {
 	}
 }
 
-// Shutdown lets the event in flight finish and answer.
+// Shutdown lets the event in flight finish and answer with the script's own
+// reply, not the fallback: the script is still waiting (on an http call the
+// test holds) when the server stops accepting connections, and only then is
+// it let go.
 func TestShutdownFinishesInFlight(t *testing.T) {
 	t.Parallel()
+	arrived, release := make(chan struct{}), make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		close(arrived)
+		<-release
+		io.WriteString(w, "ok")
+	}))
+	defer backend.Close()
+	host := strings.TrimPrefix(backend.URL, "http://")
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "slow.lua"), []byte(`
 function on_dtmf(session, digits)
-  local x = 0
-  for i = 1, 2000000 do x = x + i end
-  return ivr.hangup()
+  local res, err = http.get("`+backend.URL+`/", { timeout = 20 })
+  if not res then error(err) end
+  return { ivr.say { text = "Answered by the script after the shutdown began.", voiceProfile = "en-US-BenjaminRUS" }, ivr.hangup() }
 end`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := start(t, dir, t.TempDir(), server.Options{})
+	r := start(t, dir, t.TempDir(), server.Options{}, func(o *engine.Options) {
+		o.Deadline = 30 * time.Second
+		o.HTTP = httpmod.Options{Allow: []string{host}, Timeout: 30 * time.Second}
+	})
 	type answer struct {
 		code int
 		body []byte
@@ -276,14 +304,26 @@ end`), 0o644); err != nil {
 		b, _ := io.ReadAll(resp.Body)
 		got <- answer{code: resp.StatusCode, body: b}
 	}()
-	// Shut down once the request is being handled (the engine counts it).
-	for i := 0; i < 500 && r.eventsSeen() == 0; i++ {
+	<-arrived // the script is running
+	stopped := make(chan struct{})
+	go func() { r.stop(t); close(stopped) }()
+	addr := strings.TrimPrefix(r.url, "http://")
+	for i := 0; ; i++ { // wait until the server accepts no more connections
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if i == 5000 {
+			t.Fatal("the server still accepts connections after Shutdown")
+		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	r.stop(t)
+	close(release)
 	a := <-got
-	if a.err != nil || a.code != 200 || !strings.Contains(string(a.body), "hangup") {
-		t.Fatalf("in-flight request got %d %s %v", a.code, a.body, a.err)
+	<-stopped
+	if a.err != nil || a.code != 200 || !strings.Contains(string(a.body), "Answered by the script after the shutdown began.") {
+		t.Fatalf("in-flight request got %d %s %v; want the script's reply", a.code, a.body, a.err)
 	}
 }
 
@@ -370,7 +410,10 @@ func TestMetricsAndReadiness(t *testing.T) {
 		}
 	}
 	st.Close()
-	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "closed") {
+	if code, body := get("/readyz"); code != 503 || body != `{"status":"not ready"}` {
 		t.Fatalf("readyz after the store closed: %d %s", code, body)
+	}
+	if code, body := get("/healthz"); code != 200 || !strings.Contains(body, `"not_ready":"`) || !strings.Contains(body, "closed") {
+		t.Fatalf("healthz does not say why the server is not ready: %d %s", code, body)
 	}
 }

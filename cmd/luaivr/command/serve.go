@@ -43,7 +43,10 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "webhook-auth", EnvVars: env("webhook-auth"), Usage: "require this exact Authorization header `value` on webhooks (the httpAuthHeader of your 8x8 webhooks)"},
 			&cli.StringFlag{Name: "allow-from", EnvVars: env("allow-from"), Usage: "accept webhooks only from these `networks` (comma-separated, e.g. 8x8's published ranges)"},
 			&cli.StringFlag{Name: "trust-proxy", EnvVars: env("trust-proxy"), Usage: "reverse proxies (`networks`) whose X-Forwarded-For names the sender"},
-			&cli.StringFlag{Name: "admin-token", EnvVars: env("admin-token"), Usage: "`token` for /admin/* (luaivr sessions --server); empty turns them off"},
+			&cli.StringFlag{Name: "admin-token", EnvVars: env("admin-token"), Usage: "`token` for /admin/*, POST /calls, /healthz and /metrics (luaivr sessions --server); empty turns /admin/* and /calls off and leaves /healthz and /metrics open"},
+			&cli.StringFlag{Name: "metrics-addr", EnvVars: env("metrics-addr"), Usage: "also serve GET /metrics, without the admin token, on this private `address` (for a Prometheus scraper)"},
+			&cli.IntFlag{Name: "max-conns", EnvVars: env("max-conns"), Usage: "connections held at once; at the limit the one idle longest is closed for a new one (default: half the open-file limit, at most 4096)"},
+			&cli.IntFlag{Name: "max-conns-per-ip", EnvVars: env("max-conns-per-ip"), Value: 256, Usage: "connections from one IPv4 address or IPv6 /64, except --trust-proxy's (0: no limit)"},
 			&cli.StringFlag{Name: "voice", EnvVars: env("voice"), Value: "en-US-BenjaminRUS", Usage: "voiceProfile of the server's own apology when a script fails"},
 		}, append(append(integrationFlags, apiFlags...), logFlags...)...),
 		Action: serve,
@@ -123,12 +126,29 @@ func serve(c *cli.Context) error {
 		Engine:  eng, Logger: logger, MaxBodySize: c.Int("max-body"),
 		ReadTimeout: c.Duration("read-timeout"), WriteTimeout: c.Duration("write-timeout"), IdleTimeout: c.Duration("idle-timeout"),
 		AdminToken: c.String("admin-token"),
+		MaxConns:   c.Int("max-conns"), MaxConnsPerIP: c.Int("max-conns-per-ip"),
 	})
+	m.CountConns(srv.Conns())
+	if files := server.FileLimit(); files > 0 && uint64(srv.MaxConns()) >= files {
+		logger.Warn("--max-conns is not below the open-file limit: past it, accepting fails and waiting connections are closed to make room; lower --max-conns or raise the limit (ulimit -Hn, systemd LimitNOFILE=)",
+			"max_conns", srv.MaxConns(), "file_limit", files)
+	}
 	ln, err := net.Listen("tcp", c.String("addr"))
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w (is another server running? pick another with --addr)", c.String("addr"), err)
 	}
-	logger.Info("luaivr serving", "addr", ln.Addr().String(), "scripts", dir, "apps", scripts.Names(), "data", c.String("data"))
+	served := make(chan error, 2)
+	if addr := c.String("metrics-addr"); addr != "" {
+		mln, err := net.Listen("tcp", addr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--metrics-addr: cannot listen on %s: %w", addr, err)
+		}
+		logger.Info("serving /metrics without the admin token", "metrics_addr", mln.Addr().String())
+		go func() { served <- srv.ServeMetrics(mln) }()
+	}
+	logger.Info("luaivr serving", "addr", ln.Addr().String(), "scripts", dir, "apps", scripts.Names(), "data", c.String("data"),
+		"max_conns", srv.MaxConns(), "max_conns_per_ip", c.Int("max-conns-per-ip"), "file_limit", server.FileLimit())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -156,7 +176,6 @@ func serve(c *cli.Context) error {
 			}
 		})
 	}
-	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
 	case err := <-served:

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -218,5 +219,36 @@ func TestSessions(t *testing.T) {
 	out, err = run("sessions", "show", "s-1", "--data", data, "--json")
 	if err != nil || !strings.Contains(out, `"transcript":[`) || !strings.Contains(out, `"app":"restaurant"`) {
 		t.Fatalf("show --json from the folder: %v\n%s", err, out)
+	}
+}
+
+// --metrics-addr (LUAIVR_METRICS_ADDR) serves /metrics without the admin
+// token, which the main address then asks for; /readyz stays open; the
+// connection limits come from LUAIVR_MAX_CONNS and LUAIVR_MAX_CONNS_PER_IP.
+func TestServeMetricsAddr(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	private := ln.Addr().String()
+	ln.Close()
+	p := serve(t, t.TempDir(), "LUAIVR_ADMIN_TOKEN=tok", "LUAIVR_METRICS_ADDR="+private, "LUAIVR_MAX_CONNS=50", "LUAIVR_MAX_CONNS_PER_IP=10")
+	for _, tt := range []struct {
+		url  string
+		code int
+	}{{p.url + "/metrics", 401}, {p.url + "/healthz", 401}, {p.url + "/readyz", 200}, {"http://" + private + "/metrics", 200}} {
+		resp, err := http.Get(tt.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.code {
+			t.Errorf("GET %s: %d, want %d", tt.url, resp.StatusCode, tt.code)
+		}
+	}
+	p.stop(t)
+	if log := p.stderr.String(); !strings.Contains(log, `"max_conns":50,"max_conns_per_ip":10`) {
+		t.Errorf("the serving line does not show the limits:\n%s", log)
 	}
 }
