@@ -66,7 +66,7 @@ func serve(t *testing.T, data string, extra ...string) *proc {
 	select {
 	case addr, ok := <-found:
 		if !ok {
-			t.Fatalf("serve exited before listening")
+			t.Fatalf("serve exited before listening:\n%s", p.stderr)
 		}
 		p.url = "http://" + addr
 	case <-time.After(20 * time.Second):
