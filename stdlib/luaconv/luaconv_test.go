@@ -2,6 +2,8 @@ package luaconv_test
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -37,7 +39,7 @@ func TestLimits(t *testing.T) {
 	defer L.Close()
 	deep := L.NewTable()
 	cur := deep
-	for i := 0; i < luaconv.MaxDepth+5; i++ {
+	for i := 0; i < luaconv.Default.Depth+5; i++ {
 		next := L.NewTable()
 		cur.RawSetString("x", next)
 		cur = next
@@ -46,7 +48,7 @@ func TestLimits(t *testing.T) {
 		t.Fatalf("deep: %v", err)
 	}
 	big := L.NewTable()
-	for i := 1; i <= luaconv.MaxItems+1; i++ {
+	for i := 1; i <= luaconv.Default.Items+1; i++ {
 		big.Append(lua.LNumber(i))
 	}
 	if _, err := luaconv.FromLua(big, "v"); err == nil || !strings.Contains(err.Error(), "table entries") {
@@ -60,10 +62,46 @@ func TestLimits(t *testing.T) {
 	if _, err := luaconv.FromLua(repeated, "v"); err == nil || !strings.Contains(err.Error(), "bytes of text") {
 		t.Fatalf("300 references to 1 MiB: %v", err)
 	}
+	// Keys are text too: one table of long keys, shared 100 times, is
+	// megabytes of JSON though no value holds a byte.
+	keyed := L.NewTable()
+	for i := 0; i < 100; i++ {
+		keyed.RawSetString(strings.Repeat("k", 1000)+strings.Repeat("0", i), lua.LTrue)
+	}
+	shared := L.NewTable()
+	for i := 1; i <= 100; i++ {
+		shared.Append(keyed)
+	}
+	_, err := luaconv.Limits{Depth: 4, Items: 1 << 20, Bytes: 1 << 20}.FromLua(shared, "v")
+	var limit *luaconv.LimitError
+	if !errors.As(err, &limit) || !strings.Contains(err.Error(), "more than 1048576 bytes of text") {
+		t.Fatalf("100 references to 100 KB of keys: %v", err)
+	}
 	bad := L.NewTable()
 	bad.RawSet(lua.LTrue, lua.LNumber(1))
 	if _, err := luaconv.FromLua(bad, "v"); err == nil || !strings.Contains(err.Error(), "boolean key") {
 		t.Fatalf("bool key: %v", err)
+	}
+}
+
+// A Budget bounds several values together: each fits alone, all three do not.
+func TestBudget(t *testing.T) {
+	t.Parallel()
+	L := lua.NewState()
+	defer L.Close()
+	b := luaconv.Budget{Limits: luaconv.Limits{Depth: 8, Items: 100, Bytes: 25}}
+	for i, want := range []string{"", "", "action[3]: more than 25 bytes of text"} {
+		_, err := b.FromLua(lua.LString(strings.Repeat("x", 10)), fmt.Sprintf("action[%d]", i+1))
+		if got := fmt.Sprint(err); want != "" && got != want || want == "" && err != nil {
+			t.Fatalf("value %d: %v, want %q", i+1, err, want)
+		}
+	}
+	// A value that cannot be converted is not a LimitError: the caller may
+	// treat the two differently (log drops fields too large for a line).
+	_, err := luaconv.FromLua(L.NewFunction(func(*lua.LState) int { return 0 }), "v")
+	var limit *luaconv.LimitError
+	if err == nil || errors.As(err, &limit) {
+		t.Fatalf("function: %v", err)
 	}
 }
 
