@@ -245,6 +245,28 @@ func TestHTTP(t *testing.T) {
 	}
 }
 
+// What a script sends is bounded before anything is built or sent: each of
+// these raises before a request is made. Not parallel: the big values would
+// slow the tests that measure a deadline.
+func TestRequestBounds(t *testing.T) {
+	opts := httpmod.Options{Allow: []string{"crm.example.com"}}
+	tests := map[string]string{
+		"request body over the limit": `fails(function() http.post("https://crm.example.com/echo", string.rep("x", 1024 * 1024) .. "y") end,
+			"bad argument #2 to http.post (the body is 1048577 bytes, over the limit of 1048576)")`,
+		"shared text in a body": `local s = string.rep("x", 1024 * 1024) fails(function() http.post("https://crm.example.com/echo", { s, s }) end,
+			"bad argument #2 to http.post (body[2]: more than 1048576 bytes of text)")`,
+		"escapes in a body": `fails(function() http.post("https://crm.example.com/echo", { string.rep("\1", 200000) }) end, "the body is 1200004 bytes")`,
+		"headers over the limit": `fails(function() http.get("https://crm.example.com/echo", { headers = { big = string.rep("h", 70000) } }) end,
+			"bad argument #2 to http.get (headers: more than 65536 bytes of names and values)")`,
+		"query over the limit": `local q = {} for i = 1, 10000 do q["k" .. i] = "value" end
+			fails(function() http.get("https://crm.example.com/echo", { query = q }) end, "query: more than 65536 bytes")`,
+		"URL over the limit": `fails(function() http.get("https://crm.example.com/" .. string.rep("u", 9000)) end, "bad argument #1 to http.get (the URL is")`,
+	}
+	for name, src := range tests {
+		t.Run(name, func(t *testing.T) { run(t, nil, opts, nil, src) })
+	}
+}
+
 // A slow system costs the request what is left of the event's deadline, and
 // leaves the script time to answer the caller.
 func TestDeadline(t *testing.T) {

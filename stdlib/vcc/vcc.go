@@ -260,6 +260,11 @@ func readRequest(L *lua.LState, fn string) (request, error) {
 	if req.sipID == "" {
 		return req, errors.New("sip_id is missing: the SIP Call-ID of the call the contact center forwarded")
 	}
+	for _, f := range []struct{ name, value string }{{"queue", req.queue}, {"sip_id", req.sipID}} {
+		if len(f.value) > MaxData && utf8.RuneCountInString(f.value) > MaxData {
+			return req, fmt.Errorf("%s is %d characters, over the External IVR API's limit of %d", f.name, utf8.RuneCountInString(f.value), MaxData)
+		}
+	}
 	switch d := t.RawGetString("data").(type) {
 	case *lua.LTable:
 		s, err := encodeData(d)
@@ -279,18 +284,30 @@ func readRequest(L *lua.LState, fn string) (request, error) {
 	return req, nil
 }
 
+// Past these, data cannot be within MaxData characters, whatever it holds:
+// a character is at most 4 bytes, a field at least "[a|]". encodeData stops
+// there rather than build what a script's huge table would make.
+const (
+	maxDataBytes  = 4 * MaxData
+	maxDataFields = MaxData / len("[a|]")
+)
+
+var errDataTooLong = fmt.Errorf("data is over %d characters as extIvrData, the External IVR API's limit", MaxData)
+
 // encodeData writes a table of fields as extIvrData.
 func encodeData(t *lua.LTable) (string, error) {
 	n, size, names := t.Len(), 0, []string{}
 	var other lua.LValue // a key that is not a name
-	t.ForEach(func(k, _ lua.LValue) {
-		size++
+	for k, _ := t.Next(lua.LNil); k != lua.LNil; k, _ = t.Next(k) {
+		if size++; size > maxDataFields {
+			return "", errDataTooLong
+		}
 		if s, ok := k.(lua.LString); ok {
 			names = append(names, string(s))
 		} else {
 			other = k
 		}
-	})
+	}
 	var b strings.Builder
 	field := func(path string, name, value lua.LValue) error {
 		ns, err := dataText(path+" (name)", name)
@@ -303,6 +320,9 @@ func encodeData(t *lua.LTable) (string, error) {
 		vs, err := dataText(path, value)
 		if err != nil {
 			return err
+		}
+		if b.Len()+len(ns)+len(vs)+len("[|]") > maxDataBytes {
+			return errDataTooLong
 		}
 		b.WriteString("[" + ns + "|" + vs + "]")
 		return nil
@@ -355,6 +375,9 @@ func dataText(path string, v lua.LValue) (string, error) {
 
 // checkData accepts a data string only if it is what vcc.data makes.
 func checkData(s string) error {
+	if len(s) > maxDataBytes {
+		return errDataTooLong
+	}
 	if n := utf8.RuneCountInString(s); n > MaxData {
 		return fmt.Errorf("data is %d characters, over the External IVR API's limit of %d", n, MaxData)
 	}
