@@ -12,7 +12,8 @@ import (
 
 // What a script emits is bounded end to end: the caller gets the script's
 // reply when only its log was too much, and the fallback, with the script's
-// file and line in the log, when its reply or its kv writes break a bound.
+// file and line in the log, when its reply or its kv writes break a bound;
+// and no error puts more than a few KiB in the log.
 func TestScriptOutputBounded(t *testing.T) {
 	t.Parallel()
 	dir := scriptDir(t, map[string]string{"emit.lua": voice + `
@@ -38,6 +39,10 @@ function on_dtmf(session, digits)
     local s, t = string.rep("q", 1024 * 1024), {}
     for i = 1, 8 do t[i] = s end
     return ivr.say(json.encode(t))
+  elseif digits == "7" then
+    error(string.rep("e", 1024 * 1024))
+  elseif digits == "8" then
+    return string.rep("m", 1024 * 1024)
   end
   return done
 end`})
@@ -52,6 +57,8 @@ end`})
 		{"4", fallback, "reason=script_error err=\"emit.lua:18: kv.set: app emit is over its kv quota of 10 keys (--kv-max-keys)"},
 		{"5", "done", "log budget exhausted"},
 		{"6", fallback, "emit.lua:24: bad argument #1 to json.encode (value[2]: more than 1048576 bytes of text)"},
+		{"7", fallback, "emit.lua:26: eeee"},                                               // an error's message is cut short
+		{"8", fallback, `returned value is \"mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm…\"`}, // so is what an error quotes
 	}
 	for _, tt := range tests {
 		t.Run(tt.keys, func(t *testing.T) {

@@ -684,8 +684,12 @@ func luaError(ctx context.Context, err error) string {
 	} else if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		msg = strings.Replace(msg, "context deadline exceeded", "stopped: the handler ran past its deadline", 1)
 	}
-	return msg
+	return luaconv.Clip(msg, maxErrorBytes)
 }
+
+// maxErrorBytes bounds the message of a script's error: it goes to the log
+// and the transcript, and error(s) may carry a megabyte.
+const maxErrorBytes = 8 << 10
 
 // libs are the stdlib modules made from the engine's configuration; each
 // event opens them into its new state.

@@ -220,7 +220,7 @@ func (m *module) options(L *lua.LState, fname string, n int, r *request) {
 				r.timeout = time.Duration(float64(secs) * float64(time.Second))
 			}
 		default:
-			argError(L, fname, n, fmt.Sprintf("unknown option %s; options are headers, query and timeout", lua.LVAsString(k)))
+			argError(L, fname, n, fmt.Sprintf("unknown option %s; options are headers, query and timeout", luaconv.Quote(lua.LVAsString(k))))
 		}
 	})
 }
@@ -243,7 +243,7 @@ func stringTable(L *lua.LState, fname string, n int, what string, v lua.LValue) 
 		case lua.LString, lua.LNumber:
 			out[string(name)] = v.String()
 		default:
-			argError(L, fname, n, fmt.Sprintf("%s.%s: a string expected, got %s", what, name, v.Type()))
+			argError(L, fname, n, fmt.Sprintf("%s[%s]: a string expected, got %s", what, luaconv.Quote(string(name)), v.Type()))
 		}
 		if size += len(name) + len(out[string(name)]); size > maxOptionBytes {
 			argError(L, fname, n, fmt.Sprintf("%s: more than %d bytes of names and values", what, maxOptionBytes))
@@ -261,7 +261,7 @@ func (m *module) fetch(L *lua.LState, r request) (*lua.LTable, string) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Sprintf("http: bad URL %q: %s", r.url, err)
+		return nil, fmt.Sprintf("http: bad URL %s: %s", luaconv.Quote(r.url), err)
 	}
 	if err := m.allow.checkURL(u); err != nil {
 		return nil, "http: " + err.Error()
@@ -291,7 +291,7 @@ func (m *module) fetch(L *lua.LState, r request) (*lua.LTable, string) {
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), reqBody)
 	if err != nil {
-		return nil, fmt.Sprintf("http: bad URL %q: %s", r.url, err)
+		return nil, fmt.Sprintf("http: bad URL %s: %s", luaconv.Quote(r.url), err)
 	}
 	req.Header.Set("User-Agent", m.userAgent)
 	if r.contentType != "" {

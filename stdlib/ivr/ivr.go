@@ -97,7 +97,7 @@ func (m *Module) setDefaults(L *lua.LState) int {
 		name, ok := k.(lua.LString)
 		if !ok || !contains(known, string(name)) {
 			argError(L, "ivr.defaults", 1, fmt.Sprintf("unknown setting %s; ivr.defaults takes 8x8 parameter names (%s) and %s",
-				lua.LVAsString(k), strings.Join(allParams(), ", "), strings.Join(menuSettings, ", ")))
+				luaconv.Quote(lua.LVAsString(k)), strings.Join(allParams(), ", "), strings.Join(menuSettings, ", ")))
 		}
 		m.defaults[string(name)] = v
 	})
@@ -206,8 +206,8 @@ func (m *Module) menu(L *lua.LState) int {
 		case contains(captureParams, key) && key != "promptMessage":
 			mn.Params[key] = v
 		default:
-			argError(L, "ivr.menu", 1, fmt.Sprintf("menu key %q: expected id, prompt, other, no_input, a key like [\"1\"], or a sayAndCapture parameter (%s)",
-				key, strings.Join(captureParams[1:], ", ")))
+			argError(L, "ivr.menu", 1, fmt.Sprintf("menu key %s: expected id, prompt, other, no_input, a key like [\"1\"], or a sayAndCapture parameter (%s)",
+				luaconv.Quote(key), strings.Join(captureParams[1:], ", ")))
 		}
 	})
 	if mn.ID == "" {

@@ -63,7 +63,7 @@ func TestBuilderErrors(t *testing.T) {
 		"bad file":          `fails(function() ivr.play_file("ftp://x/a.ogg") end, "ivr.play_file: -1009")`,
 		"bad destination":   `fails(function() ivr.make_call { source = "+6568332048", destination = "call me" } end, "-1017")`,
 		"min without max":   `fails(function() ivr.say_and_capture("x", { voiceProfile = "en-GB-Emma", minDigits = 1 }) end, "-1003")`,
-		"unknown default":   `fails(function() ivr.defaults { voice = "en-GB-Emma" } end, "unknown setting voice")`,
+		"unknown default":   `fails(function() ivr.defaults { voice = "en-GB-Emma" } end, "unknown setting \"voice\"")`,
 		"menu without id":   `fails(function() ivr.menu { prompt = "x" } end, "menu needs an id")`,
 		"menu no prompt":    `fails(function() ivr.menu { id = "m" } end, "needs a prompt")`,
 		"menu bad key":      `fails(function() ivr.menu { id = "m", prompt = "x", colour = 1 } end, "menu key \"colour\"")`,
@@ -187,6 +187,8 @@ func TestReplyErrors(t *testing.T) {
 	tests := []struct{ src, want string }{
 		{`return "Hello there"`, `no menu has that id (menus: main, sales); to speak text use ivr.say("Hello there")`},
 		{`return function() end`, `is a function`},
+		// What an error shows of a script's string is cut short: it goes to the log and the transcript.
+		{`return string.rep("x", 1024 * 1024)`, `returned value is "` + strings.Repeat("x", 40) + `…", but no menu has that id`},
 		{`return {}`, `a table with no actions`},
 		{`return 42`, `is a number`},
 		{`return { ivr.hangup(), clientActionId = 7 }`, `clientActionId must be a string`},

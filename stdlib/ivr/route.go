@@ -123,6 +123,10 @@ const (
 	maxWork    = 2000 // tables and values visited
 )
 
+// maxIDsShown is how many menu ids an error lists (an id is at most 1000
+// bytes).
+const maxIDsShown = 10
+
 // replyLimits bound the params of a reply's actions, all together, as they
 // leave Lua: to the text of the largest callflow luaivr sends, so that a huge
 // value is refused before it is copied, let alone encoded. Real params are
@@ -148,8 +152,11 @@ func (m *Module) collect(r *callflow.Reply, v lua.LValue, path string, depth int
 		if !ok {
 			ids := append([]string(nil), m.order...)
 			sort.Strings(ids)
-			return fmt.Errorf("%s is %q, but no menu has that id (menus: %s); to speak text use ivr.say(%q)",
-				path, string(v), strings.Join(ids, ", "), string(v))
+			if len(ids) > maxIDsShown {
+				ids = append(ids[:maxIDsShown], "…")
+			}
+			return fmt.Errorf("%s is %s, but no menu has that id (menus: %s); to speak text use ivr.say(%s)",
+				path, luaconv.Quote(string(v)), strings.Join(ids, ", "), luaconv.Quote(string(v)))
 		}
 		return m.addMenu(r, mn, path, &c.budget)
 	case *lua.LTable:

@@ -25,7 +25,6 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/luaivr/luaivr/stdlib/luaconv"
 	lua "github.com/yuin/gopher-lua"
@@ -65,19 +64,15 @@ func (l *Log) Print(L *lua.LState) lua.LValue {
 		// Joined only up to a line's bound: print(unpack(t)) over thousands
 		// of big strings would otherwise build gigabytes first.
 		var b strings.Builder
-		cut := false
-		for i := 1; i <= L.GetTop() && !cut; i++ {
+		for i := 1; i <= L.GetTop() && b.Len() <= MaxLineBytes; i++ {
 			if i > 1 {
-				if cut = b.Len() >= MaxLineBytes; cut {
-					break
-				}
 				b.WriteByte('\t')
 			}
-			var s string
-			s, cut = clip(L.ToStringMeta(L.Get(i)).String(), MaxLineBytes-b.Len())
-			b.WriteString(s)
+			s := L.ToStringMeta(L.Get(i)).String()
+			b.WriteString(s[:min(len(s), MaxLineBytes+1-b.Len())])
 		}
-		l.write(L, slog.LevelInfo, b.String(), cut, []slog.Attr{slog.String("from", "print")})
+		msg, cut := clip(b.String(), MaxLineBytes)
+		l.write(L, slog.LevelInfo, msg, cut, []slog.Attr{slog.String("from", "print")})
 		return 0
 	})
 }
@@ -105,7 +100,7 @@ func (l *Log) call(L *lua.LState, level slog.Level) {
 		return
 	}
 	msg, cut := clip(L.ToStringMeta(L.Get(1)).String(), MaxLineBytes)
-	left := MaxLineBytes - len(msg) // for the fields, or the value
+	left := max(MaxLineBytes-len(msg), 0) // for the fields, or the value
 	var attrs []slog.Attr
 	if t, ok := L.Get(2).(*lua.LTable); ok {
 		limits := fieldLimits
@@ -179,14 +174,8 @@ func (l *Log) write(L *lua.LState, level slog.Level, msg string, cut bool, attrs
 	l.logger.LogAttrs(context.Background(), level, msg, attrs...)
 }
 
-// clip cuts s to at most n bytes, at a character boundary, and says whether
-// it did.
+// clip cuts s to at most n bytes (and the "…" that says so), and reports
+// whether it did.
 func clip(s string, n int) (string, bool) {
-	if len(s) <= n {
-		return s, false
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:max(n, 0)], true
+	return luaconv.Clip(s, n), len(s) > n
 }

@@ -14,6 +14,8 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -138,30 +140,81 @@ type Budget struct {
 }
 
 // FromLua converts v, as the package's FromLua does, counting against b.
-func (b *Budget) FromLua(v lua.LValue, path string) (any, error) { return b.convert(v, path, 0) }
+func (b *Budget) FromLua(v lua.LValue, root string) (any, error) {
+	return b.convert(v, &path{key: root}, 0)
+}
 
-func (b *Budget) text(path string, n int) error {
+// path is where a value sits, as an error names it: session.vars.list[3].
+// It is written out only for an error: writing it for every value would copy
+// a long key into the path of each of its children, gigabytes for a table of
+// thousands under a key of a megabyte.
+type path struct {
+	up    *path
+	key   string // a field's key; the root's name
+	index int    // an element's index, from 1; 0 for a field
+}
+
+// maxShown is how much of a script's string an error shows.
+const maxShown = 40
+
+func (p *path) String() string {
+	var segs []*path
+	for q := p; q != nil; q = q.up {
+		segs = append(segs, q)
+	}
+	var b strings.Builder
+	for i := len(segs) - 1; i >= 0; i-- {
+		switch s := segs[i]; {
+		case s.up == nil:
+			b.WriteString(s.key)
+		case s.index > 0:
+			b.WriteString("[" + strconv.Itoa(s.index) + "]")
+		default:
+			b.WriteString("." + Clip(s.key, maxShown))
+		}
+	}
+	return b.String()
+}
+
+// Clip is s cut to at most n bytes, at a character boundary, with "…" when
+// it was cut: what an error message shows of a script's string, which may be
+// a megabyte.
+func Clip(s string, n int) string {
+	if n = max(n, 0); len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// Quote is s as an error message quotes a script's string: cut short (a
+// script's string may be a megabyte), in Go's quotes.
+func Quote(s string) string { return strconv.Quote(Clip(s, maxShown)) }
+
+func (b *Budget) text(p *path, n int) error {
 	if b.bytes += n; b.bytes > b.Bytes {
-		return &LimitError{Path: path, What: fmt.Sprintf("more than %d bytes of text", b.Bytes)}
+		return &LimitError{Path: p.String(), What: fmt.Sprintf("more than %d bytes of text", b.Bytes)}
 	}
 	return nil
 }
 
-func (b *Budget) convert(v lua.LValue, path string, depth int) (any, error) {
+func (b *Budget) convert(v lua.LValue, p *path, depth int) (any, error) {
 	switch v := v.(type) {
 	case *lua.LNilType:
 		return nil, nil
 	case lua.LBool:
 		return bool(v), nil
 	case lua.LString:
-		if err := b.text(path, len(v)); err != nil {
+		if err := b.text(p, len(v)); err != nil {
 			return nil, err
 		}
 		return string(v), nil
 	case lua.LNumber:
 		f := float64(v)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("%s: %v is not a number JSON can hold", path, f)
+			return nil, fmt.Errorf("%s: %v is not a number JSON can hold", p, f)
 		}
 		return f, nil
 	case *lua.LUserData:
@@ -169,14 +222,14 @@ func (b *Budget) convert(v lua.LValue, path string, depth int) (any, error) {
 			return nil, nil
 		}
 	case *lua.LTable:
-		return b.table(v, path, depth)
+		return b.table(v, p, depth)
 	}
-	return nil, fmt.Errorf("%s: a %s cannot be converted (use strings, numbers, booleans and tables)", path, v.Type())
+	return nil, fmt.Errorf("%s: a %s cannot be converted (use strings, numbers, booleans and tables)", p, v.Type())
 }
 
-func (b *Budget) table(t *lua.LTable, path string, depth int) (any, error) {
+func (b *Budget) table(t *lua.LTable, p *path, depth int) (any, error) {
 	if depth >= b.Depth {
-		return nil, &LimitError{Path: path, What: fmt.Sprintf("tables nested more than %d deep (is there a cycle?)", b.Depth)}
+		return nil, &LimitError{Path: p.String(), What: fmt.Sprintf("tables nested more than %d deep (is there a cycle?)", b.Depth)}
 	}
 	n := t.Len()
 	count := 0
@@ -185,7 +238,7 @@ func (b *Budget) table(t *lua.LTable, path string, depth int) (any, error) {
 	// at the limit instead of being walked to its end first.
 	for k, _ := t.Next(lua.LNil); k != lua.LNil; k, _ = t.Next(k) {
 		if count++; b.items+count > b.Items {
-			return nil, &LimitError{Path: path, What: fmt.Sprintf("more than %d table entries", b.Items)}
+			return nil, &LimitError{Path: p.String(), What: fmt.Sprintf("more than %d table entries", b.Items)}
 		}
 		if num, ok := k.(lua.LNumber); !ok || float64(num) != math.Trunc(float64(num)) || num < 1 || int(num) > n {
 			isArray = false
@@ -196,7 +249,7 @@ func (b *Budget) table(t *lua.LTable, path string, depth int) (any, error) {
 	if isArray && count == n && n > 0 {
 		out := make([]any, n)
 		for i := 1; i <= n; i++ {
-			if out[i-1], err = b.convert(t.RawGetInt(i), path+"["+strconv.Itoa(i)+"]", depth+1); err != nil {
+			if out[i-1], err = b.convert(t.RawGetInt(i), &path{up: p, index: i}, depth+1); err != nil {
 				return nil, err
 			}
 		}
@@ -214,12 +267,12 @@ func (b *Budget) table(t *lua.LTable, path string, depth int) (any, error) {
 			key = k.String()
 		default:
 			if err == nil {
-				err = fmt.Errorf("%s: a %s key cannot be converted (use string or number keys)", path, k.Type())
+				err = fmt.Errorf("%s: a %s key cannot be converted (use string or number keys)", p, k.Type())
 			}
 			return
 		}
 		if err == nil {
-			err = b.text(path, len(key))
+			err = b.text(p, len(key))
 		}
 		keys = append(keys, key)
 		vals[key] = val
@@ -229,7 +282,7 @@ func (b *Budget) table(t *lua.LTable, path string, depth int) (any, error) {
 	}
 	sort.Strings(keys) // errors report the same key every time
 	for _, k := range keys {
-		if out[k], err = b.convert(vals[k], path+"."+k, depth+1); err != nil {
+		if out[k], err = b.convert(vals[k], &path{up: p, key: k}, depth+1); err != nil {
 			return nil, err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -138,5 +139,51 @@ func TestNullInArrays(t *testing.T) {
 	defer M.Close()
 	if luaconv.Null(L) == luaconv.Null(M) {
 		t.Fatal("two states share a null: what one script does to it another would see")
+	}
+}
+
+// A path is written out for an error only: converting a thousand values under
+// a key of 100 KB must not copy the key a thousand times. Not parallel: it
+// counts the bytes the process allocates.
+func TestPathsOnlyForErrors(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	key := strings.Repeat("k", 100_000)
+	list := L.NewTable()
+	for i := 1; i <= 1000; i++ {
+		list.Append(lua.LNumber(i))
+	}
+	v := L.NewTable()
+	v.RawSetString(key, list)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := luaconv.FromLua(v, "v"); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 10<<20 {
+		t.Fatalf("converting 1000 numbers under a 100 KB key allocated %d MB", n>>20)
+	}
+	// An error names the value with the key cut short.
+	list.Append(L.NewFunction(func(*lua.LState) int { return 0 }))
+	_, err := luaconv.FromLua(v, "v")
+	if err == nil || len(err.Error()) > 200 || !strings.HasPrefix(err.Error(), "v."+strings.Repeat("k", 40)+"…[1001]: a function cannot be converted") {
+		t.Fatalf("error %.300v", err)
+	}
+}
+
+func TestClip(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"}, {"exactly", 7, "exactly"}, {"longer", 4, "long…"},
+		{"日本語", 4, "日…"}, {"abc", 0, "…"}, {"abc", -3, "…"}, {"", -1, ""},
+	} {
+		if got := luaconv.Clip(tt.s, tt.n); got != tt.want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
+		}
 	}
 }

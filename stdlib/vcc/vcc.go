@@ -50,6 +50,7 @@ import (
 	"errors"
 	"fmt"
 	httpmod "github.com/luaivr/luaivr/stdlib/http"
+	"github.com/luaivr/luaivr/stdlib/luaconv"
 	"io"
 	"net"
 	"net/http"
@@ -236,7 +237,7 @@ func readRequest(L *lua.LState, fn string) (request, error) {
 		switch k.String() {
 		case "queue", "sip_id", "data":
 		default:
-			L.RaiseError("bad argument #1 to %s (unknown field %q; fields are queue, sip_id and data)", fn, k.String())
+			L.RaiseError("bad argument #1 to %s (unknown field %s; fields are queue, sip_id and data)", fn, luaconv.Quote(k.String()))
 		}
 	})
 	var req request
@@ -331,7 +332,7 @@ func encodeData(t *lua.LTable) (string, error) {
 	case len(names) == size: // name = value, in sorted order so the same table makes the same string
 		sort.Strings(names)
 		for _, name := range names {
-			if err := field(fmt.Sprintf("data[%q]", name), lua.LString(name), t.RawGetString(name)); err != nil {
+			if err := field("data["+luaconv.Quote(name)+"]", lua.LString(name), t.RawGetString(name)); err != nil {
 				return "", err
 			}
 		}
@@ -368,7 +369,7 @@ func dataText(path string, v lua.LValue) (string, error) {
 	}
 	s := v.String()
 	if i := strings.IndexAny(s, "[]|"); i >= 0 {
-		return "", fmt.Errorf("%s: %q contains %q, which extIvrData cannot carry ([name|value] pairs)", path, s, s[i])
+		return "", fmt.Errorf("%s: %s contains %q, which extIvrData cannot carry ([name|value] pairs)", path, luaconv.Quote(s), s[i])
 	}
 	return s, nil
 }
@@ -389,7 +390,7 @@ func checkData(s string) error {
 		}
 		name, value, ok := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(pair, "["), "]"), "|")
 		if end < 0 || pair[0] != '[' || !ok || name == "" || strings.ContainsAny(name+value, "[]|") {
-			return fmt.Errorf("data %q is not [name|value] pairs (make it with vcc.data)", s)
+			return fmt.Errorf("data %s is not [name|value] pairs (make it with vcc.data)", luaconv.Quote(s))
 		}
 		rest = rest[end+1:]
 	}

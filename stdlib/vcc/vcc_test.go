@@ -427,6 +427,7 @@ func TestRequestMistakes(t *testing.T) {
 		`vcc.handoff()`:      `bad argument #1 to vcc.handoff (table { queue = …, sip_id = …, data = … } expected, got nil)`,
 		`vcc.forward { queu = "102", sip_id = "a" }`: `bad argument #1 to vcc.forward (unknown field "queu"; fields are queue, sip_id and data)`,
 		`vcc.handoff { "102" }`:                      `bad argument #1 to vcc.handoff (unknown field "1"; fields are queue, sip_id and data)`,
+		`vcc.handoff { [string.rep("q", 1e6)] = 1 }`: `bad argument #1 to vcc.handoff (unknown field "` + strings.Repeat("q", 40) + `…"; fields`,
 	}
 	for src, want := range tests {
 		t.Run(src, func(t *testing.T) {
