@@ -303,14 +303,14 @@ func Parse(data []byte) (Reply, error) {
 // validator bound a callflow's size without encoding it, and without
 // allocating, since it runs on every reply.
 func (a Action) actionSize(limit int) int {
-	n := len(`{"action":}`) + stringSize(a.Name)
+	n := len(`{"action":}`) + stringSize(a.Name, limit)
 	if len(a.Params) > 0 {
 		n += len(`,"params":{}`)
 		for name, v := range a.Params {
 			if n > limit {
 				return n
 			}
-			n += stringSize(name) + len(`:,`) + valueSize(v, limit-n)
+			n += stringSize(name, limit-n) + len(`:,`) + valueSize(v, limit-n)
 		}
 		n-- // no comma after the last member
 	}
@@ -351,7 +351,7 @@ func valueSize(v any, limit int) int {
 	case nil:
 		return len("null")
 	case string:
-		return stringSize(v)
+		return stringSize(v, limit)
 	case bool:
 		if v {
 			return len("true")
@@ -379,16 +379,20 @@ func valueSize(v any, limit int) int {
 			if n > limit {
 				return n
 			}
-			n += stringSize(k) + len(`:`) + valueSize(e, limit-n)
+			n += stringSize(k, limit-n) + len(`:`) + valueSize(e, limit-n)
 		}
 		return n
 	}
 	return 0 // a type no script produces: the encoder's fallback sizes it
 }
 
-// stringSize returns how many bytes appendString writes for s.
-func stringSize(s string) int {
+// stringSize returns how many bytes appendString writes for s, counting no
+// further than limit: a string longer than that is over it whatever it holds.
+func stringSize(s string, limit int) int {
 	n := len(`""`) + len(s)
+	if n > limit {
+		return n
+	}
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {

@@ -308,7 +308,7 @@ func (p *param) check(v any) (int, string) {
 		if p.spoken && strings.TrimSpace(s) == "" {
 			return codeInvalidEntry, "must not be blank"
 		}
-		if p.maxLen > 0 && len(s) > p.maxLen && utf8.RuneCountInString(s) > p.maxLen {
+		if p.maxLen > 0 && len(s) > p.maxLen && (len(s) > utf8.UTFMax*p.maxLen || utf8.RuneCountInString(s) > p.maxLen) {
 			return codeInvalidEntry, "may only be " + strconv.Itoa(p.maxLen) + " characters long"
 		}
 		if p.shape != nil {

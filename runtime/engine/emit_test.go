@@ -13,9 +13,9 @@ import (
 // What a script emits is bounded end to end: the caller gets the script's
 // reply when only its log was too much, and the fallback, with the script's
 // file and line in the log, when its reply or its kv writes break a bound;
-// and no error puts more than a few KiB in the log.
+// and no error puts more than a few KiB in the log. Not parallel with other
+// tests: its megabyte strings would crowd the tests that time a deadline.
 func TestScriptOutputBounded(t *testing.T) {
-	t.Parallel()
 	dir := scriptDir(t, map[string]string{"emit.lua": voice + `
 local done = ivr.say("done")
 function on_dtmf(session, digits)

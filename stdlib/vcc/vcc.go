@@ -311,6 +311,9 @@ func encodeData(t *lua.LTable) (string, error) {
 	}
 	var b strings.Builder
 	field := func(path string, name, value lua.LValue) error {
+		if b.Len()+len(lua.LVAsString(name))+len(lua.LVAsString(value))+len("[|]") > maxDataBytes {
+			return errDataTooLong // before either is looked through
+		}
 		ns, err := dataText(path+" (name)", name)
 		if err != nil {
 			return err
@@ -321,9 +324,6 @@ func encodeData(t *lua.LTable) (string, error) {
 		vs, err := dataText(path, value)
 		if err != nil {
 			return err
-		}
-		if b.Len()+len(ns)+len(vs)+len("[|]") > maxDataBytes {
-			return errDataTooLong
 		}
 		b.WriteString("[" + ns + "|" + vs + "]")
 		return nil
