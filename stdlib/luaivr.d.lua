@@ -5,7 +5,9 @@
 
 ---@alias ivr.Callflow ivr.Action|ivr.Action[]|ivr.Menu|string
 ---A handler returns one action, a list of actions (optionally with a clientActionId
----field naming the position 8x8 echoes back), a menu, or a menu's id.
+---field naming the position 8x8 echoes back), a menu, or a menu's id. A reply is at
+---most 64 KiB of JSON; a clientActionId at most 1000 bytes of text without control
+---characters.
 
 ---@class ivr.Action
 ---@field action "makeCall"|"say"|"sayAndCapture"|"playFile"|"hangup"
@@ -49,7 +51,7 @@
 ---@field prompt string
 
 ---@class ivr.MenuSpec: ivr.CaptureParams
----@field id string Becomes the reply's clientActionId; 8x8 echoes it with the caller's keys.
+---@field id string Becomes the reply's clientActionId; 8x8 echoes it with the caller's keys (at most 1000 bytes, no control characters).
 ---@field prompt string What the caller hears.
 ---@field other? ivr.Callflow|fun(session: ivr.Session, digits: string): ivr.Callflow A key the menu does not offer (default: the menu again).
 ---@field no_input? ivr.Callflow|fun(session: ivr.Session): ivr.Callflow No key at all (default: other).
@@ -119,6 +121,7 @@ json = {}
 ---@type userdata
 json.null = nil
 
+---JSON text of value, at most 1 MiB.
 ---@param value any
 ---@return string
 function json.encode(value) end
@@ -128,6 +131,8 @@ function json.encode(value) end
 ---@return string? err nil and a message when text is not JSON
 function json.decode(text) end
 
+---A structured line tagged with the app and session. One event writes at most 100
+---lines and 64 KiB (print too), a line at most 8 KiB; later lines are dropped.
 log = {}
 
 ---@param message string
@@ -149,7 +154,9 @@ kv = {}
 ---@param key string
 ---@return any
 function kv.get(key) end
----Store a value (anything json can hold), optionally for ttl seconds.
+---Store a value (anything json can hold, at most 64 KiB as JSON), optionally for ttl
+---seconds. Raises when the app is over its quota (--kv-max-keys, --kv-max-bytes) or
+---the event has written 1000 times or 1 MiB.
 ---@param key string
 ---@param value any
 ---@param ttl? number seconds
@@ -162,7 +169,8 @@ function kv.delete(key) end
 ---@param ttl? number seconds
 ---@return number
 function kv.incr(key, by, ttl) end
----Up to limit (default 100) entries whose key starts with prefix, in key order.
+---Up to limit (default 100, at most 1000) entries whose key starts with prefix, in
+---key order; raises when they hold more than 1 MiB.
 ---@param prefix? string
 ---@param limit? integer
 ---@return {key: string, value: any}[]

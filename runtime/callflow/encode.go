@@ -297,3 +297,122 @@ func Parse(data []byte) (Reply, error) {
 	}
 	return r, nil
 }
+
+// actionSize returns how many bytes appendJSON writes for a, counting no
+// further than limit: past it the exact figure does not matter. It lets the
+// validator bound a callflow's size without encoding it, and without
+// allocating, since it runs on every reply.
+func (a Action) actionSize(limit int) int {
+	n := len(`{"action":}`) + stringSize(a.Name, limit)
+	if len(a.Params) > 0 {
+		n += len(`,"params":{}`)
+		for name, v := range a.Params {
+			if n > limit {
+				return n
+			}
+			n += stringSize(name, limit-n) + len(`:,`) + valueSize(v, limit-n)
+		}
+		n-- // no comma after the last member
+	}
+	return n
+}
+
+// sizeBound is at least actionSize, for a fraction of its cost: it reads the
+// params its spec knows from k (sorted by Validate already), counts every
+// byte of text as an escape and every number as the longest a float64 can be
+// written. Unknown actions and params are rare and counted exactly.
+func (a Action) sizeBound(k *known) int {
+	if k.spec == nil || k.n < len(a.Params) {
+		return a.actionSize(MaxCallflowBytes)
+	}
+	n := len(`{"action":,"params":{}}`) + 6*len(a.Name) + 2
+	for j := range k.spec.params {
+		if !k.set[j] {
+			continue
+		}
+		n += len(k.spec.params[j].name) + len(`"":,`) // 8x8's names need no escapes
+		switch v := k.vals[j].(type) {
+		case string:
+			n += 6*len(v) + len(`""`)
+		case float64, int, int64, bool, nil:
+			n += len("-1.7976931348623157e+308")
+		default: // lists and objects: not what 8x8 takes, counted exactly
+			n += valueSize(v, MaxCallflowBytes)
+		}
+	}
+	return n
+}
+
+// valueSize returns how many bytes appendValue writes for v, counting no
+// further than limit.
+func valueSize(v any, limit int) int {
+	var num [32]byte
+	switch v := v.(type) {
+	case nil:
+		return len("null")
+	case string:
+		return stringSize(v, limit)
+	case bool:
+		if v {
+			return len("true")
+		}
+		return len("false")
+	case float64:
+		b, _ := appendFloat(num[:0], v)
+		return len(b)
+	case int:
+		return len(strconv.AppendInt(num[:0], int64(v), 10))
+	case int64:
+		return len(strconv.AppendInt(num[:0], v, 10))
+	case []any:
+		n := len(`[]`) + max(len(v)-1, 0)
+		for _, e := range v {
+			if n > limit {
+				return n
+			}
+			n += valueSize(e, limit-n)
+		}
+		return n
+	case map[string]any:
+		n := len(`{}`) + max(len(v)-1, 0)
+		for k, e := range v {
+			if n > limit {
+				return n
+			}
+			n += stringSize(k, limit-n) + len(`:`) + valueSize(e, limit-n)
+		}
+		return n
+	}
+	return 0 // a type no script produces: the encoder's fallback sizes it
+}
+
+// stringSize returns how many bytes appendString writes for s, counting no
+// further than limit: a string longer than that is over it whatever it holds.
+func stringSize(s string, limit int) int {
+	n := len(`""`) + len(s)
+	if n > limit {
+		return n
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t':
+				n++
+			case c < 0x20:
+				n += len(`\u0000`) - 1
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			n += len(`\ufffd`) - 1
+		case r == '\u2028' || r == '\u2029':
+			n += len(`\u2028`) - size
+		}
+		i += size
+	}
+	return n
+}

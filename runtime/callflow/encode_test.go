@@ -238,7 +238,8 @@ func TestParse(t *testing.T) {
 	}
 }
 
-// Whatever Parse accepts, MarshalJSON writes back to the same reply.
+// Whatever Parse accepts, MarshalJSON writes back to the same reply, in as
+// many bytes as the validator counts.
 func FuzzRoundTrip(f *testing.F) {
 	f.Add(`{"clientActionId":"a","callflow":[{"action":"say","params":{"text":"Hi","speed":1.5e-7,"n":[null,true,{}]}},{"action":"hangup"}]}`)
 	f.Add(`{}`)
@@ -251,6 +252,11 @@ func FuzzRoundTrip(f *testing.F) {
 		out, err := r.MarshalJSON()
 		if err != nil {
 			t.Fatalf("MarshalJSON of a parsed reply: %v", err)
+		}
+		for _, a := range r.Callflow {
+			if b, _ := a.MarshalJSON(); a.actionSize(1<<30) != len(b) || sizeBound(a) < len(b) {
+				t.Fatalf("actionSize = %d, sizeBound = %d, the encoder writes %d bytes: %s", a.actionSize(1<<30), sizeBound(a), len(b), b)
+			}
 		}
 		again, err := Parse(out)
 		if err != nil {

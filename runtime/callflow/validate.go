@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -132,6 +133,7 @@ func Validate(cf []Action, mode Mode) []Problem {
 	var ps []Problem
 	calls := 0
 	hungUp := false
+	var size callflowSize
 	for i, a := range cf {
 		// Once the call is gone there is nothing left to act on: 8x8 refuses the
 		// callflow. Reported once, on the first action after the hangup.
@@ -140,6 +142,13 @@ func Validate(cf []Action, mode Mode) []Problem {
 			hungUp = false
 		}
 		spec := actions[a.Name]
+		var k known
+		if spec != nil {
+			k = spec.known(a.Params)
+		}
+		if size.add(cf, i, &k) {
+			ps = append(ps, newProblem(codeInvalidEntry, actionPath(i), tooLarge))
+		}
 		if spec == nil {
 			ps = append(ps, newProblem(codeInvalidAction, actionPath(i)+".action", ""))
 			continue
@@ -155,9 +164,77 @@ func Validate(cf []Action, mode Mode) []Problem {
 		case Hangup:
 			hungUp = true
 		}
-		ps = spec.check(ps, i, a.Params)
+		ps = spec.check(ps, i, a.Params, &k)
 	}
 	return ps
+}
+
+// MaxCallflowBytes bounds a callflow's JSON. The most a callflow can mean to
+// 8x8 is a few spoken actions: a sayAndCapture whose three texts are at 8x8's
+// limit of 3000 characters, and two says as long, every character 4 bytes of
+// UTF-8, make 60,000 bytes; two makeCalls and the other params fit in the rest.
+// What is bigger carries what 8x8 does not use (unknown params, huge values):
+// such a reply once reached 734 MB, which the store could not commit, and
+// 8x8's redelivery ran the script again.
+const MaxCallflowBytes = 64 << 10
+
+// callflowSize follows a callflow's size as Validate goes through it. It adds
+// up a cheap bound first, and counts exactly only once the bound could be over
+// MaxCallflowBytes: a real reply is far below it.
+type callflowSize struct {
+	bound, exact int // bytes so far: at most, and exactly once counting
+	counting     bool
+	over         bool // reported already
+}
+
+// add counts cf[i], whose params k holds sorted by its spec (no spec for an
+// action 8x8 does not have), and reports whether it takes the callflow over
+// the bound.
+func (c *callflowSize) add(cf []Action, i int, k *known) bool {
+	if c.over {
+		return false
+	}
+	if !c.counting {
+		if c.bound += len(`[,]`) + cf[i].sizeBound(k); c.bound <= MaxCallflowBytes {
+			return false
+		}
+		c.counting = true
+		c.exact = len(`[]`) - len(`,`)
+		for _, a := range cf[:i] {
+			c.exact += len(`,`) + a.actionSize(MaxCallflowBytes)
+		}
+	}
+	c.exact += len(`,`) + cf[i].actionSize(MaxCallflowBytes-c.exact)
+	c.over = c.exact > MaxCallflowBytes
+	return c.over
+}
+
+var tooLarge = "takes the callflow over " + strconv.Itoa(MaxCallflowBytes) +
+	" bytes of JSON, the most luaivr sends (8x8 speaks at most 3000 characters a text; remove what 8x8 does not use)"
+
+// MaxClientActionIDBytes is the longest clientActionId a reply may carry. 8x8
+// echoes it on the caller's next CALL_ACTION, and the webhook parser refuses
+// an echo over 1000 bytes or with a NUL: a longer id would turn the caller's
+// next key press into a 400.
+const MaxClientActionIDBytes = 1000
+
+// CheckClientActionID says why id cannot be a reply's clientActionId, nil if
+// it can: at most MaxClientActionIDBytes of valid UTF-8 with no control
+// characters, so that 8x8's echo is a webhook luaivr reads.
+func CheckClientActionID(id string) error {
+	const what = "8x8 echoes the clientActionId on the caller's next event; name the position with a short id such as \"main_menu\""
+	if len(id) > MaxClientActionIDBytes {
+		return fmt.Errorf("clientActionId %.40q… is %d bytes, over the limit of %d: %s", id, len(id), MaxClientActionIDBytes, what)
+	}
+	if !utf8.ValidString(id) {
+		return fmt.Errorf("clientActionId %q is not valid UTF-8 text: %s", id, what)
+	}
+	for i, r := range id {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("clientActionId %q holds the control character %U at byte %d: %s", id, r, i, what)
+		}
+	}
+	return nil
 }
 
 // newProblem builds a problem with 8x8's message for code. detail is the -1009 reason
@@ -181,8 +258,7 @@ func paramPath(i int, name string) string { return actionPath(i) + ".params." + 
 // check appends the problems of one action's params: each known param, then the
 // rules between them, then a warning per unknown param. 8x8 may accept params we do
 // not know, so those do not stop the callflow; they are usually a typo.
-func (s *actionSpec) check(ps []Problem, i int, params map[string]any) []Problem {
-	k := s.known(params)
+func (s *actionSpec) check(ps []Problem, i int, params map[string]any, k *known) []Problem {
 	for j := range s.params {
 		p := &s.params[j]
 		v := k.vals[j]
@@ -197,7 +273,7 @@ func (s *actionSpec) check(ps []Problem, i int, params map[string]any) []Problem
 		}
 	}
 	if s.rules != nil {
-		ps = s.rules(ps, i, k)
+		ps = s.rules(ps, i, *k)
 	}
 	if k.n < len(params) {
 		for _, name := range s.unknown(params) {
@@ -232,7 +308,7 @@ func (p *param) check(v any) (int, string) {
 		if p.spoken && strings.TrimSpace(s) == "" {
 			return codeInvalidEntry, "must not be blank"
 		}
-		if p.maxLen > 0 && len(s) > p.maxLen && utf8.RuneCountInString(s) > p.maxLen {
+		if p.maxLen > 0 && len(s) > p.maxLen && (len(s) > utf8.UTFMax*p.maxLen || utf8.RuneCountInString(s) > p.maxLen) {
 			return codeInvalidEntry, "may only be " + strconv.Itoa(p.maxLen) + " characters long"
 		}
 		if p.shape != nil {

@@ -70,6 +70,8 @@ type Options struct {
 	HTTP httpmod.Options
 	// VCC configures the vcc module (the contact center's tenant and token).
 	VCC vcc.Options
+	// KVQuota bounds what each app keeps in kv (zero fields: kv's defaults).
+	KVQuota store.KVQuota
 	// Zone is the time module's default time zone ("" is UTC).
 	Zone string
 	// Observe, when set, is told how each event was handled (the simulator,
@@ -147,7 +149,7 @@ func New(scripts *Scripts, opts Options) (*Engine, error) {
 		opts.Concurrency = 4 * runtime.GOMAXPROCS(0)
 	}
 	e := &Engine{slots: make(chan struct{}, opts.Concurrency), opts: opts, log: opts.Logger, mem: newMemGuard(opts.MemoryLimit), libs: libs{
-		kv:   opts.Store,
+		kv:   kvmod.Options{Store: opts.Store, Quota: opts.KVQuota},
 		time: clock.Open(clock.Options{Now: opts.Now, Zone: opts.Zone}),
 		http: httpmod.Open(opts.HTTP),
 		vcc:  vcc.Open(opts.VCC),
@@ -717,13 +719,17 @@ func luaError(ctx context.Context, err error) string {
 	} else if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		msg = strings.Replace(msg, "context deadline exceeded", "stopped: the handler ran past its deadline", 1)
 	}
-	return msg
+	return luaconv.Clip(msg, maxErrorBytes)
 }
+
+// maxErrorBytes bounds the message of a script's error: it goes to the log
+// and the transcript, and error(s) may carry a megabyte.
+const maxErrorBytes = 8 << 10
 
 // libs are the stdlib modules made from the engine's configuration; each
 // event opens them into its new state.
 type libs struct {
-	kv              store.KV
+	kv              kvmod.Options
 	time, http, vcc func(*lua.LState) lua.LValue
 }
 
@@ -736,11 +742,12 @@ var loadLibs = libs{
 }
 
 func (l libs) open(mod *ivr.Module, app string, logger *slog.Logger) []sandbox.Lib {
+	events := logmod.New(logger) // log and print share the event's log budget
 	return []sandbox.Lib{
 		{Name: "ivr", Open: mod.Open},
 		{Name: "json", Open: jsonmod.Open},
-		{Name: "log", Open: logmod.Open(logger)},
-		{Name: "print", Open: logmod.Print(logger)},
+		{Name: "log", Open: events.Open},
+		{Name: "print", Open: events.Print},
 		{Name: "kv", Open: kvmod.Open(l.kv, app)},
 		{Name: "time", Open: l.time},
 		{Name: "http", Open: l.http},

@@ -20,7 +20,9 @@
 //
 // body is a string, or a table sent as JSON. opts: headers = { name = value },
 // query = { name = value } (set in the URL's query), timeout = seconds
-// (shortens the operator's). A request never outlives the event: it keeps back
+// (shortens the operator's). What a script sends is bounded before it is
+// built (a body of 1 MiB, a URL of 8 KiB, headers and query of 64 KiB each),
+// and so is what it gets back (1 MiB of body, 64 KiB of headers). A request never outlives the event: it keeps back
 // a tenth of what is left of the deadline (at most 100 ms), so the script still
 // has time to answer the caller when the request fails.
 package httpmod
@@ -65,6 +67,19 @@ type Options struct {
 
 // maxRedirects is as many as net/http follows by default.
 const maxRedirects = 10
+
+// Bounds on what a script sends, checked before anything is built from it:
+// a body as large as the largest string a script may make (and as the
+// default response body), a URL as long as common servers accept, headers and
+// query as large as the response headers we read back.
+const (
+	maxRequestBody = 1 << 20
+	maxURLBytes    = 8 << 10
+	maxOptionBytes = 64 << 10 // headers, and query, each
+)
+
+// bodyLimits bound a table sent as JSON as it leaves Lua.
+var bodyLimits = luaconv.Limits{Depth: luaconv.Default.Depth, Items: luaconv.Default.Items, Bytes: maxRequestBody}
 
 // module is what every state's `http` table shares: settings and a client,
 // whose connections are reused across events.
@@ -126,6 +141,9 @@ func (m *module) call(L *lua.LState, fname, method string) int {
 	if !ok {
 		argError(L, fname, 1, "a URL string expected, got "+L.Get(1).Type().String())
 	}
+	if len(raw) > maxURLBytes {
+		argError(L, fname, 1, fmt.Sprintf("the URL is %d bytes, over the limit of %d", len(raw), maxURLBytes))
+	}
 	r.url = string(raw)
 	optsArg := 2
 	if method == http.MethodPost {
@@ -149,11 +167,17 @@ func argError(L *lua.LState, fname string, n int, msg string) {
 
 // body reads a POST body: a string as it is, a table as JSON.
 func body(L *lua.LState, fname string, n int) ([]byte, string) {
+	tooLarge := func(size int) {
+		argError(L, fname, n, fmt.Sprintf("the body is %d bytes, over the limit of %d", size, maxRequestBody))
+	}
 	switch v := L.Get(n).(type) {
 	case lua.LString:
+		if len(v) > maxRequestBody {
+			tooLarge(len(v))
+		}
 		return []byte(v), ""
 	case *lua.LTable:
-		value, err := luaconv.FromLua(v, "body")
+		value, err := bodyLimits.FromLua(v, "body")
 		if err != nil {
 			argError(L, fname, n, err.Error())
 		}
@@ -163,7 +187,11 @@ func body(L *lua.LState, fname string, n int) ([]byte, string) {
 		if err := enc.Encode(value); err != nil {
 			argError(L, fname, n, err.Error())
 		}
-		return bytes.TrimRight(buf.Bytes(), "\n"), "application/json"
+		b := bytes.TrimRight(buf.Bytes(), "\n")
+		if len(b) > maxRequestBody {
+			tooLarge(len(b))
+		}
+		return b, "application/json"
 	}
 	argError(L, fname, n, "a body (a string, or a table sent as JSON) expected, got "+L.Get(n).Type().String())
 	return nil, ""
@@ -192,19 +220,21 @@ func (m *module) options(L *lua.LState, fname string, n int, r *request) {
 				r.timeout = time.Duration(float64(secs) * float64(time.Second))
 			}
 		default:
-			argError(L, fname, n, fmt.Sprintf("unknown option %s; options are headers, query and timeout", lua.LVAsString(k)))
+			argError(L, fname, n, fmt.Sprintf("unknown option %s; options are headers, query and timeout", luaconv.Quote(lua.LVAsString(k))))
 		}
 	})
 }
 
-// stringTable reads headers or query: names to strings (or numbers).
+// stringTable reads headers or query: names to strings (or numbers), at most
+// maxOptionBytes of them.
 func stringTable(L *lua.LState, fname string, n int, what string, v lua.LValue) map[string]string {
 	t, ok := v.(*lua.LTable)
 	if !ok {
 		argError(L, fname, n, fmt.Sprintf("%s: a table expected, got %s", what, v.Type()))
 	}
 	out := map[string]string{}
-	t.ForEach(func(k, v lua.LValue) {
+	size := 0
+	for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
 		name, ok := k.(lua.LString)
 		if !ok {
 			argError(L, fname, n, fmt.Sprintf("%s: names are strings, got a %s", what, k.Type()))
@@ -213,9 +243,12 @@ func stringTable(L *lua.LState, fname string, n int, what string, v lua.LValue) 
 		case lua.LString, lua.LNumber:
 			out[string(name)] = v.String()
 		default:
-			argError(L, fname, n, fmt.Sprintf("%s.%s: a string expected, got %s", what, name, v.Type()))
+			argError(L, fname, n, fmt.Sprintf("%s[%s]: a string expected, got %s", what, luaconv.Quote(string(name)), v.Type()))
 		}
-	})
+		if size += len(name) + len(out[string(name)]); size > maxOptionBytes {
+			argError(L, fname, n, fmt.Sprintf("%s: more than %d bytes of names and values", what, maxOptionBytes))
+		}
+	}
 	return out
 }
 
@@ -228,7 +261,7 @@ func (m *module) fetch(L *lua.LState, r request) (*lua.LTable, string) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Sprintf("http: bad URL %q: %s", r.url, err)
+		return nil, fmt.Sprintf("http: bad URL %s: %s", luaconv.Quote(r.url), err)
 	}
 	if err := m.allow.checkURL(u); err != nil {
 		return nil, "http: " + err.Error()
@@ -258,7 +291,7 @@ func (m *module) fetch(L *lua.LState, r request) (*lua.LTable, string) {
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), reqBody)
 	if err != nil {
-		return nil, fmt.Sprintf("http: bad URL %q: %s", r.url, err)
+		return nil, fmt.Sprintf("http: bad URL %s: %s", luaconv.Quote(r.url), err)
 	}
 	req.Header.Set("User-Agent", m.userAgent)
 	if r.contentType != "" {

@@ -228,8 +228,8 @@ func TestHTTP(t *testing.T) {
 			fails(function() http.get() end, "bad argument #1 to http.get (a URL string expected, got nil)")
 			fails(function() http.get({ url = api }) end, "bad argument #1 to http.get (a URL string expected, got table)")
 			fails(function() http.get(api, 5) end, "bad argument #2 to http.get (a table of options expected, got number)")
-			fails(function() http.get(api, { hedaers = {} }) end, "bad argument #2 to http.get (unknown option hedaers; options are headers, query and timeout)")
-			fails(function() http.get(api, { headers = { ["X-Key"] = {} } }) end, "bad argument #2 to http.get (headers.X-Key: a string expected, got table)")
+			fails(function() http.get(api, { hedaers = {} }) end, [[bad argument #2 to http.get (unknown option "hedaers"; options are headers, query and timeout)]])
+			fails(function() http.get(api, { headers = { ["X-Key"] = {} } }) end, [[bad argument #2 to http.get (headers["X-Key"]: a string expected, got table)]])
 			fails(function() http.get(api, { query = "a=1" }) end, "bad argument #2 to http.get (query: a table expected, got string)")
 			fails(function() http.get(api, { timeout = 0 }) end, "bad argument #2 to http.get (timeout: a number of seconds above 0 expected, got 0)")
 			fails(function() http.post(api) end, "bad argument #2 to http.post (a body (a string, or a table sent as JSON) expected, got nil)")
@@ -242,6 +242,28 @@ func TestHTTP(t *testing.T) {
 			t.Parallel()
 			run(t, nil, opts, globals, src)
 		})
+	}
+}
+
+// What a script sends is bounded before anything is built or sent: each of
+// these raises before a request is made. Not parallel: the big values would
+// slow the tests that measure a deadline.
+func TestRequestBounds(t *testing.T) {
+	opts := httpmod.Options{Allow: []string{"crm.example.com"}}
+	tests := map[string]string{
+		"request body over the limit": `fails(function() http.post("https://crm.example.com/echo", string.rep("x", 1024 * 1024) .. "y") end,
+			"bad argument #2 to http.post (the body is 1048577 bytes, over the limit of 1048576)")`,
+		"shared text in a body": `local s = string.rep("x", 1024 * 1024) fails(function() http.post("https://crm.example.com/echo", { s, s }) end,
+			"bad argument #2 to http.post (body[2]: more than 1048576 bytes of text)")`,
+		"escapes in a body": `fails(function() http.post("https://crm.example.com/echo", { string.rep("\1", 200000) }) end, "the body is 1200004 bytes")`,
+		"headers over the limit": `fails(function() http.get("https://crm.example.com/echo", { headers = { big = string.rep("h", 70000) } }) end,
+			"bad argument #2 to http.get (headers: more than 65536 bytes of names and values)")`,
+		"query over the limit": `local q = {} for i = 1, 10000 do q["k" .. i] = "value" end
+			fails(function() http.get("https://crm.example.com/echo", { query = q }) end, "query: more than 65536 bytes")`,
+		"URL over the limit": `fails(function() http.get("https://crm.example.com/" .. string.rep("u", 9000)) end, "bad argument #1 to http.get (the URL is")`,
+	}
+	for name, src := range tests {
+		t.Run(name, func(t *testing.T) { run(t, nil, opts, nil, src) })
 	}
 }
 

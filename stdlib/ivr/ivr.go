@@ -21,12 +21,14 @@
 package ivr
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/luaivr/luaivr/runtime/callflow"
+	"github.com/luaivr/luaivr/stdlib/luaconv"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -95,7 +97,7 @@ func (m *Module) setDefaults(L *lua.LState) int {
 		name, ok := k.(lua.LString)
 		if !ok || !contains(known, string(name)) {
 			argError(L, "ivr.defaults", 1, fmt.Sprintf("unknown setting %s; ivr.defaults takes 8x8 parameter names (%s) and %s",
-				lua.LVAsString(k), strings.Join(allParams(), ", "), strings.Join(menuSettings, ", ")))
+				luaconv.Quote(lua.LVAsString(k)), strings.Join(allParams(), ", "), strings.Join(menuSettings, ", ")))
 		}
 		m.defaults[string(name)] = v
 	})
@@ -113,7 +115,7 @@ func (m *Module) builder(action, main string) lua.LGFunction {
 		case lua.LString:
 			params.RawSetString(main, v)
 		case *lua.LTable:
-			copyInto(params, v)
+			copyParams(L, fname, 1, params, v)
 		default:
 			argError(L, fname, 1, fmt.Sprintf("%s (a string) or a table of parameters expected, got %s", main, L.Get(1).Type()))
 		}
@@ -122,7 +124,7 @@ func (m *Module) builder(action, main string) lua.LGFunction {
 			if !ok {
 				argError(L, fname, 2, "a table of parameters expected, got "+L.Get(2).Type().String())
 			}
-			copyInto(params, more)
+			copyParams(L, fname, 2, params, more)
 		}
 		m.applyDefaults(params, action)
 		a := actionTable(L, action, params)
@@ -159,16 +161,23 @@ func actionTable(L *lua.LState, action string, params *lua.LTable) *lua.LTable {
 // checkAction applies 8x8's per-action rules to one action as soon as it is
 // built, so the error points at the script line that built it.
 func checkAction(t *lua.LTable) error {
-	a, err := toAction(t, "action")
+	a, err := toAction(t, "action", &luaconv.Budget{Limits: replyLimits})
 	if err != nil {
 		return err
 	}
 	for _, p := range callflow.Validate([]callflow.Action{a}, callflow.AsReply) {
 		if !p.Warning {
-			return fmt.Errorf("%s", strings.Replace(p.Error(), "$.callflow[0].", "", 1))
+			return errors.New(ofOneAction(p))
 		}
 	}
 	return nil
+}
+
+// ofOneAction words a problem of a callflow of one action about that action:
+// "params.speed: …" rather than "$.callflow[0].params.speed: …".
+func ofOneAction(p callflow.Problem) string {
+	msg := strings.Replace(p.Error(), "$.callflow[0].", "", 1)
+	return strings.Replace(msg, "$.callflow[0]:", "the action:", 1)
 }
 
 var digitKey = regexp.MustCompile(`^[0-9*#]{1,25}$`)
@@ -197,12 +206,15 @@ func (m *Module) menu(L *lua.LState) int {
 		case contains(captureParams, key) && key != "promptMessage":
 			mn.Params[key] = v
 		default:
-			argError(L, "ivr.menu", 1, fmt.Sprintf("menu key %q: expected id, prompt, other, no_input, a key like [\"1\"], or a sayAndCapture parameter (%s)",
-				key, strings.Join(captureParams[1:], ", ")))
+			argError(L, "ivr.menu", 1, fmt.Sprintf("menu key %s: expected id, prompt, other, no_input, a key like [\"1\"], or a sayAndCapture parameter (%s)",
+				luaconv.Quote(key), strings.Join(captureParams[1:], ", ")))
 		}
 	})
 	if mn.ID == "" {
 		argError(L, "ivr.menu", 1, "menu needs an id (a string): it becomes the clientActionId 8x8 echoes back")
+	}
+	if err := callflow.CheckClientActionID(mn.ID); err != nil {
+		argError(L, "ivr.menu", 1, "menu id: "+err.Error())
 	}
 	if mn.Prompt == "" {
 		argError(L, "ivr.menu", 1, fmt.Sprintf("menu %q needs a prompt: the text the caller hears", mn.ID))
@@ -237,6 +249,9 @@ func (m *Module) on(L *lua.LState) int {
 	if err := checkOption(v); err != nil || v == lua.LNil {
 		argError(L, "ivr.on", 2, "what to answer there: a menu, a menu id, an action, a list of actions or a function")
 	}
+	if err := callflow.CheckClientActionID(string(id)); err != nil {
+		argError(L, "ivr.on", 1, "position id: "+err.Error())
+	}
 	if _, isMenu := m.menus[string(id)]; isMenu {
 		argError(L, "ivr.on", 1, fmt.Sprintf("%q is a menu; ivr.on is for positions that are not menus", id))
 	}
@@ -266,8 +281,19 @@ func checkTable(L *lua.LState, fn string, n int) *lua.LTable {
 	return t
 }
 
-func copyInto(dst, src *lua.LTable) {
-	src.ForEach(func(k, v lua.LValue) { dst.RawSet(k, v) })
+// maxParams bounds the entries of a builder's table of parameters: 8x8's
+// actions take at most 12, and a huge table would be copied in one Go call.
+const maxParams = 64
+
+// copyParams copies argument n's parameters into dst.
+func copyParams(L *lua.LState, fn string, n int, dst, src *lua.LTable) {
+	count := 0
+	for k, v := src.Next(lua.LNil); k != lua.LNil; k, v = src.Next(k) {
+		if count++; count > maxParams {
+			argError(L, fn, n, fmt.Sprintf("more than %d parameters; 8x8's actions take at most 12", maxParams))
+		}
+		dst.RawSet(k, v)
+	}
 }
 
 func snake(s string) string {

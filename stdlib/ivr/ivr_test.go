@@ -63,13 +63,28 @@ func TestBuilderErrors(t *testing.T) {
 		"bad file":          `fails(function() ivr.play_file("ftp://x/a.ogg") end, "ivr.play_file: -1009")`,
 		"bad destination":   `fails(function() ivr.make_call { source = "+6568332048", destination = "call me" } end, "-1017")`,
 		"min without max":   `fails(function() ivr.say_and_capture("x", { voiceProfile = "en-GB-Emma", minDigits = 1 }) end, "-1003")`,
-		"unknown default":   `fails(function() ivr.defaults { voice = "en-GB-Emma" } end, "unknown setting voice")`,
+		"unknown default":   `fails(function() ivr.defaults { voice = "en-GB-Emma" } end, "unknown setting \"voice\"")`,
 		"menu without id":   `fails(function() ivr.menu { prompt = "x" } end, "menu needs an id")`,
 		"menu no prompt":    `fails(function() ivr.menu { id = "m" } end, "needs a prompt")`,
 		"menu bad key":      `fails(function() ivr.menu { id = "m", prompt = "x", colour = 1 } end, "menu key \"colour\"")`,
 		"menu bad option":   `fails(function() ivr.menu { id = "m", prompt = "x", ["1"] = true } end, "an option is a menu")`,
 		"menu duplicate id": `ivr.menu { id = "m", prompt = "x" } fails(function() ivr.menu { id = "m", prompt = "y" } end, "already used")`,
 		"on a menu":         `ivr.menu { id = "m", prompt = "x" } fails(function() ivr.on("m", ivr.hangup()) end, "is a menu")`,
+		// What 8x8 echoes must come back as a webhook luaivr reads.
+		"menu id too long": `fails(function() ivr.menu { id = string.rep("m", 1001), prompt = "x" } end,
+			"bad argument #1 to ivr.menu (menu id: clientActionId \"mmmm")`,
+		"menu id with NUL":      `fails(function() ivr.menu { id = "main\0", prompt = "x" } end, "control character U+0000")`,
+		"menu id bad utf-8":     `fails(function() ivr.menu { id = "caf\233", prompt = "x" } end, "not valid UTF-8")`,
+		"position id too long":  `fails(function() ivr.on(string.rep("p", 1001), ivr.hangup()) end, "bad argument #1 to ivr.on (position id: clientActionId")`,
+		"position id with a LF": `fails(function() ivr.on("post\ncall", ivr.hangup()) end, "control character U+000A")`,
+		// A builder refuses what no reply can carry, before copying it.
+		"huge unknown param": `fails(function() ivr.say("x", { voiceProfile = "en-GB-Emma", junk = string.rep("x", 70000) }) end,
+			"ivr.say: action.params.junk: more than 65536 bytes of text: a callflow is at most 65536 bytes of JSON")`,
+		"many numbers": `local junk = {} for i = 1, 4000 do junk[i] = -1.2345678901234567e-300 end
+			fails(function() ivr.say("x", { voiceProfile = "en-GB-Emma", junk = junk }) end,
+			"ivr.say: -1009 Invalid call flow entry provided. the action: takes the callflow over 65536 bytes of JSON")`,
+		"too many params": `local p = { voiceProfile = "en-GB-Emma" } for i = 1, 100 do p["p" .. i] = 1 end
+			fails(function() ivr.say("x", p) end, "bad argument #2 to ivr.say (more than 64 parameters")`,
 	}
 	for name, src := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -172,12 +187,24 @@ func TestReplyErrors(t *testing.T) {
 	tests := []struct{ src, want string }{
 		{`return "Hello there"`, `no menu has that id (menus: main, sales); to speak text use ivr.say("Hello there")`},
 		{`return function() end`, `is a function`},
+		// What an error shows of a script's string is cut short: it goes to the log and the transcript.
+		{`return string.rep("x", 1024 * 1024)`, `returned value is "` + strings.Repeat("x", 40) + `…", but no menu has that id`},
 		{`return {}`, `a table with no actions`},
 		{`return 42`, `is a number`},
 		{`return { ivr.hangup(), clientActionId = 7 }`, `clientActionId must be a string`},
 		{`return { "main", "sales" }`, `menu "sales" after menu "main"`},
 		{`return { { action = "say", params = { "a", "b" } } }`, `params must be a table of named parameters`},
 		{`local l = ivr.hangup() for d = 1, 8 do local n = {} for i = 1, 100 do n[i] = l end l = n end return l`, `more than 100 actions in one reply`},
+		{`return { clientActionId = string.rep("m", 1001), ivr.hangup() }`, `returned value.clientActionId: clientActionId "mmmm`},
+		{`return { clientActionId = "main\0", "main" }`, `returned value.clientActionId: clientActionId "main\x00" holds the control character U+0000`},
+		// Each action within 8x8's rules, the reply as a whole far over: the
+		// params of all its actions share one bound, checked as they leave Lua.
+		{`local big = { action = "say", params = { text = "x", voiceProfile = "en-GB-Emma", junk = string.rep("x", 40000) } }
+		  return { big, big, ivr.hangup() }`, `returned value[2].params.junk: more than 65536 bytes of text: a callflow is at most 65536 bytes of JSON`},
+		{`local junk = {} for i = 1, 7 do junk[i] = string.rep("x", 1024 * 1024) end
+		  local r = {} for i = 1, 99 do r[i] = { action = "say", params = { text = "hi", voiceProfile = "en-GB-Emma", junk = junk } } end
+		  return r`, `returned value[1].params.junk[1]: more than 65536 bytes of text`},
+		{`return ivr.menu { id = "big", prompt = "x", noOfTries = string.rep("x", 70000) }`, `menu big.noOfTries: more than 65536 bytes of text`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {

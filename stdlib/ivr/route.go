@@ -1,6 +1,7 @@
 package ivr
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -96,13 +97,16 @@ func (m *Module) Reply(v lua.LValue) (callflow.Reply, error) {
 	if v == lua.LNil || v == nil {
 		return r, nil
 	}
-	work := 0
-	if err := m.collect(&r, v, "returned value", 0, &work); err != nil {
+	c := collector{budget: luaconv.Budget{Limits: replyLimits}}
+	if err := m.collect(&r, v, "returned value", 0, &c); err != nil {
 		return callflow.Reply{}, err
 	}
 	if t, ok := v.(*lua.LTable); ok && m.byTable[t] == nil {
 		switch id := t.RawGetString("clientActionId").(type) {
 		case lua.LString:
+			if err := callflow.CheckClientActionID(string(id)); err != nil {
+				return callflow.Reply{}, fmt.Errorf("returned value.clientActionId: %w", err)
+			}
 			r.ClientActionID = string(id)
 		case *lua.LNilType:
 		default:
@@ -119,11 +123,27 @@ const (
 	maxWork    = 2000 // tables and values visited
 )
 
-func (m *Module) collect(r *callflow.Reply, v lua.LValue, path string, depth int, work *int) error {
+// maxIDsShown is how many menu ids an error lists (an id is at most 1000
+// bytes).
+const maxIDsShown = 10
+
+// replyLimits bound the params of a reply's actions, all together, as they
+// leave Lua: to the text of the largest callflow luaivr sends, so that a huge
+// value is refused before it is copied, let alone encoded. Real params are
+// flat and few: a hundred actions of 12 is 1200 entries.
+var replyLimits = luaconv.Limits{Depth: 8, Items: 4096, Bytes: callflow.MaxCallflowBytes}
+
+// collector is what rendering one reply has used of its bounds.
+type collector struct {
+	work   int
+	budget luaconv.Budget
+}
+
+func (m *Module) collect(r *callflow.Reply, v lua.LValue, path string, depth int, c *collector) error {
 	if depth > 8 {
 		return fmt.Errorf("%s: lists nested more than 8 deep", path)
 	}
-	if *work++; *work > maxWork || len(r.Callflow) > maxActions {
+	if c.work++; c.work > maxWork || len(r.Callflow) > maxActions {
 		return fmt.Errorf("%s: more than %d actions in one reply", path, maxActions)
 	}
 	switch v := v.(type) {
@@ -132,16 +152,19 @@ func (m *Module) collect(r *callflow.Reply, v lua.LValue, path string, depth int
 		if !ok {
 			ids := append([]string(nil), m.order...)
 			sort.Strings(ids)
-			return fmt.Errorf("%s is %q, but no menu has that id (menus: %s); to speak text use ivr.say(%q)",
-				path, string(v), strings.Join(ids, ", "), string(v))
+			if len(ids) > maxIDsShown {
+				ids = append(ids[:maxIDsShown], "…")
+			}
+			return fmt.Errorf("%s is %s, but no menu has that id (menus: %s); to speak text use ivr.say(%s)",
+				path, luaconv.Quote(string(v)), strings.Join(ids, ", "), luaconv.Quote(string(v)))
 		}
-		return m.addMenu(r, mn, path)
+		return m.addMenu(r, mn, path, &c.budget)
 	case *lua.LTable:
 		if mn := m.byTable[v]; mn != nil {
-			return m.addMenu(r, mn, path)
+			return m.addMenu(r, mn, path, &c.budget)
 		}
 		if v.RawGetString("action") != lua.LNil {
-			a, err := toAction(v, path)
+			a, err := toAction(v, path, &c.budget)
 			if err != nil {
 				return err
 			}
@@ -153,7 +176,7 @@ func (m *Module) collect(r *callflow.Reply, v lua.LValue, path string, depth int
 			return fmt.Errorf("%s is a table with no actions: return ivr.say(…), a list of actions, or a menu", path)
 		}
 		for i := 1; i <= n; i++ {
-			if err := m.collect(r, v.RawGetInt(i), fmt.Sprintf("%s[%d]", path, i), depth+1, work); err != nil {
+			if err := m.collect(r, v.RawGetInt(i), fmt.Sprintf("%s[%d]", path, i), depth+1, c); err != nil {
 				return err
 			}
 		}
@@ -166,7 +189,7 @@ func (m *Module) collect(r *callflow.Reply, v lua.LValue, path string, depth int
 
 // addMenu appends a menu's prompt. A reply holds one capture at most, and its
 // position is that menu.
-func (m *Module) addMenu(r *callflow.Reply, mn *Menu, path string) error {
+func (m *Module) addMenu(r *callflow.Reply, mn *Menu, path string, budget *luaconv.Budget) error {
 	if r.ClientActionID != "" && r.ClientActionID != mn.ID {
 		return fmt.Errorf("%s: menu %q after menu %q in one reply; a caller can answer only one menu at a time", path, mn.ID, r.ClientActionID)
 	}
@@ -179,16 +202,16 @@ func (m *Module) addMenu(r *callflow.Reply, mn *Menu, path string) error {
 		if !ok || p == "promptMessage" {
 			continue
 		}
-		gv, err := luaconv.FromLua(v, "menu "+mn.ID+"."+p)
+		gv, err := budget.FromLua(v, "menu "+mn.ID+"."+p)
 		if err != nil {
-			return err
+			return tooLarge(err)
 		}
 		params[p] = gv
 	}
 	a := callflow.Action{Name: callflow.SayAndCapture, Params: params}
 	for _, p := range callflow.Validate([]callflow.Action{a}, callflow.AsReply) {
 		if !p.Warning {
-			return fmt.Errorf("menu %q (%s): %s", mn.ID, mn.Where, strings.Replace(p.Error(), "$.callflow[0].", "", 1))
+			return fmt.Errorf("menu %q (%s): %s", mn.ID, mn.Where, ofOneAction(p))
 		}
 	}
 	r.Callflow = append(r.Callflow, a)
@@ -196,8 +219,9 @@ func (m *Module) addMenu(r *callflow.Reply, mn *Menu, path string) error {
 	return nil
 }
 
-// toAction converts an action table {action=…, params={…}} to a callflow.Action.
-func toAction(t *lua.LTable, path string) (callflow.Action, error) {
+// toAction converts an action table {action=…, params={…}} to a
+// callflow.Action, its params counted against budget.
+func toAction(t *lua.LTable, path string, budget *luaconv.Budget) (callflow.Action, error) {
 	name, ok := t.RawGetString("action").(lua.LString)
 	if !ok {
 		return callflow.Action{}, fmt.Errorf("%s.action must be a string such as \"say\"", path)
@@ -206,9 +230,9 @@ func toAction(t *lua.LTable, path string) (callflow.Action, error) {
 	switch p := t.RawGetString("params").(type) {
 	case *lua.LNilType:
 	case *lua.LTable:
-		v, err := luaconv.FromLua(p, path+".params")
+		v, err := budget.FromLua(p, path+".params")
 		if err != nil {
-			return a, err
+			return a, tooLarge(err)
 		}
 		if params, ok := v.(map[string]any); ok {
 			a.Params = params
@@ -219,4 +243,13 @@ func toAction(t *lua.LTable, path string) (callflow.Action, error) {
 		return a, fmt.Errorf("%s.params must be a table, got a %s", path, p.Type())
 	}
 	return a, nil
+}
+
+// tooLarge says, of params over replyLimits, what bounds them.
+func tooLarge(err error) error {
+	var limit *luaconv.LimitError
+	if errors.As(err, &limit) {
+		return fmt.Errorf("%w: a callflow is at most %d bytes of JSON (8x8 speaks at most 3000 characters a text)", err, callflow.MaxCallflowBytes)
+	}
+	return err
 }

@@ -17,8 +17,17 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// MaxDecodeBytes bounds the text json.decode accepts.
-const MaxDecodeBytes = 1 << 20
+// MaxDecodeBytes bounds the text json.decode accepts, and MaxEncodeBytes
+// what json.encode makes: the longest string a script may build in one call
+// (string.rep and table.concat stop there too).
+const (
+	MaxDecodeBytes = 1 << 20
+	MaxEncodeBytes = 1 << 20
+)
+
+// encodeLimits bound a value as it leaves Lua, before any of it is encoded: a
+// table that holds one big string many times is refused while it is read.
+var encodeLimits = luaconv.Limits{Depth: luaconv.Default.Depth, Items: luaconv.Default.Items, Bytes: MaxEncodeBytes}
 
 // Open returns the module table.
 func Open(L *lua.LState) lua.LValue {
@@ -34,7 +43,7 @@ func encode(L *lua.LState) int {
 	if L.GetTop() < 1 {
 		L.RaiseError("bad argument #1 to json.encode (value expected)")
 	}
-	v, err := luaconv.FromLua(L.Get(1), "value")
+	v, err := encodeLimits.FromLua(L.Get(1), "value")
 	if err != nil {
 		L.RaiseError("bad argument #1 to json.encode (%s)", err)
 	}
@@ -44,7 +53,11 @@ func encode(L *lua.LState) int {
 	if err := enc.Encode(v); err != nil {
 		L.RaiseError("bad argument #1 to json.encode (%s)", err)
 	}
-	L.Push(lua.LString(bytes.TrimRight(buf.Bytes(), "\n")))
+	out := bytes.TrimRight(buf.Bytes(), "\n")
+	if len(out) > MaxEncodeBytes { // escapes make JSON up to six times its text
+		L.RaiseError("json.encode: the result is %d bytes, over the limit of %d", len(out), MaxEncodeBytes)
+	}
+	L.Push(lua.LString(out))
 	return 1
 }
 

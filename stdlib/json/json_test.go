@@ -8,6 +8,14 @@ import (
 	"github.com/luaivr/luaivr/stdlib/luatest"
 )
 
+// json.encode makes no string longer than any other function may.
+func TestEncodeBoundIsTheStringBound(t *testing.T) {
+	t.Parallel()
+	if jsonmod.MaxEncodeBytes != sandbox.MaxStringBytes || jsonmod.MaxDecodeBytes != sandbox.MaxStringBytes {
+		t.Fatalf("json's bounds (%d, %d) are not the sandbox's %d", jsonmod.MaxEncodeBytes, jsonmod.MaxDecodeBytes, sandbox.MaxStringBytes)
+	}
+}
+
 func TestJSON(t *testing.T) {
 	t.Parallel()
 	tests := map[string]string{
@@ -26,6 +34,15 @@ func TestJSON(t *testing.T) {
 		"sparse array":     `eq(json.encode({ [1] = "a", [3] = "c" }), '{"1":"a","3":"c"}')`,
 		"nan":              `fails(function() json.encode(0/0) end, "not a number JSON can hold")`,
 		"require":          `eq(require("json"), json)`,
+		// What json.encode builds is bounded like any string a script makes.
+		"shared text": `local s = string.rep("q", 1024 * 1024) local t = {} for i = 1, 8 do t[i] = s end
+			fails(function() json.encode({ t, t, t, t, t, t, t }) end, "bad argument #1 to json.encode (value[1][2]: more than 1048576 bytes of text)")`,
+		"shared keys": `local k = {} for i = 1, 100 do k[string.rep("k", 1000) .. i] = true end local t = {} for i = 1, 100 do t[i] = k end
+			fails(function() json.encode(t) end, "more than 1048576 bytes of text")`,
+		"escapes": `fails(function() json.encode(string.rep("\1", 200000)) end, "json.encode: the result is 1200002 bytes, over the limit of 1048576")`,
+		"fits":    `eq(#json.encode(string.rep("x", 1024 * 1024 - 2)), 1024 * 1024)`,
+		"shared tables": `local t = {} for i = 1, 16 do t = { t, t } end
+			fails(function() json.encode(t) end, "more than 65536 table entries")`,
 	}
 	for name, src := range tests {
 		t.Run(name, func(t *testing.T) {

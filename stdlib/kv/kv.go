@@ -10,11 +10,19 @@
 //
 // Values are anything json can hold. A store failure raises: the caller gets
 // the app's fallback rather than a call that silently forgot something.
+//
+// What scripts keep is bounded, since every app shares one disk: a key is at
+// most MaxKeyBytes, a value MaxValueBytes of JSON; an app holds at most its
+// quota of keys and bytes (--kv-max-keys, --kv-max-bytes); one event makes
+// at most MaxEventWrites writes of MaxEventWriteBytes in all, so that a loop
+// rewriting one key cannot churn the store under every other call; kv.list
+// returns at most maxListBytes. Each is a Lua error at the script's line.
 package kv
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -27,13 +35,39 @@ import (
 const (
 	MaxKeyBytes   = 512
 	MaxValueBytes = 64 << 10
-	maxList       = 1000
+	// The quota of an app unless the operator sets one: far more than an
+	// IVR keeps (a counter per caller, an outcome per booking), far less
+	// than a disk.
+	DefaultMaxKeys  = 100_000
+	DefaultMaxBytes = 64 << 20
+	// What one event may write: an IVR writes a few keys per event.
+	MaxEventWrites     = 1000
+	MaxEventWriteBytes = 1 << 20
+	maxList            = 1000
+	maxListBytes       = 1 << 20
 )
 
-// Open returns the module for app, storing in st. With a nil st (while a
-// script loads, before any call) every function raises.
-func Open(st store.KV, app string) func(L *lua.LState) lua.LValue {
-	m := &module{st: st, app: app}
+// valueLimits bound a value as it leaves Lua, before it is encoded.
+var valueLimits = luaconv.Limits{Depth: luaconv.Default.Depth, Items: luaconv.Default.Items, Bytes: MaxValueBytes}
+
+// Options configure the module for every app and event.
+type Options struct {
+	// Store keeps the values. Nil (a script's top level at load, before any
+	// call) makes every function raise.
+	Store store.KV
+	// Quota bounds what each app keeps; a zero field is the default.
+	Quota store.KVQuota
+}
+
+// Open returns the module of one event of app.
+func Open(opts Options, app string) func(L *lua.LState) lua.LValue {
+	if opts.Quota.Keys <= 0 {
+		opts.Quota.Keys = DefaultMaxKeys
+	}
+	if opts.Quota.Bytes <= 0 {
+		opts.Quota.Bytes = DefaultMaxBytes
+	}
+	m := &module{st: opts.Store, app: app, quota: opts.Quota}
 	return func(L *lua.LState) lua.LValue {
 		return L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
 			"get":    m.get,
@@ -46,8 +80,11 @@ func Open(st store.KV, app string) func(L *lua.LState) lua.LValue {
 }
 
 type module struct {
-	st  store.KV
-	app string
+	st    store.KV
+	app   string
+	quota store.KVQuota
+	// writes and written are what this event has written so far.
+	writes, written int
 }
 
 func ctxOf(L *lua.LState) context.Context {
@@ -93,8 +130,32 @@ func (m *module) ready(L *lua.LState, fn string) {
 	}
 }
 
+// fail raises what went wrong with a write or read: the app's quota, or the
+// store.
 func (m *module) fail(L *lua.LState, fn string, err error) {
+	var quota *store.KVQuotaError
+	switch {
+	case errors.As(err, &quota) && quota.OverKeys():
+		L.RaiseError("kv.%s: app %s is over its kv quota of %d keys (--kv-max-keys); delete the keys it no longer needs or give them a ttl", fn, m.app, quota.Quota.Keys)
+	case errors.As(err, &quota):
+		L.RaiseError("kv.%s: app %s is over its kv quota of %d bytes (--kv-max-bytes); delete the keys it no longer needs or give them a ttl", fn, m.app, quota.Quota.Bytes)
+	case errors.Is(err, store.ErrKVListTooLarge):
+		L.RaiseError("kv.%s: the entries asked for hold more than %d bytes; list fewer at a time (kv.list(prefix, limit)) or keep smaller values", fn, maxListBytes)
+	}
 	L.RaiseError("kv.%s: the store failed: %v", fn, err)
+}
+
+// spend counts a write of n bytes against the event's budget, raising when
+// it is spent.
+func (m *module) spend(L *lua.LState, fn string, n int) {
+	m.writes++
+	m.written += n
+	switch {
+	case m.writes > MaxEventWrites:
+		L.RaiseError("kv.%s: this event has made %d kv writes, the most one event may (is the script writing in a loop?)", fn, MaxEventWrites)
+	case m.written > MaxEventWriteBytes:
+		L.RaiseError("kv.%s: this event has written %d bytes to kv, over the %d one event may (is the script writing in a loop?)", fn, m.written, MaxEventWriteBytes)
+	}
 }
 
 func (m *module) get(L *lua.LState) int {
@@ -127,15 +188,20 @@ func (m *module) set(L *lua.LState) int {
 	if L.Get(2) == lua.LNil {
 		argError(L, "set", 2, "a value expected; use kv.delete to remove a key")
 	}
-	v, err := luaconv.FromLua(L.Get(2), "value")
-	if err != nil {
+	v, err := valueLimits.FromLua(L.Get(2), "value")
+	var limit *luaconv.LimitError
+	if errors.As(err, &limit) {
+		argError(L, "set", 2, fmt.Sprintf("%s: a value is at most %d bytes as JSON", err, MaxValueBytes))
+	} else if err != nil {
 		argError(L, "set", 2, err.Error())
 	}
 	b, _ := json.Marshal(v)
 	if len(b) > MaxValueBytes {
 		argError(L, "set", 2, fmt.Sprintf("the value is %d bytes as JSON, over the limit of %d", len(b), MaxValueBytes))
 	}
-	if err := m.st.KVSet(ctxOf(L), m.app, k, b, ttl(L, "set", 3)); err != nil {
+	d := ttl(L, "set", 3)
+	m.spend(L, "set", len(k)+len(b))
+	if err := m.st.KVSet(ctxOf(L), m.app, k, b, d, m.quota); err != nil {
 		m.fail(L, "set", err)
 	}
 	return 0
@@ -143,7 +209,9 @@ func (m *module) set(L *lua.LState) int {
 
 func (m *module) delete(L *lua.LState) int {
 	m.ready(L, "delete")
-	if err := m.st.KVDelete(ctxOf(L), m.app, key(L, "delete", 1)); err != nil {
+	k := key(L, "delete", 1)
+	m.spend(L, "delete", len(k))
+	if err := m.st.KVDelete(ctxOf(L), m.app, k); err != nil {
 		m.fail(L, "delete", err)
 	}
 	return 0
@@ -160,7 +228,9 @@ func (m *module) incr(L *lua.LState) int {
 	default:
 		argError(L, "incr", 2, "a number to add expected, got "+L.Get(2).Type().String())
 	}
-	n, err := m.st.KVIncr(ctxOf(L), m.app, k, by, ttl(L, "incr", 3))
+	d := ttl(L, "incr", 3)
+	m.spend(L, "incr", len(k)+len(`-1.7976931348623157e+308`))
+	n, err := m.st.KVIncr(ctxOf(L), m.app, k, by, d, m.quota)
 	if err != nil {
 		m.fail(L, "incr", err)
 	}
@@ -176,13 +246,16 @@ func (m *module) list(L *lua.LState) int {
 		if !ok {
 			argError(L, "list", 1, "a key prefix (string) expected")
 		}
+		if len(s) > MaxKeyBytes {
+			argError(L, "list", 1, fmt.Sprintf("a key prefix is at most %d bytes, like a key; this one is %d", MaxKeyBytes, len(s)))
+		}
 		prefix = string(s)
 	}
 	limit := 100
 	if n, ok := L.Get(2).(lua.LNumber); ok {
 		limit = min(max(int(n), 1), maxList)
 	}
-	pairs, err := m.st.KVList(ctxOf(L), m.app, prefix, limit)
+	pairs, err := m.st.KVList(ctxOf(L), m.app, prefix, limit, maxListBytes)
 	if err != nil {
 		m.fail(L, "list", err)
 	}

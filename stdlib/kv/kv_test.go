@@ -7,16 +7,29 @@ import (
 	jsonmod "github.com/luaivr/luaivr/stdlib/json"
 	"github.com/luaivr/luaivr/stdlib/kv"
 	"github.com/luaivr/luaivr/stdlib/luatest"
+	"github.com/luaivr/luaivr/store"
 	"github.com/luaivr/luaivr/store/badgerstore"
 )
 
-func TestKV(t *testing.T) {
-	t.Parallel()
+func openStore(t *testing.T) *badgerstore.Store {
+	t.Helper()
 	st, err := badgerstore.Open(badgerstore.Options{InMemory: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// event runs src as one event of app, with kv over st.
+func event(t *testing.T, st store.KV, app string, quota store.KVQuota, src string) {
+	t.Helper()
+	luatest.Run(t, src, sandbox.Lib{Name: "kv", Open: kv.Open(kv.Options{Store: st, Quota: quota}, app)}, sandbox.Lib{Name: "json", Open: jsonmod.Open})
+}
+
+func TestKV(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
 	tests := map[string]string{
 		"missing":     `eq(kv.get("nope"), nil)`,
 		"round trip":  `kv.set("t", { a = 1, list = { "x", json.null, "z" } }) local v = kv.get("t") eq(v.a, 1) eq(v.list[3], "z") eq(v.list[2], json.null)`,
@@ -32,15 +45,70 @@ func TestKV(t *testing.T) {
 		"nil value":   `fails(function() kv.set("k", nil) end, "use kv.delete")`,
 		"function":    `fails(function() kv.set("k", function() end) end, "bad argument #2 to kv.set (value: a function")`,
 		"bad ttl":     `fails(function() kv.set("k", 1, 0) end, "ttl is seconds")`,
-		"big value":   `fails(function() kv.set("k", string.rep("x", 70000)) end, "over the limit")`,
+		"big value":   `fails(function() kv.set("k", string.rep("x", 70000)) end, "a value is at most 65536 bytes as JSON")`,
+		"escapes":     `fails(function() kv.set("k", string.rep("\1", 20000)) end, "the value is 120002 bytes as JSON, over the limit of 65536")`,
+		// Converted no further than the limit: 100 references to 1 MiB.
+		"shared value": `local s = string.rep("x", 1024 * 1024) local t = {} for i = 1, 100 do t[i] = s end
+			fails(function() kv.set("k", t) end, "value[1]: more than 65536 bytes of text")`,
+		"long prefix": `fails(function() kv.list(string.rep("p", 513)) end, "a key prefix is at most 512 bytes")`,
 	}
 	for name, src := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			luatest.Run(t, src, sandbox.Lib{Name: "kv", Open: kv.Open(st, "app-"+name)}, sandbox.Lib{Name: "json", Open: jsonmod.Open})
+			event(t, st, "app-"+name, store.KVQuota{}, src)
 		})
 	}
 	// Apps do not see each other's keys.
-	luatest.Run(t, `kv.set("secret", 1)`, sandbox.Lib{Name: "kv", Open: kv.Open(st, "one")})
-	luatest.Run(t, `eq(kv.get("secret"), nil) eq(#kv.list(""), 0)`, sandbox.Lib{Name: "kv", Open: kv.Open(st, "two")})
+	event(t, st, "one", store.KVQuota{}, `kv.set("secret", 1)`)
+	event(t, st, "two", store.KVQuota{}, `eq(kv.get("secret"), nil) eq(#kv.list(""), 0)`)
+}
+
+// What an app keeps and what an event writes are bounded, and going past
+// either is a Lua error at the script's line that names the limit.
+func TestKVQuotas(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	tests := []struct {
+		name   string
+		quota  store.KVQuota
+		events []string // run in order, as events of one app
+	}{
+		{"keys", store.KVQuota{Keys: 3}, []string{
+			`for i = 1, 3 do kv.set("k" .. i, i) end`,
+			`fails(function() kv.set("k4", 4) end, "<string>:1: kv.set: app keys is over its kv quota of 3 keys (--kv-max-keys)")`,
+			`fails(function() kv.incr("k5") end, "kv.incr: app keys is over its kv quota of 3 keys")`,
+			`kv.set("k3", "replaced") eq(kv.incr("k1"), 2) kv.delete("k2") kv.set("k4", 4)`,
+		}},
+		{"bytes", store.KVQuota{Bytes: 1000}, []string{
+			`kv.set("a", string.rep("x", 900))`,
+			`fails(function() kv.set("b", string.rep("x", 100)) end, "kv.set: app bytes is over its kv quota of 1000 bytes (--kv-max-bytes)")`,
+			`kv.set("a", "short") kv.set("b", string.rep("x", 100))`,
+		}},
+		{"the default quota", store.KVQuota{}, []string{
+			`for i = 1, 15 do kv.set("big" .. i, string.rep("x", 60000)) end`, // 900 KB: within one event's writes
+			`for i = 16, 30 do kv.set("big" .. i, string.rep("x", 60000)) end`,
+			// 1.8 MB is far within the default quota, but more than one list may hold.
+			`fails(function() kv.list("big", 30) end, "kv.list: the entries asked for hold more than 1048576 bytes")
+			 eq(#kv.list("big", 10), 10)`,
+		}},
+		{"writes per event", store.KVQuota{}, []string{
+			`for i = 1, 1000 do kv.incr("n") end
+			 fails(function() kv.incr("n") end, "kv.incr: this event has made 1000 kv writes, the most one event may")
+			 fails(function() kv.delete("n") end, "this event has made 1000 kv writes")`,
+			`eq(kv.get("n"), 1000) kv.incr("n")`, // the next event has its own
+		}},
+		{"bytes per event", store.KVQuota{}, []string{
+			`local v = string.rep("x", 60000)
+			 for i = 1, 17 do kv.set("same", v) end
+			 fails(function() kv.set("same", v) end, "kv.set: this event has written 1080108 bytes to kv, over the 1048576 one event may")`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			for _, src := range tt.events {
+				event(t, st, tt.name, tt.quota, src)
+			}
+		})
+	}
 }

@@ -50,6 +50,7 @@ import (
 	"errors"
 	"fmt"
 	httpmod "github.com/luaivr/luaivr/stdlib/http"
+	"github.com/luaivr/luaivr/stdlib/luaconv"
 	"io"
 	"net"
 	"net/http"
@@ -236,7 +237,7 @@ func readRequest(L *lua.LState, fn string) (request, error) {
 		switch k.String() {
 		case "queue", "sip_id", "data":
 		default:
-			L.RaiseError("bad argument #1 to %s (unknown field %q; fields are queue, sip_id and data)", fn, k.String())
+			L.RaiseError("bad argument #1 to %s (unknown field %s; fields are queue, sip_id and data)", fn, luaconv.Quote(k.String()))
 		}
 	})
 	var req request
@@ -260,6 +261,11 @@ func readRequest(L *lua.LState, fn string) (request, error) {
 	if req.sipID == "" {
 		return req, errors.New("sip_id is missing: the SIP Call-ID of the call the contact center forwarded")
 	}
+	for _, f := range []struct{ name, value string }{{"queue", req.queue}, {"sip_id", req.sipID}} {
+		if len(f.value) > MaxData && utf8.RuneCountInString(f.value) > MaxData {
+			return req, fmt.Errorf("%s is %d characters, over the External IVR API's limit of %d", f.name, utf8.RuneCountInString(f.value), MaxData)
+		}
+	}
 	switch d := t.RawGetString("data").(type) {
 	case *lua.LTable:
 		s, err := encodeData(d)
@@ -279,20 +285,35 @@ func readRequest(L *lua.LState, fn string) (request, error) {
 	return req, nil
 }
 
+// Past these, data cannot be within MaxData characters, whatever it holds:
+// a character is at most 4 bytes, a field at least "[a|]". encodeData stops
+// there rather than build what a script's huge table would make.
+const (
+	maxDataBytes  = 4 * MaxData
+	maxDataFields = MaxData / len("[a|]")
+)
+
+var errDataTooLong = fmt.Errorf("data is over %d characters as extIvrData, the External IVR API's limit", MaxData)
+
 // encodeData writes a table of fields as extIvrData.
 func encodeData(t *lua.LTable) (string, error) {
 	n, size, names := t.Len(), 0, []string{}
 	var other lua.LValue // a key that is not a name
-	t.ForEach(func(k, _ lua.LValue) {
-		size++
+	for k, _ := t.Next(lua.LNil); k != lua.LNil; k, _ = t.Next(k) {
+		if size++; size > maxDataFields {
+			return "", errDataTooLong
+		}
 		if s, ok := k.(lua.LString); ok {
 			names = append(names, string(s))
 		} else {
 			other = k
 		}
-	})
+	}
 	var b strings.Builder
 	field := func(path string, name, value lua.LValue) error {
+		if b.Len()+len(lua.LVAsString(name))+len(lua.LVAsString(value))+len("[|]") > maxDataBytes {
+			return errDataTooLong // before either is looked through
+		}
 		ns, err := dataText(path+" (name)", name)
 		if err != nil {
 			return err
@@ -311,7 +332,7 @@ func encodeData(t *lua.LTable) (string, error) {
 	case len(names) == size: // name = value, in sorted order so the same table makes the same string
 		sort.Strings(names)
 		for _, name := range names {
-			if err := field(fmt.Sprintf("data[%q]", name), lua.LString(name), t.RawGetString(name)); err != nil {
+			if err := field("data["+luaconv.Quote(name)+"]", lua.LString(name), t.RawGetString(name)); err != nil {
 				return "", err
 			}
 		}
@@ -348,13 +369,16 @@ func dataText(path string, v lua.LValue) (string, error) {
 	}
 	s := v.String()
 	if i := strings.IndexAny(s, "[]|"); i >= 0 {
-		return "", fmt.Errorf("%s: %q contains %q, which extIvrData cannot carry ([name|value] pairs)", path, s, s[i])
+		return "", fmt.Errorf("%s: %s contains %q, which extIvrData cannot carry ([name|value] pairs)", path, luaconv.Quote(s), s[i])
 	}
 	return s, nil
 }
 
 // checkData accepts a data string only if it is what vcc.data makes.
 func checkData(s string) error {
+	if len(s) > maxDataBytes {
+		return errDataTooLong
+	}
 	if n := utf8.RuneCountInString(s); n > MaxData {
 		return fmt.Errorf("data is %d characters, over the External IVR API's limit of %d", n, MaxData)
 	}
@@ -366,7 +390,7 @@ func checkData(s string) error {
 		}
 		name, value, ok := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(pair, "["), "]"), "|")
 		if end < 0 || pair[0] != '[' || !ok || name == "" || strings.ContainsAny(name+value, "[]|") {
-			return fmt.Errorf("data %q is not [name|value] pairs (make it with vcc.data)", s)
+			return fmt.Errorf("data %s is not [name|value] pairs (make it with vcc.data)", luaconv.Quote(s))
 		}
 		rest = rest[end+1:]
 	}

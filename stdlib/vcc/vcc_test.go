@@ -219,6 +219,18 @@ func TestForwardFails(t *testing.T) {
 			local ok, err = vcc.forward { queue = "102", sip_id = "abc", data = { Note = string.rep("x", 494) } }
 			eq(ok, nil) eq(err, "vcc.forward: data is 501 characters as extIvrData, over the External IVR API's limit of 500")`,
 			opts: func(f *externalIVR) vcc.Options { return vcc.Options{} }},
+		{name: "huge data string", src: `
+			eq(select(2, vcc.forward { queue = "102", sip_id = "abc", data = string.rep("[a|b]", 1000) }),
+			   "vcc.forward: data is over 500 characters as extIvrData, the External IVR API's limit")`,
+			opts: func(f *externalIVR) vcc.Options { return f.options() }},
+		{name: "sip_id over 500 characters", src: `
+			eq(select(2, vcc.forward { queue = "102", sip_id = string.rep("é", 501) }),
+			   "vcc.forward: sip_id is 501 characters, over the External IVR API's limit of 500")`,
+			opts: func(f *externalIVR) vcc.Options { return f.options() }},
+		{name: "queue over 500 characters", src: `
+			eq(select(2, vcc.forward { queue = string.rep("1", 1000), sip_id = "abc" }),
+			   "vcc.forward: queue is 1000 characters, over the External IVR API's limit of 500")`,
+			opts: func(f *externalIVR) vcc.Options { return f.options() }},
 		{name: "data string over 500 characters", src: `
 			eq(select(2, vcc.forward { queue = "102", sip_id = "abc", data = "[Note|" .. string.rep("x", 494) .. "]" }),
 			   "vcc.forward: data is 501 characters, over the External IVR API's limit of 500")`,
@@ -379,7 +391,14 @@ func TestData(t *testing.T) {
 		"500 characters, not bytes": `
 			local s = vcc.data { Note = string.rep("é", 493) }
 			eq(#s, 993)`,
-		"over 500":           `fails(function() vcc.data { Note = string.rep("x", 494) } end, "bad argument #1 to vcc.data (data is 501 characters as extIvrData, over the External IVR API's limit of 500)")`,
+		"over 500": `fails(function() vcc.data { Note = string.rep("x", 494) } end, "bad argument #1 to vcc.data (data is 501 characters as extIvrData, over the External IVR API's limit of 500)")`,
+		// Refused before it is built: a huge value, a huge table.
+		"far over 500": `fails(function() vcc.data { Note = string.rep("x", 10000) } end,
+			"bad argument #1 to vcc.data (data is over 500 characters as extIvrData, the External IVR API's limit)")`,
+		"many fields": `local t = {} for i = 1, 1000 do t["f" .. i] = "" end
+			fails(function() vcc.data(t) end, "data is over 500 characters as extIvrData")`,
+		"many pairs": `local t = {} for i = 1, 1000 do t[i] = { "f", "" } end
+			fails(function() vcc.data(t) end, "data is over 500 characters as extIvrData")`,
 		"bar in a value":     `fails(function() vcc.data { Name = "A|B" } end, [[bad argument #1 to vcc.data (data["Name"]: "A|B" contains '|', which extIvrData cannot carry ([name|value] pairs))]])`,
 		"bracket in a name":  `fails(function() vcc.data { ["[x]"] = "1" } end, [[data["[x]"] (name): "[x]" contains '[']])`,
 		"bracket in a pair":  `fails(function() vcc.data { { "Name", "x]" } } end, [[data[1]: "x]" contains ']']])`,
@@ -408,6 +427,7 @@ func TestRequestMistakes(t *testing.T) {
 		`vcc.handoff()`:      `bad argument #1 to vcc.handoff (table { queue = …, sip_id = …, data = … } expected, got nil)`,
 		`vcc.forward { queu = "102", sip_id = "a" }`: `bad argument #1 to vcc.forward (unknown field "queu"; fields are queue, sip_id and data)`,
 		`vcc.handoff { "102" }`:                      `bad argument #1 to vcc.handoff (unknown field "1"; fields are queue, sip_id and data)`,
+		`vcc.handoff { [string.rep("q", 1e6)] = 1 }`: `bad argument #1 to vcc.handoff (unknown field "` + strings.Repeat("q", 40) + `…"; fields`,
 	}
 	for src, want := range tests {
 		t.Run(src, func(t *testing.T) {

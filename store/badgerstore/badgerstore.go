@@ -65,11 +65,6 @@ type Store struct {
 	closeOnce sync.Once
 	stopGC    chan struct{}
 	gcDone    sync.WaitGroup
-
-	// incrMu serialises kv increments in this process: Badger's optimistic
-	// transactions would otherwise make concurrent increments of one key
-	// conflict and retry, some of them many times.
-	incrMu sync.Mutex
 }
 
 var _ store.Store = (*Store)(nil)

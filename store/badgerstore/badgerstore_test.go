@@ -362,13 +362,13 @@ func TestKVTTL(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	if err := s.KVSet(ctx, "app", "set", []byte("1"), time.Second); err != nil {
+	if err := s.KVSet(ctx, "app", "set", []byte("1"), time.Second, store.KVQuota{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.KVIncr(ctx, "app", "incr", 1, time.Second); err != nil {
+	if _, err := s.KVIncr(ctx, "app", "incr", 1, time.Second, store.KVQuota{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.KVSet(ctx, "app", "keep", []byte("1"), 0); err != nil {
+	if err := s.KVSet(ctx, "app", "keep", []byte("1"), 0, store.KVQuota{}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 100; i++ { // Badger's TTLs have a resolution of a second: poll, bounded

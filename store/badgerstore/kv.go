@@ -2,10 +2,13 @@ package badgerstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -16,6 +19,165 @@ import (
 // another's keys by choosing a clever prefix.
 func kvKey(app, key string) []byte { return []byte("k/" + app + "\x00" + key) }
 
+// An app's kv usage is kept at q/<app> and changed in the same transaction as
+// every write of its keys, so that concurrent events cannot each take the
+// last room: the writes of one app take turns (kvLocks), and Badger's
+// conflict detection would catch any that did not.
+//
+// A key that expires vanishes without a write, so the usage may still count
+// it. It remembers the earliest expiry it counted; when a write would be
+// refused and that time has passed, the app's keys are counted again before
+// deciding. An app with no usage yet (new, or written before quotas) is
+// counted at its first write.
+func usageKey(app string) []byte { return []byte("q/" + app) }
+
+type kvUsage struct {
+	Keys  int   `json:"keys"`
+	Bytes int64 `json:"bytes"`
+	// Expires is the earliest expiry (Unix seconds) among the keys counted;
+	// 0 when none expires.
+	Expires uint64 `json:"expires,omitempty"`
+}
+
+// kvLocks serialise the writes of one app in this process, by a hash of its
+// name: a lock per app without a map that grows with app names. Every Store
+// of the process shares them; two apps sharing a lock only take turns.
+var kvLocks [64]sync.Mutex
+
+func kvLock(app string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(app))
+	return &kvLocks[h.Sum32()%uint32(len(kvLocks))]
+}
+
+// kvWriteAttempts bounds retries when a write conflicts with another: with
+// kvLocks there is none in this process.
+const kvWriteAttempts = 3
+
+// current is a key's live entry as a write finds it.
+type current struct {
+	found   bool
+	value   []byte
+	expires uint64
+}
+
+// kvWrite changes one key of app and the app's usage in one transaction.
+// change gets the key's current entry and returns the value to store with its
+// expiry, or ok false to delete the key.
+func (s *Store) kvWrite(ctx context.Context, app, key string, quota store.KVQuota,
+	change func(cur current) (value []byte, expires uint64, ok bool, err error)) error {
+	mu := kvLock(app)
+	mu.Lock()
+	defer mu.Unlock()
+	k := kvKey(app, key)
+	update := func(txn *badger.Txn) error {
+		var cur current
+		switch item, err := txn.Get(k); {
+		case errors.Is(err, badger.ErrKeyNotFound):
+		case err != nil:
+			return err
+		default:
+			cur = current{found: true, expires: item.ExpiresAt()}
+			if cur.value, err = item.ValueCopy(nil); err != nil {
+				return err
+			}
+		}
+		value, expires, keep, err := change(cur)
+		if err != nil {
+			return err
+		}
+		before, err := s.usage(txn, app)
+		if err != nil {
+			return err
+		}
+		after := before.with(key, cur, value, expires, keep)
+		if refused(quota, before, after) && before.Expires != 0 && before.Expires <= uint64(time.Now().Unix()) {
+			if before, err = s.recount(txn, app); err != nil {
+				return err
+			}
+			after = before.with(key, cur, value, expires, keep)
+		}
+		if refused(quota, before, after) {
+			return &store.KVQuotaError{App: app, Quota: quota, Keys: after.Keys, Bytes: after.Bytes}
+		}
+		u, _ := json.Marshal(after)
+		if err := txn.Set(usageKey(app), u); err != nil {
+			return err
+		}
+		if !keep {
+			return txn.Delete(k)
+		}
+		return txn.SetEntry(&badger.Entry{Key: k, Value: value, ExpiresAt: expires})
+	}
+	var err error
+	for range kvWriteAttempts {
+		if err = ctx.Err(); err != nil {
+			return err
+		}
+		if err = s.db.Update(update); !errors.Is(err, badger.ErrConflict) {
+			break
+		}
+	}
+	return err
+}
+
+// with is the usage after a write replaces cur at key by value (or deletes
+// it, when keep is false).
+func (u kvUsage) with(key string, cur current, value []byte, expires uint64, keep bool) kvUsage {
+	if cur.found {
+		u.Keys--
+		u.Bytes -= int64(len(key) + len(cur.value))
+	}
+	if keep {
+		u.Keys++
+		u.Bytes += int64(len(key) + len(value))
+		if expires != 0 && (u.Expires == 0 || expires < u.Expires) {
+			u.Expires = expires
+		}
+	}
+	u.Keys, u.Bytes = max(u.Keys, 0), max(u.Bytes, 0)
+	return u
+}
+
+// refused reports whether going from before to after breaks quota: a write
+// may always leave the app no fuller than it was.
+func refused(q store.KVQuota, before, after kvUsage) bool {
+	return q.Keys > 0 && after.Keys > q.Keys && after.Keys > before.Keys ||
+		q.Bytes > 0 && after.Bytes > q.Bytes && after.Bytes > before.Bytes
+}
+
+// usage reads app's usage, counting it when there is none.
+func (s *Store) usage(txn *badger.Txn, app string) (kvUsage, error) {
+	item, err := txn.Get(usageKey(app))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return s.recount(txn, app)
+	}
+	if err != nil {
+		return kvUsage{}, err
+	}
+	var u kvUsage
+	err = item.Value(func(v []byte) error { return json.Unmarshal(v, &u) })
+	return u, err
+}
+
+// recount counts app's live keys, reading no values: a value's size is what
+// Badger records of it (for a value kept in the value log, within a few bytes).
+func (s *Store) recount(txn *badger.Txn, app string) (kvUsage, error) {
+	prefix := kvKey(app, "")
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	var u kvUsage
+	for it.Rewind(); it.Valid(); it.Next() {
+		item := it.Item()
+		u.Keys++
+		u.Bytes += int64(len(item.Key())-len(prefix)) + item.ValueSize()
+		if e := item.ExpiresAt(); e != 0 && (u.Expires == 0 || e < u.Expires) {
+			u.Expires = e
+		}
+	}
+	return u, nil
+}
+
 func (s *Store) KVGet(ctx context.Context, app, key string) ([]byte, bool, error) {
 	var out []byte
 	ok, err := s.get(ctx, kvKey(app, key), func(v []byte) error {
@@ -25,85 +187,64 @@ func (s *Store) KVGet(ctx context.Context, app, key string) ([]byte, bool, error
 	return out, ok, err
 }
 
-func (s *Store) KVSet(ctx context.Context, app, key string, value []byte, ttl time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	e := badger.NewEntry(kvKey(app, key), value)
-	if ttl > 0 {
-		e = e.WithTTL(ttl)
-	}
-	return s.db.Update(func(txn *badger.Txn) error { return txn.SetEntry(e) })
+func (s *Store) KVSet(ctx context.Context, app, key string, value []byte, ttl time.Duration, quota store.KVQuota) error {
+	return s.kvWrite(ctx, app, key, quota, func(current) ([]byte, uint64, bool, error) {
+		return value, expiry(ttl), true, nil
+	})
 }
 
 func (s *Store) KVDelete(ctx context.Context, app, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return s.db.Update(func(txn *badger.Txn) error { return txn.Delete(kvKey(app, key)) })
+	return s.kvWrite(ctx, app, key, store.KVQuota{}, func(current) ([]byte, uint64, bool, error) {
+		return nil, 0, false, nil
+	})
 }
 
-// kvIncrAttempts bounds retries when an increment conflicts with another
-// write of the key (increments themselves are serialised in the process).
-const kvIncrAttempts = 100
-
-func (s *Store) KVIncr(ctx context.Context, app, key string, delta float64, ttl time.Duration) (float64, error) {
-	k := kvKey(app, key)
+func (s *Store) KVIncr(ctx context.Context, app, key string, delta float64, ttl time.Duration, quota store.KVQuota) (float64, error) {
 	var result float64
-	incr := func(txn *badger.Txn) error {
-		current, expires := 0.0, uint64(0)
-		item, err := txn.Get(k)
-		switch {
-		case errors.Is(err, badger.ErrKeyNotFound):
-		case err != nil:
-			return err
-		default:
-			expires = item.ExpiresAt()
-			if err := item.Value(func(v []byte) error {
-				f, err := strconv.ParseFloat(string(v), 64)
-				if err != nil {
-					return fmt.Errorf("kv key %q holds %.40q, not a number", key, v)
-				}
-				current = f
-				return nil
-			}); err != nil {
-				return err
+	err := s.kvWrite(ctx, app, key, quota, func(cur current) ([]byte, uint64, bool, error) {
+		n := 0.0
+		if cur.found {
+			f, err := strconv.ParseFloat(string(cur.value), 64)
+			if err != nil {
+				return nil, 0, false, fmt.Errorf("kv key %q holds %.40q, not a number", key, cur.value)
 			}
+			n = f
 		}
-		result = current + delta
+		result = n + delta
 		if math.IsInf(result, 0) || math.IsNaN(result) {
-			return fmt.Errorf("kv key %q: %v + %v is not a number", key, current, delta)
+			return nil, 0, false, fmt.Errorf("kv key %q: %v + %v is not a number", key, n, delta)
 		}
-		e := &badger.Entry{Key: k, Value: []byte(strconv.FormatFloat(result, 'f', -1, 64)), ExpiresAt: expires}
+		expires := cur.expires
 		if ttl > 0 {
-			e.ExpiresAt = uint64(time.Now().Add(ttl).Unix())
+			expires = expiry(ttl)
 		}
-		return txn.SetEntry(e)
-	}
-	s.incrMu.Lock()
-	defer s.incrMu.Unlock()
-	var err error
-	for range kvIncrAttempts {
-		if err = ctx.Err(); err != nil {
-			return 0, err
-		}
-		if err = s.db.Update(incr); !errors.Is(err, badger.ErrConflict) {
-			break
-		}
-	}
+		return []byte(strconv.FormatFloat(result, 'f', -1, 64)), expires, true, nil
+	})
 	return result, err
 }
 
-func (s *Store) KVList(ctx context.Context, app, prefix string, limit int) ([]store.KVPair, error) {
+// expiry is the Unix second a ttl from now ends; 0 for no ttl.
+func expiry(ttl time.Duration) uint64 {
+	if ttl <= 0 {
+		return 0
+	}
+	return uint64(time.Now().Add(ttl).Unix())
+}
+
+func (s *Store) KVList(ctx context.Context, app, prefix string, limit, maxBytes int) ([]store.KVPair, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	base := len(kvKey(app, ""))
 	var out []store.KVPair
+	size := 0
 	errEnough := errors.New("enough")
 	err := s.scan(kvKey(app, prefix), func(key, v []byte) error {
 		if limit > 0 && len(out) >= limit {
 			return errEnough
+		}
+		if size += len(key) - base + len(v); maxBytes > 0 && size > maxBytes {
+			return store.ErrKVListTooLarge
 		}
 		out = append(out, store.KVPair{Key: string(key[base:]), Value: append([]byte(nil), v...)})
 		return nil
@@ -111,5 +252,8 @@ func (s *Store) KVList(ctx context.Context, app, prefix string, limit int) ([]st
 	if errors.Is(err, errEnough) {
 		err = nil
 	}
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
