@@ -72,6 +72,18 @@ func (cs *charSet) invert() {
 	}
 }
 
+// singles holds the set of each single byte, and anyByte all of them: items
+// point at these rather than carry sets of their own, so that a compiled
+// pattern is not much bigger than the pattern.
+var singles = func() (sets [256]charSet) {
+	for c := range sets {
+		sets[c].add(byte(c))
+	}
+	return sets
+}()
+
+var anyByte = charSet{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+
 // classes holds the set of each %-class letter, lower case and upper case
 // (the complement), in the C locale, as Lua 5.1 defines them; %z is the zero
 // byte.
@@ -122,11 +134,11 @@ const (
 // item is one element of a compiled pattern.
 type item struct {
 	op   op
-	rep  byte   // opSet: 0, or the repetition '*', '+', '-', '?'
-	n    int    // capture index (opOpen, opClose, opPosition, opBackref)
-	a, b byte   // opBalance: the opening and closing characters
-	lit  string // opLiteral
-	set  charSet
+	rep  byte     // opSet: 0, or the repetition '*', '+', '-', '?'
+	a, b byte     // opBalance: the opening and closing characters
+	n    int32    // capture index (opOpen, opClose, opPosition, opBackref)
+	set  *charSet // opSet, opFrontier
+	lit  string   // opLiteral
 }
 
 // program is a compiled pattern.
@@ -161,12 +173,12 @@ func compile(pat string, anchors bool) (*program, error) {
 			}
 			prog.captures++
 			if p+1 < len(pat) && pat[p+1] == ')' {
-				prog.items = append(prog.items, item{op: opPosition, n: n})
+				prog.items = append(prog.items, item{op: opPosition, n: int32(n)})
 				closed[n] = true
 				p += 2
 				continue
 			}
-			prog.items = append(prog.items, item{op: opOpen, n: n})
+			prog.items = append(prog.items, item{op: opOpen, n: int32(n)})
 			open[nopen] = n
 			nopen++
 			p++
@@ -177,7 +189,7 @@ func compile(pat string, anchors bool) (*program, error) {
 			}
 			nopen--
 			closed[open[nopen]] = true
-			prog.items = append(prog.items, item{op: opClose, n: open[nopen]})
+			prog.items = append(prog.items, item{op: opClose, n: int32(open[nopen])})
 			p++
 			continue
 		case c == '$' && p == len(pat)-1:
@@ -197,12 +209,12 @@ func compile(pat string, anchors bool) (*program, error) {
 				if p+2 >= len(pat) || pat[p+2] != '[' {
 					return nil, errors.New("missing '[' after '%f' in pattern")
 				}
-				it := item{op: opFrontier}
-				end, err := readSet(pat, p+2, &it.set)
+				set := new(charSet)
+				end, err := readSet(pat, p+2, set)
 				if err != nil {
 					return nil, err
 				}
-				prog.items = append(prog.items, it)
+				prog.items = append(prog.items, item{op: opFrontier, set: set})
 				p = end
 				continue
 			case '0' <= e && e <= '9':
@@ -210,17 +222,17 @@ func compile(pat string, anchors bool) (*program, error) {
 				if n < 0 || n >= prog.captures || !closed[n] {
 					return nil, errors.New("invalid capture index")
 				}
-				prog.items = append(prog.items, item{op: opBackref, n: n})
+				prog.items = append(prog.items, item{op: opBackref, n: int32(n)})
 				p += 2
 				continue
 			}
 		}
 		// A single character class, maybe repeated.
-		it := item{op: opSet}
-		end, err := readSingle(pat, p, &it.set)
+		set, end, err := readSingle(pat, p)
 		if err != nil {
 			return nil, err
 		}
+		it := item{op: opSet, set: set}
 		if end < len(pat) && strings.IndexByte("*+-?", pat[end]) >= 0 {
 			if repeats++; repeats > maxRepeats {
 				return nil, fmt.Errorf("pattern too complex (more than %d repetitions with * + - ?)", maxRepeats)
@@ -253,24 +265,27 @@ func compile(pat string, anchors bool) (*program, error) {
 	return prog, nil
 }
 
-// readSingle reads the single character class at pat[p] into set and
-// returns where it ends.
-func readSingle(pat string, p int, set *charSet) (int, error) {
-	switch pat[p] {
+// readSingle reads the single character class at pat[p] and returns its set
+// and where it ends.
+func readSingle(pat string, p int) (*charSet, int, error) {
+	switch c := pat[p]; c {
 	case '.':
-		set.invert()
-		return p + 1, nil
+		return &anyByte, p + 1, nil
 	case '[':
-		return readSet(pat, p, set)
+		set := new(charSet)
+		end, err := readSet(pat, p, set)
+		return set, end, err
 	case '%':
 		if p+1 == len(pat) {
-			return 0, errors.New("malformed pattern (ends with '%')")
+			return nil, 0, errors.New("malformed pattern (ends with '%')")
 		}
-		escape(pat[p+1], set)
-		return p + 2, nil
+		if e := pat[p+1]; isClass[e] {
+			return &classes[e], p + 2, nil
+		}
+		return &singles[pat[p+1]], p + 2, nil
+	default:
+		return &singles[c], p + 1, nil
 	}
-	set.add(pat[p])
-	return p + 1, nil
 }
 
 // escape adds %c to set: a class, or the character itself.
@@ -416,11 +431,10 @@ func (m *matcher) skip(it *item, s int) int {
 		m.step(i)
 		return s + i
 	case it.op == opSet && (it.rep == 0 || it.rep == '+'):
-		from := s
 		for s < len(m.subject) && !it.set.has(m.subject[s]) {
+			m.step(1)
 			s++
 		}
-		m.step(s - from)
 		if s == len(m.subject) {
 			return -1
 		}
@@ -509,12 +523,12 @@ func (m *matcher) match(s, i int) int {
 // longest matches items[i] (repeated with * or +) as often as it can from s,
 // then gives back one character at a time until the rest matches.
 func (m *matcher) longest(s, i int) int {
-	set := &m.prog.items[i].set
+	set := m.prog.items[i].set
 	n := s
 	for n < len(m.subject) && set.has(m.subject[n]) {
+		m.step(1)
 		n++
 	}
-	m.step(n - s)
 	for ; n >= s; n-- {
 		if e := m.match(n, i+1); e >= 0 {
 			return e
@@ -526,7 +540,7 @@ func (m *matcher) longest(s, i int) int {
 // shortest matches items[i] (repeated with -) as rarely as it can from s:
 // it tries the rest first, then one more character, and so on.
 func (m *matcher) shortest(s, i int) int {
-	set := &m.prog.items[i].set
+	set := m.prog.items[i].set
 	for {
 		if e := m.match(s, i+1); e >= 0 {
 			return e
@@ -545,16 +559,15 @@ func (m *matcher) balance(s int, a, b byte) int {
 	}
 	depth := 1
 	for i := s + 1; i < len(m.subject); i++ {
+		m.step(1)
 		switch m.subject[i] {
 		case b:
 			if depth--; depth == 0 {
-				m.step(i - s)
 				return i + 1
 			}
 		case a:
 			depth++
 		}
 	}
-	m.step(len(m.subject) - s)
 	return -1
 }
