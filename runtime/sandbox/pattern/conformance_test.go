@@ -57,6 +57,7 @@ var tricky = []conformance{
 	{fn: "match", args: `"AZ az", "[A-Z]+"`}, {fn: "match", args: `"\200\201", "[\128-\255]+"`},
 	{fn: "match", args: `"-", "[%a-z]"`, want: `("-")`, gopher: "reads %a-z as a range, which matches nothing"},
 	{fn: "match", args: `"d", "[a-%d]"`, want: `("d")`, gopher: "reads a-%d as a range, which matches nothing"},
+	{fn: "match", args: `"aaaA", "[0--B]$"`, want: `(nil)`, gopher: "reads 0--B as the range 0-B"},
 	{fn: "match", args: `"a", "[]"`, want: `error: malformed pattern (missing ']')`},
 	{fn: "match", args: `"a", "[^]"`, want: `error: malformed pattern (missing ']')`},
 	{fn: "match", args: `"a", "[a"`, want: `error: malformed pattern (missing ']')`},
