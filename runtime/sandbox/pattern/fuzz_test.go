@@ -86,7 +86,9 @@ func lua51Says(t *testing.T, fn, args string) (string, bool) {
 	return withoutWhere(strings.TrimSuffix(string(out), "\n")), true
 }
 
-func errs(result string) bool { return strings.HasPrefix(result, "error: ") || strings.HasPrefix(result, "[error: ") }
+func errs(result string) bool {
+	return strings.HasPrefix(result, "error: ") || strings.HasPrefix(result, "[error: ")
+}
 
 // badRange is a set with a range gopher-lua reads wrongly: one that starts
 // or ends with a %-escape (it matches nothing), or ends with '-' ([0--B] is
