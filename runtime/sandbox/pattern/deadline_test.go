@@ -105,14 +105,14 @@ func TestStoppedMatchIsALuaError(t *testing.T) {
 	t.Parallel()
 	stop := errors.New("stopped by the check")
 	L := newState(t, func(*lua.LState) error { return stop })
-	err := L.DoString(`
+	err := runBounded(t, L, `
 		local ok, err = pcall(string.find, string.rep("a", 1e5), ".-.-.-.-x")
 		assert(not ok and err:find("stopped by the check", 1, true), tostring(err))
 		assert(("hello"):match("l+") == "ll")`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = L.DoString("\n\nlocal x = string.match(string.rep('a', 1e5), '(.-)(.-)(.-)x')")
+	err = runBounded(t, L, "\n\nlocal x = string.match(string.rep('a', 1e5), '(.-)(.-)(.-)x')")
 	if err == nil || !strings.Contains(err.Error(), ":3: stopped by the check") {
 		t.Fatalf("err = %v, want the error at line 3", err)
 	}

@@ -146,12 +146,15 @@ type program struct {
 	items    []item
 	anchored bool // the pattern began with ^
 	captures int  // how many captures it has
+	// inline holds the items of most patterns, so that compiling one into a
+	// program on the stack allocates nothing.
+	inline [8]item
 }
 
-// compile reads a pattern. With anchors, a leading ^ anchors the match at its
-// start position (every function but Lua 5.1's gmatch; see Functions).
-func compile(pat string, anchors bool) (*program, error) {
-	prog := &program{}
+// compile reads a pattern into prog. With anchors, a leading ^ anchors the
+// match at its start position (see Functions for gmatch).
+func (prog *program) compile(pat string, anchors bool) error {
+	prog.items, prog.anchored, prog.captures = prog.inline[:0], false, 0
 	p := 0
 	if anchors && strings.HasPrefix(pat, "^") {
 		prog.anchored = true
@@ -169,7 +172,7 @@ func compile(pat string, anchors bool) (*program, error) {
 		case c == '(':
 			n := prog.captures
 			if n == MaxCaptures {
-				return nil, errors.New("too many captures")
+				return errors.New("too many captures")
 			}
 			prog.captures++
 			if p+1 < len(pat) && pat[p+1] == ')' {
@@ -185,7 +188,7 @@ func compile(pat string, anchors bool) (*program, error) {
 			continue
 		case c == ')':
 			if nopen == 0 {
-				return nil, errors.New("invalid pattern capture")
+				return errors.New("invalid pattern capture")
 			}
 			nopen--
 			closed[open[nopen]] = true
@@ -200,19 +203,19 @@ func compile(pat string, anchors bool) (*program, error) {
 			switch e := pat[p+1]; {
 			case e == 'b':
 				if p+3 >= len(pat) {
-					return nil, errors.New("unbalanced pattern")
+					return errors.New("unbalanced pattern")
 				}
 				prog.items = append(prog.items, item{op: opBalance, a: pat[p+2], b: pat[p+3]})
 				p += 4
 				continue
 			case e == 'f':
 				if p+2 >= len(pat) || pat[p+2] != '[' {
-					return nil, errors.New("missing '[' after '%f' in pattern")
+					return errors.New("missing '[' after '%f' in pattern")
 				}
 				set := new(charSet)
 				end, err := readSet(pat, p+2, set)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				prog.items = append(prog.items, item{op: opFrontier, set: set})
 				p = end
@@ -220,7 +223,7 @@ func compile(pat string, anchors bool) (*program, error) {
 			case '0' <= e && e <= '9':
 				n := int(e) - '1'
 				if n < 0 || n >= prog.captures || !closed[n] {
-					return nil, errors.New("invalid capture index")
+					return errors.New("invalid capture index")
 				}
 				prog.items = append(prog.items, item{op: opBackref, n: int32(n)})
 				p += 2
@@ -230,12 +233,12 @@ func compile(pat string, anchors bool) (*program, error) {
 		// A single character class, maybe repeated.
 		set, end, err := readSingle(pat, p)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		it := item{op: opSet, set: set}
 		if end < len(pat) && strings.IndexByte("*+-?", pat[end]) >= 0 {
 			if repeats++; repeats > maxRepeats {
-				return nil, fmt.Errorf("pattern too complex (more than %d repetitions with * + - ?)", maxRepeats)
+				return fmt.Errorf("pattern too complex (more than %d repetitions with * + - ?)", maxRepeats)
 			}
 			it.rep = pat[end]
 			prog.items = append(prog.items, it)
@@ -260,9 +263,9 @@ func compile(pat string, anchors bool) (*program, error) {
 		p = end
 	}
 	if nopen > 0 {
-		return nil, errors.New("unfinished capture")
+		return errors.New("unfinished capture")
 	}
-	return prog, nil
+	return nil
 }
 
 // readSingle reads the single character class at pat[p] and returns its set
@@ -353,7 +356,7 @@ type capture struct {
 
 // matcher matches one program against one subject.
 type matcher struct {
-	prog    *program
+	prog    program
 	subject string
 	caps    [MaxCaptures]capture
 	steps   int // left before the next check

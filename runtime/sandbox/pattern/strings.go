@@ -2,6 +2,7 @@ package pattern
 
 import (
 	"strings"
+	"sync"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -47,13 +48,26 @@ type library struct {
 	maxResult int
 }
 
-// matcher compiles pat for subject, raising a malformed pattern's error.
-func (lib *library) matcher(L *lua.LState, subject, pat string) *matcher {
-	prog, err := compile(pat, true)
-	if err != nil {
+// matchers are reused: a matcher with its captures and the items of a short
+// pattern is a kilobyte, which every call would otherwise allocate.
+var matchers = sync.Pool{New: func() any { return new(matcher) }}
+
+// start returns a matcher for pat in subject, raising a malformed pattern's
+// error. The caller releases it.
+func (lib *library) start(L *lua.LState, subject, pat string) *matcher {
+	m := matchers.Get().(*matcher)
+	m.subject, m.steps, m.check, m.L = subject, checkEvery, lib.check, L
+	if err := m.prog.compile(pat, true); err != nil {
+		m.release()
 		L.RaiseError("%s", err.Error())
 	}
-	return &matcher{prog: prog, subject: subject, steps: checkEvery, check: lib.check, L: L}
+	return m
+}
+
+// release returns m to the pool, holding on to none of the script's strings.
+func (m *matcher) release() {
+	*m = matcher{}
+	matchers.Put(m)
 }
 
 // next finds the next match from init (start -1: none), raising the
@@ -90,7 +104,8 @@ func (lib *library) find(L *lua.LState) int {
 		L.Push(lua.LNumber(init + i + len(pat)))
 		return 2
 	}
-	m := lib.matcher(L, subject, pat)
+	m := lib.start(L, subject, pat)
+	defer m.release()
 	start, end := m.next(init)
 	if start < 0 {
 		L.Push(lua.LNil)
@@ -105,7 +120,8 @@ func (lib *library) find(L *lua.LState) int {
 func (lib *library) match(L *lua.LState) int {
 	subject, pat := L.CheckString(1), L.CheckString(2)
 	init := initPosition(L.OptInt(3, 1), len(subject))
-	m := lib.matcher(L, subject, pat)
+	m := lib.start(L, subject, pat)
+	defer m.release()
 	start, end := m.next(init)
 	if start < 0 {
 		L.Push(lua.LNil)
@@ -118,7 +134,7 @@ func (lib *library) match(L *lua.LState) int {
 // one at a time as the loop asks for them.
 func (lib *library) gmatch(L *lua.LState) int {
 	subject, pat := L.CheckString(1), L.CheckString(2)
-	m := lib.matcher(L, subject, pat)
+	m := lib.start(L, subject, pat) // the iterator keeps it: never released
 	pos := 0 // where the next search starts; past the end when done
 	L.Push(L.NewFunction(func(L *lua.LState) int {
 		if pos > len(subject) {
@@ -152,7 +168,8 @@ func (lib *library) gsub(L *lua.LState) int {
 		L.ArgError(3, "string/function/table expected")
 	}
 	maxN := L.OptInt(4, len(subject)+1)
-	m := lib.matcher(L, subject, pat)
+	m := lib.start(L, subject, pat)
+	defer m.release()
 	out := &result{L: L, limit: max(lib.maxResult, len(subject)), maxResult: lib.maxResult}
 	pos, n := 0, 0 // subject[:pos] is done
 	for n < maxN && pos <= len(subject) {
