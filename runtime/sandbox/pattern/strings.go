@@ -135,7 +135,7 @@ func (lib *library) match(L *lua.LState) int {
 func (lib *library) gmatch(L *lua.LState) int {
 	subject, pat := L.CheckString(1), L.CheckString(2)
 	m := lib.start(L, subject, pat) // the iterator keeps it: never released
-	pos := 0 // where the next search starts; past the end when done
+	pos := 0                        // where the next search starts; past the end when done
 	L.Push(L.NewFunction(func(L *lua.LState) int {
 		if pos > len(subject) {
 			return 0
