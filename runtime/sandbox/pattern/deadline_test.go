@@ -24,6 +24,8 @@ var stuck = []struct{ name, src string }{
 	{"back-reference", `string.find(string.rep("a", 1e5), "(a*)%1b")`},
 	{"frontier", `string.find(string.rep("a", 1e5), "%f[a]a-a-a-b")`},
 	{"plus", `string.find(string.rep("a", 1e5), "a+a+a+a+b")`},
+	{"long literal", `string.find(string.rep("a", 1e6), string.rep("a", 5e5) .. "%d")`},
+	{"long back-reference", `string.find(string.rep("a", 1e6), "(" .. string.rep("a", 4e5) .. ")%1%d")`},
 	{"sets", `string.find(string.rep("ab", 5e4), "[ab]-[^x]-[%a]-x")`},
 	{"gmatch loop", `for _ in string.rep("a", 1e5):gmatch(".-.-.-x") do end`},
 	{"gsub", `string.rep("a", 1e5):gsub(".-.-.-x", "")`},
@@ -115,5 +117,22 @@ func TestStoppedMatchIsALuaError(t *testing.T) {
 	err = runBounded(t, L, "\n\nlocal x = string.match(string.rep('a', 1e5), '(.-)(.-)(.-)x')")
 	if err == nil || !strings.Contains(err.Error(), ":3: stopped by the check") {
 		t.Fatalf("err = %v, want the error at line 3", err)
+	}
+}
+
+// Reading a pattern of a megabyte takes long enough to count: it stops at the
+// check too, though matching it against a short subject would take no time.
+func TestHugePatternStops(t *testing.T) {
+	t.Parallel()
+	stop := errors.New("stopped by the check")
+	L := newState(t, func(*lua.LState) error { return stop })
+	for _, src := range []string{
+		`string.find("b", string.rep("[a]", 3e5))`,
+		`string.find("b", string.rep("a", 1e6) .. ".")`,
+		`string.gsub("b", string.rep("%a", 5e5), "")`,
+	} {
+		if err := runBounded(t, L, src); err == nil || !strings.Contains(err.Error(), stop.Error()) {
+			t.Errorf("%s: err = %v, want the check's error", src, err)
+		}
 	}
 }

@@ -151,12 +151,13 @@ type program struct {
 	inline [8]item
 }
 
-// compile reads a pattern into prog. With anchors, a leading ^ anchors the
-// match at its start position (see Functions for gmatch).
-func (prog *program) compile(pat string, anchors bool) error {
+// compile reads pat into m.prog. It counts a step for each element, so that
+// even a pattern of megabytes stops at the deadline.
+func (m *matcher) compile(pat string) error {
+	prog := &m.prog
 	prog.items, prog.anchored, prog.captures = prog.inline[:0], false, 0
 	p := 0
-	if anchors && strings.HasPrefix(pat, "^") {
+	if strings.HasPrefix(pat, "^") {
 		prog.anchored = true
 		p = 1
 	}
@@ -168,6 +169,7 @@ func (prog *program) compile(pat string, anchors bool) error {
 		runEnd  = -1 // where in pat the last literal run ends, to extend it
 	)
 	for p < len(pat) {
+		m.step(1)
 		switch c := pat[p]; {
 		case c == '(':
 			n := prog.captures
@@ -362,13 +364,9 @@ type matcher struct {
 	steps   int // left before the next check
 	// check is the caller's deadline, asked about L; the match stops when
 	// it returns an error.
-	check   func(*lua.LState) error
-	L       *lua.LState
-	stopped error // what check returned, once it failed
+	check func(*lua.LState) error
+	L     *lua.LState
 }
-
-// stop is the panic that unwinds a match when check fails; find recovers it.
-type stop struct{}
 
 // step counts n steps of work and checks the caller's deadline when due.
 func (m *matcher) step(n int) {
@@ -377,26 +375,19 @@ func (m *matcher) step(n int) {
 	}
 }
 
+// checkDeadline asks the caller whether to go on, and raises its error in
+// Lua when not: the panic unwinds the match to the script's pcall, or to
+// the engine.
 func (m *matcher) checkDeadline() {
 	m.steps = checkEvery
 	if err := m.check(m.L); err != nil {
-		m.stopped = err
-		panic(stop{})
+		m.L.RaiseError("%s", err.Error())
 	}
 }
 
-// find looks for the first match at or after init. It returns the match's
-// bounds, or start -1; err is the check's error when the deadline stopped it.
-// Its captures are in m.caps.
-func (m *matcher) find(init int) (start, end int, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if _, ok := r.(stop); !ok {
-				panic(r)
-			}
-			start, end, err = -1, -1, m.stopped
-		}
-	}()
+// find looks for the first match at or after init and returns its bounds,
+// or start -1. Its captures are in m.caps.
+func (m *matcher) find(init int) (start, end int) {
 	items := m.prog.items
 	// lead is the first item that consumes input, for skipping ahead to
 	// where a match can start.
@@ -408,17 +399,17 @@ func (m *matcher) find(init int) (start, end int, err error) {
 		m.step(1)
 		if !m.prog.anchored && lead < len(items) {
 			if s = m.skip(&items[lead], s); s < 0 {
-				return -1, -1, nil
+				return -1, -1
 			}
 		}
 		if e := m.match(s, 0); e >= 0 {
-			return s, e, nil
+			return s, e
 		}
 		if m.prog.anchored {
 			break
 		}
 	}
-	return -1, -1, nil
+	return -1, -1
 }
 
 // skip returns the first position from s where the item it can begin a
@@ -431,7 +422,7 @@ func (m *matcher) skip(it *item, s int) int {
 			m.step(len(m.subject) - s)
 			return -1
 		}
-		m.step(i)
+		m.step(i + len(it.lit))
 		return s + i
 	case it.op == opSet && (it.rep == 0 || it.rep == '+'):
 		for s < len(m.subject) && !it.set.has(m.subject[s]) {
@@ -478,6 +469,7 @@ func (m *matcher) match(s, i int) int {
 				return m.shortest(s, i)
 			}
 		case opLiteral:
+			m.step(len(it.lit))
 			if !strings.HasPrefix(subject[s:], it.lit) {
 				return -1
 			}

@@ -57,7 +57,7 @@ var matchers = sync.Pool{New: func() any { return new(matcher) }}
 func (lib *library) start(L *lua.LState, subject, pat string) *matcher {
 	m := matchers.Get().(*matcher)
 	m.subject, m.steps, m.check, m.L = subject, checkEvery, lib.check, L
-	if err := m.prog.compile(pat, true); err != nil {
+	if err := m.compile(pat); err != nil {
 		m.release()
 		L.RaiseError("%s", err.Error())
 	}
@@ -68,16 +68,6 @@ func (lib *library) start(L *lua.LState, subject, pat string) *matcher {
 func (m *matcher) release() {
 	*m = matcher{}
 	matchers.Put(m)
-}
-
-// next finds the next match from init (start -1: none), raising the
-// deadline's error when the check stopped it.
-func (m *matcher) next(init int) (start, end int) {
-	start, end, err := m.find(init)
-	if err != nil {
-		m.L.RaiseError("%s", err.Error())
-	}
-	return start, end
 }
 
 // initPosition turns string.find's and string.match's init (1-based, negative
@@ -106,7 +96,7 @@ func (lib *library) find(L *lua.LState) int {
 	}
 	m := lib.start(L, subject, pat)
 	defer m.release()
-	start, end := m.next(init)
+	start, end := m.find(init)
 	if start < 0 {
 		L.Push(lua.LNil)
 		return 1
@@ -122,7 +112,7 @@ func (lib *library) match(L *lua.LState) int {
 	init := initPosition(L.OptInt(3, 1), len(subject))
 	m := lib.start(L, subject, pat)
 	defer m.release()
-	start, end := m.next(init)
+	start, end := m.find(init)
 	if start < 0 {
 		L.Push(lua.LNil)
 		return 1
@@ -141,7 +131,7 @@ func (lib *library) gmatch(L *lua.LState) int {
 			return 0
 		}
 		m.L = L // the loop may run in another coroutine than gmatch did
-		start, end := m.next(pos)
+		start, end := m.find(pos)
 		switch {
 		case start < 0 || m.prog.anchored:
 			pos = len(subject) + 1
@@ -173,7 +163,7 @@ func (lib *library) gsub(L *lua.LState) int {
 	out := &result{L: L, limit: max(lib.maxResult, len(subject)), maxResult: lib.maxResult}
 	pos, n := 0, 0 // subject[:pos] is done
 	for n < maxN && pos <= len(subject) {
-		start, end := m.next(pos)
+		start, end := m.find(pos)
 		if start < 0 {
 			break
 		}
