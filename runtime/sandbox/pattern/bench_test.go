@@ -69,7 +69,7 @@ func benchFunction(b *testing.B, ours bool, src string) func() {
 	b.Cleanup(L.Close)
 	if ours {
 		str := L.GetGlobal("string").(*lua.LTable)
-		for name, fn := range Functions(contextDeadline, 1<<20) {
+		for name, fn := range Functions(ContextErr, 1<<20) {
 			str.RawSetString(name, L.NewFunction(fn))
 		}
 	}

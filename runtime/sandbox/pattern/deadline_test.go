@@ -67,7 +67,7 @@ func TestStopsAtTheDeadline(t *testing.T) {
 	for _, tt := range stuck {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			L := newState(t, contextDeadline)
+			L := newState(t, ContextErr)
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 			defer cancel()
 			L.SetContext(ctx)

@@ -97,11 +97,3 @@ func withoutWhere(result string) string { return where.ReplaceAllString(result, 
 
 // noDeadline is a check that never stops a match.
 func noDeadline(*lua.LState) error { return nil }
-
-// contextDeadline is what the sandbox passes: the state's context.
-func contextDeadline(L *lua.LState) error {
-	if ctx := L.Context(); ctx != nil {
-		return ctx.Err()
-	}
-	return nil
-}

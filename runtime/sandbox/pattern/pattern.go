@@ -6,9 +6,9 @@
 // string.find(string.rep("a", 1e5), ".-.-.-.-x") backtracks for minutes, and the
 // script's goroutine outlives its event holding a concurrency slot. This
 // matcher counts its steps and, every checkEvery of them, asks the caller
-// whether to go on (in the sandbox: the Lua state's context error), so the
-// worst pattern on the longest subject stops within a few microseconds of the
-// deadline.
+// whether to go on (in the sandbox: the Lua state's context error, raised in
+// Lua when there is one), so the worst pattern on the longest subject stops
+// within microseconds of the deadline.
 //
 // The mechanism, in order:
 //
@@ -18,9 +18,12 @@
 //  2. The items are matched by backtracking, as Lua does. Only the four
 //     repetitions (* + - ?) recurse, one level each, so the depth of the Go
 //     stack is bounded by the pattern: compile refuses patterns with more than
-//     maxRepeats of them ("pattern too complex", Lua's MAXCCALLS).
-//  3. Every item tried, every character a repetition or %b scans, and every
-//     start position costs one step; the check runs every checkEvery steps.
+//     maxRepeats of them ("pattern too complex", as Lua 5.2 says at its
+//     MAXCCALLS of 200; Lua 5.1 has no bound).
+//  3. Work costs steps: each element compile reads, each start position and
+//     item tried, each character a repetition, %b or the search for a start
+//     scans, each byte a literal or back-reference compares. The check runs
+//     every checkEvery steps.
 //
 // Captures need no undo when the matcher backtracks: Lua patterns have no
 // alternation, so each capture is written by one item at a fixed place in the
@@ -36,11 +39,10 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// Limits of Lua 5.1's matcher, which scripts may rely on.
 const (
-	// MaxCaptures is Lua's LUA_MAXCAPTURES.
+	// MaxCaptures is Lua's LUA_MAXCAPTURES: a pattern with more is refused.
 	MaxCaptures = 32
-	// maxRepeats bounds the recursion: one Go frame per repeated item.
+	// maxRepeats bounds the recursion: two Go frames per repeated item.
 	maxRepeats = 200
 	// checkEvery is how many steps the matcher takes between two checks of
 	// the caller's deadline.
@@ -146,8 +148,8 @@ type program struct {
 	items    []item
 	anchored bool // the pattern began with ^
 	captures int  // how many captures it has
-	// inline holds the items of most patterns, so that compiling one into a
-	// program on the stack allocates nothing.
+	// inline holds the items of most patterns, so that compiling one in a
+	// pooled matcher allocates nothing.
 	inline [8]item
 }
 

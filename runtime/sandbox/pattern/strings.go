@@ -12,10 +12,8 @@ import (
 // matcher, to replace gopher-lua's in a state's string table.
 //
 // check is asked every few microseconds of matching whether to go on; the
-// error it returns is raised in Lua. The sandbox passes a function returning
-// the state's context error, so a match stops at the event's deadline:
-//
-//	func(L *lua.LState) error { return L.Context().Err() }
+// error it returns is raised in Lua. With ContextErr a match stops when the
+// state's context ends: at the event's deadline.
 //
 // maxResult bounds what gsub builds: a result over it (and longer than its
 // subject) is refused with "string.gsub: the result would be over the limit
@@ -39,6 +37,15 @@ func Functions(check func(*lua.LState) error, maxResult int) map[string]lua.LGFu
 		"gfind":  lib.gmatch,
 		"gsub":   lib.gsub,
 	}
+}
+
+// ContextErr is the check that stops a match when L's context is done; it
+// never stops a state without one.
+func ContextErr(L *lua.LState) error {
+	if ctx := L.Context(); ctx != nil {
+		return ctx.Err()
+	}
+	return nil
 }
 
 // library holds what the functions share: the caller's deadline and gsub's
@@ -179,24 +186,28 @@ func (lib *library) gsub(L *lua.LState) int {
 			break
 		}
 	}
-	out.add(subject[min(pos, len(subject)):])
-	L.Push(lua.LString(out.buf))
+	if n == 0 {
+		L.Push(lua.LString(subject))
+	} else {
+		out.add(subject[min(pos, len(subject)):])
+		L.Push(lua.LString(out.String()))
+	}
 	L.Push(lua.LNumber(n))
 	return 2
 }
 
 // result is gsub's output, refused once it grows past its limit.
 type result struct {
+	strings.Builder
 	L                *lua.LState
-	buf              []byte
 	limit, maxResult int
 }
 
 func (r *result) add(s string) {
-	if len(r.buf)+len(s) > r.limit {
+	if r.Len()+len(s) > r.limit {
 		r.L.RaiseError("string.gsub: the result would be over the limit of %d bytes", r.maxResult)
 	}
-	r.buf = append(r.buf, s...)
+	r.WriteString(s)
 }
 
 // replace adds the replacement of the match subject[start:end] to out.
