@@ -414,8 +414,8 @@ func (m *matcher) find(init int) (start, end int) {
 	return -1, -1
 }
 
-// skip returns the first position from s where the item it can begin a
-// match, or -1 when there is none.
+// skip returns the first position from s where the item it (the first that
+// consumes input) can begin a match, or -1 when there is none.
 func (m *matcher) skip(it *item, s int) int {
 	switch {
 	case it.op == opLiteral:
