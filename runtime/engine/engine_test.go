@@ -400,6 +400,35 @@ end`})
 	}
 }
 
+// A pattern match stops at the deadline like any Lua code, so its goroutine
+// ends with its event and gives its place back: with a single place, the
+// next call is answered by its own script, not told the server is busy.
+func TestStuckPatternGivesBackItsPlace(t *testing.T) {
+	t.Parallel()
+	dir := scriptDir(t, map[string]string{"parse.lua": voice + `
+local body = string.rep("a", 100000)
+function on_dtmf(session, digits)
+  if digits == "1" then body:find(".-.-.-.-x") end
+  if digits == "2" then body:match("(.-)(.-)(.-)(.-)x") end
+  if digits == "3" then for w in body:gmatch(".-.-.-x") do end end
+  if digits == "4" then body:gsub(".-.-.-x", "") end
+  if digits == "5" then (string.rep("(", 5000) .. body):find("%b()") end
+  return ivr.say("answered " .. digits)
+end`})
+	h := newHarness(t, dir, engine.Options{Deadline: 30 * time.Millisecond, Concurrency: 1})
+	for _, keys := range []string{"1", "2", "3", "4", "5"} {
+		if got := replyText(t, h.post(newCall(shapeDTMF, true).keys(keys), "parse")); !strings.Contains(got, "We are sorry") {
+			t.Fatalf("keys %s: the stuck match was answered %q", keys, got)
+		}
+		if got := replyText(t, h.post(newCall(shapeDTMF, true).keys("9"), "parse")); got != "answered 9" {
+			t.Fatalf("after keys %s the next call heard %q: the stuck match kept its place\n%s", keys, got, h.logs.String())
+		}
+	}
+	if strings.Contains(h.logs.String(), "did not return within twice") {
+		t.Fatalf("the watchdog had to answer: a match did not stop at its deadline\n%s", h.logs.String())
+	}
+}
+
 // Scripts that grab memory faster than the deadline can stop them are
 // stopped by the memory guard, several at once; other calls go on.
 func TestMemoryGuard(t *testing.T) {

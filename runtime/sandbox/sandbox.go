@@ -12,13 +12,13 @@
 package sandbox
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"regexp"
 	"sort"
 	"strings"
 
+	"github.com/luaivr/luaivr/runtime/sandbox/pattern"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -102,7 +102,9 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 	if str, ok := open(lua.OpenString, lua.StringLibName).(*lua.LTable); ok {
 		str.RawSetString("dump", lua.LNil)
 		str.RawSetString("rep", L.NewFunction(strRep))
-		str.RawSetString("gsub", L.NewFunction(gsub(str.RawGetString("gsub").(*lua.LFunction).GFunction)))
+		for name, fn := range patterns { // gopher-lua's cannot be stopped at the deadline
+			str.RawSetString(name, L.NewFunction(fn))
+		}
 		str.RawSetString("format", bounded(L, str.RawGetString("format"), formatBound))
 		str.RawSetString("byte", bounded(L, str.RawGetString("byte"), byteBound))
 	}
@@ -205,51 +207,6 @@ func bounded(L *lua.LState, orig lua.LValue, check func(L *lua.LState) string) *
 	})
 }
 
-// gsub is string.gsub with its result bounded: the whole result is built in
-// one Go call the deadline cannot interrupt. A string replacement is bounded
-// before the call; a table or function replacement is metered as it is used.
-func gsub(orig lua.LGFunction) lua.LGFunction {
-	return func(L *lua.LState) int {
-		subject := len(lua.LVAsString(L.Get(1)))
-		budget := MaxStringBytes - subject
-		over := func() {
-			L.RaiseError("string.gsub: the result would be over the limit of %d bytes", MaxStringBytes)
-		}
-		switch repl := L.Get(3).(type) {
-		case lua.LString:
-			if len(repl) > 0 && subject+1 > budget/len(repl) {
-				over()
-			}
-		case *lua.LTable, *lua.LFunction:
-			used := 0
-			L.Replace(3, L.NewFunction(func(L *lua.LState) int {
-				var v lua.LValue
-				if t, ok := repl.(*lua.LTable); ok {
-					v = L.GetTable(t, L.Get(1)) // what gsub would look up: the first capture
-				} else {
-					args := make([]lua.LValue, L.GetTop())
-					for i := range args {
-						args[i] = L.Get(i + 1)
-					}
-					L.Push(repl)
-					for _, a := range args {
-						L.Push(a)
-					}
-					L.Call(len(args), 1)
-					v = L.Get(-1)
-					L.Pop(1)
-				}
-				if used += len(lua.LVAsString(v)); used > budget {
-					over()
-				}
-				L.Push(v)
-				return 1
-			}))
-		}
-		return orig(L)
-	}
-}
-
 // formatWidth finds the width and precision of each format directive.
 var formatWidth = regexp.MustCompile(`%[-+ #0]*(\d*)(?:\.(\d*))?[a-zA-Z%]`)
 
@@ -321,7 +278,7 @@ func tableConcat(L *lua.LState) int {
 		}
 		b.WriteString(piece)
 		if k%checkEvery == 0 {
-			if err := Interrupted(L); err != nil {
+			if err := pattern.ContextErr(L); err != nil {
 				L.RaiseError("table.concat: %v", err)
 			}
 		}
@@ -330,18 +287,10 @@ func tableConcat(L *lua.LState) int {
 	return 1
 }
 
-// Interrupted is the reason a script must stop now (its deadline passed, or
-// the memory guard stopped it), or nil. Library functions that loop in Go
-// ask it every checkEvery steps, so that none outlives its event.
-func Interrupted(L *lua.LState) error {
-	if ctx := L.Context(); ctx != nil && ctx.Err() != nil {
-		if cause := context.Cause(ctx); cause != nil {
-			return cause
-		}
-		return ctx.Err()
-	}
-	return nil
-}
+// patterns are string.find, match, gmatch and gsub on the project's own
+// matcher, which looks at the deadline as it goes; gsub's result is bounded
+// like every string a script can make.
+var patterns = pattern.Functions(pattern.ContextErr, MaxStringBytes)
 
 // tableSort is table.sort that stops at the deadline: gopher-lua's sorts a
 // million elements in one Go call. Like Lua's, it sorts t[1..#t] in place
@@ -361,7 +310,7 @@ func tableSort(L *lua.LState) int {
 	steps := 0
 	sort.Sort(&sorter{items: items, less: func(a, b lua.LValue) bool {
 		if steps++; steps%checkEvery == 0 {
-			if err := Interrupted(L); err != nil {
+			if err := pattern.ContextErr(L); err != nil {
 				L.RaiseError("table.sort: %v", err)
 			}
 		}
