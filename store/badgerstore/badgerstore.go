@@ -299,12 +299,29 @@ func (s *Store) runGC(interval time.Duration) {
 
 // Close stops GC and the monitor and closes the database. Later calls do
 // nothing and return nil.
+//
+// Badger's Close flushes what it holds in memory and retries that forever
+// if it cannot (the folder is gone, the disk is full): Close gives up after
+// a while, with an error, so that a server can still stop.
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		s.done.Wait()
-		err = s.h.call("closing", s.db.Close)
+		closed := make(chan error, 1)
+		go func() { closed <- s.h.call("closing", s.db.Close) }()
+		wait := 10 * time.Second
+		if s.h.refuseWrites() != nil {
+			wait = time.Second
+		}
+		select {
+		case err = <-closed:
+		case <-time.After(wait):
+			err = fmt.Errorf("the data folder did not close within %s: what the database held in memory is lost", wait)
+			if why := s.h.ready(); why != nil {
+				err = fmt.Errorf("%w (%w)", err, why)
+			}
+		}
 	})
 	return err
 }

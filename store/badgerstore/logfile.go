@@ -73,7 +73,7 @@ func checkLog(path string) (logCheck, error) {
 		case res == entryEnd:
 			return c, nil
 		case res == entryCut || c.intact+n > c.size:
-			c.problem = fmt.Sprintf("it ends inside the entry at byte %d: the file was cut short", c.intact)
+			c.problem = fmt.Sprintf("is cut short: it ends inside the entry at byte %d", c.intact)
 			return c, nil
 		}
 		// An entry that does not check out: the torn last one (n bytes, or
@@ -83,7 +83,7 @@ func checkLog(path string) (logCheck, error) {
 			return c, fmt.Errorf("read %s: %w", path, err)
 		}
 		if at >= 0 {
-			c.problem = fmt.Sprintf("the entry at byte %d does not check out, yet data follows it (at byte %d): Badger would drop everything from there on",
+			c.problem = fmt.Sprintf("is damaged at byte %d: the entry there does not check out, yet data follows (at byte %d); Badger would drop everything from there on",
 				c.intact, at)
 		}
 		return c, nil
