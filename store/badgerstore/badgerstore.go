@@ -224,8 +224,11 @@ func Open(opts Options) (*Store, error) {
 	return s, nil
 }
 
+// ErrInUse is wrapped by Open's error for a data folder another process holds.
+var ErrInUse = errors.New("in use by another luaivr process")
+
 func errInUse(dir string) error {
-	return fmt.Errorf("data folder %s is in use by another luaivr process (Badger holds a lock); stop it or use --data to pick another folder", dir)
+	return fmt.Errorf("data folder %s is %w (Badger holds a lock); stop it or use --data to pick another folder", dir, ErrInUse)
 }
 
 // prepareFolder creates the data folder if needed and checks it before

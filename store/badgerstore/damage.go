@@ -61,7 +61,7 @@ func (e *DamageError) Error() string {
 		fmt.Fprintf(&b, "\n  %s: %s", d.File, d.Problem)
 	}
 	fmt.Fprintf(&b, "\nluaivr does not start on it, so that nothing more is lost: restore the folder from a backup, "+
-		"or start with --repair to open what can be read (it keeps what it drops in %s and logs each file)", filepath.Join(e.Dir, "damaged-<time>"))
+		"or start luaivr serve with --repair to open what can be read (it keeps what it drops in %s and logs each file)", filepath.Join(e.Dir, "damaged-<time>"))
 	return b.String()
 }
 
