@@ -66,16 +66,24 @@ type Options struct {
 	// is not Ready until space is freed (see health). Default 256 MiB;
 	// negative turns the check off.
 	MinFree int64
-	// HealthInterval is how often the data folder is checked. Default 100ms.
+	// HealthInterval is how often the data folder is checked. Default 20ms:
+	// a check is a few system calls, and the sooner a disk filling up is
+	// seen, the less of it Badger may need (space.go).
 	HealthInterval time.Duration
 	// Repair opens a damaged data folder (see damage.go): what cannot be read
 	// is moved aside and logged. Without it Open refuses with a DamageError.
 	Repair bool
 }
 
+// Badger's sizes that the store's room for it depends on (space.go).
+const (
+	memtableSize = 4 << 20
+	valueLogSize = 16 << 20
+)
+
 // DefaultMinFree is Options.MinFree unless set: room for what Badger writes
 // after the store stops writing (flushing two 4 MiB memtables, compactions of
-// tables of 512 KiB, one value-log file rewritten by GC, 64 MiB), and for a
+// tables of 512 KiB, one value-log file rewritten by GC, 16 MiB), and for a
 // few seconds of events at full load before the monitor notices.
 const DefaultMinFree = 256 << 20
 
@@ -119,7 +127,7 @@ func Open(opts Options) (*Store, error) {
 		opts.GCInterval = 5 * time.Minute
 	}
 	if opts.HealthInterval <= 0 {
-		opts.HealthInterval = 100 * time.Millisecond
+		opts.HealthInterval = 20 * time.Millisecond
 	}
 	if opts.MinFree == 0 {
 		opts.MinFree = DefaultMinFree
@@ -157,7 +165,7 @@ func Open(opts Options) (*Store, error) {
 		// 4 compactors) for a footprint of tens of MiB.
 		//
 		// Two 4 MiB memtables: one taking writes while the other is flushed.
-		WithMemTableSize(4 << 20).
+		WithMemTableSize(memtableSize).
 		WithNumMemtables(2).
 		// Compact level 0 early (2 tables) and stall writers at 4, so few
 		// overlapping tables pile up to be searched and held in memory.
@@ -169,10 +177,11 @@ func Open(opts Options) (*Store, error) {
 		WithIndexCacheSize(4 << 20).
 		// Values over 1 KiB (typically transcript entries carrying event and
 		// reply bodies) go to the value log, keeping memtables and LSM tables
-		// small; sessions and small entries stay in the LSM tree. 64 MiB log
-		// files let GC reclaim expired values in small steps.
+		// small; sessions and small entries stay in the LSM tree. 16 MiB log
+		// files let GC reclaim expired values in small steps, and are what
+		// the store allocates ahead of writing (space.go).
 		WithValueThreshold(1 << 10).
-		WithValueLogFileSize(64 << 20).
+		WithValueLogFileSize(valueLogSize).
 		// The fewest compactors Badger allows besides none: one per core.
 		WithNumCompactors(2).
 		// Compaction builds each output table in memory, several at once;
@@ -210,6 +219,9 @@ func Open(opts Options) (*Store, error) {
 		stop:       make(chan struct{}),
 	}
 	h.probe = s.probe
+	if !opts.InMemory {
+		h.holdRoom()
+	}
 	if err := s.indexSessions(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("data folder %s: listing sessions by time: %w", opts.Dir, err)
@@ -238,7 +250,7 @@ func prepareFolder(opts Options, h *health) error {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return fmt.Errorf("cannot create data folder %s: %w", opts.Dir, err)
 	}
-	if err := h.checkFree(); err != nil {
+	if err := h.startRoom(); err != nil {
 		return fmt.Errorf("cannot start: %w; free some space first (or lower --min-free)", err)
 	}
 	unlock, err := lockFolder(opts.Dir)

@@ -19,12 +19,13 @@ import (
 //
 // Badger writes its logs and tables through memory-mapped files: when the
 // disk is full, a write into a new page kills the process with SIGBUS, which
-// no Go code can recover. So the store keeps a margin: a monitor looks at the
-// free space every interval and refuses writes below MinFree, early enough
-// that what Badger still does in the background (flushing the memtables it
-// holds, compacting) fits. The same monitor notices a data folder that was
-// deleted or replaced, or whose MANIFEST was deleted, while the store was
-// using it: writes would go to files nobody can read after a restart.
+// no Go code can recover. So the store keeps room (space.go): a monitor
+// looks at the free space every interval and refuses writes below MinFree,
+// early enough that what Badger still does in the background (flushing the
+// memtables it holds, compacting) fits. The same monitor notices a data
+// folder that was deleted or replaced, or whose MANIFEST was deleted, while
+// the store was using it: writes would go to files nobody can read after a
+// restart.
 //
 // Badger can also fail in ways it does not report: a panic in a caller's
 // goroutine (seen after the folder was deleted) comes back as an error and
@@ -38,6 +39,7 @@ type health struct {
 	minFree uint64
 	log     *slog.Logger
 
+	room          room                  // the monitor's alone
 	folderProblem atomic.Pointer[error] // what the monitor last found; writes are refused
 	broken        atomic.Pointer[error] // a panic inside Badger: until a restart
 	failing       atomic.Pointer[error] // the last write failed
@@ -155,30 +157,7 @@ func (h *health) check() error {
 	if _, err := os.Stat(filepath.Join(h.dir, manifestFile)); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%s was deleted while luaivr was using it: what is saved now could not be read after a restart; restart luaivr with --repair (it says what it drops)", filepath.Join(h.dir, manifestFile))
 	}
-	if err := h.checkFree(); err != nil {
-		return fmt.Errorf("%w: free some space, and luaivr takes events again by itself", err)
-	}
-	return nil
-}
-
-// checkFree is an error when the data folder's file system has less than
-// minFree bytes free.
-func (h *health) checkFree() error {
-	if h.minFree == 0 {
-		return nil
-	}
-	free, err := freeSpace(h.dir)
-	if errors.Is(err, errFreeUnknown) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("free space of data folder %s: %w", h.dir, err)
-	}
-	if free < h.minFree {
-		return fmt.Errorf("the disk of data folder %s has %s free, less than the %s luaivr keeps free (--min-free) so that the database never runs out of space",
-			h.dir, size(free), size(h.minFree))
-	}
-	return nil
+	return h.checkSpace()
 }
 
 // size says n bytes for a person.

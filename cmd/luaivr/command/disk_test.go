@@ -89,7 +89,7 @@ func TestDataFolderDeleted(t *testing.T) {
 // A full disk: serve keeps --min-free free, answers the fallback and says
 // 503 before Badger could fault, takes events again once space is freed,
 // and refuses to start on a full disk with what to do. The data folder is
-// on a 64 MiB tmpfs, and serve runs in a child process, so that a SIGBUS
+// on a 128 MiB tmpfs, and serve runs in a child process, so that a SIGBUS
 // would fail the test rather than kill it.
 func TestDiskFull(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -100,7 +100,7 @@ func TestDiskFull(t *testing.T) {
 	}
 	t.Parallel()
 	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", mnt).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=128m", "tmpfs", mnt).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a tmpfs (%v): %s", err, out)
 	}
 	t.Cleanup(func() {
@@ -109,7 +109,7 @@ func TestDiskFull(t *testing.T) {
 		}
 	})
 	data := filepath.Join(mnt, "data")
-	env := []string{"LUAIVR_MIN_FREE=16", "LUAIVR_RELOAD_INTERVAL=0"}
+	env := []string{"LUAIVR_MIN_FREE=32", "LUAIVR_RELOAD_INTERVAL=0"}
 	free := func() int64 {
 		var st syscall.Statfs_t
 		if err := syscall.Statfs(mnt, &st); err != nil {
@@ -145,8 +145,8 @@ func TestDiskFull(t *testing.T) {
 	if _, m := p.get(t, "/metrics"); !strings.Contains(m, `luaivr_events_total{outcome="store",type="CALL_ACTION"}`) {
 		t.Errorf("/metrics does not count the store's fallbacks:\n%.2000s", m)
 	}
-	if f := free(); f < 8<<20 {
-		t.Errorf("serve left %d bytes free, want most of --min-free (16 MiB) kept", f)
+	if f := free(); f < 16<<20 {
+		t.Errorf("serve left %d bytes free, want most of --min-free (32 MiB) kept", f)
 	}
 	p.stop(t)
 
@@ -177,12 +177,12 @@ func TestDiskFull(t *testing.T) {
 		t.Errorf("serve on a full disk: %v\n%s", err, out)
 	}
 	os.Remove(filler)
-	env[0] = "LUAIVR_MIN_FREE=8"
+	env[0] = "LUAIVR_MIN_FREE=16"
 	p = serve(t, data, env...)
 	if got := p.post(t, "/webhooks/restaurant", vca("after", "e1", "CALL_RECEIVED", "")); !strings.Contains(got, "main_menu") {
 		t.Fatalf("with space freed: %s", got)
 	}
-	fill(6 << 20)
+	fill(12 << 20)
 	eventually(t, "/readyz to turn 503 while the disk fills", func() bool { code, _ := p.get(t, "/readyz"); return code == 503 })
 	if got := p.post(t, "/webhooks/restaurant", vca("while-full", "e1", "CALL_RECEIVED", "")); !strings.Contains(got, apology) {
 		t.Errorf("with the disk filled by another file: %s", got)
