@@ -142,8 +142,8 @@ func (h *health) watch(interval time.Duration, stop <-chan struct{}) {
 	}
 }
 
-// check looks at the data folder: still the one opened, its MANIFEST still
-// there, enough space free.
+// check looks at the data folder: still the one opened, its MANIFEST and
+// the logs being written still there, enough space free.
 func (h *health) check() error {
 	fi, err := os.Stat(h.dir)
 	switch {
@@ -156,6 +156,12 @@ func (h *health) check() error {
 	}
 	if _, err := os.Stat(filepath.Join(h.dir, manifestFile)); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%s was deleted while luaivr was using it: what is saved now could not be read after a restart; restart luaivr with --repair (it says what it drops)", filepath.Join(h.dir, manifestFile))
+	}
+	h.allocateLogs()
+	for _, name := range h.room.inUse() {
+		if _, err := os.Stat(filepath.Join(h.dir, name)); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s was deleted while luaivr was writing to it: what is saved now would be lost at a restart; stop luaivr (SIGTERM saves what it holds in memory), and restore the file or start with --repair", filepath.Join(h.dir, name))
+		}
 	}
 	return h.checkSpace()
 }

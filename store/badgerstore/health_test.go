@@ -13,7 +13,8 @@ import (
 	"github.com/luaivr/luaivr/store"
 )
 
-// What happens to the data folder while the store uses it makes the store
+// What happens to the data folder while the store uses it (deleted,
+// replaced, its MANIFEST or the logs being written deleted) makes the store
 // unready within a few checks, refuses writes, and is logged; no call into
 // the store panics.
 func TestFolderTrouble(t *testing.T) {
@@ -30,6 +31,12 @@ func TestFolderTrouble(t *testing.T) {
 			return os.Mkdir(dir, 0o700)
 		}},
 		{"MANIFEST deleted", "MANIFEST was deleted", func(dir string) error { return os.Remove(filepath.Join(dir, "MANIFEST")) }},
+		{"value log deleted", "000001.vlog was deleted while luaivr was writing to it", func(dir string) error {
+			return os.Remove(filepath.Join(dir, "000001.vlog"))
+		}},
+		{"write-ahead log deleted", "00001.mem was deleted while luaivr was writing to it", func(dir string) error {
+			return os.Remove(filepath.Join(dir, "00001.mem"))
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

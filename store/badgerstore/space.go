@@ -67,10 +67,7 @@ func (h *health) startRoom() error {
 // holdRoom, once Badger is open, takes the reserve and allocates the logs
 // Badger opened.
 func (h *health) holdRoom() {
-	if h.minFree == 0 {
-		return
-	}
-	if err := h.holdReserve(); err != nil {
+	if h.minFree > 0 && h.holdReserve() != nil {
 		h.room.released = true
 	}
 	// The logs in use are the newest of each kind.
@@ -86,14 +83,13 @@ func (h *health) holdRoom() {
 	h.allocateLogs()
 }
 
-// checkSpace is the monitor's look at the space: it allocates the logs
-// Badger created since, gives up or takes back the reserve, and is an error
-// while there is less than minFree free, or the reserve is given up.
+// checkSpace is the monitor's look at the space: it gives up or takes back
+// the reserve, and is an error while there is less than minFree free, or
+// the reserve is given up.
 func (h *health) checkSpace() error {
 	if h.minFree == 0 {
 		return nil
 	}
-	h.allocateLogs()
 	free, err := freeSpace(h.dir)
 	if errors.Is(err, errFreeUnknown) {
 		return nil
@@ -132,8 +128,7 @@ func (h *health) holdReserve() error {
 	return allocate(f, h.room.reserve)
 }
 
-// allocateLogs allocates, in full, the logs Badger created since the last
-// look.
+// allocateLogs allocates the logs Badger created since the last look.
 func (h *health) allocateLogs() {
 	for allocateFile(filepath.Join(h.dir, fmt.Sprintf("%05d.mem", h.room.lastMem+1)), memtableSize+logSlack) {
 		h.room.lastMem++
@@ -141,6 +136,19 @@ func (h *health) allocateLogs() {
 	for allocateFile(filepath.Join(h.dir, fmt.Sprintf("%06d.vlog", h.room.lastVlog+1)), valueLogSize+logSlack) {
 		h.room.lastVlog++
 	}
+}
+
+// inUse are the logs Badger writes to: the newest of each kind, which it
+// never deletes while it runs.
+func (r *room) inUse() []string {
+	var names []string
+	if r.lastMem > 0 {
+		names = append(names, fmt.Sprintf("%05d.mem", r.lastMem))
+	}
+	if r.lastVlog > 0 {
+		names = append(names, fmt.Sprintf("%06d.vlog", r.lastVlog))
+	}
+	return names
 }
 
 // logSlack is how far past its size limit Badger writes a log before
