@@ -1,7 +1,8 @@
 // Package metrics exposes what the engine and server do in Prometheus's text
 // format, for GET /metrics: events by type and outcome, handler time per app,
 // fallbacks by reason, redeliveries answered from the cache, calls in
-// progress, the data folder's size, and Go's runtime.
+// progress, whether the store takes events, the data folder's size, and Go's
+// runtime.
 package metrics
 
 import (
@@ -48,6 +49,13 @@ func New(eng *engine.Engine, store any) *Metrics {
 			func() float64 { return float64(st.StoreFails.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "luaivr_webhooks_rejected_total", Help: "Webhooks refused by --webhook-auth or --allow-from."},
 			func() float64 { return float64(st.Rejected.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "luaivr_store_ready", Help: "1 while the data folder takes events; 0 while callers get the fallback (GET /readyz says why)."},
+			func() float64 {
+				if eng.Store().Ready() != nil {
+					return 0
+				}
+				return 1
+			}),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -260,7 +260,7 @@ func prepareFolder(opts Options, h *health) error {
 		return fmt.Errorf("cannot open data folder %s: %w", opts.Dir, err)
 	}
 	defer unlock() // Badger takes the lock again
-	damages, err := inspect(opts.Dir)
+	damages, verified, err := inspect(opts.Dir)
 	if err != nil {
 		return fmt.Errorf("cannot read data folder %s: %w", opts.Dir, err)
 	}
@@ -271,6 +271,9 @@ func prepareFolder(opts Options, h *health) error {
 		if err := repair(opts.Dir, damages, opts.Logger); err != nil {
 			return fmt.Errorf("data folder %s: %w", opts.Dir, err)
 		}
+	}
+	if err := writeChecked(opts.Dir, verified); err != nil {
+		return fmt.Errorf("data folder %s: %w", opts.Dir, err)
 	}
 	h.folder, err = os.Stat(opts.Dir)
 	return err

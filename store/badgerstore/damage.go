@@ -2,6 +2,7 @@ package badgerstore
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -67,8 +68,8 @@ func (e *DamageError) Error() string {
 
 // folderFiles are a data folder's Badger files, by kind.
 type folderFiles struct {
-	tables   map[uint64]int64 // id → size
-	logs     []string         // write-ahead logs (*.mem) and value logs (*.vlog), in id order per kind
+	tables   map[uint64]fs.FileInfo
+	logs     []string // write-ahead logs (*.mem) and value logs (*.vlog), in id order per kind
 	manifest bool
 }
 
@@ -77,7 +78,7 @@ func listFolder(dir string) (folderFiles, error) {
 	if err != nil {
 		return folderFiles{}, err
 	}
-	ff := folderFiles{tables: map[uint64]int64{}}
+	ff := folderFiles{tables: map[uint64]fs.FileInfo{}}
 	for _, e := range entries {
 		name := e.Name()
 		switch {
@@ -88,7 +89,7 @@ func listFolder(dir string) (folderFiles, error) {
 			id, ok := table.ParseFileID(name)
 			info, err := e.Info()
 			if ok && err == nil {
-				ff.tables[id] = info.Size()
+				ff.tables[id] = info
 			}
 		case strings.HasSuffix(name, ".mem"), strings.HasSuffix(name, ".vlog"):
 			ff.logs = append(ff.logs, name) // ReadDir sorts by name: ids are zero-padded
@@ -97,20 +98,20 @@ func listFolder(dir string) (folderFiles, error) {
 	return ff, nil
 }
 
-// inspect finds the damage of the data folder dir.
-func inspect(dir string) ([]Damage, error) {
+// inspect finds the damage of the data folder dir. verified are the tables
+// that passed, for the next start.
+func inspect(dir string) (damages []Damage, verified map[string]stamp, err error) {
 	ff, err := listFolder(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var damages []Damage
 	logs := map[string]logCheck{}
 	var memBytes int64 // what the write-ahead logs hold
 	referenced := map[uint32]bool{}
 	for _, name := range ff.logs {
 		c, err := checkLog(filepath.Join(dir, name))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		logs[name] = c
 		if strings.HasSuffix(name, ".mem") {
@@ -129,33 +130,32 @@ func inspect(dir string) ([]Damage, error) {
 	if ff.manifest {
 		m, problem, err := readManifest(dir)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if problem != "" {
-			damages = append(damages, lostManifest(ff, logs, referenced, "is damaged ("+problem+")"))
-			return damages, nil
+			return append(damages, lostManifest(ff, logs, referenced, "is damaged ("+problem+")")), nil, nil
 		}
 		listed = m.Tables
 	} else {
 		if len(ff.tables) > 0 || len(unreferenced(ff, logs, referenced)) > 0 {
 			damages = append(damages, lostManifest(ff, logs, referenced, "is missing"))
 		}
-		return damages, nil
+		return damages, nil, nil
 	}
 
 	var listedBytes, orphanBytes int64
 	var orphans, missing []uint64
 	for id := range listed {
-		if size, ok := ff.tables[id]; ok {
-			listedBytes += size
+		if info, ok := ff.tables[id]; ok {
+			listedBytes += info.Size()
 		} else {
 			missing = append(missing, id)
 		}
 	}
-	for id, size := range ff.tables {
+	for id, info := range ff.tables {
 		if _, ok := listed[id]; !ok {
 			orphans = append(orphans, id)
-			orphanBytes += size
+			orphanBytes += info.Size()
 		}
 	}
 	slices.Sort(missing)
@@ -178,14 +178,54 @@ func inspect(dir string) ([]Damage, error) {
 				len(orphans), size(orphanBytes), clip(names)),
 			Drops: "those tables (moved aside): the sessions, transcripts and replies they held", moveAside: names})
 	}
-	// Check the tables Badger will open.
+	// Check the tables Badger will open, but for those an earlier start
+	// verified: a table is never written again, so one whose size and
+	// modification time are unchanged is as it was.
+	checked := readChecked(dir)
+	verified = map[string]stamp{}
 	var ids []uint64
 	for id := range listed {
-		if _, ok := ff.tables[id]; ok {
+		info, ok := ff.tables[id]
+		if !ok {
+			continue
+		}
+		name, st := info.Name(), stamp{info.Size(), info.ModTime().UnixNano()}
+		verified[name] = st
+		if checked[name] != st {
 			ids = append(ids, id)
 		}
 	}
-	return append(damages, checkTables(dir, ids, listed)...), nil
+	bad := checkTables(dir, ids, listed)
+	for _, d := range bad {
+		delete(verified, d.File)
+	}
+	return append(damages, bad...), verified, nil
+}
+
+// checkedFile lists the tables verified at earlier starts.
+const checkedFile = "luaivr-checked.json"
+
+// stamp is a table file's size and modification time.
+type stamp struct{ Size, Modified int64 }
+
+func readChecked(dir string) map[string]stamp {
+	var m map[string]stamp
+	if b, err := os.ReadFile(filepath.Join(dir, checkedFile)); err == nil {
+		_ = json.Unmarshal(b, &m) // unreadable: every table is checked again
+	}
+	return m
+}
+
+func writeChecked(dir string, m map[string]stamp) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, checkedFile+".new")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, checkedFile))
 }
 
 // lostManifest is the damage of a folder whose MANIFEST is missing or
@@ -194,9 +234,9 @@ func inspect(dir string) ([]Damage, error) {
 func lostManifest(ff folderFiles, logs map[string]logCheck, referenced map[uint32]bool, problem string) Damage {
 	var aside []string
 	var tableBytes int64
-	for id, size := range ff.tables {
+	for id, info := range ff.tables {
 		aside = append(aside, table.IDToFilename(id))
-		tableBytes += size
+		tableBytes += info.Size()
 	}
 	slices.Sort(aside)
 	if ff.manifest {

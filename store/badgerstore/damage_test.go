@@ -76,11 +76,21 @@ var folders = sync.OnceValues(func() ([2]string, error) {
 			return none, err
 		}
 	}
+	// Opened once more, the closed folder records its tables as checked:
+	// damage done to them since must be found all the same.
+	s, err := Open(Options{Dir: closed, GCInterval: -1})
+	if err != nil {
+		return none, err
+	}
+	if err := s.Close(); err != nil {
+		return none, err
+	}
 	return [2]string{closed, crashed + ".copy"}, nil
 })
 
-// copyFolder copies a data folder's files, leaving holes where they are
-// zeros (Badger's logs are large and mostly unwritten).
+// copyFolder copies a data folder's files, with their modification times,
+// leaving holes where they are zeros (Badger's logs are large and mostly
+// unwritten).
 func copyFolder(from, to string) error {
 	if err := os.MkdirAll(to, 0o700); err != nil {
 		return err
@@ -122,7 +132,14 @@ func copySparse(from, to string) error {
 		}
 		size += int64(n)
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return out.Truncate(size)
+			info, err := in.Stat()
+			if err != nil {
+				return err
+			}
+			if err := out.Truncate(size); err != nil {
+				return err
+			}
+			return os.Chtimes(to, info.ModTime(), info.ModTime())
 		}
 		if err != nil {
 			return err

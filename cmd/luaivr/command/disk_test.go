@@ -76,8 +76,8 @@ func TestDataFolderDeleted(t *testing.T) {
 	}
 	p.get(t, "/admin/sessions?limit=5")
 	p.get(t, "/admin/sessions/del-1")
-	if _, m := p.get(t, "/metrics"); !strings.Contains(m, `outcome="store"`) {
-		t.Errorf("/metrics does not count the store's fallbacks:\n%.2000s", m)
+	if _, m := p.get(t, "/metrics"); !strings.Contains(m, `outcome="store"`) || !strings.Contains(m, "luaivr_store_ready 0") {
+		t.Errorf("/metrics does not say the store is down or count its fallbacks:\n%.2000s", m)
 	}
 	p.alive(t)
 	if log := p.stderr.String(); !strings.Contains(log, "data folder cannot take events") {
@@ -142,8 +142,8 @@ func TestDiskFull(t *testing.T) {
 	if code, body := p.get(t, "/readyz"); code != 503 || !strings.Contains(body, "--min-free") {
 		t.Errorf("/readyz with the disk at its limit: %d %s", code, body)
 	}
-	if _, m := p.get(t, "/metrics"); !strings.Contains(m, `luaivr_events_total{outcome="store",type="CALL_ACTION"}`) {
-		t.Errorf("/metrics does not count the store's fallbacks:\n%.2000s", m)
+	if _, m := p.get(t, "/metrics"); !strings.Contains(m, `luaivr_events_total{outcome="store",type="CALL_ACTION"}`) || !strings.Contains(m, "luaivr_store_ready 0") {
+		t.Errorf("/metrics does not say the store is down or count its fallbacks:\n%.2000s", m)
 	}
 	if f := free(); f < 16<<20 {
 		t.Errorf("serve left %d bytes free, want most of --min-free (32 MiB) kept", f)
