@@ -194,11 +194,15 @@ func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) 
 		// Without the session we would run the script on empty vars and then
 		// overwrite what is stored: answer, but change nothing.
 		e.stats.StoreFails.Add(1)
-		e.log.Error("store: reading the session failed; the caller gets the fallback and nothing is saved", "session", ev.SessionID, "err", err)
+		out := outcome{reason: ReasonStore, reply: e.serverFallback(), err: fmt.Errorf("store: reading the session failed, so nothing is saved: %w", err)}
+		e.fallback(ReasonStore, nil, ev, out)
+		if e.opts.Observe != nil {
+			e.opts.Observe(Handled{Session: ev.SessionID, Type: ev.Type, Reply: out.reply, Err: out.err, Reason: ReasonStore})
+		}
 		if ev.Type != webhook.CallAction {
 			return []byte("{}")
 		}
-		return encodeReply(e.serverFallback())
+		return encodeReply(out.reply)
 	}
 	now := e.opts.Now()
 	if !known {

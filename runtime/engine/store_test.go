@@ -17,7 +17,14 @@ import (
 // full, say), or failing every commit while claiming to be ready.
 type failingStore struct {
 	store.Store
-	unready, commitFails atomic.Bool
+	unready, commitFails, readFails atomic.Bool
+}
+
+func (f *failingStore) Session(ctx context.Context, id string) (store.Session, bool, error) {
+	if f.readFails.Load() {
+		return store.Session{}, false, errors.New("input/output error")
+	}
+	return f.Store.Session(ctx, id)
 }
 
 func (f *failingStore) Ready() error {
@@ -74,13 +81,18 @@ function on_status(session, status) kv.incr("ran") end`})
 	}{
 		{"unready", &fs.unready, false},
 		{"commit fails", &fs.commitFails, true},
+		{"session read fails", &fs.readFails, false},
 	}
 	for _, tt := range tests {
 		tt.fail.Store(true)
 		handled = nil
 		c := newCall(shapeEventDataDTMF, true)
-		if got := post(c.start()); !strings.Contains(got, "Please call back later.") {
-			t.Errorf("%s: the caller heard %s, want the app's fallback", tt.name, got)
+		want := "Please call back later." // the app's fallback
+		if tt.fail == &fs.readFails {
+			want = "We are sorry" // without its session the call has no app yet
+		}
+		if got := post(c.start()); !strings.Contains(got, want) {
+			t.Errorf("%s: the caller heard %s, want %q", tt.name, got, want)
 		}
 		if got := post(envelope(webhook.CallStatus, c.payload("CALL_CONNECTED"))); got != "{}" {
 			t.Errorf("%s: CALL_STATUS answered %s", tt.name, got)
@@ -97,8 +109,8 @@ function on_status(session, status) kv.incr("ran") end`})
 		tt.fail.Store(false)
 		h.st.KVDelete(context.Background(), "shop", "ran")
 	}
-	if got := eng.Stats().StoreFails.Load(); got != 4 {
-		t.Errorf("store failures counted: %d, want 4", got)
+	if got := eng.Stats().StoreFails.Load(); got != 6 {
+		t.Errorf("store failures counted: %d, want 6", got)
 	}
 	if !strings.Contains(h.logs.String(), "reason=store") || !strings.Contains(h.logs.String(), "the disk is full") {
 		t.Errorf("the log does not say why:\n%s", h.logs)
