@@ -126,6 +126,10 @@ func inspect(dir string) (damages []Damage, verified map[string]stamp, err error
 		}
 	}
 
+	if d, ok := checkKeyRegistry(dir); !ok {
+		damages = append(damages, d)
+	}
+
 	var listed map[uint64]badger.TableManifest
 	if ff.manifest {
 		m, problem, err := readManifest(dir)
@@ -265,6 +269,19 @@ func unreferenced(ff folderFiles, logs map[string]logCheck, referenced map[uint3
 		}
 	}
 	return names
+}
+
+// keyRegistryFile is where Badger keeps its encryption keys: without
+// encryption, a 16-byte IV and a fixed sanity text, checked at open.
+const keyRegistryFile = "KEYREGISTRY"
+
+func checkKeyRegistry(dir string) (Damage, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, keyRegistryFile))
+	if errors.Is(err, fs.ErrNotExist) || err == nil && len(b) >= 28 && string(b[16:28]) == "Hello Badger" {
+		return Damage{}, true // missing: Badger makes a new one
+	}
+	return Damage{File: keyRegistryFile, Problem: "is damaged (it does not hold Badger's sanity text)",
+		Drops: "nothing: luaivr does not encrypt, so it holds no keys; Badger writes a new one", moveAside: []string{keyRegistryFile}}, false
 }
 
 // readManifest reads the MANIFEST as Badger will. problem is what is wrong

@@ -229,6 +229,11 @@ func TestDamageRefused(t *testing.T) {
 				overwrite(t, filepath.Join(dir, "MANIFEST"), 2)
 				return "MANIFEST"
 			}},
+		{name: "key registry damaged", from: closed, problem: "is damaged",
+			damage: func(t *testing.T, dir string) string {
+				os.Truncate(filepath.Join(dir, "KEYREGISTRY"), 5)
+				return "KEYREGISTRY"
+			}},
 		{name: "table missing", from: closed, problem: "is listed in the MANIFEST but missing",
 			damage: func(t *testing.T, dir string) string {
 				name := only(t, dir, ".sst")
