@@ -267,6 +267,9 @@ func prepareFolder(opts Options, h *health) error {
 	if len(damages) > 0 && !opts.Repair {
 		return &DamageError{Dir: opts.Dir, Damages: damages}
 	}
+	if len(damages) == 0 && opts.Repair {
+		opts.Logger.Info("repair: the data folder has no damage", "dir", opts.Dir)
+	}
 	if len(damages) > 0 {
 		if err := repair(opts.Dir, damages, opts.Logger); err != nil {
 			return fmt.Errorf("data folder %s: %w", opts.Dir, err)
