@@ -52,6 +52,7 @@ const apology = "We are sorry, we cannot take your call right now"
 // The data folder deleted while serving: within a few checks /readyz says
 // 503 and why, callers get the fallback (counted with the reason store),
 // the admin endpoints answer, nothing crashes, and the server still stops.
+// A server started on the path meanwhile takes the calls alone.
 func TestDataFolderDeleted(t *testing.T) {
 	t.Parallel()
 	data := filepath.Join(t.TempDir(), "data")
@@ -83,6 +84,16 @@ func TestDataFolderDeleted(t *testing.T) {
 	if log := p.stderr.String(); !strings.Contains(log, "data folder cannot take events") {
 		t.Errorf("the deletion was not logged:\n%s", log)
 	}
+	// A second server may take the path (a new folder): the first one stays
+	// out of service, so only one of them takes calls.
+	q := serve(t, data)
+	if code, _ := q.get(t, "/readyz"); code != 200 {
+		t.Errorf("a new server on the path: /readyz %d", code)
+	}
+	if code, _ := p.get(t, "/readyz"); code != 503 {
+		t.Errorf("the first server: /readyz %d once another took the path", code)
+	}
+	q.stop(t)
 	p.stop(t)
 }
 
