@@ -62,14 +62,10 @@ type Options struct {
 	// Logger receives Badger's warnings and errors; nil discards them.
 	Logger *slog.Logger
 	// MinFree is the free space, in bytes, to keep on the data folder's disk:
-	// below it Open refuses to start, and a running store refuses writes and
-	// is not Ready until space is freed (see health). Default 256 MiB;
-	// negative turns the check off.
+	// a running store below it refuses writes and is not Ready until space is
+	// freed, and Open refuses to start below it and the reserve (a quarter
+	// of it, see space.go). Default 256 MiB; negative turns the check off.
 	MinFree int64
-	// HealthInterval is how often the data folder is checked. Default 20ms:
-	// a check is a few system calls, and the sooner a disk filling up is
-	// seen, the less of it Badger may need (space.go).
-	HealthInterval time.Duration
 	// Repair opens a damaged data folder (see damage.go): what cannot be read
 	// is moved aside and logged. Without it Open refuses with a DamageError.
 	Repair bool
@@ -80,6 +76,11 @@ const (
 	memtableSize = 4 << 20
 	valueLogSize = 16 << 20
 )
+
+// healthInterval is how often the data folder is checked: a check is a few
+// system calls, and the sooner a disk filling up is seen, the less of it
+// Badger may need (space.go).
+const healthInterval = 20 * time.Millisecond
 
 // DefaultMinFree is Options.MinFree unless set: room for what Badger writes
 // after the store stops writing (flushing two 4 MiB memtables, compactions of
@@ -125,9 +126,6 @@ func Open(opts Options) (*Store, error) {
 	}
 	if opts.GCInterval == 0 {
 		opts.GCInterval = 5 * time.Minute
-	}
-	if opts.HealthInterval <= 0 {
-		opts.HealthInterval = 20 * time.Millisecond
 	}
 	if opts.MinFree == 0 {
 		opts.MinFree = DefaultMinFree
@@ -231,7 +229,7 @@ func Open(opts Options) (*Store, error) {
 		if opts.GCInterval > 0 {
 			s.done.Go(func() { s.runGC(opts.GCInterval) })
 		}
-		s.done.Go(func() { h.watch(opts.HealthInterval, s.stop) })
+		s.done.Go(func() { h.watch(healthInterval, s.stop) })
 	}
 	return s, nil
 }
@@ -498,14 +496,12 @@ func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error
 		var page []store.Session
 		done := true
 		err := s.db.View(func(txn *badger.Txn) error {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(indexPrefix)})
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(indexPrefix)}) // keys only
 			defer it.Close()
-			it.Seek([]byte(indexPrefix))
-			if from != nil {
-				it.Seek(from)
-				if it.Valid() && bytes.Equal(it.Item().Key(), from) {
-					it.Next()
-				}
+			if from == nil {
+				it.Seek([]byte(indexPrefix))
+			} else if it.Seek(from); it.Valid() && bytes.Equal(it.Item().Key(), from) {
+				it.Next() // read on the last page
 			}
 			for ; it.Valid(); it.Next() {
 				if len(page) == pageSize {
