@@ -126,8 +126,9 @@ func (h *health) watch(interval time.Duration, stop <-chan struct{}) {
 		was := errOf(&h.folderProblem)
 		setErr(&h.folderProblem, err)
 		now := time.Now()
+		same := was != nil && err != nil && (err.Error() == was.Error() || errors.Is(err, errLowSpace) && errors.Is(was, errLowSpace))
 		switch {
-		case err != nil && (was == nil || err.Error() != was.Error() || now.Sub(told) >= time.Minute):
+		case err != nil && (!same || now.Sub(told) >= time.Minute):
 			if was == nil {
 				since = now
 			}

@@ -32,6 +32,10 @@ import (
 
 const reserveFile = "luaivr-reserve"
 
+// errLowSpace ends the error of a disk short of space: one problem, however
+// its free space changes.
+var errLowSpace = errors.New("free some space, and luaivr takes events again by itself")
+
 // room is the monitor's state of the data folder's space.
 type room struct {
 	reserve  int64 // the reserve's size: a quarter of minFree
@@ -109,8 +113,8 @@ func (h *health) checkSpace() error {
 		free -= uint64(h.room.reserve)
 	}
 	if free < h.minFree || h.room.released {
-		return fmt.Errorf("the disk of data folder %s has %s free, less than the %s luaivr keeps free (--min-free) so that the database never runs out of space: free some space, and luaivr takes events again by itself",
-			h.dir, size(free), size(h.minFree))
+		return fmt.Errorf("the disk of data folder %s has %s free, less than the %s luaivr keeps free (--min-free) so that the database never runs out of space: %w",
+			h.dir, size(free), size(h.minFree), errLowSpace)
 	}
 	return nil
 }
