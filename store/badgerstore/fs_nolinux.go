@@ -2,8 +2,13 @@
 
 package badgerstore
 
-import "os"
+import (
+	"errors"
+	"os"
+)
 
-// allocate does nothing where the file system cannot be asked for blocks
-// ahead of writing: the free-space margin is then all the protection.
-func allocate(*os.File, int64) error { return nil }
+// errCannotAllocate: this system cannot allocate blocks ahead of writing, so
+// the free-space margin and a reserve written with zeros are the protection.
+var errCannotAllocate = errors.New("cannot allocate ahead")
+
+func allocate(*os.File, int64) error { return errCannotAllocate }

@@ -21,10 +21,10 @@ import (
 //     with holes; the monitor allocates each new one as far as Badger fills
 //     it (fallocate), so that writing them needs no space from the disk.
 //   - A reserve file in the data folder holds a quarter of MinFree. When the
-//     free space falls under that quarter, something else is filling the
-//     disk: the store frees the reserve, so that what Badger still writes
-//     (the tables it flushes and compacts) fits, and holds it again once the
-//     space is back.
+//     disk is all but full (a sixteenth of MinFree free), something else is
+//     filling it, as the store stopped writing at MinFree: the store frees
+//     the reserve, so that what Badger still writes (the tables it flushes
+//     and compacts) fits, and holds it again once the space is back.
 //
 // What can still fault: a table Badger creates in the instant between the
 // disk reaching its last byte and the next check. Keeping the data folder on
@@ -71,7 +71,10 @@ func (h *health) startRoom() error {
 // holdRoom, once Badger is open, takes the reserve and allocates the logs
 // Badger opened.
 func (h *health) holdRoom() {
-	if h.minFree > 0 && h.holdReserve() != nil {
+	switch {
+	case h.minFree == 0:
+		os.Remove(filepath.Join(h.dir, reserveFile)) // one an earlier run held
+	case h.holdReserve() != nil:
 		h.room.released = true
 	}
 	// The logs in use are the newest of each kind.
@@ -112,14 +115,19 @@ func (h *health) checkSpace() error {
 		h.room.released = false
 		free -= uint64(h.room.reserve)
 	}
-	if free < h.minFree || h.room.released {
+	switch {
+	case h.room.released:
+		return fmt.Errorf("the disk of data folder %s has %s free, less than the %s luaivr keeps free (--min-free) and its reserve of %s, given to the database, so that the database never runs out of space: %w",
+			h.dir, size(free), size(h.minFree), size(h.room.reserve), errLowSpace)
+	case free < h.minFree:
 		return fmt.Errorf("the disk of data folder %s has %s free, less than the %s luaivr keeps free (--min-free) so that the database never runs out of space: %w",
 			h.dir, size(free), size(h.minFree), errLowSpace)
 	}
 	return nil
 }
 
-// holdReserve makes the reserve file exactly the reserve's size, allocated.
+// holdReserve makes the reserve file exactly the reserve's size, allocated
+// (written with zeros where the file system cannot allocate ahead).
 func (h *health) holdReserve() error {
 	f, err := os.OpenFile(filepath.Join(h.dir, reserveFile), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
@@ -129,7 +137,16 @@ func (h *health) holdReserve() error {
 	if err := f.Truncate(h.room.reserve); err != nil {
 		return err
 	}
-	return allocate(f, h.room.reserve)
+	if err := allocate(f, h.room.reserve); !errors.Is(err, errCannotAllocate) {
+		return err
+	}
+	zeros := make([]byte, 1<<20)
+	for off := int64(0); off < h.room.reserve; off += int64(len(zeros)) {
+		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), h.room.reserve-off)], off); err != nil {
+			return err
+		}
+	}
+	return f.Sync()
 }
 
 // allocateLogs allocates the logs Badger created since the last look.
