@@ -99,7 +99,8 @@ func TestDataFolderDeleted(t *testing.T) {
 
 // A full disk: serve keeps --min-free free, answers the fallback and says
 // 503 before Badger could fault, takes events again once space is freed,
-// and refuses to start on a full disk with what to do. The data folder is
+// and refuses to start on a full disk with what to do; filled to the last
+// byte by another file, it gives its reserve to the database. The data folder is
 // on a 128 MiB tmpfs, and serve runs in a child process, so that a SIGBUS
 // would fail the test rather than kill it.
 func TestDiskFull(t *testing.T) {
@@ -175,7 +176,9 @@ func TestDiskFull(t *testing.T) {
 		defer f.Close()
 		chunk := make([]byte, 1<<20)
 		for free() > leave {
-			if _, err := f.Write(chunk[:min(int64(len(chunk)), free()-leave)]); err != nil && !errors.Is(err, syscall.ENOSPC) {
+			if _, err := f.Write(chunk[:min(int64(len(chunk)), free()-leave)]); errors.Is(err, syscall.ENOSPC) {
+				return
+			} else if err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -202,6 +205,26 @@ func TestDiskFull(t *testing.T) {
 	eventually(t, "/readyz to turn 200 once space is freed", func() bool { code, _ := p.get(t, "/readyz"); return code == 200 })
 	if got := p.post(t, "/webhooks/restaurant", vca("freed", "e1", "CALL_RECEIVED", "")); !strings.Contains(got, "main_menu") {
 		t.Errorf("after freeing space: %s", got)
+	}
+
+	// Filled to the last byte: serve gives its reserve to the database,
+	// and takes it back once the space is freed.
+	reserve := filepath.Join(data, "luaivr-reserve")
+	if _, err := os.Stat(reserve); err != nil {
+		t.Fatalf("no reserve: %v", err)
+	}
+	fill(0)
+	eventually(t, "the reserve to be freed", func() bool { _, err := os.Stat(reserve); return err != nil })
+	if code, body := p.get(t, "/readyz"); code != 503 || !strings.Contains(body, "reserve") {
+		t.Errorf("/readyz with the reserve given away: %d %s", code, body)
+	}
+	os.Remove(filler)
+	eventually(t, "/readyz to turn 200 with the reserve held again", func() bool { code, _ := p.get(t, "/readyz"); return code == 200 })
+	if _, err := os.Stat(reserve); err != nil {
+		t.Errorf("the reserve is not held again: %v", err)
+	}
+	if log := p.stderr.String(); !strings.Contains(log, "luaivr freed its reserve") {
+		t.Errorf("freeing the reserve was not logged:\n%s", log)
 	}
 	p.alive(t)
 	p.stop(t)
