@@ -87,6 +87,11 @@ type Store interface {
 	Sessions(ctx context.Context, fn func(Session) bool) error
 	// KV is the key-value store an app's sessions share (the Lua module kv).
 	KV
+	// Ready is nil while the store can take events; else it says why not
+	// (its disk is full, its data folder is gone, …) and what to do. While it
+	// is not, the engine answers callers with the fallback, which nothing
+	// could record, rather than with replies that would be lost.
+	Ready() error
 	Close() error
 }
 

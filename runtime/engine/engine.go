@@ -128,6 +128,7 @@ const (
 	ReasonNoHandler   = "no_handler"
 	ReasonMemory      = "memory"
 	ReasonBusy        = "busy"
+	ReasonStore       = "store" // the store cannot save the event
 )
 
 // New makes an engine serving scripts. The server's own fallback must pass
@@ -196,11 +197,15 @@ func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) 
 		// Without the session we would run the script on empty vars and then
 		// overwrite what is stored: answer, but change nothing.
 		e.stats.StoreFails.Add(1)
-		e.log.Error("store: reading the session failed; the caller gets the fallback and nothing is saved", "session", ev.SessionID, "err", err)
+		out := outcome{reason: ReasonStore, reply: e.serverFallback(), err: fmt.Errorf("store: reading the session failed, so nothing is saved: %w", err)}
+		e.fallback(ReasonStore, nil, ev, out)
+		if e.opts.Observe != nil {
+			e.opts.Observe(Handled{Session: ev.SessionID, Type: ev.Type, Reply: out.reply, Err: out.err, Reason: ReasonStore})
+		}
 		if ev.Type != webhook.CallAction {
 			return []byte("{}")
 		}
-		return encodeReply(e.serverFallback())
+		return encodeReply(out.reply)
 	}
 	now := e.opts.Now()
 	if !known {
@@ -209,16 +214,20 @@ func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) 
 	scripts := e.scripts.Load()
 	app := e.route(scripts, &sess, known, ev, pathApp)
 
-	out := e.run(ctx, app, &sess, ev)
+	// A store that cannot save this event gets the fallback without running
+	// the script: its reply would be lost (and a redelivery would run it again).
+	var out outcome
+	if err := e.opts.Store.Ready(); err != nil {
+		out = outcome{reason: ReasonStore, reply: e.appFallback(app), err: fmt.Errorf("store: %w", err)}
+	} else {
+		out = e.run(ctx, app, &sess, ev)
+	}
 	if ev.Type == webhook.CallAction {
 		// The position is what we last told 8x8, fallback included.
 		sess.ActionID = out.reply.ClientActionID
 		if sess.ActionID != "" {
 			sess.Menu = sess.ActionID
 		}
-	}
-	if out.reason != "" {
-		e.fallback(out.reason, app, ev, out)
 	}
 	var body []byte
 	if ev.Type == webhook.CallAction {
@@ -256,16 +265,26 @@ func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) 
 	if ev.Type == webhook.CallAction {
 		entry.Reply = body
 	}
+	if out.reason != ReasonStore {
+		if err := e.opts.Store.Commit(ctx, store.Commit{Session: sess, Entry: entry, ReplyKey: key, Reply: body}); err != nil {
+			// Nothing of this event is saved: the caller hears the fallback,
+			// not a reply the next event would know nothing about.
+			out.reason, out.reply, out.err = ReasonStore, e.appFallback(app), fmt.Errorf("store: saving the event failed: %w", err)
+			if ev.Type == webhook.CallAction {
+				body = encodeReply(out.reply)
+			}
+		}
+	}
+	if out.reason == ReasonStore {
+		e.stats.StoreFails.Add(1)
+	}
+	if out.reason != "" {
+		e.fallback(out.reason, app, ev, out)
+	}
 	if e.opts.Observe != nil {
 		e.opts.Observe(Handled{App: sess.App, Session: sess.ID, Type: ev.Type, Handler: out.handler,
 			Position: out.position, Digits: ev.Digits, Reply: out.reply, Err: out.err, Reason: out.reason,
 			Note: out.note, Vars: sess.Vars, Took: out.took, NewCall: !known})
-	}
-	if err := e.opts.Store.Commit(ctx, store.Commit{Session: sess, Entry: entry, ReplyKey: key, Reply: body}); err != nil {
-		// The caller is still answered: dead air is worse than a lost transcript line.
-		e.stats.StoreFails.Add(1)
-		e.log.Error("store: saving the event failed; the caller was answered but this event is not recorded",
-			"session", ev.SessionID, "app", sess.App, "err", err)
 	}
 	return body
 }

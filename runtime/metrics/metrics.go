@@ -1,7 +1,8 @@
 // Package metrics exposes what the engine and server do in Prometheus's text
 // format, for GET /metrics: events by type and outcome, handler time per app,
 // fallbacks by reason, redeliveries answered from the cache, calls started and
-// ended, connections, the data folder's size, and Go's runtime.
+// ended, connections, whether the store takes events, the data folder's size,
+// and Go's runtime.
 //
 // Every label value comes from a closed set: the four eventTypes 8x8 sends,
 // the engine's fallback reasons, the apps loaded. Anything else a sender made
@@ -43,7 +44,7 @@ const other = "other"
 var (
 	eventTypes = set(webhook.CallAction, webhook.CallStatus, webhook.SessionSummary, webhook.CallRecordingStatus)
 	outcomes   = set("ok", engine.ReasonScriptError, engine.ReasonTimeout, engine.ReasonInvalid, engine.ReasonEmpty,
-		engine.ReasonNoApp, engine.ReasonNoHandler, engine.ReasonMemory, engine.ReasonBusy)
+		engine.ReasonNoApp, engine.ReasonNoHandler, engine.ReasonMemory, engine.ReasonBusy, engine.ReasonStore)
 )
 
 func set(values ...string) map[string]bool {
@@ -88,6 +89,13 @@ func New(eng *engine.Engine, store any) *Metrics {
 			func() float64 { return float64(st.StoreFails.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "luaivr_webhooks_rejected_total", Help: "Webhooks refused by --webhook-auth or --allow-from."},
 			func() float64 { return float64(st.Rejected.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "luaivr_store_ready", Help: "1 while the data folder takes events; 0 while callers get the fallback (GET /readyz says why)."},
+			func() float64 {
+				if eng.Store().Ready() != nil {
+					return 0
+				}
+				return 1
+			}),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

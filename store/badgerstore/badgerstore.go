@@ -6,26 +6,34 @@
 //	s/<sessionID>                    store.Session
 //	t/<sessionID>/<seq, 8 bytes BE>  store.Entry (big-endian so keys sort by Seq)
 //	d/<replyKey>                     the raw reply body
+//	u/<^updated, 8 bytes BE><id>     no value: sessions, most recently updated first
+//	m/<name>                         the store's own marks (m/sessions-index: u/ is complete)
 //
 // Nothing is ever deleted explicitly: every key carries a Badger TTL, and
 // expired keys are dropped by compaction and value-log GC.
+//
+// A data folder is a thing that fails: it fills up, is deleted, is damaged.
+// health.go watches it while the store runs (refusing writes, and telling
+// Ready, before Badger could fault), damage.go checks it before Badger opens
+// it; no Badger panic in a caller's goroutine gets past the store.
 package badgerstore
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 
 	"github.com/luaivr/luaivr/store"
 )
@@ -53,18 +61,44 @@ type Options struct {
 	GCInterval time.Duration
 	// Logger receives Badger's warnings and errors; nil discards them.
 	Logger *slog.Logger
+	// MinFree is the free space, in bytes, to keep on the data folder's disk:
+	// a running store below it refuses writes and is not Ready until space is
+	// freed, and Open refuses to start below it and the reserve (a quarter
+	// of it, see space.go). Default 256 MiB; negative turns the check off.
+	MinFree int64
+	// Repair opens a damaged data folder (see damage.go): what cannot be read
+	// is moved aside and logged. Without it Open refuses with a DamageError.
+	Repair bool
 }
+
+// Badger's sizes that the store's room for it depends on (space.go).
+const (
+	memtableSize = 4 << 20
+	valueLogSize = 16 << 20
+)
+
+// healthInterval is how often the data folder is checked: a check is a few
+// system calls, and the sooner a disk filling up is seen, the less of it
+// Badger may need (space.go).
+const healthInterval = 20 * time.Millisecond
+
+// DefaultMinFree is Options.MinFree unless set: room for what Badger writes
+// after the store stops writing (flushing two 4 MiB memtables, compactions of
+// tables of 512 KiB, one value-log file rewritten by GC, 16 MiB), and for a
+// few seconds of events at full load before the monitor notices.
+const DefaultMinFree = 256 << 20
 
 // Store is a store.Store on Badger. Create it with Open.
 type Store struct {
-	db         *badger.DB
+	db         db
+	h          *health
 	sessionTTL time.Duration
 	replyTTL   time.Duration
 	log        *slog.Logger
 
 	closeOnce sync.Once
-	stopGC    chan struct{}
-	gcDone    sync.WaitGroup
+	stop      chan struct{} // ends GC and the health monitor
+	done      sync.WaitGroup
 }
 
 var _ store.Store = (*Store)(nil)
@@ -75,7 +109,9 @@ var _ store.Store = (*Store)(nil)
 const commitAttempts = 3
 
 // Open opens (creating if needed) the database in opts.Dir, or an in-memory
-// one, and starts value-log GC. Close it when done.
+// one, and starts value-log GC and the health monitor. It refuses a disk with
+// less than MinFree bytes free and a damaged folder (unless Repair). Close it
+// when done.
 func Open(opts Options) (*Store, error) {
 	if opts.SessionTTL <= 0 {
 		opts.SessionTTL = 24 * time.Hour
@@ -86,11 +122,21 @@ func Open(opts Options) (*Store, error) {
 	if opts.GCInterval == 0 {
 		opts.GCInterval = 5 * time.Minute
 	}
+	if opts.MinFree == 0 {
+		opts.MinFree = DefaultMinFree
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if !opts.InMemory && opts.Dir == "" {
 		return nil, errors.New("badgerstore: no data folder given; set one (--data) or use the in-memory store")
+	}
+	h := &health{minFree: uint64(max(opts.MinFree, 0)), log: opts.Logger}
+	if !opts.InMemory {
+		h.dir = opts.Dir
+		if err := prepareFolder(opts, h); err != nil {
+			return nil, err
+		}
 	}
 
 	dir := opts.Dir
@@ -101,13 +147,18 @@ func Open(opts Options) (*Store, error) {
 		WithInMemory(opts.InMemory).
 		WithSyncWrites(opts.SyncWrites).
 		WithLogger(badgerLogger{opts.Logger.With("component", "badger")}).
+		// Damage found while running is an error, not silently wrong data:
+		// check each table block read from disk and each value read from a
+		// value log (both CRC-32C, cheap next to the read).
+		WithChecksumVerificationMode(options.OnBlockRead).
+		WithVerifyValueChecksum(true).
 		// luaivr writes a few KiB per webhook and shares a small (2-core)
 		// machine, so trade Badger's throughput-oriented defaults (64 MiB
 		// memtables ×5, 256 MiB block cache, 1 GiB value-log files,
 		// 4 compactors) for a footprint of tens of MiB.
 		//
 		// Two 4 MiB memtables: one taking writes while the other is flushed.
-		WithMemTableSize(4 << 20).
+		WithMemTableSize(memtableSize).
 		WithNumMemtables(2).
 		// Compact level 0 early (2 tables) and stall writers at 4, so few
 		// overlapping tables pile up to be searched and held in memory.
@@ -119,10 +170,11 @@ func Open(opts Options) (*Store, error) {
 		WithIndexCacheSize(4 << 20).
 		// Values over 1 KiB (typically transcript entries carrying event and
 		// reply bodies) go to the value log, keeping memtables and LSM tables
-		// small; sessions and small entries stay in the LSM tree. 64 MiB log
-		// files let GC reclaim expired values in small steps.
+		// small; sessions and small entries stay in the LSM tree. 16 MiB log
+		// files let GC reclaim expired values in small steps, and are what
+		// the store allocates ahead of writing (space.go).
 		WithValueThreshold(1 << 10).
-		WithValueLogFileSize(64 << 20).
+		WithValueLogFileSize(valueLogSize).
 		// The fewest compactors Badger allows besides none: one per core.
 		WithNumCompactors(2).
 		// Compaction builds each output table in memory, several at once;
@@ -138,12 +190,12 @@ func Open(opts Options) (*Store, error) {
 		bopts = bopts.WithValueThreshold(1 << 20).WithMemTableSize(8 << 20)
 	}
 
-	db, err := badger.Open(bopts)
+	bdb, err := openBadger(bopts)
 	if err != nil {
 		// Badger wraps the flock error into plain text; its message is the
 		// only way to recognise it.
 		if strings.Contains(err.Error(), "Another process is using this Badger database") {
-			return nil, fmt.Errorf("data folder %s is in use by another luaivr process (Badger holds a lock); stop it or use --data to pick another folder", opts.Dir)
+			return nil, errInUse(opts.Dir)
 		}
 		if opts.InMemory {
 			return nil, fmt.Errorf("badgerstore: open in-memory database: %w", err)
@@ -152,33 +204,102 @@ func Open(opts Options) (*Store, error) {
 	}
 
 	s := &Store{
-		db:         db,
+		db:         db{DB: bdb, h: h},
+		h:          h,
 		sessionTTL: opts.SessionTTL,
 		replyTTL:   opts.ReplyTTL,
 		log:        opts.Logger,
-		stopGC:     make(chan struct{}),
+		stop:       make(chan struct{}),
 	}
-	// In memory there is no value log to collect.
-	if !opts.InMemory && opts.GCInterval > 0 {
-		s.gcDone.Go(func() { s.runGC(opts.GCInterval) })
+	h.probe = s.probe
+	if !opts.InMemory {
+		h.holdRoom()
+	}
+	if err := s.indexSessions(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("data folder %s: listing sessions by time: %w", opts.Dir, err)
+	}
+	// In memory there is no value log to collect, nor a folder to watch.
+	if !opts.InMemory {
+		if opts.GCInterval > 0 {
+			s.done.Go(func() { s.runGC(opts.GCInterval) })
+		}
+		s.done.Go(func() { h.watch(healthInterval, s.stop) })
 	}
 	return s, nil
 }
 
-// runGC collects the value log every interval until Close. Each
-// RunValueLogGC call rewrites at most one log file, so it loops until Badger
-// reports there is nothing more worth rewriting (ErrNoRewrite).
+// ErrInUse is wrapped by Open's error for a data folder another process holds.
+var ErrInUse = errors.New("in use by another luaivr process")
+
+func errInUse(dir string) error {
+	return fmt.Errorf("data folder %s is %w (Badger holds a lock); stop it or use --data to pick another folder", dir, ErrInUse)
+}
+
+// prepareFolder creates the data folder if needed and checks it before
+// Badger opens it: free space, then damage (repaired if opts.Repair), while
+// holding the folder's lock so that no other process writes to it meanwhile.
+func prepareFolder(opts Options, h *health) error {
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return fmt.Errorf("cannot create data folder %s: %w", opts.Dir, err)
+	}
+	if err := h.startRoom(); err != nil {
+		return fmt.Errorf("cannot start: %w; free some space first (or lower --min-free)", err)
+	}
+	unlock, err := lockFolder(opts.Dir)
+	if errors.Is(err, errLocked) {
+		return errInUse(opts.Dir)
+	} else if err != nil {
+		return fmt.Errorf("cannot open data folder %s: %w", opts.Dir, err)
+	}
+	defer unlock() // Badger takes the lock again
+	damages, verified, err := inspect(opts.Dir)
+	if err != nil {
+		return fmt.Errorf("cannot read data folder %s: %w", opts.Dir, err)
+	}
+	if len(damages) > 0 && !opts.Repair {
+		return &DamageError{Dir: opts.Dir, Damages: damages}
+	}
+	if len(damages) == 0 && opts.Repair {
+		opts.Logger.Info("repair: the data folder has no damage", "dir", opts.Dir)
+	}
+	if len(damages) > 0 {
+		if err := repair(opts.Dir, damages, opts.Logger); err != nil {
+			return fmt.Errorf("data folder %s: %w", opts.Dir, err)
+		}
+	}
+	if err := writeChecked(opts.Dir, verified); err != nil {
+		return fmt.Errorf("data folder %s: %w", opts.Dir, err)
+	}
+	h.folder, err = os.Stat(opts.Dir)
+	return err
+}
+
+// openBadger is badger.Open, with a panic in this goroutine made an error.
+func openBadger(o badger.Options) (db *badger.DB, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("badger failed: %s", firstLine(fmt.Sprint(p)))
+		}
+	}()
+	return badger.Open(o)
+}
+
+// runGC collects the value log every interval until Close, except while
+// the folder cannot take writes (GC rewrites values). Each RunValueLogGC
+// call rewrites at most one log file, so it loops until Badger reports
+// there is nothing more worth rewriting (ErrNoRewrite).
 func (s *Store) runGC(interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
-		case <-s.stopGC:
+		case <-s.stop:
 			return
 		case <-t.C:
 		}
-		for {
-			err := s.db.RunValueLogGC(0.5)
+		for s.h.ready() == nil {
+			err := s.h.call("collecting the value log", func() error { return s.db.RunValueLogGC(0.5) })
 			if err == nil {
 				continue
 			}
@@ -190,15 +311,48 @@ func (s *Store) runGC(interval time.Duration) {
 	}
 }
 
-// Close stops GC and closes the database. Later calls do nothing and return nil.
+// Close stops GC and the monitor and closes the database. Later calls do
+// nothing and return nil.
+//
+// Badger's Close flushes what it holds in memory and retries that forever
+// if it cannot (the folder is gone, the disk is full): Close gives up after
+// a while, with an error, so that a server can still stop.
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		close(s.stopGC)
-		s.gcDone.Wait()
-		err = s.db.Close()
+		close(s.stop)
+		s.done.Wait()
+		closed := make(chan error, 1)
+		go func() { closed <- s.h.call("closing", s.db.Close) }()
+		wait := 10 * time.Second
+		if s.h.refuseWrites() != nil {
+			wait = time.Second
+		}
+		select {
+		case err = <-closed:
+		case <-time.After(wait):
+			err = fmt.Errorf("the data folder did not close within %s: what the database held in memory is lost", wait)
+			if why := s.h.ready(); why != nil {
+				err = fmt.Errorf("%w (%w)", err, why)
+			}
+		}
 	})
 	return err
+}
+
+// Ready implements store.Store: nil while the store can take events.
+func (s *Store) Ready() error {
+	if s.db.IsClosed() {
+		return errors.New("the data folder is closed")
+	}
+	return s.h.ready()
+}
+
+// probe is a small write, for health to learn whether writes work again.
+func (s *Store) probe() error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		return txn.SetEntry(badger.NewEntry([]byte("m/probe"), nil).WithTTL(time.Minute))
+	})
 }
 
 // Session implements store.Store.
@@ -218,6 +372,11 @@ func (s *Store) Reply(ctx context.Context, key string) ([]byte, bool, error) {
 		body = bytes.Clone(v)
 		return nil
 	})
+	if err == nil && ok && len(body) == 0 {
+		// Every reply has a body: an empty one is a value Badger could not
+		// read back (it logs why and returns nothing).
+		err = errors.New("stored reply reads back empty: its value log is damaged")
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("badgerstore: reply %q: %w", key, err)
 	}
@@ -272,6 +431,9 @@ func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 		if err := set(txn, entryKey(c.Session.ID, c.Entry.Seq), entry, s.sessionTTL); err != nil {
 			return err
 		}
+		if err := set(txn, indexKey(c.Session), nil, s.sessionTTL); err != nil {
+			return err
+		}
 		if c.ReplyKey == "" {
 			return nil
 		}
@@ -314,31 +476,100 @@ func (s *Store) Transcript(ctx context.Context, sessionID string) ([]store.Entry
 	return entries, nil
 }
 
-// Sessions implements store.Store. It loads every live session into memory to
-// sort them, which is fine for the thousands a single server holds within a
-// day's TTL. fn runs outside any transaction and may call the Store.
+// Sessions implements store.Store. It walks the u/ index, newest first, a
+// page at a time, so listing the last few sessions reads only those: the
+// index holds a key per event, and a key whose time is not its session's
+// last update is passed over. fn runs outside any transaction and may call
+// the Store.
 func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error {
-	if err := ctx.Err(); err != nil {
+	const pageSize = 64
+	var from []byte // the last index key read
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var page []store.Session
+		done := true
+		err := s.db.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(indexPrefix)}) // keys only
+			defer it.Close()
+			if from == nil {
+				it.Seek([]byte(indexPrefix))
+			} else if it.Seek(from); it.Valid() && bytes.Equal(it.Item().Key(), from) {
+				it.Next() // read on the last page
+			}
+			for ; it.Valid(); it.Next() {
+				if len(page) == pageSize {
+					done = false
+					return nil
+				}
+				from = it.Item().KeyCopy(from[:0])
+				updated, id := parseIndexKey(from)
+				item, err := txn.Get(sessionKey(id))
+				if errors.Is(err, badger.ErrKeyNotFound) {
+					continue
+				} else if err != nil {
+					return err
+				}
+				var sess store.Session
+				if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &sess) }); err != nil {
+					return fmt.Errorf("decode session %q: %w", id, err)
+				}
+				if updatedKey(sess.Updated) == updated {
+					page = append(page, sess)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("badgerstore: list sessions: %w", err)
+		}
+		for _, sess := range page {
+			if !fn(sess) {
+				return nil
+			}
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// indexSessions writes the u/ index of the sessions of a data folder made
+// before it existed, once.
+func (s *Store) indexSessions() error {
+	mark := []byte("m/sessions-index")
+	if ok, err := s.get(context.Background(), mark, func([]byte) error { return nil }); err != nil || ok {
 		return err
 	}
-	var all []store.Session
-	err := s.scan([]byte("s/"), func(key, v []byte) error {
-		var sess store.Session
-		if err := json.Unmarshal(v, &sess); err != nil {
-			return fmt.Errorf("decode %q: %w", key, err)
+	var keys []*badger.Entry
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte("s/"), PrefetchValues: true, PrefetchSize: 16})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			var sess store.Session
+			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &sess) }); err != nil {
+				return fmt.Errorf("decode %q: %w", item.Key(), err)
+			}
+			keys = append(keys, &badger.Entry{Key: indexKey(sess), ExpiresAt: item.ExpiresAt()})
 		}
-		all = append(all, sess)
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("badgerstore: list sessions: %w", err)
+		return err
 	}
-	slices.SortFunc(all, func(a, b store.Session) int {
-		return cmp.Or(b.Updated.Compare(a.Updated), strings.Compare(a.ID, b.ID))
-	})
-	for _, sess := range all {
-		if !fn(sess) {
-			break
+	keys = append(keys, badger.NewEntry(mark, nil))
+	for batch := range slices.Chunk(keys, 1000) {
+		if err := s.db.Update(func(txn *badger.Txn) error {
+			for _, e := range batch {
+				if err := txn.SetEntry(e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -361,6 +592,26 @@ func (s *Store) scan(prefix []byte, fn func(key, value []byte) error) error {
 }
 
 func sessionKey(id string) []byte { return []byte("s/" + id) }
+
+const indexPrefix = "u/"
+
+// indexKey is u/, then the session's last update inverted (so that the most
+// recent sorts first), then its id.
+func indexKey(s store.Session) []byte {
+	return append(binary.BigEndian.AppendUint64([]byte(indexPrefix), updatedKey(s.Updated)), s.ID...)
+}
+
+func updatedKey(t time.Time) uint64 {
+	if t.Before(time.Unix(0, 0)) {
+		return ^uint64(0)
+	}
+	return ^uint64(t.UnixNano())
+}
+
+func parseIndexKey(k []byte) (updated uint64, id string) {
+	k = k[len(indexPrefix):]
+	return binary.BigEndian.Uint64(k), string(k[8:])
+}
 
 func replyKey(key string) []byte { return []byte("d/" + key) }
 
@@ -399,12 +650,7 @@ func (badgerLogger) Infof(string, ...any)  {}
 func (badgerLogger) Debugf(string, ...any) {}
 
 // Size is the data folder's size: the LSM tree and the value log, in bytes.
-func (s *Store) Size() (lsm, vlog int64) { return s.db.Size() }
-
-// Ready reports whether the store can take events (it is open).
-func (s *Store) Ready() error {
-	if s.db.IsClosed() {
-		return errors.New("the data folder is closed")
-	}
-	return nil
+func (s *Store) Size() (lsm, vlog int64) {
+	_ = s.h.call("measuring", func() error { lsm, vlog = s.db.Size(); return nil })
+	return lsm, vlog
 }

@@ -39,6 +39,8 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "session-ttl", EnvVars: env("session-ttl"), Value: 24 * time.Hour, Usage: "how long a session is kept after its last event"},
 			&cli.DurationFlag{Name: "reply-ttl", EnvVars: env("reply-ttl"), Value: 24 * time.Hour, Usage: "how long a reply is kept to answer a redelivered event"},
 			&cli.BoolFlag{Name: "fsync", EnvVars: env("fsync"), Usage: "fsync every event before answering (survives power loss, not only a crash of luaivr; slower)"},
+			&cli.IntFlag{Name: "min-free", EnvVars: env("min-free"), Value: badgerstore.DefaultMinFree >> 20, Usage: "free space in `MiB` to keep on the data folder's disk: below it events get the fallback and /readyz says 503 (0: no check)"},
+			&cli.BoolFlag{Name: "repair", EnvVars: env("repair"), Usage: "open a damaged data folder: what cannot be read is moved aside and logged (without it serve refuses such a folder)"},
 			&cli.DurationFlag{Name: "reload-interval", EnvVars: env("reload-interval"), Value: time.Second, Usage: "how often to look for changed scripts; 0 turns hot reload off"},
 			&cli.StringFlag{Name: "webhook-auth", EnvVars: env("webhook-auth"), Usage: "require this exact Authorization header `value` on webhooks (the httpAuthHeader of your 8x8 webhooks)"},
 			&cli.StringFlag{Name: "allow-from", EnvVars: env("allow-from"), Usage: "accept webhooks only from these `networks` (comma-separated, e.g. 8x8's published ranges)"},
@@ -73,11 +75,17 @@ func serve(c *cli.Context) error {
 		return fmt.Errorf("--app %s: no such app in %s (apps: %v)", def, dir, scripts.Names())
 	}
 
+	minFree := int64(c.Int("min-free")) << 20
+	if minFree <= 0 {
+		minFree = -1 // no check
+	}
 	st, err := badgerstore.Open(badgerstore.Options{
 		Dir:        c.String("data"),
 		SessionTTL: c.Duration("session-ttl"),
 		ReplyTTL:   c.Duration("reply-ttl"),
 		SyncWrites: c.Bool("fsync"),
+		MinFree:    minFree,
+		Repair:     c.Bool("repair"),
 		Logger:     logger,
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -64,7 +65,7 @@ func openSessions(c *cli.Context) (sessionSource, error) {
 	}
 	st, err := badgerstore.Open(badgerstore.Options{Dir: dir, GCInterval: -1})
 	if err != nil {
-		if strings.Contains(err.Error(), "in use") {
+		if errors.Is(err, badgerstore.ErrInUse) {
 			return nil, fmt.Errorf("%w\nwhile a server runs, ask it instead: --server http://HOST:PORT --admin-token TOKEN (serve with --admin-token)", err)
 		}
 		return nil, err

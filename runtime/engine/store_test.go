@@ -1,0 +1,127 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/runtime/webhook"
+	"github.com/luaivr/luaivr/store"
+)
+
+// failingStore is real Badger that can be made to refuse: unready (its disk
+// full, say), or failing every commit while claiming to be ready.
+type failingStore struct {
+	store.Store
+	unready, commitFails, readFails atomic.Bool
+}
+
+func (f *failingStore) Session(ctx context.Context, id string) (store.Session, bool, error) {
+	if f.readFails.Load() {
+		return store.Session{}, false, errors.New("input/output error")
+	}
+	return f.Store.Session(ctx, id)
+}
+
+func (f *failingStore) Ready() error {
+	if f.unready.Load() {
+		return errors.New("the disk is full")
+	}
+	return f.Store.Ready()
+}
+
+func (f *failingStore) Commit(ctx context.Context, c store.Commit) error {
+	if f.commitFails.Load() {
+		return errors.New("no space left on device")
+	}
+	return f.Store.Commit(ctx, c)
+}
+
+// When the store cannot save an event, the caller hears the app's fallback
+// (never a reply that is then lost), the script does not run for nothing,
+// and the event is counted with the reason store.
+func TestStoreCannotSave(t *testing.T) {
+	t.Parallel()
+	dir := scriptDir(t, map[string]string{"shop.lua": voice + `
+fallback = { ivr.say("Please call back later."), ivr.hangup() }
+function on_call(session)
+  kv.incr("ran")
+  return ivr.say_and_capture("Welcome.", { maxDigits = 1 })
+end
+function on_status(session, status) kv.incr("ran") end`})
+	h := newHarness(t, dir, engine.Options{})
+	fs := &failingStore{Store: h.st}
+	scripts, _ := engine.Load(dir)
+	var handled []engine.Handled
+	eng, err := engine.New(scripts, engine.Options{Store: fs, Logger: slog.New(slog.NewTextHandler(h.logs, nil)),
+		Observe: func(x engine.Handled) { handled = append(handled, x) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(body []byte) string {
+		ev, err := webhook.Parse(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(eng.Handle(context.Background(), ev, "shop"))
+	}
+	ran := func() string {
+		v, _, _ := h.st.KVGet(context.Background(), "shop", "ran")
+		return string(v)
+	}
+
+	tests := []struct {
+		name       string
+		fail       *atomic.Bool
+		scriptRuns bool // whether the script runs before the store fails
+	}{
+		{"unready", &fs.unready, false},
+		{"commit fails", &fs.commitFails, true},
+		{"session read fails", &fs.readFails, false},
+	}
+	for _, tt := range tests {
+		tt.fail.Store(true)
+		handled = nil
+		c := newCall(shapeEventDataDTMF, true)
+		want := "Please call back later." // the app's fallback
+		if tt.fail == &fs.readFails {
+			want = "We are sorry" // without its session the call has no app yet
+		}
+		if got := post(c.start()); !strings.Contains(got, want) {
+			t.Errorf("%s: the caller heard %s, want %q", tt.name, got, want)
+		}
+		if got := post(envelope(webhook.CallStatus, c.payload("CALL_CONNECTED"))); got != "{}" {
+			t.Errorf("%s: CALL_STATUS answered %s", tt.name, got)
+		}
+		if len(handled) != 2 || handled[0].Reason != engine.ReasonStore || handled[1].Reason != engine.ReasonStore {
+			t.Errorf("%s: events handled %+v, want both with reason %q", tt.name, handled, engine.ReasonStore)
+		}
+		if _, ok, _ := h.st.Session(context.Background(), c.session); ok {
+			t.Errorf("%s: the session was saved", tt.name)
+		}
+		if got := ran(); (got != "") != tt.scriptRuns {
+			t.Errorf("%s: kv ran = %q: the script ran %v, want %v", tt.name, got, got != "", tt.scriptRuns)
+		}
+		tt.fail.Store(false)
+		h.st.KVDelete(context.Background(), "shop", "ran")
+	}
+	if got := eng.Stats().StoreFails.Load(); got != 6 {
+		t.Errorf("store failures counted: %d, want 6", got)
+	}
+	if !strings.Contains(h.logs.String(), "reason=store") || !strings.Contains(h.logs.String(), "the disk is full") {
+		t.Errorf("the log does not say why:\n%s", h.logs)
+	}
+
+	// Once the store takes events again, calls are answered and saved.
+	c := newCall(shapeEventDataDTMF, true)
+	if got := post(c.start()); !strings.Contains(got, "Welcome.") {
+		t.Fatalf("after recovery the caller heard %s", got)
+	}
+	if _, ok, _ := h.st.Session(context.Background(), c.session); !ok {
+		t.Error("after recovery the session was not saved")
+	}
+}

@@ -1,0 +1,208 @@
+package badgerstore
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// health knows whether the data folder can take events, and is the guard
+// every Badger call goes through.
+//
+// Badger writes its logs and tables through memory-mapped files: when the
+// disk is full, a write into a new page kills the process with SIGBUS, which
+// no Go code can recover. So the store keeps room (space.go): a monitor
+// looks at the free space every interval and refuses writes below MinFree,
+// early enough that what Badger still does in the background (flushing the
+// memtables it holds, compacting) fits. The same monitor notices a data
+// folder that was deleted or replaced, or whose MANIFEST was deleted, while
+// the store was using it: writes would go to files nobody can read after a
+// restart.
+//
+// Badger can also fail in ways it does not report: a panic in a caller's
+// goroutine (seen after the folder was deleted) comes back as an error and
+// marks the store broken until a restart. And a write that Badger itself
+// refused marks the store failing until a write succeeds again; while
+// failing, the monitor retries a small write, so a store that recovers
+// becomes ready even when /readyz has turned traffic away from it.
+type health struct {
+	dir     string      // "" in memory: nothing to watch
+	folder  os.FileInfo // the data folder as opened, to notice a replacement
+	minFree uint64
+	log     *slog.Logger
+
+	room          room                  // the monitor's alone
+	folderProblem atomic.Pointer[error] // what the monitor last found; writes are refused
+	broken        atomic.Pointer[error] // a panic inside Badger: until a restart
+	failing       atomic.Pointer[error] // the last write failed
+	probe         func() error          // a small write, to learn when failing ends
+}
+
+// errOf returns what p holds, or nil.
+func errOf(p *atomic.Pointer[error]) error {
+	if e := p.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+func setErr(p *atomic.Pointer[error], err error) {
+	if err == nil {
+		p.Store(nil)
+		return
+	}
+	p.Store(&err)
+}
+
+// ready is nil when the store can take events, else why not.
+func (h *health) ready() error {
+	if err := errOf(&h.broken); err != nil {
+		return err
+	}
+	if err := errOf(&h.folderProblem); err != nil {
+		return err
+	}
+	return errOf(&h.failing)
+}
+
+// refuseWrites is why writes are not even tried: they would fault Badger or
+// go to a folder that is gone.
+func (h *health) refuseWrites() error {
+	if err := errOf(&h.broken); err != nil {
+		return err
+	}
+	return errOf(&h.folderProblem)
+}
+
+// call runs fn, turning a panic inside Badger into an error.
+func (h *health) call(what string, fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("badger failed while %s (%v): the data folder may be damaged or gone; restart luaivr, with --repair if it then reports damage", what, p)
+			if h.broken.CompareAndSwap(nil, &err) {
+				h.log.Error("data folder unusable: luaivr stops saving events and callers get the fallback until it is restarted",
+					"err", err, "stack", string(debug.Stack()))
+			}
+		}
+	}()
+	return fn()
+}
+
+// wrote records the outcome of a write: err is Badger's, not the caller's.
+func (h *health) wrote(err error) {
+	if err == nil {
+		if h.failing.Load() != nil {
+			h.failing.Store(nil)
+			h.log.Warn("data folder takes events again: writes succeed")
+		}
+		return
+	}
+	if h.failing.Load() == nil {
+		h.log.Error("data folder refuses writes: events are not saved and callers get the fallback", "err", err)
+	}
+	setErr(&h.failing, fmt.Errorf("writes to the data folder fail: %w", err))
+}
+
+// watch checks the data folder every interval until stop is closed.
+func (h *health) watch(interval time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var since, told time.Time // when the current problem began; when it was last logged
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		err := h.check()
+		was := errOf(&h.folderProblem)
+		setErr(&h.folderProblem, err)
+		now := time.Now()
+		same := was != nil && err != nil && (err.Error() == was.Error() || errors.Is(err, errLowSpace) && errors.Is(was, errLowSpace))
+		switch {
+		case err != nil && (!same || now.Sub(told) >= time.Minute):
+			if was == nil {
+				since = now
+			}
+			told = now
+			h.log.Error("data folder cannot take events: nothing is saved and callers get the fallback", "err", err, "since", since.Format(time.RFC3339))
+		case err == nil && was != nil:
+			h.log.Warn("data folder takes events again", "was", was.Error(), "for", now.Sub(since).Round(time.Second).String())
+		}
+		if err == nil && h.failing.Load() != nil {
+			h.probe() // a write through db.Update, which records how it went
+		}
+	}
+}
+
+// check looks at the data folder: still the one opened, its MANIFEST and
+// the logs being written still there, enough space free.
+func (h *health) check() error {
+	fi, err := os.Stat(h.dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("data folder %s was deleted while luaivr was using it: what it held is gone and nothing more can be saved; restart luaivr to begin a new one", h.dir)
+	case err != nil:
+		return fmt.Errorf("data folder %s: %w", h.dir, err)
+	case !os.SameFile(fi, h.folder):
+		return fmt.Errorf("data folder %s was replaced by another folder while luaivr was using it: luaivr would keep writing to the old one, which is gone; restart luaivr to use the new one", h.dir)
+	}
+	if _, err := os.Stat(filepath.Join(h.dir, manifestFile)); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s was deleted while luaivr was using it: what is saved now could not be read after a restart; restart luaivr with --repair (it says what it drops)", filepath.Join(h.dir, manifestFile))
+	}
+	h.allocateLogs()
+	for _, name := range h.room.inUse() {
+		if _, err := os.Stat(filepath.Join(h.dir, name)); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s was deleted while luaivr was writing to it: what is saved now would be lost at a restart; stop luaivr (SIGTERM saves what it holds in memory), and restore the file or start with --repair", filepath.Join(h.dir, name))
+		}
+	}
+	return h.checkSpace()
+}
+
+// size says n bytes for a person.
+func size[T int64 | uint64](n T) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// db is Badger behind the store's guard: a panic inside Badger comes back as
+// an error, and writes are refused while the folder cannot take them. Every
+// transaction of the store, kv's included, goes through View and Update.
+type db struct {
+	*badger.DB
+	h *health
+}
+
+func (d db) View(fn func(txn *badger.Txn) error) error {
+	return d.h.call("reading", func() error { return d.DB.View(fn) })
+}
+
+// Update refuses to write while the folder cannot take writes, and tells
+// health whether Badger accepted the write. Errors of fn itself, and
+// conflicts (retried by the caller), say nothing about the folder.
+func (d db) Update(fn func(txn *badger.Txn) error) error {
+	if err := d.h.refuseWrites(); err != nil {
+		return err
+	}
+	var fnErr error
+	err := d.h.call("writing", func() error {
+		return d.DB.Update(func(txn *badger.Txn) error { fnErr = fn(txn); return fnErr })
+	})
+	if fnErr == nil && !errors.Is(err, badger.ErrConflict) {
+		d.h.wrote(err)
+	}
+	return err
+}
