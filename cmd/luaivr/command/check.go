@@ -3,8 +3,11 @@ package command
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
@@ -83,23 +86,75 @@ func checkDir(ctx context.Context, dir string, opts explore.Options) ([]explore.
 	return problems, scripts.Names()
 }
 
-// vetApp is hot reload's gate: a new version of an app is served only when
-// check finds no error in it.
-func vetApp(deadline time.Duration) func(*engine.Scripts, string) error {
-	return func(s *engine.Scripts, app string) error {
-		res, err := explore.Explore(context.Background(), s, app, explore.Options{Deadline: engine.Options{Deadline: deadline}})
-		if err != nil {
-			return err
+// How serve vets an app: in the background of live calls, one app at a time.
+const (
+	// vetShare and vetBusyShare are the parts of one core vetting may use,
+	// while no live event is handled and while some are.
+	vetShare, vetBusyShare = 0.5, 0.1
+	// vetWork bounds the time one app's vetting spends playing calls; check
+	// explores further.
+	vetWork = time.Second
+	// vetSlack stretches the handlers' deadline while vetting: vetting runs
+	// at low priority, so a handler slowed down by live calls is not taken
+	// for one that ran away. An endless loop is found all the same.
+	vetSlack = 4
+)
+
+// vetter is hot reload's gate (a new version of an app is served only when
+// check finds no error in it) and serve's report of what check finds in the
+// apps it starts with. It explores one app at a time, paced so that it never
+// takes the CPU that live calls need (explore.Pacer).
+type vetter struct {
+	ctx      context.Context
+	deadline time.Duration
+	stats    *engine.Stats // live events, to pace by
+	log      *slog.Logger
+
+	mu     sync.Mutex // one app at a time
+	events int64      // live events seen at the last call played
+}
+
+func newVetter(ctx context.Context, deadline time.Duration, stats *engine.Stats, log *slog.Logger) *vetter {
+	return &vetter{ctx: ctx, deadline: deadline, stats: stats, log: log}
+}
+
+// vet explores app as check does and returns the errors check would report.
+// A failure of luaivr's own while vetting is logged and does not refuse the
+// app: vetting is a safety net, not a reason to keep a fix from serving.
+func (v *vetter) vet(s *engine.Scripts, app string) (err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	file := app + ".lua"
+	defer func() {
+		if p := recover(); p != nil {
+			v.log.Error("vetting failed inside luaivr; the app is served unvetted", "app", app, "file", file, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = nil
 		}
-		var errs []string
-		for _, p := range res.Problems {
-			if p.Severity == explore.Error {
-				errs = append(errs, p.String())
-			}
-		}
-		if len(errs) > 0 {
-			return fmt.Errorf("%s fails check: %s", s.Apps[app].File, strings.Join(errs, "; "))
-		}
+	}()
+	pacer := explore.Pacer{Share: vetShare, BusyShare: vetBusyShare, Busy: v.busy}
+	res, err := explore.Explore(v.ctx, s, app, explore.Options{
+		Deadline: engine.Options{Deadline: vetSlack * v.deadline}, Work: vetWork, Pace: pacer.Pace})
+	if err != nil {
+		v.log.Error("vetting failed inside luaivr; the app is served unvetted", "app", app, "file", file, "err", err)
 		return nil
 	}
+	var errs []string
+	for _, p := range res.Problems {
+		if p.Severity == explore.Error {
+			errs = append(errs, p.String())
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s fails check: %s", file, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// busy reports whether live events were handled since the last call vetting
+// played.
+func (v *vetter) busy() bool {
+	n := v.stats.Events.Load()
+	busy := n != v.events
+	v.events = n
+	return busy
 }

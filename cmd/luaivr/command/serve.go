@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"slices"
 	"syscall"
 	"time"
 
@@ -58,15 +61,17 @@ func serve(c *cli.Context) error {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return fmt.Errorf("script folder %s not found: run from the folder that holds it, or pass --scripts DIR", dir)
 	}
-	scripts, problems := engine.Load(dir)
+	// Compiled now, loaded while serving: a slow app does not hold up the start.
+	scripts, problems := engine.Scan(dir)
 	for _, p := range problems {
 		logger.Error("script not served", "err", p)
 	}
-	if len(scripts.Apps) == 0 {
+	apps := scripts.Loading()
+	if len(apps) == 0 {
 		return fmt.Errorf("no app to serve in %s: add an app as a *.lua file (see README)", dir)
 	}
-	if def := c.String("app"); def != "" && scripts.Apps[def] == nil {
-		return fmt.Errorf("--app %s: no such app in %s (apps: %v)", def, dir, scripts.Names())
+	if def := c.String("app"); def != "" && !slices.Contains(apps, def) {
+		return fmt.Errorf("--app %s: no such app in %s (apps: %v)", def, dir, apps)
 	}
 
 	st, err := badgerstore.Open(badgerstore.Options{
@@ -122,33 +127,39 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w (is another server running? pick another with --addr)", c.String("addr"), err)
 	}
-	logger.Info("luaivr serving", "addr", ln.Addr().String(), "scripts", dir, "apps", scripts.Names(), "data", c.String("data"))
+	logger.Info("luaivr serving", "addr", ln.Addr().String(), "scripts", dir, "apps", apps, "data", c.String("data"))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	vet := vetApp(c.Duration("deadline"))
-	go func() { // what check finds in the apps as loaded: served, but said
-		select { // after startup, so the first calls do not wait for it
-		case <-time.After(2 * time.Second):
-		case <-ctx.Done():
-			return
-		}
-		for _, name := range scripts.Names() {
-			if err := vet(scripts, name); err != nil {
-				logger.Warn("app has problems (luaivr check tells more)", "err", err)
-			}
-		}
-	}()
-	if iv := c.Duration("reload-interval"); iv > 0 {
-		go engine.Watch(ctx, dir, iv, func() {
-			changed, refused := eng.Reload(vet)
+	vet := newVetter(ctx, c.Duration("deadline"), eng.Stats(), logger)
+	loaded := false // touched only by the goroutine that loads
+	load := func() {
+		runSafely(logger, "loading the scripts", func() {
+			changed, refused := eng.Reload(vet.vet)
 			for _, err := range refused {
-				logger.Error("script refused; its previous version keeps serving", "err", err)
+				logger.Error("script refused", "err", err)
 			}
 			if len(changed) > 0 {
-				logger.Info("scripts reloaded", "changed", changed, "apps", eng.Scripts().Names())
+				logger.Info("scripts loaded", "changed", changed, "apps", eng.Scripts().Names())
 			}
 		})
+		if loaded {
+			return
+		}
+		loaded = true
+		go runSafely(logger, "checking the apps", func() { // what check finds in the apps served: said, not refused
+			s := eng.Scripts()
+			for _, name := range s.Names() {
+				if err := vet.vet(s, name); err != nil {
+					logger.Warn("app has problems (luaivr check tells more)", "app", name, "err", err)
+				}
+			}
+		})
+	}
+	if iv := c.Duration("reload-interval"); iv > 0 {
+		go engine.Watch(ctx, dir, iv, load)
+	} else {
+		go load()
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -167,4 +178,15 @@ func serve(c *cli.Context) error {
 		logger.Error("shutdown", "err", err)
 	}
 	return nil
+}
+
+// runSafely runs a piece of serve's background work (loading, vetting): a
+// panic in it is logged, and serving goes on.
+func runSafely(logger *slog.Logger, what string, fn func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			logger.Error("panic while "+what+"; serving goes on", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
+	fn()
 }
