@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/luaivr/luaivr/runtime/callflow"
@@ -186,9 +187,8 @@ func Scan(dir string) (*Scripts, []error) {
 // load reads the folder again after prev (nil the first time). It compiles
 // only the files that changed and runs only the apps whose source or modules
 // changed: an app prev served is the same *App, and a version prev refused is
-// refused again, unreported. ready, when set, is told of each app as soon as
-// it loads.
-func load(dir string, prev *Scripts, ready func(*App)) (*Scripts, []error) {
+// refused again, unreported. watch, when set, is told how the load goes.
+func load(dir string, prev *Scripts, watch *progress) (*Scripts, []error) {
 	s, apps, errs := scan(dir, prev)
 	var todo []*App
 	for _, rel := range apps {
@@ -206,7 +206,7 @@ func load(dir string, prev *Scripts, ready func(*App)) (*Scripts, []error) {
 		}
 		todo = append(todo, app)
 	}
-	for _, p := range probeAll(todo, ready) {
+	for _, p := range probeAll(todo, watch) {
 		switch {
 		case p.app != nil:
 			s.Apps[p.app.Name] = p.app
@@ -329,6 +329,10 @@ func (f *folder) compile(rel string, prev *Scripts) source {
 	return source{sum: sum, proto: proto, err: err}
 }
 
+// topLevelsRun counts the top levels run at load, so that a test can prove
+// that a load runs only what changed.
+var topLevelsRun atomic.Int64
+
 // probed is how one app's load ended.
 type probed struct {
 	name string
@@ -342,10 +346,12 @@ type probed struct {
 
 // probeAll runs the top level of apps, one per core at a time: first each
 // within firstTry, then those that needed more within topLevelBudget, all
-// within loadBudget. ready, when set, is told of each app that loads, from
-// the goroutine that loaded it.
-func probeAll(apps []*App, ready func(*App)) []probed {
+// within loadBudget. A run still stuck after its first try is waited for in
+// the second pass, not run twice. watch, when set, is told of each app that
+// loads, from the goroutine that loaded it, and of the end of the first pass.
+func probeAll(apps []*App, watch *progress) []probed {
 	out := make([]probed, len(apps))
+	stuck := make([]*run, len(apps)) // first runs still going at the end of their try
 	until := time.Now().Add(loadBudget)
 	pass := func(todo []int, budget time.Duration) (slow []int) {
 		var mu sync.Mutex
@@ -356,24 +362,34 @@ func probeAll(apps []*App, ready func(*App)) []probed {
 				for i := range next {
 					t := apps[i]
 					out[i] = probed{name: t.Name, sum: t.Sum}
-					if time.Now().After(until) {
+					if stuck[i] == nil && time.Now().After(until) {
 						out[i].err = &ScriptError{File: t.File, Err: fmt.Errorf("not loaded yet: loading the folder took all of its %s; it is tried again at the next reload", loadBudget)}
 						continue
 					}
-					app := &App{Name: t.Name, File: t.File, Sum: t.Sum, proto: t.proto, set: t.set}
-					err, timedOut := app.probeWithin(budget)
+					r := stuck[i]
+					if r == nil {
+						r = t.start(budget)
+					}
+					res, over := r.wait()
+					if over && res.timedOut && r.budget < budget { // slow in Go work, then stopped: run it again
+						r = t.start(budget)
+						res, over = r.wait()
+					}
 					switch {
-					case err == nil:
-						out[i].app = app
-						if ready != nil {
-							ready(app)
+					case over && res.err == nil:
+						out[i].app = r.app
+						if watch != nil {
+							watch.loaded(r.app)
 						}
-					case timedOut && budget < topLevelBudget:
+					case budget < topLevelBudget && (!over || res.timedOut):
+						if !over {
+							stuck[i] = r
+						}
 						mu.Lock()
 						slow = append(slow, i)
 						mu.Unlock()
 					default:
-						out[i].err, out[i].final = &ScriptError{File: t.File, Err: err}, true
+						out[i].err, out[i].final = &ScriptError{File: t.File, Err: res.err}, true
 					}
 				}
 			})
@@ -390,40 +406,73 @@ func probeAll(apps []*App, ready func(*App)) []probed {
 	for i := range all {
 		all[i] = i
 	}
-	pass(pass(all, firstTry), topLevelBudget)
+	slow := pass(all, firstTry)
+	if watch != nil {
+		watch.tried()
+	}
+	pass(slow, topLevelBudget)
 	return out
 }
 
-// probeWithin runs the top level within budget, in a goroutine of its own:
-// work the deadline cannot interrupt (Go code such as a huge pattern match)
-// is given up at twice the budget, and loading goes on while it ends on its
-// own. timedOut reports that the budget, not the script, ended it.
-func (a *App) probeWithin(budget time.Duration) (err error, timedOut bool) {
-	type result struct {
-		err      error
-		timedOut bool
-	}
-	done := make(chan result, 1)
+// progress is told how a load goes: serve's first load serves each app as it
+// loads, and stops holding events once every app had its first try.
+type progress struct {
+	loaded func(*App)
+	tried  func()
+}
+
+// run is one run of an app's top level at load, in a goroutine of its own,
+// so that work the deadline cannot interrupt (Go code such as a huge pattern
+// match) can be given up while it ends on its own.
+type run struct {
+	app    *App // a copy of its own: a run given up may still write to it
+	budget time.Duration
+	began  time.Time
+	done   chan runResult
+}
+
+type runResult struct {
+	err      error
+	timedOut bool // the budget ended it, or it is still going past twice the budget
+}
+
+// start runs t's top level within budget.
+func (t *App) start(budget time.Duration) *run {
+	r := &run{app: &App{Name: t.Name, File: t.File, Sum: t.Sum, proto: t.proto, set: t.set},
+		budget: budget, began: time.Now(), done: make(chan runResult, 1)}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), budget)
 		defer cancel()
-		err := a.probe(ctx)
-		done <- result{err, err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded)}
-	}()
-	stuck := time.NewTimer(2 * budget)
-	defer stuck.Stop()
-	select {
-	case r := <-done:
-		if r.timedOut {
+		err := r.app.probe(ctx)
+		if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			where := ""
-			if w := scriptLine.FindString(r.err.Error()); w != "" {
+			if w := scriptLine.FindString(err.Error()); w != "" {
 				where = " (at " + strings.TrimSuffix(w, ":") + ")"
 			}
-			r.err = fmt.Errorf("its top level ran past the %s it may take at load%s: it runs again at every event, within the event's deadline, so it must be quick (an endless loop?)", budget, where)
+			r.done <- runResult{fmt.Errorf("its top level ran past the %s it may take at load%s: it runs again at every event, within the event's deadline, so it must be quick (an endless loop?)", budget, where), true}
+			return
 		}
-		return r.err, r.timedOut
-	case <-stuck.C:
-		return fmt.Errorf("its top level did not return within %s: stuck in work the deadline cannot interrupt (a huge pattern match, string or table operation)", 2*budget), true
+		r.done <- runResult{err: err}
+	}()
+	return r
+}
+
+// wait waits for the run until twice topLevelBudget after it began when it
+// had the whole budget, else twice its own budget; over is false when it is
+// still going then.
+func (r *run) wait() (res runResult, over bool) {
+	limit := 2 * r.budget
+	if r.budget < topLevelBudget && time.Since(r.began) >= limit { // waited for again in the second pass
+		limit = 2 * topLevelBudget
+	}
+	t := time.NewTimer(time.Until(r.began.Add(limit)))
+	defer t.Stop()
+	select {
+	case res = <-r.done:
+		r.done <- res // for a second wait
+		return res, true
+	case <-t.C:
+		return runResult{fmt.Errorf("its top level did not return within %s: stuck in work the deadline cannot interrupt (a huge pattern match, string or table operation)", limit), true}, false
 	}
 }
 
@@ -512,6 +561,7 @@ func compileSource(src []byte, name string) (*lua.FunctionProto, error) {
 // declares, and checks its fallback against 8x8's rules. Nothing a script
 // does may crash the server: a panic here is the script's failure to load.
 func (a *App) probe(ctx context.Context) (err error) {
+	topLevelsRun.Add(1)
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("loading the script failed: %v", p)

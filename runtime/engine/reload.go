@@ -28,11 +28,11 @@ import (
 // Reload is not safe for concurrent use: one goroutine reloads.
 func (e *Engine) Reload(vet func(s *Scripts, app string) error) (changed []string, refused []error) {
 	old := e.scripts.Load()
-	var ready func(*App)
+	var watch *progress
 	if old.loading != nil {
-		vet, ready = nil, e.serveAsLoaded()
+		vet, watch = nil, e.serveAsLoaded(old.loading)
 	}
-	fresh, errs := load(old.Dir, old, ready)
+	fresh, errs := load(old.Dir, old, watch)
 	next := &Scripts{Dir: old.Dir, Apps: map[string]*App{}, Retired: map[string]*App{},
 		modules: fresh.modules, libSum: fresh.libSum, sources: fresh.sources, refused: fresh.refused}
 	for _, name := range fresh.Names() {
@@ -80,7 +80,7 @@ func (e *Engine) Reload(vet func(s *Scripts, app string) error) (changed []strin
 	sort.Strings(changed)
 	e.scripts.Store(next) // even when nothing changed: next remembers what it refused
 	if old.loading != nil {
-		close(old.loading.done)
+		old.loading.over()
 	}
 	return changed, refused
 }
@@ -108,21 +108,24 @@ type refusedError struct {
 func (r *refusedError) Error() string { return r.err.Error() + "; " + r.what }
 func (r *refusedError) Unwrap() error { return r.err }
 
-// loadWait bounds how long an event waits for serve's first load: long
-// enough for every good app, which loads in milliseconds; a slow app is
-// refused at topLevelBudget, and its events get the fallback meanwhile.
+// loadWait bounds how long events wait for serve's first load.
 const loadWait = topLevelBudget
 
-// loading is serve's first load under way.
+// loading is serve's first load under way. Events wait until every app had
+// its first try (firstTry each, one per core: every good app is loaded by
+// then), or loadWait at most. An app that needs a second try is slow or
+// broken: it does not hold up the others, and its events get the fallback
+// until it loads.
 type loading struct {
-	done  chan struct{} // closed when it is over
-	until time.Time     // when events stop waiting for it
+	done  chan struct{} // closed when events stop waiting
+	once  sync.Once
+	until time.Time // when events stop waiting, at the latest
 }
 
-// served returns the scripts to route an event with. While serve's first
-// load is under way, it waits for it, until loadWait after it began at most:
-// an event that comes before its app has loaded waits for the app, not for
-// the fallback, while a slow app cannot hold up the others for long.
+func (l *loading) over() { l.once.Do(func() { close(l.done) }) }
+
+// served returns the scripts to route an event with: while serve's first
+// load is under way, the apps loaded after the wait (see loading).
 func (e *Engine) served() *Scripts {
 	s := e.scripts.Load()
 	if l := s.loading; l != nil {
@@ -141,9 +144,9 @@ func (e *Engine) served() *Scripts {
 
 // serveAsLoaded serves each app of the first load as soon as it loads,
 // beside those loaded before it.
-func (e *Engine) serveAsLoaded() func(*App) {
+func (e *Engine) serveAsLoaded(l *loading) *progress {
 	var mu sync.Mutex
-	return func(app *App) {
+	return &progress{tried: l.over, loaded: func(app *App) {
 		mu.Lock()
 		defer mu.Unlock()
 		cur := e.scripts.Load()
@@ -152,7 +155,7 @@ func (e *Engine) serveAsLoaded() func(*App) {
 		next.Apps[app.Name] = app
 		_ = next.claimNumbers(nil) // the load's end decides, and reports
 		e.scripts.Store(&next)
-	}
+	}}
 }
 
 // Watch calls changed at once, for the folder as it is, then polls dir every

@@ -13,22 +13,15 @@ import (
 // BusyShare while live calls are being handled (Busy reports whether any were
 // since the last call played). Time is measured on the wall clock, which
 // counts what the explorer waited for a core as work too: the share is an
-// upper bound.
+// upper bound. A share of 0, or of 1 or more, does not pace.
 type Pacer struct {
 	Share, BusyShare float64
 	Busy             func() bool
 }
 
-// Pace is an Options.Pace.
+// Pace is an Options.Pace: it sleeps Rest(took), or until ctx ends.
 func (p Pacer) Pace(ctx context.Context, took time.Duration) error {
-	share := p.Share
-	if p.Busy != nil && p.Busy() {
-		share = p.BusyShare
-	}
-	if share <= 0 || share >= 1 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(time.Duration(float64(took) * (1/share - 1)))
+	t := time.NewTimer(p.Rest(took))
 	defer t.Stop()
 	select {
 	case <-t.C:
@@ -36,4 +29,17 @@ func (p Pacer) Pace(ctx context.Context, took time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Rest is how long to sleep after a call that took took, so that the work
+// is at most the share of the time.
+func (p Pacer) Rest(took time.Duration) time.Duration {
+	share := p.Share
+	if p.Busy != nil && p.Busy() {
+		share = p.BusyShare
+	}
+	if share <= 0 || share >= 1 {
+		return 0
+	}
+	return time.Duration(float64(took) * (1/share - 1))
 }
