@@ -155,7 +155,7 @@ function on_call(s) return { ivr.say(require("lib." .. s.vars.lib).text), ivr.ha
 		t.Fatal(err)
 	}
 	for link, target := range map[string]string{
-		"lib/secret.lua": filepath.Join(outside, "secret.lua"), // absolute, out
+		"lib/secret.lua":   filepath.Join(outside, "secret.lua"),              // absolute, out
 		"lib/relative.lua": "../../" + filepath.Base(outside) + "/secret.lua", // relative, out
 		"lib/inside.lua":   "../shared/inside.lua",
 	} {
