@@ -150,7 +150,7 @@ func serve(c *cli.Context) error {
 		go runSafely(logger, "checking the apps", func() { // what check finds in the apps served: said, not refused
 			s := eng.Scripts()
 			for _, name := range s.Names() {
-				if err := vet.vet(s, name); err != nil {
+				if err := vet.report(s, name); err != nil {
 					logger.Warn("app has problems (luaivr check tells more)", "app", name, "err", err)
 				}
 			}
