@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/luaivr/luaivr/runtime/callflow"
@@ -73,6 +75,28 @@ type Scripts struct {
 	modules  map[string]*lua.FunctionProto // "lib.hours" → code
 	libSum   [sha256.Size]byte             // of every non-app module, to see a change in any
 	byNumber map[string]*App
+	// sources are the files of this load, compiled: the next load compiles
+	// only the files whose content changed.
+	sources map[string]source
+	// refused are the app versions that failed to load or to pass vet: the
+	// next load of the same source with the same modules refuses them again
+	// without running or reporting them.
+	refused map[string]refusal
+	// loading is set while serve's first load is under way (see Engine.Scripts).
+	loading *loading
+}
+
+// source is one file of the folder, compiled.
+type source struct {
+	sum   [sha256.Size]byte // of the content, or of why it could not be read
+	proto *lua.FunctionProto
+	err   error // why it cannot be used
+}
+
+// refusal is why one version of an app is not served.
+type refusal struct {
+	sum, libSum [sha256.Size]byte
+	err         error
 }
 
 // Module resolves require(name) within the folder.
@@ -88,6 +112,18 @@ func (s *Scripts) Names() []string {
 	names := make([]string, 0, len(s.Apps))
 	for n := range s.Apps {
 		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Loading names the apps of a Scan that are not loaded yet, in order.
+func (s *Scripts) Loading() []string {
+	var names []string
+	for rel, src := range s.sources {
+		if name := strings.TrimSuffix(rel, ".lua"); IsApp(rel) && src.err == nil && s.Apps[name] == nil {
+			names = append(names, name)
+		}
 	}
 	sort.Strings(names)
 	return names
@@ -114,17 +150,90 @@ func IsApp(rel string) bool {
 	return !strings.ContainsRune(rel, '/') && strings.HasSuffix(rel, ".lua") && !strings.HasSuffix(rel, "_test.lua")
 }
 
-// probeTimeout bounds a script's top level at load.
-const probeTimeout = 2 * time.Second
+// The bounds of loading. An app's top level runs again at the start of every
+// event, under the event's deadline, so it must be quick; at load it runs once
+// more to learn what the app declares, in parallel, one app per core.
+const (
+	// firstTry is each app's first run: a folder of good apps loads in one
+	// pass however many slow ones it also holds, since those are put off to
+	// a second pass.
+	firstTry = 50 * time.Millisecond
+	// topLevelBudget is the second run, for the apps that needed more. Past
+	// it, or past twice it in work the deadline cannot interrupt, the app is
+	// refused.
+	topLevelBudget = time.Second
+	// loadBudget bounds one load of the folder: an app whose run has not
+	// started by then is left for the next load.
+	loadBudget = 10 * time.Second
+)
 
 // Load compiles every .lua file under dir and probes each app. Apps that fail
-// are left out and reported; the rest are served.
+// are left out and reported; the rest are served. A number claimed by two
+// apps goes to the first by name; the other is refused.
 func Load(dir string) (*Scripts, []error) {
-	s := &Scripts{Dir: dir, Apps: map[string]*App{}, modules: map[string]*lua.FunctionProto{}}
-	var errs []error
-	var apps []string
-	sums := map[string][sha256.Size]byte{}
+	s, errs := load(dir, nil, nil)
+	return s, append(errs, s.claimNumbers(nil)...)
+}
+
+// Scan compiles every .lua file under dir without running any: serve answers
+// calls while its apps load (Engine.Reload loads them; Loading names them
+// until then).
+func Scan(dir string) (*Scripts, []error) {
+	s, _, errs := scan(dir, nil)
+	s.loading = &loading{done: make(chan struct{}), until: time.Now().Add(loadWait)}
+	return s, errs
+}
+
+// load reads the folder again after prev (nil the first time). It compiles
+// only the files that changed and runs only the apps whose source or modules
+// changed: an app prev served is the same *App, and a version prev refused is
+// refused again, unreported. watch, when set, is told how the load goes.
+func load(dir string, prev *Scripts, watch *progress) (*Scripts, []error) {
+	s, apps, errs := scan(dir, prev)
+	var todo []*App
+	for _, rel := range apps {
+		name := strings.TrimSuffix(rel, ".lua")
+		app := &App{Name: name, File: rel, Sum: s.sources[rel].sum, proto: s.modules[name], set: s}
+		if prev != nil {
+			if old := prev.Apps[name]; old != nil && old.Sum == app.Sum && prev.libSum == s.libSum {
+				s.Apps[name] = old
+				continue
+			}
+			if r, ok := prev.refused[name]; ok && r.sum == app.Sum && r.libSum == s.libSum {
+				s.refused[name] = r
+				continue
+			}
+		}
+		todo = append(todo, app)
+	}
+	for _, p := range probeAll(todo, watch) {
+		switch {
+		case p.app != nil:
+			s.Apps[p.app.Name] = p.app
+		case p.final:
+			s.refused[p.name] = refusal{sum: p.sum, libSum: s.libSum, err: p.err}
+			fallthrough
+		default:
+			errs = append(errs, p.err)
+		}
+	}
+	return s, errs
+}
+
+// scan reads and compiles every .lua file under dir, reusing prev's work on
+// files whose content is the same, and reports the files that fail, unless
+// they failed the same way in prev. Files are read through the folder's
+// resolved path: a link that leads out of the folder is refused, so no app
+// and no require can reach outside it. It returns the apps that compiled.
+func scan(dir string, prev *Scripts) (s *Scripts, apps []string, errs []error) {
+	s = &Scripts{Dir: dir, Apps: map[string]*App{}, modules: map[string]*lua.FunctionProto{},
+		sources: map[string]source{}, refused: map[string]refusal{}}
 	libs := sha256.New()
+	f, err := openFolder(dir)
+	if err != nil {
+		return s, nil, []error{fmt.Errorf("script folder %s: %w", dir, err)}
+	}
+	defer f.root.Close()
 	walkErr := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -140,22 +249,18 @@ func Load(dir string) (*Scripts, []error) {
 		if !strings.HasSuffix(rel, ".lua") || strings.HasSuffix(rel, "_test.lua") {
 			return nil
 		}
-		src, err := os.ReadFile(path)
-		if err != nil {
-			errs = append(errs, &ScriptError{File: rel, Err: err})
+		src := f.compile(rel, prev)
+		s.sources[rel] = src
+		if !IsApp(rel) {
+			fmt.Fprintf(libs, "%s\x00%x\n", rel, src.sum)
+		}
+		if src.err != nil {
+			if old, ok := prev.source(rel); !ok || old.sum != src.sum {
+				errs = append(errs, src.err)
+			}
 			return nil
 		}
-		if IsApp(rel) {
-			sums[rel] = sha256.Sum256(src)
-		} else {
-			fmt.Fprintf(libs, "%s\x00%d\x00%s", rel, len(src), src)
-		}
-		proto, err := compileSource(src, rel)
-		if err != nil {
-			errs = append(errs, err)
-			return nil
-		}
-		s.modules[strings.ReplaceAll(strings.TrimSuffix(rel, ".lua"), "/", ".")] = proto
+		s.modules[strings.ReplaceAll(strings.TrimSuffix(rel, ".lua"), "/", ".")] = src.proto
 		if IsApp(rel) {
 			apps = append(apps, rel)
 		}
@@ -163,59 +268,264 @@ func Load(dir string) (*Scripts, []error) {
 	})
 	copy(s.libSum[:], libs.Sum(nil))
 	if walkErr != nil {
-		s.index()
-		return s, append(errs, fmt.Errorf("script folder %s: %w", dir, walkErr))
+		errs = append(errs, fmt.Errorf("script folder %s: %w", dir, walkErr))
 	}
-	// Probing runs each script's top level: in parallel, since a folder can
-	// hold a hundred apps and serve should answer within a blink.
-	probed := make([]*App, len(apps))
-	probeErrs := make([]error, len(apps))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			for i := range next {
-				rel := apps[i]
-				name := strings.TrimSuffix(rel, ".lua")
-				app := &App{Name: name, File: rel, Sum: sums[rel], proto: s.modules[name], set: s}
-				if err := app.probe(); err != nil {
-					probeErrs[i] = &ScriptError{File: rel, Err: err}
-					continue
-				}
-				probed[i] = app
-			}
-		})
-	}
-	for i := range apps {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	for i, app := range probed {
-		if app == nil {
-			errs = append(errs, probeErrs[i])
-			continue
-		}
-		s.Apps[app.Name] = app
-	}
-	return s, append(errs, s.index()...)
+	return s, apps, errs
 }
 
-// index maps the numbers apps claim to the apps.
-func (s *Scripts) index() []error {
-	var errs []error
-	s.byNumber = map[string]*App{}
-	for _, name := range s.Names() {
-		app := s.Apps[name]
-		for _, n := range app.Numbers {
-			if other, taken := s.byNumber[n]; taken {
-				errs = append(errs, &ScriptError{File: app.File, Err: fmt.Errorf("number +%s is also claimed by %s; calls to it go to %s", n, other.File, other.Name)})
-				continue
-			}
-			s.byNumber[n] = app
-		}
+func (s *Scripts) source(rel string) (source, bool) {
+	if s == nil {
+		return source{}, false
 	}
-	return errs
+	src, ok := s.sources[rel]
+	return src, ok
+}
+
+// folder reads files of a script folder, and only of it.
+type folder struct {
+	dir, real string // as given, and with every link resolved
+	root      *os.Root
+}
+
+func openFolder(dir string) (*folder, error) {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(real)
+	if err != nil {
+		return nil, err
+	}
+	return &folder{dir: dir, real: real, root: root}, nil
+}
+
+// read reads a file of the folder by its resolved path. A link may point
+// anywhere inside the folder, but not out of it; os.Root refuses a link
+// changed to point out between the check and the read.
+func (f *folder) read(rel string) ([]byte, error) {
+	real, err := filepath.EvalSymlinks(filepath.Join(f.dir, filepath.FromSlash(rel)))
+	if err != nil {
+		return nil, err
+	}
+	inside, err := filepath.Rel(f.real, real)
+	if err != nil || inside == ".." || strings.HasPrefix(inside, ".."+string(filepath.Separator)) {
+		return nil, fmt.Errorf("it is a link to %s, outside the script folder: apps and the modules they require are read only from inside it (copy the file into the folder instead)", real)
+	}
+	return f.root.ReadFile(inside)
+}
+
+// compile reads and compiles one file, or takes prev's compilation of the
+// same content.
+func (f *folder) compile(rel string, prev *Scripts) source {
+	content, err := f.read(rel)
+	if err != nil {
+		return source{sum: sha256.Sum256([]byte(err.Error())), err: &ScriptError{File: rel, Err: err}}
+	}
+	sum := sha256.Sum256(content)
+	if old, ok := prev.source(rel); ok && old.sum == sum {
+		return old
+	}
+	proto, err := compileSource(content, rel)
+	return source{sum: sum, proto: proto, err: err}
+}
+
+// topLevelsRun counts the top levels run at load, so that a test can prove
+// that a load runs only what changed.
+var topLevelsRun atomic.Int64
+
+// probed is how one app's load ended.
+type probed struct {
+	name string
+	sum  [sha256.Size]byte
+	app  *App  // nil when it did not load
+	err  error // why not
+	// final is set when the failure is the app's own, so that the same
+	// version is not run again; a load out of time is tried again next time.
+	final bool
+}
+
+// probeAll runs the top level of apps, one per core at a time: first each
+// within firstTry, then those that needed more within topLevelBudget, all
+// within loadBudget. A run still stuck after its first try is waited for in
+// the second pass, not run twice. watch, when set, is told of each app that
+// loads, from the goroutine that loaded it, and of the end of the first pass.
+func probeAll(apps []*App, watch *progress) []probed {
+	out := make([]probed, len(apps))
+	stuck := make([]*run, len(apps)) // first runs still going at the end of their try
+	until := time.Now().Add(loadBudget)
+	pass := func(todo []int, budget time.Duration) (slow []int) {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range min(runtime.GOMAXPROCS(0), len(todo)) {
+			wg.Go(func() {
+				for i := range next {
+					t := apps[i]
+					out[i] = probed{name: t.Name, sum: t.Sum}
+					if stuck[i] == nil && time.Now().After(until) {
+						out[i].err = &ScriptError{File: t.File, Err: fmt.Errorf("not loaded yet: loading the folder took all of its %s; it is tried again at the next reload", loadBudget)}
+						continue
+					}
+					r := stuck[i]
+					if r == nil {
+						r = t.start(budget)
+					}
+					res, over := r.wait()
+					if over && res.timedOut && r.budget < budget { // slow in Go work, then stopped: run it again
+						r = t.start(budget)
+						res, over = r.wait()
+					}
+					switch {
+					case over && res.err == nil:
+						out[i].app = r.app
+						if watch != nil {
+							watch.loaded(r.app)
+						}
+					case budget < topLevelBudget && (!over || res.timedOut):
+						if !over {
+							stuck[i] = r
+						}
+						mu.Lock()
+						slow = append(slow, i)
+						mu.Unlock()
+					default:
+						out[i].err, out[i].final = &ScriptError{File: t.File, Err: res.err}, true
+					}
+				}
+			})
+		}
+		for _, i := range todo {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		sort.Ints(slow)
+		return slow
+	}
+	all := make([]int, len(apps))
+	for i := range all {
+		all[i] = i
+	}
+	slow := pass(all, firstTry)
+	if watch != nil {
+		watch.tried()
+	}
+	pass(slow, topLevelBudget)
+	return out
+}
+
+// progress is told how a load goes: serve's first load serves each app as it
+// loads, and stops holding events once every app had its first try.
+type progress struct {
+	loaded func(*App)
+	tried  func()
+}
+
+// run is one run of an app's top level at load, in a goroutine of its own,
+// so that work the deadline cannot interrupt (Go code such as a huge pattern
+// match) can be given up while it ends on its own.
+type run struct {
+	app    *App // a copy of its own: a run given up may still write to it
+	budget time.Duration
+	began  time.Time
+	done   chan runResult
+}
+
+type runResult struct {
+	err      error
+	timedOut bool // the budget ended it, or it is still going past twice the budget
+}
+
+// start runs t's top level within budget.
+func (t *App) start(budget time.Duration) *run {
+	r := &run{app: &App{Name: t.Name, File: t.File, Sum: t.Sum, proto: t.proto, set: t.set},
+		budget: budget, began: time.Now(), done: make(chan runResult, 1)}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), budget)
+		defer cancel()
+		err := r.app.probe(ctx)
+		if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			where := ""
+			if w := scriptLine.FindString(err.Error()); w != "" {
+				where = " (at " + strings.TrimSuffix(w, ":") + ")"
+			}
+			r.done <- runResult{fmt.Errorf("its top level ran past the %s it may take at load%s: it runs again at every event, within the event's deadline, so it must be quick (an endless loop?)", budget, where), true}
+			return
+		}
+		r.done <- runResult{err: err}
+	}()
+	return r
+}
+
+// wait waits for the run until twice topLevelBudget after it began when it
+// had the whole budget, else twice its own budget; over is false when it is
+// still going then.
+func (r *run) wait() (res runResult, over bool) {
+	limit := 2 * r.budget
+	if r.budget < topLevelBudget && time.Since(r.began) >= limit { // waited for again in the second pass
+		limit = 2 * topLevelBudget
+	}
+	t := time.NewTimer(time.Until(r.began.Add(limit)))
+	defer t.Stop()
+	select {
+	case res = <-r.done:
+		r.done <- res // for a second wait
+		return res, true
+	case <-t.C:
+		return runResult{fmt.Errorf("its top level did not return within %s: stuck in Go code that does not stop at the deadline (a store or network call that hangs)", limit), true}, false
+	}
+}
+
+// claimNumbers gives each number to one app and refuses the others that
+// claim it, since a number's calls can go to one app only: the app that
+// answered it in old keeps it, so that a new app never takes another's calls;
+// otherwise the first by name. A refused app's version in old serves on; an
+// app old did not serve is not served.
+func (s *Scripts) claimNumbers(old *Scripts) []error {
+	var errs []error
+	for {
+		owner := map[string]*App{}
+		if old != nil {
+			for n, was := range old.byNumber {
+				if now := s.Apps[was.Name]; now != nil && slices.Contains(now.Numbers, n) {
+					owner[n] = now
+				}
+			}
+		}
+		var loser, holder *App
+		var number string
+	apps:
+		for _, name := range s.Names() {
+			app := s.Apps[name]
+			for _, n := range app.Numbers {
+				if o, taken := owner[n]; taken && o != app {
+					loser, holder, number = app, o, n
+					break apps
+				}
+				owner[n] = app
+			}
+		}
+		if loser == nil {
+			s.byNumber = owner
+			return errs
+		}
+		what := loser.Name + " is not served"
+		if prev := old.served(loser.Name); prev != nil && prev != loser {
+			s.Apps[loser.Name] = prev
+			what = "its previous version serves on"
+		} else {
+			delete(s.Apps, loser.Name)
+		}
+		errs = append(errs, &refusedError{&ScriptError{File: loser.File, Err: fmt.Errorf(
+			"number +%s is answered by %s (%s), and a number has one app: remove it from one of them", number, holder.Name, holder.File)}, what})
+	}
+}
+
+func (s *Scripts) served(name string) *App {
+	if s == nil {
+		return nil
+	}
+	return s.Apps[name]
 }
 
 // Compile compiles a Lua file; name is how errors and tracebacks call it.
@@ -246,14 +556,13 @@ func compileSource(src []byte, name string) (*lua.FunctionProto, error) {
 // probe runs the script's top level once in a scratch state to learn what it
 // declares, and checks its fallback against 8x8's rules. Nothing a script
 // does may crash the server: a panic here is the script's failure to load.
-func (a *App) probe() (err error) {
+func (a *App) probe(ctx context.Context) (err error) {
+	topLevelsRun.Add(1)
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("loading the script failed: %v", p)
 		}
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
-	defer cancel()
 	mod := ivr.New()
 	L := sandbox.New(a.set, loadLibs.open(mod, a.Name, discardLogger)...)
 	defer L.Close()

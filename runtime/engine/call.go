@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/luaivr/luaivr/runtime/callflow"
 	"github.com/luaivr/luaivr/runtime/webhook"
@@ -46,11 +47,29 @@ type Send func(ctx context.Context, cf []callflow.Action) (sessionID string, err
 // on_call returns. The session is recorded under 8x8's session id with the
 // app, its vars and the position it waits at, because the first CALL_ACTION
 // of a placed call carries no clientActionId.
-func (e *Engine) Call(ctx context.Context, req CallRequest, send Send) (Placed, error) {
+//
+// Call runs in the caller's goroutine (the server's POST /calls), which has no
+// recover of its own: a panic in luaivr's part is returned as a CallError of
+// the step it happened in, so that a call is never reported as not placed
+// when it may have been.
+func (e *Engine) Call(ctx context.Context, req CallRequest, send Send) (placed Placed, err error) {
 	fail := func(step string, err error) (Placed, error) { return Placed{}, &CallError{Step: step, Err: err} }
-	app := e.scripts.Load().Apps[req.App]
+	step := "app"
+	defer func() {
+		if p := recover(); p != nil {
+			e.log.Error("panic while placing a call", "app", req.App, "step", step, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			why := map[string]string{
+				"app":    "before anything was sent to 8x8",
+				"send":   "while sending it: 8x8 may have placed it, so look for the call before trying again",
+				"record": "after 8x8 placed it, while recording it: its webhooks may reach the app without its vars",
+			}[step]
+			err = &CallError{Step: step, Err: fmt.Errorf("placing the call failed inside luaivr %s (%v)", why, p)}
+		}
+	}()
+	scripts := e.Scripts()
+	app := scripts.Apps[req.App]
 	if app == nil {
-		return fail("app", fmt.Errorf("no app %q (apps: %v)", req.App, e.scripts.Load().Names()))
+		return fail("app", fmt.Errorf("no app %q (apps: %v)", req.App, scripts.Names()))
 	}
 	if _, ok := app.Handlers[OnCall]; !ok {
 		return fail("app", fmt.Errorf("%s has no on_call: it decides what the callee hears first", app.File))
@@ -71,20 +90,23 @@ func (e *Engine) Call(ctx context.Context, req CallRequest, send Send) (Placed, 
 	if err := callflow.Check(cf, callflow.AsPlaced); err != nil {
 		return fail("app", fmt.Errorf("the callflow to place: %w", err))
 	}
+	step = "send"
 	id, err := send(ctx, cf)
+	step = "record"
+	placed = Placed{SessionID: id, ActionID: lo.reply.ClientActionID, Callflow: cf}
 	if err != nil {
 		return fail("send", err)
 	}
 	if id == "" { // placed all the same: say so, never invite a second try
-		return Placed{Callflow: cf}, &CallError{Step: "record", Err: errors.New(
+		return placed, &CallError{Step: "record", Err: errors.New(
 			"8x8 accepted the call but gave no session id: its webhooks will reach the app without its vars or menu")}
 	}
 	sess.ID, sess.Vars, sess.ActionID, sess.Menu = id, lo.vars, lo.reply.ClientActionID, lo.reply.ClientActionID
 	if err := e.Register(ctx, sess); err != nil {
-		return Placed{SessionID: id, ActionID: sess.ActionID, Callflow: cf}, &CallError{Step: "record", Err: fmt.Errorf(
+		return placed, &CallError{Step: "record", Err: fmt.Errorf(
 			"the call is placed (session %s) but could not be recorded: its webhooks will reach the app without its vars: %w", id, err)}
 	}
-	return Placed{SessionID: id, ActionID: lo.reply.ClientActionID, Callflow: cf}, nil
+	return placed, nil
 }
 
 func orEmpty(m map[string]any) map[string]any {

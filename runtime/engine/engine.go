@@ -149,7 +149,7 @@ func New(scripts *Scripts, opts Options) (*Engine, error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 4 * runtime.GOMAXPROCS(0)
 	}
-	e := &Engine{slots: make(chan struct{}, opts.Concurrency), opts: opts, log: opts.Logger, mem: newMemGuard(opts.MemoryLimit), libs: libs{
+	e := &Engine{slots: make(chan struct{}, opts.Concurrency), opts: opts, log: opts.Logger, mem: newMemGuard(opts.MemoryLimit, opts.Logger), libs: libs{
 		kv:   kvmod.Options{Store: opts.Store, Quota: opts.KVQuota},
 		time: clock.Open(clock.Options{Now: opts.Now, Zone: opts.Zone}),
 		http: httpmod.Open(opts.HTTP),
@@ -162,8 +162,9 @@ func New(scripts *Scripts, opts Options) (*Engine, error) {
 	return e, nil
 }
 
-// Scripts returns the scripts being served.
-func (e *Engine) Scripts() *Scripts { return e.scripts.Load() }
+// Scripts returns the scripts being served; while serve's first load is
+// under way, it waits for it a moment (see served).
+func (e *Engine) Scripts() *Scripts { return e.served() }
 
 // Store is where the engine keeps sessions (for the admin endpoints).
 func (e *Engine) Store() store.Store { return e.opts.Store }
@@ -211,7 +212,7 @@ func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) 
 	if !known {
 		sess = store.Session{ID: ev.SessionID, Created: now, Direction: ev.Direction, Source: ev.Source, Destination: ev.Destination}
 	}
-	scripts := e.scripts.Load()
+	scripts := e.Scripts()
 	app := e.route(scripts, &sess, known, ev, pathApp)
 
 	// A store that cannot save this event gets the fallback without running

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
@@ -36,6 +38,7 @@ var errMemory = errors.New("stopped: the process's memory passed its limit while
 // measured.
 type memGuard struct {
 	limit uint64
+	log   *slog.Logger
 
 	mu      sync.Mutex
 	running map[uint64]watched // by a serial number: pointers to empty structs may all be equal
@@ -48,8 +51,8 @@ type watched struct {
 	heap   uint64 // the heap when the script started
 }
 
-func newMemGuard(limit uint64) *memGuard {
-	g := &memGuard{limit: limit, running: map[uint64]watched{}, wake: make(chan struct{}, 1)}
+func newMemGuard(limit uint64, log *slog.Logger) *memGuard {
+	g := &memGuard{limit: limit, log: log, running: map[uint64]watched{}, wake: make(chan struct{}, 1)}
 	if limit > 0 {
 		go g.loop()
 	}
@@ -96,6 +99,8 @@ func (g *memGuard) watch(cancel context.CancelCauseFunc) (stop func()) {
 	}
 }
 
+// loop samples the heap while scripts run. A failure of its own is logged
+// and the guard goes on: it runs beside every call, outside any recover.
 func (g *memGuard) loop() {
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
@@ -108,23 +113,40 @@ func (g *memGuard) loop() {
 			continue
 		}
 		<-tick.C
-		heap := liveHeap()
-		if heap < g.limit {
-			continue
+		if !g.check() {
+			time.Sleep(100 * time.Millisecond) // not a log line a millisecond
 		}
-		stopped := 0
+	}
+}
+
+// check stops the scripts the heap grew under when it is over the limit. It
+// reports false when it failed.
+func (g *memGuard) check() (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			g.log.Error("memory guard failed; it goes on", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			ok = false
+		}
+	}()
+	heap := liveHeap()
+	if heap < g.limit {
+		return true
+	}
+	stopped := func() (n int) {
 		g.mu.Lock()
+		defer g.mu.Unlock()
 		for _, w := range g.running {
 			if heap >= 2*g.limit || heap > w.heap && heap-w.heap > g.limit/4 {
 				w.cancel(errMemory)
-				stopped++
+				n++
 			}
 		}
-		g.mu.Unlock()
-		if stopped > 0 {
-			// Now that the runaways stop, collect what they left and give
-			// it back to the OS, so resident memory falls too.
-			debug.FreeOSMemory()
-		}
+		return n
+	}()
+	if stopped > 0 {
+		// Now that the runaways stop, collect what they left and give it
+		// back to the OS, so resident memory falls too.
+		debug.FreeOSMemory()
 	}
+	return true
 }

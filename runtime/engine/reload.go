@@ -6,57 +6,56 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
-// Reload loads the script folder again and serves what passes. An app whose
-// new version fails to compile or load, or that vet refuses (serve runs
-// check), keeps serving its previous version. A removed app takes no new
+// Reload loads the script folder again and serves what passes. Only what
+// changed is run and vetted: an app whose source and modules are unchanged
+// costs nothing, whether it was served or refused. A new version that fails
+// to compile or load, that vet refuses (serve runs check), or that claims a
+// number another app answers is refused, and its previous version keeps
+// serving; each refusal says what serves instead. A removed app takes no new
 // calls but finishes the calls it was serving. Calls in progress go on with
 // their session; their next event runs the new version.
+//
+// The first Reload after Scan is serve's start: it serves each app as soon
+// as it loads and does not vet (serve reports what check finds instead).
+// Reload is not safe for concurrent use: one goroutine reloads.
 func (e *Engine) Reload(vet func(s *Scripts, app string) error) (changed []string, refused []error) {
 	old := e.scripts.Load()
-	fresh, loadErrs := Load(old.Dir)
-	next := &Scripts{Dir: old.Dir, Apps: map[string]*App{}, Retired: map[string]*App{},
-		modules: fresh.modules, libSum: fresh.libSum}
-	broken := map[string]bool{}
-	for _, err := range loadErrs {
-		var se *ScriptError
-		if errors.As(err, &se) && IsApp(se.File) {
-			broken[strings.TrimSuffix(se.File, ".lua")] = true
-		}
-		refused = append(refused, err)
+	var watch *progress
+	if old.loading != nil {
+		vet, watch = nil, e.serveAsLoaded(old.loading)
 	}
-	libsChanged := fresh.libSum != old.libSum
+	fresh, errs := load(old.Dir, old, watch)
+	next := &Scripts{Dir: old.Dir, Apps: map[string]*App{}, Retired: map[string]*App{},
+		modules: fresh.modules, libSum: fresh.libSum, sources: fresh.sources, refused: fresh.refused}
 	for _, name := range fresh.Names() {
 		app, prev := fresh.Apps[name], old.Apps[name]
-		if prev != nil && prev.Sum == app.Sum && !libsChanged {
-			next.Apps[name] = prev
-			continue
-		}
-		if vet != nil {
+		if app != prev && vet != nil {
 			if err := vet(fresh, name); err != nil {
-				refused = append(refused, err)
-				if prev != nil {
-					next.Apps[name] = prev
-				}
-				continue
+				errs = append(errs, err)
+				next.refused[name] = refusal{sum: app.Sum, libSum: fresh.libSum, err: err}
+				app = prev
 			}
 		}
-		next.Apps[name] = app
-		changed = append(changed, name)
+		if app != nil {
+			next.Apps[name] = app
+		}
 	}
 	for name, prev := range old.Apps {
-		switch {
-		case next.Apps[name] != nil:
-		case broken[name]:
+		if next.Apps[name] != nil {
+			continue
+		}
+		if _, present := fresh.sources[prev.File]; present { // there, but refused
 			next.Apps[name] = prev
-		default:
+		} else {
 			next.Retired[name] = prev
-			changed = append(changed, name+" (removed)")
 		}
 	}
 	for name, r := range old.Retired {
@@ -64,20 +63,109 @@ func (e *Engine) Reload(vet func(s *Scripts, app string) error) (changed []strin
 			next.Retired[name] = r
 		}
 	}
-	refused = append(refused, next.index()...)
-	if len(changed) > 0 {
-		sort.Strings(changed)
-		e.scripts.Store(next)
+	errs = append(errs, next.claimNumbers(old)...)
+	for _, err := range errs {
+		refused = append(refused, next.consequence(err))
+	}
+	for name, app := range next.Apps {
+		if old.Apps[name] != app {
+			changed = append(changed, name)
+		}
+	}
+	for name := range next.Retired {
+		if old.Apps[name] != nil {
+			changed = append(changed, name+" (removed)")
+		}
+	}
+	sort.Strings(changed)
+	e.scripts.Store(next) // even when nothing changed: next remembers what it refused
+	if old.loading != nil {
+		old.loading.over()
 	}
 	return changed, refused
 }
 
-// Watch polls dir every interval and calls changed when a .lua file is added,
-// removed or modified. Polling, rather than file system events, works the
-// same on every file system, container volumes included. It returns when ctx
-// ends.
+// consequence adds to a refusal what serves instead, so that the log says
+// what happened, not only what was wrong.
+func (s *Scripts) consequence(err error) error {
+	var se *ScriptError
+	var said *refusedError
+	if errors.As(err, &said) || !errors.As(err, &se) || !IsApp(se.File) {
+		return err
+	}
+	name := strings.TrimSuffix(se.File, ".lua")
+	if s.Apps[name] != nil {
+		return &refusedError{err, "its previous version serves on"}
+	}
+	return &refusedError{err, name + " is not served"}
+}
+
+type refusedError struct {
+	err  error
+	what string
+}
+
+func (r *refusedError) Error() string { return r.err.Error() + "; " + r.what }
+func (r *refusedError) Unwrap() error { return r.err }
+
+// loadWait bounds how long events wait for serve's first load.
+const loadWait = topLevelBudget
+
+// loading is serve's first load under way. Events wait until every app had
+// its first try (firstTry each, one per core: every good app is loaded by
+// then), or loadWait at most. An app that needs a second try is slow or
+// broken: it does not hold up the others, and its events get the fallback
+// until it loads.
+type loading struct {
+	done  chan struct{} // closed when events stop waiting
+	once  sync.Once
+	until time.Time // when events stop waiting, at the latest
+}
+
+func (l *loading) over() { l.once.Do(func() { close(l.done) }) }
+
+// served returns the scripts to route an event with: while serve's first
+// load is under way, the apps loaded after the wait (see loading).
+func (e *Engine) served() *Scripts {
+	s := e.scripts.Load()
+	if l := s.loading; l != nil {
+		if wait := time.Until(l.until); wait > 0 {
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			select {
+			case <-l.done:
+			case <-t.C:
+			}
+			s = e.scripts.Load()
+		}
+	}
+	return s
+}
+
+// serveAsLoaded serves each app of the first load as soon as it loads,
+// beside those loaded before it.
+func (e *Engine) serveAsLoaded(l *loading) *progress {
+	var mu sync.Mutex
+	return &progress{tried: l.over, loaded: func(app *App) {
+		mu.Lock()
+		defer mu.Unlock()
+		cur := e.scripts.Load()
+		next := *cur
+		next.Apps = maps.Clone(cur.Apps)
+		next.Apps[app.Name] = app
+		_ = next.claimNumbers(nil) // the load's end decides, and reports
+		e.scripts.Store(&next)
+	}}
+}
+
+// Watch calls changed at once, for the folder as it is, then polls dir every
+// interval and calls changed again when a .lua file is added, removed or
+// modified: a change made while the first call runs is not missed. Polling,
+// rather than file system events, works the same on every file system,
+// container volumes included. It returns when ctx ends.
 func Watch(ctx context.Context, dir string, interval time.Duration, changed func()) {
 	last := fingerprint(dir)
+	changed()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

@@ -8,11 +8,14 @@ package explore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/phone"
@@ -24,6 +27,13 @@ type Options struct {
 	Depth     int // inputs along one path (default 10)
 	MaxStates int // distinct prompts expanded (default 300)
 	Deadline  engine.Options
+	// Work bounds the time spent playing calls (0: no bound). Exploration
+	// stops there and says so with a warning: what it found is reported.
+	Work time.Duration
+	// Pace, when set, is called before each call is played with the time the
+	// previous one took; an error stops the exploration. serve's vetting
+	// paces itself with a Pacer so that it never takes the CPU live calls need.
+	Pace func(ctx context.Context, took time.Duration) error
 }
 
 // Severity of a Problem.
@@ -75,7 +85,7 @@ type Result struct {
 	Nodes    []*Node
 	Edges    []*Edge
 	Problems []Problem
-	Paths    int
+	Paths    int // calls played
 }
 
 type input struct {
@@ -91,8 +101,10 @@ const (
 )
 
 // Explore walks app. Script folders with errors should be reported from
-// engine.Load first; Explore looks at behaviour.
-func Explore(ctx context.Context, scripts *engine.Scripts, app string, opts Options) (*Result, error) {
+// engine.Load first; Explore looks at behaviour. A failure of the explorer
+// itself is returned as an error, never a crash of the caller: serve vets
+// apps with it.
+func Explore(ctx context.Context, scripts *engine.Scripts, app string, opts Options) (res *Result, err error) {
 	if opts.Depth <= 0 {
 		opts.Depth = 10
 	}
@@ -103,6 +115,11 @@ func Explore(ctx context.Context, scripts *engine.Scripts, app string, opts Opti
 	if a == nil {
 		return nil, fmt.Errorf("no app %q (apps: %s)", app, strings.Join(scripts.Names(), ", "))
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, fmt.Errorf("exploring %s (%s) failed inside luaivr, not in the script: %v\n%s", app, a.File, p, debug.Stack())
+		}
+	}()
 	st, err := badgerstore.Open(badgerstore.Options{InMemory: true})
 	if err != nil {
 		return nil, err
@@ -115,7 +132,8 @@ func Explore(ctx context.Context, scripts *engine.Scripts, app string, opts Opti
 		return nil, err
 	}
 	x := &explorer{ctx: ctx, line: line, app: a, opts: opts, res: &Result{App: app},
-		nodes: map[string]*Node{}, edges: map[[2]string]*Edge{}, seen: map[string]bool{}, reported: map[string]bool{}}
+		nodes: map[string]*Node{}, edges: map[[2]string]*Edge{}, seen: map[string]bool{},
+		reported: map[string]bool{}, visited: map[string]bool{}, tries: map[string]int{}}
 	x.run()
 	return x.res, nil
 }
@@ -131,96 +149,200 @@ type explorer struct {
 	seen     map[string]bool // prompts expanded
 	reported map[string]bool
 	visited  map[string]bool // menu ids reached
+	tries    map[string]int  // replays of a frontier that went elsewhere
+
+	worked  time.Duration // time spent playing calls
+	last    time.Duration // the last call's
+	stopped bool          // the work budget, the context or the pacer ended it
 }
 
+// frontier is a node to expand and a path that led to it: nodes[i] is where
+// the call was before path[i], and nodes[len(path)] is the node itself.
 type frontier struct {
-	path []input
-	node string
+	path  []input
+	nodes []string
 }
 
+func (f frontier) node() string { return f.nodes[len(f.nodes)-1] }
+
+// maxTries bounds the replays of one frontier that go elsewhere.
+const maxTries = 3
+
+// run explores breadth first. Nothing here assumes that two replays of the
+// same inputs agree: an app may decide with kv, the clock, http or chance,
+// and a handler may time out on one replay and not the next. Every replay is
+// a real call; what it shows is recorded, and a replay that goes another way
+// than the path it follows is a new frontier, not a contradiction.
 func (x *explorer) run() {
-	x.visited = map[string]bool{}
-	c, err := x.replay(nil)
-	if err != nil {
-		x.problem(Error, "", "call", err.Error())
-		return
+	_, _, queue := x.walk(frontier{}, nil)
+	if x.res.Root == "" {
+		return // the call could not start: reported
 	}
-	root := x.classify(c, 0, "call")
-	x.res.Root = root
-	queue := []frontier{{nil, root}}
-	ended := false
-	for len(queue) > 0 && len(x.seen) < x.opts.MaxStates {
+	for len(queue) > 0 && len(x.seen) < x.opts.MaxStates && !x.stopped {
 		f := queue[0]
 		queue = queue[1:]
-		if x.seen[f.node] || len(f.path) >= x.opts.Depth {
+		if x.seen[f.node()] || len(f.path) >= x.opts.Depth {
 			continue
 		}
-		x.seen[f.node] = true
-		base, err := x.replay(f.path)
-		if err != nil || base.Ended() {
+		base, followed, more := x.walk(f, queue)
+		queue = more
+		if base == nil {
 			continue
 		}
+		if !followed { // this time the call went elsewhere: try f again later
+			queue = x.diverged(f, queue)
+			continue
+		}
+		if base.Ended() {
+			continue
+		}
+		x.seen[f.node()] = true
 		for _, in := range x.inputs(base) {
-			path := append(append([]input{}, f.path...), in)
-			c, err := x.replay(path)
-			if err != nil {
-				x.problem(Error, "", pathString(path), err.Error())
-				continue
+			if x.stopped {
+				break
 			}
-			mark := x.markAfter(path)
-			to := x.classify(c, mark, pathString(path))
-			x.edge(f.node, to, in.label)
-			switch x.nodes[to].Kind {
-			case "end", "bridge":
-				ended = true
-			}
-			if !c.Ended() && !x.seen[to] {
-				queue = append(queue, frontier{path, to})
-			}
+			next := frontier{path: append(append([]input{}, f.path...), in), nodes: f.nodes}
+			_, _, queue = x.walk(next, queue)
 		}
 	}
 	x.checkMenus()
-	if !ended && len(x.res.Problems) == 0 {
+	ended := false
+	for _, n := range x.res.Nodes {
+		ended = ended || n.Kind == "end" || n.Kind == "bridge"
+	}
+	if !ended && !x.stopped && len(x.res.Problems) == 0 {
 		x.problem(Warning, "", "", fmt.Sprintf("no path of up to %d inputs ends the call or transfers it: can a caller ever leave?", x.opts.Depth))
 	}
 	x.finish()
 }
 
-// replay places a new call and plays path on it.
-func (x *explorer) replay(path []input) (*phone.Call, error) {
+// diverged requeues a frontier whose replay went another way, a few times.
+func (x *explorer) diverged(f frontier, queue []frontier) []frontier {
+	key := pathString(f.path)
+	x.tries[key]++
+	if x.tries[key] == 1 {
+		x.problem(Warning, "", key, "the same inputs led to different places on different calls (the app decides with kv, time, http or chance, or a handler ran out of time): check reports what it saw")
+	}
+	if x.tries[key] < maxTries {
+		queue = append(queue, f)
+	}
+	return queue
+}
+
+// walk plays f's path on a new call, records the edge of every input that
+// leaves f's way, and queues where it leads: a call that goes elsewhere than
+// f says is as true as f. It returns the call and whether it followed f to
+// f's last node; a frontier whose last node is still open (an input just
+// added) is never followed, it is discovered.
+func (x *explorer) walk(f frontier, queue []frontier) (*phone.Call, bool, []frontier) {
+	c, at, err := x.start()
+	if err != nil {
+		if !errors.Is(err, errStopped) {
+			x.problem(Error, "", "call", err.Error())
+		}
+		return nil, false, queue
+	}
+	if x.res.Root == "" {
+		x.res.Root = at
+	}
+	nodes := []string{at}
+	if len(f.nodes) == 0 || at != f.nodes[0] { // where a call starts is a frontier too
+		if !c.Ended() && !x.seen[at] {
+			queue = append(queue, frontier{nodes: nodes})
+		}
+		return c, false, queue
+	}
+	for i, in := range f.path {
+		if c.Ended() || !applies(c, in) {
+			return c, false, queue
+		}
+		path := f.path[:i+1]
+		to, err := x.play(c, in, pathString(path))
+		if err != nil {
+			x.problem(Error, "", pathString(path), err.Error())
+			return c, false, queue
+		}
+		nodes = append(nodes, to)
+		at = to
+		if i+1 < len(f.nodes) && to == f.nodes[i+1] {
+			continue // on f's way
+		}
+		x.edge(nodes[i], to, in.label)
+		if !c.Ended() && !x.seen[to] {
+			queue = append(queue, frontier{path: path, nodes: nodes})
+		}
+		return c, false, queue
+	}
+	return c, true, queue
+}
+
+// start places a new call, when the budget allows, and names where it is.
+func (x *explorer) start() (*phone.Call, string, error) {
+	if x.stopped || !x.pace() {
+		return nil, "", errStopped
+	}
+	began := time.Now()
+	defer func() { x.last = time.Since(began); x.worked += x.last }()
 	x.res.Paths++
 	c, err := x.line.Start(x.ctx, phone.CallOptions{App: x.app.Name})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	for _, in := range path {
-		if c.Ended() {
-			break
-		}
-		switch in.kind {
-		case press:
-			err = c.Press(x.ctx, in.keys)
-		case noInput:
-			// 8x8 retries the prompt noOfTries times; give up each time.
-			for i := 0; i < 10 && c.Waiting() != nil && !c.Ended(); i++ {
-				err = c.Timeout(x.ctx)
-			}
-		case partyHangsUp:
-			err = c.Timeout(x.ctx)
-		}
-		if err != nil {
-			return c, err
-		}
-	}
-	return c, nil
+	return c, x.classify(c, 0, "call"), nil
 }
 
-// markAfter is where the last input's consequences start in a replay of path.
-// Replays are deterministic, so it is the length of the heard list of path
-// without its last input, plus the input itself.
-func (x *explorer) markAfter(path []input) int {
-	c, _ := x.replay(path[:len(path)-1])
-	return len(c.Heard)
+var errStopped = errors.New("exploration stopped")
+
+// pace keeps to the work budget and the pacer; false stops the exploration.
+func (x *explorer) pace() bool {
+	stop := func(why string) bool {
+		x.stopped = true
+		x.problem(Warning, "", "", fmt.Sprintf("exploration stopped after %d calls (%s): what is reported is what those calls showed", x.res.Paths, why))
+		return false
+	}
+	if x.opts.Work > 0 && x.worked >= x.opts.Work {
+		return stop(fmt.Sprintf("its work budget of %s is used up", x.opts.Work))
+	}
+	if err := x.ctx.Err(); err != nil {
+		return stop(err.Error())
+	}
+	if x.opts.Pace != nil && x.res.Paths > 0 {
+		if err := x.opts.Pace(x.ctx, x.last); err != nil {
+			return stop(err.Error())
+		}
+	}
+	return true
+}
+
+// applies reports whether the call is in a state that takes the input.
+func applies(c *phone.Call, in input) bool {
+	if in.kind == partyHangsUp {
+		return c.Bridged()
+	}
+	return c.Waiting() != nil
+}
+
+// play gives the call one input and names where it leads, from what was
+// heard in this call after the input: a position in the call's own record,
+// never in another replay's.
+func (x *explorer) play(c *phone.Call, in input, path string) (string, error) {
+	mark := len(c.Heard)
+	var err error
+	switch in.kind {
+	case press:
+		err = c.Press(x.ctx, in.keys)
+	case noInput:
+		// 8x8 retries the prompt noOfTries times; give up each time.
+		for i := 0; i < 10 && c.Waiting() != nil && !c.Ended() && err == nil; i++ {
+			err = c.Timeout(x.ctx)
+		}
+	case partyHangsUp:
+		err = c.Timeout(x.ctx)
+	}
+	if err != nil {
+		return "", err
+	}
+	return x.classify(c, mark, path), nil
 }
 
 // inputs are what to try at the call's current state.
@@ -353,7 +475,9 @@ func (x *explorer) edge(from, to, key string) {
 		x.edges[k] = e
 		x.res.Edges = append(x.res.Edges, e)
 	}
-	e.Keys = append(e.Keys, key)
+	if !contains(e.Keys, key) {
+		e.Keys = append(e.Keys, key)
+	}
 }
 
 func (x *explorer) problem(sev, where, path, msg string) {

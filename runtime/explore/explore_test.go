@@ -3,10 +3,13 @@ package explore_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/explore"
@@ -94,6 +97,154 @@ function on_timeout(s) return ivr.say("still here") end`,
 			if !strings.Contains(text, l) {
 				t.Errorf("%s: problems lack %q:\n%s", app, l, text)
 			}
+		}
+	}
+}
+
+// Apps that decide with kv, chance or a handler that sometimes runs out of
+// time answer the same keys differently on different calls. Exploring them
+// reports what it saw and never assumes two replays agree (it used to index
+// one replay's transcript with another's length, and crashed serve).
+func TestAppsThatAnswerDifferently(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	apps := map[string]string{
+		// How many announcements, and which menu, depend on how many called before.
+		"counter.lua": `ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 1 }
+function on_call(s)
+  local n = kv.incr("calls")
+  local out = { clientActionId = n % 2 == 0 and "even" or "odd" }
+  for i = 1, (n * 7) % 11 do out[#out + 1] = ivr.say("announcement " .. i) end
+  out[#out + 1] = ivr.say_and_capture("Press 1 (" .. out.clientActionId .. ")")
+  return out
+end
+function on_dtmf(s, d)
+  local n = kv.incr("keys")
+  if n % 3 == 0 then return ivr.hangup() end
+  local out = { clientActionId = "m" .. n % 5 }
+  for i = 1, n % 4 do out[#out + 1] = ivr.say("note " .. i) end
+  out[#out + 1] = ivr.say_and_capture("Menu " .. n % 5)
+  return out
+end
+function on_timeout(s) return ivr.hangup() end`,
+		"dice.lua": `ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 1 }
+function on_call(s)
+  local r = math.random(1, 3)
+  return { clientActionId = "m" .. r, ivr.say_and_capture("Menu " .. r) }
+end
+function on_dtmf(s, d)
+  local r = math.random(1, 4)
+  if r == 1 then return { ivr.say("bye"), ivr.hangup() } end
+  return { clientActionId = "m" .. r, ivr.say_and_capture("Menu " .. r) }
+end
+function on_timeout(s) return ivr.hangup() end`,
+		// Every other call's key press runs out of time: a fallback on one
+		// replay, a menu on the next.
+		"flaky.lua": `ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 1 }
+function on_call(s) return { clientActionId = "main", ivr.say_and_capture("Main") } end
+function on_dtmf(s, d)
+  if kv.incr("k") % 2 == 0 then while true do end end
+  return { clientActionId = "next", ivr.say_and_capture("Next") }
+end
+function on_timeout(s) return ivr.hangup() end`,
+	}
+	for name, src := range apps {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scripts, errs := engine.Load(dir)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for _, app := range scripts.Names() {
+		for run := range 3 {
+			res, err := explore.Explore(context.Background(), scripts, app, explore.Options{Depth: 4, Deadline: engine.Options{Deadline: 20 * time.Millisecond}})
+			if err != nil {
+				t.Fatalf("%s, run %d: %v", app, run, err)
+			}
+			nodes := map[string]bool{}
+			for _, n := range res.Nodes {
+				nodes[n.ID] = true
+			}
+			if !nodes[res.Root] {
+				t.Fatalf("%s: the root %q is not a node", app, res.Root)
+			}
+			for _, e := range res.Edges {
+				if !nodes[e.From] || !nodes[e.To] {
+					t.Fatalf("%s: edge %s → %s between nodes never seen", app, e.From, e.To)
+				}
+			}
+			if app == "counter" && !strings.Contains(fmt.Sprint(res.Problems), "led to different places on different calls") {
+				t.Errorf("counter: the exploration did not say that replays differ: %v", res.Problems)
+			}
+		}
+	}
+}
+
+// A work budget and a pacer bound what exploring costs: serve vets apps
+// with both, beside live calls.
+func TestExplorationIsBounded(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// Every key leads to a new prompt: thousands of states to 8 keys deep.
+	src := `ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 1 }
+function on_call(s) s.vars.keys = "" return ivr.say_and_capture("Enter a key") end
+function on_dtmf(s, d)
+  s.vars.keys = s.vars.keys .. d
+  if #s.vars.keys >= 8 then return ivr.hangup() end
+  return ivr.say_and_capture("You entered " .. s.vars.keys .. ", next key")
+end
+function on_timeout(s) return ivr.hangup() end`
+	if err := os.WriteFile(filepath.Join(dir, "keypad.lua"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	scripts, errs := engine.Load(dir)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	paced := 0
+	res, err := explore.Explore(context.Background(), scripts, "keypad", explore.Options{
+		Work: 200 * time.Millisecond,
+		Pace: func(ctx context.Context, took time.Duration) error { paced++; return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(fmt.Sprint(res.Problems), "its work budget of 200ms is used up") || res.Paths > 2000 {
+		t.Fatalf("the work budget did not stop the exploration after %d calls: %v", res.Paths, res.Problems)
+	}
+	if paced != res.Paths-1 {
+		t.Fatalf("the pacer was asked %d times for %d calls played: want before each but the first", paced, res.Paths)
+	}
+	stop := errors.New("the server is shutting down")
+	res, err = explore.Explore(context.Background(), scripts, "keypad", explore.Options{
+		Pace: func(context.Context, time.Duration) error { return stop }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Paths != 1 || !strings.Contains(fmt.Sprint(res.Problems), stop.Error()) {
+		t.Fatalf("a pacer's error did not stop the exploration: %d calls, %v", res.Paths, res.Problems)
+	}
+}
+
+// The pacer sleeps so that exploring uses at most its share of one core,
+// less while live calls are handled.
+func TestPacerShare(t *testing.T) {
+	t.Parallel()
+	busy := false
+	p := explore.Pacer{Share: 0.5, BusyShare: 0.1, Busy: func() bool { return busy }}
+	for _, c := range []struct {
+		busy bool
+		took time.Duration
+		rest time.Duration
+	}{
+		{false, 10 * time.Millisecond, 10 * time.Millisecond},
+		{true, 10 * time.Millisecond, 90 * time.Millisecond},
+		{true, 0, 0},
+	} {
+		busy = c.busy
+		if got := p.Rest(c.took); got != c.rest {
+			t.Errorf("busy %v, a call of %s: rest %s, want %s", c.busy, c.took, got, c.rest)
 		}
 	}
 }

@@ -57,7 +57,7 @@ func floodChild(files string) int {
 	defer st.Close()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	var m *metrics.Metrics
-	eng, err := engine.New(set, engine.Options{Store: st, Logger: logger, Observe: func(h engine.Handled) { m.Observe(h) }})
+	eng, err := engine.New(set, engine.Options{Store: st, Logger: logger, Deadline: 2 * time.Second, Observe: func(h engine.Handled) { m.Observe(h) }})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 2

@@ -2,9 +2,14 @@ package command
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
@@ -83,23 +88,113 @@ func checkDir(ctx context.Context, dir string, opts explore.Options) ([]explore.
 	return problems, scripts.Names()
 }
 
-// vetApp is hot reload's gate: a new version of an app is served only when
-// check finds no error in it.
-func vetApp(deadline time.Duration) func(*engine.Scripts, string) error {
-	return func(s *engine.Scripts, app string) error {
-		res, err := explore.Explore(context.Background(), s, app, explore.Options{Deadline: engine.Options{Deadline: deadline}})
-		if err != nil {
+// How serve vets an app: in the background of live calls, one app at a time.
+const (
+	// vetShare and vetBusyShare are the parts of one core vetting may use,
+	// while no live event is handled and while some are.
+	vetShare, vetBusyShare = 0.5, 0.05
+	// vetWork bounds the time one app's vetting spends playing calls; check
+	// explores further.
+	vetWork = 500 * time.Millisecond
+	// vetSlack stretches the handlers' deadline while vetting: vetting runs
+	// at low priority, so a handler slowed down by live calls is not taken
+	// for one that ran away. An endless loop is found all the same.
+	vetSlack = 4
+)
+
+// vetter is hot reload's gate (a new version of an app is served only when
+// check finds no error in it) and serve's report of what check finds in the
+// apps it starts with. It explores one app at a time, paced so that it never
+// takes the CPU that live calls need (explore.Pacer); the gate goes first,
+// since an edit waits for it, and a report it interrupts starts over after.
+type vetter struct {
+	ctx      context.Context
+	deadline time.Duration
+	stats    *engine.Stats // live events, to pace by
+	log      *slog.Logger
+
+	mu      sync.Mutex   // one app at a time
+	gates   atomic.Int32 // gate vettings waiting for mu
+	events  int64        // live events seen at the last call played
+	yielded bool         // the report in progress stopped for a gate
+}
+
+func newVetter(ctx context.Context, deadline time.Duration, stats *engine.Stats, log *slog.Logger) *vetter {
+	return &vetter{ctx: ctx, deadline: deadline, stats: stats, log: log}
+}
+
+// vet is the gate: the errors check finds in app, which refuse it.
+func (v *vetter) vet(s *engine.Scripts, app string) error {
+	v.gates.Add(1)
+	v.mu.Lock()
+	v.gates.Add(-1)
+	defer v.mu.Unlock()
+	return v.explore(s, app, false)
+}
+
+// report is the same for an app already served, whose problems are only
+// said: it waits while gates are waiting, and starts over when one comes.
+func (v *vetter) report(s *engine.Scripts, app string) error {
+	for v.ctx.Err() == nil {
+		for v.gates.Load() > 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		v.mu.Lock()
+		err := v.explore(s, app, true)
+		yielded := v.yielded
+		v.mu.Unlock()
+		if !yielded {
 			return err
 		}
-		var errs []string
-		for _, p := range res.Problems {
-			if p.Severity == explore.Error {
-				errs = append(errs, p.String())
-			}
+	}
+	return nil
+}
+
+var errYield = errors.New("a reload is waiting")
+
+// explore explores app as check does and returns the errors check would
+// report. A failure of luaivr's own while exploring is logged and returns no
+// error: vetting is a safety net, not a reason to keep a fix from serving.
+func (v *vetter) explore(s *engine.Scripts, app string, yields bool) (err error) {
+	file := app + ".lua"
+	defer func() {
+		if p := recover(); p != nil {
+			v.log.Error("vetting failed inside luaivr; the app is served unvetted", "app", app, "file", file, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = nil
 		}
-		if len(errs) > 0 {
-			return fmt.Errorf("%s fails check: %s", s.Apps[app].File, strings.Join(errs, "; "))
+	}()
+	v.yielded = false
+	pacer := explore.Pacer{Share: vetShare, BusyShare: vetBusyShare, Busy: v.busy}
+	pace := func(ctx context.Context, took time.Duration) error {
+		if yields && v.gates.Load() > 0 {
+			v.yielded = true
+			return errYield
 		}
+		return pacer.Pace(ctx, took)
+	}
+	res, err := explore.Explore(v.ctx, s, app, explore.Options{
+		Deadline: engine.Options{Deadline: vetSlack * v.deadline}, Work: vetWork, Pace: pace})
+	if err != nil {
+		v.log.Error("vetting failed inside luaivr; the app is served unvetted", "app", app, "file", file, "err", err)
 		return nil
 	}
+	var errs []string
+	for _, p := range res.Problems {
+		if p.Severity == explore.Error {
+			errs = append(errs, p.String())
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s fails check: %s", file, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// busy reports whether live events were handled since the last call vetting
+// played.
+func (v *vetter) busy() bool {
+	n := v.stats.Events.Load()
+	busy := n != v.events
+	v.events = n
+	return busy
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"syscall"
 	"time"
 
@@ -64,15 +66,17 @@ func serve(c *cli.Context) error {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return fmt.Errorf("script folder %s not found: run from the folder that holds it, or pass --scripts DIR", dir)
 	}
-	scripts, problems := engine.Load(dir)
+	// Compiled now, loaded while serving: a slow app does not hold up the start.
+	scripts, problems := engine.Scan(dir)
 	for _, p := range problems {
 		logger.Error("script not served", "err", p)
 	}
-	if len(scripts.Apps) == 0 {
+	apps := scripts.Loading()
+	if len(apps) == 0 {
 		return fmt.Errorf("no app to serve in %s: add an app as a *.lua file (see README)", dir)
 	}
-	if def := c.String("app"); def != "" && scripts.Apps[def] == nil {
-		return fmt.Errorf("--app %s: no such app in %s (apps: %v)", def, dir, scripts.Names())
+	if def := c.String("app"); def != "" && !slices.Contains(apps, def) {
+		return fmt.Errorf("--app %s: no such app in %s (apps: %v)", def, dir, apps)
 	}
 
 	minFree := int64(c.Int("min-free")) << 20
@@ -155,34 +159,40 @@ func serve(c *cli.Context) error {
 		logger.Info("serving /metrics without the admin token", "metrics_addr", mln.Addr().String())
 		go func() { served <- srv.ServeMetrics(mln) }()
 	}
-	logger.Info("luaivr serving", "addr", ln.Addr().String(), "scripts", dir, "apps", scripts.Names(), "data", c.String("data"),
+	logger.Info("luaivr serving", "addr", ln.Addr().String(), "scripts", dir, "apps", apps, "data", c.String("data"),
 		"max_conns", srv.MaxConns(), "max_conns_per_ip", c.Int("max-conns-per-ip"), "file_limit", server.FileLimit())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	vet := vetApp(c.Duration("deadline"))
-	go func() { // what check finds in the apps as loaded: served, but said
-		select { // after startup, so the first calls do not wait for it
-		case <-time.After(2 * time.Second):
-		case <-ctx.Done():
-			return
-		}
-		for _, name := range scripts.Names() {
-			if err := vet(scripts, name); err != nil {
-				logger.Warn("app has problems (luaivr check tells more)", "err", err)
-			}
-		}
-	}()
-	if iv := c.Duration("reload-interval"); iv > 0 {
-		go engine.Watch(ctx, dir, iv, func() {
-			changed, refused := eng.Reload(vet)
+	vet := newVetter(ctx, c.Duration("deadline"), eng.Stats(), logger)
+	loaded := false // touched only by the goroutine that loads
+	load := func() {
+		runSafely(logger, "loading the scripts", func() {
+			changed, refused := eng.Reload(vet.vet)
 			for _, err := range refused {
-				logger.Error("script refused; its previous version keeps serving", "err", err)
+				logger.Error("script refused", "err", err)
 			}
 			if len(changed) > 0 {
-				logger.Info("scripts reloaded", "changed", changed, "apps", eng.Scripts().Names())
+				logger.Info("scripts loaded", "changed", changed, "apps", eng.Scripts().Names())
 			}
 		})
+		if loaded {
+			return
+		}
+		loaded = true
+		go runSafely(logger, "checking the apps", func() { // what check finds in the apps served: said, not refused
+			s := eng.Scripts()
+			for _, name := range s.Names() {
+				if err := vet.report(s, name); err != nil {
+					logger.Warn("app has problems (luaivr check tells more)", "app", name, "err", err)
+				}
+			}
+		})
+	}
+	if iv := c.Duration("reload-interval"); iv > 0 {
+		go engine.Watch(ctx, dir, iv, load)
+	} else {
+		go load()
 	}
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -200,4 +210,15 @@ func serve(c *cli.Context) error {
 		logger.Error("shutdown", "err", err)
 	}
 	return nil
+}
+
+// runSafely runs a piece of serve's background work (loading, vetting): a
+// panic in it is logged, and serving goes on.
+func runSafely(logger *slog.Logger, what string, fn func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			logger.Error("panic while "+what+"; serving goes on", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
+	fn()
 }
