@@ -441,7 +441,10 @@ func (t *App) start(budget time.Duration) *run {
 	r := &run{app: &App{Name: t.Name, File: t.File, Sum: t.Sum, proto: t.proto, set: t.set},
 		budget: budget, began: time.Now(), done: make(chan runResult, 1)}
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), budget)
+		ctx, stop := context.WithCancelCause(context.Background())
+		defer stop(nil)
+		defer loadGuard().watch(stop)() // a top level that piles up memory is stopped as a handler is
+		ctx, cancel := context.WithTimeout(ctx, budget)
 		defer cancel()
 		err := r.app.probe(ctx)
 		if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {

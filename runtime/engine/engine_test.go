@@ -158,7 +158,7 @@ end`,
 fallback = { ivr.say("Sorry, our line has a problem. Goodbye."), ivr.hangup() }
 function on_dtmf(session, digits) error("always") end`,
 	})
-	h := newHarness(t, dir, engine.Options{Deadline: 50 * time.Millisecond})
+	h := newHarness(t, dir, engine.Options{Deadline: 300 * time.Millisecond})
 	server := "We are sorry, we cannot take your call right now. Please call again later."
 	tests := []struct{ app, keys, heard, log string }{
 		{"broken", "1", server, `broken.lua:4: boom`},

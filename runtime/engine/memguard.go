@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
@@ -36,6 +37,20 @@ var errMemory = errors.New("stopped: the process's memory passed its limit while
 // the limit. Limits of the mechanism: the bound is approximate, since the
 // instructions in progress finish first; the README states what was
 // measured.
+// SoftMemoryLimit is Go's soft memory limit as a guard's limit: what serve
+// set from --script-memory (or GOMEMLIMIT), 0 when none is set. Scripts run
+// outside an engine's events (top levels at load, the checks reload runs)
+// are guarded by it too.
+func SoftMemoryLimit() uint64 {
+	if limit := debug.SetMemoryLimit(-1); limit > 0 && limit < math.MaxInt64 {
+		return uint64(limit)
+	}
+	return 0
+}
+
+// loadGuard watches top levels at load, which run outside any engine.
+var loadGuard = sync.OnceValue(func() *memGuard { return newMemGuard(SoftMemoryLimit(), discardLogger) })
+
 type memGuard struct {
 	limit uint64
 	log   *slog.Logger
@@ -51,13 +66,20 @@ type watched struct {
 	heap   uint64 // the heap when the script started
 }
 
+// newMemGuard returns the guard for limit. Engines with the same limit
+// share one (and its goroutine): the checks reload runs make an engine each.
 func newMemGuard(limit uint64, log *slog.Logger) *memGuard {
-	g := &memGuard{limit: limit, log: log, running: map[uint64]watched{}, wake: make(chan struct{}, 1)}
-	if limit > 0 {
-		go g.loop()
+	if limit == 0 {
+		return &memGuard{}
 	}
-	return g
+	g, loaded := guards.LoadOrStore(limit, &memGuard{limit: limit, log: log, running: map[uint64]watched{}, wake: make(chan struct{}, 1)})
+	if !loaded {
+		go g.(*memGuard).loop()
+	}
+	return g.(*memGuard)
 }
+
+var guards sync.Map // limit → *memGuard
 
 // liveHeap is the live heap as of the last collection: what the guard
 // judges by. Garbage that other calls (or the store) leave is not counted; a

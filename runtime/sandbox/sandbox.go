@@ -207,22 +207,51 @@ func bounded(L *lua.LState, orig lua.LValue, check func(L *lua.LState) string) *
 	})
 }
 
-// formatWidth finds the width and precision of each format directive.
-var formatWidth = regexp.MustCompile(`%[-+ #0]*(\d*)(?:\.(\d*))?[a-zA-Z%]`)
-
-// formatBound refuses widths and precisions over 99, as Lua 5.1 does, and a
-// result that could exceed MaxStringBytes.
+// formatBound reads the format as Lua 5.1 does and refuses what it would
+// refuse: a directive is %, flags from "-+ #0", a width and a precision of at
+// most two digits each, and one of Lua's conversions. gopher-lua hands the
+// format to Go's fmt.Sprintf, which would also take Go's own directives
+// (%999999[1]s, %*d, %v): a megabyte from a dozen bytes, or gigabytes from
+// one call. It then refuses a result that could exceed MaxStringBytes.
 func formatBound(L *lua.LState) string {
 	format := lua.LVAsString(L.Get(1))
-	size := len(format)
-	for _, m := range formatWidth.FindAllStringSubmatch(format, -1) {
-		if len(m[1]) > 2 || len(m[2]) > 2 {
+	size, arg := len(format), 2
+	for i := 0; i < len(format); i++ {
+		if format[i] != '%' {
+			continue
+		}
+		i++
+		if i < len(format) && format[i] == '%' {
+			continue
+		}
+		for i < len(format) && strings.IndexByte("-+ #0", format[i]) >= 0 {
+			i++
+		}
+		width, precision := 0, 0
+		for i < len(format) && format[i] >= '0' && format[i] <= '9' {
+			i, width = i+1, width+1
+		}
+		if i < len(format) && format[i] == '.' {
+			for i++; i < len(format) && format[i] >= '0' && format[i] <= '9'; i++ {
+				precision++
+			}
+		}
+		if width > 2 || precision > 2 {
 			return "string.format: invalid format (width or precision too long)"
 		}
-		size += 99
-	}
-	for i := 2; i <= L.GetTop(); i++ {
-		size += len(lua.LVAsString(L.Get(i)))
+		if i >= len(format) || strings.IndexByte("cdiouxXeEfgGqs", format[i]) < 0 {
+			option := "%"
+			if i < len(format) {
+				option += string(format[i])
+			}
+			return fmt.Sprintf("string.format: invalid option '%s' to 'format' (Lua's are %%c %%d %%i %%o %%u %%x %%X %%e %%E %%f %%g %%G %%q %%s)", option)
+		}
+		n := len(lua.LVAsString(L.Get(arg)))
+		if format[i] == 'q' { // every byte may become an escape of four
+			n = 4*n + 2
+		}
+		size += 99 + 32 + n
+		arg++
 	}
 	if size > MaxStringBytes {
 		return fmt.Sprintf("string.format: the result could be over the limit of %d bytes", MaxStringBytes)

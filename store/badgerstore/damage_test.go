@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/luaivr/luaivr/runtime/logtest"
 	"io"
 	"log/slog"
 	"os"
@@ -17,23 +18,7 @@ import (
 	"github.com/luaivr/luaivr/store"
 )
 
-// syncBuffer collects log lines written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = logtest.Buffer
 
 // bigCommit is event 0 of call k, with an event and a reply over the value
 // threshold, so that both the LSM tree and the value log hold data.

@@ -173,7 +173,7 @@ func (v *vetter) explore(s *engine.Scripts, app string, yields bool) (err error)
 		return pacer.Pace(ctx, took)
 	}
 	res, err := explore.Explore(v.ctx, s, app, explore.Options{
-		Deadline: engine.Options{Deadline: vetSlack * v.deadline}, Work: vetWork, Pace: pace})
+		Deadline: engine.Options{Deadline: vetSlack * v.deadline, MemoryLimit: engine.SoftMemoryLimit()}, Work: vetWork, Pace: pace})
 	if err != nil {
 		v.log.Error("vetting failed inside luaivr; the app is served unvetted", "app", app, "file", file, "err", err)
 		return nil

@@ -37,6 +37,7 @@ var memoryBombs = []string{
 	`while true do t = { t, t } end`,
 	`while true do i = i + 1 for w in s:gmatch("x") do t[#t + 1] = w .. i end end`,
 	`while true do i = i + 1 table.sort(t) t[i] = s:sub(i % 1000) .. i end`,
+	`local x = string.format(string.rep("%999999[1]s", 2000), "x")`,
 	`for k = 1, 3000 do t[k] = s end print(unpack(t, 1, 3000))`,
 	`for k = 1, 3000 do t[k] = s end log.info("x", { t = t })`,
 	`for k = 1, 3000 do t[k] = s end json.encode(t)`,
@@ -47,7 +48,8 @@ var memoryBombs = []string{
 }
 
 // Whatever scripts do, serve's resident memory stays within a bound of its
-// --script-memory: every bomb above at once, again and again, under a deadline
+// --script-memory: eight top levels that pile up memory at load, and every
+// bomb above at once (which the background check also plays), twice, under a deadline
 // long enough that only the memory bounds can stop them. The server runs in a
 // child process that the test kills if it ever passes a hard ceiling, so a
 // failure cannot take the machine down.
@@ -81,6 +83,13 @@ function on_dtmf(session, digits)
 	app.WriteString("  return ivr.say(\"healthy\")\nend\n")
 	if err := os.WriteFile(filepath.Join(scripts, "bombs.lua"), []byte(app.String()), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	// Top levels run at load, outside any call: they are bounded too.
+	for i := range 8 {
+		top := `local t, big = {}, string.rep("x", 2^20 - 100) for i = 1, 1e9 do t[i] = big .. i end`
+		if err := os.WriteFile(filepath.Join(scripts, fmt.Sprintf("top%d.lua", i)), []byte(top), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--scripts", scripts, "--data", filepath.Join(dir, "data"),
