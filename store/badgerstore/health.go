@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -123,6 +124,9 @@ func (h *health) watch(interval time.Duration, stop <-chan struct{}) {
 		case <-t.C:
 		}
 		err := h.check()
+		if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+			continue // out of file descriptors (a flood the listener is shedding): nothing learnt about the folder
+		}
 		was := errOf(&h.folderProblem)
 		setErr(&h.folderProblem, err)
 		now := time.Now()
