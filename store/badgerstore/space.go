@@ -183,7 +183,10 @@ func allocateFile(path string, n int64) bool {
 	if errors.Is(err, fs.ErrNotExist) {
 		return false
 	} else if err != nil {
-		return true // not ours to fix; look for the next one
+		// Not ours to fix (out of file descriptors, say): if it exists,
+		// look for the next one. Stat needs no descriptor.
+		_, err := os.Stat(path)
+		return err == nil
 	}
 	defer f.Close()
 	if info, err := f.Stat(); err == nil {
