@@ -338,3 +338,33 @@ func TestNumberHasOneApp(t *testing.T) {
 		t.Fatalf("check of two apps claiming one number: %v", errs)
 	}
 }
+
+// A file too large to compile quickly (gopher-lua's compiler is quadratic in
+// the size of a file) is refused before it is compiled, and the other apps
+// are served.
+func TestOversizeScriptRefused(t *testing.T) {
+	t.Parallel()
+	var numbers strings.Builder
+	numbers.WriteString("local t = {")
+	for i := 0; numbers.Len() < engine.MaxScriptBytes+1; i++ {
+		fmt.Fprintf(&numbers, "%d,", i)
+	}
+	numbers.WriteString("}\n" + voice + `function on_call(s) return ivr.hangup() end`)
+	dir := scriptDir(t, map[string]string{
+		"big.lua":     numbers.String(),
+		"lib/big.lua": "return {" + strings.Repeat(`"x",`, engine.MaxScriptBytes/4) + "}",
+		"small.lua":   voice + `function on_call(s) return ivr.hangup() end`,
+	})
+	scripts, errs := engine.Load(dir)
+	if len(errs) != 2 {
+		t.Fatalf("want big.lua and lib/big.lua refused, got %v", errs)
+	}
+	for _, err := range errs {
+		if !strings.Contains(err.Error(), "over the 64 KiB a script or module may be") {
+			t.Errorf("refused without saying why: %v", err)
+		}
+	}
+	if scripts.Apps["small"] == nil || scripts.Apps["big"] != nil {
+		t.Fatalf("apps served: %v", scripts.Names())
+	}
+}

@@ -3,7 +3,10 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
+	"github.com/luaivr/luaivr/store"
 	"io"
 	"net"
 	"net/http"
@@ -137,5 +140,33 @@ func TestAdminToken(t *testing.T) {
 		if resp.StatusCode != tt.code {
 			t.Errorf("Authorization %q: %d, want %d", tt.header, resp.StatusCode, tt.code)
 		}
+	}
+}
+
+// A page of /admin/sessions is bounded whatever limit is asked for: by count,
+// and by the bytes of the sessions' vars, so that an admin request cannot
+// take the memory calls need.
+func TestAdminSessionsPageBounded(t *testing.T) {
+	t.Parallel()
+	r := start(t, "../../scripts", t.TempDir(), server.Options{AdminToken: "tok"})
+	vars := []byte(`{"blob":"` + strings.Repeat("v", 900<<10) + `"}`)
+	for i := range 12 {
+		if err := r.eng.Register(context.Background(), store.Session{ID: fmt.Sprint("big-", i), App: "restaurant", Vars: vars}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req, _ := http.NewRequest("GET", r.url+"/admin/sessions?limit=100000", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list []store.Session
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) == 0 || len(list) >= 12 {
+		t.Fatalf("a page of %d sessions of 900 KiB each, want it stopped past 8 MiB of vars", len(list))
 	}
 }

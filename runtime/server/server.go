@@ -327,15 +327,26 @@ func (s *Server) bearer(ctx *fasthttp.RequestCtx) bool {
 	return true
 }
 
+// A page of /admin/sessions holds at most maxSessionsPage sessions and stops
+// once their vars pass maxSessionsPageVars: an admin request must not take
+// the memory that calls need (a call's vars may be 1 MiB).
+const (
+	maxSessionsPage     = 1000
+	maxSessionsPageVars = 8 << 20
+)
+
 func (s *Server) sessions(ctx *fasthttp.RequestCtx) {
 	limit := 50
 	if n, err := strconv.Atoi(string(ctx.QueryArgs().Peek("limit"))); err == nil && n > 0 {
-		limit = n
+		limit = min(n, maxSessionsPage)
 	}
-	list := []store.Session{}
-	err := s.opts.Engine.Store().Sessions(context.Background(), func(sess store.Session) bool {
+	list, varsBytes := []store.Session{}, 0
+	listCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.opts.Engine.Store().Sessions(listCtx, func(sess store.Session) bool {
 		list = append(list, sess)
-		return len(list) < limit
+		varsBytes += len(sess.Vars)
+		return len(list) < limit && varsBytes < maxSessionsPageVars
 	})
 	if err != nil {
 		s.fail(ctx, fasthttp.StatusServiceUnavailable, "store: "+err.Error())
