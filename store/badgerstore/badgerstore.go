@@ -191,6 +191,10 @@ func Open(opts Options) (*Store, error) {
 	}
 
 	bdb, err := openBadger(bopts)
+	for try := 0; err != nil && strings.Contains(err.Error(), "Another process is using this Badger database") && try < 20; try++ {
+		time.Sleep(50 * time.Millisecond) // held for a moment, as lockFolder waits for
+		bdb, err = openBadger(bopts)
+	}
 	if err != nil {
 		// Badger wraps the flock error into plain text; its message is the
 		// only way to recognise it.

@@ -98,6 +98,21 @@ func listFolder(dir string) (folderFiles, error) {
 	return ff, nil
 }
 
+// newestLog reports whether name is the newest log of its kind (.mem or
+// .vlog): the one Badger was appending to. A torn write at its end (kill -9
+// mid-write leaves a bad entry with part of its batch after it) is what a
+// crash leaves, never an acknowledged commit: Badger drops it when it opens
+// the log, as it must. Elsewhere, or reaching further, it is damage.
+func newestLog(logs []string, name string) bool {
+	ext := filepath.Ext(name)
+	for _, other := range logs {
+		if filepath.Ext(other) == ext && other > name {
+			return false
+		}
+	}
+	return true
+}
+
 // inspect finds the damage of the data folder dir. verified are the tables
 // that passed, for the next start.
 func inspect(dir string) (damages []Damage, verified map[string]stamp, err error) {
@@ -120,7 +135,7 @@ func inspect(dir string) (damages []Damage, verified map[string]stamp, err error
 				referenced[fid] = true
 			}
 		}
-		if c.problem != "" {
+		if c.problem != "" && !(c.torn && newestLog(ff.logs, name)) {
 			damages = append(damages, Damage{File: name, Problem: c.problem, cutAt: c.intact,
 				Drops: fmt.Sprintf("everything from byte %d on (kept aside): what was saved there", c.intact)})
 		}

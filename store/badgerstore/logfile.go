@@ -41,10 +41,18 @@ type logCheck struct {
 	// problem says what is wrong after intact; "" when the rest is what a
 	// crash leaves.
 	problem string
+	// torn is true when what follows a bad entry ends within tornWrite of
+	// it: the shape of a write a crash cut, in the log being appended to.
+	torn bool
 	// valueLogs are the value logs that the entries of a write-ahead log
 	// point into.
 	valueLogs map[uint32]bool
 }
+
+// tornWrite is how far past a bad entry the rest of a write cut by a crash
+// may reach: Badger appends a batch of commits at once, and kill -9 in the
+// middle leaves a torn entry with part of the batch after it.
+const tornWrite = 64 << 10
 
 // checkLog reads the log at path entry by entry.
 func checkLog(path string) (logCheck, error) {
@@ -85,6 +93,11 @@ func checkLog(path string) (logCheck, error) {
 		if at >= 0 {
 			c.problem = fmt.Sprintf("is damaged at byte %d: the entry there does not check out, yet data follows (at byte %d); Badger would drop everything from there on",
 				c.intact, at)
+			far, err := firstNonZero(f, c.intact+tornWrite, c.size)
+			if err != nil {
+				return c, fmt.Errorf("read %s: %w", path, err)
+			}
+			c.torn = far < 0
 		}
 		return c, nil
 	}
