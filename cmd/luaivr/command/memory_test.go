@@ -1,9 +1,7 @@
 package command_test
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -95,15 +93,7 @@ function on_dtmf(session, digits)
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--scripts", scripts, "--data", filepath.Join(dir, "data"),
 		"--log-format", "json", "--reload-interval", "0", "--deadline", "5s", "--script-memory", strconv.Itoa(limitMiB))
 	cmd.Env = append(os.Environ(), "GOMEMLIMIT=")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	url := listening(t, stderr)
+	url := start(t, cmd).url
 
 	var peakKiB, killed atomic.Int64
 	stop := make(chan struct{})
@@ -126,16 +116,7 @@ function on_dtmf(session, digits)
 	})
 	client := &http.Client{Timeout: 60 * time.Second}
 	post := func(session, digits string) (string, error) {
-		resp, err := client.Post(url+"/webhooks/bombs", "application/json", strings.NewReader(vca(session, "e1", "ACTION_COMPLETED", digits)))
-		if err != nil {
-			return "", err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			return "", fmt.Errorf("status %d: %s", resp.StatusCode, b)
-		}
-		return string(b), err
+		return postWebhook(client, url+"/webhooks/bombs", vca(session, "e1", "ACTION_COMPLETED", digits))
 	}
 	for round := range 2 {
 		var wg sync.WaitGroup
@@ -167,36 +148,6 @@ function on_dtmf(session, digits)
 	if peak > boundMiB {
 		t.Fatalf("peak resident memory %d MiB is over the bound of %d MiB (3 × --script-memory %d + 96)", peak, boundMiB, limitMiB)
 	}
-}
-
-// listening reads serve's JSON log until its "luaivr serving" line and
-// returns the URL; the rest of the log is drained so serve never blocks.
-func listening(t *testing.T, stderr io.Reader) string {
-	t.Helper()
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			if line := sc.Text(); strings.Contains(line, `"msg":"luaivr serving"`) {
-				if i := strings.Index(line, `"addr":"`); i >= 0 {
-					addr := line[i+len(`"addr":"`):]
-					found <- "http://" + addr[:strings.IndexByte(addr, '"')]
-				}
-			}
-		}
-		close(found)
-	}()
-	select {
-	case url, ok := <-found:
-		if !ok {
-			t.Fatal("serve exited before listening")
-		}
-		return url
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not listen within 30s")
-	}
-	return ""
 }
 
 // statusKiB reads a kB field of /proc/PID/status (VmRSS, VmHWM).

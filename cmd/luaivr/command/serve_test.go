@@ -2,16 +2,15 @@ package command_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/luaivr/luaivr/runtime/logtest"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,25 +30,7 @@ func TestMain(m *testing.M) {
 type proc struct {
 	cmd    *exec.Cmd
 	url    string
-	stderr *logBuffer
-}
-
-// logBuffer is serve's log, read while serve writes it.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) WriteString(s string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b.WriteString(s)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stderr *logtest.Buffer
 }
 
 // serve starts `luaivr serve` configured through LUAIVR_* variables and waits
@@ -62,6 +43,13 @@ func serve(t *testing.T, data string, extra ...string) *proc {
 	cmd.Env = append(os.Environ(), "LUAIVR_TEST_MAIN=1", "LUAIVR_ADDR=127.0.0.1:0", "LUAIVR_DEADLINE=2s",
 		"LUAIVR_SCRIPTS=../../../scripts", "LUAIVR_DATA="+data, "LUAIVR_LOG_FORMAT=json")
 	cmd.Env = append(cmd.Env, extra...)
+	return start(t, cmd)
+}
+
+// start starts a serve command and waits for it to listen. Its log is kept
+// in stderr, read to the end so that serve never blocks on it.
+func start(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -69,14 +57,15 @@ func serve(t *testing.T, data string, extra ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, stderr: &logBuffer{}}
+	p := &proc{cmd: cmd, stderr: &logtest.Buffer{}}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pipe)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
-			p.stderr.WriteString(line + "\n")
+			p.stderr.Write([]byte(line + "\n"))
 			var l struct{ Msg, Addr string }
 			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "luaivr serving" {
 				found <- l.Addr
