@@ -1,0 +1,153 @@
+package engine_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/luaivr/luaivr/runtime/engine"
+)
+
+// carrier is one way a script might try to carry something from one call to
+// the next: write runs at the digit 1 and leaves "LEAK" somewhere; read runs at
+// the digit 2 and says what it finds ("clean" when nothing came through).
+type carrier struct {
+	name       string
+	top        string // the app's top level, before the handlers
+	write      string // Lua statements
+	read       string // a Lua expression for what the caller hears
+	menuDriven bool   // the app is a menu tree: top defines main with options 1 (write) and 2 (read)
+}
+
+// carriers is everything a state kept between events (a pooled state, a top
+// level run once) would let through, if nothing stopped it.
+var carriers = []carrier{
+	{name: "top-level local table", top: `local cache = {}`,
+		write: `cache.x = "LEAK"`, read: `cache.x or "clean"`},
+	{name: "top-level local table's metatable", top: `local cache = {}`,
+		write: `setmetatable(cache, { __index = function() return "LEAK" end })`, read: `cache.anything or "clean"`},
+	{name: "top-level upvalue", top: `local n = 0
+local function bump() n = n + 1 return n end`,
+		write: `bump()`, read: `n == 0 and "clean" or ("LEAK " .. n)`},
+	{name: "top-level local holding the session", top: `local last = {}`,
+		write: `last.session = session`, read: `last.session and ("LEAK " .. tostring(last.session.source)) or "clean"`},
+	{name: "global set in a handler",
+		write: `leaked = "LEAK"`, read: `leaked or "clean"`},
+	{name: "global function replaced", top: `function greeting() return "clean" end`,
+		write: `greeting = function() return "LEAK" end`, read: `greeting()`},
+	{name: "rawset on _G",
+		write: `rawset(_G, "leaked", "LEAK")`, read: `rawget(_G, "leaked") or "clean"`},
+	{name: "_G's metatable",
+		write: `setmetatable(_G, { __index = function() return "LEAK" end })`, read: `undefined_name or "clean"`},
+	{name: "string metatable",
+		write: `getmetatable("").__index = function() return "LEAK" end`, read: `("x").anything or "clean"`},
+	{name: "string metatable's table",
+		write: `getmetatable("").__add = function() return "LEAK" end`, read: `(pcall(function() return "a" + {} end)) and "LEAK" or "clean"`},
+	{name: "json.null's metatable",
+		write: `local mt = getmetatable(json.null) or {}; mt.__index = { secret = "LEAK" }; setmetatable(json.null, mt)`,
+		read:  `(getmetatable(json.null) and getmetatable(json.null).__index and getmetatable(json.null).__index.secret) or "clean"`},
+	{name: "ivr.defaults changed at run time",
+		write: `ivr.defaults { voiceProfile = "en-GB-RyanNeural" }`, read: `"clean"`},
+	{name: "a module from require, changed", top: `local util = require("util")`,
+		write: `util.greeting = "LEAK"`, read: `require("util").greeting`},
+	{name: "a module's upvalue, changed", top: `local util = require("util")`,
+		write: `util.bump()`, read: `util.count() == 0 and "clean" or "LEAK"`},
+	{name: "a menu's table changed at run time", menuDriven: true,
+		write: `main.prompt = "LEAK"; main["2"] = "LEAK"`, read: `main.prompt`},
+}
+
+// Every library table a script can reach gets its own carriers: a new field,
+// and one of its functions replaced.
+func init() {
+	libs := map[string]string{"string": "upper", "table": "insert", "math": "floor", "ivr": "say",
+		"json": "encode", "time": "now", "kv": "get", "log": "info", "http": "get", "vcc": "forward"}
+	for lib, fn := range libs {
+		carriers = append(carriers,
+			carrier{name: lib + " table, new field", write: lib + `.leaked = "LEAK"`, read: lib + `.leaked or "clean"`},
+			carrier{name: lib + "." + fn + " replaced", write: lib + "." + fn + ` = "LEAK"`,
+				read: `type(` + lib + "." + fn + `) == "function" and "clean" or "LEAK"`},
+			carrier{name: lib + " table's metatable", write: `setmetatable(` + lib + `, { __index = function() return "LEAK" end })`,
+				read: lib + `.no_such_field or "clean"`})
+	}
+}
+
+const utilModule = `local M = { greeting = "clean" }
+local n = 0
+function M.bump() n = n + 1 end
+function M.count() return n end
+return M`
+
+// appFor is the script of one carrier: a plain handler app, or a menu tree
+// whose options do the writing and reading.
+func appFor(c carrier) string {
+	if c.menuDriven {
+		return voice + c.top + `
+main = ivr.menu { id = "main", prompt = "clean",
+  ["1"] = function(session) ` + c.write + ` return main end,
+  ["2"] = function(session) return ivr.say_and_capture(` + c.read + `, { maxDigits = 1, clientActionId = "main" }) end }
+on_call = main`
+	}
+	return voice + c.top + `
+function on_call(session) return ivr.say_and_capture("clean", { maxDigits = 1 }) end
+function on_dtmf(session, digits)
+  if digits == "1" then ` + c.write + ` return ivr.say_and_capture("wrote", { maxDigits = 1 }) end
+  return ivr.say_and_capture(` + c.read + `, { maxDigits = 1 })
+end`
+}
+
+// TestNothingCarriesOverBetweenCalls is the isolation guarantee any reuse of
+// Lua states must keep: a call sees only its own session, its app's kv, and
+// what the top level built, unchanged. Each carrier's app is written to by
+// several calls (so that every state a pool might hold has been touched) and
+// then read by several others, and by the next event of a writing call.
+func TestNothingCarriesOverBetweenCalls(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{"util.lua": utilModule}
+	apps := map[string]carrier{}
+	for i, c := range carriers {
+		name := fmt.Sprintf("carrier%02d", i)
+		files[name+".lua"] = appFor(c)
+		apps[name] = c
+	}
+	dir := scriptDir(t, files)
+	h := newHarness(t, dir, engine.Options{})
+	const calls = 6
+	for name, c := range apps {
+		t.Run(c.name, func(t *testing.T) {
+			for i := 0; i < calls; i++ { // writers, each on a call of its own
+				w := newCall(shapeDTMF, true)
+				w.remember(h.post(w.start(), name))
+				w.remember(h.post(w.keys("1"), name))
+				// The writer's own next event: the top level is rebuilt for it too.
+				if got := heard(t, h.post(w.keys("2"), name)); got != "clean" {
+					t.Fatalf("the writing call's next event heard %q", got)
+				}
+			}
+			for i := 0; i < calls; i++ { // readers on new calls
+				r := newCall(shapeDTMF, true)
+				first := h.post(r.start(), name)
+				if got := heard(t, first); got != "clean" {
+					t.Fatalf("call %d after the writers was greeted with %q", i+1, got)
+				}
+				r.remember(first)
+				reply := h.post(r.keys("2"), name)
+				if got := heard(t, reply); got != "clean" {
+					t.Fatalf("call %d after the writers heard %q", i+1, got)
+				}
+				if !strings.Contains(string(reply), "en-US-BenjaminRUS") {
+					t.Fatalf("call %d after the writers got another voice: %s", i+1, reply)
+				}
+			}
+		})
+	}
+}
+
+// heard is what the caller hears first, with the fallback called what it is.
+func heard(t *testing.T, reply []byte) string {
+	t.Helper()
+	text := replyText(t, reply)
+	if text == "" {
+		return string(reply)
+	}
+	return text
+}
