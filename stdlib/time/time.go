@@ -92,10 +92,14 @@ func Open(opts Options) func(L *lua.LState) lua.LValue {
 			m.zone, m.zoneErr = loadZone(opts.Zone)
 		}
 		return L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
-			"now":     m.nowFn,
-			"format":  m.format,
-			"parts":   m.parts,
-			"is_open": m.isOpen,
+			"now":          m.nowFn,
+			"format":       m.format,
+			"parts":        m.parts,
+			"is_open":      m.isOpen,
+			"parse":        m.parse,
+			"start_of_day": m.startOfDay,
+			"add_days":     m.addDays,
+			"weekday":      m.weekday,
 		})
 	}
 }
@@ -108,7 +112,15 @@ type module struct {
 }
 
 func (m *module) nowFn(L *lua.LState) int {
-	L.Push(fromTime(m.now()))
+	now := m.now()
+	if w := watching(L); w != nil {
+		loc := m.zone
+		if m.zoneErr != nil {
+			loc = time.UTC
+		}
+		w.add(now, loc, week(w.from(now), loc))
+	}
+	L.Push(fromTime(now))
 	return 1
 }
 
@@ -119,10 +131,12 @@ func (m *module) format(L *lua.LState) int {
 	if !ok {
 		argError(L, fn, 2, "pattern string expected, got "+L.Get(2).Type().String())
 	}
-	s, err := strftime(t.In(m.optZone(L, fn, 3)), string(pattern))
+	loc := m.optZone(L, fn, 3)
+	s, err := strftime(t.In(loc), string(pattern))
 	if err != nil {
 		argError(L, fn, 2, err.Error())
 	}
+	m.readClock(L, t, loc)
 	L.Push(lua.LString(s))
 	return 1
 }
@@ -131,6 +145,7 @@ func (m *module) parts(L *lua.LState) int {
 	const fn = "time.parts"
 	loc := m.optZone(L, fn, 2)
 	t := checkTime(L, fn, 1).In(loc)
+	m.readClock(L, t, loc)
 	p := L.CreateTable(0, 10)
 	for k, v := range map[string]int{
 		"year": t.Year(), "month": int(t.Month()), "day": t.Day(),

@@ -27,6 +27,7 @@ func checkCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "depth", Value: 10, Usage: "inputs along one path"},
 			&cli.DurationFlag{Name: "deadline", EnvVars: env("deadline"), Value: defaultDeadline, Usage: "time a handler may run per event"},
+			atFlag, inputFlag,
 		},
 		Action: check,
 	}
@@ -41,7 +42,11 @@ func check(c *cli.Context) error {
 		return fmt.Errorf("script folder %s not found", dir)
 	}
 	out := c.App.Writer
-	problems, apps := checkDir(c.Context, dir, explore.Options{Depth: c.Int("depth"), Deadline: engine.Options{Deadline: c.Duration("deadline")}})
+	opts := explore.Options{Depth: c.Int("depth"), Deadline: engine.Options{Deadline: c.Duration("deadline")}}
+	if err := exploreFrom(c, &opts); err != nil {
+		return err
+	}
+	problems, apps := checkDir(c.Context, dir, opts)
 	errors, warnings := 0, 0
 	for _, p := range problems {
 		fmt.Fprintln(out, p)
