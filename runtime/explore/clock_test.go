@@ -135,3 +135,59 @@ on_call = top`,
 		}
 	}
 }
+
+// A menu behind a PIN is explored when check is given the PIN, from the
+// command line or from the script; without it, check says how to give it
+// instead of asking whether a caller can ever leave.
+func TestSeedInputs(t *testing.T) {
+	t.Parallel()
+	const pin = `ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 4, noOfTries = 1 }
+local account = ivr.menu { id = "account", prompt = "Balance 1, statement 2", maxDigits = 1,
+  ["1"] = function() return { action = "say", params = { text = "Your balance", voiceProfile = "en-US-BenjaminRUS", speed = 3 } } end,
+  ["2"] = { ivr.hangup() } }
+local function ask(intro)
+  return { clientActionId = "pin", ivr.say(intro), ivr.say_and_capture("Enter your PIN") }
+end
+function on_call(s) return ask("Welcome.") end
+ivr.on("pin", function(s, d)
+  if d == "4321" then return account end
+  return ask("Wrong PIN.")
+end)
+`
+	scripts := load(t, map[string]string{
+		"pin.lua":    pin,
+		"seeded.lua": pin + `check_inputs = { pin = { "0000", "4321" } }`,
+		"computed.lua": pin + `local PIN = "4321"
+check_inputs = { pin = { PIN } }`,
+		"bye.lua": `ivr.defaults { voiceProfile = "en-US-BenjaminRUS" }
+function on_call(s) return { ivr.say("We are closed."), ivr.hangup() } end`,
+	})
+	const broken = `-1009 Invalid call flow entry provided. $.callflow[0].params.speed: must have a maximum value of 2 (after: call, 4321, 1)`
+	for _, c := range []struct {
+		app     string
+		inputs  map[string][]string
+		want    []string
+		wantNot []string
+	}{
+		{app: "pin", want: []string{`warning: every key check tried at the prompt "Enter your PIN" (1, 2, 0, 1111, 9#) went the way a wrong one does`,
+			`--input pin=KEYS, or check_inputs = { pin = { "KEYS" } } in pin.lua`}, wantNot: []string{"can a caller ever leave", "dead end", "-1009"}},
+		{app: "pin", inputs: map[string][]string{"pin": {"4321"}}, want: []string{broken}, wantNot: []string{"PIN or an account number"}},
+		{app: "seeded", want: []string{broken}, wantNot: []string{"PIN or an account number"}},
+		{app: "computed", want: []string{`computed.lua:14: warning: check_inputs.pin[1] is not a literal string`}},
+	} {
+		got := problems(t, scripts, c.app, explore.Options{Inputs: c.inputs})
+		for _, l := range c.want {
+			if !strings.Contains(got, l) {
+				t.Errorf("%s %v: problems lack %q:\n%s", c.app, c.inputs, l, got)
+			}
+		}
+		for _, l := range c.wantNot {
+			if strings.Contains(got, l) {
+				t.Errorf("%s %v: problems have %q:\n%s", c.app, c.inputs, l, got)
+			}
+		}
+	}
+	if got := problems(t, scripts, "bye", explore.Options{}); got != "" {
+		t.Errorf("an on_call that says goodbye and hangs up has problems:\n%s", got)
+	}
+}

@@ -156,7 +156,7 @@ func Explore(ctx context.Context, scripts *engine.Scripts, app string, opts Opti
 	x := &explorer{base: ctx, ctx: ctx, line: line, app: a, opts: opts, res: &Result{App: app},
 		nodes: map[string]*Node{}, edges: map[[2]string]*Edge{}, seen: map[string]bool{},
 		reported: map[string]bool{}, visited: map[string]bool{}, tries: map[string]int{},
-		moved: map[string]bool{}, seeds: map[string][]string{}, wide: map[string][]string{}, zone: time.UTC}
+		moved: map[string]bool{}, seeds: map[string][]string{}, wide: map[string][]string{}, hinted: map[string]bool{}, zone: time.UTC}
 	if loc, err := clock.LoadZone(opts.Deadline.Zone); err == nil {
 		x.zone = loc
 	}
@@ -180,7 +180,7 @@ type explorer struct {
 	tries    map[string]int      // replays of a frontier that went elsewhere
 	seeds    map[string][]string // position → keys to try there (Options.Inputs, check_inputs)
 	wide     map[string][]string // prompts taking several digits → the keys tried there
-	hinted   bool                // a prompt was reported as waiting for a seed
+	hinted   map[string]bool     // prompts reported as waiting for a seed
 
 	// The clock: the call being played started at now; moved holds the
 	// moves already queued (where, which input, to which moment), so a
@@ -260,14 +260,14 @@ func (x *explorer) run() {
 			_, _, queue = x.walk(next, queue)
 		}
 	}
-	x.checkMenus()
 	x.checkSeeds()
+	x.checkMenus()
 	x.drawStarts()
 	ended := false
 	for _, n := range x.res.Nodes {
 		ended = ended || n.Kind == "end" || n.Kind == "bridge"
 	}
-	if !ended && !x.stopped && !x.hinted && len(x.res.Problems) == 0 {
+	if !ended && !x.stopped && len(x.hinted) == 0 && len(x.res.Problems) == 0 {
 		x.problem(Warning, "", "", fmt.Sprintf("no path of up to %d inputs ends the call or transfers it: can a caller ever leave?", x.opts.Depth))
 	}
 	x.finish()
@@ -617,7 +617,7 @@ func (x *explorer) checkMenus() {
 				out++
 			}
 		}
-		if out == 0 && x.seen[n.ID] {
+		if out == 0 && x.seen[n.ID] && !x.hinted[n.ID] {
 			x.problem(Warning, "", "", fmt.Sprintf("dead end: no key and no timeout leads anywhere from the prompt %q", clip(n.Label, 60)))
 		}
 	}

@@ -126,7 +126,7 @@ func (x *explorer) checkSeeds() {
 		if n.Menu != "" {
 			how = fmt.Sprintf("--input %s=KEYS, or check_inputs = { %s = { \"KEYS\" } } in %s", n.Menu, luaKey(n.Menu), x.app.File)
 		}
-		x.hinted = true
+		x.hinted[n.ID] = true
 		x.problem(Warning, "", "", fmt.Sprintf("every key check tried at the prompt %q (%s) went the way a wrong one does: if it waits for a PIN or an account number, give check one so that what follows is explored: %s",
 			clip(n.Label, 60), strings.Join(x.wide[n.ID], ", "), how))
 	}
