@@ -191,3 +191,28 @@ function on_call(s) return { ivr.say("We are closed."), ivr.hangup() } end`,
 		t.Errorf("an on_call that says goodbye and hangs up has problems:\n%s", got)
 	}
 }
+
+// A script that reads the clock in its top level reads it at every event:
+// the explorer moves that once, not at every key.
+func TestTopLevelClockIsMovedOnce(t *testing.T) {
+	t.Parallel()
+	restaurant, err := os.ReadFile("../../scripts/restaurant.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]int{}
+	for app, src := range map[string]string{
+		"plain":   string(restaurant),
+		"clocked": `local HOUR = time.parts(time.now(), "Asia/Singapore").hour` + "\n" + string(restaurant),
+	} {
+		scripts := load(t, map[string]string{app + ".lua": src})
+		res, err := explore.Explore(context.Background(), scripts, app, explore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths[app] = res.Paths
+	}
+	if paths["clocked"] > paths["plain"]+40 { // once: the 34 moments of a week in Singapore and in UTC
+		t.Fatalf("reading the clock at the top level took %d calls to explore, the same app without it %d", paths["clocked"], paths["plain"])
+	}
+}

@@ -215,9 +215,9 @@ func (f frontier) node() string { return f.nodes[len(f.nodes)-1] }
 const maxTries = 3
 
 // maxClockRuns bounds, per prompt the exploration may expand, the calls
-// played at moved clocks: a script that reads the clock at every event (its
-// top level does) moves every path.
-const maxClockRuns = 8
+// played at moved clocks: a handler that reads the clock at every key (to log
+// it, say) moves every path.
+const maxClockRuns = 2
 
 // run explores breadth first. Nothing here assumes that two replays of the
 // same inputs agree: an app may decide with kv, the clock, http or chance,
@@ -350,8 +350,10 @@ func (x *explorer) moves(w *clock.Watch, f frontier, nodes []string, from string
 	if len(moves) == 0 {
 		return queue
 	}
-	if x.opts.Deadline.Zone == "" && x.zone == time.UTC {
-		x.zone = moves[0].Zone // the app's zone is UTC: say clocks where the script reads them
+	for _, m := range moves {
+		if x.opts.Deadline.Zone == "" && x.zone == time.UTC {
+			x.zone = m.Zone // the app's zone is UTC: say clocks where the script reads them
+		}
 	}
 	x.readsClock = true
 	path := f.path[:len(nodes)]
@@ -361,6 +363,9 @@ func (x *explorer) moves(w *clock.Watch, f frontier, nodes []string, from string
 	}
 	for _, m := range moves {
 		key := fmt.Sprintf("%s|%s|%d", from, label, m.Moment.Unix()/60)
+		if m.TopLevel { // asked at every event: moved once, where first seen
+			key = fmt.Sprintf("top|%d", m.Moment.Unix()/60)
+		}
 		if x.moved[key] || x.clockRuns >= maxClockRuns*x.opts.MaxStates {
 			continue
 		}

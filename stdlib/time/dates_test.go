@@ -56,7 +56,8 @@ func TestDates(t *testing.T) {
 }
 
 // watched runs src with the module on clock now, under a Watch from now,
-// and returns what the script asked of the clock.
+// then its on_call if it defines one, as the engine calls a handler, and
+// returns what the script asked of the clock.
 func watched(t *testing.T, now time.Time, src string) []clock.Move {
 	t.Helper()
 	L := luatest.State(t, sandbox.Lib{Name: "time", Open: clock.Open(clock.Options{Now: func() time.Time { return now }})})
@@ -64,6 +65,11 @@ func watched(t *testing.T, now time.Time, src string) []clock.Move {
 	L.SetContext(clock.WithWatch(context.Background(), w))
 	if err := L.DoString(src); err != nil {
 		t.Fatal(err)
+	}
+	if fn, ok := L.GetGlobal("on_call").(*lua.LFunction); ok {
+		if err := L.CallByParam(lua.P{Fn: fn, Protect: true}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return w.Take()
 }
@@ -134,6 +140,19 @@ func TestWatchReadings(t *testing.T) {
 	L := luatest.State(t, sandbox.Lib{Name: "time", Open: clock.Open(clock.Options{Now: func() time.Time { return now }})})
 	if err := L.DoString(`time.is_open({ weekdays = "09:00-18:00" }) time.now()`); err != nil {
 		t.Fatalf("without a watch: %v", err)
+	}
+	// What the top level asks, it asks at every event: the explorer moves it once.
+	for src, top := range map[string]bool{
+		`time.now()`: true,
+		`local function hour() return time.parts(time.now()).hour end hour()`: true,
+		`function on_call() time.now() end`:                                   false,
+	} {
+		for _, m := range watched(t, now, src) {
+			if m.TopLevel != top {
+				t.Errorf("%s: a move says TopLevel %v, want %v", src, m.TopLevel, top)
+				break
+			}
+		}
 	}
 }
 

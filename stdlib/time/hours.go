@@ -75,7 +75,7 @@ func (m *module) isOpen(L *lua.LState) int {
 	}
 	open, change := h.at(*at, loc)
 	if w := watching(L); w != nil {
-		w.add(*at, loc, h.moments(w.from(*at), loc))
+		w.add(L, *at, loc, h.moments(w.from(*at), loc))
 	}
 	L.Push(lua.LBool(open))
 	if change.IsZero() {

@@ -118,7 +118,7 @@ func (m *module) nowFn(L *lua.LState) int {
 		if m.zoneErr != nil {
 			loc = time.UTC
 		}
-		w.add(now, loc, week(w.from(now), loc))
+		w.add(L, now, loc, week(w.from(now), loc))
 	}
 	L.Push(fromTime(now))
 	return 1

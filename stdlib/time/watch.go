@@ -34,9 +34,12 @@ type Watch struct {
 // Move is another moment the clock could have shown when the script asked.
 // The explorer starts a new call shifted by Moment - Asked, so that the script
 // asks at Moment; Zone is where the script read the clock, for reports.
+// TopLevel is set when the script asked while its top level (or a module's)
+// ran: that runs at every event, so what it asks is not about one input.
 type Move struct {
 	Asked, Moment time.Time
 	Zone          *time.Location
+	TopLevel      bool
 }
 
 type watchKey struct{}
@@ -57,12 +60,27 @@ func (w *Watch) Take() []Move {
 	return out
 }
 
-func (w *Watch) add(asked time.Time, loc *time.Location, moments []time.Time) {
+func (w *Watch) add(L *lua.LState, asked time.Time, loc *time.Location, moments []time.Time) {
+	top := topLevel(L)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, m := range moments {
 		if !m.Equal(asked) {
-			w.moves = append(w.moves, Move{Asked: asked, Moment: m, Zone: loc})
+			w.moves = append(w.moves, Move{Asked: asked, Moment: m, Zone: loc, TopLevel: top})
+		}
+	}
+}
+
+// topLevel reports whether a chunk's top level is running: a Lua function
+// of the stack defined at line 0.
+func topLevel(L *lua.LState) bool {
+	for level := 1; ; level++ {
+		dbg, ok := L.GetStack(level)
+		if !ok {
+			return false
+		}
+		if _, err := L.GetInfo("S", dbg, lua.LNil); err == nil && dbg.What != "G" && dbg.LineDefined == 0 {
+			return true
 		}
 	}
 }
@@ -100,14 +118,14 @@ func (m *module) readClock(L *lua.LState, t time.Time, loc *time.Location) {
 	if d := t.Sub(m.now()); d > near || d < -near {
 		return
 	}
-	w.add(t, loc, week(w.from(t), loc))
+	w.add(L, t, loc, week(w.from(t), loc))
 }
 
 // threshold notes a moment the script made (time.parse): the clock is tried
 // just before and just after it.
 func (m *module) threshold(L *lua.LState, t time.Time, loc *time.Location) {
 	if w := watching(L); w != nil {
-		w.add(m.now(), loc, []time.Time{t.Add(-30 * time.Minute), t.Add(30 * time.Minute)})
+		w.add(L, m.now(), loc, []time.Time{t.Add(-30 * time.Minute), t.Add(30 * time.Minute)})
 	}
 }
 
