@@ -278,7 +278,7 @@ func (x *explorer) diverged(f frontier, queue []frontier) []frontier {
 	key := pathString(f.path)
 	x.tries[key]++
 	if x.tries[key] == 1 {
-		x.problem(Warning, "", key, "the same inputs led to different places on different calls (the app decides with kv, time, http or chance, or a handler ran out of time): check reports what it saw")
+		x.problem(Warning, "", key, "the same inputs led to different places on different calls (the app decides with kv, http or chance, or a handler ran out of time): check reports what it saw")
 	}
 	if x.tries[key] < maxTries {
 		queue = append(queue, f)

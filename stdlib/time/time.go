@@ -50,6 +50,18 @@
 //	  return ivr.say("We are closed. We open " .. time.format(change, "%A at %I:%M %p", "Asia/Singapore") .. ".")
 //	end
 //
+// time.parse(text [, zone]) → seconds, or nil and why: "2026-01-05 10:00" (with
+// seconds, with a T, or a date alone, its midnight) as a wall-clock time in
+// the zone, or RFC 3339 "2026-01-05T10:00:00+08:00", whose offset wins.
+// time.start_of_day(t [, zone]) → the first moment of t's day in the zone.
+// time.add_days(t, n [, zone]) → the same time of day n days later.
+// time.weekday(t [, zone]) → "monday" … "sunday" and 1 … 7.
+//
+//	local tomorrow = time.add_days(time.start_of_day(time.now()), 1)  -- midnight tonight
+//	if time.now() >= time.parse("2026-03-01 09:00", "Asia/Singapore") then … end
+//
+// When `luaivr check` explores, the clock is an input: see Watch.
+//
 // Hours are wall-clock times in the zone. Across a change of daylight saving
 // time a boundary is the first moment the clock shows it: a range opening at
 // 02:30 on the night clocks jump from 02:00 to 03:00 opens at 03:00, and one

@@ -23,7 +23,10 @@ func checkCommand() *cli.Command {
 		Usage:     "compile every app in DIR and explore its menus for errors, invalid callflows and dead ends",
 		ArgsUsage: "[DIR]",
 		Description: "From on_call, presses every key each prompt offers, an invalid key and no input, to --depth,\n" +
-			"and validates every callflow against 8x8's rules. Exits 1 on errors; warnings do not fail it.",
+			"and validates every callflow against 8x8's rules. Exits 1 on errors; warnings do not fail it.\n" +
+			"The clock is an input: where a handler asks the time module, the call is played again at moments\n" +
+			"where the answer differs (open and closed, each kind of day, holidays). --input adds keys a caller\n" +
+			"knows (a PIN), as does a check_inputs table in the script.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "depth", Value: 10, Usage: "inputs along one path"},
 			&cli.DurationFlag{Name: "deadline", EnvVars: env("deadline"), Value: defaultDeadline, Usage: "time a handler may run per event"},
