@@ -72,14 +72,14 @@ func (w *Watch) add(L *lua.LState, asked time.Time, loc *time.Location, moments 
 }
 
 // topLevel reports whether a chunk's top level is running: a Lua function
-// of the stack defined at line 0.
+// of the stack (one with a source; Go functions have none) defined at line 0.
 func topLevel(L *lua.LState) bool {
 	for level := 1; ; level++ {
 		dbg, ok := L.GetStack(level)
 		if !ok {
 			return false
 		}
-		if _, err := L.GetInfo("S", dbg, lua.LNil); err == nil && dbg.What != "G" && dbg.LineDefined == 0 {
+		if _, err := L.GetInfo("S", dbg, lua.LNil); err == nil && dbg.Source != "" && dbg.LineDefined == 0 {
 			return true
 		}
 	}
