@@ -108,16 +108,28 @@ local top = ivr.menu { id = "top", prompt = "Agent 1, hours 2.",
   end,
   ["2"] = { ivr.say("We open at nine."), ivr.hangup() } }
 on_call = top`,
+		// Both the greeting and an option read the hour: the option's own
+		// reading is moved too, and the morning's broken transfer is found.
+		"greeting.lua": bankHead + `
+local desk = ivr.menu { id = "desk", prompt = "Front desk 1.", ["1"] = function()
+  if time.parts(time.now(), ZONE).hour < 12 then return bad("morning desk") end
+  return { ivr.say("The desk is closed."), ivr.hangup() }
+end }
+function on_call(s)
+  log.info("called", { hour = time.parts(time.now(), ZONE).hour })
+  return desk
+end`,
 	}
 	scripts := load(t, apps)
 	open := time.Date(2026, 1, 5, 10, 0, 0, 0, time.FixedZone("+08", 8*3600)) // a Monday
 	want := map[string][]string{
-		"is_open": {`(after: call, 1, at `, `on_call (is_open.lua:8) returned a callflow 8x8 would reject: -1009`, `(after: call, at Thu 2026-12-24 10:30 +08)`},
-		"parts":   {`(after: call, 1, at `},
-		"format":  {`(after: call, 1, at `},
-		"arith":   {`(after: call, 1, at `},
-		"launch":  {`(after: call, 1, at Sun 2026-03-01 00:30 +08)`},
-		"agent":   {`(after: call, 1, at Mon 2026-01-05 04:29 +08)`},
+		"is_open":  {`(after: call, 1, at `, `on_call (is_open.lua:8) returned a callflow 8x8 would reject: -1009`, `(after: call, at Thu 2026-12-24 10:30 +08)`},
+		"parts":    {`(after: call, 1, at `},
+		"format":   {`(after: call, 1, at `},
+		"arith":    {`(after: call, 1, at `},
+		"launch":   {`(after: call, 1, at Sun 2026-03-01 00:30 +08)`},
+		"agent":    {`(after: call, 1, at Mon 2026-01-05 04:29 +08)`},
+		"greeting": {`(after: call, 1, at `},
 	}
 	for app, lines := range want {
 		opts := explore.Options{}
