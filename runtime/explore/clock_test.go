@@ -170,7 +170,7 @@ end)
 		"pin.lua":    pin,
 		"seeded.lua": pin + `check_inputs = { pin = { "0000", "4321" } }`,
 		"computed.lua": pin + `local PIN = "4321"
-check_inputs = { pin = { PIN } }`,
+check_inputs = { pin = { PIN, "12ab" } }`,
 		"bye.lua": `ivr.defaults { voiceProfile = "en-US-BenjaminRUS" }
 function on_call(s) return { ivr.say("We are closed."), ivr.hangup() } end`,
 	})
@@ -185,7 +185,8 @@ function on_call(s) return { ivr.say("We are closed."), ivr.hangup() } end`,
 			`--input pin=KEYS, or check_inputs = { pin = { "KEYS" } } in pin.lua`}, wantNot: []string{"can a caller ever leave", "dead end", "-1009"}},
 		{app: "pin", inputs: map[string][]string{"pin": {"4321"}}, want: []string{broken}, wantNot: []string{"PIN or an account number"}},
 		{app: "seeded", want: []string{broken}, wantNot: []string{"PIN or an account number"}},
-		{app: "computed", want: []string{`computed.lua:14: warning: check_inputs.pin[1] is not a literal string`}},
+		{app: "computed", want: []string{`computed.lua:14: warning: check_inputs.pin[1] is not a literal string`,
+			`computed.lua:14: warning: check_inputs.pin[2] is "12ab": a caller presses 0-9, * and #`}},
 	} {
 		got := problems(t, scripts, c.app, explore.Options{Inputs: c.inputs})
 		for _, l := range c.want {

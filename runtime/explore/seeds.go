@@ -76,14 +76,21 @@ func (x *explorer) seedTable(e ast.Expr, line int) {
 			keys = []ast.Expr{f.Value}
 		}
 		for i, k := range keys {
+			var v string
 			switch k := k.(type) {
 			case *ast.StringExpr:
-				x.seeds[pos.Value] = append(x.seeds[pos.Value], k.Value)
+				v = k.Value
 			case *ast.NumberExpr:
-				x.seeds[pos.Value] = append(x.seeds[pos.Value], k.Value)
+				v = k.Value
 			default:
 				bad(fmt.Sprintf(".%s[%d] is not a literal string", pos.Value, i+1))
+				continue
 			}
+			if v == "" || strings.Trim(v, "0123456789*#") != "" {
+				x.problem(Warning, where, "", fmt.Sprintf("check_inputs.%s[%d] is %q: a caller presses 0-9, * and #", pos.Value, i+1, v))
+				continue
+			}
+			x.seeds[pos.Value] = append(x.seeds[pos.Value], v)
 		}
 	}
 }

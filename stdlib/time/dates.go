@@ -15,6 +15,9 @@ import (
 // t:at.
 func ParseTime(s string, loc *time.Location) (time.Time, error) {
 	s = strings.TrimSpace(s)
+	if len(s) > 64 { // no date-time is longer; the error quotes it
+		return time.Time{}, fmt.Errorf("%q… (%d bytes) is not a time", s[:32], len(s))
+	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, nil
 	}

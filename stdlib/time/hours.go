@@ -74,7 +74,7 @@ func (m *module) isOpen(L *lua.LState) int {
 		at = &now
 	}
 	open, change := h.at(*at, loc)
-	if w := watching(L); w != nil {
+	if w := watching(L); w != nil && m.aboutNow(*at) {
 		w.add(L, *at, loc, h.moments(w.from(*at), loc))
 	}
 	L.Push(lua.LBool(open))

@@ -115,10 +115,15 @@ func (m *module) readClock(L *lua.LState, t time.Time, loc *time.Location) {
 	if w == nil {
 		return
 	}
-	if d := t.Sub(m.now()); d > near || d < -near {
-		return
+	if m.aboutNow(t) {
+		w.add(L, t, loc, week(w.from(t), loc))
 	}
-	w.add(L, t, loc, week(w.from(t), loc))
+}
+
+// aboutNow reports whether t is within a day of the clock.
+func (m *module) aboutNow(t time.Time) bool {
+	d := t.Sub(m.now())
+	return d <= near && d >= -near
 }
 
 // threshold notes a moment the script made (time.parse): the clock is tried
