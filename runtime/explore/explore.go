@@ -61,7 +61,7 @@ type Problem struct {
 	App      string
 	Where    string // script:line when known
 	Path     string // the inputs that lead to it, e.g. "call, 1, 2"
-	Clock    string // when that call started, for an app that reads the clock
+	Clock    string // when the call of Path started, for an app that reads the clock
 	Message  string
 }
 
@@ -72,12 +72,10 @@ func (p Problem) String() string {
 	}
 	s := fmt.Sprintf("%s: %s: %s", where, p.Severity, p.Message)
 	switch {
-	case p.Path != "" && p.Clock != "":
+	case p.Clock != "":
 		s += " (after: " + p.Path + ", at " + p.Clock + ")"
 	case p.Path != "":
 		s += " (after: " + p.Path + ")"
-	case p.Clock != "":
-		s += " (at " + p.Clock + ")"
 	}
 	return s
 }
@@ -220,8 +218,9 @@ const maxTries = 3
 const maxClockRuns = 2
 
 // run explores breadth first. Nothing here assumes that two replays of the
-// same inputs agree: an app may decide with kv, the clock, http or chance,
-// and a handler may time out on one replay and not the next. Every replay is
+// same inputs agree: an app may decide with kv, http or chance, and a
+// handler may time out on one replay and not the next (the clock is the
+// frontier's, so it agrees). Every replay is
 // a real call; what it shows is recorded, and a replay that goes another way
 // than the path it follows is a new frontier, not a contradiction.
 func (x *explorer) run() {
@@ -350,9 +349,12 @@ func (x *explorer) moves(w *clock.Watch, f frontier, nodes []string, from string
 	if len(moves) == 0 {
 		return queue
 	}
-	for _, m := range moves {
-		if x.opts.Deadline.Zone == "" && x.zone == time.UTC {
-			x.zone = m.Zone // the app's zone is UTC: say clocks where the script reads them
+	if x.opts.Deadline.Zone == "" && x.zone == time.UTC {
+		for _, m := range moves { // the app's zone is UTC: say clocks where the script reads them
+			if m.Zone != time.UTC {
+				x.zone = m.Zone
+				break
+			}
 		}
 	}
 	x.readsClock = true

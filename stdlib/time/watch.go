@@ -15,7 +15,7 @@ import (
 // (whose open and closed moments it can compute), a moment time.parse made
 // (a threshold the script is likely to compare time.now() with), or the
 // current time read as a number, parts or a format (hours and weekdays the
-// script compares itself). For each, it proposes the Moments at which the
+// script compares itself). For each, it proposes the moments at which the
 // same question could get another answer; the explorer plays the call again
 // with its clock moved there, so code behind "open" and behind "closed" is
 // explored alike. Nothing is recorded unless the call's context carries a
@@ -134,8 +134,8 @@ func (m *module) threshold(L *lua.LState, t time.Time, loc *time.Location) {
 	}
 }
 
-// week is where a script that compares hours and weekdays itself is tried: the
-// rest of t's day at a night, morning, lunch, afternoon and evening hour, and
+// week is where a script that compares hours and weekdays itself is tried:
+// t's day at a night, morning, lunch, afternoon and evening hour, and
 // the next six days in the morning and the evening.
 func week(t time.Time, loc *time.Location) []time.Time {
 	day := localDate(t, loc)
