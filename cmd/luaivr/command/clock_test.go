@@ -67,7 +67,7 @@ func TestAtFlag(t *testing.T) {
 func TestCheckClockAndInputs(t *testing.T) {
 	t.Parallel()
 	dir := bankFolder(t)
-	out, err := runLuaivr(t, nil, "check", dir, "--at", "2026-01-03 10:00") // closed: the open side is found all the same
+	out, err := runLuaivr(t, nil, "check", dir, "--deadline", "2s", "--at", "2026-01-03 10:00") // closed: the open side is found all the same
 	for _, want := range []string{
 		`bank: warning: every key check tried at the prompt "We are open. Enter your PIN." (1, 2, 0, 1111, 9#) went the way a wrong one does`,
 		"--input pin=KEYS, or check_inputs = { pin = { \"KEYS\" } } in bank.lua",
@@ -77,7 +77,7 @@ func TestCheckClockAndInputs(t *testing.T) {
 			t.Errorf("check without inputs: %v; the report lacks %q:\n%s", err, want, out)
 		}
 	}
-	out, err = runLuaivr(t, nil, "check", dir, "--input", "pin=4321", "--input", "pin=0000", "--at", "2026-01-03 10:00")
+	out, err = runLuaivr(t, nil, "check", dir, "--deadline", "2s", "--input", "pin=4321", "--input", "pin=0000", "--at", "2026-01-03 10:00")
 	want := "bank: error: menu returned a callflow 8x8 would reject: -1009 Invalid call flow entry provided. $.callflow[0].params.speed: must have a maximum value of 2 (after: call, 4321, 1, at Mon 2026-01-05 13:30 +08)"
 	if err == nil || !strings.Contains(out, want) {
 		t.Errorf("check --input pin=4321: %v; the report lacks %q:\n%s", err, want, out)
