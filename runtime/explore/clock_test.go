@@ -171,8 +171,9 @@ ivr.on("pin", function(s, d)
 end)
 `
 	scripts := load(t, map[string]string{
-		"pin.lua":    pin,
-		"seeded.lua": pin + `check_inputs = { pin = { "0000", "4321" } }`,
+		"pin.lua":      pin,
+		"seeded.lua":   pin + `check_inputs = { pin = { "0000", "4321" } }`,
+		"misspelt.lua": pin + `check_inputs = { pn = "4321" }`,
 		"computed.lua": pin + `local PIN = "4321"
 check_inputs = { pin = { PIN, "12ab" } }`,
 		"bye.lua": `ivr.defaults { voiceProfile = "en-US-BenjaminRUS" }
@@ -188,7 +189,8 @@ function on_call(s) return { ivr.say("We are closed."), ivr.hangup() } end`,
 		{app: "pin", want: []string{`warning: every key check tried at the prompt "Enter your PIN" (1, 2, 0, 1111, 9#) went the way a wrong one does`,
 			`--input pin=KEYS, or check_inputs = { pin = { "KEYS" } } in pin.lua`}, wantNot: []string{"can a caller ever leave", "dead end", "-1009"}},
 		{app: "pin", inputs: map[string][]string{"pin": {"4321"}}, want: []string{broken}, wantNot: []string{"PIN or an account number"}},
-		{app: "seeded", want: []string{broken}, wantNot: []string{"PIN or an account number"}},
+		{app: "seeded", want: []string{broken}, wantNot: []string{"PIN or an account number", "no prompt waits"}},
+		{app: "misspelt", want: []string{`misspelt.lua:13: warning: check_inputs.pn: no prompt waits at "pn" on any path check took`}},
 		{app: "computed", want: []string{`computed.lua:14: warning: check_inputs.pin[1] is not a literal string`,
 			`computed.lua:14: warning: check_inputs.pin[2] is "12ab": a caller presses 0-9, * and #`}},
 	} {

@@ -154,7 +154,7 @@ func Explore(ctx context.Context, scripts *engine.Scripts, app string, opts Opti
 	x := &explorer{base: ctx, ctx: ctx, line: line, app: a, opts: opts, res: &Result{App: app},
 		nodes: map[string]*Node{}, edges: map[[2]string]*Edge{}, seen: map[string]bool{},
 		reported: map[string]bool{}, visited: map[string]bool{}, tries: map[string]int{},
-		moved: map[string]bool{}, seeds: map[string][]string{}, wide: map[string][]string{}, hinted: map[string]bool{}, zone: time.UTC}
+		moved: map[string]bool{}, seeds: map[string][]string{}, wide: map[string][]string{}, hinted: map[string]bool{}, seedAt: map[string]string{}, zone: time.UTC}
 	if loc, err := clock.LoadZone(opts.Deadline.Zone); err == nil {
 		x.zone = loc
 	}
@@ -177,6 +177,7 @@ type explorer struct {
 	visited  map[string]bool     // menu ids reached
 	tries    map[string]int      // replays of a frontier that went elsewhere
 	seeds    map[string][]string // position → keys to try there (Options.Inputs, check_inputs)
+	seedAt   map[string]string   // position → the script line of its check_inputs entry
 	wide     map[string][]string // prompts taking several digits → the keys tried there
 	hinted   map[string]bool     // prompts reported as waiting for a seed
 

@@ -64,6 +64,7 @@ func (x *explorer) seedTable(e ast.Expr, line int) {
 			bad(" has a key that is not a position name")
 			continue
 		}
+		x.seedAt[pos.Value] = where
 		var keys []ast.Expr
 		if list, ok := f.Value.(*ast.TableExpr); ok {
 			for _, k := range list.Fields {
@@ -100,6 +101,11 @@ func (x *explorer) seedTable(e ast.Expr, line int) {
 // input. A PIN or an account number the explorer does not know looks like
 // that, and what it guards is not explored.
 func (x *explorer) checkSeeds() {
+	for pos, where := range x.seedAt {
+		if !x.visited[pos] && !x.stopped {
+			x.problem(Warning, where, "", fmt.Sprintf("check_inputs.%s: no prompt waits at %q on any path check took (a clientActionId or menu id, spelt as the script sets it)", pos, pos))
+		}
+	}
 	for _, n := range x.res.Nodes {
 		if _, ok := x.wide[n.ID]; !ok || !x.seen[n.ID] || len(x.seeds[n.Menu]) > 0 {
 			continue
