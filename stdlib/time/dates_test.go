@@ -130,12 +130,15 @@ func TestWatchReadings(t *testing.T) {
 	now := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
 	for src, want := range map[string]int{
 		`time.now()`: 17,
-		`time.parts(time.now(), "Asia/Singapore")`:                                             17 + 17,
-		`local n = time.now() time.format(n + 60, "%H", "Asia/Singapore")`:                     17 + 17,
-		`time.format(0, "%H")`:                                                                 0,
-		`time.weekday(time.parse("2027-01-01", "UTC"))`:                                        2,
-		`time.start_of_day(time.parse("2026-01-01 10:00", "UTC"))`:                             2 + 17,
-		`time.is_open({ weekdays = "09:00-18:00" }, { at = time.parse("2026-06-01", "UTC") })`: 2,
+		`time.parts(time.now(), "Asia/Singapore")`:                                                                       17 + 17,
+		`local n = time.now() time.format(n + 60, "%H", "Asia/Singapore")`:                                               17 + 17,
+		`time.format(0, "%H")`:                                                                                           0,
+		`time.weekday(time.parse("2027-01-01", "UTC"))`:                                                                  2,
+		`time.start_of_day(time.parse("2026-01-01 10:00", "UTC"))`:                                                       2 + 17,
+		`time.is_open({ weekdays = "09:00-18:00" }, { at = time.parse("2026-06-01", "UTC") })`:                           2,
+		`for i = 1, 10000 do time.now() end`:                                                                             17,
+		`for i = 1, 10000 do time.parse("2026-01-01 10:00", "UTC"); time.now() end`:                                      17 + 1, // 10:30 is in both
+		`for i = 1, 10000 do time.parse(string.format("2026-01-%02d %02d:%02d", 1 + i % 28, i % 24, i % 60), "UTC") end`: 256,
 	} {
 		if got := len(watched(t, now, src)); got != want {
 			t.Errorf("%s: %d moves, want %d", src, got, want)

@@ -29,7 +29,12 @@ type Watch struct {
 
 	mu    sync.Mutex
 	moves []Move
+	seen  map[Move]bool // a loop asking the same again records nothing more
 }
+
+// maxMoves bounds what one event records: a handler may read the clock in
+// a loop until its deadline.
+const maxMoves = 256
 
 // Move is another moment the clock could have shown when the script asked.
 // The explorer starts a new call shifted by Moment - Asked, so that the script
@@ -56,7 +61,7 @@ func (w *Watch) Take() []Move {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := w.moves
-	w.moves = nil
+	w.moves, w.seen = nil, nil
 	return out
 }
 
@@ -64,10 +69,16 @@ func (w *Watch) add(L *lua.LState, asked time.Time, loc *time.Location, moments 
 	top := topLevel(L)
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.seen == nil {
+		w.seen = map[Move]bool{}
+	}
 	for _, m := range moments {
-		if !m.Equal(asked) {
-			w.moves = append(w.moves, Move{Asked: asked, Moment: m, Zone: loc, TopLevel: top})
+		mv := Move{Asked: asked, Moment: m, Zone: loc, TopLevel: top}
+		if m.Equal(asked) || w.seen[mv] || len(w.moves) >= maxMoves {
+			continue
 		}
+		w.seen[mv] = true
+		w.moves = append(w.moves, mv)
 	}
 }
 
