@@ -17,6 +17,9 @@ func load(t *testing.T, apps map[string]string) *engine.Scripts {
 	t.Helper()
 	dir := t.TempDir()
 	for name, src := range apps {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -28,12 +31,11 @@ func load(t *testing.T, apps map[string]string) *engine.Scripts {
 	return scripts
 }
 
-// problems explores app and returns what it found, one problem a line. The
-// deadline is long: a handler slowed down by a busy machine is not what
-// these tests look for.
+// problems explores app, on a slow machine's deadline, and returns what it
+// found, one problem a line.
 func problems(t *testing.T, scripts *engine.Scripts, app string, opts explore.Options) string {
 	t.Helper()
-	opts.Deadline.Deadline = 2 * time.Second
+	opts.Deadline = slowMachine
 	res, err := explore.Explore(context.Background(), scripts, app, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -123,17 +125,26 @@ function on_call(s)
   log.info("called", { hour = time.parts(time.now(), ZONE).hour })
   return desk
 end`,
+		// Its own list of holidays, looked up with time.format, in a module.
+		"own_dates.lua": bankHead + `
+local days = require("lib.days")
+function on_call(s)
+  if days.HOLIDAYS[time.format(time.now(), "%Y-%m-%d", ZONE)] then return bad("holiday") end
+  return closed()
+end`,
+		"lib/days.lua": `return { HOLIDAYS = { ["2026-12-25"] = true, ["2025-12-25"] = true } }`,
 	}
 	scripts := load(t, apps)
 	open := time.Date(2026, 1, 5, 10, 0, 0, 0, time.FixedZone("+08", 8*3600)) // a Monday
 	want := map[string][]string{
-		"is_open":  {`(after: call, 1, at `, `on_call (is_open.lua:8) returned a callflow 8x8 would reject: -1009`, `(after: call, at Thu 2026-12-24 10:30 +08)`},
-		"parts":    {`(after: call, 1, at `},
-		"format":   {`(after: call, 1, at `},
-		"arith":    {`(after: call, 1, at `},
-		"launch":   {`(after: call, 1, at Sun 2026-03-01 00:30 +08)`},
-		"agent":    {`(after: call, 1, at Mon 2026-01-05 04:29 +08)`},
-		"greeting": {`(after: call, 1, at `},
+		"is_open":   {`(after: call, 1, at `, `on_call (is_open.lua:8) returned a callflow 8x8 would reject: -1009`, `(after: call, at Thu 2026-12-24 10:30 +08)`},
+		"parts":     {`(after: call, 1, at `},
+		"format":    {`(after: call, 1, at `},
+		"arith":     {`(after: call, 1, at `},
+		"launch":    {`(after: call, 1, at Sun 2026-03-01 00:30 +08)`},
+		"agent":     {`(after: call, 1, at Mon 2026-01-05 04:29 +08)`},
+		"greeting":  {`(after: call, 1, at `},
+		"own_dates": {`(after: call, at Fri 2026-12-25 12:00 +08)`},
 	}
 	for app, lines := range want {
 		opts := explore.Options{}

@@ -158,7 +158,7 @@ func Explore(ctx context.Context, scripts *engine.Scripts, app string, opts Opti
 	if loc, err := clock.LoadZone(opts.Deadline.Zone); err == nil {
 		x.zone = loc
 	}
-	x.readSeeds(scripts)
+	x.readSeeds(x.readSource(scripts))
 	x.run()
 	return x.res, nil
 }
@@ -192,6 +192,7 @@ type explorer struct {
 	clockRuns   int         // calls queued at moved clocks
 	starts      []string    // the nodes calls started at, first the root
 	startClocks []time.Time // a clock each started at
+	dates       []time.Time // dates the script writes, tried where it reads the clock
 
 	worked  time.Duration // time spent playing calls
 	last    time.Duration // the last call's
@@ -346,7 +347,7 @@ func (x *explorer) walk(f frontier, queue []frontier) (*phone.Call, bool, []fron
 // question must be moved. from and the input played name the decision, so
 // that one asked on many paths is moved once per moment.
 func (x *explorer) moves(w *clock.Watch, f frontier, nodes []string, from string, queue []frontier) []frontier {
-	moves := w.Take()
+	moves := x.withDates(w.Take())
 	if len(moves) == 0 {
 		return queue
 	}

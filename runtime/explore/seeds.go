@@ -2,11 +2,8 @@ package explore
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
-	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/yuin/gopher-lua/ast"
 	"github.com/yuin/gopher-lua/parse"
 )
@@ -21,13 +18,13 @@ import (
 // The table is read from the source, not run: it must be written with
 // literal strings (or numbers), so that reading it needs no call.
 
-// readSeeds gathers the seeds of the exploration.
-func (x *explorer) readSeeds(scripts *engine.Scripts) {
+// readSeeds gathers the seeds of the exploration from the options and from
+// the script's source, src.
+func (x *explorer) readSeeds(src []byte) {
 	for pos, keys := range x.opts.Inputs {
 		x.seeds[pos] = append(x.seeds[pos], keys...)
 	}
-	src, err := os.ReadFile(filepath.Join(scripts.Dir, x.app.File))
-	if err != nil || !strings.Contains(string(src), "check_inputs") {
+	if !strings.Contains(string(src), "check_inputs") {
 		return
 	}
 	chunk, err := parse.Parse(strings.NewReader(string(src)), x.app.File)
