@@ -143,8 +143,8 @@ func (tt *tester) allows(host string) bool {
 // setClock is t:at(time [, zone]): the time at which the next call starts,
 // "2026-01-05 10:00" (or with seconds, or a date alone) in zone (default
 // UTC) or RFC 3339, as clock.ParseTime reads them, or seconds since the
-// epoch as time.now() gives. The clock goes on
-// from there as calls advance it.
+// epoch as time.now() gives. The clock goes on from there as calls advance
+// it.
 func (tt *tester) setClock(L *lua.LState) int {
 	loc, err := clock.LoadZone(L.OptString(3, "UTC"))
 	if err != nil {
