@@ -1,6 +1,7 @@
 package explore_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -244,5 +245,26 @@ func TestTopLevelClockIsMovedOnce(t *testing.T) {
 	}
 	if paths["clocked"] > paths["plain"]+40 { // once: the 34 moments of a week in Singapore and in UTC
 		t.Fatalf("reading the clock at the top level took %d calls to explore, the same app without it %d", paths["clocked"], paths["plain"])
+	}
+}
+
+// The graph of an app that starts in different places at different clocks
+// begins with the call, and an edge to each place labelled with a clock.
+func TestGraphShowsWhereCallsStart(t *testing.T) {
+	t.Parallel()
+	scripts, errs := engine.Load("../../examples")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	res, err := explore.Explore(context.Background(), scripts, "hours", explore.Options{Deadline: slowMachine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	res.Mermaid(&got, explore.GraphOptions{NoOther: true})
+	for _, want := range []string{`(["call"])`, `-- "at Thu 17:00" --> main`, `-- "at Sun 12:00" --> end`, "We are closed.", `main -- "1" --> bridge`} {
+		if !strings.Contains(got.String(), want) {
+			t.Errorf("the graph lacks %s:\n%s", want, got.String())
+		}
 	}
 }

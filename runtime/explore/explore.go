@@ -661,9 +661,9 @@ func (x *explorer) drawStarts() {
 	if len(x.starts) < 2 {
 		return
 	}
-	x.res.Root = x.node("call", "start", "call", "")
+	x.res.Root = x.node("start:call", "start", "call", "")
 	for i, n := range x.starts {
-		x.edge("call", n, "at "+x.startClocks[i].In(x.zone).Format("Mon 15:04"))
+		x.edge(x.res.Root, n, "at "+x.startClocks[i].In(x.zone).Format("Mon 15:04"))
 	}
 }
 
