@@ -262,7 +262,8 @@ func TestGraphShowsWhereCallsStart(t *testing.T) {
 	}
 	var got bytes.Buffer
 	res.Mermaid(&got, explore.GraphOptions{NoOther: true})
-	for _, want := range []string{`(["call"])`, `-- "at Thu 17:00" --> main`, `-- "at Sun 12:00" --> end`, "We are closed.", `main -- "1" --> bridge`} {
+	res.DOT(&got, explore.GraphOptions{})
+	for _, want := range []string{`(("call"))`, `-- "at Thu 17:00" --> main`, `-- "at Sun 12:00" --> end`, "We are closed.", `main -- "1" --> bridge`, `[shape=circle, label="call"]`} {
 		if !strings.Contains(got.String(), want) {
 			t.Errorf("the graph lacks %s:\n%s", want, got.String())
 		}

@@ -84,7 +84,7 @@ func (p Problem) String() string {
 // call, or an end.
 type Node struct {
 	ID    string
-	Kind  string // "prompt", "bridge", "end"
+	Kind  string // "prompt", "bridge", "end"; "start" when calls start in several places
 	Label string // the prompt, the number, or the last words before the end
 	Menu  string // the clientActionId of a prompt, if any
 }
