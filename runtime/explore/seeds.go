@@ -2,6 +2,7 @@ package explore
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/yuin/gopher-lua/ast"
@@ -98,11 +99,7 @@ func (x *explorer) seedTable(e ast.Expr, line int) {
 // input. A PIN or an account number the explorer does not know looks like
 // that, and what it guards is not explored.
 func (x *explorer) checkSeeds() {
-	for pos, where := range x.seedAt {
-		if !x.visited[pos] && !x.stopped {
-			x.problem(Warning, where, "", fmt.Sprintf("check_inputs.%s: no prompt waits at %q on any path check took (a clientActionId or menu id, spelt as the script sets it)", pos, pos))
-		}
-	}
+	x.checkSeedPositions()
 	for _, n := range x.res.Nodes {
 		if _, ok := x.wide[n.ID]; !ok || !x.seen[n.ID] || len(x.seeds[n.Menu]) > 0 {
 			continue
@@ -150,4 +147,22 @@ func luaKey(s string) string {
 		}
 	}
 	return s
+}
+
+// checkSeedPositions reports check_inputs positions no prompt waited at: a
+// misspelt id gives check nothing to type.
+func (x *explorer) checkSeedPositions() {
+	if x.stopped {
+		return
+	}
+	positions := make([]string, 0, len(x.seedAt))
+	for pos := range x.seedAt {
+		positions = append(positions, pos)
+	}
+	sort.Strings(positions)
+	for _, pos := range positions {
+		if !x.visited[pos] {
+			x.problem(Warning, x.seedAt[pos], "", fmt.Sprintf("check_inputs.%s: no prompt waits at %q on any path check took (a clientActionId or menu id, spelt as the script sets it)", pos, pos))
+		}
+	}
 }
