@@ -13,9 +13,9 @@ local SUPPORT = "+6531589339"
 local HOURS = { weekdays = "09:00-18:00", saturday = "09:00-13:00" } -- Sunday: closed
 local HOURS_SAID = "Our hours are 9 AM to 6 PM, Monday to Friday, and 9 AM to 1 PM on Saturday."
 -- Closed all day: an example list, use the year's gazetted public holidays. It
--- leaves out New Year's Day, 2026-01-01, only because `luaivr simulate` and
--- `luaivr check` call at 2026-01-01 17:00 in Singapore (their virtual clock
--- starts at 09:00 UTC), and should find us open.
+-- leaves out New Year's Day, 2026-01-01, only because `luaivr simulate` calls
+-- at 2026-01-01 17:00 in Singapore (its virtual clock starts at 09:00 UTC;
+-- --at moves it), and should find us open. `luaivr check` tries both sides.
 local HOLIDAYS = { "2026-02-17", "2026-02-18", "2026-04-03", "2026-05-01", "2026-08-10", "2026-12-25" }
 
 ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 1, noOfTries = 2 }

@@ -198,6 +198,30 @@ function time.parts(t, zone) end
 ---@return boolean open
 ---@return number? next_change
 function time.is_open(hours, opts) end
+---Read a date-time: "2026-01-05 10:00" (with seconds, with a T, or a date alone: its
+---midnight) in zone, or RFC 3339 "2026-01-05T10:00:00+08:00". nil and why if it is not one.
+---@param text string
+---@param zone? string
+---@return number? t
+---@return string? err
+function time.parse(text, zone) end
+---The first moment of t's day in zone (midnight, or when the clock jumped past it).
+---@param t number
+---@param zone? string
+---@return number
+function time.start_of_day(t, zone) end
+---The same time of day n days later (earlier if n < 0), across daylight saving changes.
+---@param t number
+---@param n integer
+---@param zone? string
+---@return number
+function time.add_days(t, n, zone) end
+---The day of the week of t in zone: "monday" … "sunday", and 1 (Monday) … 7 (Sunday).
+---@param t number
+---@param zone? string
+---@return string name
+---@return integer number
+function time.weekday(t, zone) end
 
 http = {}
 
@@ -251,6 +275,12 @@ numbers = nil
 ---@type ivr.Callflow
 fallback = nil
 
+---Keys `luaivr check` also tries at a prompt, by its clientActionId or menu id: the PIN or
+---account number a menu waits behind. Read from the source without running it: literal
+---strings only. `check --input pin=4321` adds to them.
+---@type table<string, string|string[]>
+check_inputs = nil
+
 ---Flow tests (*_test.lua): each global test_* function receives t.
 
 ---@class flowtest.T
@@ -275,7 +305,7 @@ function T:stub(request, answer) end
 ---The requests the app made so far.
 ---@return {method: string, url: string, body: string, headers: table<string, string>, json: any, form: table}[]
 function T:requests() end
----Set the virtual clock calls start at: "2026-01-05 10:00" (in zone, default UTC) or epoch seconds.
+---Set the virtual clock calls start at: "2026-01-05 10:00" (in zone, default UTC), RFC 3339, or epoch seconds.
 ---@param when string|number
 ---@param zone? string
 function T:at(when, zone) end

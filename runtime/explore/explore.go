@@ -1,9 +1,13 @@
 // Package explore walks an app's call tree without a phone: from on_call, it
 // presses every key each prompt offers (a menu's options, or every keypad key
-// for a hand-written on_dtmf), an invalid key and no input, to a bounded
-// depth, replaying each path on a simulated line. What it finds feeds
-// `luaivr check` (errors, invalid callflows, dead ends, calls that never end,
-// menus nobody reaches) and `luaivr graph` (the tree itself).
+// for a hand-written on_dtmf, and the seed inputs it is given for a PIN or an
+// account number), an invalid key and no input, to a bounded depth, replaying
+// each path on a simulated line. The clock is an input too: when a handler
+// reads it, the path is played again at the moments where the answer it got
+// could differ (see clock.Watch), so the branches behind "open" and "closed"
+// are explored alike. What it finds feeds `luaivr check` (errors, invalid
+// callflows, dead ends, calls that never end, menus nobody reaches) and
+// `luaivr graph` (the tree itself).
 package explore
 
 import (
@@ -13,12 +17,14 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/phone"
+	clock "github.com/luaivr/luaivr/stdlib/time"
 	"github.com/luaivr/luaivr/store/badgerstore"
 )
 
@@ -34,6 +40,13 @@ type Options struct {
 	// previous one took; an error stops the exploration. serve's vetting
 	// paces itself with a Pacer so that it never takes the CPU live calls need.
 	Pace func(ctx context.Context, took time.Duration) error
+	// Start is when the first call starts (zero: phone.DefaultStart); calls
+	// at other moments follow where the app reads the clock.
+	Start time.Time
+	// Inputs are keys to try at a position (a clientActionId or menu id)
+	// besides the keypad: the PIN or account number a menu waits behind.
+	// The script's own check_inputs table adds to them.
+	Inputs map[string][]string
 }
 
 // Severity of a Problem.
@@ -48,6 +61,7 @@ type Problem struct {
 	App      string
 	Where    string // script:line when known
 	Path     string // the inputs that lead to it, e.g. "call, 1, 2"
+	Clock    string // when the call of Path started, for an app that reads the clock
 	Message  string
 }
 
@@ -57,7 +71,10 @@ func (p Problem) String() string {
 		where = p.Where
 	}
 	s := fmt.Sprintf("%s: %s: %s", where, p.Severity, p.Message)
-	if p.Path != "" {
+	switch {
+	case p.Clock != "":
+		s += " (after: " + p.Path + ", at " + p.Clock + ")"
+	case p.Path != "":
 		s += " (after: " + p.Path + ")"
 	}
 	return s
@@ -67,7 +84,7 @@ func (p Problem) String() string {
 // call, or an end.
 type Node struct {
 	ID    string
-	Kind  string // "prompt", "bridge", "end"
+	Kind  string // "prompt", "bridge", "end"; "start" when calls start in several places
 	Label string // the prompt, the number, or the last words before the end
 	Menu  string // the clientActionId of a prompt, if any
 }
@@ -131,15 +148,24 @@ func Explore(ctx context.Context, scripts *engine.Scripts, app string, opts Opti
 	if err != nil {
 		return nil, err
 	}
-	x := &explorer{ctx: ctx, line: line, app: a, opts: opts, res: &Result{App: app},
+	if opts.Start.IsZero() {
+		opts.Start = phone.DefaultStart
+	}
+	x := &explorer{base: ctx, ctx: ctx, line: line, app: a, opts: opts, res: &Result{App: app},
 		nodes: map[string]*Node{}, edges: map[[2]string]*Edge{}, seen: map[string]bool{},
-		reported: map[string]bool{}, visited: map[string]bool{}, tries: map[string]int{}}
+		reported: map[string]bool{}, visited: map[string]bool{}, tries: map[string]int{},
+		moved: map[string]bool{}, seeds: map[string][]string{}, wide: map[string][]string{}, hinted: map[string]bool{}, seedAt: map[string]string{}, zone: time.UTC}
+	if loc, err := clock.LoadZone(opts.Deadline.Zone); err == nil {
+		x.zone = loc
+	}
+	x.readSeeds(x.readSource(scripts))
 	x.run()
 	return x.res, nil
 }
 
 type explorer struct {
-	ctx      context.Context
+	base     context.Context // the exploration's
+	ctx      context.Context // the call's: base with the call's clock.Watch
 	line     *phone.Line
 	app      *engine.App
 	opts     Options
@@ -148,8 +174,25 @@ type explorer struct {
 	edges    map[[2]string]*Edge
 	seen     map[string]bool // prompts expanded
 	reported map[string]bool
-	visited  map[string]bool // menu ids reached
-	tries    map[string]int  // replays of a frontier that went elsewhere
+	visited  map[string]bool     // menu ids reached
+	tries    map[string]int      // replays of a frontier that went elsewhere
+	seeds    map[string][]string // position → keys to try there (Options.Inputs, check_inputs)
+	seedAt   map[string]string   // position → the script line of its check_inputs entry
+	wide     map[string][]string // prompts taking several digits → the keys tried there
+	hinted   map[string]bool     // prompts reported as waiting for a seed
+
+	// The clock: the call being played started at now; moved holds the
+	// moves already queued (where, which input, to which moment), so a
+	// decision is tried at each moment once.
+	now         time.Time
+	zone        *time.Location // reports give clocks in it
+	moved       map[string]bool
+	readsClock  bool        // a handler read the clock: problems say when
+	clocks      []time.Time // when the call of each problem started
+	clockRuns   int         // calls queued at moved clocks
+	starts      []string    // the nodes calls started at, first the root
+	startClocks []time.Time // a clock each started at
+	dates       []time.Time // dates the script writes, tried where it reads the clock
 
 	worked  time.Duration // time spent playing calls
 	last    time.Duration // the last call's
@@ -157,10 +200,13 @@ type explorer struct {
 }
 
 // frontier is a node to expand and a path that led to it: nodes[i] is where
-// the call was before path[i], and nodes[len(path)] is the node itself.
+// the call was before path[i], and nodes[len(path)] is the node itself; the
+// call starts at clock. A frontier with no node for its last input is a
+// replay at another clock: where it leads is discovered.
 type frontier struct {
 	path  []input
 	nodes []string
+	clock time.Time
 }
 
 func (f frontier) node() string { return f.nodes[len(f.nodes)-1] }
@@ -168,19 +214,29 @@ func (f frontier) node() string { return f.nodes[len(f.nodes)-1] }
 // maxTries bounds the replays of one frontier that go elsewhere.
 const maxTries = 3
 
+// maxClockRuns bounds, per prompt the exploration may expand, the calls
+// played at moved clocks: a handler that reads the clock at every key (to log
+// it, say) moves every path.
+const maxClockRuns = 2
+
 // run explores breadth first. Nothing here assumes that two replays of the
-// same inputs agree: an app may decide with kv, the clock, http or chance,
-// and a handler may time out on one replay and not the next. Every replay is
+// same inputs agree: an app may decide with kv, http or chance, and a
+// handler may time out on one replay and not the next (the clock is the
+// frontier's, so it agrees). Every replay is
 // a real call; what it shows is recorded, and a replay that goes another way
 // than the path it follows is a new frontier, not a contradiction.
 func (x *explorer) run() {
-	_, _, queue := x.walk(frontier{}, nil)
+	_, _, queue := x.walk(frontier{clock: x.opts.Start}, nil)
 	if x.res.Root == "" {
 		return // the call could not start: reported
 	}
 	for len(queue) > 0 && len(x.seen) < x.opts.MaxStates && !x.stopped {
 		f := queue[0]
 		queue = queue[1:]
+		if len(f.nodes) == len(f.path) { // a replay at another clock
+			_, _, queue = x.walk(f, queue)
+			continue
+		}
 		if x.seen[f.node()] || len(f.path) >= x.opts.Depth {
 			continue
 		}
@@ -197,20 +253,22 @@ func (x *explorer) run() {
 			continue
 		}
 		x.seen[f.node()] = true
-		for _, in := range x.inputs(base) {
+		for _, in := range x.inputs(base, f.node()) {
 			if x.stopped {
 				break
 			}
-			next := frontier{path: append(append([]input{}, f.path...), in), nodes: f.nodes}
+			next := frontier{path: append(append([]input{}, f.path...), in), nodes: f.nodes, clock: f.clock}
 			_, _, queue = x.walk(next, queue)
 		}
 	}
+	x.checkSeeds()
 	x.checkMenus()
+	x.drawStarts()
 	ended := false
 	for _, n := range x.res.Nodes {
 		ended = ended || n.Kind == "end" || n.Kind == "bridge"
 	}
-	if !ended && !x.stopped && len(x.res.Problems) == 0 {
+	if !ended && !x.stopped && len(x.hinted) == 0 && len(x.res.Problems) == 0 {
 		x.problem(Warning, "", "", fmt.Sprintf("no path of up to %d inputs ends the call or transfers it: can a caller ever leave?", x.opts.Depth))
 	}
 	x.finish()
@@ -221,7 +279,7 @@ func (x *explorer) diverged(f frontier, queue []frontier) []frontier {
 	key := pathString(f.path)
 	x.tries[key]++
 	if x.tries[key] == 1 {
-		x.problem(Warning, "", key, "the same inputs led to different places on different calls (the app decides with kv, time, http or chance, or a handler ran out of time): check reports what it saw")
+		x.problem(Warning, "", key, "the same inputs led to different places on different calls (the app decides with kv, http or chance, or a handler ran out of time): check reports what it saw")
 	}
 	if x.tries[key] < maxTries {
 		queue = append(queue, f)
@@ -235,7 +293,8 @@ func (x *explorer) diverged(f frontier, queue []frontier) []frontier {
 // f's last node; a frontier whose last node is still open (an input just
 // added) is never followed, it is discovered.
 func (x *explorer) walk(f frontier, queue []frontier) (*phone.Call, bool, []frontier) {
-	c, at, err := x.start()
+	watch := &clock.Watch{From: x.opts.Start}
+	c, at, err := x.start(f.clock, watch)
 	if err != nil {
 		if !errors.Is(err, errStopped) {
 			x.problem(Error, "", "call", err.Error())
@@ -245,10 +304,15 @@ func (x *explorer) walk(f frontier, queue []frontier) (*phone.Call, bool, []fron
 	if x.res.Root == "" {
 		x.res.Root = at
 	}
+	if !slices.Contains(x.starts, at) {
+		x.starts = append(x.starts, at)
+		x.startClocks = append(x.startClocks, f.clock)
+	}
+	queue = x.moves(watch, f, nil, "call", queue)
 	nodes := []string{at}
 	if len(f.nodes) == 0 || at != f.nodes[0] { // where a call starts is a frontier too
 		if !c.Ended() && !x.seen[at] {
-			queue = append(queue, frontier{nodes: nodes})
+			queue = append(queue, frontier{nodes: nodes, clock: f.clock})
 		}
 		return c, false, queue
 	}
@@ -262,6 +326,7 @@ func (x *explorer) walk(f frontier, queue []frontier) (*phone.Call, bool, []fron
 			x.problem(Error, "", pathString(path), err.Error())
 			return c, false, queue
 		}
+		queue = x.moves(watch, f, nodes, nodes[i], queue)
 		nodes = append(nodes, to)
 		at = to
 		if i+1 < len(f.nodes) && to == f.nodes[i+1] {
@@ -269,21 +334,68 @@ func (x *explorer) walk(f frontier, queue []frontier) (*phone.Call, bool, []fron
 		}
 		x.edge(nodes[i], to, in.label)
 		if !c.Ended() && !x.seen[to] {
-			queue = append(queue, frontier{path: path, nodes: nodes})
+			queue = append(queue, frontier{path: path, nodes: nodes, clock: f.clock})
 		}
 		return c, false, queue
 	}
 	return c, true, queue
 }
 
-// start places a new call, when the budget allows, and names where it is.
-func (x *explorer) start() (*phone.Call, string, error) {
+// moves queues the replays at other clocks that what a handler asked of the
+// clock calls for: the path so far (nodes are where the call was before each
+// input) played again, starting as much earlier or later as the script's
+// question must be moved. from and the input played name the decision, so
+// that one asked on many paths is moved once per moment.
+func (x *explorer) moves(w *clock.Watch, f frontier, nodes []string, from string, queue []frontier) []frontier {
+	moves := x.withDates(w.Take())
+	if len(moves) == 0 {
+		return queue
+	}
+	if x.opts.Deadline.Zone == "" && x.zone == time.UTC {
+		for _, m := range moves { // the app's zone is UTC: say clocks where the script reads them
+			if m.Zone != time.UTC {
+				x.zone = m.Zone
+				break
+			}
+		}
+	}
+	x.readsClock = true
+	path := f.path[:len(nodes)]
+	label := "call"
+	if len(path) > 0 {
+		label = path[len(path)-1].label
+	}
+	for _, m := range moves {
+		key := fmt.Sprintf("%s|%s|%d", from, label, m.Moment.Unix()/60)
+		if m.TopLevel { // asked at every event: moved once, where first seen
+			key = fmt.Sprintf("top|%d", m.Moment.Unix()/60)
+		}
+		if x.moved[key] {
+			continue
+		}
+		if x.clockRuns >= maxClockRuns*x.opts.MaxStates {
+			x.problem(Warning, "", "", fmt.Sprintf("the clock was moved for %d calls, as far as check goes: the app reads it on every path (what is reported is what those calls showed)", x.clockRuns))
+			break
+		}
+		x.moved[key] = true
+		x.clockRuns++
+		queue = append(queue, frontier{path: path, nodes: append([]string{}, nodes...), clock: f.clock.Add(m.Moment.Sub(m.Asked))})
+	}
+	return queue
+}
+
+// start places a new call at clock, when the budget allows, and names where
+// it is. The call reports what its handlers asked of the clock to watch.
+func (x *explorer) start(at time.Time, watch *clock.Watch) (*phone.Call, string, error) {
 	if x.stopped || !x.pace() {
 		return nil, "", errStopped
 	}
 	began := time.Now()
 	defer func() { x.last = time.Since(began); x.worked += x.last }()
 	x.res.Paths++
+	x.now = at
+	x.line.SetNow(at)
+	x.ctx = clock.WithWatch(x.base, watch)
 	c, err := x.line.Start(x.ctx, phone.CallOptions{App: x.app.Name})
 	if err != nil {
 		return nil, "", err
@@ -345,8 +457,8 @@ func (x *explorer) play(c *phone.Call, in input, path string) (string, error) {
 	return x.classify(c, mark, path), nil
 }
 
-// inputs are what to try at the call's current state.
-func (x *explorer) inputs(c *phone.Call) []input {
+// inputs are what to try at the call's current state, node.
+func (x *explorer) inputs(c *phone.Call, node string) []input {
 	if c.Bridged() {
 		return []input{{label: "transfer ends", kind: partyHangsUp}}
 	}
@@ -363,7 +475,16 @@ func (x *explorer) inputs(c *phone.Call) []input {
 		}
 		out = append(out, input{label: "other", kind: press, keys: invalidKey(menu.Keys, maxDigits(w.Params))})
 	} else {
-		for _, k := range keypad(maxDigits(w.Params), minDigits(w.Params)) {
+		keys := keypad(maxDigits(w.Params), minDigits(w.Params))
+		for _, k := range keys {
+			out = append(out, input{label: k, kind: press, keys: k})
+		}
+		if maxDigits(w.Params) > 1 {
+			x.wide[node] = keys
+		}
+	}
+	for _, k := range x.seeds[c.Position()] {
+		if !slices.ContainsFunc(out, func(in input) bool { return in.keys == k }) {
 			out = append(out, input{label: k, kind: press, keys: k})
 		}
 	}
@@ -486,7 +607,9 @@ func (x *explorer) problem(sev, where, path, msg string) {
 		return
 	}
 	x.reported[key] = true
-	x.res.Problems = append(x.res.Problems, Problem{Severity: sev, App: x.app.Name, Where: where, Path: path, Message: msg})
+	p := Problem{Severity: sev, App: x.app.Name, Where: where, Path: path, Message: msg}
+	x.res.Problems = append(x.res.Problems, p)
+	x.clocks = append(x.clocks, x.now)
 }
 
 // checkMenus reports menus no path reached and options no caller can press.
@@ -507,7 +630,7 @@ func (x *explorer) checkMenus() {
 				out++
 			}
 		}
-		if out == 0 && x.seen[n.ID] {
+		if out == 0 && x.seen[n.ID] && !x.hinted[n.ID] {
 			x.problem(Warning, "", "", fmt.Sprintf("dead end: no key and no timeout leads anywhere from the prompt %q", clip(n.Label, 60)))
 		}
 	}
@@ -531,8 +654,27 @@ func (x *explorer) checkKeys(pos string, params map[string]any) {
 	}
 }
 
-// finish sorts what was found so output is stable.
+// drawStarts adds, when calls start in different places at different
+// clocks (open and closed), a node for the call's start with an edge to each,
+// labelled with a clock it was seen at.
+func (x *explorer) drawStarts() {
+	if len(x.starts) < 2 {
+		return
+	}
+	x.res.Root = x.node("start:call", "start", "call", "")
+	for i, n := range x.starts {
+		x.edge(x.res.Root, n, "at "+x.startClocks[i].In(x.zone).Format("Mon 15:04"))
+	}
+}
+
+// finish sorts what was found so output is stable. The clock a call started
+// at is said only for apps that read it.
 func (x *explorer) finish() {
+	for i := range x.res.Problems {
+		if x.readsClock && x.res.Problems[i].Path != "" {
+			x.res.Problems[i].Clock = x.clocks[i].In(x.zone).Format("Mon 2006-01-02 15:04 MST")
+		}
+	}
 	sort.SliceStable(x.res.Problems, func(i, j int) bool {
 		return x.res.Problems[i].Severity == Error && x.res.Problems[j].Severity != Error
 	})

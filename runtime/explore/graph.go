@@ -15,7 +15,9 @@ type GraphOptions struct {
 }
 
 // Mermaid writes the tree as a Mermaid flowchart: prompts as boxes with their
-// text, transfers as parallelograms, ends as rounded boxes; edges carry keys.
+// text, transfers as parallelograms, ends as rounded boxes, the start of
+// calls that begin in different places at different clocks as a circle;
+// edges carry keys.
 func (r *Result) Mermaid(w io.Writer, opts GraphOptions) {
 	ids := r.shortIDs()
 	fmt.Fprintln(w, "flowchart TD")
@@ -29,6 +31,8 @@ func (r *Result) Mermaid(w io.Writer, opts GraphOptions) {
 			fmt.Fprintf(w, "  %s[\"%s\"]\n", ids[n.ID], label)
 		case "bridge":
 			fmt.Fprintf(w, "  %s[/\"%s\"/]\n", ids[n.ID], label)
+		case "start":
+			fmt.Fprintf(w, "  %s((\"%s\"))\n", ids[n.ID], label)
 		default:
 			fmt.Fprintf(w, "  %s([\"%s\"])\n", ids[n.ID], label)
 		}
@@ -46,7 +50,7 @@ func (r *Result) DOT(w io.Writer, opts GraphOptions) {
 		if !r.drawn(n, opts) {
 			continue
 		}
-		shape := map[string]string{"prompt": "box", "bridge": "parallelogram", "end": "ellipse"}[n.Kind]
+		shape := map[string]string{"prompt": "box", "bridge": "parallelogram", "end": "ellipse", "start": "circle"}[n.Kind]
 		fmt.Fprintf(w, "  %s [shape=%s, label=%q];\n", ids[n.ID], shape, plainText(n))
 	}
 	for _, e := range r.edgesFor(opts) {

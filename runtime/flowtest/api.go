@@ -15,6 +15,7 @@ import (
 	httpmod "github.com/luaivr/luaivr/stdlib/http"
 	kvmod "github.com/luaivr/luaivr/stdlib/kv"
 	"github.com/luaivr/luaivr/stdlib/luaconv"
+	clock "github.com/luaivr/luaivr/stdlib/time"
 	"github.com/luaivr/luaivr/stdlib/vcc"
 	"github.com/luaivr/luaivr/store"
 	lua "github.com/yuin/gopher-lua"
@@ -141,24 +142,19 @@ func (tt *tester) allows(host string) bool {
 
 // setClock is t:at(time [, zone]): the time at which the next call starts,
 // "2026-01-05 10:00" (or with seconds, or a date alone) in zone (default
-// UTC), or seconds since the epoch as time.now() gives. The clock goes on
-// from there as calls advance it.
+// UTC) or RFC 3339, as clock.ParseTime reads them, or seconds since the
+// epoch as time.now() gives. The clock goes on from there as calls advance
+// it.
 func (tt *tester) setClock(L *lua.LState) int {
-	zone := L.OptString(3, "UTC")
-	loc, err := time.LoadLocation(zone)
-	if err != nil || zone == "" || zone == "Local" {
-		L.RaiseError("t:at: unknown time zone %q (use an IANA name like \"Asia/Singapore\")", zone)
+	loc, err := clock.LoadZone(L.OptString(3, "UTC"))
+	if err != nil {
+		L.RaiseError("t:at: %s", err)
 	}
 	var at time.Time
 	switch v := L.Get(2).(type) {
 	case lua.LString:
-		for _, layout := range []string{"2006-01-02 15:04", "2006-01-02 15:04:05", time.DateOnly} {
-			if at, err = time.ParseInLocation(layout, string(v), loc); err == nil {
-				break
-			}
-		}
-		if err != nil {
-			L.RaiseError("t:at: %q is not a time \"YYYY-MM-DD HH:MM\"", string(v))
+		if at, err = clock.ParseTime(string(v), loc); err != nil {
+			L.RaiseError("t:at: %s", err)
 		}
 	case lua.LNumber:
 		at = time.UnixMilli(int64(math.Round(float64(v) * 1000)))

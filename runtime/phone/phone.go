@@ -65,10 +65,17 @@ type Line struct {
 	seq   int
 }
 
+// DefaultStart is where a line's virtual clock starts unless told otherwise
+// (SetNow; `--at` of simulate, check and graph; t:at in flow tests):
+// Thursday 1 January 2026, 09:00 UTC, which is 17:00 in Singapore and a
+// public holiday in many places. check and graph move the clock from there
+// to wherever an app's decisions on the time change.
+var DefaultStart = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+
 // NewLine makes a line serving scripts from st. The engine's clock is the
-// line's virtual clock.
+// line's virtual clock, at DefaultStart.
 func NewLine(scripts *engine.Scripts, st store.Store, opts engine.Options) (*Line, error) {
-	l := &Line{Store: st, now: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC), calls: map[string]*Call{}}
+	l := &Line{Store: st, now: DefaultStart, calls: map[string]*Call{}}
 	opts.Store = st
 	opts.Now = l.Now
 	opts.Observe = l.observe

@@ -74,6 +74,9 @@ func (m *module) isOpen(L *lua.LState) int {
 		at = &now
 	}
 	open, change := h.at(*at, loc)
+	if w := watching(L); w != nil && m.aboutNow(*at) {
+		w.add(L, *at, loc, h.moments(w.from(*at), loc))
+	}
 	L.Push(lua.LBool(open))
 	if change.IsZero() {
 		L.Push(lua.LNil)

@@ -50,6 +50,18 @@
 //	  return ivr.say("We are closed. We open " .. time.format(change, "%A at %I:%M %p", "Asia/Singapore") .. ".")
 //	end
 //
+// time.parse(text [, zone]) → seconds, or nil and why: "2026-01-05 10:00" (with
+// seconds, with a T, or a date alone, its midnight) as a wall-clock time in
+// the zone, or RFC 3339 "2026-01-05T10:00:00+08:00", whose offset wins.
+// time.start_of_day(t [, zone]) → the first moment of t's day in the zone.
+// time.add_days(t, n [, zone]) → the same time of day n days later.
+// time.weekday(t [, zone]) → "monday" … "sunday" and 1 … 7.
+//
+//	local tomorrow = time.add_days(time.start_of_day(time.now()), 1)  -- midnight tonight
+//	if time.now() >= time.parse("2026-03-01 09:00", "Asia/Singapore") then … end
+//
+// When `luaivr check` explores, the clock is an input: see Watch.
+//
 // Hours are wall-clock times in the zone. Across a change of daylight saving
 // time a boundary is the first moment the clock shows it: a range opening at
 // 02:30 on the night clocks jump from 02:00 to 03:00 opens at 03:00, and one
@@ -92,10 +104,14 @@ func Open(opts Options) func(L *lua.LState) lua.LValue {
 			m.zone, m.zoneErr = loadZone(opts.Zone)
 		}
 		return L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
-			"now":     m.nowFn,
-			"format":  m.format,
-			"parts":   m.parts,
-			"is_open": m.isOpen,
+			"now":          m.nowFn,
+			"format":       m.format,
+			"parts":        m.parts,
+			"is_open":      m.isOpen,
+			"parse":        m.parse,
+			"start_of_day": m.startOfDay,
+			"add_days":     m.addDays,
+			"weekday":      m.weekday,
 		})
 	}
 }
@@ -108,7 +124,15 @@ type module struct {
 }
 
 func (m *module) nowFn(L *lua.LState) int {
-	L.Push(fromTime(m.now()))
+	now := m.now()
+	if w := watching(L); w != nil {
+		loc := m.zone
+		if m.zoneErr != nil {
+			loc = time.UTC
+		}
+		w.add(L, now, loc, week(w.from(now), loc))
+	}
+	L.Push(fromTime(now))
 	return 1
 }
 
@@ -119,10 +143,12 @@ func (m *module) format(L *lua.LState) int {
 	if !ok {
 		argError(L, fn, 2, "pattern string expected, got "+L.Get(2).Type().String())
 	}
-	s, err := strftime(t.In(m.optZone(L, fn, 3)), string(pattern))
+	loc := m.optZone(L, fn, 3)
+	s, err := strftime(t.In(loc), string(pattern))
 	if err != nil {
 		argError(L, fn, 2, err.Error())
 	}
+	m.readClock(L, t, loc)
 	L.Push(lua.LString(s))
 	return 1
 }
@@ -131,6 +157,7 @@ func (m *module) parts(L *lua.LState) int {
 	const fn = "time.parts"
 	loc := m.optZone(L, fn, 2)
 	t := checkTime(L, fn, 1).In(loc)
+	m.readClock(L, t, loc)
 	p := L.CreateTable(0, 10)
 	for k, v := range map[string]int{
 		"year": t.Year(), "month": int(t.Month()), "day": t.Day(),

@@ -23,10 +23,14 @@ func checkCommand() *cli.Command {
 		Usage:     "compile every app in DIR and explore its menus for errors, invalid callflows and dead ends",
 		ArgsUsage: "[DIR]",
 		Description: "From on_call, presses every key each prompt offers, an invalid key and no input, to --depth,\n" +
-			"and validates every callflow against 8x8's rules. Exits 1 on errors; warnings do not fail it.",
+			"and validates every callflow against 8x8's rules. Exits 1 on errors; warnings do not fail it.\n" +
+			"The clock is an input: where a handler asks the time module, the call is played again at moments\n" +
+			"where the answer differs (open and closed, each kind of day, holidays). --input adds keys a caller\n" +
+			"knows (a PIN), as does a check_inputs table in the script.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "depth", Value: 10, Usage: "inputs along one path"},
 			&cli.DurationFlag{Name: "deadline", EnvVars: env("deadline"), Value: defaultDeadline, Usage: "time a handler may run per event"},
+			atFlag, inputFlag,
 		},
 		Action: check,
 	}
@@ -41,7 +45,11 @@ func check(c *cli.Context) error {
 		return fmt.Errorf("script folder %s not found", dir)
 	}
 	out := c.App.Writer
-	problems, apps := checkDir(c.Context, dir, explore.Options{Depth: c.Int("depth"), Deadline: engine.Options{Deadline: c.Duration("deadline")}})
+	opts := explore.Options{Depth: c.Int("depth"), Deadline: engine.Options{Deadline: c.Duration("deadline")}}
+	if err := exploreFrom(c, &opts); err != nil {
+		return err
+	}
+	problems, apps := checkDir(c.Context, dir, opts)
 	errors, warnings := 0, 0
 	for _, p := range problems {
 		fmt.Fprintln(out, p)

@@ -20,6 +20,7 @@ func graphCommand() *cli.Command {
 			&cli.StringFlag{Name: "format", Value: "mermaid", Usage: "mermaid or dot"},
 			&cli.BoolFlag{Name: "no-other", Usage: "leave out invalid keys and no input, as 8x8's diagrams do"},
 			&cli.IntFlag{Name: "depth", Value: 10, Usage: "inputs along one path"},
+			atFlag, inputFlag,
 		},
 		Action: graph,
 	}
@@ -35,7 +36,11 @@ func graph(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := explore.Explore(c.Context, scripts, app, explore.Options{Depth: c.Int("depth"), Deadline: engine.Options{Deadline: defaultDeadline}})
+	xopts := explore.Options{Depth: c.Int("depth"), Deadline: engine.Options{Deadline: defaultDeadline}}
+	if err := exploreFrom(c, &xopts); err != nil {
+		return err
+	}
+	res, err := explore.Explore(c.Context, scripts, app, xopts)
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,7 @@ func simulateCommand() *cli.Command {
 			&cli.StringFlag{Name: "to", Value: "+6568332048", Usage: "the app's `number`"},
 			&cli.StringSliceFlag{Name: "var", Usage: "initial session.vars entry `k=v` (repeatable)"},
 			&cli.DurationFlag{Name: "deadline", EnvVars: env("deadline"), Value: defaultDeadline, Usage: "time a handler may run per event"},
+			atFlag,
 		}, append(integrationFlags, logFlags...)...),
 		Action: simulate,
 	}
@@ -74,6 +75,11 @@ func simulate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	at, err := startAt(c)
+	if err != nil {
+		return err
+	}
+	line.SetNow(at)
 
 	out := c.App.Writer
 	shown := 0
