@@ -54,7 +54,7 @@ func TestBuilders(t *testing.T) {
 func TestBuilderErrors(t *testing.T) {
 	t.Parallel()
 	tests := map[string]string{
-		"missing voice":     `fails(function() ivr.say("Hi") end, "ivr.say: -1002 params.voiceProfile is missing but it is required: every spoken action needs a voice; give the script one with ivr.defaults { voiceProfile = ")`,
+		"missing voice": `fails(function() ivr.say("Hi") end, "ivr.say: -1002 params.voiceProfile is missing but it is required: every spoken action needs a voice; give the script one with ivr.defaults { voiceProfile = ")`,
 		// A misspelt parameter is an error at the builder, with the name meant.
 		"misspelt param": `fails(function() ivr.say_and_capture("Account?", { voiceProfile = "en-GB-Emma", maxDigits = 8, overallTimeout = 9000, digitTimout = 3000 }) end,
 			"ivr.say_and_capture: -1009 Invalid call flow entry provided. params.digitTimout: is not defined in the schema and the schema does not allow additional properties; did you mean digitTimeout?")`,
