@@ -3,6 +3,8 @@ package callflow
 import (
 	"slices"
 	"strings"
+
+	"github.com/luaivr/luaivr/runtime/spelling"
 )
 
 // ParamNames lists an action's parameters in 8x8's documented order; nil for an
@@ -19,6 +21,10 @@ func ParamNames(action string) []string {
 	}
 	return names
 }
+
+// Unknown, as a value in CheckParams' params, stands for a value not known
+// yet (lint reads code, not values): only its name is checked.
+type Unknown struct{}
 
 // AnyAction, as CheckParams' action, checks params meant for whichever actions
 // take them, as ivr.defaults holds them.
@@ -46,7 +52,7 @@ func CheckParams(action string, params map[string]any) error {
 			return &Invalid{Problems: []Problem{newProblem(codeInvalidAction, "action", "")}}
 		case p == nil:
 			ps = append(ps, newProblem(codeInvalidEntry, path, spec.notAParam(name)))
-		case params[name] == nil && p.nullable:
+		case params[name] == Unknown{}, params[name] == nil && p.nullable:
 		default:
 			if code, detail := p.check(params[name]); code != 0 {
 				pr := p.problem(0, code, detail)
@@ -89,7 +95,7 @@ var actionOrder = []string{MakeCall, Say, SayAndCapture, PlayFile, Hangup}
 
 // notAParam is the -1009 reason for a param name the action (a nil spec: any
 // action) does not take, in 8x8's schema wording, followed by the name that was
-// probably meant, or the action that takes it, and the names there are.
+// probably meant, or else the action that takes it and the names there are.
 func (s *actionSpec) notAParam(name string) string {
 	var b strings.Builder
 	b.WriteString("is not defined in the schema and the schema does not allow additional properties")
@@ -98,9 +104,11 @@ func (s *actionSpec) notAParam(name string) string {
 		b.WriteString("; " + s.name() + " takes no parameters")
 		return b.String()
 	}
-	if meant := closest(name, names); meant != "" {
+	if meant := spelling.Closest(name, names); meant != "" {
 		b.WriteString("; did you mean " + meant + "?")
-	} else if other := takenBy(name); other != "" && s != nil {
+		return b.String()
+	}
+	if other := takenBy(name); other != "" && s != nil {
 		b.WriteString("; " + name + " is a parameter of " + other + ", not of " + s.name())
 	}
 	b.WriteString(" (" + s.name() + " takes " + strings.Join(names, ", ") + ")")
@@ -146,52 +154,4 @@ func takenBy(name string) string {
 		}
 	}
 	return strings.Join(by, " and ")
-}
-
-// closest is the name among names that name is most likely a misspelling of: the
-// fewest edits (a letter added, dropped, changed, or two swapped; case does not
-// count), at most a third of the name's letters and never more than 3, or the
-// name it begins (voice for voiceProfile); "" when none is that close. noOfTry
-// is 3 edits from noOfTries, sped 1 from speed.
-func closest(name string, names []string) string {
-	best, bestDist := "", 0
-	lower := strings.ToLower(name)
-	for _, n := range names {
-		limit := min(3, max(1, len(n)/3))
-		d := editDistance(lower, strings.ToLower(n))
-		if len(name) >= 4 && strings.HasPrefix(strings.ToLower(n), lower) {
-			d = min(d, limit)
-		}
-		if d <= limit && (best == "" || d < bestDist) {
-			best, bestDist = n, d
-		}
-	}
-	return best
-}
-
-// editDistance is the optimal string alignment distance between a and b, in
-// bytes: insertions, deletions, substitutions and swaps of neighbours. Names
-// are short; this runs only on a name that is wrong.
-func editDistance(a, b string) int {
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
 }

@@ -320,17 +320,17 @@ func TestValidate(t *testing.T) {
 		// Unknown params are errors, with the name meant.
 		{name: "unknown params on say, sorted", cf: cf(with(say(), "zeta", 1.0, "voice", "en-GB-Emma")),
 			want: []Problem{
-				notParam("$.callflow[0].params.voice", "; did you mean voiceProfile? "+sayTakes),
+				notParam("$.callflow[0].params.voice", "; did you mean voiceProfile?"),
 				notParam("$.callflow[0].params.zeta", " "+sayTakes)}},
 		{name: "unknown param on makeCall", cf: cf(with(makeCall(), "callerName", "ABC")),
 			want: []Problem{notParam("$.callflow[0].params.callerName", " (makeCall takes source, destination, callRecording)")}},
 		{name: "misspelt capture settings", cf: cf(with(capture(), "digitTimout", 5000.0, "noOfTry", 3.0, "completeOnHsh", true, "maxDigit", 4.0, "sped", 1.0)),
 			want: []Problem{
-				notParam("$.callflow[0].params.completeOnHsh", "; did you mean completeOnHash? "+captureTakes),
-				notParam("$.callflow[0].params.digitTimout", "; did you mean digitTimeout? "+captureTakes),
-				notParam("$.callflow[0].params.maxDigit", "; did you mean maxDigits? "+captureTakes),
-				notParam("$.callflow[0].params.noOfTry", "; did you mean noOfTries? "+captureTakes),
-				notParam("$.callflow[0].params.sped", "; did you mean speed? "+captureTakes)}},
+				notParam("$.callflow[0].params.completeOnHsh", "; did you mean completeOnHash?"),
+				notParam("$.callflow[0].params.digitTimout", "; did you mean digitTimeout?"),
+				notParam("$.callflow[0].params.maxDigit", "; did you mean maxDigits?"),
+				notParam("$.callflow[0].params.noOfTry", "; did you mean noOfTries?"),
+				notParam("$.callflow[0].params.sped", "; did you mean speed?")}},
 		{name: "a param of another action", cf: cf(with(say(), "maxDigits", 1.0), with(capture(), "text", "Hi")),
 			want: []Problem{
 				notParam("$.callflow[0].params.maxDigits", "; maxDigits is a parameter of sayAndCapture, not of say "+sayTakes),

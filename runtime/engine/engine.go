@@ -775,6 +775,12 @@ func (l libs) open(mod *ivr.Module, app string, logger *slog.Logger) []sandbox.L
 	}
 }
 
+// Globals is what a script's global environment holds before it runs, as
+// sandbox.Environment gives it, with the stdlib luaivr opens for scripts.
+func Globals() map[string][]string {
+	return sandbox.Environment(loadLibs.open(ivr.New(), "", discardLogger)...)
+}
+
 // scriptLine finds "name.lua:12:" in an error or a traceback.
 var scriptLine = regexp.MustCompile(`[\w./-]+\.lua:\d+:`)
 

@@ -1,0 +1,58 @@
+package lint_test
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/luaivr/luaivr/runtime/lint"
+)
+
+// One app (and its module) holding every mistake lint knows: all are found in
+// one run, each at its line, with its severity and what to do; no line without
+// a mistake is reported. A mistake is marked on its line: --! severity: words.
+func TestEveryMistakeAtItsLine(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join("testdata", "mistakes")
+	want := map[string]string{} // file:line → "severity: words"
+	for _, rel := range []string{"bank.lua", "lib/helpers.lua"} {
+		fh, err := os.Open(filepath.Join(dir, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(fh)
+		for n := 1; sc.Scan(); n++ {
+			if _, mark, ok := strings.Cut(sc.Text(), "--! "); ok {
+				want[rel+":"+strconv.Itoa(n)] = mark
+			}
+		}
+		fh.Close()
+	}
+	if len(want) < 20 {
+		t.Fatalf("%d marked mistakes, want the whole list", len(want))
+	}
+	got := lint.Apps(os.DirFS(dir), []string{"bank.lua"}, env)
+	seen := map[string]bool{}
+	for _, f := range got {
+		at := f.File + ":" + strconv.Itoa(f.Line)
+		mark, ok := want[at]
+		severity, words, _ := strings.Cut(mark, ": ")
+		switch {
+		case !ok:
+			t.Errorf("not a mistake, reported: %s", f)
+		case seen[at]:
+			t.Errorf("reported twice at %s: %s", at, f)
+		case f.Severity != severity || !strings.Contains(f.Message, words):
+			t.Errorf("at %s\n got %s: %s\nwant %s", at, f.Severity, f.Message, mark)
+		}
+		seen[at] = true
+	}
+	for at, mark := range want {
+		if !seen[at] {
+			t.Errorf("not found: %s: %s", at, mark)
+		}
+	}
+}

@@ -1,0 +1,32 @@
+package lint_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/runtime/lint"
+)
+
+var env = lint.Env{Globals: engine.Globals(), Handlers: engine.Handlers}
+
+// The shipped apps and examples check clean: lint has no false positive on them.
+func TestShippedAppsClean(t *testing.T) {
+	t.Parallel()
+	for _, dir := range []string{"../../scripts", "../../examples"} {
+		var apps []string
+		names, _ := filepath.Glob(filepath.Join(dir, "*.lua"))
+		for _, n := range names {
+			if rel := filepath.Base(n); engine.IsApp(rel) {
+				apps = append(apps, rel)
+			}
+		}
+		if len(apps) < 2 {
+			t.Fatalf("%s: %d apps, want the shipped ones", dir, len(apps))
+		}
+		for _, f := range lint.Apps(os.DirFS(dir), apps, env) {
+			t.Errorf("%s/%s", dir, f)
+		}
+	}
+}

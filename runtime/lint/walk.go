@@ -1,0 +1,503 @@
+package lint
+
+import (
+	"strconv"
+
+	"github.com/luaivr/luaivr/runtime/callflow"
+	"github.com/yuin/gopher-lua/ast"
+)
+
+// file is one parsed file and what walking it found: every use of a global
+// and of a library field, the parameters its builder calls and action tables
+// spell out, and its definitions. Scopes follow gopher-lua's compiler, so a
+// name is local here exactly where it is local when the script runs.
+type file struct {
+	requires []string // literal require("…") names
+	family   []*file  // the modules it requires
+	defs     *names   // globals and library fields it sets, globals it reads
+
+	globals  []access
+	fields   []fieldUse
+	params   []paramUse
+	compares []compare
+	topDefs  []topDef
+	topCalls map[string]bool  // names the top level calls: setup()
+	locals   map[string][]int // lines where each local name is declared
+
+	funcs  []*function // every function literal, in order
+	scopes []map[string]*local
+	fn     *function // the function being walked; nil at the top level
+}
+
+// access is one use of a global name.
+type access struct {
+	name   string
+	line   int
+	write  bool
+	called bool
+	fn     *function // innermost function around it; nil at the top level
+}
+
+// fieldUse is a read of lib.field where lib is a global.
+type fieldUse struct {
+	lib, field string
+	line       int
+	called     bool
+}
+
+// paramUse is an 8x8 action's parameters written out in the script: a
+// builder's table (ivr.say("…", { speed = 1 })) or an action table.
+type paramUse struct {
+	what   string // "ivr.say", "an action table"
+	action string
+	line   int
+	params map[string]any // constants, or callflow.Unknown{}
+	lines  map[string]int // where each is written
+}
+
+// compare is digits compared with a number: digits == 1.
+type compare struct {
+	name, op, number string
+	line             int
+	digits           *local
+}
+
+// topDef is a definition of a global by a statement of the top level.
+type topDef struct {
+	name   string
+	line   int
+	isFunc bool
+}
+
+// function is a function literal, and what it is bound to when defined.
+type function struct {
+	name   string // f in `function f`, `local function f`, `f = function`; "" otherwise
+	called bool   // called where it is written: (function() … end)()
+}
+
+// local is a local variable in scope.
+type local struct {
+	digits  bool // a handler's or option's digits parameter
+	written bool // assigned after its declaration
+}
+
+func (f *file) walk(chunk []ast.Stmt) {
+	f.topCalls = map[string]bool{}
+	f.locals = map[string][]int{}
+	f.push()
+	f.block(chunk, true)
+	f.pop()
+}
+
+func (f *file) push() { f.scopes = append(f.scopes, map[string]*local{}) }
+func (f *file) pop()  { f.scopes = f.scopes[:len(f.scopes)-1] }
+
+func (f *file) declare(name string, line int) *local {
+	l := &local{}
+	f.scopes[len(f.scopes)-1][name] = l
+	f.locals[name] = append(f.locals[name], line)
+	return l
+}
+
+// resolve is the local name refers to here, nil for a global.
+func (f *file) resolve(name string) *local {
+	for i := len(f.scopes) - 1; i >= 0; i-- {
+		if l, ok := f.scopes[i][name]; ok {
+			return l
+		}
+	}
+	return nil
+}
+
+func (f *file) block(list []ast.Stmt, top bool) {
+	for _, s := range list {
+		f.stmt(s, top)
+	}
+}
+
+func (f *file) scoped(list []ast.Stmt) {
+	f.push()
+	f.block(list, false)
+	f.pop()
+}
+
+func (f *file) stmt(s ast.Stmt, top bool) {
+	switch s := s.(type) {
+	case *ast.AssignStmt:
+		for i, e := range s.Rhs {
+			name := ""
+			if i < len(s.Lhs) {
+				if id, ok := s.Lhs[i].(*ast.IdentExpr); ok {
+					name = id.Value
+				}
+			}
+			f.named(e, name)
+		}
+		for i, lhs := range s.Lhs {
+			var rhs ast.Expr
+			if i < len(s.Rhs) {
+				rhs = s.Rhs[i]
+			}
+			f.assign(lhs, rhs, top)
+		}
+	case *ast.LocalAssignStmt:
+		if len(s.Names) == 1 && len(s.Exprs) == 1 {
+			if fe, ok := s.Exprs[0].(*ast.FunctionExpr); ok { // local function f: f is in scope in its body
+				f.declare(s.Names[0], s.Line())
+				f.function(fe, s.Names[0], false)
+				return
+			}
+		}
+		for i, e := range s.Exprs {
+			name := ""
+			if i < len(s.Names) {
+				name = s.Names[i]
+			}
+			f.named(e, name)
+		}
+		for _, name := range s.Names {
+			f.declare(name, s.Line())
+		}
+	case *ast.FuncCallStmt:
+		if call, ok := s.Expr.(*ast.FuncCallExpr); ok && top {
+			switch fn := call.Func.(type) {
+			case *ast.IdentExpr:
+				f.topCalls[fn.Value] = true
+			case *ast.FunctionExpr: // (function() … end)() runs at load
+				n := len(f.funcs)
+				f.function(fn, "", false)
+				f.funcs[n].called = true
+				f.list(call.Args)
+				return
+			}
+		}
+		f.expr(s.Expr)
+	case *ast.DoBlockStmt:
+		f.scoped(s.Stmts)
+	case *ast.WhileStmt:
+		f.expr(s.Condition)
+		f.scoped(s.Stmts)
+	case *ast.RepeatStmt:
+		f.push()
+		f.block(s.Stmts, false)
+		f.expr(s.Condition) // until sees the body's locals
+		f.pop()
+	case *ast.IfStmt:
+		f.expr(s.Condition)
+		f.scoped(s.Then)
+		f.scoped(s.Else)
+	case *ast.NumberForStmt:
+		f.expr(s.Init)
+		f.expr(s.Limit)
+		if s.Step != nil {
+			f.expr(s.Step)
+		}
+		f.push()
+		f.declare(s.Name, s.Line())
+		f.block(s.Stmts, false)
+		f.pop()
+	case *ast.GenericForStmt:
+		f.list(s.Exprs)
+		f.push()
+		for _, n := range s.Names {
+			f.declare(n, s.Line())
+		}
+		f.block(s.Stmts, false)
+		f.pop()
+	case *ast.FuncDefStmt:
+		f.funcDef(s, top)
+	case *ast.ReturnStmt:
+		f.list(s.Exprs)
+	}
+}
+
+// funcDef walks `function name() … end`, `function lib.name()`, `function obj:method()`.
+func (f *file) funcDef(s *ast.FuncDefStmt, top bool) {
+	if s.Name.Func == nil { // function obj:method(): self is its first parameter
+		f.expr(s.Name.Receiver)
+		if id, ok := s.Name.Receiver.(*ast.IdentExpr); ok && f.resolve(id.Value) == nil {
+			f.defs.fields[id.Value+"."+s.Name.Method] = true
+		}
+		f.function(s.Func, s.Name.Method, true)
+		return
+	}
+	switch fn := s.Name.Func.(type) {
+	case *ast.IdentExpr:
+		f.function(s.Func, fn.Value, false)
+		f.assign(fn, s.Func, top)
+	case *ast.AttrGetExpr:
+		name := ""
+		if k, ok := fn.Key.(*ast.StringExpr); ok {
+			name = k.Value
+		}
+		f.function(s.Func, name, false)
+		f.assign(fn, s.Func, top)
+	}
+}
+
+// assign records an assignment to lhs of rhs (nil when there is none).
+func (f *file) assign(lhs, rhs ast.Expr, top bool) {
+	switch lhs := lhs.(type) {
+	case *ast.IdentExpr:
+		if l := f.resolve(lhs.Value); l != nil {
+			l.written = true
+			return
+		}
+		_, isFunc := rhs.(*ast.FunctionExpr)
+		f.defs.globals[lhs.Value] = true
+		f.globals = append(f.globals, access{name: lhs.Value, line: lhs.Line(), write: true, fn: f.fn})
+		if top {
+			f.topDefs = append(f.topDefs, topDef{name: lhs.Value, line: lhs.Line(), isFunc: isFunc})
+		}
+	case *ast.AttrGetExpr:
+		if id, ok := lhs.Object.(*ast.IdentExpr); ok && f.resolve(id.Value) == nil {
+			if k, ok := lhs.Key.(*ast.StringExpr); ok {
+				f.defs.fields[id.Value+"."+k.Value] = true
+			}
+			f.read(id, false)
+		} else {
+			f.expr(lhs.Object)
+		}
+		f.expr(lhs.Key)
+	}
+}
+
+// named walks e, bound to name when it is a function literal.
+func (f *file) named(e ast.Expr, name string) {
+	if fe, ok := e.(*ast.FunctionExpr); ok {
+		f.function(fe, name, false)
+		return
+	}
+	f.expr(e)
+}
+
+func (f *file) list(es []ast.Expr) {
+	for _, e := range es {
+		f.expr(e)
+	}
+}
+
+func (f *file) read(id *ast.IdentExpr, called bool) {
+	if f.resolve(id.Value) != nil {
+		return
+	}
+	f.defs.reads[id.Value] = true
+	f.globals = append(f.globals, access{name: id.Value, line: id.Line(), called: called, fn: f.fn})
+}
+
+func (f *file) expr(e ast.Expr) {
+	switch e := e.(type) {
+	case *ast.IdentExpr:
+		f.read(e, false)
+	case *ast.AttrGetExpr:
+		f.attr(e, false)
+	case *ast.TableExpr:
+		for _, fl := range e.Fields {
+			if _, ok := fl.Key.(*ast.StringExpr); !ok && fl.Key != nil {
+				f.expr(fl.Key)
+			}
+			f.expr(fl.Value)
+		}
+		f.actionTable(e)
+	case *ast.FuncCallExpr:
+		f.call(e)
+	case *ast.LogicalOpExpr:
+		f.expr(e.Lhs)
+		f.expr(e.Rhs)
+	case *ast.RelationalOpExpr:
+		f.expr(e.Lhs)
+		f.expr(e.Rhs)
+		f.compare(e)
+	case *ast.StringConcatOpExpr:
+		f.expr(e.Lhs)
+		f.expr(e.Rhs)
+	case *ast.ArithmeticOpExpr:
+		f.expr(e.Lhs)
+		f.expr(e.Rhs)
+	case *ast.UnaryMinusOpExpr:
+		f.expr(e.Expr)
+	case *ast.UnaryNotOpExpr:
+		f.expr(e.Expr)
+	case *ast.UnaryLenOpExpr:
+		f.expr(e.Expr)
+	case *ast.FunctionExpr:
+		f.function(e, "", false)
+	}
+}
+
+// attr walks obj.key, a read of a library's field when obj is a global.
+func (f *file) attr(e *ast.AttrGetExpr, called bool) {
+	id, isIdent := e.Object.(*ast.IdentExpr)
+	key, isString := e.Key.(*ast.StringExpr)
+	if isIdent && isString && f.resolve(id.Value) == nil {
+		f.read(id, false)
+		f.fields = append(f.fields, fieldUse{lib: id.Value, field: key.Value, line: key.Line(), called: called})
+		return
+	}
+	f.expr(e.Object)
+	f.expr(e.Key)
+}
+
+// builders are the ivr functions that build one action, and the parameter
+// their first argument is when it is a string.
+var builders = map[string]struct{ action, main string }{
+	"say":             {callflow.Say, "text"},
+	"say_and_capture": {callflow.SayAndCapture, "promptMessage"},
+	"play_file":       {callflow.PlayFile, "fileUrl"},
+	"make_call":       {callflow.MakeCall, "destination"},
+}
+
+func (f *file) call(e *ast.FuncCallExpr) {
+	switch fn := e.Func.(type) {
+	case nil: // obj:method(…)
+		f.expr(e.Receiver)
+	case *ast.IdentExpr:
+		f.read(fn, true)
+		if fn.Value == "require" && f.resolve("require") == nil && len(e.Args) == 1 {
+			if s, ok := e.Args[0].(*ast.StringExpr); ok {
+				f.requires = append(f.requires, s.Value)
+			}
+		}
+	case *ast.AttrGetExpr:
+		f.attr(fn, true)
+		f.builder(fn, e)
+	default:
+		f.expr(fn)
+	}
+	f.list(e.Args)
+}
+
+// builder records the parameters of ivr.say(…) and the other builders that
+// the call spells out.
+func (f *file) builder(fn *ast.AttrGetExpr, e *ast.FuncCallExpr) {
+	id, ok := fn.Object.(*ast.IdentExpr)
+	key, isString := fn.Key.(*ast.StringExpr)
+	if !ok || !isString || id.Value != "ivr" || f.resolve("ivr") != nil {
+		return
+	}
+	b, ok := builders[key.Value]
+	if !ok {
+		return
+	}
+	use := paramUse{what: "ivr." + key.Value, action: b.action, line: e.Line(), params: map[string]any{}, lines: map[string]int{}}
+	for i, arg := range e.Args {
+		switch arg := arg.(type) {
+		case *ast.StringExpr:
+			if i == 0 {
+				use.params[b.main], use.lines[b.main] = arg.Value, arg.Line()
+			}
+		case *ast.TableExpr:
+			if i < 2 {
+				fields(arg, use.params, use.lines)
+			}
+		}
+	}
+	if len(use.params) > 0 {
+		f.params = append(f.params, use)
+	}
+}
+
+// actionTable records an action written as a table: { action = "say", params = { … } }.
+func (f *file) actionTable(t *ast.TableExpr) {
+	var action string
+	var params *ast.TableExpr
+	line := t.Line()
+	for _, fl := range t.Fields {
+		k, ok := fl.Key.(*ast.StringExpr)
+		if !ok {
+			continue
+		}
+		switch k.Value {
+		case "action":
+			if s, ok := fl.Value.(*ast.StringExpr); ok {
+				action, line = s.Value, s.Line()
+			}
+		case "params":
+			params, _ = fl.Value.(*ast.TableExpr)
+		}
+	}
+	if action == "" || params == nil {
+		return
+	}
+	use := paramUse{what: "the " + action + " action", action: action, line: line, params: map[string]any{}, lines: map[string]int{}}
+	fields(params, use.params, use.lines)
+	f.params = append(f.params, use)
+}
+
+// fields reads the named fields of a table literal: constants as their value,
+// anything else as callflow.Unknown; nil is no field at all, as in Lua.
+func fields(t *ast.TableExpr, into map[string]any, lines map[string]int) {
+	for _, fl := range t.Fields {
+		k, ok := fl.Key.(*ast.StringExpr)
+		if !ok {
+			continue
+		}
+		var v any = callflow.Unknown{}
+		switch val := fl.Value.(type) {
+		case *ast.NilExpr:
+			continue
+		case *ast.StringExpr:
+			v = val.Value
+		case *ast.TrueExpr:
+			v = true
+		case *ast.FalseExpr:
+			v = false
+		case *ast.NumberExpr:
+			if n, err := strconv.ParseFloat(val.Value, 64); err == nil {
+				v = n
+			}
+		case *ast.UnaryMinusOpExpr:
+			if num, ok := val.Expr.(*ast.NumberExpr); ok {
+				if n, err := strconv.ParseFloat(num.Value, 64); err == nil {
+					v = -n
+				}
+			}
+		}
+		into[k.Value] = v
+		lines[k.Value] = k.Line()
+		if lines[k.Value] == 0 {
+			lines[k.Value] = fl.Value.Line()
+		}
+	}
+}
+
+// compare records digits == 1 and digits ~= 1.
+func (f *file) compare(e *ast.RelationalOpExpr) {
+	if e.Operator != "==" && e.Operator != "~=" {
+		return
+	}
+	id, num := e.Lhs, e.Rhs
+	if _, ok := id.(*ast.NumberExpr); ok {
+		id, num = num, id
+	}
+	ident, ok := id.(*ast.IdentExpr)
+	n, isNum := num.(*ast.NumberExpr)
+	if !ok || !isNum {
+		return
+	}
+	if l := f.resolve(ident.Value); l != nil && l.digits {
+		f.compares = append(f.compares, compare{name: ident.Value, op: e.Operator, number: n.Value, line: e.Line(), digits: l})
+	}
+}
+
+// function walks a function literal bound to name; a method has self.
+func (f *file) function(fe *ast.FunctionExpr, name string, method bool) {
+	fn := &function{name: name}
+	f.funcs = append(f.funcs, fn)
+	outer := f.fn
+	f.fn = fn
+	f.push()
+	if method {
+		f.declare("self", fe.Line())
+	}
+	for i, p := range fe.ParList.Names {
+		l := f.declare(p, fe.Line())
+		// digits is what luaivr names the keys an on_dtmf or a menu
+		// option receives, and on_dtmf's second parameter is them by
+		// any name.
+		l.digits = p == "digits" || (name == "on_dtmf" && i == 1)
+	}
+	f.block(fe.Stmts, false)
+	f.pop()
+	f.fn = outer
+}
