@@ -79,6 +79,9 @@ func (c *checker) globals() {
 			c.report(a.line, Error, "%s is not available in luaivr scripts: %s", a.name, advice)
 			continue
 		}
+		if c.defined.dynamic {
+			continue // it may be defined by a name computed at run time
+		}
 		what := "is read, but nothing defines it (it is nil)"
 		if a.called {
 			what = "is called, but nothing defines it"
@@ -147,7 +150,7 @@ func public(fields []string) []string {
 // never called, by luaivr or by the script.
 func (c *checker) handlers() {
 	for _, a := range c.file.globals {
-		if !a.write || slices.Contains(c.env.Handlers, a.name) || c.defined.reads[a.name] {
+		if !a.write || slices.Contains(c.env.Handlers, a.name) || c.defined.reads[a.name] || c.defined.dynamic {
 			continue
 		}
 		meant := spelling.Closest(a.name, c.env.Handlers)

@@ -100,6 +100,7 @@ func Apps(fsys fs.FS, apps []string, env Env) []Finding {
 		union := newNames()
 		for _, f := range family {
 			union.add(f.defs)
+			union.dynamic = union.dynamic || f.dynamic
 		}
 		for _, f := range family {
 			if shared[f] == nil {
@@ -172,6 +173,8 @@ type names struct {
 	globals map[string]bool
 	reads   map[string]bool
 	fields  map[string]bool // "string.trim"
+	// dynamic is set when some file sets or reads globals by computed names.
+	dynamic bool
 }
 
 func newNames() *names {
@@ -179,6 +182,7 @@ func newNames() *names {
 }
 
 func (n *names) add(o *names) {
+	n.dynamic = n.dynamic || o.dynamic
 	for _, m := range [][2]map[string]bool{{n.globals, o.globals}, {n.reads, o.reads}, {n.fields, o.fields}} {
 		for k := range m[1] {
 			m[0][k] = true

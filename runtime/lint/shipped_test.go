@@ -30,3 +30,13 @@ func TestShippedAppsClean(t *testing.T) {
 		}
 	}
 }
+
+// Idioms a script may use, each right, check clean: locals declared before
+// they are defined, recursion, methods, setup functions run at load, globals
+// of a module, a library extended by the script, names reached through _G.
+func TestNoFalsePositives(t *testing.T) {
+	t.Parallel()
+	for _, f := range lint.Apps(os.DirFS("testdata/clean"), []string{"clinic.lua", "dynamic.lua"}, env) {
+		t.Errorf("%s", f)
+	}
+}

@@ -14,6 +14,9 @@ import (
 type file struct {
 	requires []string // literal require("…") names
 	family   []*file  // the modules it requires
+	// dynamic is set when the file reaches globals by computed names
+	// (_G[name], rawset, require(name)): what it defines is not known.
+	dynamic bool
 	defs     *names   // globals and library fields it sets, globals it reads
 
 	globals  []access
@@ -252,6 +255,10 @@ func (f *file) assign(lhs, rhs ast.Expr, top bool) {
 	case *ast.AttrGetExpr:
 		if id, ok := lhs.Object.(*ast.IdentExpr); ok && f.resolve(id.Value) == nil {
 			if k, ok := lhs.Key.(*ast.StringExpr); ok {
+				if id.Value == globalTable { // _G.name = …
+					f.assign(&ast.IdentExpr{ExprBase: ast.ExprBase{Node: lhs.Node}, Value: k.Value}, rhs, top)
+					return
+				}
 				f.defs.fields[id.Value+"."+k.Value] = true
 			}
 			f.read(id, false)
@@ -277,9 +284,15 @@ func (f *file) list(es []ast.Expr) {
 	}
 }
 
+// globalTable is the name of the table of globals.
+const globalTable = "_G"
+
 func (f *file) read(id *ast.IdentExpr, called bool) {
 	if f.resolve(id.Value) != nil {
 		return
+	}
+	if id.Value == globalTable || id.Value == "rawset" {
+		f.dynamic = true
 	}
 	f.defs.reads[id.Value] = true
 	f.globals = append(f.globals, access{name: id.Value, line: id.Line(), called: called, fn: f.fn})
@@ -330,6 +343,10 @@ func (f *file) attr(e *ast.AttrGetExpr, called bool) {
 	id, isIdent := e.Object.(*ast.IdentExpr)
 	key, isString := e.Key.(*ast.StringExpr)
 	if isIdent && isString && f.resolve(id.Value) == nil {
+		if id.Value == globalTable { // _G.name is the global name
+			f.read(&ast.IdentExpr{ExprBase: ast.ExprBase{Node: id.Node}, Value: key.Value}, called)
+			return
+		}
 		f.read(id, false)
 		f.fields = append(f.fields, fieldUse{lib: id.Value, field: key.Value, line: key.Line(), called: called})
 		return
@@ -353,9 +370,11 @@ func (f *file) call(e *ast.FuncCallExpr) {
 		f.expr(e.Receiver)
 	case *ast.IdentExpr:
 		f.read(fn, true)
-		if fn.Value == "require" && f.resolve("require") == nil && len(e.Args) == 1 {
-			if s, ok := e.Args[0].(*ast.StringExpr); ok {
+		if fn.Value == "require" && f.resolve("require") == nil {
+			if s, ok := firstArg(e).(*ast.StringExpr); ok {
 				f.requires = append(f.requires, s.Value)
+			} else {
+				f.dynamic = true
 			}
 		}
 	case *ast.AttrGetExpr:
@@ -365,6 +384,13 @@ func (f *file) call(e *ast.FuncCallExpr) {
 		f.expr(fn)
 	}
 	f.list(e.Args)
+}
+
+func firstArg(e *ast.FuncCallExpr) ast.Expr {
+	if len(e.Args) == 0 {
+		return nil
+	}
+	return e.Args[0]
 }
 
 // builder records the parameters of ivr.say(…) and the other builders that
