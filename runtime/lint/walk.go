@@ -17,7 +17,7 @@ type file struct {
 	// dynamic is set when the file reaches globals by computed names
 	// (_G[name], rawset, require(name)): what it defines is not known.
 	dynamic bool
-	defs     *names   // globals and library fields it sets, globals it reads
+	defs    *names // globals and library fields it sets, globals it reads
 
 	globals  []access
 	fields   []fieldUse
