@@ -80,6 +80,7 @@ type function struct {
 
 // local is a local variable in scope.
 type local struct {
+	lib     string // the library it holds: local ivr = require("ivr")
 	digits  bool // a handler's or option's digits parameter
 	written bool // assigned after its declaration
 }
@@ -158,8 +159,11 @@ func (f *file) stmt(s ast.Stmt, top bool) {
 			}
 			f.named(e, name)
 		}
-		for _, name := range s.Names {
-			f.declare(name, s.Line())
+		for i, name := range s.Names {
+			l := f.declare(name, s.Line())
+			if i < len(s.Exprs) {
+				l.lib = f.required(s.Exprs[i])
+			}
 		}
 	case *ast.FuncCallStmt:
 		if call, ok := s.Expr.(*ast.FuncCallExpr); ok && top {
@@ -253,6 +257,11 @@ func (f *file) assign(lhs, rhs ast.Expr, top bool) {
 			f.topDefs = append(f.topDefs, topDef{name: lhs.Value, line: lhs.Line(), isFunc: isFunc})
 		}
 	case *ast.AttrGetExpr:
+		if l := f.resolve(idName(lhs.Object)); l != nil && l.lib != "" {
+			if k, ok := lhs.Key.(*ast.StringExpr); ok { // local ivr = require "ivr"; ivr.x = …
+				f.defs.fields[l.lib+"."+k.Value] = true
+			}
+		}
 		if id, ok := lhs.Object.(*ast.IdentExpr); ok && f.resolve(id.Value) == nil {
 			if k, ok := lhs.Key.(*ast.StringExpr); ok {
 				if id.Value == globalTable { // _G.name = …
@@ -338,10 +347,44 @@ func (f *file) expr(e ast.Expr) {
 	}
 }
 
+// required is the name e requires when it is require("name"), "" otherwise.
+func (f *file) required(e ast.Expr) string {
+	call, ok := e.(*ast.FuncCallExpr)
+	if !ok {
+		return ""
+	}
+	fn, ok := call.Func.(*ast.IdentExpr)
+	if !ok || fn.Value != "require" || f.resolve("require") != nil {
+		return ""
+	}
+	name, _ := firstArg(call).(*ast.StringExpr)
+	if name == nil {
+		return ""
+	}
+	return name.Value
+}
+
+// lib is the library obj names: a global, or a local that holds a
+// required one; "" for anything else.
+func (f *file) lib(obj ast.Expr) string {
+	id, ok := obj.(*ast.IdentExpr)
+	if !ok {
+		return ""
+	}
+	if l := f.resolve(id.Value); l != nil {
+		return l.lib
+	}
+	return id.Value
+}
+
 // attr walks obj.key, a read of a library's field when obj is a global.
 func (f *file) attr(e *ast.AttrGetExpr, called bool) {
 	id, isIdent := e.Object.(*ast.IdentExpr)
 	key, isString := e.Key.(*ast.StringExpr)
+	if l := f.resolve(idName(e.Object)); isIdent && isString && l != nil && l.lib != "" {
+		f.fields = append(f.fields, fieldUse{lib: l.lib, field: key.Value, line: key.Line(), called: called})
+		return
+	}
 	if isIdent && isString && f.resolve(id.Value) == nil {
 		if id.Value == globalTable { // _G.name is the global name
 			f.read(&ast.IdentExpr{ExprBase: ast.ExprBase{Node: id.Node}, Value: key.Value}, called)
@@ -386,6 +429,14 @@ func (f *file) call(e *ast.FuncCallExpr) {
 	f.list(e.Args)
 }
 
+// idName is the name e is when it is a name, "" otherwise.
+func idName(e ast.Expr) string {
+	if id, ok := e.(*ast.IdentExpr); ok {
+		return id.Value
+	}
+	return ""
+}
+
 func firstArg(e *ast.FuncCallExpr) ast.Expr {
 	if len(e.Args) == 0 {
 		return nil
@@ -396,9 +447,8 @@ func firstArg(e *ast.FuncCallExpr) ast.Expr {
 // builder records the parameters of ivr.say(…) and the other builders that
 // the call spells out.
 func (f *file) builder(fn *ast.AttrGetExpr, e *ast.FuncCallExpr) {
-	id, ok := fn.Object.(*ast.IdentExpr)
 	key, isString := fn.Key.(*ast.StringExpr)
-	if !ok || !isString || id.Value != "ivr" || f.resolve("ivr") != nil {
+	if !isString || f.lib(fn.Object) != "ivr" {
 		return
 	}
 	b, ok := builders[key.Value]

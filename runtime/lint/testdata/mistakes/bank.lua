@@ -70,3 +70,8 @@ ivr.on("pin", pin)
 local trimmed = string.trim(" x ")
 
 ivr.say("Hi", { speed = 3 }) --! error: ivr.say: -1009 Invalid call flow entry provided. params.speed: must have a maximum value of 2
+
+local voice = require("ivr") -- the same library under a local name
+local hello = voice.say("Hello", { repetiton = 2 }) --! error: ivr.say: -1009 Invalid call flow entry provided. params.repetiton: is not defined in the schema and the schema does not allow additional properties; did you mean repetition?
+local bye = voice.hangpu() --! error: ivr.hangpu is called, but the ivr library has no hangpu: did you mean ivr.hangup?
+local clock = time.nwo --! error: time.nwo is read, but the time library has no nwo: did you mean time.now?
