@@ -81,8 +81,8 @@ type function struct {
 // local is a local variable in scope.
 type local struct {
 	lib     string // the library it holds: local ivr = require("ivr")
-	digits  bool // a handler's or option's digits parameter
-	written bool // assigned after its declaration
+	digits  bool   // a handler's or option's digits parameter
+	written bool   // assigned after its declaration
 }
 
 func (f *file) walk(chunk []ast.Stmt) {
