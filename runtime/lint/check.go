@@ -33,7 +33,7 @@ var unavailable = map[string]string{
 // check reports what walking f found, with defined the names its app and
 // the app's modules define and read.
 func (f *file) check(rel string, env Env, defined *names) []Finding {
-	c := checker{file: f, rel: rel, env: env, defined: defined, seen: map[string]bool{}}
+	c := checker{file: f, rel: rel, env: env, defined: defined, seen: map[string]bool{}, hints: map[string]string{}}
 	c.globals()
 	c.fields()
 	c.handlers()
@@ -41,19 +41,34 @@ func (f *file) check(rel string, env Env, defined *names) []Finding {
 	c.setInFunctions()
 	c.params()
 	c.compares()
+	if c.left > 0 {
+		c.out = append(c.out, Finding{File: rel, Line: c.out[len(c.out)-1].Line, Severity: Warning,
+			Message: fmt.Sprintf("and at least %d more findings in this file, not shown: fix these first", c.left)})
+	}
 	return c.out
 }
 
 type checker struct {
 	*file
-	rel     string
-	env     Env
-	defined *names
-	out     []Finding
-	seen    map[string]bool // line and message, reported once
+	rel        string
+	env        Env
+	defined    *names
+	out        []Finding
+	seen       map[string]bool   // line and message, reported once
+	left       int               // findings past maxFindings
+	hints      map[string]string // "did you mean" by undefined name
+	candidates []string          // the names an undefined one may be meant as
 }
 
+// maxFindings bounds what one file reports: past it, one more finding says
+// how many were left out, and the time lint takes stays bounded.
+const maxFindings = 100
+
 func (c *checker) report(line int, severity, format string, args ...any) {
+	if c.full() {
+		c.left++
+		return
+	}
 	msg := fmt.Sprintf(format, args...)
 	key := fmt.Sprint(line, msg)
 	if c.seen[key] {
@@ -62,6 +77,8 @@ func (c *checker) report(line int, severity, format string, args ...any) {
 	c.seen[key] = true
 	c.out = append(c.out, Finding{File: c.rel, Line: line, Severity: severity, Message: msg})
 }
+
+func (c *checker) full() bool { return len(c.out) >= maxFindings }
 
 // known reports whether a global name is something when the script runs.
 func (c *checker) known(name string) bool {
@@ -98,21 +115,25 @@ func (c *checker) hint(a access) string {
 			return fmt.Sprintf("; the local %s declared at line %d is not seen here: declare it before the code that uses it (local %s at the top, assigned later)", a.name, line, a.name)
 		}
 	}
-	var candidates []string
-	for name := range c.env.Globals {
-		candidates = append(candidates, name)
+	if h, ok := c.hints[a.name]; ok || c.full() {
+		return h
 	}
-	for name := range c.defined.globals {
-		candidates = append(candidates, name)
+	if c.candidates == nil {
+		for name := range c.env.Globals {
+			c.candidates = append(c.candidates, name)
+		}
+		for name := range c.defined.globals {
+			c.candidates = append(c.candidates, name)
+		}
+		for name := range c.locals {
+			c.candidates = append(c.candidates, name)
+		}
+		slices.Sort(c.candidates)
 	}
-	for name := range c.locals {
-		candidates = append(candidates, name)
+	if meant := spelling.Closest(a.name, c.candidates); meant != "" {
+		c.hints[a.name] = "; did you mean " + meant + "?"
 	}
-	slices.Sort(candidates)
-	if meant := spelling.Closest(a.name, candidates); meant != "" {
-		return "; did you mean " + meant + "?"
-	}
-	return ""
+	return c.hints[a.name]
 }
 
 // fields reports lib.name where lib is one of luaivr's libraries and has no
@@ -166,24 +187,17 @@ func (c *checker) handlers() {
 	}
 }
 
-// twice reports a handler, or a global function, that the top level defines
-// again: only the last definition is ever used.
+// twice reports a handler that the top level defines again: luaivr calls
+// handlers after the top level has run, so only the last definition is used.
 func (c *checker) twice() {
 	first := map[string]topDef{}
 	for _, d := range c.topDefs {
-		prev, again := first[d.name]
-		if !again {
-			first[d.name] = d
+		if !slices.Contains(c.env.Handlers, d.name) {
 			continue
 		}
-		handler := slices.Contains(c.env.Handlers, d.name)
-		if handler || (prev.isFunc && d.isFunc) {
-			what := "the function"
-			if handler {
-				what = "the handler"
-			}
-			c.report(d.line, Warning, "%s %s is defined again here: the definition at line %d is never used (the last one wins); merge them into one",
-				what, d.name, prev.line)
+		if prev, again := first[d.name]; again {
+			c.report(d.line, Warning, "the handler %s is defined again here: the definition at line %d is never used (the last one wins); merge them into one",
+				d.name, prev.line)
 		}
 		first[d.name] = d
 	}
@@ -230,10 +244,12 @@ func (c *checker) params() {
 	}
 }
 
-// compares reports digits compared with a number: digits are text.
+// compares reports the keys on_dtmf or a menu's option receives compared
+// with a number: keys are text.
 func (c *checker) compares() {
 	for _, cmp := range c.file.compares {
-		if cmp.digits.written {
+		fn := cmp.param.keys
+		if cmp.param.written || (fn.name != "on_dtmf" && !c.options[fn.expr]) {
 			continue
 		}
 		never := "never true"

@@ -2,11 +2,13 @@ package lint_test
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/luaivr/luaivr/runtime/lint"
 )
@@ -54,5 +56,34 @@ func TestEveryMistakeAtItsLine(t *testing.T) {
 		if !seen[at] {
 			t.Errorf("not found: %s: %s", at, mark)
 		}
+	}
+}
+
+// A file full of mistakes reports the first hundred and how many more there
+// are, and looks for the name meant only for those it reports: what lint does
+// per file is bounded however many names a script makes up.
+func TestFindingsBounded(t *testing.T) {
+	t.Parallel()
+	var src strings.Builder
+	for i := range 2000 {
+		fmt.Fprintf(&src, "local name%04d = 1\n", i)
+	}
+	src.WriteString("function on_call(session)\n")
+	for i := range 1500 {
+		fmt.Fprintf(&src, "  namf%04d()\n", i)
+	}
+	src.WriteString("end\n")
+	if src.Len() > lint.MaxFileBytes {
+		t.Fatalf("the script is %d bytes, over what lint reads", src.Len())
+	}
+	got := lint.Apps(fstest.MapFS{"many.lua": {Data: []byte(src.String())}}, []string{"many.lua"}, env)
+	if len(got) != 101 {
+		t.Fatalf("%d findings, want 100 and a note", len(got))
+	}
+	if last := got[100]; !strings.Contains(last.Message, "and at least 1400 more findings in this file, not shown") {
+		t.Errorf("the note: %s", last)
+	}
+	if !strings.Contains(got[0].Message, "did you mean name0000?") {
+		t.Errorf("the first finding: %s", got[0])
 	}
 }

@@ -27,9 +27,13 @@ type file struct {
 	topCalls map[string]bool  // names the top level calls: setup()
 	locals   map[string][]int // lines where each local name is declared
 
-	funcs  []*function // every function literal, in order
-	scopes []map[string]*local
-	fn     *function // the function being walked; nil at the top level
+	funcs []*function // every function literal, in order
+	// options are the function literals given to ivr.menu and ivr.on:
+	// they receive (session, digits).
+	options     map[*ast.FunctionExpr]bool
+	globalFuncs map[string]*ast.FunctionExpr // the function each global holds, when the script writes one
+	scopes      []map[string]*local
+	fn          *function // the function being walked; nil at the top level
 }
 
 // access is one use of a global name.
@@ -58,11 +62,12 @@ type paramUse struct {
 	lines  map[string]int // where each is written
 }
 
-// compare is digits compared with a number: digits == 1.
+// compare is the second parameter of a function compared with a number:
+// digits == 1, a mistake when the function is on_dtmf or a menu's option.
 type compare struct {
 	name, op, number string
 	line             int
-	digits           *local
+	param            *local
 }
 
 // topDef is a definition of a global by a statement of the top level.
@@ -74,19 +79,23 @@ type topDef struct {
 
 // function is a function literal, and what it is bound to when defined.
 type function struct {
+	expr   *ast.FunctionExpr
 	name   string // f in `function f`, `local function f`, `f = function`; "" otherwise
 	called bool   // called where it is written: (function() … end)()
 }
 
 // local is a local variable in scope.
 type local struct {
-	lib     string // the library it holds: local ivr = require("ivr")
-	digits  bool   // a handler's or option's digits parameter
-	written bool   // assigned after its declaration
+	lib     string            // the library it holds: local ivr = require("ivr")
+	fn      *ast.FunctionExpr // the function it holds: local function f
+	keys    *function         // set on the second parameter of fn: the keys of on_dtmf or an option
+	written bool              // assigned after its declaration
 }
 
 func (f *file) walk(chunk []ast.Stmt) {
 	f.topCalls = map[string]bool{}
+	f.globalFuncs = map[string]*ast.FunctionExpr{}
+	f.options = map[*ast.FunctionExpr]bool{}
 	f.locals = map[string][]int{}
 	f.push()
 	f.block(chunk, true)
@@ -147,7 +156,7 @@ func (f *file) stmt(s ast.Stmt, top bool) {
 	case *ast.LocalAssignStmt:
 		if len(s.Names) == 1 && len(s.Exprs) == 1 {
 			if fe, ok := s.Exprs[0].(*ast.FunctionExpr); ok { // local function f: f is in scope in its body
-				f.declare(s.Names[0], s.Line())
+				f.declare(s.Names[0], s.Line()).fn = fe
 				f.function(fe, s.Names[0], false)
 				return
 			}
@@ -250,7 +259,10 @@ func (f *file) assign(lhs, rhs ast.Expr, top bool) {
 			l.written = true
 			return
 		}
-		_, isFunc := rhs.(*ast.FunctionExpr)
+		fe, isFunc := rhs.(*ast.FunctionExpr)
+		if isFunc {
+			f.globalFuncs[lhs.Value] = fe
+		}
 		f.defs.globals[lhs.Value] = true
 		f.globals = append(f.globals, access{name: lhs.Value, line: lhs.Line(), write: true, fn: f.fn})
 		if top {
@@ -423,6 +435,7 @@ func (f *file) call(e *ast.FuncCallExpr) {
 	case *ast.AttrGetExpr:
 		f.attr(fn, true)
 		f.builder(fn, e)
+		f.menuOptions(fn, e)
 	default:
 		f.expr(fn)
 	}
@@ -470,6 +483,35 @@ func (f *file) builder(fn *ast.AttrGetExpr, e *ast.FuncCallExpr) {
 	}
 	if len(use.params) > 0 {
 		f.params = append(f.params, use)
+	}
+}
+
+// menuOptions marks the function literals an ivr.menu{…} or ivr.on(id, …)
+// call is given as options.
+func (f *file) menuOptions(fn *ast.AttrGetExpr, e *ast.FuncCallExpr) {
+	key, isString := fn.Key.(*ast.StringExpr)
+	if !isString || (key.Value != "menu" && key.Value != "on") || f.lib(fn.Object) != "ivr" {
+		return
+	}
+	option := func(e ast.Expr) {
+		switch e := e.(type) {
+		case *ast.FunctionExpr:
+			f.options[e] = true
+		case *ast.IdentExpr: // a function defined before: ivr.on("pin", check_pin)
+			if l := f.resolve(e.Value); l != nil && l.fn != nil {
+				f.options[l.fn] = true
+			} else if l == nil && f.globalFuncs[e.Value] != nil {
+				f.options[f.globalFuncs[e.Value]] = true
+			}
+		}
+	}
+	for _, arg := range e.Args {
+		option(arg)
+		if t, ok := arg.(*ast.TableExpr); ok {
+			for _, fl := range t.Fields {
+				option(fl.Value)
+			}
+		}
 	}
 }
 
@@ -551,14 +593,14 @@ func (f *file) compare(e *ast.RelationalOpExpr) {
 	if !ok || !isNum {
 		return
 	}
-	if l := f.resolve(ident.Value); l != nil && l.digits {
-		f.compares = append(f.compares, compare{name: ident.Value, op: e.Operator, number: n.Value, line: e.Line(), digits: l})
+	if l := f.resolve(ident.Value); l != nil && l.keys != nil {
+		f.compares = append(f.compares, compare{name: ident.Value, op: e.Operator, number: n.Value, line: e.Line(), param: l})
 	}
 }
 
 // function walks a function literal bound to name; a method has self.
 func (f *file) function(fe *ast.FunctionExpr, name string, method bool) {
-	fn := &function{name: name}
+	fn := &function{expr: fe, name: name}
 	f.funcs = append(f.funcs, fn)
 	outer := f.fn
 	f.fn = fn
@@ -568,10 +610,9 @@ func (f *file) function(fe *ast.FunctionExpr, name string, method bool) {
 	}
 	for i, p := range fe.ParList.Names {
 		l := f.declare(p, fe.Line())
-		// digits is what luaivr names the keys an on_dtmf or a menu
-		// option receives, and on_dtmf's second parameter is them by
-		// any name.
-		l.digits = p == "digits" || (name == "on_dtmf" && i == 1)
+		if i == 1 { // the keys, if this is on_dtmf or an option (known at check)
+			l.keys = fn
+		}
 	}
 	f.block(fe.Stmts, false)
 	f.pop()

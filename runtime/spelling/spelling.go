@@ -12,9 +12,15 @@ import "strings"
 // is 3 edits from noOfTries, sped 1 from speed.
 func Closest(name string, names []string) string {
 	best, bestDist := "", 0
+	if len(name) > maxLen {
+		return ""
+	}
 	lower := strings.ToLower(name)
 	for _, n := range names {
 		limit := min(3, max(1, len(n)/3))
+		if len(n) > maxLen || (len(n)-len(name) > limit && !strings.HasPrefix(strings.ToLower(n), lower)) || len(name)-len(n) > limit {
+			continue // too far apart for limit edits
+		}
 		d := editDistance(lower, strings.ToLower(n))
 		if len(name) >= 4 && strings.HasPrefix(strings.ToLower(n), lower) {
 			d = min(d, limit)
@@ -26,13 +32,16 @@ func Closest(name string, names []string) string {
 	return best
 }
 
+// maxLen bounds the names compared, so that the time a suggestion takes is
+// bounded whatever names a script makes up.
+const maxLen = 64
+
 // editDistance is the optimal string alignment distance between a and b, in
 // bytes: insertions, deletions, substitutions and swaps of neighbours. Names
 // are short; this runs only on a name that is wrong.
 func editDistance(a, b string) int {
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
+	rows := make([]int, 3*(len(b)+1))
+	prev2, prev, cur := rows[:len(b)+1], rows[len(b)+1:2*(len(b)+1)], rows[2*(len(b)+1):]
 	for j := range prev {
 		prev[j] = j
 	}

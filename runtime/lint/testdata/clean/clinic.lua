@@ -88,4 +88,14 @@ local function loop_digits(digits)
 end
 log.info("loaded", { ok = loop_digits("1") })
 
+-- A helper's own parameter named digits may be a number.
+local function pick(digits) return digits == 1 end
+log.info("picked", { p = pick(tonumber("1")) })
+
+-- Two global functions of one name: the first is used before the second
+-- replaces it (not a handler: nothing to say).
+function banner() return "v1" end
+log.info(banner())
+function banner() return "v2" end
+
 return { action = "say", params = { text = "unused", voiceProfile = "en-GB-Emma", speed = 1.0 } }
