@@ -212,7 +212,7 @@ func (c *checker) setInFunctions() {
 	}
 	done := map[key]bool{}
 	for _, a := range c.file.globals {
-		if !a.write || a.fn == nil || a.fn.called || (a.fn.name != "" && c.topCalls[a.fn.name]) || done[key{a.name, a.fn}] {
+		if !a.write || a.fn == nil || a.fn.called || (a.fn.name != "" && c.defined.topCalls[a.fn.name]) || done[key{a.name, a.fn}] {
 			continue
 		}
 		done[key{a.name, a.fn}] = true

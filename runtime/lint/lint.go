@@ -168,22 +168,26 @@ func parseFile(fsys fs.FS, rel string) *file {
 	return f
 }
 
-// names are the globals files define and read, and the library fields they set.
+// names are the globals files define and read, the library fields they set
+// and the functions their top levels call.
 type names struct {
 	globals map[string]bool
 	reads   map[string]bool
 	fields  map[string]bool // "string.trim"
+	// topCalls are the functions a top level calls by name (setup(),
+	// helpers.setup()): they run at load.
+	topCalls map[string]bool
 	// dynamic is set when some file sets or reads globals by computed names.
 	dynamic bool
 }
 
 func newNames() *names {
-	return &names{globals: map[string]bool{}, reads: map[string]bool{}, fields: map[string]bool{}}
+	return &names{globals: map[string]bool{}, reads: map[string]bool{}, fields: map[string]bool{}, topCalls: map[string]bool{}}
 }
 
 func (n *names) add(o *names) {
 	n.dynamic = n.dynamic || o.dynamic
-	for _, m := range [][2]map[string]bool{{n.globals, o.globals}, {n.reads, o.reads}, {n.fields, o.fields}} {
+	for _, m := range [][2]map[string]bool{{n.globals, o.globals}, {n.reads, o.reads}, {n.fields, o.fields}, {n.topCalls, o.topCalls}} {
 		for k := range m[1] {
 			m[0][k] = true
 		}

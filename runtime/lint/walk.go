@@ -24,7 +24,6 @@ type file struct {
 	params   []paramUse
 	compares []compare
 	topDefs  []topDef
-	topCalls map[string]bool  // names the top level calls: setup()
 	locals   map[string][]int // lines where each local name is declared
 
 	funcs []*function // every function literal, in order
@@ -93,7 +92,6 @@ type local struct {
 }
 
 func (f *file) walk(chunk []ast.Stmt) {
-	f.topCalls = map[string]bool{}
 	f.globalFuncs = map[string]*ast.FunctionExpr{}
 	f.options = map[*ast.FunctionExpr]bool{}
 	f.locals = map[string][]int{}
@@ -177,8 +175,14 @@ func (f *file) stmt(s ast.Stmt, top bool) {
 	case *ast.FuncCallStmt:
 		if call, ok := s.Expr.(*ast.FuncCallExpr); ok && top {
 			switch fn := call.Func.(type) {
+			case nil: // obj:setup()
+				f.defs.topCalls[call.Method] = true
 			case *ast.IdentExpr:
-				f.topCalls[fn.Value] = true
+				f.defs.topCalls[fn.Value] = true
+			case *ast.AttrGetExpr: // helpers.setup()
+				if k, ok := fn.Key.(*ast.StringExpr); ok {
+					f.defs.topCalls[k.Value] = true
+				}
 			case *ast.FunctionExpr: // (function() … end)() runs at load
 				n := len(f.funcs)
 				f.function(fn, "", false)

@@ -30,7 +30,8 @@ function Booking:describe() return "booking " .. self.id end
 local function setup()
   CLINIC_NAME = "Green Clinic"
 end
-setup();
+setup()
+util.configure("GC");
 (function() OPENED = util.year() end)()
 
 function string.trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
@@ -79,7 +80,7 @@ function on_end(session, summary)
   for k, v in pairs(summary or {}) do
     if type(v) == "table" then log.info(k, v) end
   end
-  log.info("ended", { count = count, fib = fib(5), shared = shared_counter(), opened = OPENED, raw = _G.CLINIC_NAME })
+  log.info("ended", { count = count, fib = fib(5), shared = shared_counter(), opened = OPENED, code = CLINIC_CODE, raw = _G.CLINIC_NAME })
 end
 
 local function loop_digits(digits)
