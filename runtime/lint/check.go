@@ -41,6 +41,7 @@ func (f *file) check(rel string, env Env, defined *names) []Finding {
 	c.setInFunctions()
 	c.params()
 	c.compares()
+	c.sessions()
 	if c.left > 0 {
 		c.out = append(c.out, Finding{File: rel, Line: c.out[len(c.out)-1].Line, Severity: Warning,
 			Message: fmt.Sprintf("and at least %d more findings in this file, not shown: fix these first", c.left)})
@@ -258,5 +259,28 @@ func (c *checker) compares() {
 		}
 		c.report(cmp.line, Warning, "%s %s %s is %s: the keys a caller presses are text (%q), never a number; compare with %q",
 			cmp.name, cmp.op, cmp.number, never, cmp.number, cmp.number)
+	}
+}
+
+// sessions reports a field a handler or an option reads from its session
+// that the session does not have (session.var, session.caller), unless the
+// script sets such a field itself.
+func (c *checker) sessions() {
+	if len(c.env.Session) == 0 {
+		return
+	}
+	for _, u := range c.file.sessions {
+		fn := u.param.session
+		handler := slices.Contains(c.env.Handlers, fn.name)
+		if u.param.written || (!handler && !c.options[fn.expr]) ||
+			slices.Contains(c.env.Session, u.field) || c.defined.fields[sessionTable+"."+u.field] {
+			continue
+		}
+		hint := ""
+		if meant := spelling.Closest(u.field, c.env.Session); meant != "" {
+			hint = "did you mean session." + meant + "? "
+		}
+		c.report(u.line, Error, "session.%s is read, but a session has no %s (it is nil): %s(a session has %s; what the script keeps goes in session.vars)",
+			u.field, u.field, hint, strings.Join(c.env.Session, ", "))
 	}
 }

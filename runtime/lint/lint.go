@@ -3,7 +3,8 @@
 // them, or never: a global that nothing defines (notify_crm() is "attempt to
 // call a non-function object" in the middle of a call), a library luaivr does
 // not offer (os, io, debug), a function a library does not have (ivr.sya), a
-// handler luaivr never calls because its name is misspelt (on_dmtf), one
+// field a session does not have (session.var), a handler luaivr never calls
+// because its name is misspelt (on_dmtf), one
 // defined twice, a global set in a handler (gone at the next event), digits
 // compared with a number, and 8x8 parameters written in a builder's or an
 // action's table that 8x8 does not take (digitTimout) or would refuse.
@@ -57,6 +58,9 @@ type Env struct {
 	Globals map[string][]string
 	// Handlers are the global functions the engine calls (engine.Handlers).
 	Handlers []string
+	// Session are the fields of the session handlers and menu options
+	// receive (engine.SessionFields).
+	Session []string
 }
 
 // MaxFileBytes bounds a file lint reads, as the engine bounds what it

@@ -9,7 +9,7 @@ import (
 	"github.com/luaivr/luaivr/runtime/lint"
 )
 
-var env = lint.Env{Globals: engine.Globals(), Handlers: engine.Handlers}
+var env = lint.Env{Globals: engine.Globals(), Handlers: engine.Handlers, Session: engine.SessionFields()}
 
 // The shipped apps and examples check clean: lint has no false positive on them.
 func TestShippedAppsClean(t *testing.T) {

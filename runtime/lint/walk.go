@@ -23,6 +23,7 @@ type file struct {
 	fields   []fieldUse
 	params   []paramUse
 	compares []compare
+	sessions []sessionUse
 	topDefs  []topDef
 	locals   map[string][]int // lines where each local name is declared
 
@@ -69,6 +70,15 @@ type compare struct {
 	param            *local
 }
 
+// sessionUse is a read of a field of a function's first parameter:
+// session.vars, a mistake when the function is a handler or an option and
+// the session has no such field.
+type sessionUse struct {
+	field string
+	line  int
+	param *local
+}
+
 // topDef is a definition of a global by a statement of the top level.
 type topDef struct {
 	name   string
@@ -88,6 +98,7 @@ type local struct {
 	lib     string            // the library it holds: local ivr = require("ivr")
 	fn      *ast.FunctionExpr // the function it holds: local function f
 	keys    *function         // set on the second parameter of fn: the keys of on_dtmf or an option
+	session *function         // set on the first parameter of fn: the session of a handler or an option
 	written bool              // assigned after its declaration
 }
 
@@ -273,9 +284,11 @@ func (f *file) assign(lhs, rhs ast.Expr, top bool) {
 			f.topDefs = append(f.topDefs, topDef{name: lhs.Value, line: lhs.Line(), isFunc: isFunc})
 		}
 	case *ast.AttrGetExpr:
-		if l := f.resolve(idName(lhs.Object)); l != nil && l.lib != "" {
-			if k, ok := lhs.Key.(*ast.StringExpr); ok { // local ivr = require "ivr"; ivr.x = …
+		if l := f.resolve(idName(lhs.Object)); l != nil {
+			if k, ok := lhs.Key.(*ast.StringExpr); ok && l.lib != "" { // local ivr = require "ivr"; ivr.x = …
 				f.defs.fields[l.lib+"."+k.Value] = true
+			} else if ok && l.session != nil { // session.step = …: the script's own field
+				f.defs.fields[sessionTable+"."+k.Value] = true
 			}
 		}
 		if id, ok := lhs.Object.(*ast.IdentExpr); ok && f.resolve(id.Value) == nil {
@@ -311,6 +324,10 @@ func (f *file) list(es []ast.Expr) {
 
 // globalTable is the name of the table of globals.
 const globalTable = "_G"
+
+// sessionTable is how the fields a script sets on a session are kept among
+// the fields it sets (a name no library can have).
+const sessionTable = "(session)"
 
 func (f *file) read(id *ast.IdentExpr, called bool) {
 	if f.resolve(id.Value) != nil {
@@ -400,6 +417,8 @@ func (f *file) attr(e *ast.AttrGetExpr, called bool) {
 	if l := f.resolve(idName(e.Object)); isIdent && isString && l != nil && l.lib != "" {
 		f.fields = append(f.fields, fieldUse{lib: l.lib, field: key.Value, line: key.Line(), called: called})
 		return
+	} else if isIdent && isString && l != nil && l.session != nil {
+		f.sessions = append(f.sessions, sessionUse{field: key.Value, line: key.Line(), param: l})
 	}
 	if isIdent && isString && f.resolve(id.Value) == nil {
 		if id.Value == globalTable { // _G.name is the global name
@@ -614,7 +633,10 @@ func (f *file) function(fe *ast.FunctionExpr, name string, method bool) {
 	}
 	for i, p := range fe.ParList.Names {
 		l := f.declare(p, fe.Line())
-		if i == 1 { // the keys, if this is on_dtmf or an option (known at check)
+		switch i { // if this is a handler or an option (known at check)
+		case 0:
+			l.session = fn
+		case 1:
 			l.keys = fn
 		}
 	}

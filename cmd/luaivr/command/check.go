@@ -99,7 +99,7 @@ func checkDir(ctx context.Context, dir string, opts explore.Options) ([]explore.
 
 // lintEnv is what lint knows scripts may use: the sandbox's environment.
 var lintEnv = sync.OnceValue(func() lint.Env {
-	return lint.Env{Globals: engine.Globals(), Handlers: engine.Handlers}
+	return lint.Env{Globals: engine.Globals(), Handlers: engine.Handlers, Session: engine.SessionFields()}
 })
 
 // lintApps lints apps (files of dir) and the modules they require, as

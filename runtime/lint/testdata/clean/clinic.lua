@@ -53,8 +53,14 @@ local states = {
   end,
 }
 
+-- A helper's own parameter may have any fields; a field the script sets on
+-- a session is the script's.
+local function greeting(session) return session.name or session.vars.name end
+
 function on_call(session)
   session.vars.state = "start"
+  session.greeting = greeting({ name = "Ann" })
+  log.info("greeting", { text = session.greeting })
   local open = hours.open_now()
   if not open then
     return { ivr.say(CLINIC_NAME .. " is closed."), ivr.hangup() }

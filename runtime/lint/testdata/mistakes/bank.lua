@@ -75,3 +75,8 @@ local voice = require("ivr") -- the same library under a local name
 local hello = voice.say("Hello", { repetiton = 2 }) --! error: ivr.say: -1009 Invalid call flow entry provided. params.repetiton: is not defined in the schema and the schema does not allow additional properties; did you mean repetition?
 local bye = voice.hangpu() --! error: ivr.hangpu is called, but the ivr library has no hangpu: did you mean ivr.hangup?
 local clock = time.nwo --! error: time.nwo is read, but the time library has no nwo: did you mean time.now?
+
+ivr.on("greeting", function(session, digits)
+  local name = session.var.name --! error: session.var is read, but a session has no var (it is nil): did you mean session.vars?
+  return ivr.say("Hello " .. session.caller) --! error: session.caller is read, but a session has no caller
+end)
