@@ -4,10 +4,10 @@
 // call a non-function object" in the middle of a call), a library luaivr does
 // not offer (os, io, debug), a function a library does not have (ivr.sya), a
 // field a session does not have (session.var), a handler luaivr never calls
-// because its name is misspelt (on_dmtf), one
-// defined twice, a global set in a handler (gone at the next event), digits
-// compared with a number, and 8x8 parameters written in a builder's or an
-// action's table that 8x8 does not take (digitTimout) or would refuse.
+// because its name is misspelt (on_dmtf), a handler defined twice, a global
+// set in a handler (gone at the next event), digits compared with a number,
+// and 8x8 parameters written in a builder's or an action's table that 8x8
+// does not take (digitTimout) or would refuse.
 //
 // It knows what a script may use from the environment the sandbox really
 // gives scripts (Env), so a library added to the stdlib is known here at once.
@@ -17,13 +17,15 @@
 // is not followed: lint reports only what is certain from the text, so that a
 // shipped app checks clean.
 //
-// Errors are mistakes that fail the call when the line runs (an undefined
-// name, a missing function, a parameter 8x8 refuses); warnings are mistakes
-// in what the script means that Lua does not stop (a handler that never runs,
-// a global that does not survive the event, a comparison that is never true).
+// Errors are mistakes that fail the call or read nil when the line runs (an
+// undefined name, a missing function or field, a parameter 8x8 refuses);
+// warnings are mistakes in what the script means that Lua does not stop (a
+// handler that never runs, a global that does not survive the event, a
+// comparison that is never true).
 package lint
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"io/fs"
@@ -163,7 +165,7 @@ func parseFile(fsys fs.FS, rel string) *file {
 	if err != nil || len(src) > MaxFileBytes {
 		return nil
 	}
-	chunk, err := parse.Parse(strings.NewReader(string(src)), rel)
+	chunk, err := parse.Parse(bytes.NewReader(src), rel)
 	if err != nil {
 		return nil
 	}

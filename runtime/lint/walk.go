@@ -27,7 +27,6 @@ type file struct {
 	topDefs  []topDef
 	locals   map[string][]int // lines where each local name is declared
 
-	funcs []*function // every function literal, in order
 	// options are the function literals given to ivr.menu and ivr.on:
 	// they receive (session, digits).
 	options     map[*ast.FunctionExpr]bool
@@ -55,7 +54,7 @@ type fieldUse struct {
 // paramUse is an 8x8 action's parameters written out in the script: a
 // builder's table (ivr.say("…", { speed = 1 })) or an action table.
 type paramUse struct {
-	what   string // "ivr.say", "an action table"
+	what   string // "ivr.say", "the say action"
 	action string
 	line   int
 	params map[string]any // constants, or callflow.Unknown{}
@@ -81,9 +80,8 @@ type sessionUse struct {
 
 // topDef is a definition of a global by a statement of the top level.
 type topDef struct {
-	name   string
-	line   int
-	isFunc bool
+	name string
+	line int
 }
 
 // function is a function literal, and what it is bound to when defined.
@@ -195,9 +193,7 @@ func (f *file) stmt(s ast.Stmt, top bool) {
 					f.defs.topCalls[k.Value] = true
 				}
 			case *ast.FunctionExpr: // (function() … end)() runs at load
-				n := len(f.funcs)
-				f.function(fn, "", false)
-				f.funcs[n].called = true
+				f.function(fn, "", false).called = true
 				f.list(call.Args)
 				return
 			}
@@ -274,14 +270,13 @@ func (f *file) assign(lhs, rhs ast.Expr, top bool) {
 			l.written = true
 			return
 		}
-		fe, isFunc := rhs.(*ast.FunctionExpr)
-		if isFunc {
+		if fe, isFunc := rhs.(*ast.FunctionExpr); isFunc {
 			f.globalFuncs[lhs.Value] = fe
 		}
 		f.defs.globals[lhs.Value] = true
 		f.globals = append(f.globals, access{name: lhs.Value, line: lhs.Line(), write: true, fn: f.fn})
 		if top {
-			f.topDefs = append(f.topDefs, topDef{name: lhs.Value, line: lhs.Line(), isFunc: isFunc})
+			f.topDefs = append(f.topDefs, topDef{name: lhs.Value, line: lhs.Line()})
 		}
 	case *ast.AttrGetExpr:
 		if l := f.resolve(idName(lhs.Object)); l != nil {
@@ -622,9 +617,8 @@ func (f *file) compare(e *ast.RelationalOpExpr) {
 }
 
 // function walks a function literal bound to name; a method has self.
-func (f *file) function(fe *ast.FunctionExpr, name string, method bool) {
+func (f *file) function(fe *ast.FunctionExpr, name string, method bool) *function {
 	fn := &function{expr: fe, name: name}
-	f.funcs = append(f.funcs, fn)
 	outer := f.fn
 	f.fn = fn
 	f.push()
@@ -643,4 +637,5 @@ func (f *file) function(fe *ast.FunctionExpr, name string, method bool) {
 	f.block(fe.Stmts, false)
 	f.pop()
 	f.fn = outer
+	return fn
 }
