@@ -42,8 +42,12 @@ func (f *file) check(rel string, env Env, defined *names) []Finding {
 	c.params()
 	c.compares()
 	c.sessions()
-	if c.left > 0 {
-		c.out = append(c.out, Finding{File: rel, Line: c.out[len(c.out)-1].Line, Severity: Warning,
+	if c.left > 0 { // said after the last line shown
+		last := 0
+		for _, f := range c.out {
+			last = max(last, f.Line)
+		}
+		c.out = append(c.out, Finding{File: rel, Line: last, Severity: Warning,
 			Message: fmt.Sprintf("and at least %d more findings in this file, not shown: fix these first", c.left)})
 	}
 	return c.out
