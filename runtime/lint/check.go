@@ -42,6 +42,7 @@ func (f *file) check(rel string, env Env, defined *names) []Finding {
 	c.params()
 	c.compares()
 	c.sessions()
+	c.replies()
 	if c.left > 0 { // said after the last line shown
 		last := 0
 		for _, f := range c.out {
@@ -286,5 +287,24 @@ func (c *checker) sessions() {
 		}
 		c.report(u.line, Error, "session.%s is read, but a session has no %s (it is nil): %s(a session has %s; what the script keeps goes in session.vars)",
 			u.field, u.field, hint, strings.Join(c.env.Session, ", "))
+	}
+}
+
+// replies reports what a script builds as a reply that never becomes one: a
+// builder's action thrown away, values past the first a handler returns, and
+// a menu called as if it were a function.
+func (c *checker) replies() {
+	for _, d := range c.unused {
+		c.report(d.line, Warning, "%s(…) builds an action, and this line throws it away: nothing is sent to 8x8; return it (return %s(…)), or put it in the list the handler returns",
+			d.what, d.what)
+	}
+	for _, r := range c.returns {
+		if !slices.Contains(c.env.Handlers, r.fn.name) && !c.options[r.fn.expr] {
+			continue
+		}
+		c.report(r.line, Warning, "this returns %d values, but a reply is one: luaivr uses the first and drops the rest; return a list: return { a, b }", r.n)
+	}
+	for _, m := range c.menuCalls {
+		c.report(m.line, Error, "%s is a menu (ivr.menu at line %d), not a function: calling it fails; return it as it is (return %s)", m.name, m.decl, m.name)
 	}
 }

@@ -6,8 +6,9 @@
 // field a session does not have (session.var), a handler luaivr never calls
 // because its name is misspelt (on_dmtf), a handler defined twice, a global
 // set in a handler (gone at the next event), digits compared with a number,
-// and 8x8 parameters written in a builder's or an action's table that 8x8
-// does not take (digitTimout) or would refuse.
+// a reply built and thrown away (ivr.say("Hi") without return, return a, b,
+// a menu called), and 8x8 parameters written in a builder's or an action's
+// table that 8x8 does not take (digitTimout) or would refuse.
 //
 // It knows what a script may use from the environment the sandbox really
 // gives scripts (Env), so a library added to the stdlib is known here at once.

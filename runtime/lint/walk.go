@@ -19,13 +19,16 @@ type file struct {
 	dynamic bool
 	defs    *names // globals and library fields it sets, globals it reads
 
-	globals  []access
-	fields   []fieldUse
-	params   []paramUse
-	compares []compare
-	sessions []sessionUse
-	topDefs  []topDef
-	locals   map[string][]int // lines where each local name is declared
+	globals   []access
+	fields    []fieldUse
+	params    []paramUse
+	compares  []compare
+	sessions  []sessionUse
+	returns   []multiReturn
+	unused    []discard
+	menuCalls []menuCall
+	topDefs   []topDef
+	locals    map[string][]int // lines where each local name is declared
 
 	// options are the function literals given to ivr.menu and ivr.on:
 	// they receive (session, digits).
@@ -78,6 +81,24 @@ type sessionUse struct {
 	param *local
 }
 
+// multiReturn is a return of several values: a handler's reply is the first.
+type multiReturn struct {
+	line, n int
+	fn      *function
+}
+
+// discard is a builder called as a statement: the action it builds is lost.
+type discard struct {
+	what string
+	line int
+}
+
+// menuCall is a call of a local that holds a menu: menus are not functions.
+type menuCall struct {
+	name       string
+	line, decl int
+}
+
 // topDef is a definition of a global by a statement of the top level.
 type topDef struct {
 	name string
@@ -98,6 +119,7 @@ type local struct {
 	keys    *function         // set on the second parameter of fn: the keys of on_dtmf or an option
 	session *function         // set on the first parameter of fn: the session of a handler or an option
 	written bool              // assigned after its declaration
+	menu    int               // the line of the ivr.menu{…} it holds, 0 for none
 }
 
 func (f *file) walk(chunk []ast.Stmt) {
@@ -179,9 +201,13 @@ func (f *file) stmt(s ast.Stmt, top bool) {
 			l := f.declare(name, s.Line())
 			if i < len(s.Exprs) {
 				l.lib = f.required(s.Exprs[i])
+				l.menu = f.menuAt(s.Exprs[i])
 			}
 		}
 	case *ast.FuncCallStmt:
+		if call, ok := s.Expr.(*ast.FuncCallExpr); ok {
+			f.discarded(call)
+		}
 		if call, ok := s.Expr.(*ast.FuncCallExpr); ok && top {
 			switch fn := call.Func.(type) {
 			case nil: // obj:setup()
@@ -235,6 +261,9 @@ func (f *file) stmt(s ast.Stmt, top bool) {
 		f.funcDef(s, top)
 	case *ast.ReturnStmt:
 		f.list(s.Exprs)
+		if len(s.Exprs) > 1 && f.fn != nil {
+			f.returns = append(f.returns, multiReturn{line: s.Line(), n: len(s.Exprs), fn: f.fn})
+		}
 	}
 }
 
@@ -443,6 +472,9 @@ func (f *file) call(e *ast.FuncCallExpr) {
 		f.expr(e.Receiver)
 	case *ast.IdentExpr:
 		f.read(fn, true)
+		if l := f.resolve(fn.Value); l != nil && l.menu > 0 {
+			f.menuCalls = append(f.menuCalls, menuCall{name: fn.Value, line: fn.Line(), decl: l.menu})
+		}
 		if fn.Value == "require" && f.resolve("require") == nil {
 			if s, ok := firstArg(e).(*ast.StringExpr); ok {
 				f.requires = append(f.requires, s.Value)
@@ -473,6 +505,38 @@ func firstArg(e *ast.FuncCallExpr) ast.Expr {
 		return nil
 	}
 	return e.Args[0]
+}
+
+// menuAt is the line of e when it is an ivr.menu{…} call, 0 otherwise.
+func (f *file) menuAt(e ast.Expr) int {
+	call, ok := e.(*ast.FuncCallExpr)
+	if !ok {
+		return 0
+	}
+	fn, ok := call.Func.(*ast.AttrGetExpr)
+	if !ok {
+		return 0
+	}
+	if key, ok := fn.Key.(*ast.StringExpr); ok && key.Value == "menu" && f.lib(fn.Object) == "ivr" {
+		return call.Line()
+	}
+	return 0
+}
+
+// discarded records a builder called as a statement: ivr.say("Hi") alone
+// builds an action that nothing sends.
+func (f *file) discarded(call *ast.FuncCallExpr) {
+	fn, ok := call.Func.(*ast.AttrGetExpr)
+	if !ok {
+		return
+	}
+	key, ok := fn.Key.(*ast.StringExpr)
+	if !ok || f.lib(fn.Object) != "ivr" {
+		return
+	}
+	if _, builds := builders[key.Value]; builds || key.Value == "hangup" {
+		f.unused = append(f.unused, discard{what: "ivr." + key.Value, line: call.Line()})
+	}
 }
 
 // builder records the parameters of ivr.say(…) and the other builders that

@@ -69,7 +69,7 @@ end
 ivr.on("pin", pin)
 local trimmed = string.trim(" x ")
 
-ivr.say("Hi", { speed = 3 }) --! error: ivr.say: -1009 Invalid call flow entry provided. params.speed: must have a maximum value of 2
+local hi = ivr.say("Hi", { speed = 3 }) --! error: ivr.say: -1009 Invalid call flow entry provided. params.speed: must have a maximum value of 2
 
 local voice = require("ivr") -- the same library under a local name
 local hello = voice.say("Hello", { repetiton = 2 }) --! error: ivr.say: -1009 Invalid call flow entry provided. params.repetiton: is not defined in the schema and the schema does not allow additional properties; did you mean repetition?
@@ -79,4 +79,12 @@ local clock = time.nwo --! error: time.nwo is read, but the time library has no 
 ivr.on("greeting", function(session, digits)
   local name = session.var.name --! error: session.var is read, but a session has no var (it is nil): did you mean session.vars?
   return ivr.say("Hello " .. session.caller) --! error: session.caller is read, but a session has no caller
+end)
+
+ivr.on("menu_again", function(session, digits)
+  ivr.say("Let us try again.") --! warning: ivr.say(…) builds an action, and this line throws it away: nothing is sent to 8x8
+  if digits == "0" then
+    return ivr.say("Goodbye."), ivr.hangup() --! warning: this returns 2 values, but a reply is one: luaivr uses the first and drops the rest
+  end
+  return main() --! error: main is a menu (ivr.menu at line 17), not a function: calling it fails; return it as it is (return main)
 end)
