@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/luaivr/luaivr/runtime/callflow"
+	"github.com/luaivr/luaivr/runtime/sandbox"
 	"github.com/luaivr/luaivr/runtime/spelling"
 )
 
@@ -43,6 +44,8 @@ func (f *file) check(rel string, env Env, defined *names) []Finding {
 	c.compares()
 	c.sessions()
 	c.replies()
+	c.modules()
+	c.localHandlers()
 	if c.left > 0 { // said after the last line shown
 		last := 0
 		for _, f := range c.out {
@@ -306,5 +309,31 @@ func (c *checker) replies() {
 	}
 	for _, m := range c.menuCalls {
 		c.report(m.line, Error, "%s is a menu (ivr.menu at line %d), not a function: calling it fails; return it as it is (return %s)", m.name, m.decl, m.name)
+	}
+}
+
+// modules reports a require that no name or file answers: the name is not
+// one require takes, or the folder has no such module.
+func (c *checker) modules() {
+	for _, req := range c.requires {
+		if _, lib := c.env.Globals[req.name]; lib {
+			continue
+		}
+		if !sandbox.IsModuleName(req.name) {
+			c.report(req.line, Error, "require %q: a module is named with dots, like \"lib.hours\" for lib/hours.lua in the script folder", req.name)
+		}
+	}
+	for _, req := range c.missing {
+		c.report(req.line, Error, "require %q: there is no file %s in the script folder", req.name, modulePath(req.name))
+	}
+}
+
+// localHandlers reports a handler the top level declares local: luaivr
+// calls the handlers that are globals, so a local one never runs.
+func (c *checker) localHandlers() {
+	for _, d := range c.topLocals {
+		if slices.Contains(c.env.Handlers, d.name) && !c.defined.globals[d.name] {
+			c.report(d.line, Warning, "%s is a local: luaivr calls only global handlers, so this one never runs; remove local", d.name)
+		}
 	}
 }

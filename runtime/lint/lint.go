@@ -4,7 +4,8 @@
 // call a non-function object" in the middle of a call), a library luaivr does
 // not offer (os, io, debug), a function a library does not have (ivr.sya), a
 // field a session does not have (session.var), a handler luaivr never calls
-// because its name is misspelt (on_dmtf), a handler defined twice, a global
+// because its name is misspelt (on_dmtf) or it is local, a handler defined
+// twice, a module the folder does not have, a global
 // set in a handler (gone at the next event), digits compared with a number,
 // a reply built and thrown away (ivr.say("Hi") without return, return a, b,
 // a menu called), and 8x8 parameters written in a builder's or an action's
@@ -27,12 +28,14 @@ package lint
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"sort"
 	"strings"
 
+	"github.com/luaivr/luaivr/runtime/sandbox"
 	"github.com/yuin/gopher-lua/parse"
 )
 
@@ -86,8 +89,14 @@ func Apps(fsys fs.FS, apps []string, env Env) []Finding {
 			return nil
 		}
 		files[rel] = f
-		for _, mod := range f.requires {
-			if m := read(modulePath(mod)); m != nil {
+		for _, req := range f.requires {
+			if _, lib := env.Globals[req.name]; lib || !sandbox.IsModuleName(req.name) {
+				continue
+			}
+			path := modulePath(req.name)
+			if _, err := fs.Stat(fsys, path); errors.Is(err, fs.ErrNotExist) {
+				f.missing = append(f.missing, req)
+			} else if m := read(path); m != nil {
 				f.family = append(f.family, m)
 			}
 		}

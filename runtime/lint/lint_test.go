@@ -13,14 +13,14 @@ import (
 	"github.com/luaivr/luaivr/runtime/lint"
 )
 
-// One app (and its module) holding every mistake lint knows: all are found in
+// Two apps (and a module) holding every mistake lint knows: all are found in
 // one run, each at its line, with its severity and what to do; no line without
 // a mistake is reported. A mistake is marked on its line: --! severity: words.
 func TestEveryMistakeAtItsLine(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join("testdata", "mistakes")
 	want := map[string]string{} // file:line → "severity: words"
-	for _, rel := range []string{"bank.lua", "lib/helpers.lua"} {
+	for _, rel := range []string{"bank.lua", "clinic.lua", "lib/helpers.lua"} {
 		fh, err := os.Open(filepath.Join(dir, rel))
 		if err != nil {
 			t.Fatal(err)
@@ -36,7 +36,7 @@ func TestEveryMistakeAtItsLine(t *testing.T) {
 	if len(want) < 20 {
 		t.Fatalf("%d marked mistakes, want the whole list", len(want))
 	}
-	got := lint.Apps(os.DirFS(dir), []string{"bank.lua"}, env)
+	got := lint.Apps(os.DirFS(dir), []string{"bank.lua", "clinic.lua"}, env)
 	seen := map[string]bool{}
 	for _, f := range got {
 		at := f.File + ":" + strconv.Itoa(f.Line)

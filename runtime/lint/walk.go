@@ -12,8 +12,9 @@ import (
 // spell out, and its definitions. Scopes follow gopher-lua's compiler, so a
 // name is local here exactly where it is local when the script runs.
 type file struct {
-	requires []string // literal require("…") names
-	family   []*file  // the modules it requires
+	requires []required // literal require("…") names
+	family   []*file    // the modules it requires
+	missing  []required // the requires of modules the folder does not have
 	// dynamic is set when the file reaches globals by computed names
 	// (_G[name], rawset, require(name)): what it defines is not known.
 	dynamic bool
@@ -28,6 +29,7 @@ type file struct {
 	unused    []discard
 	menuCalls []menuCall
 	topDefs   []topDef
+	topLocals []topDef         // locals the top level declares
 	locals    map[string][]int // lines where each local name is declared
 
 	// options are the function literals given to ivr.menu and ivr.on:
@@ -36,6 +38,12 @@ type file struct {
 	globalFuncs map[string]*ast.FunctionExpr // the function each global holds, when the script writes one
 	scopes      []map[string]*local
 	fn          *function // the function being walked; nil at the top level
+}
+
+// required is a require of a literal name.
+type required struct {
+	name string
+	line int
 }
 
 // access is one use of a global name.
@@ -185,6 +193,9 @@ func (f *file) stmt(s ast.Stmt, top bool) {
 	case *ast.LocalAssignStmt:
 		if len(s.Names) == 1 && len(s.Exprs) == 1 {
 			if fe, ok := s.Exprs[0].(*ast.FunctionExpr); ok { // local function f: f is in scope in its body
+				if top {
+					f.topLocals = append(f.topLocals, topDef{name: s.Names[0], line: s.Line()})
+				}
 				f.declare(s.Names[0], s.Line()).fn = fe
 				f.function(fe, s.Names[0], false)
 				return
@@ -198,9 +209,12 @@ func (f *file) stmt(s ast.Stmt, top bool) {
 			f.named(e, name)
 		}
 		for i, name := range s.Names {
+			if top {
+				f.topLocals = append(f.topLocals, topDef{name: name, line: s.Line()})
+			}
 			l := f.declare(name, s.Line())
 			if i < len(s.Exprs) {
-				l.lib = f.required(s.Exprs[i])
+				l.lib = f.requireOf(s.Exprs[i])
 				l.menu = f.menuAt(s.Exprs[i])
 			}
 		}
@@ -404,8 +418,8 @@ func (f *file) expr(e ast.Expr) {
 	}
 }
 
-// required is the name e requires when it is require("name"), "" otherwise.
-func (f *file) required(e ast.Expr) string {
+// requireOf is the name e requires when it is require("name"), "" otherwise.
+func (f *file) requireOf(e ast.Expr) string {
 	call, ok := e.(*ast.FuncCallExpr)
 	if !ok {
 		return ""
@@ -477,7 +491,7 @@ func (f *file) call(e *ast.FuncCallExpr) {
 		}
 		if fn.Value == "require" && f.resolve("require") == nil {
 			if s, ok := firstArg(e).(*ast.StringExpr); ok {
-				f.requires = append(f.requires, s.Value)
+				f.requires = append(f.requires, required{name: s.Value, line: fn.Line()})
 			} else {
 				f.dynamic = true
 			}

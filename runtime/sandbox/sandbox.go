@@ -421,6 +421,9 @@ func unpack(L *lua.LState) int {
 // never climb out of the script folder.
 var moduleName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
 
+// IsModuleName reports whether require accepts name.
+func IsModuleName(name string) bool { return moduleName.MatchString(name) }
+
 const loadedKey = "luaivr.loaded"
 
 func requireFrom(mods Modules, openLazy func(string) lua.LValue) lua.LGFunction {
