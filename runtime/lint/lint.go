@@ -5,11 +5,11 @@
 // not offer (os, io, debug), a function a library does not have (ivr.sya), a
 // field a session does not have (session.var), a handler luaivr never calls
 // because its name is misspelt (on_dmtf) or it is local, a handler defined
-// twice, a module the folder does not have, a global
-// set in a handler (gone at the next event), digits compared with a number,
-// a reply built and thrown away (ivr.say("Hi") without return, return a, b,
-// a menu called), and 8x8 parameters written in a builder's or an action's
-// table that 8x8 does not take (digitTimout) or would refuse.
+// twice, a module the folder does not have, a global set in a handler (gone
+// at the next event), digits compared with a number, a reply built and thrown
+// away (ivr.say("Hi") without return, return a, b, a menu called), and 8x8
+// parameters written in a builder's or an action's table that 8x8 does not
+// take (digitTimout) or would refuse.
 //
 // It knows what a script may use from the environment the sandbox really
 // gives scripts (Env), so a library added to the stdlib is known here at once.
