@@ -87,3 +87,17 @@ func TestFindingsBounded(t *testing.T) {
 		t.Errorf("the first finding: %s", got[0])
 	}
 }
+
+// Whatever a file holds, lint returns: it runs in serve's reload.
+func FuzzLint(f *testing.F) {
+	for _, name := range []string{"testdata/mistakes/bank.lua", "testdata/mistakes/clinic.lua", "testdata/clean/clinic.lua", "../../scripts/restaurant.lua"} {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(src)
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		lint.Apps(fstest.MapFS{"app.lua": {Data: src}, "lib/x.lua": {Data: src}}, []string{"app.lua"}, env)
+	})
+}
