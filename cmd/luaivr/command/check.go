@@ -22,10 +22,12 @@ import (
 func checkCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "check",
-		Usage:     "compile every app in DIR and explore its menus for errors, invalid callflows and dead ends",
+		Usage:     "compile every app in DIR, lint its Lua and explore its menus for errors, invalid callflows and dead ends",
 		ArgsUsage: "[DIR]",
-		Description: "From on_call, presses every key each prompt offers, an invalid key and no input, to --depth,\n" +
-			"and validates every callflow against 8x8's rules. Exits 1 on errors; warnings do not fail it.",
+		Description: "Reads every app and the modules it requires for mistakes without running them (undefined names,\n" +
+			"os/io/debug, misspelt handlers and 8x8 parameters, …). Then, from on_call, presses every key each prompt\n" +
+			"offers, an invalid key and no input, to --depth, and validates every callflow against 8x8's rules.\n" +
+			"Exits 1 on errors; warnings do not fail it.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "depth", Value: 10, Usage: "inputs along one path"},
 			&cli.DurationFlag{Name: "deadline", EnvVars: env("deadline"), Value: defaultDeadline, Usage: "time a handler may run per event"},
