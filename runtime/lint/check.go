@@ -308,6 +308,9 @@ func (c *checker) replies() {
 		c.report(r.line, Warning, "this returns %d values, but a reply is one: luaivr uses the first and drops the rest; return a list: return { a, b }", r.n)
 	}
 	for _, m := range c.menuCalls {
+		if m.menu.written {
+			continue // it holds something else by then, perhaps
+		}
 		c.report(m.line, Error, "%s is a menu (ivr.menu at line %d), not a function: calling it fails; return it as it is (return %s)", m.name, m.decl, m.name)
 	}
 }

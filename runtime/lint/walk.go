@@ -105,6 +105,7 @@ type discard struct {
 type menuCall struct {
 	name       string
 	line, decl int
+	menu       *local
 }
 
 // topDef is a definition of a global by a statement of the top level.
@@ -487,7 +488,7 @@ func (f *file) call(e *ast.FuncCallExpr) {
 	case *ast.IdentExpr:
 		f.read(fn, true)
 		if l := f.resolve(fn.Value); l != nil && l.menu > 0 {
-			f.menuCalls = append(f.menuCalls, menuCall{name: fn.Value, line: fn.Line(), decl: l.menu})
+			f.menuCalls = append(f.menuCalls, menuCall{name: fn.Value, line: fn.Line(), decl: l.menu, menu: l})
 		}
 		if fn.Value == "require" && f.resolve("require") == nil {
 			if s, ok := firstArg(e).(*ast.StringExpr); ok {
