@@ -105,9 +105,10 @@ function banner() return "v1" end
 log.info(banner())
 function banner() return "v2" end
 
-return { action = "say", params = { text = "unused", voiceProfile = "en-GB-Emma", speed = 1.0 } }
 
 -- A local that held a menu and then a function may be called.
 local step = ivr.menu { id = "step", prompt = "Press 1." }
 step = function() return "step" end
 ivr.on("again", function(session) return step() end)
+
+return { action = "say", params = { text = "unused", voiceProfile = "en-GB-Emma", speed = 1.0 } }
