@@ -76,7 +76,7 @@ func TestCallflowSize(t *testing.T) {
 			switch {
 			case tt.over < 0 && len(got) > 0:
 				t.Fatalf("refused: %v", got)
-			case tt.over >= 0 && (len(got) != 1 || got[0].Path != actionPath(tt.over) || got[0].Warning || got[0].Code != codeInvalidEntry):
+			case tt.over >= 0 && (len(got) != 1 || got[0].Path != actionPath(tt.over) || got[0].Code != codeInvalidEntry):
 				t.Fatalf("problems %v, want one -1009 at %s", got, actionPath(tt.over))
 			}
 		})

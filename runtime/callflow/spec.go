@@ -5,6 +5,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -126,11 +127,46 @@ var (
 	sourceRE = regexp.MustCompile(`^\+?[0-9]{7,15}$`)
 )
 
-func destinationNumber(s string) (int, string) {
-	if !destinationRE.MatchString(s) {
-		return codeInvalidMSISDN, ""
+// minWithoutPlus is the fewest digits of a destination written without its
+// '+': a country code and a national number make 10 digits or more nearly
+// everywhere (6512345678, Singapore's shortest), and a shorter string is a
+// local number whose country 8x8 cannot know (91234567, 31580000). The few
+// countries with shorter numbers need the '+' (+2981234).
+const minWithoutPlus = 10
+
+// CheckDestination says why number cannot be a makeCall destination, nil if
+// it can: 8x8 dials E.164 numbers, a country code and the national number,
+// digits only. The '+' may be left out of a number long enough to carry a
+// country code, as 8x8's guides do.
+func CheckDestination(number string) error {
+	if code, detail := destinationNumber(number); code != 0 {
+		return newProblem(code, "destination", detail)
 	}
-	return 0, ""
+	return nil
+}
+
+func destinationNumber(s string) (int, string) {
+	const e164 = "8x8 dials E.164 numbers: + then the country code and the number, digits only"
+	q := strconv.Quote(s)
+	switch {
+	case destinationRE.MatchString(s) && (s[0] == '+' || len(s) >= minWithoutPlus):
+		return 0, ""
+	case destinationRE.MatchString(s):
+		return codeInvalidMSISDN, "is " + q + ", a local number without a country code: " + e164 + " (+65" + s + " if it is in Singapore)"
+	case strings.ContainsAny(s, " -().") && destinationRE.MatchString(strings.Map(dropSeparator, s)):
+		return codeInvalidMSISDN, "is " + q + ": " + e164 + ", without spaces, dashes or brackets (" + strings.Map(dropSeparator, s) + ")"
+	case strings.HasPrefix(strings.TrimPrefix(s, "+"), "0"):
+		return codeInvalidMSISDN, "is " + q + ": " + e164 + "; a country code never starts with 0 (write + in place of 00, or the country code in place of a leading 0)"
+	}
+	return codeInvalidMSISDN, "is " + q + ": " + e164 + ", 7 to 15 of them (+6591234567)"
+}
+
+// dropSeparator drops what people write between the digits of a number.
+func dropSeparator(r rune) rune {
+	if strings.ContainsRune(" -().", r) {
+		return -1
+	}
+	return r
 }
 
 func sourceNumber(s string) (int, string) {

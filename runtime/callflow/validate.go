@@ -64,11 +64,9 @@ type Problem struct {
 	// Path points at the action or param, as 8x8 writes it: $.callflow[1].params.text.
 	Path string
 	// Message is 8x8's message for Code; for -1009 and -1007 it carries the details
-	// 8x8 gives (path and reason, in the wording of 8x8's JSON schema validator).
+	// 8x8 gives (path and reason, in the wording of 8x8's JSON schema validator),
+	// and for other codes what to do, when there is more to say.
 	Message string
-	// Warning marks a problem 8x8 may tolerate (an unknown param): it is reported but
-	// does not stop the callflow.
-	Warning bool
 }
 
 // Error formats the problem as "<code> <message>", followed by the path when the
@@ -78,14 +76,10 @@ func (p Problem) Error() string {
 	if p.Path != "" && !strings.Contains(p.Message, p.Path) {
 		s += " (at " + p.Path + ")"
 	}
-	if p.Warning {
-		s = "warning: " + s
-	}
 	return s
 }
 
-// Invalid is the error of a callflow 8x8 would refuse. It holds the error-level
-// problems only; Validate has the warnings too.
+// Invalid is the error of a callflow 8x8 would refuse: its problems.
 type Invalid struct {
 	Problems []Problem
 }
@@ -108,23 +102,17 @@ func (e *Invalid) Code() int {
 	return e.Problems[0].Code
 }
 
-// Check returns an *Invalid holding the errors of the callflow, or nil if 8x8 would
-// accept it. Warnings do not count.
+// Check returns an *Invalid holding the problems of the callflow, or nil if 8x8
+// would accept it.
 func Check(cf []Action, mode Mode) error {
-	var errs []Problem
-	for _, p := range Validate(cf, mode) {
-		if !p.Warning {
-			errs = append(errs, p)
-		}
+	if ps := Validate(cf, mode); ps != nil {
+		return &Invalid{Problems: ps}
 	}
-	if errs == nil {
-		return nil
-	}
-	return &Invalid{Problems: errs}
+	return nil
 }
 
-// Validate returns every problem of the callflow, errors and warnings, in callflow
-// order; nil when there is none. It does not allocate for a valid callflow, since it
+// Validate returns every problem of the callflow, in callflow order; nil when
+// there is none. It does not allocate for a valid callflow, since it
 // runs on every reply.
 func Validate(cf []Action, mode Mode) []Problem {
 	if len(cf) == 0 {
@@ -238,15 +226,19 @@ func CheckClientActionID(id string) error {
 }
 
 // newProblem builds a problem with 8x8's message for code. detail is the -1009 reason
-// ("is missing but it is required"); other codes have a fixed message.
+// ("is missing but it is required"); other codes have a fixed message, which a
+// detail, when set, replaces with what is wrong at path and what to do (8x8's
+// -1002 "invalid" does not tell a missing voice from a wrong one).
 func newProblem(code int, path, detail string) Problem {
 	msg := StatusMessage(code)
-	switch code {
-	case codeInvalidEntry:
+	switch {
+	case code == codeInvalidEntry:
 		msg += " " + path + ": " + detail
-	case codeInvalidAction:
+	case code == codeInvalidAction:
 		// 8x8 answers -1007 with the schema's message, not the table's.
 		msg = path + " should be one of: " + actionNames
+	case detail != "":
+		msg = path + " " + detail
 	}
 	return Problem{Code: code, Path: path, Message: msg}
 }
@@ -256,15 +248,17 @@ func actionPath(i int) string { return "$.callflow[" + strconv.Itoa(i) + "]" }
 func paramPath(i int, name string) string { return actionPath(i) + ".params." + name }
 
 // check appends the problems of one action's params: each known param, then the
-// rules between them, then a warning per unknown param. 8x8 may accept params we do
-// not know, so those do not stop the callflow; they are usually a typo.
+// rules between them, then each unknown param. 8x8's schema allows no other params,
+// and one that is not there is nearly always a misspelt one (digitTimout), which
+// 8x8 would not apply even if it took the callflow: it is an error, with the name
+// that was meant.
 func (s *actionSpec) check(ps []Problem, i int, params map[string]any, k *known) []Problem {
 	for j := range s.params {
 		p := &s.params[j]
 		v := k.vals[j]
 		if !k.set[j] || (v == nil && p.nullable) {
 			if p.required {
-				ps = append(ps, p.problem(i, 0, "is missing but it is required"))
+				ps = append(ps, p.problem(i, 0, p.missing()))
 			}
 			continue
 		}
@@ -277,13 +271,20 @@ func (s *actionSpec) check(ps []Problem, i int, params map[string]any, k *known)
 	}
 	if k.n < len(params) {
 		for _, name := range s.unknown(params) {
-			w := newProblem(codeInvalidEntry, paramPath(i, name),
-				"is not defined in the schema and the schema does not allow additional properties")
-			w.Warning = true
-			ps = append(ps, w)
+			ps = append(ps, newProblem(codeInvalidEntry, paramPath(i, name), s.notAParam(name)))
 		}
 	}
 	return ps
+}
+
+// missing says that a required param is missing; a voice also says how a script
+// gives every spoken action one.
+func (p *param) missing() string {
+	const required = "is missing but it is required"
+	if p.name == voiceProfile.name {
+		return required + ": every spoken action needs a voice; give the script one with ivr.defaults { voiceProfile = \"en-US-BenjaminRUS\" }"
+	}
+	return required
 }
 
 // problem reports v's problem under the param's own code if it has one.

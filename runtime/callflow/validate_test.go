@@ -61,7 +61,7 @@ func with(a Action, kv ...any) Action {
 
 func cf(actions ...Action) []Action { return actions }
 
-// entry is an expected -1009; coded one with a fixed message; warning an unknown param.
+// entry is an expected -1009; coded one with a fixed message; notParam an unknown param.
 func entry(path, detail string) Problem {
 	return Problem{Code: -1009, Path: path, Message: "Invalid call flow entry provided. " + path + ": " + detail}
 }
@@ -70,15 +70,17 @@ func coded(code int, path, message string) Problem {
 	return Problem{Code: code, Path: path, Message: message}
 }
 
-func warning(path string) Problem {
-	p := entry(path, "is not defined in the schema and the schema does not allow additional properties")
-	p.Warning = true
-	return p
+func notParam(path, hint string) Problem {
+	return entry(path, notAllowed+hint)
 }
 
 const (
 	speechProfile = "Speech profile or language parameter invalid"
 	notAllowed    = "is not defined in the schema and the schema does not allow additional properties"
+	e164          = "8x8 dials E.164 numbers: + then the country code and the number, digits only"
+	noVoice       = `$.callflow[0].params.voiceProfile is missing but it is required: every spoken action needs a voice; give the script one with ivr.defaults { voiceProfile = "en-US-BenjaminRUS" }`
+	sayTakes      = "(say takes text, voiceProfile, repetition, speed)"
+	captureTakes  = "(sayAndCapture takes promptMessage, voiceProfile, repetition, speed, minDigits, maxDigits, digitTimeout, overallTimeout, completeOnHash, noOfTries, successMessage, failureMessage)"
 )
 
 func TestValidate(t *testing.T) {
@@ -109,7 +111,7 @@ func TestValidate(t *testing.T) {
 		{name: "say without params", cf: cf(Action{Name: Say}),
 			want: []Problem{
 				entry("$.callflow[0].params.text", "is missing but it is required"),
-				coded(-1002, "$.callflow[0].params.voiceProfile", speechProfile),
+				coded(-1002, "$.callflow[0].params.voiceProfile", noVoice),
 			}},
 		{name: "say text not a string", cf: cf(with(say(), "text", 42.0)),
 			want: []Problem{entry("$.callflow[0].params.text", "integer found, string expected")}},
@@ -125,7 +127,7 @@ func TestValidate(t *testing.T) {
 			want: []Problem{entry("$.callflow[0].params.text", "may only be 3000 characters long")}},
 		{name: "say text 3000 characters, 6000 bytes", cf: cf(with(say(), "text", strings.Repeat("é", 3000)))},
 		{name: "say voiceProfile missing", cf: cf(with(say(), "voiceProfile", absent)),
-			want: []Problem{coded(-1002, "$.callflow[0].params.voiceProfile", speechProfile)}},
+			want: []Problem{coded(-1002, "$.callflow[0].params.voiceProfile", noVoice)}},
 		{name: "say voiceProfile empty", cf: cf(with(say(), "voiceProfile", "")),
 			want: []Problem{coded(-1002, "$.callflow[0].params.voiceProfile", speechProfile)}},
 		{name: "say voiceProfile a language name", cf: cf(with(say(), "voiceProfile", "English")),
@@ -133,9 +135,9 @@ func TestValidate(t *testing.T) {
 		{name: "say voiceProfile lower-case region", cf: cf(with(say(), "voiceProfile", "en-us-BenjaminRUS")),
 			want: []Problem{coded(-1002, "$.callflow[0].params.voiceProfile", speechProfile)}},
 		{name: "say voiceProfile not a string", cf: cf(with(say(), "voiceProfile", true)),
-			want: []Problem{coded(-1002, "$.callflow[0].params.voiceProfile", speechProfile)}},
+			want: []Problem{coded(-1002, "$.callflow[0].params.voiceProfile", "$.callflow[0].params.voiceProfile boolean found, string expected")}},
 		{name: "say voiceProfile null", cf: cf(with(say(), "voiceProfile", nil)),
-			want: []Problem{coded(-1002, "$.callflow[0].params.voiceProfile", speechProfile)}},
+			want: []Problem{coded(-1002, "$.callflow[0].params.voiceProfile", "$.callflow[0].params.voiceProfile null found, string expected")}},
 		{name: "say real voice profiles", cf: cf(
 			with(say(), "voiceProfile", "en-US-BenjaminRUS"), with(say(), "voiceProfile", "en-GB-Emma"),
 			with(say(), "voiceProfile", "en-US-Neural2-C"), with(say(), "voiceProfile", "en-US-Standard-A"),
@@ -174,7 +176,7 @@ func TestValidate(t *testing.T) {
 		{name: "capture promptMessage not a string", cf: cf(with(capture(), "promptMessage", 1.5)),
 			want: []Problem{entry("$.callflow[0].params.promptMessage", "number found, string expected")}},
 		{name: "capture voiceProfile missing", cf: cf(with(capture(), "voiceProfile", absent)),
-			want: []Problem{coded(-1002, "$.callflow[0].params.voiceProfile", speechProfile)}},
+			want: []Problem{coded(-1002, "$.callflow[0].params.voiceProfile", noVoice)}},
 		{name: "capture speed and repetition out of range", cf: cf(with(capture(), "speed", 3.0, "repetition", 0.0)),
 			want: []Problem{
 				entry("$.callflow[0].params.repetition", "must have a minimum value of 1"),
@@ -271,13 +273,21 @@ func TestValidate(t *testing.T) {
 		{name: "makeCall source too short", cf: cf(with(makeCall(), "source", "123456")),
 			want: []Problem{entry("$.callflow[0].params.source", `does not match the regex pattern ^\+?[0-9]{7,15}$`)}},
 		{name: "makeCall destination starting with 0", cf: cf(with(makeCall(), "destination", "+0651234567")),
-			want: []Problem{coded(-1017, "$.callflow[0].params.destination", "Invalid MSISDN format in Destination")}},
+			want: []Problem{coded(-1017, "$.callflow[0].params.destination", `$.callflow[0].params.destination is "+0651234567": `+e164+"; a country code never starts with 0 (write + in place of 00, or the country code in place of a leading 0)")}},
 		{name: "makeCall destination too short", cf: cf(with(makeCall(), "destination", "123456")),
-			want: []Problem{coded(-1017, "$.callflow[0].params.destination", "Invalid MSISDN format in Destination")}},
+			want: []Problem{coded(-1017, "$.callflow[0].params.destination", `$.callflow[0].params.destination is "123456": `+e164+", 7 to 15 of them (+6591234567)")}},
 		{name: "makeCall destination too long", cf: cf(with(makeCall(), "destination", "+1234567890123456")),
-			want: []Problem{coded(-1017, "$.callflow[0].params.destination", "Invalid MSISDN format in Destination")}},
+			want: []Problem{coded(-1017, "$.callflow[0].params.destination", `$.callflow[0].params.destination is "+1234567890123456": `+e164+", 7 to 15 of them (+6591234567)")}},
 		{name: "makeCall destination with dashes", cf: cf(with(makeCall(), "destination", "65-1234-5678")),
-			want: []Problem{coded(-1017, "$.callflow[0].params.destination", "Invalid MSISDN format in Destination")}},
+			want: []Problem{coded(-1017, "$.callflow[0].params.destination", `$.callflow[0].params.destination is "65-1234-5678": `+e164+", without spaces, dashes or brackets (6512345678)")}},
+		// 8x8 wants E.164: a local number has no country code, and 8x8 cannot
+		// know which country it is in.
+		{name: "makeCall destination a local number", cf: cf(with(makeCall(), "destination", "91234567"), with(makeCall(), "destination", "31580000")),
+			want: []Problem{
+				coded(-1017, "$.callflow[0].params.destination", `$.callflow[0].params.destination is "91234567", a local number without a country code: `+e164+" (+6591234567 if it is in Singapore)"),
+				coded(-1017, "$.callflow[1].params.destination", `$.callflow[1].params.destination is "31580000", a local number without a country code: `+e164+" (+6531580000 if it is in Singapore)"),
+			}},
+		{name: "makeCall destination of 7 digits with its +", cf: cf(with(makeCall(), "destination", "+2981234"))},
 		{name: "makeCall destination a number", cf: cf(with(makeCall(), "destination", 6561115777.0)),
 			want: []Problem{entry("$.callflow[0].params.destination", "integer found, string expected")}},
 		{name: "makeCall numbers with and without +, 15 digits", cf: cf(
@@ -304,14 +314,27 @@ func TestValidate(t *testing.T) {
 		{name: "hangup last", cf: cf(say(), hangup())},
 		{name: "hangup alone", cf: cf(hangup())},
 		{name: "hangup with empty params", cf: cf(Action{Name: Hangup, Params: map[string]any{}})},
-		{name: "hangup with params (warning)", cf: cf(with(hangup(), "reason", "done")),
-			want: []Problem{warning("$.callflow[0].params.reason")}},
+		{name: "hangup with params", cf: cf(with(hangup(), "reason", "done")),
+			want: []Problem{notParam("$.callflow[0].params.reason", "; hangup takes no parameters")}},
 
-		// Unknown params are warnings.
+		// Unknown params are errors, with the name meant.
 		{name: "unknown params on say, sorted", cf: cf(with(say(), "zeta", 1.0, "voice", "en-GB-Emma")),
-			want: []Problem{warning("$.callflow[0].params.voice"), warning("$.callflow[0].params.zeta")}},
+			want: []Problem{
+				notParam("$.callflow[0].params.voice", "; did you mean voiceProfile?"),
+				notParam("$.callflow[0].params.zeta", " "+sayTakes)}},
 		{name: "unknown param on makeCall", cf: cf(with(makeCall(), "callerName", "ABC")),
-			want: []Problem{warning("$.callflow[0].params.callerName")}},
+			want: []Problem{notParam("$.callflow[0].params.callerName", " (makeCall takes source, destination, callRecording)")}},
+		{name: "misspelt capture settings", cf: cf(with(capture(), "digitTimout", 5000.0, "noOfTry", 3.0, "completeOnHsh", true, "maxDigit", 4.0, "sped", 1.0)),
+			want: []Problem{
+				notParam("$.callflow[0].params.completeOnHsh", "; did you mean completeOnHash?"),
+				notParam("$.callflow[0].params.digitTimout", "; did you mean digitTimeout?"),
+				notParam("$.callflow[0].params.maxDigit", "; did you mean maxDigits?"),
+				notParam("$.callflow[0].params.noOfTry", "; did you mean noOfTries?"),
+				notParam("$.callflow[0].params.sped", "; did you mean speed?")}},
+		{name: "a param of another action", cf: cf(with(say(), "maxDigits", 1.0), with(capture(), "text", "Hi")),
+			want: []Problem{
+				notParam("$.callflow[0].params.maxDigits", "; maxDigits is a parameter of sayAndCapture, not of say "+sayTakes),
+				notParam("$.callflow[1].params.text", "; text is a parameter of say, not of sayAndCapture "+captureTakes)}},
 
 		// Several problems come in callflow order.
 		{name: "problems in callflow order", mode: AsPlaced, cf: cf(
@@ -322,7 +345,7 @@ func TestValidate(t *testing.T) {
 		), want: []Problem{
 			coded(-1013, "$.callflow[0].action", "Invalid Callflow : First action should be a MakeCall action"),
 			entry("$.callflow[0].params.text", "is missing but it is required"),
-			warning("$.callflow[0].params.tempo"),
+			notParam("$.callflow[0].params.tempo", " "+sayTakes),
 			coded(-1012, "$.callflow[2]", "Invalid Callflow : Incorrect use of action Hangup"),
 			entry("$.callflow[2].params.fileUrl", "must point to an .mp3 or .wav file"),
 			coded(-1007, "$.callflow[3].action", "$.callflow[3].action should be one of: makeCall,say,sayAndCapture,playFile,hangup"),
@@ -359,13 +382,12 @@ func TestCheck(t *testing.T) {
 		wantCode int
 	}{
 		{name: "valid", cf: cf(say(), hangup())},
-		{name: "warnings only", cf: cf(with(say(), "tempo", 1.0), with(hangup(), "reason", "x"))},
 		{
-			name:     "errors, warnings left out",
-			cf:       cf(with(say(), "voiceProfile", absent, "tempo", 1.0, "text", absent), hangup(), say()),
+			name:     "every problem",
+			cf:       cf(with(say(), "voiceProfile", absent, "text", absent), hangup(), say()),
 			wantCode: -1009,
 			wantErr: "-1009 Invalid call flow entry provided. $.callflow[0].params.text: is missing but it is required; " +
-				"-1002 Speech profile or language parameter invalid (at $.callflow[0].params.voiceProfile); " +
+				"-1002 $.callflow[0].params.voiceProfile " + noVoice[len("$.callflow[0].params.voiceProfile "):] + "; " +
 				"-1012 Invalid Callflow : Incorrect use of action Hangup (at $.callflow[2])",
 		},
 		{
@@ -395,11 +417,6 @@ func TestCheck(t *testing.T) {
 			if inv.Code() != tt.wantCode {
 				t.Errorf("Code() = %d, want %d", inv.Code(), tt.wantCode)
 			}
-			for _, p := range inv.Problems {
-				if p.Warning {
-					t.Errorf("Invalid holds a warning: %v", p)
-				}
-			}
 		})
 	}
 }
@@ -416,8 +433,6 @@ func TestProblemError(t *testing.T) {
 			"-1007 $.callflow[0].action should be one of: makeCall,say,sayAndCapture,playFile,hangup"},
 		{coded(-1002, "$.callflow[1].params.voiceProfile", speechProfile),
 			"-1002 Speech profile or language parameter invalid (at $.callflow[1].params.voiceProfile)"},
-		{warning("$.callflow[0].params.x"),
-			"warning: -1009 Invalid call flow entry provided. $.callflow[0].params.x: " + notAllowed},
 		{Problem{Code: -9999, Message: "An unknown error has occurred"}, "-9999 An unknown error has occurred"},
 	}
 	for _, tt := range tests {

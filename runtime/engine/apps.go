@@ -35,6 +35,9 @@ const (
 	OnEnd     = "on_end"
 )
 
+// Handlers are the handler names, in the order of an event's life.
+var Handlers = []string{OnCall, OnDTMF, OnTimeout, OnStatus, OnEnd}
+
 // App is one script of the folder, compiled once and probed: what its top level
 // declares is known before any call arrives.
 type App struct {
@@ -592,7 +595,7 @@ func (a *App) probe(ctx context.Context) (err error) {
 		return fmt.Errorf("running the script's top level: %s", luaError(ctx, err))
 	}
 	a.Handlers = map[string]string{}
-	for _, h := range []string{OnCall, OnDTMF, OnTimeout, OnStatus, OnEnd} {
+	for _, h := range Handlers {
 		v := L.G.Global.RawGetString(h) // raw: a script's own _G metatable must not run here
 		switch v.Type() {
 		case lua.LTNil:

@@ -25,6 +25,7 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -773,6 +774,25 @@ func (l libs) open(mod *ivr.Module, app string, logger *slog.Logger) []sandbox.L
 		{Name: "http", Open: l.http},
 		{Name: "vcc", Open: l.vcc},
 	}
+}
+
+// Globals is what a script's global environment holds before it runs, as
+// sandbox.Environment gives it, with the stdlib luaivr opens for scripts.
+func Globals() map[string][]string {
+	return sandbox.Environment(loadLibs.open(ivr.New(), "", discardLogger)...)
+}
+
+// SessionFields are the fields of the session table a handler receives, as
+// fillSession sets them, sorted.
+func SessionFields() []string {
+	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer L.Close()
+	t := L.NewTable()
+	fillSession(L, t, &App{}, &store.Session{}, &webhook.Event{}, "")
+	var fields []string
+	t.ForEach(func(k, _ lua.LValue) { fields = append(fields, lua.LVAsString(k)) })
+	sort.Strings(fields)
+	return fields
 }
 
 // scriptLine finds "name.lua:12:" in an error or a traceback.

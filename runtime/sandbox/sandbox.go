@@ -172,6 +172,38 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 	return L
 }
 
+// Environment is what a state New makes offers a script before it runs: the
+// name of each global, and for a library table the names of its fields. The
+// linter reads it to know which names a script may use, from the states
+// scripts really get rather than from a list kept beside them.
+func Environment(libs ...Lib) map[string][]string {
+	L := New(nil, libs...)
+	defer L.Close()
+	g := L.G.Global
+	// getmetatable(_G) opens every library New puts off (see New).
+	if err := L.CallByParam(lua.P{Fn: g.RawGetString("getmetatable"), NRet: 1}, g); err != nil {
+		panic(err) // New's own code: a failure is luaivr's bug
+	}
+	env := map[string][]string{}
+	g.ForEach(func(k, v lua.LValue) {
+		name, ok := k.(lua.LString)
+		if !ok || name == concatGlobal {
+			return
+		}
+		var fields []string
+		if t, ok := v.(*lua.LTable); ok && t != g {
+			t.ForEach(func(k, _ lua.LValue) {
+				if f, ok := k.(lua.LString); ok {
+					fields = append(fields, string(f))
+				}
+			})
+			sort.Strings(fields)
+		}
+		env[string(name)] = fields
+	})
+	return env
+}
+
 // strRep is string.rep with a bound on the result, so `string.rep("x", 1e12)`
 // is an error rather than an out-of-memory crash.
 func strRep(L *lua.LState) int {
@@ -388,6 +420,9 @@ func unpack(L *lua.LState) int {
 // moduleName is what require accepts: dotted Lua identifiers, so a name can
 // never climb out of the script folder.
 var moduleName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
+
+// IsModuleName reports whether require accepts name.
+func IsModuleName(name string) bool { return moduleName.MatchString(name) }
 
 const loadedKey = "luaivr.loaded"
 

@@ -165,19 +165,21 @@ func checkAction(t *lua.LTable) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range callflow.Validate([]callflow.Action{a}, callflow.AsReply) {
-		if !p.Warning {
-			return errors.New(ofOneAction(p))
-		}
+	if ps := callflow.Validate([]callflow.Action{a}, callflow.AsReply); ps != nil {
+		return errors.New(ofOneAction(ps))
 	}
 	return nil
 }
 
-// ofOneAction words a problem of a callflow of one action about that action:
+// ofOneAction words the problems of a callflow of one action about that action:
 // "params.speed: …" rather than "$.callflow[0].params.speed: …".
-func ofOneAction(p callflow.Problem) string {
-	msg := strings.Replace(p.Error(), "$.callflow[0].", "", 1)
-	return strings.Replace(msg, "$.callflow[0]:", "the action:", 1)
+func ofOneAction(ps []callflow.Problem) string {
+	msgs := make([]string, len(ps))
+	for i, p := range ps {
+		msg := strings.ReplaceAll(p.Error(), "$.callflow[0].", "")
+		msgs[i] = strings.ReplaceAll(msg, "$.callflow[0]:", "the action:")
+	}
+	return strings.Join(msgs, "; ")
 }
 
 var digitKey = regexp.MustCompile(`^[0-9*#]{1,25}$`)

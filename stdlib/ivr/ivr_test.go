@@ -54,7 +54,15 @@ func TestBuilders(t *testing.T) {
 func TestBuilderErrors(t *testing.T) {
 	t.Parallel()
 	tests := map[string]string{
-		"missing voice":     `fails(function() ivr.say("Hi") end, "ivr.say: -1002 Speech profile or language parameter invalid")`,
+		"missing voice": `fails(function() ivr.say("Hi") end, "ivr.say: -1002 params.voiceProfile is missing but it is required: every spoken action needs a voice; give the script one with ivr.defaults { voiceProfile = ")`,
+		// A misspelt parameter is an error at the builder, with the name meant.
+		"misspelt param": `fails(function() ivr.say_and_capture("Account?", { voiceProfile = "en-GB-Emma", maxDigits = 8, overallTimeout = 9000, digitTimout = 3000 }) end,
+			"ivr.say_and_capture: -1009 Invalid call flow entry provided. params.digitTimout: is not defined in the schema and the schema does not allow additional properties; did you mean digitTimeout?")`,
+		"misspelt params, all": `fails(function() ivr.say("Hi", { voiceProfile = "en-GB-Emma", sped = 1, repetitions = 2 }) end,
+			"params.repetitions: is not defined in the schema and the schema does not allow additional properties; did you mean repetition?; -1009 Invalid call flow entry provided. params.sped:")`,
+		"param of another action": `fails(function() ivr.say { text = "Hi", voiceProfile = "en-GB-Emma", maxDigits = 1 } end, "maxDigits is a parameter of sayAndCapture, not of say")`,
+		"local destination": `fails(function() ivr.make_call { source = "+6568332048", destination = "91234567" } end,
+			"ivr.make_call: -1017 params.destination is \"91234567\", a local number without a country code: 8x8 dials E.164 numbers")`,
 		"speed too fast":    `fails(function() ivr.say("Hi", { voiceProfile = "en-GB-Emma", speed = 5 }) end, "ivr.say: -1009")`,
 		"text too long":     `fails(function() ivr.say(string.rep("a", 3001), { voiceProfile = "en-GB-Emma" }) end, "3000")`,
 		"bad first arg":     `fails(function() ivr.say(42) end, "bad argument #1 to ivr.say (text (a string) or a table")`,

@@ -209,10 +209,8 @@ func (m *Module) addMenu(r *callflow.Reply, mn *Menu, path string, budget *luaco
 		params[p] = gv
 	}
 	a := callflow.Action{Name: callflow.SayAndCapture, Params: params}
-	for _, p := range callflow.Validate([]callflow.Action{a}, callflow.AsReply) {
-		if !p.Warning {
-			return fmt.Errorf("menu %q (%s): %s", mn.ID, mn.Where, ofOneAction(p))
-		}
+	if ps := callflow.Validate([]callflow.Action{a}, callflow.AsReply); ps != nil {
+		return fmt.Errorf("menu %q (%s): %s", mn.ID, mn.Where, ofOneAction(ps))
 	}
 	r.Callflow = append(r.Callflow, a)
 	r.ClientActionID = mn.ID

@@ -70,6 +70,9 @@ func placeCall(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := callflow.CheckDestination(c.String("to")); err != nil {
+		return cli.Exit("--to: "+err.Error(), 2)
+	}
 	req := engine.CallRequest{App: c.Args().First(), To: c.String("to"), From: c.String("from"), Vars: vars}
 	out := c.App.Writer
 	if u := c.String("server"); u != "" {

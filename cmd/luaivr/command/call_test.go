@@ -61,7 +61,15 @@ func TestCall(t *testing.T) {
 	data := t.TempDir()
 	api := []string{"LUAIVR_API_BASE=" + fake.URL, "LUAIVR_SUBACCOUNT=acme_voice", "LUAIVR_SCRIPTS=../../../scripts", "LUAIVR_DATA=" + data}
 
-	out, err := runLuaivr(t, append(api, "LUAIVR_API_KEY=wrong"), "call", "restaurant", "--to", "+6591234567", "--from", "+6568332048")
+	// A local number has no country code: refused before anything is sent.
+	out, err := runLuaivr(t, append(api, "LUAIVR_API_KEY=good-key"), "call", "restaurant", "--to", "91234567", "--from", "+6568332048")
+	fake.mu.Lock()
+	sent := len(fake.sent)
+	fake.mu.Unlock()
+	if err == nil || !strings.Contains(out, `--to: -1017 destination is "91234567", a local number without a country code: 8x8 dials E.164 numbers`) || sent > 0 {
+		t.Fatalf("a local number: %v\n%s", err, out)
+	}
+	out, err = runLuaivr(t, append(api, "LUAIVR_API_KEY=wrong"), "call", "restaurant", "--to", "+6591234567", "--from", "+6568332048")
 	if err == nil || !strings.Contains(out, "401") || !strings.Contains(out, "LUAIVR_API_KEY") {
 		t.Fatalf("a wrong key: %v\n%s", err, out)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,19 +15,21 @@ import (
 
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/explore"
+	"github.com/luaivr/luaivr/runtime/lint"
 	"github.com/urfave/cli/v2"
 )
 
 func checkCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "check",
-		Usage:     "compile every app in DIR and explore its menus for errors, invalid callflows and dead ends",
+		Usage:     "compile every app in DIR, lint its Lua and explore its menus for errors, invalid callflows and dead ends",
 		ArgsUsage: "[DIR]",
-		Description: "From on_call, presses every key each prompt offers, an invalid key and no input, to --depth,\n" +
-			"and validates every callflow against 8x8's rules. Exits 1 on errors; warnings do not fail it.\n" +
+		Description: "Reads every app and the modules it requires for mistakes without running them (undefined names,\n" +
+			"os/io/debug, misspelt handlers and 8x8 parameters, …). Then, from on_call, presses every key each prompt\n" +
+			"offers, an invalid key and no input, to --depth, and validates every callflow against 8x8's rules.\n" +
 			"The clock is an input: where a handler asks the time module, the call is played again at moments\n" +
 			"where the answer differs (open and closed, each kind of day, holidays). --input adds keys a caller\n" +
-			"knows (a PIN), as does a check_inputs table in the script.",
+			"knows (a PIN), as does a check_inputs table in the script. Exits 1 on errors; warnings do not fail it.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "depth", Value: 10, Usage: "inputs along one path"},
 			&cli.DurationFlag{Name: "deadline", EnvVars: env("deadline"), Value: defaultDeadline, Usage: "time a handler may run per event"},
@@ -93,7 +96,45 @@ func checkDir(ctx context.Context, dir string, opts explore.Options) ([]explore.
 		}
 		problems = append(problems, res.Problems...)
 	}
-	return problems, scripts.Names()
+	var apps []string // every app file, loaded or not: lint says more of one that fails
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !e.IsDir() && engine.IsApp(e.Name()) {
+			apps = append(apps, e.Name())
+		}
+	}
+	return append(lintApps(dir, apps, problems), problems...), scripts.Names()
+}
+
+// lintEnv is what lint knows scripts may use: the sandbox's environment.
+var lintEnv = sync.OnceValue(func() lint.Env {
+	return lint.Env{Globals: engine.Globals(), Handlers: engine.Handlers, Session: engine.SessionFields()}
+})
+
+// lintApps lints apps (files of dir) and the modules they require, as
+// problems; a finding that loading or exploring already reports at its line
+// (a builder's mistake on a path that runs) is left to that report.
+func lintApps(dir string, apps []string, reported []explore.Problem) []explore.Problem {
+	root, err := os.OpenRoot(dir) // no link leads lint out of the folder
+	if err != nil {
+		return nil
+	}
+	defer root.Close()
+	var out []explore.Problem
+	for _, f := range lint.Apps(root.FS(), apps, lintEnv()) {
+		where := fmt.Sprintf("%s:%d", f.File, f.Line)
+		if slices.ContainsFunc(reported, func(p explore.Problem) bool {
+			return strings.Contains(p.Where+": "+p.Message, where) && strings.Contains(p.Message, f.Message)
+		}) {
+			continue
+		}
+		severity := explore.Warning
+		if f.Severity == lint.Error {
+			severity = explore.Error
+		}
+		out = append(out, explore.Problem{Severity: severity, App: strings.TrimSuffix(f.File, ".lua"), Where: where, Message: f.Message})
+	}
+	return out
 }
 
 // How serve vets an app: in the background of live calls, one app at a time.
@@ -187,7 +228,7 @@ func (v *vetter) explore(s *engine.Scripts, app string, yields bool) (err error)
 		return nil
 	}
 	var errs []string
-	for _, p := range res.Problems {
+	for _, p := range append(lintApps(s.Dir, []string{file}, res.Problems), res.Problems...) {
 		if p.Severity == explore.Error {
 			errs = append(errs, p.String())
 		}

@@ -1,0 +1,86 @@
+package command
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/runtime/explore"
+)
+
+// An app whose mistakes sit where exploring does not go (on_end, a helper no
+// key reaches) loads and explores clean; lint finds them at their lines.
+const unexploredMistakes = `ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 1 }
+local function transfer()
+  return ivr.make_call { source = "+6568332048", destination = "91234567" }
+end
+function on_call(session) return { ivr.say("Hello."), ivr.hangup() } end
+function on_end(session, summary)
+  log.inf("ended", { caller = session.source })
+  notify_crm(session.source)
+end
+`
+
+func writeApp(t *testing.T, name, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// check reports lint's findings with the others, file:line first.
+func TestCheckDirLints(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, "bank.lua", unexploredMistakes)
+	problems, _ := checkDir(context.Background(), dir, explore.Options{Depth: 4, Deadline: engine.Options{Deadline: 2 * time.Second}})
+	var report []string
+	for _, p := range problems {
+		report = append(report, p.String())
+	}
+	got := strings.Join(report, "\n")
+	for _, want := range []string{
+		`bank.lua:3: error: ivr.make_call: -1017 params.destination is "91234567", a local number without a country code`,
+		"bank.lua:7: error: log.inf is called, but the log library has no inf: did you mean log.info?",
+		"bank.lua:8: error: notify_crm is called, but nothing defines it",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("check's report lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// Hot reload's vetting refuses a version that lint finds errors in, and
+// serves one it finds none in.
+func TestVetLints(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		src, want string
+	}{
+		{unexploredMistakes, "bank.lua fails check: bank.lua:3: error: ivr.make_call: -1017"},
+		{`ivr.defaults { voiceProfile = "en-US-BenjaminRUS" }
+function on_call(session) return { ivr.say("Hello."), ivr.hangup() } end
+function on_end(session, summary) log.info("ended") end`, ""},
+	} {
+		dir := writeApp(t, "bank.lua", tt.src)
+		scripts, errs := engine.Load(dir)
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		v := newVetter(context.Background(), time.Second, &engine.Stats{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		err := v.vet(scripts, "bank")
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("vet refused a clean app: %v", err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "bank.lua:8: error: notify_crm")):
+			t.Errorf("vet = %v, want it to hold %q and the other errors", err, tt.want)
+		}
+	}
+}
