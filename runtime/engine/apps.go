@@ -50,12 +50,28 @@ type App struct {
 	Fallback *callflow.Reply
 	// Menus are what the script declares with ivr.menu, in order.
 	Menus []MenuInfo
+	// Positions are the ivr.on position ids the script declares, sorted.
+	Positions []string
 
 	// Sum identifies this version of the script's source.
 	Sum [sha256.Size]byte
 
 	proto *lua.FunctionProto
 	set   *Scripts
+}
+
+// IsPosition reports whether id is a position of the app's menu tree (a menu
+// or an ivr.on position): digits answered there go to the tree.
+func (a *App) IsPosition(id string) bool {
+	if id == "" {
+		return false
+	}
+	for _, m := range a.Menus {
+		if m.ID == id {
+			return true
+		}
+	}
+	return slices.Contains(a.Positions, id)
 }
 
 // MenuInfo is a menu as the script declares it.
@@ -591,6 +607,9 @@ func (a *App) probe(ctx context.Context) (err error) {
 	if err := L.PCall(0, 0, nil); err != nil {
 		return fmt.Errorf("running the script's top level: %s", luaError(ctx, err))
 	}
+	if err := mod.Loaded(); err != nil {
+		return err
+	}
 	a.Handlers = map[string]string{}
 	for _, h := range []string{OnCall, OnDTMF, OnTimeout, OnStatus, OnEnd} {
 		v := L.G.Global.RawGetString(h) // raw: a script's own _G metatable must not run here
@@ -610,11 +629,12 @@ func (a *App) probe(ctx context.Context) (err error) {
 	for _, m := range mod.Menus() {
 		a.Menus = append(a.Menus, MenuInfo{ID: m.ID, Prompt: m.Prompt, Keys: m.Keys(), Where: m.Where})
 	}
+	a.Positions = mod.Positions()
 	if err := a.readNumbers(L.G.Global.RawGetString("numbers")); err != nil {
 		return err
 	}
 	if fb := L.G.Global.RawGetString("fallback"); fb != lua.LNil {
-		r, err := mod.Reply(fb)
+		r, err := mod.Reply(L, fb)
 		if err == nil {
 			err = callflow.Check(r.Callflow, callflow.AsReply)
 		}

@@ -83,6 +83,8 @@ func TestBuilderErrors(t *testing.T) {
 		"many numbers": `local junk = {} for i = 1, 4000 do junk[i] = -1.2345678901234567e-300 end
 			fails(function() ivr.say("x", { voiceProfile = "en-GB-Emma", junk = junk }) end,
 			"ivr.say: -1009 Invalid call flow entry provided. the action: takes the callflow over 65536 bytes of JSON")`,
+		"huge menu param": `fails(function() ivr.menu { id = "big", prompt = "x", noOfTries = string.rep("x", 70000) } end,
+			"ivr.menu \"big\": menu big.noOfTries: more than 65536 bytes of text")`,
 		"too many params": `local p = { voiceProfile = "en-GB-Emma" } for i = 1, 100 do p["p" .. i] = 1 end
 			fails(function() ivr.say("x", p) end, "bad argument #2 to ivr.say (more than 64 parameters")`,
 	}
@@ -133,20 +135,21 @@ func TestRouteAndReply(t *testing.T) {
 			t.Parallel()
 			m := ivr.New()
 			L := luatest.State(t, libs(m)...)
-			if err := L.DoString(tree); err != nil {
+			if err := L.DoString(tree + "on_call = main"); err != nil {
 				t.Fatal(err)
 			}
 			session := L.NewTable()
 			session.RawSetString("name", lua.LString("Ann"))
 			var v lua.LValue
 			L.Push(L.NewFunction(func(L *lua.LState) int {
-				v, _ = m.Route(L, session, L.GetGlobal("main"), tt.position, tt.digits, tt.has)
+				m.Answer(session, tt.position, ivr.Memory{})
+				v, _, _ = m.Route(L, tt.digits, tt.has)
 				return 0
 			}))
 			if err := L.PCall(0, 0, nil); err != nil {
 				t.Fatal(err)
 			}
-			r, err := m.Reply(v)
+			r, err := m.Reply(L, v)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -171,7 +174,7 @@ func TestMenuRendering(t *testing.T) {
 	if err := L.DoString(tree); err != nil {
 		t.Fatal(err)
 	}
-	r, err := m.Reply(lua.LString("sales"))
+	r, err := m.Reply(L, lua.LString("sales"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +195,7 @@ func TestReplyErrors(t *testing.T) {
 		{`return {}`, `a table with no actions`},
 		{`return 42`, `is a number`},
 		{`return { ivr.hangup(), clientActionId = 7 }`, `clientActionId must be a string`},
-		{`return { "main", "sales" }`, `menu "sales" after menu "main"`},
+		{`return { "main", "sales" }`, `clientActionId "main" and "sales" in one reply`},
 		{`return { { action = "say", params = { "a", "b" } } }`, `params must be a table of named parameters`},
 		{`local l = ivr.hangup() for d = 1, 8 do local n = {} for i = 1, 100 do n[i] = l end l = n end return l`, `more than 100 actions in one reply`},
 		{`return { clientActionId = string.rep("m", 1001), ivr.hangup() }`, `returned value.clientActionId: clientActionId "mmmm`},
@@ -204,7 +207,6 @@ func TestReplyErrors(t *testing.T) {
 		{`local junk = {} for i = 1, 7 do junk[i] = string.rep("x", 1024 * 1024) end
 		  local r = {} for i = 1, 99 do r[i] = { action = "say", params = { text = "hi", voiceProfile = "en-GB-Emma", junk = junk } } end
 		  return r`, `returned value[1].params.junk[1]: more than 65536 bytes of text`},
-		{`return ivr.menu { id = "big", prompt = "x", noOfTries = string.rep("x", 70000) }`, `menu big.noOfTries: more than 65536 bytes of text`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
@@ -220,7 +222,7 @@ func TestReplyErrors(t *testing.T) {
 			}
 			L.Push(fn)
 			L.Call(0, 1)
-			_, err = m.Reply(L.Get(-1))
+			_, err = m.Reply(L, L.Get(-1))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
