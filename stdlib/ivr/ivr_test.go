@@ -85,6 +85,24 @@ func TestBuilderErrors(t *testing.T) {
 			"ivr.say: -1009 Invalid call flow entry provided. the action: takes the callflow over 65536 bytes of JSON")`,
 		"huge menu param": `fails(function() ivr.menu { id = "big", prompt = "x", noOfTries = string.rep("x", 70000) } end,
 			"ivr.menu \"big\": menu big.noOfTries: more than 65536 bytes of text")`,
+		// Menus and defaults are checked against 8x8's rules where they are written.
+		"menu speed": `ivr.defaults { voiceProfile = "en-GB-Emma", maxDigits = 1 }
+			fails(function() ivr.menu { id = "m", prompt = "x", speed = 3 } end,
+			"ivr.menu \"m\": -1009 Invalid call flow entry provided. params.speed: must have a maximum value of 2")`,
+		"menu maxDigits": `fails(function() ivr.menu { id = "m", prompt = "x", maxDigits = 30 } end, "params.maxDigits: must have a maximum value of 25")`,
+		"defaults speed": `fails(function() ivr.defaults { speed = 3 } end, "ivr.defaults: -1009 Invalid call flow entry provided. params.speed: must have a maximum value of 2")`,
+		"defaults voice":  `fails(function() ivr.defaults { voiceProfile = "Benjamin" } end, "ivr.defaults: -1002")`,
+		// A default completed by a menu later is no mistake yet.
+		"defaults minDigits alone": `ivr.defaults { voiceProfile = "en-GB-Emma", minDigits = 2, digitTimeout = 5000 }`,
+		"menu tries":               `fails(function() ivr.menu { id = "m", prompt = "x", tries = 0 } end, "tries is how many wrong or missing answers")`,
+		"defaults tries":           `fails(function() ivr.defaults { tries = "3" } end, "a whole number from 1 to 100")`,
+		"menu repeat key":          `fails(function() ivr.menu { id = "m", prompt = "x", repeat_key = "star" } end, "repeat_key is the key that says a menu again")`,
+		"menu on_enter":            `fails(function() ivr.menu { id = "m", prompt = "x", on_enter = "hello" } end, "on_enter is a function(session)")`,
+		"menu option kind":         `fails(function() ivr.menu { id = "m", prompt = "x", ["1"] = 5 } end, "option [\"1\"]: an option is a menu")`,
+		"root not a menu":          `fails(function() ivr.root({}) end, "bad argument #1 to ivr.root (a menu (what ivr.menu returned) or a menu id expected")`,
+		"root twice":               `ivr.root("a") fails(function() ivr.root("b") end, "the root is already declared at")`,
+		"route outside a handler":  `fails(function() ivr.route({}, "1") end, "ivr.route answers a caller's digits: call it in a handler")`,
+		"menu id used by ivr.on":   `ivr.on("p", ivr.hangup()) fails(function() ivr.menu { id = "p", prompt = "x" } end, "already an ivr.on position")`,
 		"too many params": `local p = { voiceProfile = "en-GB-Emma" } for i = 1, 100 do p["p" .. i] = 1 end
 			fails(function() ivr.say("x", p) end, "bad argument #2 to ivr.say (more than 64 parameters")`,
 	}
@@ -167,6 +185,67 @@ func TestRouteAndReply(t *testing.T) {
 	}
 }
 
+// A list nested in a reply keeps its clientActionId, at any depth, and so
+// does an action table; a list repeating its menu's id is no conflict.
+func TestNestedPositions(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		`local function ask() return { clientActionId = "pin", ivr.say_and_capture("PIN?") } end
+		 return { ivr.say("Wrong PIN."), ask() }`: "pin",
+		`return { ivr.say("a"), { ivr.say("b"), { clientActionId = "deep", ivr.hangup() } } }`: "deep",
+		`local a = ivr.say_and_capture("PIN?") a.clientActionId = "pin" return { ivr.say("Hi"), a }`: "pin",
+		`return { clientActionId = "main", ivr.say("Hi"), "main" }`:                                  "main",
+		`return { ivr.say("Hi"), { ivr.say("Back") , "sales" } }`:                                    "sales",
+	}
+	for src, want := range tests {
+		t.Run(src, func(t *testing.T) {
+			t.Parallel()
+			m := ivr.New()
+			L := luatest.State(t, libs(m)...)
+			if err := L.DoString(tree); err != nil {
+				t.Fatal(err)
+			}
+			fn, err := L.LoadString(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			L.Push(fn)
+			L.Call(0, 1)
+			r, err := m.Reply(L, L.Get(-1))
+			if err != nil || r.ClientActionID != want {
+				t.Fatalf("got %q, %v; want %q", r.ClientActionID, err, want)
+			}
+		})
+	}
+}
+
+// A typo of a menu id is named: an edit or a swap in a short id, more in a
+// long one, nothing when no id is near.
+func TestDidYouMean(t *testing.T) {
+	t.Parallel()
+	ids := `ivr.defaults { voiceProfile = "en-GB-Emma", maxDigits = 1 }
+	for _, id in ipairs { "main", "sales", "reservations", "book_table" } do ivr.menu { id = id, prompt = id } end`
+	tests := map[string]string{
+		"mian": `did you mean "main"?`, "Main": `did you mean "main"?`, "sale": `did you mean "sales"?`,
+		"resevrations": `did you mean "reservations"?`, "booktable": `did you mean "book_table"?`,
+		"support": `to speak text use ivr.say("support")`, "xy": `to speak text use ivr.say("xy")`,
+	}
+	for typo, want := range tests {
+		t.Run(typo, func(t *testing.T) {
+			t.Parallel()
+			m := ivr.New()
+			L := luatest.State(t, libs(m)...)
+			if err := L.DoString(ids); err != nil {
+				t.Fatal(err)
+			}
+			_, err := m.Reply(L, lua.LString(typo))
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v, want %q", err, want)
+			}
+		})
+	}
+}
+
 func TestMenuRendering(t *testing.T) {
 	t.Parallel()
 	m := ivr.New()
@@ -196,6 +275,10 @@ func TestReplyErrors(t *testing.T) {
 		{`return 42`, `is a number`},
 		{`return { ivr.hangup(), clientActionId = 7 }`, `clientActionId must be a string`},
 		{`return { "main", "sales" }`, `clientActionId "main" and "sales" in one reply`},
+		{`return { { clientActionId = "pin", ivr.say_and_capture("PIN?") }, "main" }`, `returned value[2]: clientActionId "pin" and "main" in one reply`},
+		{`return { clientActionId = "a", { clientActionId = "b", ivr.hangup() } }`, `returned value: clientActionId "b" and "a" in one reply`},
+		{`return { ivr.say("x"), { clientActionId = 5, ivr.hangup() } }`, `returned value[2].clientActionId must be a string`},
+		{`return "mian"`, `returned value is "mian", but no menu has that id (menus: main, sales); did you mean "main"?`},
 		{`return { { action = "say", params = { "a", "b" } } }`, `params must be a table of named parameters`},
 		{`local l = ivr.hangup() for d = 1, 8 do local n = {} for i = 1, 100 do n[i] = l end l = n end return l`, `more than 100 actions in one reply`},
 		{`return { clientActionId = string.rep("m", 1001), ivr.hangup() }`, `returned value.clientActionId: clientActionId "mmmm`},

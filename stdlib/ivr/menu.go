@@ -252,7 +252,7 @@ func (m *Module) Loaded() error {
 				}
 			}
 		}
-		report(mn.Where, what, err)
+		report(mn.Where, what+":", err)
 	}
 	for _, s := range []string{"other", "no_input", "on_too_many"} {
 		report(m.setAt[s], "ivr.defaults "+s, m.resolve(m.defaults[s], 0))
@@ -293,7 +293,7 @@ func (m *Module) resolve(v lua.LValue, depth int) error {
 func (m *Module) noMenu(id string) error {
 	ids := append([]string(nil), m.order...)
 	sort.Strings(ids)
-	hint := ""
+	hint := fmt.Sprintf("; to speak text use ivr.say(%s)", luaconv.Quote(id))
 	if best := closest(id, ids); best != "" {
 		hint = fmt.Sprintf("; did you mean %q?", best)
 	}
@@ -303,8 +303,7 @@ func (m *Module) noMenu(id string) error {
 	if _, on := m.positions[id]; on {
 		return fmt.Errorf("is %q, an ivr.on position, not a menu: only a menu can be answered with its id (menus: %s)", id, strings.Join(ids, ", "))
 	}
-	return fmt.Errorf("is %s, but no menu has that id%s (menus: %s); to speak text use ivr.say(%s)",
-		luaconv.Quote(id), hint, strings.Join(ids, ", "), luaconv.Quote(id))
+	return fmt.Errorf("is %s, but no menu has that id (menus: %s)%s", luaconv.Quote(id), strings.Join(ids, ", "), hint)
 }
 
 // closest is the id nearest to name by edit distance, if it is near enough

@@ -63,7 +63,11 @@ func (m *Module) route(L *lua.LState) int {
 	case m.IsPosition(m.event.position):
 		answer, _, _ = m.Route(L, digits, has)
 	default:
-		answer, _ = m.choose(L, m.resolveRoot(L, ""), digits, has)
+		root := m.rootMenu(L)
+		if root == nil {
+			L.RaiseError("ivr.route: the caller is at no menu (%s) and the app has no root menu: declare one with ivr.root(menu), or name the menu: ivr.route(session, digits, menu)", luaconv.Quote(m.event.position))
+		}
+		answer, _ = m.choose(L, root, digits, has)
 	}
 	L.Push(answer)
 	return 1
@@ -111,15 +115,23 @@ func (m *Module) choose(L *lua.LState, mn *Menu, digits string, has bool) (lua.L
 // resolveRoot is the menu a call starts at: the one ivr.root declares, else
 // on_call when it is a menu, else the first menu the call was sent to.
 func (m *Module) resolveRoot(L *lua.LState, pos string) *Menu {
-	for _, v := range []lua.LValue{m.root, L.G.Global.RawGetString("on_call"), lua.LString(m.event.mem.Root)} {
-		if mn := m.menuOf(v); mn != nil {
-			return mn
-		}
+	if mn := m.rootMenu(L); mn != nil {
+		return mn
 	}
 	if pos == "" {
 		L.RaiseError("digits arrived at no position (a call placed through the API, or a reply without a clientActionId) and the app has no root menu to give them to: declare one with ivr.root(menu), or define on_dtmf")
 	}
 	L.RaiseError("the caller answered at %s, which is no menu or ivr.on position of this script (did the script change mid-call?), and there is no root menu to start again at: declare one with ivr.root(menu)", luaconv.Quote(pos))
+	return nil
+}
+
+// rootMenu is the root menu, or nil when there is none (see resolveRoot).
+func (m *Module) rootMenu(L *lua.LState) *Menu {
+	for _, v := range []lua.LValue{m.root, L.G.Global.RawGetString("on_call"), lua.LString(m.event.mem.Root)} {
+		if mn := m.menuOf(v); mn != nil {
+			return mn
+		}
+	}
 	return nil
 }
 
