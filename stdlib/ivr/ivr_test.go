@@ -91,7 +91,7 @@ func TestBuilderErrors(t *testing.T) {
 			"ivr.menu \"m\": -1009 Invalid call flow entry provided. params.speed: must have a maximum value of 2")`,
 		"menu maxDigits": `fails(function() ivr.menu { id = "m", prompt = "x", maxDigits = 30 } end, "params.maxDigits: must have a maximum value of 25")`,
 		"defaults speed": `fails(function() ivr.defaults { speed = 3 } end, "ivr.defaults: -1009 Invalid call flow entry provided. params.speed: must have a maximum value of 2")`,
-		"defaults voice":  `fails(function() ivr.defaults { voiceProfile = "Benjamin" } end, "ivr.defaults: -1002")`,
+		"defaults voice": `fails(function() ivr.defaults { voiceProfile = "Benjamin" } end, "ivr.defaults: -1002")`,
 		// A default completed by a menu later is no mistake yet.
 		"defaults minDigits alone": `ivr.defaults { voiceProfile = "en-GB-Emma", minDigits = 2, digitTimeout = 5000 }`,
 		"menu tries":               `fails(function() ivr.menu { id = "m", prompt = "x", tries = 0 } end, "tries is how many wrong or missing answers")`,
@@ -192,7 +192,7 @@ func TestNestedPositions(t *testing.T) {
 	tests := map[string]string{
 		`local function ask() return { clientActionId = "pin", ivr.say_and_capture("PIN?") } end
 		 return { ivr.say("Wrong PIN."), ask() }`: "pin",
-		`return { ivr.say("a"), { ivr.say("b"), { clientActionId = "deep", ivr.hangup() } } }`: "deep",
+		`return { ivr.say("a"), { ivr.say("b"), { clientActionId = "deep", ivr.hangup() } } }`:       "deep",
 		`local a = ivr.say_and_capture("PIN?") a.clientActionId = "pin" return { ivr.say("Hi"), a }`: "pin",
 		`return { clientActionId = "main", ivr.say("Hi"), "main" }`:                                  "main",
 		`return { ivr.say("Hi"), { ivr.say("Back") , "sales" } }`:                                    "sales",
