@@ -154,6 +154,8 @@ type explorer struct {
 	worked  time.Duration // time spent playing calls
 	last    time.Duration // the last call's
 	stopped bool          // the work budget, the context or the pacer ended it
+
+	digitsTo map[string]string // menu id → the handler that answered keys pressed at it (menus.go)
 }
 
 // frontier is a node to expand and a path that led to it: nodes[i] is where
@@ -206,6 +208,7 @@ func (x *explorer) run() {
 		}
 	}
 	x.checkMenus()
+	x.checkMenuDigits()
 	ended := false
 	for _, n := range x.res.Nodes {
 		ended = ended || n.Kind == "end" || n.Kind == "bridge"
@@ -330,7 +333,9 @@ func (x *explorer) play(c *phone.Call, in input, path string) (string, error) {
 	var err error
 	switch in.kind {
 	case press:
+		seen := len(c.Handled)
 		err = c.Press(x.ctx, in.keys)
+		x.noteMenuDigits(c, seen)
 	case noInput:
 		// 8x8 retries the prompt noOfTries times; give up each time.
 		for i := 0; i < 10 && c.Waiting() != nil && !c.Ended() && err == nil; i++ {
@@ -356,8 +361,7 @@ func (x *explorer) inputs(c *phone.Call) []input {
 	}
 	var out []input
 	menu := x.menu(c.Position())
-	_, ownDTMF := x.app.Handlers[engine.OnDTMF]
-	if menu != nil && !ownDTMF {
+	if menu != nil { // a menu's keys go to the menu, on_dtmf or not
 		for _, k := range menu.Keys {
 			out = append(out, input{label: k, kind: press, keys: k})
 		}
