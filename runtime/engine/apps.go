@@ -231,7 +231,11 @@ func load(dir string, prev *Scripts, watch *progress) (*Scripts, []error) {
 			s.refused[p.name] = refusal{sum: p.sum, libSum: s.libSum, err: p.err}
 			fallthrough
 		default:
-			errs = append(errs, p.err)
+			if joined, ok := p.err.(interface{ Unwrap() []error }); ok { // each mistake of the menu tree at its line
+				errs = append(errs, joined.Unwrap()...)
+			} else {
+				errs = append(errs, p.err)
+			}
 		}
 	}
 	return s, errs
@@ -413,7 +417,10 @@ func probeAll(apps []*App, watch *progress) []probed {
 						slow = append(slow, i)
 						mu.Unlock()
 					default:
-						out[i].err, out[i].final = &ScriptError{File: t.File, Err: res.err}, true
+						out[i].err, out[i].final = res.err, true
+						if !errors.As(res.err, new(*ScriptError)) {
+							out[i].err = &ScriptError{File: t.File, Err: res.err}
+						}
 					}
 				}
 			})
@@ -599,7 +606,7 @@ func (a *App) probe(ctx context.Context) (err error) {
 			err = fmt.Errorf("loading the script failed: %v", p)
 		}
 	}()
-	mod := ivr.New()
+	mod := ivr.NewAtLoad()
 	L := sandbox.New(a.set, loadLibs.open(mod, a.Name, discardLogger)...)
 	defer L.Close()
 	L.SetContext(ctx)
@@ -607,8 +614,8 @@ func (a *App) probe(ctx context.Context) (err error) {
 	if err := L.PCall(0, 0, nil); err != nil {
 		return fmt.Errorf("running the script's top level: %s", luaError(ctx, err))
 	}
-	if err := mod.Loaded(); err != nil {
-		return err
+	if ps := mod.Loaded(); len(ps) > 0 {
+		return errors.Join(treeErrors(a, ps)...)
 	}
 	a.Handlers = map[string]string{}
 	for _, h := range []string{OnCall, OnDTMF, OnTimeout, OnStatus, OnEnd} {
@@ -644,6 +651,20 @@ func (a *App) probe(ctx context.Context) (err error) {
 		a.Fallback = &r
 	}
 	return nil
+}
+
+// treeErrors are the mistakes of an app's menu tree as script errors, each at
+// its line.
+func treeErrors(a *App, ps []ivr.Problem) []error {
+	errs := make([]error, len(ps))
+	for i, p := range ps {
+		file, line := p.SplitWhere()
+		errs[i] = &ScriptError{File: file, Line: line, Err: errors.New(p.Msg)}
+		if file == "" || line == 0 {
+			errs[i] = &ScriptError{File: a.File, Err: p}
+		}
+	}
+	return errs
 }
 
 func (a *App) readNumbers(v lua.LValue) error {

@@ -526,9 +526,8 @@ func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *
 	err := callProtected(L, func(L *lua.LState) {
 		L.Push(L.NewFunctionFromProto(app.proto))
 		L.Call(0, 0)
-		if err := mod.Loaded(); err != nil {
-			L.RaiseError("%s", err)
-		}
+		mod.Loaded() // checked when the script loaded
+
 		fillSession(L, session, app, sess, ev, position)
 		mod.Answer(session, position, ivr.Memory{Root: sess.Root, Tries: sess.Tries})
 		if fn, ok := L.GetGlobal(handler).(*lua.LFunction); ok && fn.Proto != nil {

@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -250,5 +252,29 @@ function on_call(session) return "main" end`, `app.lua:3: ivr.root is "Main", bu
 				t.Fatalf("load errors %v\nwant one saying %s", errs, tt.want)
 			}
 		})
+	}
+}
+
+// Each mistake of the tree is its own load error, at its line, so check
+// reports them all in one run.
+func TestMenuTreeMistakesAllReported(t *testing.T) {
+	t.Parallel()
+	app := `ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 1 }
+local main = ivr.menu { id = "main", prompt = "Sales 1, support 2.",
+  ["1"] = "sales", ["2"] = "suport" }
+ivr.menu { id = "sales", prompt = "Sales. Back: 9.", ["9"] = "mian" }
+ivr.menu { id = "support", prompt = "Support.", speed = 3 }
+on_call = main`
+	_, errs := engine.Load(scriptDir(t, map[string]string{"shop.lua": app}))
+	var lines []int
+	for _, err := range errs {
+		var se *engine.ScriptError
+		if !errors.As(err, &se) || se.File != "shop.lua" {
+			t.Fatalf("%v is not a script error of shop.lua", err)
+		}
+		lines = append(lines, se.Line)
+	}
+	if fmt.Sprint(lines) != "[2 4 5]" {
+		t.Fatalf("errors at lines %v, want 2, 4 and 5: %v", lines, errs)
 	}
 }

@@ -46,8 +46,10 @@ type Module struct {
 	positions map[string]position
 	root      lua.LValue // ivr.root's argument; nil when undeclared
 	rootAt    string
-	loaded    bool   // the top level has finished: the tree is closed
-	event     *event // the event being answered; nil at load
+	loaded    bool      // the top level has finished: the tree is closed
+	vet       bool      // check the declarations (NewAtLoad)
+	problems  []Problem // found while the top level runs, reported by Loaded
+	event     *event    // the event being answered; nil at load
 }
 
 // position is an ivr.on declaration.
@@ -74,7 +76,18 @@ type Memory struct {
 	Tries map[string]int
 }
 
-// New makes an empty module for one state.
+// NewAtLoad makes a module for the run of a script's top level at load: it
+// checks the declarations as they are made and when the top level ends
+// (Loaded). An event's module (New) does not check them again: the top
+// level declared the same tree when the script loaded, and what an event
+// renders is checked as it leaves.
+func NewAtLoad() *Module {
+	m := New()
+	m.vet = true
+	return m
+}
+
+// New makes an empty module for one event's state.
 func New() *Module {
 	return &Module{
 		defaults:  map[string]lua.LValue{},
@@ -146,6 +159,24 @@ func (m *Module) IsPosition(id string) bool {
 	return m.menus[id] != nil || on
 }
 
+// Problem is a mistake in a script's menus or defaults, at the script line
+// that made it.
+type Problem struct {
+	Where string // script:line
+	Msg   string
+}
+
+func (p Problem) Error() string { return p.Where + ": " + p.Msg }
+
+// problem notes a mistake that does not stop the top level, so that Loaded
+// reports every one of them at once; after the top level it raises.
+func (m *Module) problem(L *lua.LState, p Problem) {
+	if m.loaded {
+		L.RaiseError("%s", p.Msg)
+	}
+	m.problems = append(m.problems, p)
+}
+
 // menuSettings are the ivr.defaults and ivr.menu keys that are not 8x8
 // parameters: what every menu answers, and how it counts and repeats.
 var menuSettings = []string{"other", "no_input", "tries", "on_too_many", "repeat_key"}
@@ -169,8 +200,11 @@ func (m *Module) setDefaults(L *lua.LState) int {
 		m.setAt[string(name)] = where(L)
 		set[string(name)] = true
 	})
+	if !m.vet {
+		return 0
+	}
 	if err := m.checkDefaults(set); err != nil {
-		L.RaiseError("ivr.defaults: %s", err)
+		m.problem(L, Problem{Where: where(L), Msg: "ivr.defaults: " + err.Error()})
 	}
 	return 0
 }

@@ -83,16 +83,6 @@ func TestBuilderErrors(t *testing.T) {
 		"many numbers": `local junk = {} for i = 1, 4000 do junk[i] = -1.2345678901234567e-300 end
 			fails(function() ivr.say("x", { voiceProfile = "en-GB-Emma", junk = junk }) end,
 			"ivr.say: -1009 Invalid call flow entry provided. the action: takes the callflow over 65536 bytes of JSON")`,
-		"huge menu param": `fails(function() ivr.menu { id = "big", prompt = "x", noOfTries = string.rep("x", 70000) } end,
-			"ivr.menu \"big\": menu big.noOfTries: more than 65536 bytes of text")`,
-		// Menus and defaults are checked against 8x8's rules where they are written.
-		"menu speed": `ivr.defaults { voiceProfile = "en-GB-Emma", maxDigits = 1 }
-			fails(function() ivr.menu { id = "m", prompt = "x", speed = 3 } end,
-			"ivr.menu \"m\": -1009 Invalid call flow entry provided. params.speed: must have a maximum value of 2")`,
-		"menu maxDigits": `fails(function() ivr.menu { id = "m", prompt = "x", maxDigits = 30 } end, "params.maxDigits: must have a maximum value of 25")`,
-		"defaults speed": `fails(function() ivr.defaults { speed = 3 } end, "ivr.defaults: -1009 Invalid call flow entry provided. params.speed: must have a maximum value of 2")`,
-		"defaults voice": `fails(function() ivr.defaults { voiceProfile = "Benjamin" } end, "ivr.defaults: -1002")`,
-		// A default completed by a menu later is no mistake yet.
 		"defaults minDigits alone": `ivr.defaults { voiceProfile = "en-GB-Emma", minDigits = 2, digitTimeout = 5000 }`,
 		"menu tries":               `fails(function() ivr.menu { id = "m", prompt = "x", tries = 0 } end, "tries is how many wrong or missing answers")`,
 		"defaults tries":           `fails(function() ivr.defaults { tries = "3" } end, "a whole number from 1 to 100")`,
@@ -180,6 +170,66 @@ func TestRouteAndReply(t *testing.T) {
 			}
 			if err := callflow.Check(r.Callflow, callflow.AsReply); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// Menus and defaults are checked against 8x8's rules where they are written;
+// the top level goes on, so that Loaded reports every mistake at once, each at
+// its line, with the menu ids no menu has and the rules between a menu's
+// settings and the defaults as they ended up.
+func TestTreeProblems(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		src  string
+		want []string
+	}{
+		{`ivr.defaults { voiceProfile = "en-GB-Emma", maxDigits = 1 }
+		  ivr.menu { id = "m", prompt = "x", speed = 3 }`,
+			[]string{`<string>:2: ivr.menu "m": -1009 Invalid call flow entry provided. params.speed: must have a maximum value of 2`}},
+		{`ivr.menu { id = "m", prompt = "x", maxDigits = 30, voiceProfile = "en-GB-Emma" }`,
+			[]string{`<string>:1: ivr.menu "m": -1009 Invalid call flow entry provided. params.maxDigits: must have a maximum value of 25`}},
+		{`ivr.defaults { speed = 3 }`, []string{`<string>:1: ivr.defaults: -1009 Invalid call flow entry provided. params.speed: must have a maximum value of 2`}},
+		{`ivr.defaults { voiceProfile = "Benjamin" }`, []string{`<string>:1: ivr.defaults: -1002`}},
+		{`ivr.menu { id = "big", prompt = "x", voiceProfile = "en-GB-Emma", noOfTries = string.rep("x", 70000) }`,
+			[]string{`<string>:1: ivr.menu "big": menu big.noOfTries: more than 65536 bytes of text`}},
+		// A default completed by the menus is no mistake; a menu without a voice is.
+		{`ivr.defaults { minDigits = 2, digitTimeout = 5000 }
+		  ivr.menu { id = "m", prompt = "x", voiceProfile = "en-GB-Emma", maxDigits = 4, overallTimeout = 9000 }`, nil},
+		{`ivr.menu { id = "m", prompt = "x", maxDigits = 1 }`, []string{`<string>:1: ivr.menu "m": -1002`}},
+		// Every mistake, in script order.
+		{`ivr.defaults { voiceProfile = "en-GB-Emma", maxDigits = 1 }
+		  ivr.menu { id = "main", prompt = "x", ["1"] = "sales", ["2"] = "suport" }
+		  ivr.menu { id = "sales", prompt = "x", ["9"] = { ivr.say("Back"), "mian" }, speed = 3 }
+		  ivr.menu { id = "support", prompt = "x", tries = 2, other = "nowhere" }
+		  ivr.on("after", "goodbye")
+		  ivr.root("Main")`, []string{
+			`<string>:2: ivr.menu "main" option ["2"] is "suport", but no menu has that id (menus: main, sales, support); did you mean "support"?`,
+			`<string>:3: ivr.menu "sales": -1009 Invalid call flow entry provided. params.speed: must have a maximum value of 2`,
+			`<string>:3: ivr.menu "sales" option ["9"] is "mian"`,
+			`<string>:4: ivr.menu "support" other is "nowhere", but no menu has that id (menus: main, sales, support); to speak text use ivr.say("nowhere")`,
+			`<string>:4: ivr.menu "support" allows 2 tries but says nothing after them: add on_too_many`,
+			`<string>:5: ivr.on "after" is "goodbye", but no menu has that id`,
+			`<string>:6: ivr.root is "Main", but no menu has that id (menus: main, sales, support); did you mean "main"?`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.src, func(t *testing.T) {
+			t.Parallel()
+			m := ivr.NewAtLoad()
+			L := luatest.State(t, libs(m)...)
+			if err := L.DoString(tt.src); err != nil {
+				t.Fatal(err)
+			}
+			got := m.Loaded()
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d problems %v, want %d", len(got), got, len(tt.want))
+			}
+			for i, p := range got {
+				if !strings.HasPrefix(p.Error(), tt.want[i]) {
+					t.Errorf("problem %d: %s\nwant %s", i, p, tt.want[i])
+				}
 			}
 		})
 	}

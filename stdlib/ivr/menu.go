@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/luaivr/luaivr/runtime/callflow"
@@ -118,16 +119,18 @@ func (m *Module) menu(L *lua.LState) int {
 	if _, dup := m.positions[mn.ID]; dup {
 		argError(L, "ivr.menu", 1, fmt.Sprintf("menu id %q is already an ivr.on position (%s)", mn.ID, m.positions[mn.ID].where))
 	}
-	own := map[string]bool{}
-	for p := range mn.Params {
-		own[p] = true
-	}
-	a, err := m.capture(mn, &luaconv.Budget{Limits: replyLimits})
-	if err == nil {
-		err = valueProblem(a, own)
-	}
-	if err != nil {
-		L.RaiseError("ivr.menu %q: %s", mn.ID, err)
+	if m.vet {
+		own := map[string]bool{}
+		for p := range mn.Params {
+			own[p] = true
+		}
+		a, err := m.capture(mn, &luaconv.Budget{Limits: replyLimits})
+		if err == nil {
+			err = valueProblem(a, own)
+		}
+		if err != nil {
+			m.problem(L, Problem{Where: mn.Where, Msg: fmt.Sprintf("ivr.menu %q: %s", mn.ID, err)})
+		}
 	}
 	obj := L.CreateTable(0, 2)
 	obj.RawSetString("id", lua.LString(mn.ID))
@@ -220,17 +223,25 @@ func checkOption(v lua.LValue) error {
 	return fmt.Errorf("an option is a menu, a menu id, an action, a list of actions or a function; got a %s", v.Type())
 }
 
-// Loaded closes the tree once the script's top level has run: it resolves
-// every menu id an option, a default, a position or ivr.root names, and
-// checks each menu's sayAndCapture with the defaults as they ended up. Each
-// problem names the script line of the declaration.
-func (m *Module) Loaded() error {
+// Loaded closes the tree once the script's top level has run, and, for a
+// module made with NewAtLoad, returns every mistake in it, in script order: those its declarations noted (8x8's
+// rules on the values they set), every menu id an option, a default, a
+// position or ivr.root names that no menu has, and each menu's sayAndCapture
+// checked with the defaults as they ended up.
+func (m *Module) Loaded() []Problem {
 	m.loaded = true
-	var errs []string
+	if !m.vet {
+		return nil
+	}
+	problems := m.problems
 	report := func(where, what string, err error) {
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %s %s", where, what, err))
+			problems = append(problems, Problem{Where: where, Msg: what + " " + err.Error()})
 		}
+	}
+	noted := map[string]bool{} // menus whose values are already reported
+	for _, p := range m.problems {
+		noted[p.Where] = true
 	}
 	for _, mn := range m.Menus() {
 		what := fmt.Sprintf("ivr.menu %q", mn.ID)
@@ -242,6 +253,9 @@ func (m *Module) Loaded() error {
 		}
 		if n := m.Tries(mn); n > 0 && m.setting(mn, "on_too_many") == nil {
 			report(mn.Where, what, fmt.Errorf("allows %d tries but says nothing after them: add on_too_many = <what the caller gets> (here or in ivr.defaults)", n))
+		}
+		if noted[mn.Where] {
+			continue
 		}
 		a, err := m.capture(mn, &luaconv.Budget{Limits: replyLimits})
 		if err == nil {
@@ -263,11 +277,29 @@ func (m *Module) Loaded() error {
 	if id, ok := m.root.(lua.LString); ok {
 		report(m.rootAt, "ivr.root", m.resolve(id, 0))
 	}
-	if errs == nil {
-		return nil
-	}
-	return errors.New(strings.Join(errs, "\n"))
+	sort.SliceStable(problems, func(i, j int) bool {
+		fi, li := splitWhere(problems[i].Where)
+		fj, lj := splitWhere(problems[j].Where)
+		return fi < fj || fi == fj && li < lj
+	})
+	return problems
 }
+
+// splitWhere splits "file:line" (0 when there is no line).
+func splitWhere(where string) (string, int) {
+	i := strings.LastIndexByte(where, ':')
+	if i < 0 {
+		return where, 0
+	}
+	n, err := strconv.Atoi(where[i+1:])
+	if err != nil {
+		return where, 0
+	}
+	return where[:i], n
+}
+
+// SplitWhere splits a Problem's Where into its file and line.
+func (p Problem) SplitWhere() (file string, line int) { return splitWhere(p.Where) }
 
 // resolve checks that every menu id v names, alone or in a list, is a menu.
 func (m *Module) resolve(v lua.LValue, depth int) error {
