@@ -1,12 +1,14 @@
 package engine_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/luaivr/luaivr/runtime/callflow"
 	"github.com/luaivr/luaivr/runtime/engine"
 )
 
@@ -276,5 +278,22 @@ on_call = main`
 	}
 	if fmt.Sprint(lines) != "[2 4 5]" {
 		t.Fatalf("errors at lines %v, want 2, 4 and 5: %v", lines, errs)
+	}
+}
+
+// A call we place remembers the first menu its on_call gave, so that its
+// callee starts again there when their position no longer exists.
+func TestPlacedCallKeepsItsRoot(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, scriptDir(t, map[string]string{"app.lua": menuApp + `
+function on_call(session) return { ivr.say("This is a reminder."), main } end`}), engine.Options{})
+	req := engine.CallRequest{App: "app", To: "+6591234567", From: "+6568332048"}
+	id := newCall(shapeEventDataDTMF, true).session
+	if _, err := h.eng.Call(context.Background(), req, func(context.Context, []callflow.Action) (string, error) { return id, nil }); err != nil {
+		t.Fatal(err)
+	}
+	c := &call{session: id, direction: "OUTBOUND", shape: shapeEventDataDTMF, echo: true, lastID: "renamed"}
+	if got := h.post(c.keys("1"), ""); replyText(t, got) != "Main menu" {
+		t.Fatalf("the callee at a lost position heard %s\n%s", got, h.logs.String())
 	}
 }
