@@ -502,7 +502,7 @@ type luaOutcome struct {
 	err    error
 	reason string
 	note   string
-	where  string      // " (file:line)" of the handler, for errors about what it returned
+	where  string      // " (file:line)" of the handler, or ": " and what the menu tree chose, for errors about what it returned
 	menus  *ivr.Memory // what the menu tree remembers of the call; nil when the script failed
 }
 
@@ -534,8 +534,8 @@ func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *
 			lo.where = fmt.Sprintf(" (%s:%d)", fn.Proto.SourceName, fn.Proto.LineDefined)
 		}
 		result, from, note := e.callHandler(L, mod, handler, session, ev)
-		if from != "" {
-			lo.where = " (" + from + ")"
+		if from != "" { // the menu tree chose the answer
+			lo.where = ": " + from
 		}
 		lo.note = note
 		if ev.Type == webhook.CallAction { // in the call: a menu's on_enter runs as it is rendered

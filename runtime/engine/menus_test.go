@@ -181,7 +181,7 @@ ivr.menu { id = "top", prompt = "Top",
   ["1"] = function(session, digits) -- line 7
     return 42
   end }
-on_call = "top"`, []string{"1"}, `menu (app.lua:7) returned value is a number`},
+on_call = "top"`, []string{"1"}, `menu: option [\"1\"] of menu \"top\" (app.lua:7) returned value is a number`},
 		{"no root to start again at", menuApp + `
 function on_call(session) return { clientActionId = "intro", ivr.say_and_capture("Hello.") } end
 ivr.on("intro", function() return ivr.say_and_capture("Still here.") end)`, []string{"1", "1"},

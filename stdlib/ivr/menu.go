@@ -48,6 +48,14 @@ func (m *Module) setting(mn *Menu, name string) lua.LValue {
 	return nil
 }
 
+// settingAt is the line that declared a menu's setting.
+func (m *Module) settingAt(mn *Menu, name string) string {
+	if _, ok := mn.Settings[name]; ok {
+		return mn.Where
+	}
+	return m.setAt[name]
+}
+
 // Tries is the menu's limit on wrong or missing answers in a row (0: none).
 func (m *Module) Tries(mn *Menu) int {
 	n, _ := m.setting(mn, "tries").(lua.LNumber)

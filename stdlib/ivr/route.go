@@ -15,9 +15,9 @@ import (
 // clientActionId names, or the root menu when the event carries no position
 // (the first answer of a call placed through the API) or names one the script
 // no longer has. It returns the chosen answer, already called when it is a
-// function; where it comes from (script:line of the option's function, else
-// of the menu), for errors about it; and a note for the log when the position
-// was unknown. It must run inside a protected call: a script error in an
+// function; what chose it, for errors about it (`option ["1"] of menu "main"
+// (app.lua:12)`, with the line of the option's function when it is one); and
+// a note for the log when the position was unknown. It must run inside a protected call: a script error in an
 // option raises, and so does a call with no root to start again at.
 func (m *Module) Route(L *lua.LState, digits string, has bool) (answer lua.LValue, from, note string) {
 	pos := m.event.position
@@ -26,14 +26,14 @@ func (m *Module) Route(L *lua.LState, digits string, has bool) (answer lua.LValu
 		return answer, from, ""
 	}
 	if p, ok := m.positions[pos]; ok {
-		return m.call(L, p.answer, digits, has), whereOf(p.answer, p.where), ""
+		return m.call(L, p.answer, digits, has), fmt.Sprintf("ivr.on %q (%s)", pos, whereOf(p.answer, p.where)), ""
 	}
 	mn := m.resolveRoot(L, pos)
 	if pos == "" {
 		answer, from = m.choose(L, mn, digits, has)
 		return answer, from, ""
 	}
-	return mn.table, mn.Where, fmt.Sprintf("no menu or ivr.on position %q in this script; starting again at the root menu %q", pos, mn.ID)
+	return mn.table, fmt.Sprintf("root menu %q (%s)", mn.ID, mn.Where), fmt.Sprintf("no menu or ivr.on position %q in this script; starting again at the root menu %q", pos, mn.ID)
 }
 
 // route is ivr.route(session, digits [, menu]): a handler hands the caller's
@@ -73,43 +73,47 @@ func (m *Module) route(L *lua.LState) int {
 	return 1
 }
 
-// choose is a menu's answer to digits: the option pressed, the menu again
-// for its repeat key, else a wrong or missing answer, which counts against
-// the menu's tries when it has a limit.
+// choose is a menu's answer to digits, already called when it is a
+// function, and what it is: `option ["1"] of menu "main" (app.lua:12)`.
 func (m *Module) choose(L *lua.LState, mn *Menu, digits string, has bool) (lua.LValue, string) {
+	opt, what, decl := m.pick(mn, digits, has)
+	if opt == nil {
+		return mn.table, fmt.Sprintf("menu %q (%s)", mn.ID, mn.Where)
+	}
+	return m.call(L, opt, digits, has), fmt.Sprintf("%s of menu %q (%s)", what, mn.ID, whereOf(opt, decl))
+}
+
+// pick is what a menu answers: the option pressed; nil (the menu again) for
+// its repeat key; else a wrong or missing answer, which counts against the
+// menu's tries when it has a limit. decl is the line that declared it.
+func (m *Module) pick(mn *Menu, digits string, has bool) (opt lua.LValue, what, decl string) {
 	tries := m.event.mem.Tries
 	if has {
-		opt := mn.Options[digits]
-		if opt == nil {
-			opt = mn.Options[strings.TrimSuffix(digits, "#")]
+		key := digits
+		if mn.Options[key] == nil {
+			key = strings.TrimSuffix(digits, "#")
 		}
-		if opt != nil {
+		if opt := mn.Options[key]; opt != nil {
 			delete(tries, mn.ID)
-			return m.call(L, opt, digits, has), whereOf(opt, mn.Where)
+			return opt, fmt.Sprintf("option [%q]", key), mn.Where
 		}
 		if k := m.RepeatKey(mn); k != "" && (digits == k || strings.TrimSuffix(digits, "#") == k) {
-			return mn.table, mn.Where
+			return nil, "", ""
 		}
 	}
 	if limit := m.Tries(mn); limit > 0 {
 		if tries[mn.ID]+1 >= limit {
 			delete(tries, mn.ID)
-			opt := m.setting(mn, "on_too_many")
-			return m.call(L, opt, digits, has), whereOf(opt, mn.Where)
+			return m.setting(mn, "on_too_many"), "on_too_many", m.settingAt(mn, "on_too_many")
 		}
 		tries[mn.ID]++
 	}
-	var opt lua.LValue
 	if !has {
-		opt = m.setting(mn, "no_input")
+		if opt := m.setting(mn, "no_input"); opt != nil {
+			return opt, "no_input", m.settingAt(mn, "no_input")
+		}
 	}
-	if opt == nil {
-		opt = m.setting(mn, "other")
-	}
-	if opt == nil {
-		return mn.table, mn.Where
-	}
-	return m.call(L, opt, digits, has), whereOf(opt, mn.Where)
+	return m.setting(mn, "other"), "other", m.settingAt(mn, "other")
 }
 
 // resolveRoot is the menu a call starts at: the one ivr.root declares, else
