@@ -9,14 +9,15 @@
 //	ivr.hangup()
 //
 // Parameters keep 8x8's names, so what a script says is what 8x8 documents. Each
-// builder, ivr.defaults and ivr.menu check their parameters against 8x8's rules
-// (runtime/callflow) when they are called, so a mistake is reported at the
-// script line that made it. A handler returns one action, a list of actions
-// (with an optional clientActionId field; lists nest), a menu, or a menu's id.
+// builder checks its action against 8x8's rules (runtime/callflow) when it is
+// called, and ivr.defaults and ivr.menu the values they set when the script
+// loads, so a mistake is reported at the script line that made it. A handler
+// returns one action, a list (of actions, menus and lists, with an optional
+// clientActionId field), a menu, or a menu's id.
 //
 // Menus (menu.go) declare the positions of the tree at the top level; Loaded
-// closes the declarations once the top level has run and resolves the menu ids
-// options name. Route (route.go) answers the digits pressed at a position, and
+// closes the declarations once the top level has run and, at load, resolves
+// the menu ids options name. Route (route.go) answers the digits pressed at a position, and
 // Reply turns what a handler returned into the reply 8x8 gets. The engine gives
 // each event a new Module: per-call state (the root menu, tries counted) comes
 // in and goes out as a Memory kept in the session.
