@@ -80,6 +80,7 @@ type MenuInfo struct {
 	Prompt string
 	Keys   []string // the keys it offers, sorted
 	Where  string   // script:line
+	Tries  int      // wrong or missing answers in a row it takes before on_too_many (0: no limit)
 }
 
 // Scripts is one load of a script folder: its apps and the modules they may require.
@@ -634,7 +635,7 @@ func (a *App) probe(ctx context.Context) (err error) {
 		a.Handlers[h] = v.Type().String()
 	}
 	for _, m := range mod.Menus() {
-		a.Menus = append(a.Menus, MenuInfo{ID: m.ID, Prompt: m.Prompt, Keys: m.Keys(), Where: m.Where})
+		a.Menus = append(a.Menus, MenuInfo{ID: m.ID, Prompt: m.Prompt, Keys: m.Keys(), Where: m.Where, Tries: mod.Tries(m)})
 	}
 	a.Positions = mod.Positions()
 	if err := a.readNumbers(L.G.Global.RawGetString("numbers")); err != nil {

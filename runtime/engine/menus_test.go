@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/luaivr/luaivr/runtime/callflow"
 	"github.com/luaivr/luaivr/runtime/engine"
@@ -133,7 +134,7 @@ on_call = main`, []menuStep{
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, scriptDir(t, map[string]string{"app.lua": tt.app}), engine.Options{})
+			h := newHarness(t, scriptDir(t, map[string]string{"app.lua": tt.app}), relaxed)
 			c := newCall(shapeEventDataDTMF, true)
 			for i, s := range tt.steps {
 				body := c.start()
@@ -194,7 +195,7 @@ end`, nil, `app.lua:7: ivr.menu is called in a handler or an option: declare men
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, scriptDir(t, map[string]string{"app.lua": tt.app}), engine.Options{})
+			h := newHarness(t, scriptDir(t, map[string]string{"app.lua": tt.app}), relaxed)
 			c := newCall(shapeEventDataDTMF, true)
 			c.remember(h.post(c.start(), "app"))
 			for i, k := range tt.keys {
@@ -286,7 +287,7 @@ on_call = main`
 func TestPlacedCallKeepsItsRoot(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, scriptDir(t, map[string]string{"app.lua": menuApp + `
-function on_call(session) return { ivr.say("This is a reminder."), main } end`}), engine.Options{})
+function on_call(session) return { ivr.say("This is a reminder."), main } end`}), relaxed)
 	req := engine.CallRequest{App: "app", To: "+6591234567", From: "+6568332048"}
 	id := newCall(shapeEventDataDTMF, true).session
 	if _, err := h.eng.Call(context.Background(), req, func(context.Context, []callflow.Action) (string, error) { return id, nil }); err != nil {
@@ -297,3 +298,7 @@ function on_call(session) return { ivr.say("This is a reminder."), main } end`})
 		t.Fatalf("the callee at a lost position heard %s\n%s", got, h.logs.String())
 	}
 }
+
+// relaxed gives handlers time on a loaded machine: these tests are about
+// where keys go, not about the deadline.
+var relaxed = engine.Options{Deadline: 5 * time.Second}

@@ -92,6 +92,7 @@ type input struct {
 	label string
 	kind  int // press, noInput, partyHangsUp
 	keys  string
+	times int // presses of keys in a row while the call stays where it is (0: one)
 }
 
 const (
@@ -333,9 +334,12 @@ func (x *explorer) play(c *phone.Call, in input, path string) (string, error) {
 	var err error
 	switch in.kind {
 	case press:
-		seen := len(c.Handled)
-		err = c.Press(x.ctx, in.keys)
-		x.noteMenuDigits(c, seen)
+		at := c.Position()
+		for i := 0; i < max(1, in.times) && err == nil && c.Waiting() != nil && c.Position() == at; i++ {
+			seen := len(c.Handled)
+			err = c.Press(x.ctx, in.keys)
+			x.noteMenuDigits(c, seen)
+		}
 	case noInput:
 		// 8x8 retries the prompt noOfTries times; give up each time.
 		for i := 0; i < 10 && c.Waiting() != nil && !c.Ended() && err == nil; i++ {
@@ -366,6 +370,7 @@ func (x *explorer) inputs(c *phone.Call) []input {
 			out = append(out, input{label: k, kind: press, keys: k})
 		}
 		out = append(out, input{label: "other", kind: press, keys: invalidKey(menu.Keys, maxDigits(w.Params))})
+		out = append(out, tooMany(menu, out[len(out)-1])...)
 	} else {
 		for _, k := range keypad(maxDigits(w.Params), minDigits(w.Params)) {
 			out = append(out, input{label: k, kind: press, keys: k})

@@ -4,8 +4,20 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/phone"
 )
+
+// tooMany is the input that uses up a menu's tries: its invalid key, other,
+// pressed as many times in a row as the menu takes, so that on_too_many is
+// explored like an option. With one try, other already does it.
+func tooMany(m *engine.MenuInfo, other input) []input {
+	if m.Tries < 2 {
+		return nil
+	}
+	other.label, other.times = fmt.Sprintf("other ×%d", m.Tries), m.Tries
+	return []input{other}
+}
 
 // noteMenuDigits looks at the event a press made (the first c handled from
 // seen on): keys pressed at a menu's position are that menu's to answer, so

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/explore"
@@ -33,7 +34,7 @@ function on_timeout(session) return bye end`
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	res, err := explore.Explore(context.Background(), scripts, "clinic", explore.Options{})
+	res, err := explore.Explore(context.Background(), scripts, "clinic", busy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,3 +59,38 @@ func edges(res *explore.Result) []string {
 	}
 	return out
 }
+
+// A menu's tries are used up like an option is pressed, so that what
+// on_too_many answers is checked too.
+func TestTooManyTriesExplored(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	app := `ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 1 }
+local bye = { ivr.say("Goodbye."), ivr.hangup() }
+on_call = ivr.menu { id = "main", prompt = "Press 1.", ["1"] = bye, no_input = bye,
+  tries = 3, on_too_many = function(session)
+    return { action = "say", params = { text = "Too many.", voiceProfile = "en-US-BenjaminRUS", speed = 9 } }
+  end }`
+	if err := os.WriteFile(filepath.Join(dir, "strict.lua"), []byte(app), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	scripts, errs := engine.Load(dir)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	res, err := explore.Explore(context.Background(), scripts, "strict", busy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `strict: error: menu: on_too_many of menu "main" (strict.lua:4) returned a callflow 8x8 would reject: -1009 Invalid call flow entry provided. $.callflow[0].params.speed: must have a maximum value of 2 (after: call, other ×3)`
+	for _, p := range res.Problems {
+		if p.String() == want {
+			return
+		}
+	}
+	t.Fatalf("problems %v\nwant %s", res.Problems, want)
+}
+
+// busy gives handlers time on a loaded machine: these tests are about where
+// keys go, not about the deadline.
+var busy = explore.Options{Deadline: engine.Options{Deadline: 5 * time.Second}}
