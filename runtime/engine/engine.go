@@ -526,7 +526,7 @@ func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *
 	err := callProtected(L, func(L *lua.LState) {
 		L.Push(L.NewFunctionFromProto(app.proto))
 		L.Call(0, 0)
-		mod.Loaded() // checked when the script loaded
+		mod.Loaded() // the tree is closed: handlers cannot declare menus (it was checked when the script loaded)
 
 		fillSession(L, session, app, sess, ev, position)
 		mod.Answer(session, position, ivr.Memory{Root: sess.Root, Tries: sess.Tries})
