@@ -186,6 +186,7 @@ func (m *Module) setDefaults(L *lua.LState) int {
 	t := checkTable(L, "ivr.defaults", 1)
 	known := append(allParams(), menuSettings...)
 	set := map[string]bool{}
+	at := where(L)
 	t.ForEach(func(k, v lua.LValue) {
 		name, ok := k.(lua.LString)
 		if !ok || !contains(known, string(name)) {
@@ -198,14 +199,14 @@ func (m *Module) setDefaults(L *lua.LState) int {
 			}
 		}
 		m.defaults[string(name)] = v
-		m.setAt[string(name)] = where(L)
+		m.setAt[string(name)] = at
 		set[string(name)] = true
 	})
 	if !m.vet {
 		return 0
 	}
 	if err := m.checkDefaults(set); err != nil {
-		m.problem(L, Problem{Where: where(L), Msg: "ivr.defaults: " + err.Error()})
+		m.problem(L, Problem{Where: at, Msg: "ivr.defaults: " + err.Error()})
 	}
 	return 0
 }
