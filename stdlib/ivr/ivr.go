@@ -47,10 +47,11 @@ type Module struct {
 	positions map[string]position
 	root      lua.LValue // ivr.root's argument; nil when undeclared
 	rootAt    string
-	loaded    bool      // the top level has finished: the tree is closed
-	vet       bool      // check the declarations (NewAtLoad)
-	problems  []Problem // found while the top level runs, reported by Loaded
-	event     *event    // the event being answered; nil at load
+	loaded    bool        // the top level has finished: the tree is closed
+	vet       bool        // check the declarations (NewAtLoad)
+	problems  []Problem   // found while the top level runs, reported by Loaded
+	event     *event      // the event being answered; nil at load
+	globals   *lua.LTable // the state's globals: which handlers the script defines
 }
 
 // position is an ivr.on declaration.
@@ -101,6 +102,7 @@ func New() *Module {
 
 // Open builds the module table in L.
 func (m *Module) Open(L *lua.LState) lua.LValue {
+	m.globals = L.G.Global
 	return L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
 		"defaults":        m.setDefaults,
 		"say":             m.builder(callflow.Say, "text"),

@@ -198,6 +198,14 @@ func TestTreeProblems(t *testing.T) {
 		{`ivr.defaults { minDigits = 2, digitTimeout = 5000 }
 		  ivr.menu { id = "m", prompt = "x", voiceProfile = "en-GB-Emma", maxDigits = 4, overallTimeout = 9000 }`, nil},
 		{`ivr.menu { id = "m", prompt = "x", maxDigits = 1 }`, []string{`<string>:1: ivr.menu "m": -1002`}},
+		// A position no menu, ivr.on or handler answers.
+		{`ivr.defaults { voiceProfile = "en-GB-Emma", maxDigits = 1 }
+		  ivr.menu { id = "main", prompt = "x", ["1"] = { clientActionId = "postcall", ivr.make_call { source = "+6568332048", destination = "+6531589338" } } }
+		  ivr.on("post_call", ivr.hangup())`, []string{
+			`<string>:2: ivr.menu "main" option ["1"] sets clientActionId "postcall", which no menu or ivr.on position has: the caller's answer there would start again at the root (did you mean "post_call"?)`}},
+		{`ivr.defaults { voiceProfile = "en-GB-Emma", maxDigits = 1 }
+		  ivr.menu { id = "main", prompt = "x", ["1"] = { clientActionId = "mine", ivr.say_and_capture("Code?") } }
+		  function on_dtmf(session, digits) return ivr.hangup() end`, nil},
 		// Every mistake, in script order.
 		{`ivr.defaults { voiceProfile = "en-GB-Emma", maxDigits = 1 }
 		  ivr.menu { id = "main", prompt = "x", ["1"] = "sales", ["2"] = "suport" }

@@ -219,7 +219,7 @@ func (m *Module) declareRoot(L *lua.LState) int {
 // caller's answer comes back.
 func (m *Module) declaring(L *lua.LState, fn string) {
 	if m.loaded {
-		L.RaiseError("%s is called in a handler or an option: declare menus, positions and the root at the top level of the script (it runs again at every event, so what a handler declares is gone when the caller answers)", fn)
+		L.RaiseError("%s is called in a handler or an option: declare menus, positions and the root at the top level of the script (it runs again at every event, so what a handler declares is gone when the caller answers); for words that change per call, say them from the menu's on_enter", fn)
 	}
 }
 
@@ -309,7 +309,10 @@ func splitWhere(where string) (string, int) {
 // SplitWhere splits a Problem's Where into its file and line.
 func (p Problem) SplitWhere() (file string, line int) { return splitWhere(p.Where) }
 
-// resolve checks that every menu id v names, alone or in a list, is a menu.
+// resolve checks that every menu id v names, alone or in a list, is a menu,
+// and, in an app whose menu tree answers every position (no on_dtmf, no
+// on_timeout), that every clientActionId a list sets is a menu or an ivr.on
+// position: the caller's answer there would find neither.
 func (m *Module) resolve(v lua.LValue, depth int) error {
 	switch v := v.(type) {
 	case lua.LString:
@@ -317,7 +320,17 @@ func (m *Module) resolve(v lua.LValue, depth int) error {
 			return m.noMenu(string(v))
 		}
 	case *lua.LTable:
-		if m.byTable[v] != nil || v.RawGetString("action") != lua.LNil || depth >= 8 {
+		if m.byTable[v] != nil || depth >= 8 {
+			return nil
+		}
+		if id, ok := v.RawGetString("clientActionId").(lua.LString); ok && !m.IsPosition(string(id)) && m.treeAnswersAll() {
+			hint := fmt.Sprintf("declare it with ivr.on(%q, …)", string(id))
+			if near := closest(string(id), append(m.Positions(), m.order...)); near != "" {
+				hint = fmt.Sprintf("did you mean %q?", near)
+			}
+			return fmt.Errorf("sets clientActionId %q, which no menu or ivr.on position has: the caller's answer there would start again at the root (%s)", string(id), hint)
+		}
+		if v.RawGetString("action") != lua.LNil {
 			return nil
 		}
 		for i := 1; i <= min(v.Len(), maxActions); i++ {
@@ -327,6 +340,12 @@ func (m *Module) resolve(v lua.LValue, depth int) error {
 		}
 	}
 	return nil
+}
+
+// treeAnswersAll reports whether the script leaves every answer to the menu
+// tree: it defines neither on_dtmf nor on_timeout.
+func (m *Module) treeAnswersAll() bool {
+	return m.globals != nil && m.globals.RawGetString("on_dtmf") == lua.LNil && m.globals.RawGetString("on_timeout") == lua.LNil
 }
 
 // noMenu says that no menu has id, and which one was probably meant.

@@ -33,7 +33,11 @@ func (m *Module) Route(L *lua.LState, digits string, has bool) (answer lua.LValu
 		answer, from = m.choose(L, mn, digits, has)
 		return answer, from, ""
 	}
-	return mn.table, fmt.Sprintf("root menu %q (%s)", mn.ID, mn.Where), fmt.Sprintf("no menu or ivr.on position %q in this script; starting again at the root menu %q", pos, mn.ID)
+	note = fmt.Sprintf("no menu or ivr.on position %q in this script; starting again at the root menu %q", pos, mn.ID)
+	if near := closest(pos, append(m.Positions(), m.order...)); near != "" {
+		note += fmt.Sprintf(" (did you mean %q?)", near)
+	}
+	return mn.table, fmt.Sprintf("root menu %q (%s)", mn.ID, mn.Where), note
 }
 
 // route is ivr.route(session, digits [, menu]): a handler hands the caller's
