@@ -17,8 +17,9 @@ import (
 // no longer has. It returns the chosen answer, already called when it is a
 // function; what chose it, for errors about it (`option ["1"] of menu "main"
 // (app.lua:12)`, with the line of the option's function when it is one); and
-// a note for the log when the position was unknown. It must run inside a protected call: a script error in an
-// option raises, and so does a call with no root to start again at.
+// a note for the log when the position was unknown. It must run inside a
+// protected call: a script error in an option raises, and so does a call
+// with no root to start again at.
 func (m *Module) Route(L *lua.LState, digits string, has bool) (answer lua.LValue, from, note string) {
 	pos := m.event.position
 	if mn := m.menus[pos]; mn != nil {
