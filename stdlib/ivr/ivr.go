@@ -40,7 +40,7 @@ import (
 // the event it answers. The runtime keeps it to route digits and render replies.
 type Module struct {
 	defaults  map[string]lua.LValue
-	setAt     map[string]string // default name → script:line of the ivr.defaults that set it
+	setAt     map[string]string // menu setting → script:line of the ivr.defaults that set it
 	menus     map[string]*Menu
 	order     []string // menu ids in declaration order
 	byTable   map[*lua.LTable]*Menu
@@ -187,7 +187,10 @@ var menuSettings = []string{"other", "no_input", "tries", "on_too_many", "repeat
 func (m *Module) setDefaults(L *lua.LState) int {
 	t := checkTable(L, "ivr.defaults", 1)
 	known := append(allParams(), menuSettings...)
-	set := map[string]bool{}
+	var set map[string]bool // the parameters this call sets, to check them (NewAtLoad)
+	if m.vet {
+		set = map[string]bool{}
+	}
 	at := where(L)
 	t.ForEach(func(k, v lua.LValue) {
 		name, ok := k.(lua.LString)
@@ -199,10 +202,12 @@ func (m *Module) setDefaults(L *lua.LState) int {
 			if err := checkSetting(string(name), v); err != nil {
 				argError(L, "ivr.defaults", 1, err.Error())
 			}
+			m.setAt[string(name)] = at
 		}
 		m.defaults[string(name)] = v
-		m.setAt[string(name)] = at
-		set[string(name)] = true
+		if m.vet {
+			set[string(name)] = true
+		}
 	})
 	if !m.vet {
 		return 0
