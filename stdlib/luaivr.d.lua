@@ -3,11 +3,14 @@
 -- VS Code's "Lua" extension, Neovim's lua_ls and others). `luaivr editor` writes
 -- this file and a .luarc.json into a project. Nothing here runs.
 
----@alias ivr.Callflow ivr.Action|ivr.Action[]|ivr.Menu|string
----A handler returns one action, a list of actions (optionally with a clientActionId
----field naming the position 8x8 echoes back), a menu, or a menu's id. A reply is at
----most 64 KiB of JSON; a clientActionId at most 1000 bytes of text without control
----characters.
+---@alias ivr.Callflow ivr.Action|ivr.List|ivr.Menu|string
+---A handler returns one action, a list (of actions, menus, menu ids and lists, which
+---nest and are flattened), a menu, or a menu's id. A reply is at most 64 KiB of JSON.
+
+---@class ivr.List
+---A list of callflows; `{ ivr.say("Wrong PIN."), ask_pin() }` keeps ask_pin's clientActionId.
+---@field clientActionId? string The position 8x8 echoes back with the caller's answer (at most 1000 bytes, no control characters). Any list in a reply may carry it, and a menu carries its id; two different ones in one reply are an error.
+---@field [integer] ivr.Callflow
 
 ---@class ivr.Action
 ---@field action "makeCall"|"say"|"sayAndCapture"|"playFile"|"hangup"
@@ -45,6 +48,9 @@
 ---@class ivr.Defaults: ivr.SayParams, ivr.CaptureParams, ivr.PlayParams, ivr.CallParams
 ---@field other? ivr.Callflow|fun(session: ivr.Session, digits: string): ivr.Callflow What every menu answers to a key it does not offer.
 ---@field no_input? ivr.Callflow|fun(session: ivr.Session): ivr.Callflow What every menu answers when no key is pressed (default: other).
+---@field tries? integer Every menu's limit on wrong keys and missing answers in a row (1 to 100); the last one gets on_too_many.
+---@field on_too_many? ivr.Callflow|fun(session: ivr.Session, digits?: string): ivr.Callflow What a menu answers when its tries are used up.
+---@field repeat_key? string The key that says any menu again, e.g. "*" (a menu's own option for it wins).
 
 ---@class ivr.Menu
 ---@field id string
@@ -55,6 +61,10 @@
 ---@field prompt string What the caller hears.
 ---@field other? ivr.Callflow|fun(session: ivr.Session, digits: string): ivr.Callflow A key the menu does not offer (default: the menu again).
 ---@field no_input? ivr.Callflow|fun(session: ivr.Session): ivr.Callflow No key at all (default: other).
+---@field tries? integer Wrong keys and missing answers in a row this menu takes (1 to 100); the last one gets on_too_many. Counted per call, across events.
+---@field on_too_many? ivr.Callflow|fun(session: ivr.Session, digits?: string): ivr.Callflow What the caller gets when the tries are used up (required with tries).
+---@field on_enter? fun(session: ivr.Session): ivr.Callflow? Run when a caller arrives at the menu from elsewhere (not when it is said again); what it returns is said before the prompt.
+---@field repeat_key? string The key that says the menu again, e.g. "*"; not a wrong answer.
 ---@field [string] ivr.Callflow|fun(session: ivr.Session, digits: string): ivr.Callflow An option: ["1"] = another menu, a menu id, actions, or a function.
 
 ---@class ivr.Session
@@ -110,10 +120,27 @@ function ivr.hangup() end
 ---@return ivr.Menu
 function ivr.menu(spec) end
 
----What to answer at a position that is not a menu, e.g. after a bridged call ends.
+---What to answer at a position that is not a menu: a hand-made prompt whose reply
+---carries `clientActionId = id`, or what follows a bridged call. Digits answered there
+---come here, also when the app has on_dtmf. Declare it at the top level.
 ---@param id string
 ---@param response ivr.Callflow|fun(session: ivr.Session, digits?: string): ivr.Callflow
 function ivr.on(id, response) end
+
+---Declare the root menu: where digits without a position go, and where a caller
+---whose position no longer exists (the script changed mid-call) starts again. Without
+---it, the root is on_call when on_call is a menu, else the first menu the call got.
+---@param menu ivr.Menu|string A menu or a menu id.
+function ivr.root(menu) end
+
+---Hand the caller's digits (nil: no input) to the menu tree, from on_dtmf or
+---on_timeout: at `menu` when given, else at the caller's position when it is a menu
+---or an ivr.on position, else at the root menu. Returns that menu's answer.
+---@param session ivr.Session
+---@param digits string?
+---@param menu? ivr.Menu|string
+---@return ivr.Callflow
+function ivr.route(session, digits, menu) end
 
 json = {}
 
@@ -260,8 +287,11 @@ function vcc.handoff(req) end
 
 ---@type (fun(session: ivr.Session): ivr.Callflow)|ivr.Menu
 on_call = nil
+---Digits answered at a position that is not a menu or an ivr.on position (those go
+---to the menu tree); return ivr.route(session, digits) to hand them to the menus.
 ---@type fun(session: ivr.Session, digits: string): ivr.Callflow
 on_dtmf = nil
+---No input at a position that is not a menu or an ivr.on position.
 ---@type fun(session: ivr.Session): ivr.Callflow
 on_timeout = nil
 ---@type fun(session: ivr.Session, status: string)

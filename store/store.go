@@ -27,6 +27,10 @@ type Session struct {
 	// Menu is the last position the caller was at, kept after the call moves
 	// on (ActionID empties when a reply carries no clientActionId).
 	Menu string `json:"menu,omitempty"`
+	// Root and Tries are what the app's menu tree remembers of the call (the
+	// root menu it starts again at; wrong answers in a row, per menu).
+	Root  string         `json:"root,omitempty"`
+	Tries map[string]int `json:"tries,omitempty"`
 	// Status is the last callStatus (CALL_RECEIVED, …) or, once the session
 	// summary arrived, its sessionStatus (COMPLETED, BUSY, …).
 	Status      string    `json:"status,omitempty"`

@@ -53,6 +53,8 @@ type App struct {
 	Fallback *callflow.Reply
 	// Menus are what the script declares with ivr.menu, in order.
 	Menus []MenuInfo
+	// Positions are the ivr.on position ids the script declares, sorted.
+	Positions []string
 
 	// Sum identifies this version of the script's source.
 	Sum [sha256.Size]byte
@@ -61,12 +63,27 @@ type App struct {
 	set   *Scripts
 }
 
+// IsPosition reports whether id is a position of the app's menu tree (a menu
+// or an ivr.on position): digits answered there go to the tree.
+func (a *App) IsPosition(id string) bool {
+	if id == "" {
+		return false
+	}
+	for _, m := range a.Menus {
+		if m.ID == id {
+			return true
+		}
+	}
+	return slices.Contains(a.Positions, id)
+}
+
 // MenuInfo is a menu as the script declares it.
 type MenuInfo struct {
 	ID     string
 	Prompt string
 	Keys   []string // the keys it offers, sorted
 	Where  string   // script:line
+	Tries  int      // wrong or missing answers in a row it takes before on_too_many (0: no limit)
 }
 
 // Scripts is one load of a script folder: its apps and the modules they may require.
@@ -218,7 +235,11 @@ func load(dir string, prev *Scripts, watch *progress) (*Scripts, []error) {
 			s.refused[p.name] = refusal{sum: p.sum, libSum: s.libSum, err: p.err}
 			fallthrough
 		default:
-			errs = append(errs, p.err)
+			if joined, ok := p.err.(interface{ Unwrap() []error }); ok { // each mistake of the menu tree at its line
+				errs = append(errs, joined.Unwrap()...)
+			} else {
+				errs = append(errs, p.err)
+			}
 		}
 	}
 	return s, errs
@@ -400,7 +421,10 @@ func probeAll(apps []*App, watch *progress) []probed {
 						slow = append(slow, i)
 						mu.Unlock()
 					default:
-						out[i].err, out[i].final = &ScriptError{File: t.File, Err: res.err}, true
+						out[i].err, out[i].final = res.err, true
+						if !errors.As(res.err, new(*ScriptError)) {
+							out[i].err = &ScriptError{File: t.File, Err: res.err}
+						}
 					}
 				}
 			})
@@ -586,13 +610,16 @@ func (a *App) probe(ctx context.Context) (err error) {
 			err = fmt.Errorf("loading the script failed: %v", p)
 		}
 	}()
-	mod := ivr.New()
+	mod := ivr.NewAtLoad()
 	L := sandbox.New(a.set, loadLibs.open(mod, a.Name, discardLogger)...)
 	defer L.Close()
 	L.SetContext(ctx)
 	L.Push(L.NewFunctionFromProto(a.proto))
 	if err := L.PCall(0, 0, nil); err != nil {
 		return fmt.Errorf("running the script's top level: %s", luaError(ctx, err))
+	}
+	if ps := mod.Loaded(); len(ps) > 0 {
+		return errors.Join(treeErrors(a, ps)...)
 	}
 	a.Handlers = map[string]string{}
 	for _, h := range Handlers {
@@ -611,13 +638,14 @@ func (a *App) probe(ctx context.Context) (err error) {
 		a.Handlers[h] = v.Type().String()
 	}
 	for _, m := range mod.Menus() {
-		a.Menus = append(a.Menus, MenuInfo{ID: m.ID, Prompt: m.Prompt, Keys: m.Keys(), Where: m.Where})
+		a.Menus = append(a.Menus, MenuInfo{ID: m.ID, Prompt: m.Prompt, Keys: m.Keys(), Where: m.Where, Tries: mod.Tries(m)})
 	}
+	a.Positions = mod.Positions()
 	if err := a.readNumbers(L.G.Global.RawGetString("numbers")); err != nil {
 		return err
 	}
 	if fb := L.G.Global.RawGetString("fallback"); fb != lua.LNil {
-		r, err := mod.Reply(fb)
+		r, err := mod.Reply(L, fb)
 		if err == nil {
 			err = callflow.Check(r.Callflow, callflow.AsReply)
 		}
@@ -627,6 +655,20 @@ func (a *App) probe(ctx context.Context) (err error) {
 		a.Fallback = &r
 	}
 	return nil
+}
+
+// treeErrors are the mistakes of an app's menu tree as script errors, each at
+// its line.
+func treeErrors(a *App, ps []ivr.Problem) []error {
+	errs := make([]error, len(ps))
+	for i, p := range ps {
+		file, line := p.SplitWhere()
+		errs[i] = &ScriptError{File: file, Line: line, Err: errors.New(p.Msg)}
+		if file == "" || line == 0 {
+			errs[i] = &ScriptError{File: a.File, Err: p}
+		}
+	}
+	return errs
 }
 
 func (a *App) readNumbers(v lua.LValue) error {

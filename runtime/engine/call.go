@@ -102,6 +102,9 @@ func (e *Engine) Call(ctx context.Context, req CallRequest, send Send) (placed P
 			"8x8 accepted the call but gave no session id: its webhooks will reach the app without its vars or menu")}
 	}
 	sess.ID, sess.Vars, sess.ActionID, sess.Menu = id, lo.vars, lo.reply.ClientActionID, lo.reply.ClientActionID
+	if lo.menus != nil { // the root the call's first menu gives
+		sess.Root = lo.menus.Root
+	}
 	if err := e.Register(ctx, sess); err != nil {
 		return placed, &CallError{Step: "record", Err: fmt.Errorf(
 			"the call is placed (session %s) but could not be recorded: its webhooks will reach the app without its vars: %w", id, err)}

@@ -250,6 +250,9 @@ func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) 
 	if out.vars != nil {
 		sess.Vars = out.vars
 	}
+	if out.menus != nil {
+		sess.Root, sess.Tries = out.menus.Root, out.menus.Tries
+	}
 	sess.Events++
 	sess.Updated = now
 	entry := store.Entry{
@@ -359,6 +362,7 @@ type outcome struct {
 	err      error
 	reason   string // fallback reason; "" when the reply is the script's own
 	note     string
+	menus    *ivr.Memory
 }
 
 func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *webhook.Event) (out outcome) {
@@ -375,7 +379,7 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 		}
 		return out
 	}
-	out.handler = handlerFor(app, ev)
+	out.handler = handlerFor(app, ev, out.position)
 	if out.handler == "" {
 		if isAction {
 			out.err = fmt.Errorf("%s has no handler for this event (define %s)", app.File, wantedHandler(ev))
@@ -389,7 +393,7 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 	lo := e.script(ctx, app, ev.SessionID, out.handler, func() luaOutcome {
 		return e.runLua(ctx, app, &snapshot, ev, out.position, out.handler)
 	})
-	out.reply, out.vars, out.took, out.err, out.reason, out.note = lo.reply, lo.vars, lo.took, lo.err, lo.reason, lo.note
+	out.reply, out.vars, out.took, out.err, out.reason, out.note, out.menus = lo.reply, lo.vars, lo.took, lo.err, lo.reason, lo.note, lo.menus
 	if out.note != "" {
 		e.log.Warn(out.note, "app", app.Name, "session", ev.SessionID, "menu", out.position)
 	}
@@ -397,7 +401,11 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 		return out
 	}
 	if out.err == nil && len(out.reply.Callflow) == 0 {
-		out.err = fmt.Errorf("%s%s returned nothing; the caller would hear silence (return a callflow, e.g. ivr.hangup())", out.handler, lo.where)
+		hint := "return a callflow, e.g. ivr.hangup()"
+		if (out.handler == OnDTMF || out.handler == OnTimeout) && len(app.Menus) > 0 {
+			hint += ", or hand the digits to the menus: return ivr.route(session, digits)"
+		}
+		out.err = fmt.Errorf("%s%s returned nothing; the caller would hear silence (%s)", out.handler, lo.where, hint)
 		out.reason = ReasonEmpty
 	}
 	if out.err == nil {
@@ -407,7 +415,7 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 		}
 	}
 	if out.err != nil {
-		out.reply = e.appFallback(app)
+		out.reply, out.menus = e.appFallback(app), nil
 	}
 	return out
 }
@@ -495,7 +503,8 @@ type luaOutcome struct {
 	err    error
 	reason string
 	note   string
-	where  string // " (file:line)" of the handler, for errors about what it returned
+	where  string      // " (file:line)" of the handler, or ": " and what the menu tree chose, for errors about what it returned
+	menus  *ivr.Memory // what the menu tree remembers of the call; nil when the script failed
 }
 
 // runLua runs the app's top level and the handler in a fresh state, and turns
@@ -513,16 +522,26 @@ func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *
 	L.SetContext(ctx)
 
 	start := time.Now()
-	var result lua.LValue = lua.LNil
 	session := L.NewTable()
+	var replyErr error
 	err := callProtected(L, func(L *lua.LState) {
 		L.Push(L.NewFunctionFromProto(app.proto))
 		L.Call(0, 0)
+		mod.Loaded() // the tree is closed: handlers cannot declare menus (it was checked when the script loaded)
+
 		fillSession(L, session, app, sess, ev, position)
+		mod.Answer(session, position, ivr.Memory{Root: sess.Root, Tries: sess.Tries})
 		if fn, ok := L.GetGlobal(handler).(*lua.LFunction); ok && fn.Proto != nil {
 			lo.where = fmt.Sprintf(" (%s:%d)", fn.Proto.SourceName, fn.Proto.LineDefined)
 		}
-		result, lo.note = e.callHandler(L, mod, handler, session, ev, position)
+		result, from, note := e.callHandler(L, mod, handler, session, ev)
+		if from != "" { // the menu tree chose the answer
+			lo.where = ": " + from
+		}
+		lo.note = note
+		if ev.Type == webhook.CallAction { // in the call: a menu's on_enter runs as it is rendered
+			lo.reply, replyErr = mod.Reply(L, result)
+		}
 	})
 	lo.took = time.Since(start)
 	if err != nil {
@@ -539,26 +558,33 @@ func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *
 		lo.reason = ReasonScriptError
 		return lo
 	}
-	if ev.Type == webhook.CallAction {
-		if lo.reply, lo.err = mod.Reply(result); lo.err != nil {
-			lo.err, lo.reason = fmt.Errorf("%s%s %s", handler, lo.where, lo.err), ReasonInvalid
-		}
+	if replyErr != nil {
+		lo.err, lo.reason = fmt.Errorf("%s%s %s", handler, lo.where, replyErr), ReasonInvalid
+		return lo
 	}
+	mem := mod.Memory()
+	lo.menus = &mem
 	return lo
 }
 
 // handlerFor names the handler an event goes to; "" when the script has none.
-// For digits and no-input, a script with menus and no handler of its own is
-// routed by the menu tree ("menu").
-func handlerFor(app *App, ev *webhook.Event) string {
+// Digits and no-input answered at a position of the menu tree (a menu or an
+// ivr.on position) go to the tree ("menu"); at any other position they go to
+// on_dtmf or on_timeout, and to the tree's root menu when the script has
+// neither.
+func handlerFor(app *App, ev *webhook.Event, position string) string {
 	want := wantedHandler(ev)
 	if want == "" {
 		return ""
 	}
+	answer := want == OnDTMF || want == OnTimeout
+	if answer && app.IsPosition(position) {
+		return "menu"
+	}
 	if _, ok := app.Handlers[want]; ok {
 		return want
 	}
-	if (want == OnDTMF || want == OnTimeout) && len(app.Menus) > 0 {
+	if answer && len(app.Menus) > 0 {
 		return "menu"
 	}
 	return ""
@@ -583,13 +609,15 @@ func wantedHandler(ev *webhook.Event) string {
 	return ""
 }
 
-func (e *Engine) callHandler(L *lua.LState, mod *ivr.Module, handler string, session *lua.LTable, ev *webhook.Event, position string) (lua.LValue, string) {
+// callHandler runs the handler; from is where its answer comes from when the
+// menu tree chose it, note a warning for the log.
+func (e *Engine) callHandler(L *lua.LState, mod *ivr.Module, handler string, session *lua.LTable, ev *webhook.Event) (answer lua.LValue, from, note string) {
 	if handler == "menu" {
-		return mod.Route(L, session, L.GetGlobal(OnCall), position, ev.Digits, ev.HasDigits)
+		return mod.Route(L, ev.Digits, ev.HasDigits)
 	}
 	fn := L.GetGlobal(handler)
 	if _, ok := fn.(*lua.LFunction); !ok { // on_call = <menu>
-		return fn, ""
+		return fn, "", ""
 	}
 	args := []lua.LValue{session}
 	switch handler {
@@ -607,7 +635,7 @@ func (e *Engine) callHandler(L *lua.LState, mod *ivr.Module, handler string, ses
 	L.Call(len(args), 1)
 	ret := L.Get(-1)
 	L.Pop(1)
-	return ret, ""
+	return ret, "", ""
 }
 
 // fillSession sets the fields of the session table a handler receives.

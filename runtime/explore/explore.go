@@ -109,6 +109,7 @@ type input struct {
 	label string
 	kind  int // press, noInput, partyHangsUp
 	keys  string
+	times int // presses of keys in a row while the call stays where it is (0: one)
 }
 
 const (
@@ -197,6 +198,8 @@ type explorer struct {
 	worked  time.Duration // time spent playing calls
 	last    time.Duration // the last call's
 	stopped bool          // the work budget, the context or the pacer ended it
+
+	digitsTo map[string]string // menu id → the handler that answered keys pressed at it (menus.go)
 }
 
 // frontier is a node to expand and a path that led to it: nodes[i] is where
@@ -263,6 +266,7 @@ func (x *explorer) run() {
 	}
 	x.checkSeeds()
 	x.checkMenus()
+	x.checkMenuDigits()
 	x.drawStarts()
 	ended := false
 	for _, n := range x.res.Nodes {
@@ -442,7 +446,12 @@ func (x *explorer) play(c *phone.Call, in input, path string) (string, error) {
 	var err error
 	switch in.kind {
 	case press:
-		err = c.Press(x.ctx, in.keys)
+		at := c.Position()
+		for i := 0; i < max(1, in.times) && err == nil && c.Waiting() != nil && c.Position() == at; i++ {
+			seen := len(c.Handled)
+			err = c.Press(x.ctx, in.keys)
+			x.noteMenuDigits(c, seen)
+		}
 	case noInput:
 		// 8x8 retries the prompt noOfTries times; give up each time.
 		for i := 0; i < 10 && c.Waiting() != nil && !c.Ended() && err == nil; i++ {
@@ -468,12 +477,12 @@ func (x *explorer) inputs(c *phone.Call, node string) []input {
 	}
 	var out []input
 	menu := x.menu(c.Position())
-	_, ownDTMF := x.app.Handlers[engine.OnDTMF]
-	if menu != nil && !ownDTMF {
+	if menu != nil { // a menu's keys go to the menu, on_dtmf or not
 		for _, k := range menu.Keys {
 			out = append(out, input{label: k, kind: press, keys: k})
 		}
 		out = append(out, input{label: "other", kind: press, keys: invalidKey(menu.Keys, maxDigits(w.Params))})
+		out = append(out, tooMany(menu, out[len(out)-1])...)
 	} else {
 		keys := keypad(maxDigits(w.Params), minDigits(w.Params))
 		for _, k := range keys {

@@ -9,21 +9,25 @@
 //	ivr.hangup()
 //
 // Parameters keep 8x8's names, so what a script says is what 8x8 documents. Each
-// builder checks its action against 8x8's rules when it is called, so a mistake
-// is reported at the script line that made it. A handler returns one action, a
-// list of actions (with an optional clientActionId field), a menu, or a menu's id.
+// builder checks its action against 8x8's rules (runtime/callflow) when it is
+// called, and ivr.defaults and ivr.menu the values they set when the script
+// loads, so a mistake is reported at the script line that made it. A handler
+// returns one action, a list (of actions, menus and lists, with an optional
+// clientActionId field), a menu, or a menu's id.
 //
-// Menus: ivr.menu{ id=, prompt=, ["1"]=option, …, other=, no_input= } declares a
-// position in the tree. An option is another menu, a menu id (string), an action
-// or list of actions, or function(session, digits) returning any of those. When an
-// app has menus and no on_dtmf/on_timeout, the runtime routes the caller's digits
-// to the menu their clientActionId names (Route).
+// Menus (menu.go) declare the positions of the tree at the top level; Loaded
+// closes the declarations once the top level has run and, at load, resolves
+// the menu ids options name. Route (route.go) answers the digits pressed at a position, and
+// Reply turns what a handler returned into the reply 8x8 gets. The engine gives
+// each event a new Module: per-call state (the root menu, tries counted) comes
+// in and goes out as a Memory kept in the session.
 package ivr
 
 import (
 	"errors"
 	"fmt"
-	"regexp"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -32,40 +36,73 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// Module is one Lua state's ivr module: its defaults, menus and positions. The
-// runtime keeps it to route digits and render replies.
+// Module is one Lua state's ivr module: its defaults, menus and positions, and
+// the event it answers. The runtime keeps it to route digits and render replies.
 type Module struct {
 	defaults  map[string]lua.LValue
+	setAt     map[string]string // menu setting → script:line of the ivr.defaults that set it
 	menus     map[string]*Menu
 	order     []string // menu ids in declaration order
 	byTable   map[*lua.LTable]*Menu
-	positions map[string]lua.LValue
+	positions map[string]position
+	root      lua.LValue // ivr.root's argument; nil when undeclared
+	rootAt    string
+	loaded    bool        // the top level has finished: the tree is closed
+	vet       bool        // check the declarations (NewAtLoad)
+	problems  []Problem   // found while the top level runs, reported by Loaded
+	event     *event      // the event being answered; nil at load
+	globals   *lua.LTable // the state's globals: which handlers the script defines
 }
 
-// Menu is one ivr.menu declaration.
-type Menu struct {
-	ID      string
-	Prompt  string
-	Params  map[string]lua.LValue // sayAndCapture parameters set on the menu
-	Options map[string]lua.LValue // digits → option
-	Other   lua.LValue            // nil when unset
-	NoInput lua.LValue
-	Where   string // script:line of the declaration
-	table   *lua.LTable
+// position is an ivr.on declaration.
+type position struct {
+	answer lua.LValue
+	where  string
 }
 
-// New makes an empty module for one state.
+// event is the event a module answers.
+type event struct {
+	session  lua.LValue
+	position string // the clientActionId the event answers
+	mem      Memory
+}
+
+// Memory is what the menu tree remembers of one call between its events; the
+// engine keeps it in the session, since each event runs in a new Lua state.
+type Memory struct {
+	// Root is the first menu the call was sent to: where a caller whose
+	// position no longer exists starts again when the app declares no root.
+	Root string
+	// Tries counts, per menu with a tries limit, the wrong keys and missing
+	// answers in a row the caller gave there.
+	Tries map[string]int
+}
+
+// NewAtLoad makes a module for the run of a script's top level at load: it
+// checks the declarations as they are made and when the top level ends
+// (Loaded). An event's module (New) does not check them again: the top
+// level declared the same tree when the script loaded, and what an event
+// renders is checked as it leaves.
+func NewAtLoad() *Module {
+	m := New()
+	m.vet = true
+	return m
+}
+
+// New makes an empty module for one event's state.
 func New() *Module {
 	return &Module{
 		defaults:  map[string]lua.LValue{},
+		setAt:     map[string]string{},
 		menus:     map[string]*Menu{},
 		byTable:   map[*lua.LTable]*Menu{},
-		positions: map[string]lua.LValue{},
+		positions: map[string]position{},
 	}
 }
 
 // Open builds the module table in L.
 func (m *Module) Open(L *lua.LState) lua.LValue {
+	m.globals = L.G.Global
 	return L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
 		"defaults":        m.setDefaults,
 		"say":             m.builder(callflow.Say, "text"),
@@ -75,7 +112,28 @@ func (m *Module) Open(L *lua.LState) lua.LValue {
 		"hangup":          hangup,
 		"menu":            m.menu,
 		"on":              m.on,
+		"root":            m.declareRoot,
+		"route":           m.route,
 	})
+}
+
+// Answer starts answering one event: the session table handlers get, the
+// position the caller is at (the clientActionId the event answers) and what
+// the menus remember of the call.
+func (m *Module) Answer(session lua.LValue, position string, mem Memory) {
+	mem.Tries = maps.Clone(mem.Tries) // the caller's copy stays as it was
+	if mem.Tries == nil {
+		mem.Tries = map[string]int{}
+	}
+	m.event = &event{session: session, position: position, mem: mem}
+}
+
+// Memory is what the menus remember of the call after the event.
+func (m *Module) Memory() Memory {
+	if m.event == nil {
+		return Memory{}
+	}
+	return m.event.mem
 }
 
 // Menus returns the declared menus in declaration order.
@@ -87,21 +145,151 @@ func (m *Module) Menus() []*Menu {
 	return out
 }
 
-// menuSettings are the ivr.defaults and ivr.menu keys that are not 8x8 parameters.
-var menuSettings = []string{"other", "no_input"}
+// Positions returns the ivr.on position ids, sorted.
+func (m *Module) Positions() []string {
+	ids := make([]string, 0, len(m.positions))
+	for id := range m.positions {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// IsPosition reports whether id names a menu or an ivr.on position: digits
+// answered there go to the menu tree, not to on_dtmf.
+func (m *Module) IsPosition(id string) bool {
+	_, on := m.positions[id]
+	return m.menus[id] != nil || on
+}
+
+// Problem is a mistake in a script's menus or defaults, at the script line
+// that made it.
+type Problem struct {
+	Where string // script:line
+	Msg   string
+}
+
+func (p Problem) Error() string { return p.Where + ": " + p.Msg }
+
+// problem notes a mistake that does not stop the top level, so that Loaded
+// reports every one of them at once; after the top level it raises.
+func (m *Module) problem(L *lua.LState, p Problem) {
+	if m.loaded {
+		L.RaiseError("%s", p.Msg)
+	}
+	m.problems = append(m.problems, p)
+}
+
+// menuSettings are the ivr.defaults and ivr.menu keys that are not 8x8
+// parameters: what every menu answers, and how it counts and repeats.
+var menuSettings = []string{"other", "no_input", "tries", "on_too_many", "repeat_key"}
 
 func (m *Module) setDefaults(L *lua.LState) int {
 	t := checkTable(L, "ivr.defaults", 1)
 	known := append(allParams(), menuSettings...)
+	var set map[string]bool // the parameters this call sets, to check them (NewAtLoad)
+	if m.vet {
+		set = map[string]bool{}
+	}
+	at := where(L)
 	t.ForEach(func(k, v lua.LValue) {
 		name, ok := k.(lua.LString)
 		if !ok || !contains(known, string(name)) {
 			argError(L, "ivr.defaults", 1, fmt.Sprintf("unknown setting %s; ivr.defaults takes 8x8 parameter names (%s) and %s",
 				luaconv.Quote(lua.LVAsString(k)), strings.Join(allParams(), ", "), strings.Join(menuSettings, ", ")))
 		}
+		if contains(menuSettings, string(name)) {
+			if err := checkSetting(string(name), v); err != nil {
+				argError(L, "ivr.defaults", 1, err.Error())
+			}
+			m.setAt[string(name)] = at
+		}
 		m.defaults[string(name)] = v
+		if m.vet {
+			set[string(name)] = true
+		}
 	})
+	if !m.vet {
+		return 0
+	}
+	if err := m.checkDefaults(set); err != nil {
+		m.problem(L, Problem{Where: at, Msg: "ivr.defaults: " + err.Error()})
+	}
 	return 0
+}
+
+// checkDefaults applies 8x8's rules to the parameters one ivr.defaults call
+// set, as every action that takes them would carry them, so that speed = 3 is
+// reported at the ivr.defaults that says it, not at the first ivr.say.
+func (m *Module) checkDefaults(set map[string]bool) error {
+	for _, action := range []string{callflow.Say, callflow.SayAndCapture, callflow.PlayFile, callflow.MakeCall} {
+		params := map[string]any{}
+		for p, v := range placeholders[action] {
+			params[p] = v
+		}
+		budget := luaconv.Budget{Limits: replyLimits}
+		for _, p := range callflow.ParamNames(action) {
+			if v, ok := m.defaults[p]; ok {
+				gv, err := budget.FromLua(v, p)
+				if err != nil {
+					return tooLarge(err)
+				}
+				params[p] = gv
+			}
+		}
+		if err := valueProblem(callflow.Action{Name: action, Params: params}, set); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// placeholders complete an action around parameters checked on their own.
+var placeholders = map[string]map[string]any{
+	callflow.Say:           {"text": "x", "voiceProfile": "en-US-BenjaminRUS"},
+	callflow.SayAndCapture: {"promptMessage": "x", "voiceProfile": "en-US-BenjaminRUS"},
+	callflow.PlayFile:      {"fileUrl": "https://example.com/a.mp3"},
+	callflow.MakeCall:      {"source": "+6568332048", "destination": "+6531589338"},
+}
+
+// betweenParams are 8x8's codes for rules between capture settings (minDigits
+// needs maxDigits, …): a setting checked on its own may be completed later.
+var betweenParams = []int{-1003, -1005, -1006, -1008}
+
+// valueProblem is the first error of a that is about the value of a parameter
+// in set, worded about one action.
+func valueProblem(a callflow.Action, set map[string]bool) error {
+	for _, p := range callflow.Validate([]callflow.Action{a}, callflow.AsReply) {
+		_, name, _ := strings.Cut(p.Path, ".params.")
+		if set[name] && !slices.Contains(betweenParams, p.Code) {
+			return errors.New(ofOneAction([]callflow.Problem{p}))
+		}
+	}
+	return nil
+}
+
+// where is the script line of the Lua code that called the running Go
+// function: "app.lua:12".
+func where(L *lua.LState) string { return strings.TrimSuffix(L.Where(1), ":") }
+
+// checkSetting checks the value of a menu setting (see menuSettings) where it
+// is written.
+func checkSetting(name string, v lua.LValue) error {
+	switch name {
+	case "tries":
+		n, ok := v.(lua.LNumber)
+		if !ok || n < 1 || n > 100 || n != lua.LNumber(int(n)) {
+			return fmt.Errorf("tries is how many wrong or missing answers a caller may give at a menu before on_too_many: a whole number from 1 to 100, got %s", luaconv.Quote(lua.LVAsString(v)))
+		}
+	case "repeat_key":
+		s, ok := v.(lua.LString)
+		if !ok || !digitKey.MatchString(string(s)) {
+			return fmt.Errorf("repeat_key is the key that says a menu again, such as \"*\"; got %s", luaconv.Quote(lua.LVAsString(v)))
+		}
+	default: // other, no_input, on_too_many: an answer
+		return checkOption(v)
+	}
+	return nil
 }
 
 // builder makes the constructor of one action. Its first argument is either the
@@ -182,93 +370,6 @@ func ofOneAction(ps []callflow.Problem) string {
 	return strings.Join(msgs, "; ")
 }
 
-var digitKey = regexp.MustCompile(`^[0-9*#]{1,25}$`)
-
-// menu declares a menu: ivr.menu{ id = "main", prompt = "…", ["1"] = option, … }.
-func (m *Module) menu(L *lua.LState) int {
-	t := checkTable(L, "ivr.menu", 1)
-	mn := &Menu{Params: map[string]lua.LValue{}, Options: map[string]lua.LValue{}, Where: strings.TrimSuffix(L.Where(1), ":")}
-	captureParams := callflow.ParamNames(callflow.SayAndCapture)
-	t.ForEach(func(k, v lua.LValue) {
-		key := lua.LVAsString(k)
-		if n, ok := k.(lua.LNumber); ok {
-			key = n.String()
-		}
-		switch {
-		case key == "id":
-			mn.ID = lua.LVAsString(v)
-		case key == "prompt":
-			mn.Prompt = lua.LVAsString(v)
-		case key == "other":
-			mn.Other = v
-		case key == "no_input":
-			mn.NoInput = v
-		case digitKey.MatchString(key):
-			mn.Options[key] = v
-		case contains(captureParams, key) && key != "promptMessage":
-			mn.Params[key] = v
-		default:
-			argError(L, "ivr.menu", 1, fmt.Sprintf("menu key %s: expected id, prompt, other, no_input, a key like [\"1\"], or a sayAndCapture parameter (%s)",
-				luaconv.Quote(key), strings.Join(captureParams[1:], ", ")))
-		}
-	})
-	if mn.ID == "" {
-		argError(L, "ivr.menu", 1, "menu needs an id (a string): it becomes the clientActionId 8x8 echoes back")
-	}
-	if err := callflow.CheckClientActionID(mn.ID); err != nil {
-		argError(L, "ivr.menu", 1, "menu id: "+err.Error())
-	}
-	if mn.Prompt == "" {
-		argError(L, "ivr.menu", 1, fmt.Sprintf("menu %q needs a prompt: the text the caller hears", mn.ID))
-	}
-	if prev, dup := m.menus[mn.ID]; dup {
-		argError(L, "ivr.menu", 1, fmt.Sprintf("menu id %q is already used by the menu at %s", mn.ID, prev.Where))
-	}
-	for _, opt := range append(mapValues(mn.Options), mn.Other, mn.NoInput) {
-		if err := checkOption(opt); err != nil {
-			argError(L, "ivr.menu", 1, fmt.Sprintf("menu %q: %s", mn.ID, err))
-		}
-	}
-	obj := L.CreateTable(0, 2)
-	obj.RawSetString("id", lua.LString(mn.ID))
-	obj.RawSetString("prompt", lua.LString(mn.Prompt))
-	mn.table = obj
-	m.menus[mn.ID] = mn
-	m.order = append(m.order, mn.ID)
-	m.byTable[obj] = mn
-	L.Push(obj)
-	return 1
-}
-
-// on declares what to answer when 8x8 comes back at a position that is not a
-// menu, e.g. after a bridged call ends: ivr.on("post_call", goodbye).
-func (m *Module) on(L *lua.LState) int {
-	id, ok := L.Get(1).(lua.LString)
-	if !ok {
-		argError(L, "ivr.on", 1, "a position id (string) expected, got "+L.Get(1).Type().String())
-	}
-	v := L.Get(2)
-	if err := checkOption(v); err != nil || v == lua.LNil {
-		argError(L, "ivr.on", 2, "what to answer there: a menu, a menu id, an action, a list of actions or a function")
-	}
-	if err := callflow.CheckClientActionID(string(id)); err != nil {
-		argError(L, "ivr.on", 1, "position id: "+err.Error())
-	}
-	if _, isMenu := m.menus[string(id)]; isMenu {
-		argError(L, "ivr.on", 1, fmt.Sprintf("%q is a menu; ivr.on is for positions that are not menus", id))
-	}
-	m.positions[string(id)] = v
-	return 0
-}
-
-func checkOption(v lua.LValue) error {
-	switch v.(type) {
-	case nil, *lua.LNilType, lua.LString, *lua.LTable, *lua.LFunction:
-		return nil
-	}
-	return fmt.Errorf("an option is a menu, a menu id, an action, a list of actions or a function; got a %s", v.Type())
-}
-
 // argError reports a bad argument the way gopher-lua's auxlib does, naming the
 // function as scripts write it (ivr.say, not say).
 func argError(L *lua.LState, fn string, n int, msg string) {
@@ -331,27 +432,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func mapValues(m map[string]lua.LValue) []lua.LValue {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]lua.LValue, len(keys))
-	for i, k := range keys {
-		out[i] = m[k]
-	}
-	return out
-}
-
-// Keys returns a menu's option keys in order.
-func (mn *Menu) Keys() []string {
-	keys := make([]string, 0, len(mn.Options))
-	for k := range mn.Options {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

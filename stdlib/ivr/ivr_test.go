@@ -91,6 +91,16 @@ func TestBuilderErrors(t *testing.T) {
 		"many numbers": `local junk = {} for i = 1, 4000 do junk[i] = -1.2345678901234567e-300 end
 			fails(function() ivr.say("x", { voiceProfile = "en-GB-Emma", junk = junk }) end,
 			"ivr.say: -1009 Invalid call flow entry provided. the action: takes the callflow over 65536 bytes of JSON")`,
+		"defaults minDigits alone": `ivr.defaults { voiceProfile = "en-GB-Emma", minDigits = 2, digitTimeout = 5000 }`,
+		"menu tries":               `fails(function() ivr.menu { id = "m", prompt = "x", tries = 0 } end, "tries is how many wrong or missing answers")`,
+		"defaults tries":           `fails(function() ivr.defaults { tries = "3" } end, "a whole number from 1 to 100")`,
+		"menu repeat key":          `fails(function() ivr.menu { id = "m", prompt = "x", repeat_key = "star" } end, "repeat_key is the key that says a menu again")`,
+		"menu on_enter":            `fails(function() ivr.menu { id = "m", prompt = "x", on_enter = "hello" } end, "on_enter is a function(session)")`,
+		"menu option kind":         `fails(function() ivr.menu { id = "m", prompt = "x", ["1"] = 5 } end, "option [\"1\"]: an option is a menu")`,
+		"root not a menu":          `fails(function() ivr.root({}) end, "bad argument #1 to ivr.root (a menu (what ivr.menu returned) or a menu id expected")`,
+		"root twice":               `ivr.root("a") fails(function() ivr.root("b") end, "the root is already declared at")`,
+		"route outside a handler":  `fails(function() ivr.route({}, "1") end, "ivr.route answers a caller's digits: call it in a handler")`,
+		"menu id used by ivr.on":   `ivr.on("p", ivr.hangup()) fails(function() ivr.menu { id = "p", prompt = "x" } end, "already an ivr.on position")`,
 		"too many params": `local p = { voiceProfile = "en-GB-Emma" } for i = 1, 100 do p["p" .. i] = 1 end
 			fails(function() ivr.say("x", p) end, "bad argument #2 to ivr.say (more than 64 parameters")`,
 	}
@@ -141,20 +151,21 @@ func TestRouteAndReply(t *testing.T) {
 			t.Parallel()
 			m := ivr.New()
 			L := luatest.State(t, libs(m)...)
-			if err := L.DoString(tree); err != nil {
+			if err := L.DoString(tree + "on_call = main"); err != nil {
 				t.Fatal(err)
 			}
 			session := L.NewTable()
 			session.RawSetString("name", lua.LString("Ann"))
 			var v lua.LValue
 			L.Push(L.NewFunction(func(L *lua.LState) int {
-				v, _ = m.Route(L, session, L.GetGlobal("main"), tt.position, tt.digits, tt.has)
+				m.Answer(session, tt.position, ivr.Memory{})
+				v, _, _ = m.Route(L, tt.digits, tt.has)
 				return 0
 			}))
 			if err := L.PCall(0, 0, nil); err != nil {
 				t.Fatal(err)
 			}
-			r, err := m.Reply(v)
+			r, err := m.Reply(L, v)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -172,6 +183,135 @@ func TestRouteAndReply(t *testing.T) {
 	}
 }
 
+// Menus and defaults are checked against 8x8's rules where they are written;
+// the top level goes on, so that Loaded reports every mistake at once, each at
+// its line, with the menu ids no menu has and the rules between a menu's
+// settings and the defaults as they ended up.
+func TestTreeProblems(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		src  string
+		want []string
+	}{
+		{`ivr.defaults { voiceProfile = "en-GB-Emma", maxDigits = 1 }
+		  ivr.menu { id = "m", prompt = "x", speed = 3 }`,
+			[]string{`<string>:2: ivr.menu "m": -1009 Invalid call flow entry provided. params.speed: must have a maximum value of 2`}},
+		{`ivr.menu { id = "m", prompt = "x", maxDigits = 30, voiceProfile = "en-GB-Emma" }`,
+			[]string{`<string>:1: ivr.menu "m": -1009 Invalid call flow entry provided. params.maxDigits: must have a maximum value of 25`}},
+		{`ivr.defaults { speed = 3 }`, []string{`<string>:1: ivr.defaults: -1009 Invalid call flow entry provided. params.speed: must have a maximum value of 2`}},
+		{`ivr.defaults { voiceProfile = "Benjamin" }`, []string{`<string>:1: ivr.defaults: -1002`}},
+		{`ivr.menu { id = "big", prompt = "x", voiceProfile = "en-GB-Emma", noOfTries = string.rep("x", 70000) }`,
+			[]string{`<string>:1: ivr.menu "big": menu big.noOfTries: more than 65536 bytes of text`}},
+		// A default completed by the menus is no mistake; a menu without a voice is.
+		{`ivr.defaults { minDigits = 2, digitTimeout = 5000 }
+		  ivr.menu { id = "m", prompt = "x", voiceProfile = "en-GB-Emma", maxDigits = 4, overallTimeout = 9000 }`, nil},
+		{`ivr.menu { id = "m", prompt = "x", maxDigits = 1 }`, []string{`<string>:1: ivr.menu "m": -1002`}},
+		// A position no menu, ivr.on or handler answers.
+		{`ivr.defaults { voiceProfile = "en-GB-Emma", maxDigits = 1 }
+		  ivr.menu { id = "main", prompt = "x", ["1"] = { clientActionId = "postcall", ivr.make_call { source = "+6568332048", destination = "+6531589338" } } }
+		  ivr.on("post_call", ivr.hangup())`, []string{
+			`<string>:2: ivr.menu "main" option ["1"] sets clientActionId "postcall", which no menu or ivr.on position has: the caller's answer there would start again at the root (did you mean "post_call"?)`}},
+		{`ivr.defaults { voiceProfile = "en-GB-Emma", maxDigits = 1 }
+		  ivr.menu { id = "main", prompt = "x", ["1"] = { clientActionId = "mine", ivr.say_and_capture("Code?") } }
+		  function on_dtmf(session, digits) return ivr.hangup() end`, nil},
+		// Every mistake, in script order.
+		{`ivr.defaults { voiceProfile = "en-GB-Emma", maxDigits = 1 }
+		  ivr.menu { id = "main", prompt = "x", ["1"] = "sales", ["2"] = "suport" }
+		  ivr.menu { id = "sales", prompt = "x", ["9"] = { ivr.say("Back"), "mian" }, speed = 3 }
+		  ivr.menu { id = "support", prompt = "x", tries = 2, other = "nowhere" }
+		  ivr.on("after", "goodbye")
+		  ivr.root("Main")`, []string{
+			`<string>:2: ivr.menu "main" option ["2"] is "suport", but no menu has that id (menus: main, sales, support); did you mean "support"?`,
+			`<string>:3: ivr.menu "sales": -1009 Invalid call flow entry provided. params.speed: must have a maximum value of 2`,
+			`<string>:3: ivr.menu "sales" option ["9"] is "mian"`,
+			`<string>:4: ivr.menu "support" other is "nowhere", but no menu has that id (menus: main, sales, support); to speak text use ivr.say("nowhere")`,
+			`<string>:4: ivr.menu "support" allows 2 tries but says nothing after them: add on_too_many`,
+			`<string>:5: ivr.on "after" is "goodbye", but no menu has that id`,
+			`<string>:6: ivr.root is "Main", but no menu has that id (menus: main, sales, support); did you mean "main"?`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.src, func(t *testing.T) {
+			t.Parallel()
+			m := ivr.NewAtLoad()
+			L := luatest.State(t, libs(m)...)
+			if err := L.DoString(tt.src); err != nil {
+				t.Fatal(err)
+			}
+			got := m.Loaded()
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d problems %v, want %d", len(got), got, len(tt.want))
+			}
+			for i, p := range got {
+				if !strings.HasPrefix(p.Error(), tt.want[i]) {
+					t.Errorf("problem %d: %s\nwant %s", i, p, tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+// A list nested in a reply keeps its clientActionId, at any depth, and so
+// does an action table; a list repeating its menu's id is no conflict.
+func TestNestedPositions(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		`local function ask() return { clientActionId = "pin", ivr.say_and_capture("PIN?") } end
+		 return { ivr.say("Wrong PIN."), ask() }`: "pin",
+		`return { ivr.say("a"), { ivr.say("b"), { clientActionId = "deep", ivr.hangup() } } }`:       "deep",
+		`local a = ivr.say_and_capture("PIN?") a.clientActionId = "pin" return { ivr.say("Hi"), a }`: "pin",
+		`return { clientActionId = "main", ivr.say("Hi"), "main" }`:                                  "main",
+		`return { ivr.say("Hi"), { ivr.say("Back") , "sales" } }`:                                    "sales",
+	}
+	for src, want := range tests {
+		t.Run(src, func(t *testing.T) {
+			t.Parallel()
+			m := ivr.New()
+			L := luatest.State(t, libs(m)...)
+			if err := L.DoString(tree); err != nil {
+				t.Fatal(err)
+			}
+			fn, err := L.LoadString(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			L.Push(fn)
+			L.Call(0, 1)
+			r, err := m.Reply(L, L.Get(-1))
+			if err != nil || r.ClientActionID != want {
+				t.Fatalf("got %q, %v; want %q", r.ClientActionID, err, want)
+			}
+		})
+	}
+}
+
+// A typo of a menu id is named: an edit or a swap in a short id, more in a
+// long one, nothing when no id is near.
+func TestDidYouMean(t *testing.T) {
+	t.Parallel()
+	ids := `ivr.defaults { voiceProfile = "en-GB-Emma", maxDigits = 1 }
+	for _, id in ipairs { "main", "sales", "reservations", "book_table" } do ivr.menu { id = id, prompt = id } end`
+	tests := map[string]string{
+		"mian": `did you mean "main"?`, "Main": `did you mean "main"?`, "sale": `did you mean "sales"?`,
+		"resevrations": `did you mean "reservations"?`, "booktable": `did you mean "book_table"?`,
+		"support": `to speak text use ivr.say("support")`, "xy": `to speak text use ivr.say("xy")`,
+	}
+	for typo, want := range tests {
+		t.Run(typo, func(t *testing.T) {
+			t.Parallel()
+			m := ivr.New()
+			L := luatest.State(t, libs(m)...)
+			if err := L.DoString(ids); err != nil {
+				t.Fatal(err)
+			}
+			_, err := m.Reply(L, lua.LString(typo))
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v, want %q", err, want)
+			}
+		})
+	}
+}
+
 func TestMenuRendering(t *testing.T) {
 	t.Parallel()
 	m := ivr.New()
@@ -179,7 +319,7 @@ func TestMenuRendering(t *testing.T) {
 	if err := L.DoString(tree); err != nil {
 		t.Fatal(err)
 	}
-	r, err := m.Reply(lua.LString("sales"))
+	r, err := m.Reply(L, lua.LString("sales"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +340,11 @@ func TestReplyErrors(t *testing.T) {
 		{`return {}`, `a table with no actions`},
 		{`return 42`, `is a number`},
 		{`return { ivr.hangup(), clientActionId = 7 }`, `clientActionId must be a string`},
-		{`return { "main", "sales" }`, `menu "sales" after menu "main"`},
+		{`return { "main", "sales" }`, `clientActionId "main" and "sales" in one reply`},
+		{`return { { clientActionId = "pin", ivr.say_and_capture("PIN?") }, "main" }`, `returned value[2]: clientActionId "pin" and "main" in one reply`},
+		{`return { clientActionId = "a", { clientActionId = "b", ivr.hangup() } }`, `returned value: clientActionId "b" and "a" in one reply`},
+		{`return { ivr.say("x"), { clientActionId = 5, ivr.hangup() } }`, `returned value[2].clientActionId must be a string`},
+		{`return "mian"`, `returned value is "mian", but no menu has that id (menus: main, sales); did you mean "main"?`},
 		{`return { { action = "say", params = { "a", "b" } } }`, `params must be a table of named parameters`},
 		{`local l = ivr.hangup() for d = 1, 8 do local n = {} for i = 1, 100 do n[i] = l end l = n end return l`, `more than 100 actions in one reply`},
 		{`return { clientActionId = string.rep("m", 1001), ivr.hangup() }`, `returned value.clientActionId: clientActionId "mmmm`},
@@ -212,7 +356,6 @@ func TestReplyErrors(t *testing.T) {
 		{`local junk = {} for i = 1, 7 do junk[i] = string.rep("x", 1024 * 1024) end
 		  local r = {} for i = 1, 99 do r[i] = { action = "say", params = { text = "hi", voiceProfile = "en-GB-Emma", junk = junk } } end
 		  return r`, `returned value[1].params.junk[1]: more than 65536 bytes of text`},
-		{`return ivr.menu { id = "big", prompt = "x", noOfTries = string.rep("x", 70000) }`, `menu big.noOfTries: more than 65536 bytes of text`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
@@ -228,7 +371,7 @@ func TestReplyErrors(t *testing.T) {
 			}
 			L.Push(fn)
 			L.Call(0, 1)
-			_, err = m.Reply(L.Get(-1))
+			_, err = m.Reply(L, L.Get(-1))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}

@@ -3,7 +3,6 @@ package ivr
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/luaivr/luaivr/runtime/callflow"
@@ -11,67 +10,163 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// Route answers digits (or no input, when has is false) pressed at a position of
-// the menu tree: the menu or ivr.on position that clientActionId names, or root
-// when the event carries no position (the first answer of a call placed through
-// the API). It returns the chosen option, already called when it is a function,
-// and a note for the log when the position was unknown. It must run inside a
-// protected call: a script error in an option raises.
-func (m *Module) Route(L *lua.LState, session, root lua.LValue, position, digits string, has bool) (lua.LValue, string) {
-	var mn *Menu
-	var note string
-	switch {
-	case position == "":
-		mn = m.resolveRoot(L, root)
-	case m.menus[position] != nil:
-		mn = m.menus[position]
-	default:
-		if v, ok := m.positions[position]; ok {
-			return call(L, v, session, digits, has), ""
-		}
-		note = fmt.Sprintf("no menu or ivr.on position %q in this script; starting again at the root menu", position)
-		return m.resolveRoot(L, root).table, note
+// Route answers digits (or no input, when has is false) pressed at the
+// position the event answers (see Answer): the menu or ivr.on position that
+// clientActionId names, or the root menu when the event carries no position
+// (the first answer of a call placed through the API) or names one the script
+// no longer has. It returns the chosen answer, already called when it is a
+// function; what chose it, for errors about it (`option ["1"] of menu "main"
+// (app.lua:12)`, with the line of the option's function when it is one); and
+// a note for the log when the position was unknown. It must run inside a
+// protected call: a script error in an option raises, and so does a call
+// with no root to start again at.
+func (m *Module) Route(L *lua.LState, digits string, has bool) (answer lua.LValue, from, note string) {
+	pos := m.event.position
+	if mn := m.menus[pos]; mn != nil {
+		answer, from = m.choose(L, mn, digits, has)
+		return answer, from, ""
 	}
-	var opt lua.LValue
-	if has {
-		opt = mn.Options[digits]
-		if opt == nil {
-			opt = mn.Options[strings.TrimSuffix(digits, "#")]
-		}
-	} else {
-		opt = first(mn.NoInput, m.defaults["no_input"])
+	if p, ok := m.positions[pos]; ok {
+		return m.call(L, p.answer, digits, has), fmt.Sprintf("ivr.on %q (%s)", pos, whereOf(p.answer, p.where)), ""
 	}
-	if opt == nil {
-		opt = first(mn.Other, m.defaults["other"], mn.table)
+	mn := m.resolveRoot(L, pos)
+	if pos == "" {
+		answer, from = m.choose(L, mn, digits, has)
+		return answer, from, ""
 	}
-	return call(L, opt, session, digits, has), note
+	note = fmt.Sprintf("no menu or ivr.on position %q in this script; starting again at the root menu %q", pos, mn.ID)
+	if near := closest(pos, append(m.Positions(), m.order...)); near != "" {
+		note += fmt.Sprintf(" (did you mean %q?)", near)
+	}
+	return mn.table, fmt.Sprintf("root menu %q (%s)", mn.ID, mn.Where), note
 }
 
-func (m *Module) resolveRoot(L *lua.LState, root lua.LValue) *Menu {
-	switch v := root.(type) {
-	case *lua.LTable:
-		if mn := m.byTable[v]; mn != nil {
-			return mn
-		}
+// route is ivr.route(session, digits [, menu]): a handler hands the caller's
+// digits (nil: no input) to the menu tree, at the menu given, else at the
+// caller's position when it is one of the tree's, else at the root menu.
+func (m *Module) route(L *lua.LState) int {
+	if m.event == nil {
+		L.RaiseError("ivr.route answers a caller's digits: call it in a handler such as on_dtmf")
+	}
+	L.CheckTable(1)
+	digits, has := "", false
+	switch d := L.Get(2).(type) {
 	case lua.LString:
-		if mn := m.menus[string(v)]; mn != nil {
+		digits, has = string(d), true
+	case *lua.LNilType:
+	default:
+		argError(L, "ivr.route", 2, "the digits (a string, or nil for no input) expected, got "+d.Type().String())
+	}
+	var answer lua.LValue
+	switch {
+	case L.GetTop() >= 3:
+		mn := m.menuOf(L.Get(3))
+		if mn == nil {
+			argError(L, "ivr.route", 3, "a menu or a menu id expected, got "+luaconv.Quote(lua.LVAsString(L.Get(3))))
+		}
+		answer, _ = m.choose(L, mn, digits, has)
+	case m.IsPosition(m.event.position):
+		answer, _, _ = m.Route(L, digits, has)
+	default:
+		root := m.rootMenu(L)
+		if root == nil {
+			L.RaiseError("ivr.route: the caller is at no menu (%s) and the app has no root menu: declare one with ivr.root(menu), or name the menu: ivr.route(session, digits, menu)", luaconv.Quote(m.event.position))
+		}
+		answer, _ = m.choose(L, root, digits, has)
+	}
+	L.Push(answer)
+	return 1
+}
+
+// choose is a menu's answer to digits, already called when it is a
+// function, and what it is: `option ["1"] of menu "main" (app.lua:12)`.
+func (m *Module) choose(L *lua.LState, mn *Menu, digits string, has bool) (lua.LValue, string) {
+	opt, what, decl := m.pick(mn, digits, has)
+	if opt == nil {
+		return mn.table, fmt.Sprintf("menu %q (%s)", mn.ID, mn.Where)
+	}
+	return m.call(L, opt, digits, has), fmt.Sprintf("%s of menu %q (%s)", what, mn.ID, whereOf(opt, decl))
+}
+
+// pick is what a menu answers: the option pressed; nil (the menu again) for
+// its repeat key; else a wrong or missing answer, which counts against the
+// menu's tries when it has a limit. decl is the line that declared it.
+func (m *Module) pick(mn *Menu, digits string, has bool) (opt lua.LValue, what, decl string) {
+	tries := m.event.mem.Tries
+	if has {
+		key := digits
+		if mn.Options[key] == nil {
+			key = strings.TrimSuffix(digits, "#")
+		}
+		if opt := mn.Options[key]; opt != nil {
+			delete(tries, mn.ID)
+			return opt, fmt.Sprintf("option [%q]", key), mn.Where
+		}
+		if k := m.RepeatKey(mn); k != "" && (digits == k || strings.TrimSuffix(digits, "#") == k) {
+			return nil, "", ""
+		}
+	}
+	if limit := m.Tries(mn); limit > 0 {
+		if tries[mn.ID]+1 >= limit {
+			delete(tries, mn.ID)
+			return m.setting(mn, "on_too_many"), "on_too_many", m.settingAt(mn, "on_too_many")
+		}
+		tries[mn.ID]++
+	}
+	if !has {
+		if opt := m.setting(mn, "no_input"); opt != nil {
+			return opt, "no_input", m.settingAt(mn, "no_input")
+		}
+	}
+	return m.setting(mn, "other"), "other", m.settingAt(mn, "other")
+}
+
+// resolveRoot is the menu a call starts at: the one ivr.root declares, else
+// on_call when it is a menu, else the first menu the call was sent to.
+func (m *Module) resolveRoot(L *lua.LState, pos string) *Menu {
+	if mn := m.rootMenu(L); mn != nil {
+		return mn
+	}
+	if pos == "" {
+		L.RaiseError("digits arrived at no position (a call placed through the API, or a reply without a clientActionId) and the app has no root menu to give them to: declare one with ivr.root(menu), or define on_dtmf")
+	}
+	L.RaiseError("the caller answered at %s, which is no menu or ivr.on position of this script (did the script change mid-call?), and there is no root menu to start again at: declare one with ivr.root(menu)", luaconv.Quote(pos))
+	return nil
+}
+
+// rootMenu is the root menu, or nil when there is none (see resolveRoot).
+func (m *Module) rootMenu(L *lua.LState) *Menu {
+	for _, v := range []lua.LValue{m.root, L.G.Global.RawGetString("on_call"), lua.LString(m.event.mem.Root)} {
+		if mn := m.menuOf(v); mn != nil {
 			return mn
 		}
 	}
-	L.RaiseError("digits arrived at no known menu and the app has no root menu: set on_call = <your main menu> so luaivr knows where a call starts")
 	return nil
 }
 
-func first(vs ...lua.LValue) lua.LValue {
-	for _, v := range vs {
-		if v != nil && v != lua.LNil {
-			return v
-		}
+// menuOf is the menu v is (a table ivr.menu returned) or names (an id).
+func (m *Module) menuOf(v lua.LValue) *Menu {
+	switch v := v.(type) {
+	case *lua.LTable:
+		return m.byTable[v]
+	case lua.LString:
+		return m.menus[string(v)]
 	}
 	return nil
 }
 
-func call(L *lua.LState, v, session lua.LValue, digits string, has bool) lua.LValue {
+// whereOf names where an answer comes from: its function's first line, else
+// the declaration that holds it.
+func whereOf(v lua.LValue, decl string) string {
+	if fn, ok := v.(*lua.LFunction); ok && fn.Proto != nil {
+		return fmt.Sprintf("%s:%d", fn.Proto.SourceName, fn.Proto.LineDefined)
+	}
+	return decl
+}
+
+// call answers with v, calling it with the session and digits when it is a
+// function.
+func (m *Module) call(L *lua.LState, v lua.LValue, digits string, has bool) lua.LValue {
 	fn, ok := v.(*lua.LFunction)
 	if !ok {
 		return v
@@ -81,7 +176,7 @@ func call(L *lua.LState, v, session lua.LValue, digits string, has bool) lua.LVa
 		d = lua.LString(digits)
 	}
 	L.Push(fn)
-	L.Push(session)
+	L.Push(m.event.session)
 	L.Push(d)
 	L.Call(2, 1)
 	ret := L.Get(-1)
@@ -90,28 +185,19 @@ func call(L *lua.LState, v, session lua.LValue, digits string, has bool) lua.LVa
 }
 
 // Reply turns what a handler or option returned into the reply 8x8 gets: one
-// action, a list of actions (flattened; its clientActionId field names the
-// position), a menu or a menu's id. nil gives an empty reply.
-func (m *Module) Reply(v lua.LValue) (callflow.Reply, error) {
+// action, a list of actions (lists nest and are flattened; a clientActionId
+// on any of them names the position), a menu or a menu's id. nil gives an
+// empty reply. While answering an event (Answer), a menu a caller arrives at
+// runs its on_enter first, in L, and the first menu a call is sent to
+// becomes its root when the app declares none.
+func (m *Module) Reply(L *lua.LState, v lua.LValue) (callflow.Reply, error) {
 	var r callflow.Reply
 	if v == lua.LNil || v == nil {
 		return r, nil
 	}
-	c := collector{budget: luaconv.Budget{Limits: replyLimits}}
+	c := collector{L: L, budget: luaconv.Budget{Limits: replyLimits}}
 	if err := m.collect(&r, v, "returned value", 0, &c); err != nil {
 		return callflow.Reply{}, err
-	}
-	if t, ok := v.(*lua.LTable); ok && m.byTable[t] == nil {
-		switch id := t.RawGetString("clientActionId").(type) {
-		case lua.LString:
-			if err := callflow.CheckClientActionID(string(id)); err != nil {
-				return callflow.Reply{}, fmt.Errorf("returned value.clientActionId: %w", err)
-			}
-			r.ClientActionID = string(id)
-		case *lua.LNilType:
-		default:
-			return callflow.Reply{}, fmt.Errorf("returned value.clientActionId must be a string, got a %s", id.Type())
-		}
 	}
 	return r, nil
 }
@@ -135,8 +221,10 @@ var replyLimits = luaconv.Limits{Depth: 8, Items: 4096, Bytes: callflow.MaxCallf
 
 // collector is what rendering one reply has used of its bounds.
 type collector struct {
-	work   int
-	budget luaconv.Budget
+	L        *lua.LState
+	work     int
+	budget   luaconv.Budget
+	entering string // the menu whose on_enter is being rendered
 }
 
 func (m *Module) collect(r *callflow.Reply, v lua.LValue, path string, depth int, c *collector) error {
@@ -150,18 +238,16 @@ func (m *Module) collect(r *callflow.Reply, v lua.LValue, path string, depth int
 	case lua.LString:
 		mn, ok := m.menus[string(v)]
 		if !ok {
-			ids := append([]string(nil), m.order...)
-			sort.Strings(ids)
-			if len(ids) > maxIDsShown {
-				ids = append(ids[:maxIDsShown], "…")
-			}
-			return fmt.Errorf("%s is %s, but no menu has that id (menus: %s); to speak text use ivr.say(%s)",
-				path, luaconv.Quote(string(v)), strings.Join(ids, ", "), luaconv.Quote(string(v)))
+			return fmt.Errorf("%s %w", path, m.noMenu(string(v)))
 		}
-		return m.addMenu(r, mn, path, &c.budget)
+		return m.addMenu(r, mn, path, depth, c)
 	case *lua.LTable:
 		if mn := m.byTable[v]; mn != nil {
-			return m.addMenu(r, mn, path, &c.budget)
+			return m.addMenu(r, mn, path, depth, c)
+		}
+		id, err := actionID(v, path)
+		if err != nil {
+			return err
 		}
 		if v.RawGetString("action") != lua.LNil {
 			a, err := toAction(v, path, &c.budget)
@@ -169,52 +255,88 @@ func (m *Module) collect(r *callflow.Reply, v lua.LValue, path string, depth int
 				return err
 			}
 			r.Callflow = append(r.Callflow, a)
-			return nil
-		}
-		n := v.Len()
-		if n == 0 {
-			return fmt.Errorf("%s is a table with no actions: return ivr.say(…), a list of actions, or a menu", path)
-		}
-		for i := 1; i <= n; i++ {
-			if err := m.collect(r, v.RawGetInt(i), fmt.Sprintf("%s[%d]", path, i), depth+1, c); err != nil {
-				return err
+		} else {
+			n := v.Len()
+			if n == 0 {
+				return fmt.Errorf("%s is a table with no actions: return ivr.say(…), a list of actions, or a menu", path)
+			}
+			for i := 1; i <= n; i++ {
+				if err := m.collect(r, v.RawGetInt(i), fmt.Sprintf("%s[%d]", path, i), depth+1, c); err != nil {
+					return err
+				}
 			}
 		}
-		return nil
+		return setID(r, id, path)
 	case *lua.LFunction:
 		return fmt.Errorf("%s is a function: return its result instead (call it)", path)
 	}
 	return fmt.Errorf("%s is a %s: return an action (ivr.say, …), a list of actions, or a menu", path, v.Type())
 }
 
-// addMenu appends a menu's prompt. A reply holds one capture at most, and its
+// actionID is the clientActionId a list or an action table carries ("" when none).
+func actionID(t *lua.LTable, path string) (string, error) {
+	switch id := t.RawGetString("clientActionId").(type) {
+	case lua.LString:
+		if err := callflow.CheckClientActionID(string(id)); err != nil {
+			return "", fmt.Errorf("%s.clientActionId: %w", path, err)
+		}
+		return string(id), nil
+	case *lua.LNilType:
+		return "", nil
+	default:
+		return "", fmt.Errorf("%s.clientActionId must be a string, got a %s", path, id.Type())
+	}
+}
+
+// setID gives the reply the position id names. 8x8 echoes one clientActionId,
+// so two different ones in one reply leave one of them unanswerable.
+func setID(r *callflow.Reply, id, path string) error {
+	switch {
+	case id == "" || id == r.ClientActionID:
+	case r.ClientActionID != "":
+		return fmt.Errorf("%s: clientActionId %q and %q in one reply; 8x8 echoes one, so the caller's answer can go to only one of them", path, r.ClientActionID, id)
+	default:
+		r.ClientActionID = id
+	}
+	return nil
+}
+
+// addMenu appends a menu's prompt, after what its on_enter says when the
+// caller arrives from elsewhere. A reply holds one capture at most, and its
 // position is that menu.
-func (m *Module) addMenu(r *callflow.Reply, mn *Menu, path string, budget *luaconv.Budget) error {
-	if r.ClientActionID != "" && r.ClientActionID != mn.ID {
-		return fmt.Errorf("%s: menu %q after menu %q in one reply; a caller can answer only one menu at a time", path, mn.ID, r.ClientActionID)
+func (m *Module) addMenu(r *callflow.Reply, mn *Menu, path string, depth int, c *collector) error {
+	if c.entering != "" {
+		return fmt.Errorf("%s: on_enter of menu %q returned the menu %q: it returns what is said before its prompt (ivr.say, ivr.play_file), or nothing", path, c.entering, mn.ID)
 	}
-	params := map[string]any{"promptMessage": mn.Prompt}
-	for _, p := range callflow.ParamNames(callflow.SayAndCapture) {
-		v, ok := mn.Params[p]
-		if !ok {
-			v, ok = m.defaults[p]
+	if ev := m.event; ev != nil && c.L != nil {
+		if mn.OnEnter != nil && mn.ID != ev.position {
+			c.L.Push(mn.OnEnter)
+			c.L.Push(ev.session)
+			c.L.Call(1, 1)
+			said := c.L.Get(-1)
+			c.L.Pop(1)
+			if said != lua.LNil {
+				c.entering = mn.ID
+				err := m.collect(r, said, fmt.Sprintf("%s: on_enter of menu %q (%s)", path, mn.ID, whereOf(mn.OnEnter, mn.Where)), depth+1, c)
+				c.entering = ""
+				if err != nil {
+					return err
+				}
+			}
 		}
-		if !ok || p == "promptMessage" {
-			continue
+		if ev.mem.Root == "" {
+			ev.mem.Root = mn.ID
 		}
-		gv, err := budget.FromLua(v, "menu "+mn.ID+"."+p)
-		if err != nil {
-			return tooLarge(err)
-		}
-		params[p] = gv
 	}
-	a := callflow.Action{Name: callflow.SayAndCapture, Params: params}
+	a, err := m.capture(mn, &c.budget)
+	if err != nil {
+		return err
+	}
 	if ps := callflow.Validate([]callflow.Action{a}, callflow.AsReply); ps != nil {
 		return fmt.Errorf("menu %q (%s): %s", mn.ID, mn.Where, ofOneAction(ps))
 	}
 	r.Callflow = append(r.Callflow, a)
-	r.ClientActionID = mn.ID
-	return nil
+	return setID(r, mn.ID, path)
 }
 
 // toAction converts an action table {action=…, params={…}} to a

@@ -66,6 +66,8 @@ func event(id string, seq int) store.Commit {
 			App:         "demo",
 			Vars:        json.RawMessage(fmt.Sprintf(`{"seq":%d,"lang":"en"}`, seq)),
 			ActionID:    fmt.Sprintf("menu-%d", seq),
+			Root:        "menu-0",
+			Tries:       map[string]int{fmt.Sprintf("menu-%d", seq): seq%3 + 1},
 			Status:      "CALL_RECEIVED",
 			Direction:   "INBOUND",
 			Source:      "+6512345678",

@@ -1,0 +1,404 @@
+package ivr
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/luaivr/luaivr/runtime/callflow"
+	"github.com/luaivr/luaivr/stdlib/luaconv"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Menu is one ivr.menu declaration.
+type Menu struct {
+	ID      string
+	Prompt  string
+	Params  map[string]lua.LValue // sayAndCapture parameters set on the menu
+	Options map[string]lua.LValue // digits → option
+	// Settings are the menu's own menuSettings (other, no_input, tries,
+	// on_too_many, repeat_key); ivr.defaults gives the ones it leaves out.
+	Settings map[string]lua.LValue
+	OnEnter  lua.LValue // function(session) run when a caller arrives; nil when unset
+	Where    string     // script:line of the declaration
+	table    *lua.LTable
+}
+
+// Keys returns a menu's option keys in order.
+func (mn *Menu) Keys() []string {
+	keys := make([]string, 0, len(mn.Options))
+	for k := range mn.Options {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// setting is a menu's own setting, else the default; nil when neither is set.
+func (m *Module) setting(mn *Menu, name string) lua.LValue {
+	if v, ok := mn.Settings[name]; ok {
+		return v
+	}
+	if v, ok := m.defaults[name]; ok {
+		return v
+	}
+	return nil
+}
+
+// settingAt is the line that declared a menu's setting.
+func (m *Module) settingAt(mn *Menu, name string) string {
+	if _, ok := mn.Settings[name]; ok {
+		return mn.Where
+	}
+	return m.setAt[name]
+}
+
+// Tries is the menu's limit on wrong or missing answers in a row (0: none).
+func (m *Module) Tries(mn *Menu) int {
+	n, _ := m.setting(mn, "tries").(lua.LNumber)
+	return int(n)
+}
+
+// RepeatKey is the key that says the menu again ("" when none).
+func (m *Module) RepeatKey(mn *Menu) string {
+	k, _ := m.setting(mn, "repeat_key").(lua.LString)
+	return string(k)
+}
+
+var digitKey = regexp.MustCompile(`^[0-9*#]{1,25}$`)
+
+// menu declares a menu: ivr.menu{ id = "main", prompt = "…", ["1"] = option, … }.
+// What is wrong with it is reported here, at its line: its keys, its options'
+// kinds, and the values of the 8x8 parameters it sets. Menu ids its options
+// name, and the rules between its parameters and the defaults, are checked by
+// Loaded, when every menu and default is known.
+func (m *Module) menu(L *lua.LState) int {
+	m.declaring(L, "ivr.menu")
+	t := checkTable(L, "ivr.menu", 1)
+	mn := &Menu{Params: map[string]lua.LValue{}, Options: map[string]lua.LValue{}, Settings: map[string]lua.LValue{}, Where: where(L)}
+	captureParams := callflow.ParamNames(callflow.SayAndCapture)
+	t.ForEach(func(k, v lua.LValue) {
+		key := lua.LVAsString(k)
+		if n, ok := k.(lua.LNumber); ok {
+			key = n.String()
+		}
+		switch {
+		case key == "id":
+			mn.ID = lua.LVAsString(v)
+		case key == "prompt":
+			mn.Prompt = lua.LVAsString(v)
+		case key == "on_enter":
+			if _, ok := v.(*lua.LFunction); !ok {
+				argError(L, "ivr.menu", 1, "on_enter is a function(session) run when a caller arrives at the menu; got a "+v.Type().String())
+			}
+			mn.OnEnter = v
+		case contains(menuSettings, key):
+			if err := checkSetting(key, v); err != nil {
+				argError(L, "ivr.menu", 1, err.Error())
+			}
+			mn.Settings[key] = v
+		case digitKey.MatchString(key):
+			if err := checkOption(v); err != nil {
+				argError(L, "ivr.menu", 1, fmt.Sprintf("option [%q]: %s", key, err))
+			}
+			mn.Options[key] = v
+		case contains(captureParams, key) && key != "promptMessage":
+			mn.Params[key] = v
+		default:
+			argError(L, "ivr.menu", 1, fmt.Sprintf("menu key %s: expected id, prompt, on_enter, %s, a key like [\"1\"], or a sayAndCapture parameter (%s)",
+				luaconv.Quote(key), strings.Join(menuSettings, ", "), strings.Join(captureParams[1:], ", ")))
+		}
+	})
+	if mn.ID == "" {
+		argError(L, "ivr.menu", 1, "menu needs an id (a string): it becomes the clientActionId 8x8 echoes back")
+	}
+	if err := callflow.CheckClientActionID(mn.ID); err != nil {
+		argError(L, "ivr.menu", 1, "menu id: "+err.Error())
+	}
+	if mn.Prompt == "" {
+		argError(L, "ivr.menu", 1, fmt.Sprintf("menu %q needs a prompt: the text the caller hears", mn.ID))
+	}
+	if prev, dup := m.menus[mn.ID]; dup {
+		argError(L, "ivr.menu", 1, fmt.Sprintf("menu id %q is already used by the menu at %s", mn.ID, prev.Where))
+	}
+	if _, dup := m.positions[mn.ID]; dup {
+		argError(L, "ivr.menu", 1, fmt.Sprintf("menu id %q is already an ivr.on position (%s)", mn.ID, m.positions[mn.ID].where))
+	}
+	if m.vet {
+		own := map[string]bool{}
+		for p := range mn.Params {
+			own[p] = true
+		}
+		a, err := m.capture(mn, &luaconv.Budget{Limits: replyLimits})
+		if err == nil {
+			err = valueProblem(a, own)
+		}
+		if err != nil {
+			m.problem(L, Problem{Where: mn.Where, Msg: fmt.Sprintf("ivr.menu %q: %s", mn.ID, err)})
+		}
+	}
+	obj := L.CreateTable(0, 2)
+	obj.RawSetString("id", lua.LString(mn.ID))
+	obj.RawSetString("prompt", lua.LString(mn.Prompt))
+	mn.table = obj
+	m.menus[mn.ID] = mn
+	m.order = append(m.order, mn.ID)
+	m.byTable[obj] = mn
+	L.Push(obj)
+	return 1
+}
+
+// capture is the menu's sayAndCapture: its prompt, its parameters, the
+// defaults for the others.
+func (m *Module) capture(mn *Menu, budget *luaconv.Budget) (callflow.Action, error) {
+	params := map[string]any{"promptMessage": mn.Prompt}
+	for _, p := range callflow.ParamNames(callflow.SayAndCapture) {
+		v, ok := mn.Params[p]
+		if !ok {
+			v, ok = m.defaults[p]
+		}
+		if !ok || p == "promptMessage" {
+			continue
+		}
+		gv, err := budget.FromLua(v, "menu "+mn.ID+"."+p)
+		if err != nil {
+			return callflow.Action{}, tooLarge(err)
+		}
+		params[p] = gv
+	}
+	return callflow.Action{Name: callflow.SayAndCapture, Params: params}, nil
+}
+
+// on declares what to answer when 8x8 comes back at a position that is not a
+// menu, e.g. after a bridged call ends: ivr.on("post_call", goodbye).
+func (m *Module) on(L *lua.LState) int {
+	m.declaring(L, "ivr.on")
+	id, ok := L.Get(1).(lua.LString)
+	if !ok {
+		argError(L, "ivr.on", 1, "a position id (string) expected, got "+L.Get(1).Type().String())
+	}
+	v := L.Get(2)
+	if err := checkOption(v); err != nil || v == lua.LNil {
+		argError(L, "ivr.on", 2, "what to answer there: a menu, a menu id, an action, a list of actions or a function")
+	}
+	if err := callflow.CheckClientActionID(string(id)); err != nil {
+		argError(L, "ivr.on", 1, "position id: "+err.Error())
+	}
+	if _, isMenu := m.menus[string(id)]; isMenu {
+		argError(L, "ivr.on", 1, fmt.Sprintf("%q is a menu; ivr.on is for positions that are not menus", id))
+	}
+	m.positions[string(id)] = position{answer: v, where: where(L)}
+	return 0
+}
+
+// declareRoot is ivr.root(menu): where a call starts when it arrives without
+// a position, and starts again when its position no longer exists.
+func (m *Module) declareRoot(L *lua.LState) int {
+	m.declaring(L, "ivr.root")
+	switch v := L.Get(1).(type) {
+	case lua.LString:
+	case *lua.LTable:
+		if m.byTable[v] == nil {
+			argError(L, "ivr.root", 1, "a menu (what ivr.menu returned) or a menu id expected, got a table that is not a menu")
+		}
+	default:
+		argError(L, "ivr.root", 1, "a menu or a menu id expected, got "+v.Type().String())
+	}
+	if m.root != nil {
+		argError(L, "ivr.root", 1, "the root is already declared at "+m.rootAt)
+	}
+	m.root, m.rootAt = L.Get(1), where(L)
+	return 0
+}
+
+// declaring refuses a declaration after the top level: each event runs the
+// script afresh, so a menu declared in a handler would not exist when the
+// caller's answer comes back.
+func (m *Module) declaring(L *lua.LState, fn string) {
+	if m.loaded {
+		L.RaiseError("%s is called in a handler or an option: declare menus, positions and the root at the top level of the script (it runs again at every event, so what a handler declares is gone when the caller answers); for words that change per call, say them from the menu's on_enter", fn)
+	}
+}
+
+func checkOption(v lua.LValue) error {
+	switch v.(type) {
+	case nil, *lua.LNilType, lua.LString, *lua.LTable, *lua.LFunction:
+		return nil
+	}
+	return fmt.Errorf("an option is a menu, a menu id, an action, a list of actions or a function; got a %s", v.Type())
+}
+
+// Loaded closes the tree once the script's top level has run, and, for a
+// module made with NewAtLoad, returns every mistake in it, in script order: those its declarations noted (8x8's
+// rules on the values they set), every menu id an option, a default, a
+// position or ivr.root names that no menu has, and each menu's sayAndCapture
+// checked with the defaults as they ended up.
+func (m *Module) Loaded() []Problem {
+	m.loaded = true
+	if !m.vet {
+		return nil
+	}
+	problems := m.problems
+	report := func(where, what string, err error) {
+		if err != nil {
+			problems = append(problems, Problem{Where: where, Msg: what + " " + err.Error()})
+		}
+	}
+	noted := map[string]bool{} // menus whose values are already reported
+	for _, p := range m.problems {
+		noted[p.Where] = true
+	}
+	for _, mn := range m.Menus() {
+		what := fmt.Sprintf("ivr.menu %q", mn.ID)
+		for _, k := range mn.Keys() {
+			report(mn.Where, fmt.Sprintf("%s option [%q]", what, k), m.resolve(mn.Options[k], 0))
+		}
+		for _, s := range []string{"other", "no_input", "on_too_many"} {
+			report(mn.Where, what+" "+s, m.resolve(mn.Settings[s], 0))
+		}
+		if n := m.Tries(mn); n > 0 && m.setting(mn, "on_too_many") == nil {
+			report(mn.Where, what, fmt.Errorf("allows %d tries but says nothing after them: add on_too_many = <what the caller gets> (here or in ivr.defaults)", n))
+		}
+		if noted[mn.Where] {
+			continue
+		}
+		a, err := m.capture(mn, &luaconv.Budget{Limits: replyLimits})
+		if err == nil {
+			if ps := callflow.Validate([]callflow.Action{a}, callflow.AsReply); ps != nil {
+				err = errors.New(ofOneAction(ps))
+			}
+		}
+		report(mn.Where, what+":", err)
+	}
+	for _, s := range []string{"other", "no_input", "on_too_many"} {
+		report(m.setAt[s], "ivr.defaults "+s, m.resolve(m.defaults[s], 0))
+	}
+	for _, id := range m.Positions() {
+		report(m.positions[id].where, fmt.Sprintf("ivr.on %q", id), m.resolve(m.positions[id].answer, 0))
+	}
+	if id, ok := m.root.(lua.LString); ok {
+		report(m.rootAt, "ivr.root", m.resolve(id, 0))
+	}
+	sort.SliceStable(problems, func(i, j int) bool {
+		fi, li := splitWhere(problems[i].Where)
+		fj, lj := splitWhere(problems[j].Where)
+		return fi < fj || fi == fj && li < lj
+	})
+	return problems
+}
+
+// splitWhere splits "file:line" (0 when there is no line).
+func splitWhere(where string) (string, int) {
+	i := strings.LastIndexByte(where, ':')
+	if i < 0 {
+		return where, 0
+	}
+	n, err := strconv.Atoi(where[i+1:])
+	if err != nil {
+		return where, 0
+	}
+	return where[:i], n
+}
+
+// SplitWhere splits a Problem's Where into its file and line.
+func (p Problem) SplitWhere() (file string, line int) { return splitWhere(p.Where) }
+
+// resolve checks that every menu id v names, alone or in a list, is a menu,
+// and, in an app whose menu tree answers every position (no on_dtmf, no
+// on_timeout), that every clientActionId a list sets is a menu or an ivr.on
+// position: the caller's answer there would find neither.
+func (m *Module) resolve(v lua.LValue, depth int) error {
+	switch v := v.(type) {
+	case lua.LString:
+		if m.menus[string(v)] == nil {
+			return m.noMenu(string(v))
+		}
+	case *lua.LTable:
+		if m.byTable[v] != nil || depth >= 8 {
+			return nil
+		}
+		if id, ok := v.RawGetString("clientActionId").(lua.LString); ok && !m.IsPosition(string(id)) && m.treeAnswersAll() {
+			hint := fmt.Sprintf("declare it with ivr.on(%q, …)", string(id))
+			if near := closest(string(id), append(m.Positions(), m.order...)); near != "" {
+				hint = fmt.Sprintf("did you mean %q?", near)
+			}
+			return fmt.Errorf("sets clientActionId %q, which no menu or ivr.on position has: the caller's answer there would start again at the root (%s)", string(id), hint)
+		}
+		if v.RawGetString("action") != lua.LNil {
+			return nil
+		}
+		for i := 1; i <= min(v.Len(), maxActions); i++ {
+			if err := m.resolve(v.RawGetInt(i), depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// treeAnswersAll reports whether the script leaves every answer to the menu
+// tree: it defines neither on_dtmf nor on_timeout.
+func (m *Module) treeAnswersAll() bool {
+	return m.globals != nil && m.globals.RawGetString("on_dtmf") == lua.LNil && m.globals.RawGetString("on_timeout") == lua.LNil
+}
+
+// noMenu says that no menu has id, and which one was probably meant.
+func (m *Module) noMenu(id string) error {
+	ids := append([]string(nil), m.order...)
+	sort.Strings(ids)
+	hint := fmt.Sprintf("; to speak text use ivr.say(%s)", luaconv.Quote(id))
+	if best := closest(id, ids); best != "" {
+		hint = fmt.Sprintf("; did you mean %q?", best)
+	}
+	if len(ids) > maxIDsShown {
+		ids = append(ids[:maxIDsShown], "…")
+	}
+	if _, on := m.positions[id]; on {
+		return fmt.Errorf("is %q, an ivr.on position, not a menu: only a menu can be answered with its id (menus: %s)", id, strings.Join(ids, ", "))
+	}
+	return fmt.Errorf("is %s, but no menu has that id (menus: %s)%s", luaconv.Quote(id), strings.Join(ids, ", "), hint)
+}
+
+// closest is the id nearest to name by edit distance, if it is near enough
+// to be a typo: at most a third of its letters, and at least one, differ.
+func closest(name string, ids []string) string {
+	best, bestD := "", max(1, len(name)/3)+1
+	for _, id := range ids {
+		if d := distance(name, id); d < bestD {
+			best, bestD = id, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance between a and b, in bytes, with a
+// swap of two neighbours counted as one edit (mian → main).
+func distance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 { // ids are short; a long one is no typo of another
+		return max(len(a), len(b))
+	}
+	prev2 := make([]int, len(b)+1)
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(b)]
+}
