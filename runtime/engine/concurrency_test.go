@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
 )
@@ -93,7 +94,7 @@ function on_dtmf(session, digits)
   string.stash = (string.stash or "") .. session.id
   return ivr.say_and_capture(report .. " stash=" .. string.stash, { maxDigits = 1 })
 end`
-	h := newHarness(t, scriptDir(t, map[string]string{"a.lua": app, "b.lua": app}), engine.Options{})
+	h := newHarness(t, scriptDir(t, map[string]string{"a.lua": app, "b.lua": app}), engine.Options{Deadline: 2 * time.Second}) // about leaks, not deadlines: a loaded machine must not time out
 	var wg sync.WaitGroup
 	errs := make(chan string, 200)
 	for i := 0; i < 40; i++ {

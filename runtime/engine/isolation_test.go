@@ -84,7 +84,7 @@ func appFor(c carrier) string {
 		return voice + c.top + `
 main = ivr.menu { id = "main", prompt = "clean",
   ["1"] = function(session) ` + c.write + ` return main end,
-  ["2"] = function(session) return ivr.say_and_capture(` + c.read + `, { maxDigits = 1, clientActionId = "main" }) end }
+  ["2"] = function(session) return { clientActionId = "main", ivr.say_and_capture(` + c.read + `, { maxDigits = 1 }) } end }
 on_call = main`
 	}
 	return voice + c.top + `
