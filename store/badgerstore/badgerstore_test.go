@@ -31,8 +31,8 @@ func openT(t *testing.T, opts Options) *Store {
 func TestConformance(t *testing.T) {
 	t.Run("InMemory", func(t *testing.T) {
 		t.Parallel()
-		storetest.Run(t, func(t *testing.T) store.Store {
-			s, err := Open(Options{InMemory: true})
+		storetest.Run(t, func(t *testing.T, o store.Options) store.Store {
+			s, err := Open(Options{InMemory: true, SessionTTL: o.SessionTTL, ReplyTTL: o.ReplyTTL})
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
@@ -41,8 +41,8 @@ func TestConformance(t *testing.T) {
 	})
 	t.Run("Dir", func(t *testing.T) {
 		t.Parallel()
-		storetest.Run(t, func(t *testing.T) store.Store {
-			s, err := Open(Options{Dir: t.TempDir()})
+		storetest.Run(t, func(t *testing.T, o store.Options) store.Store {
+			s, err := Open(Options{Dir: t.TempDir(), SessionTTL: o.SessionTTL, ReplyTTL: o.ReplyTTL})
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
@@ -56,7 +56,7 @@ func commitOf(id string, seq int) store.Commit {
 	now := time.Now().UTC()
 	return store.Commit{
 		Session:  store.Session{ID: id, App: "demo", Vars: json.RawMessage(fmt.Sprintf(`{"seq":%d}`, seq)), Events: seq + 1, Created: now, Updated: now},
-		Entry:    store.Entry{Seq: seq, At: now, EventType: "CALL_ACTION"},
+		Entry:    store.Entry{Seq: seq + 1, At: now, EventType: "CALL_ACTION"},
 		ReplyKey: fmt.Sprintf("%s/%d", id, seq),
 		Reply:    fmt.Appendf(nil, `{"seq":%d}`, seq),
 	}
@@ -78,7 +78,7 @@ func present(t *testing.T, s *Store, c store.Commit) (session, entry, reply bool
 	for _, e := range entries {
 		entry = entry || e.Seq == c.Entry.Seq
 	}
-	body, reply, err := s.Reply(ctx, c.ReplyKey)
+	body, reply, err := s.Reply(ctx, c.Session.ID, c.ReplyKey)
 	if err != nil {
 		t.Fatalf("Reply: %v", err)
 	}
@@ -117,7 +117,7 @@ func TestTTL(t *testing.T) {
 			t.Parallel()
 			s := openT(t, Options{InMemory: true, SessionTTL: tc.sessionTTL, ReplyTTL: tc.replyTTL})
 			c := commitOf("call-1", 0)
-			if err := s.Commit(t.Context(), c); err != nil {
+			if err := storetest.Commit(t.Context(), s, c); err != nil {
 				t.Fatal(err)
 			}
 			if sess, entry, reply := present(t, s, c); !sess || !entry || !reply {
@@ -158,20 +158,20 @@ func TestCommitRefreshesSessionTTL(t *testing.T) {
 		return at
 	}
 
-	if err := s.Commit(t.Context(), commitOf("call-1", 0)); err != nil {
+	if err := storetest.Commit(t.Context(), s, commitOf("call-1", 0)); err != nil {
 		t.Fatal(err)
 	}
 	first := expiresAt(sessionKey("call-1"))
 	// Expiry has a granularity of a second: let one pass.
 	time.Sleep(1100 * time.Millisecond)
-	if err := s.Commit(t.Context(), commitOf("call-1", 1)); err != nil {
+	if err := storetest.Commit(t.Context(), s, commitOf("call-1", 1)); err != nil {
 		t.Fatal(err)
 	}
 	if second := expiresAt(sessionKey("call-1")); second <= first {
 		t.Errorf("session expiry after second commit = %d, want later than %d", second, first)
 	}
-	if e0 := expiresAt(entryKey("call-1", 0)); e0 != first {
-		t.Errorf("entry 0 expiry = %d, want %d (that of its own commit)", e0, first)
+	if e1 := expiresAt(entryKey("call-1", 1)); e1 != first {
+		t.Errorf("entry 1 expiry = %d, want %d (that of its own commit)", e1, first)
 	}
 }
 
@@ -184,7 +184,7 @@ func TestReopen(t *testing.T) {
 	}
 	commits := []store.Commit{commitOf("call-1", 0), commitOf("call-1", 1), commitOf("call-2", 0)}
 	for _, c := range commits {
-		if err := s.Commit(t.Context(), c); err != nil {
+		if err := storetest.Commit(t.Context(), s, c); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -273,7 +273,7 @@ func TestCrashChild(t *testing.T) {
 	// Never Close: exiting without it is a crash too.
 	deadline := time.Now().Add(30 * time.Second)
 	for k := 0; time.Now().Before(deadline); k++ {
-		if err := s.Commit(context.Background(), crashCommit(k)); err != nil {
+		if err := storetest.Commit(context.Background(), s, crashCommit(k)); err != nil {
 			fmt.Println("commit:", err)
 			os.Exit(1)
 		}
@@ -348,7 +348,7 @@ func TestInMemoryLargeValues(t *testing.T) {
 	big := []byte(`"` + strings.Repeat("x", 64<<10) + `"`)
 	c := store.Commit{Session: store.Session{ID: "s", Events: 1}, Entry: store.Entry{Seq: 1, Reply: big, Event: big},
 		ReplyKey: "k", Reply: big}
-	if err := st.Commit(context.Background(), c); err != nil {
+	if err := storetest.Commit(context.Background(), st, c); err != nil {
 		t.Fatalf("a 64 KiB transcript entry in memory: %v", err)
 	}
 }
