@@ -21,3 +21,7 @@ func TestOpenURL(t *testing.T) {
 		t.Fatalf("mem:// opened a %T", s)
 	}
 }
+
+func TestShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T, opts store.Options) store.Store { return memstore.New(opts) })
+}
