@@ -387,6 +387,7 @@ func (e *Engine) route(s *Scripts, sess *store.Session, known bool, ev *webhook.
 		if app := s.Retired[sess.App]; app != nil {
 			return app
 		}
+		return nil // a call keeps its app, though not served here (see run)
 	}
 	if pathApp != "" {
 		if app := s.Apps[pathApp]; app != nil {
@@ -430,7 +431,14 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 	}
 	isAction := ev.Type == webhook.CallAction
 	if app == nil {
-		if isAction {
+		if isAction && sess.App != "" {
+			// Handing the call to another app would leave it there: with the
+			// session's app unchanged, its next event can reach an instance
+			// that serves the app.
+			out.err = fmt.Errorf("this call belongs to app %s, which this instance does not serve (removed before this instance started, or not in its script folder): serve the same scripts on every instance sharing the store", sess.App)
+			out.reason = ReasonNoApp
+			out.reply = e.serverFallback()
+		} else if isAction {
 			out.err = errors.New("no app for this call: name one in the URL (/webhooks/APP), list the called number in a script's numbers, or start serve with --app")
 			out.reason = ReasonNoApp
 			out.reply = e.serverFallback()
