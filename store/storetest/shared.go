@@ -226,9 +226,9 @@ func (p paused) Commit(_ context.Context, c store.Commit) error {
 // event again on what B saved: both presses are kept, neither is lost.
 func testPausedPastLease(t *testing.T, s store.Store) {
 	p := paused{Store: s, committing: make(chan struct{}, 2), commitAt: make(chan struct{})}
-	// Short times, so the lease is brief: 500ms to wait for a slot, 20ms of
-	// deadline twice, 50ms per store operation four times.
-	opts := engine.Options{Deadline: 10 * time.Millisecond, StoreTimeout: 50 * time.Millisecond}
+	// Short times, so the lease is brief (1.1s): 500ms to wait for a slot,
+	// twice the deadline, 50ms per store operation four times.
+	opts := engine.Options{Deadline: 200 * time.Millisecond, StoreTimeout: 50 * time.Millisecond}
 	aOpts := opts
 	aOpts.Store = p
 	a, b := instance(t, s, aOpts), instance(t, s, opts)
