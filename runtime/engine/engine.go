@@ -9,8 +9,9 @@
 //     logged with the script's file and line, and counted.
 //   - Idempotent: a redelivered event gets the stored reply; the script does not
 //     run again.
-//   - Ordered: events of one session are handled one at a time; sessions run in
-//     parallel.
+//   - Ordered: events of one session are handled one at a time, also across
+//     instances sharing the store (the store's lease, locks.go); sessions run
+//     in parallel.
 //   - Isolated: each event gets a new Lua state, so nothing a script leaves behind
 //     reaches the next event or another call.
 package engine
