@@ -3,15 +3,65 @@
 // and reply, and the replies already sent, so a redelivered event is answered the
 // same way without running the script again.
 //
-// The engine talks only to the Store interface. badgerstore is the embedded default;
-// a shared implementation (Redis) can sit behind the same interface so that several
-// luaivr instances serve one sub-account. storetest holds the behaviour every
+// The engine talks only to the Store interface, and the interface's contract
+// holds across processes: several luaivr instances may share one store behind a
+// load balancer, and any of them may die mid-call. badgerstore is the embedded
+// default (one process holds its folder), memstore a throwaway one for flow
+// tests and check, and a shared implementation (Redis) registers its URL
+// schemes with RegisterScheme. storetest holds the behaviour every
 // implementation must have.
+//
+// # Handling one event
+//
+// The engine handles an event of a session in these steps, each a store
+// operation bounded by its own timeout (Options.Timeout), so that a stalled
+// store means the fallback to the caller, never silence:
+//
+//  1. Acquire the session's lease: a random token that expires after a TTL
+//     longer than anything one event may take (the wait for a script slot,
+//     twice the script deadline, and its store operations at their timeout). While another event of
+//     the session holds it, Acquire answers ErrLocked and the engine waits:
+//     the events of one session are handled one at a time by all the
+//     instances together. This is also what makes the reply cache atomic: a
+//     redelivery landing on another instance while the first still runs the
+//     script waits for the lease, then finds the reply that the first
+//     committed.
+//  2. Read the reply cache (Reply): a redelivered event gets the stored reply
+//     and the script does not run again.
+//  3. Read the session; its Events count is the version the event read.
+//  4. Run the script, renewing the lease (Renew) if it runs long.
+//  5. Commit, conditionally: the store applies the commit only while the lease
+//     is still the session's and the session still counts the events that
+//     step 3 read, and releases the lease with it; otherwise nothing changes
+//     and it answers ErrConflict. A script abandoned by the watchdog, or an
+//     instance paused past its lease, cannot overwrite a newer event. On a
+//     conflict the engine starts again at step 1, and a redelivery answered
+//     elsewhere meanwhile is answered from the cache.
+//
+// Register (a call we place) is a compare-and-swap on the session, outside
+// leases: an event that read the session before it fails its commit with
+// ErrConflict and is handled again on what Register stored.
+//
+// # Time to live
+//
+// What the store keeps expires by itself; nothing is deleted explicitly:
+//   - a session lives SessionTTL after its last commit or Register; each
+//     transcript entry lives SessionTTL after the commit that wrote it, so a
+//     long call's oldest entries can go shortly before its session;
+//   - a reply lives ReplyTTL after its commit (a redelivery after that runs
+//     the script again);
+//   - a kv key written with a ttl lives that long after the write (KVIncr with
+//     a ttl of 0 keeps the key's expiry);
+//   - a lease lives its ttl after Acquire or the last Renew.
+//
+// Expired things read as missing (ok false) and are not listed by Sessions;
+// their expiry is kept to within a second.
 package store
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -19,6 +69,9 @@ import (
 type Session struct {
 	ID  string `json:"id"`
 	App string `json:"app"`
+	// Version is the content hash of the app's script the call started on, so
+	// that an instance serving another version of the app can say so.
+	Version string `json:"version,omitempty"`
 	// Vars is the JSON object the script's session.vars held after the last event.
 	Vars json.RawMessage `json:"vars,omitempty"`
 	// ActionID is the clientActionId of the last reply we sent: the caller's
@@ -33,19 +86,21 @@ type Session struct {
 	Tries map[string]int `json:"tries,omitempty"`
 	// Status is the last callStatus (CALL_RECEIVED, …) or, once the session
 	// summary arrived, its sessionStatus (COMPLETED, BUSY, …).
-	Status      string    `json:"status,omitempty"`
-	Ended       bool      `json:"ended,omitempty"`
-	Direction   string    `json:"direction,omitempty"`
-	Source      string    `json:"source,omitempty"`
-	Destination string    `json:"destination,omitempty"`
-	Events      int       `json:"events"` // events recorded so far; the next transcript Seq
-	Created     time.Time `json:"created"`
-	Updated     time.Time `json:"updated"`
+	Status      string `json:"status,omitempty"`
+	Ended       bool   `json:"ended,omitempty"`
+	Direction   string `json:"direction,omitempty"`
+	Source      string `json:"source,omitempty"`
+	Destination string `json:"destination,omitempty"`
+	// Events counts the entries of the transcript; the store assigns it (see
+	// Commit). It is the session's version: a commit names the count it read.
+	Events  int       `json:"events"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
 }
 
 // Entry is one line of a session's transcript: an event and what we did with it.
 type Entry struct {
-	Seq        int             `json:"seq"`
+	Seq        int             `json:"seq"` // assigned by the store: 1, 2, 3, …
 	At         time.Time       `json:"at"`
 	App        string          `json:"app,omitempty"`
 	EventType  string          `json:"event_type"`
@@ -61,10 +116,24 @@ type Entry struct {
 	Fallback   bool            `json:"fallback,omitempty"`
 }
 
+// Lease is the right to commit the next event of one session. Token is random
+// (NewToken), so that only its holder can renew, release or commit with it.
+type Lease struct {
+	SessionID string
+	Token     string
+}
+
 // Commit is everything one event changes, written atomically: either all of it
 // is stored or none is.
 type Commit struct {
-	Session Session // the session after the event; Events already counts Entry
+	// Lease is the lease the event holds on Session.ID; Read is the session's
+	// Events as the event read it (0: the session was unknown or expired).
+	// The commit is applied only while both still hold.
+	Lease Lease
+	Read  int
+	// Session is the session after the event and Entry the transcript line;
+	// the store sets Session.Events and Entry.Seq to Read+1.
+	Session Session
 	Entry   Entry
 	// ReplyKey names the event for redelivery ("" when it cannot be named);
 	// Reply is the exact body we answered with.
@@ -72,56 +141,111 @@ type Commit struct {
 	Reply    []byte
 }
 
-// Store keeps sessions, transcripts and sent replies. Implementations are safe
-// for concurrent use; the engine guarantees that events of one session are
-// committed one at a time.
+// Store keeps sessions, transcripts and sent replies, and orders the events of
+// each session through leases. Implementations are safe for concurrent use,
+// by goroutines and, for a shared store, by processes.
+//
+// Errors: ErrLocked and ErrConflict as documented on each method;
+// ErrUnavailable (wrapped, with why) when the store cannot be reached or does
+// not answer in time, so the caller knows that retrying later may work; a
+// canceled or expired ctx gives ctx's error.
 type Store interface {
 	// Session returns the session with this id; ok is false when it is unknown
 	// or expired.
 	Session(ctx context.Context, id string) (s Session, ok bool, err error)
-	// Reply returns the body sent for a redelivered event.
-	Reply(ctx context.Context, key string) (body []byte, ok bool, err error)
-	// Commit stores one event's changes atomically. When it returns nil the
-	// changes survive a crash of the process.
+	// Reply returns the body sent for a redelivered event of session
+	// sessionID (a shared store may place a session's keys together).
+	Reply(ctx context.Context, sessionID, key string) (body []byte, ok bool, err error)
+
+	// Acquire takes the lease on session sessionID for ttl. It answers
+	// ErrLocked at once while another lease on the session is live.
+	Acquire(ctx context.Context, sessionID string, ttl time.Duration) (Lease, error)
+	// Renew extends a lease to ttl from now; ErrConflict when it is no
+	// longer the session's (it expired, or was released).
+	Renew(ctx context.Context, l Lease, ttl time.Duration) error
+	// Release gives a lease up if it is still the session's (compare and
+	// delete): releasing a lease already lost changes nothing.
+	Release(ctx context.Context, l Lease) error
+
+	// Commit stores one event's changes atomically and releases its lease,
+	// if c.Lease is still the session's and the stored session still counts
+	// c.Read events; otherwise it changes nothing and answers ErrConflict.
+	// When it returns nil the changes survive a crash of the process.
 	Commit(ctx context.Context, c Commit) error
+	// Register records a session before its first webhook (a call we place),
+	// atomically against commits and other Registers: see Registered for
+	// how it merges with what events already stored. It returns the session
+	// as stored.
+	Register(ctx context.Context, s Session) (Session, error)
+
 	// Transcript returns a session's entries in order.
 	Transcript(ctx context.Context, sessionID string) ([]Entry, error)
 	// Sessions calls fn for each live session, most recently updated first,
-	// until fn returns false.
+	// until fn returns false. fn may call the Store.
 	Sessions(ctx context.Context, fn func(Session) bool) error
 	// KV is the key-value store an app's sessions share (the Lua module kv).
 	KV
-	// Ready is nil while the store can take events; else it says why not
-	// (its disk is full, its data folder is gone, …) and what to do. While it
-	// is not, the engine answers callers with the fallback, which nothing
-	// could record, rather than with replies that would be lost.
-	Ready() error
 	Close() error
 }
 
-// KV keeps values per app: each app sees only its own keys. Values are JSON
-// text; a ttl of 0 keeps a value until it is deleted.
-//
-// Writes keep to the app's KVQuota atomically, even against other luaivr
-// processes sharing the store: a write that would take the app's keys or
-// bytes over it is refused with a *KVQuotaError and changes nothing, and a
-// write that adds to neither (an update in place, a delete) is never refused.
-type KV interface {
-	KVGet(ctx context.Context, app, key string) (value []byte, ok bool, err error)
-	KVSet(ctx context.Context, app, key string, value []byte, ttl time.Duration, quota KVQuota) error
-	KVDelete(ctx context.Context, app, key string) error
-	// KVIncr adds delta to the number at key (missing counts as 0) atomically,
-	// even against other luaivr processes sharing the store, and returns the
-	// new value. A ttl of 0 keeps the key's current expiry.
-	KVIncr(ctx context.Context, app, key string, delta float64, ttl time.Duration, quota KVQuota) (float64, error)
-	// KVList returns up to limit pairs whose key starts with prefix, in key
-	// order; ErrKVListTooLarge when their keys and values come to more than
-	// maxBytes.
-	KVList(ctx context.Context, app, prefix string, limit, maxBytes int) ([]KVPair, error)
+// Sentinel errors of the store contract; implementations wrap them.
+var (
+	// ErrLocked: another event of the session holds its lease.
+	ErrLocked = errors.New("another event of this session holds its lease")
+	// ErrConflict: the lease was lost or the session changed since it was
+	// read; nothing was written.
+	ErrConflict = errors.New("the session changed or its lease was lost since the event read it; nothing was saved")
+	// ErrUnavailable: the store could not be reached or did not answer in
+	// time.
+	ErrUnavailable = errors.New("the store is unavailable")
+)
+
+// Readier is a store that can tell, before an event runs, that it could not
+// save it (its disk is full, its data folder is gone, its server is down).
+type Readier interface {
+	// Ready is nil while the store can take events; else it says why not
+	// and what to do. While it is not, the engine answers callers with the
+	// fallback, which nothing could record, rather than with replies that
+	// would be lost.
+	Ready() error
 }
 
-// KVPair is one entry of an app's kv store.
-type KVPair struct {
-	Key   string
-	Value []byte
+// Ready is s's Ready for a Readier, and nil for a store that cannot tell.
+func Ready(s Store) error {
+	if r, ok := s.(Readier); ok {
+		return r.Ready()
+	}
+	return nil
+}
+
+// Sizer is a store that can say how many bytes it holds (for metrics).
+type Sizer interface {
+	// Size is the bytes held in the store's index (Badger's LSM tree) and in
+	// its log of values.
+	Size() (index, log int64)
+}
+
+// Registered is how Register merges s into what is stored (old, nil when
+// nothing is): events may have reached the store first (8x8 may post the
+// call's first status before the call's placing returns), so their count,
+// status and times are kept, and s's app, version, vars and position taken.
+// It returns the session to store and its REGISTERED transcript entry.
+func Registered(old *Session, s Session) (Session, Entry) {
+	at := s.Updated
+	if old != nil {
+		s.Events, s.Status, s.Created, s.Ended = old.Events, old.Status, old.Created, old.Ended
+	}
+	if s.Created.IsZero() {
+		s.Created = at
+	}
+	s.Events++
+	return s, Entry{Seq: s.Events, At: at, App: s.App, EventType: "REGISTERED", ActionID: s.ActionID}
+}
+
+// Numbered is the session and entry a commit stores: numbered Read+1.
+func (c Commit) Numbered() (Session, Entry) {
+	s, e := c.Session, c.Entry
+	s.Events = c.Read + 1
+	e.Seq = s.Events
+	return s, e
 }

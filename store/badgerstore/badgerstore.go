@@ -25,7 +25,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -89,9 +91,15 @@ const healthInterval = 20 * time.Millisecond
 const DefaultMinFree = 256 << 20
 
 // Store is a store.Store on Badger. Create it with Open.
+//
+// One process at a time opens a data folder (Badger locks it), so the
+// sessions' leases live in the process (store.LocalLeases) and hold for every
+// engine sharing the Store; commits check them and the session's version
+// inside the Badger transaction that writes.
 type Store struct {
 	db         db
 	h          *health
+	leases     store.LocalLeases
 	sessionTTL time.Duration
 	replyTTL   time.Duration
 	log        *slog.Logger
@@ -101,12 +109,43 @@ type Store struct {
 	done      sync.WaitGroup
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Readier = (*Store)(nil)
+	_ store.Sizer   = (*Store)(nil)
+)
 
-// commitAttempts bounds retries on badger.ErrConflict. Commit only writes, and
-// Badger reports conflicts on keys a transaction read, so a conflict should
-// never happen; the retry is a cheap guard should that change.
+func init() {
+	store.RegisterScheme("badger", func(u *url.URL, o store.Options) (store.Store, error) {
+		dir := u.Host + u.Path // badger:///abs/path, badger://relative/path
+		if u.Opaque != "" {
+			dir = u.Opaque // badger:relative
+		}
+		opts := Options{Dir: dir, SessionTTL: o.SessionTTL, ReplyTTL: o.ReplyTTL, SyncWrites: o.SyncWrites,
+			MinFree: o.MinFree, Repair: o.Repair, Logger: o.Logger}
+		if o.Brief {
+			opts.GCInterval = -1
+		}
+		return Open(opts)
+	})
+}
+
+// commitAttempts bounds retries on badger.ErrConflict. Commits and
+// Registers of one session take turns (sessionLock), so Badger, which refuses
+// the second of two overlapping transactions that read a key, should find no
+// conflict; the retry is a cheap guard should that change.
 const commitAttempts = 3
+
+// sessionLocks make the commits and Registers of one session in this process
+// take turns, by a hash of its id: a read-check-write without Badger
+// refusing one of two that overlap. Only this process opens the folder.
+var sessionLocks [64]sync.Mutex
+
+func sessionLock(id string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return &sessionLocks[h.Sum32()%uint32(len(sessionLocks))]
+}
 
 // Open opens (creating if needed) the database in opts.Dir, or an in-memory
 // one, and starts value-log GC and the health monitor. It refuses a disk with
@@ -369,8 +408,8 @@ func (s *Store) Session(ctx context.Context, id string) (store.Session, bool, er
 	return sess, ok, nil
 }
 
-// Reply implements store.Store.
-func (s *Store) Reply(ctx context.Context, key string) ([]byte, bool, error) {
+// Reply implements store.Store; replies are keyed by the event alone.
+func (s *Store) Reply(ctx context.Context, _, key string) ([]byte, bool, error) {
 	var body []byte
 	ok, err := s.get(ctx, replyKey(key), func(v []byte) error {
 		body = bytes.Clone(v)
@@ -406,52 +445,147 @@ func (s *Store) get(ctx context.Context, key []byte, fn func([]byte) error) (ok 
 	return err == nil, err
 }
 
+// Acquire implements store.Store.
+func (s *Store) Acquire(ctx context.Context, sessionID string, ttl time.Duration) (store.Lease, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Lease{}, err
+	}
+	return s.leases.Acquire(sessionID, ttl)
+}
+
+// Renew implements store.Store.
+func (s *Store) Renew(ctx context.Context, l store.Lease, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.leases.Renew(l, ttl)
+}
+
+// Release implements store.Store.
+func (s *Store) Release(_ context.Context, l store.Lease) error {
+	s.leases.Release(l)
+	return nil
+}
+
 // Commit implements store.Store: session, transcript entry and reply are
-// written in one Badger transaction. Each commit gives the session key a fresh
-// SessionTTL; the entry keeps the TTL of its own write, so a long call's
-// oldest entries can expire shortly before its session does.
+// written in one Badger transaction, which reads the session to check the
+// version (and lets Badger refuse a Register overlapping it). Each commit
+// gives the session key a fresh SessionTTL; the entry keeps the TTL of its
+// own write, so a long call's oldest entries can expire shortly before its
+// session does.
 func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sess, err := encode(c.Session)
-	if err != nil {
-		return fmt.Errorf("badgerstore: encode session %q: %w", c.Session.ID, err)
+	sess, entry := c.Numbered()
+	write := func(txn *badger.Txn) error {
+		var stored struct { // the version alone: vars may be a megabyte
+			Events int `json:"events"`
+		}
+		switch item, err := txn.Get(sessionKey(sess.ID)); {
+		case errors.Is(err, badger.ErrKeyNotFound):
+		case err != nil:
+			return err
+		default:
+			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &stored) }); err != nil {
+				return err
+			}
+		}
+		if c.Lease.SessionID != sess.ID || !s.leases.Holds(c.Lease) || stored.Events != c.Read {
+			return fmt.Errorf("it read %d events, %d are stored: %w", c.Read, stored.Events, store.ErrConflict)
+		}
+		return s.write(txn, sess, entry, c.ReplyKey, c.Reply)
 	}
-	entry, err := encode(c.Entry)
+	err := s.update(sess.ID, write)
 	if err != nil {
-		return fmt.Errorf("badgerstore: encode entry %d of session %q: %w", c.Entry.Seq, c.Session.ID, err)
+		return fmt.Errorf("badgerstore: commit event %d of session %q: %w", entry.Seq, sess.ID, err)
+	}
+	s.leases.Release(c.Lease)
+	return nil
+}
+
+// Register implements store.Store: a read and a write in one transaction,
+// which Badger refuses if a commit or Register of the session came between.
+func (s *Store) Register(ctx context.Context, sess store.Session) (store.Session, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Session{}, err
+	}
+	var merged store.Session
+	err := s.update(sess.ID, func(txn *badger.Txn) error {
+		old, ok, err := s.readSession(txn, sess.ID)
+		if err != nil {
+			return err
+		}
+		var entry store.Entry
+		if ok {
+			merged, entry = store.Registered(&old, sess)
+		} else {
+			merged, entry = store.Registered(nil, sess)
+		}
+		return s.write(txn, merged, entry, "", nil)
+	})
+	if err != nil {
+		return store.Session{}, fmt.Errorf("badgerstore: register session %q: %w", sess.ID, err)
+	}
+	return merged, nil
+}
+
+// update runs fn, a change to session id, in a read-write transaction.
+func (s *Store) update(id string, fn func(txn *badger.Txn) error) error {
+	mu := sessionLock(id)
+	mu.Lock()
+	defer mu.Unlock()
+	var err error
+	for range commitAttempts {
+		if err = s.db.Update(fn); !errors.Is(err, badger.ErrConflict) {
+			break
+		}
+	}
+	return err
+}
+
+// readSession is the session id as txn sees it; the zero Session when
+// unknown or expired.
+func (s *Store) readSession(txn *badger.Txn, id string) (sess store.Session, ok bool, err error) {
+	item, err := txn.Get(sessionKey(id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return store.Session{}, false, nil
+	} else if err != nil {
+		return store.Session{}, false, err
+	}
+	err = item.Value(func(v []byte) error { return json.Unmarshal(v, &sess) })
+	return sess, err == nil, err
+}
+
+// write puts a session, its new transcript entry and the event's reply.
+func (s *Store) write(txn *badger.Txn, sess store.Session, entry store.Entry, key string, reply []byte) error {
+	sv, err := encode(sess)
+	if err != nil {
+		return fmt.Errorf("encode session: %w", err)
+	}
+	ev, err := encode(entry)
+	if err != nil {
+		return fmt.Errorf("encode entry: %w", err)
 	}
 	// One clock reading, so session and entry expire in the same second
 	// (Badger's Entry.WithTTL would read the clock for each).
 	now := time.Now()
-	set := func(txn *badger.Txn, key, value []byte, ttl time.Duration) error {
+	set := func(key, value []byte, ttl time.Duration) error {
 		return txn.SetEntry(&badger.Entry{Key: key, Value: value, ExpiresAt: uint64(now.Add(ttl).Unix())})
 	}
-	write := func(txn *badger.Txn) error {
-		if err := set(txn, sessionKey(c.Session.ID), sess, s.sessionTTL); err != nil {
-			return err
-		}
-		if err := set(txn, entryKey(c.Session.ID, c.Entry.Seq), entry, s.sessionTTL); err != nil {
-			return err
-		}
-		if err := set(txn, indexKey(c.Session), nil, s.sessionTTL); err != nil {
-			return err
-		}
-		if c.ReplyKey == "" {
-			return nil
-		}
-		return set(txn, replyKey(c.ReplyKey), c.Reply, s.replyTTL)
+	if err := set(sessionKey(sess.ID), sv, s.sessionTTL); err != nil {
+		return err
 	}
-	for range commitAttempts {
-		if err = s.db.Update(write); !errors.Is(err, badger.ErrConflict) {
-			break
-		}
+	if err := set(entryKey(sess.ID, entry.Seq), ev, s.sessionTTL); err != nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("badgerstore: commit event %d of session %q: %w", c.Entry.Seq, c.Session.ID, err)
+	if err := set(indexKey(sess), nil, s.sessionTTL); err != nil {
+		return err
 	}
-	return nil
+	if key == "" {
+		return nil
+	}
+	return set(replyKey(key), reply, s.replyTTL)
 }
 
 // Transcript implements store.Store.

@@ -31,8 +31,8 @@ func openT(t *testing.T, opts Options) *Store {
 func TestConformance(t *testing.T) {
 	t.Run("InMemory", func(t *testing.T) {
 		t.Parallel()
-		storetest.Run(t, func(t *testing.T) store.Store {
-			s, err := Open(Options{InMemory: true})
+		storetest.Run(t, func(t *testing.T, o store.Options) store.Store {
+			s, err := Open(Options{InMemory: true, SessionTTL: o.SessionTTL, ReplyTTL: o.ReplyTTL})
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
@@ -41,8 +41,8 @@ func TestConformance(t *testing.T) {
 	})
 	t.Run("Dir", func(t *testing.T) {
 		t.Parallel()
-		storetest.Run(t, func(t *testing.T) store.Store {
-			s, err := Open(Options{Dir: t.TempDir()})
+		storetest.Run(t, func(t *testing.T, o store.Options) store.Store {
+			s, err := Open(Options{Dir: t.TempDir(), SessionTTL: o.SessionTTL, ReplyTTL: o.ReplyTTL})
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
@@ -51,12 +51,40 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// Two engines sharing one Store in a process are two instances to it.
+func TestShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T, o store.Options) store.Store {
+		s, err := Open(Options{Dir: t.TempDir(), SessionTTL: o.SessionTTL, ReplyTTL: o.ReplyTTL})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
+// store.Open takes a plain path and a badger:// URL.
+func TestOpenURL(t *testing.T) {
+	for _, url := range []string{t.TempDir(), "badger://" + t.TempDir()} {
+		s, err := store.Open(url, store.Options{Brief: true})
+		if err != nil {
+			t.Fatalf("Open(%s): %v", url, err)
+		}
+		if _, ok := s.(*Store); !ok {
+			t.Fatalf("Open(%s) opened a %T", url, s)
+		}
+		s.Close()
+	}
+	if _, err := store.Open("nosuch://x", store.Options{}); err == nil || !strings.Contains(err.Error(), "badger://") {
+		t.Fatalf("an unknown scheme: %v; want the known ones listed", err)
+	}
+}
+
 // commitOf returns a small commit of event seq of session id.
 func commitOf(id string, seq int) store.Commit {
 	now := time.Now().UTC()
 	return store.Commit{
 		Session:  store.Session{ID: id, App: "demo", Vars: json.RawMessage(fmt.Sprintf(`{"seq":%d}`, seq)), Events: seq + 1, Created: now, Updated: now},
-		Entry:    store.Entry{Seq: seq, At: now, EventType: "CALL_ACTION"},
+		Entry:    store.Entry{Seq: seq + 1, At: now, EventType: "CALL_ACTION"},
 		ReplyKey: fmt.Sprintf("%s/%d", id, seq),
 		Reply:    fmt.Appendf(nil, `{"seq":%d}`, seq),
 	}
@@ -78,7 +106,7 @@ func present(t *testing.T, s *Store, c store.Commit) (session, entry, reply bool
 	for _, e := range entries {
 		entry = entry || e.Seq == c.Entry.Seq
 	}
-	body, reply, err := s.Reply(ctx, c.ReplyKey)
+	body, reply, err := s.Reply(ctx, c.Session.ID, c.ReplyKey)
 	if err != nil {
 		t.Fatalf("Reply: %v", err)
 	}
@@ -98,43 +126,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("gave up waiting for %s", what)
 		}
 		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// TestTTL checks that sessions (with their transcripts) and replies expire
-// each after their own TTL.
-func TestTTL(t *testing.T) {
-	tests := []struct {
-		name                 string
-		sessionTTL, replyTTL time.Duration
-		sessionGoes          bool
-	}{
-		{"session expires first", 2 * time.Second, time.Hour, true},
-		{"reply expires first", time.Hour, 2 * time.Second, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			s := openT(t, Options{InMemory: true, SessionTTL: tc.sessionTTL, ReplyTTL: tc.replyTTL})
-			c := commitOf("call-1", 0)
-			if err := s.Commit(t.Context(), c); err != nil {
-				t.Fatal(err)
-			}
-			if sess, entry, reply := present(t, s, c); !sess || !entry || !reply {
-				t.Fatalf("right after Commit: session %v, entry %v, reply %v; want all stored", sess, entry, reply)
-			}
-			var sess, entry, reply bool
-			waitFor(t, "expiry", func() bool {
-				sess, entry, reply = present(t, s, c)
-				return !sess || !reply
-			})
-			if tc.sessionGoes && (sess || entry || !reply) {
-				t.Errorf("after session TTL: session %v, entry %v, reply %v; want only the reply", sess, entry, reply)
-			}
-			if !tc.sessionGoes && (!sess || !entry || reply) {
-				t.Errorf("after reply TTL: session %v, entry %v, reply %v; want session and entry only", sess, entry, reply)
-			}
-		})
 	}
 }
 
@@ -158,20 +149,20 @@ func TestCommitRefreshesSessionTTL(t *testing.T) {
 		return at
 	}
 
-	if err := s.Commit(t.Context(), commitOf("call-1", 0)); err != nil {
+	if err := storetest.Commit(t.Context(), s, commitOf("call-1", 0)); err != nil {
 		t.Fatal(err)
 	}
 	first := expiresAt(sessionKey("call-1"))
 	// Expiry has a granularity of a second: let one pass.
 	time.Sleep(1100 * time.Millisecond)
-	if err := s.Commit(t.Context(), commitOf("call-1", 1)); err != nil {
+	if err := storetest.Commit(t.Context(), s, commitOf("call-1", 1)); err != nil {
 		t.Fatal(err)
 	}
 	if second := expiresAt(sessionKey("call-1")); second <= first {
 		t.Errorf("session expiry after second commit = %d, want later than %d", second, first)
 	}
-	if e0 := expiresAt(entryKey("call-1", 0)); e0 != first {
-		t.Errorf("entry 0 expiry = %d, want %d (that of its own commit)", e0, first)
+	if e1 := expiresAt(entryKey("call-1", 1)); e1 != first {
+		t.Errorf("entry 1 expiry = %d, want %d (that of its own commit)", e1, first)
 	}
 }
 
@@ -184,7 +175,7 @@ func TestReopen(t *testing.T) {
 	}
 	commits := []store.Commit{commitOf("call-1", 0), commitOf("call-1", 1), commitOf("call-2", 0)}
 	for _, c := range commits {
-		if err := s.Commit(t.Context(), c); err != nil {
+		if err := storetest.Commit(t.Context(), s, c); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -273,7 +264,7 @@ func TestCrashChild(t *testing.T) {
 	// Never Close: exiting without it is a crash too.
 	deadline := time.Now().Add(30 * time.Second)
 	for k := 0; time.Now().Before(deadline); k++ {
-		if err := s.Commit(context.Background(), crashCommit(k)); err != nil {
+		if err := storetest.Commit(context.Background(), s, crashCommit(k)); err != nil {
 			fmt.Println("commit:", err)
 			os.Exit(1)
 		}
@@ -348,43 +339,7 @@ func TestInMemoryLargeValues(t *testing.T) {
 	big := []byte(`"` + strings.Repeat("x", 64<<10) + `"`)
 	c := store.Commit{Session: store.Session{ID: "s", Events: 1}, Entry: store.Entry{Seq: 1, Reply: big, Event: big},
 		ReplyKey: "k", Reply: big}
-	if err := st.Commit(context.Background(), c); err != nil {
+	if err := storetest.Commit(context.Background(), st, c); err != nil {
 		t.Fatalf("a 64 KiB transcript entry in memory: %v", err)
-	}
-}
-
-// kv values set or incremented with a TTL expire.
-func TestKVTTL(t *testing.T) {
-	t.Parallel()
-	s, err := Open(Options{Dir: t.TempDir(), GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ctx := context.Background()
-	if err := s.KVSet(ctx, "app", "set", []byte("1"), time.Second, store.KVQuota{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.KVIncr(ctx, "app", "incr", 1, time.Second, store.KVQuota{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.KVSet(ctx, "app", "keep", []byte("1"), 0, store.KVQuota{}); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 100; i++ { // Badger's TTLs have a resolution of a second: poll, bounded
-		_, a, _ := s.KVGet(ctx, "app", "set")
-		_, b, _ := s.KVGet(ctx, "app", "incr")
-		if !a && !b {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	for _, k := range []string{"set", "incr"} {
-		if _, ok, _ := s.KVGet(ctx, "app", k); ok {
-			t.Errorf("%s did not expire within 5 s of a 1 s TTL", k)
-		}
-	}
-	if _, ok, _ := s.KVGet(ctx, "app", "keep"); !ok {
-		t.Error("a value without TTL expired")
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/luaivr/luaivr/store"
+	"github.com/luaivr/luaivr/store/storetest"
 )
 
 type syncBuffer = logtest.Buffer
@@ -48,7 +49,7 @@ var folders = sync.OnceValues(func() ([2]string, error) {
 			return none, err
 		}
 		for k := range damageCalls {
-			if err := s.Commit(context.Background(), bigCommit(k)); err != nil {
+			if err := storetest.Commit(context.Background(), s, bigCommit(k)); err != nil {
 				return none, err
 			}
 		}
@@ -338,7 +339,7 @@ func TestDamageRefused(t *testing.T) {
 			if l := logs.String(); !strings.Contains(l, "repair: dropped") || !strings.Contains(l, "file="+file) {
 				t.Errorf("Repair did not log what it dropped from %s:\n%s", file, l)
 			}
-			if err := s.Commit(t.Context(), commitOf("after-repair", 0)); err != nil {
+			if err := storetest.Commit(t.Context(), s, commitOf("after-repair", 0)); err != nil {
 				t.Errorf("Commit after Repair: %v", err)
 			}
 			if _, ok, err := s.Session(t.Context(), "after-repair"); !ok || err != nil {

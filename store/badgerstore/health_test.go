@@ -11,6 +11,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/luaivr/luaivr/store"
+	"github.com/luaivr/luaivr/store/storetest"
 )
 
 // What happens to the data folder while the store uses it (deleted,
@@ -46,7 +47,7 @@ func TestFolderTrouble(t *testing.T) {
 			s := openT(t, Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 			ctx := context.Background()
 			for k := range 50 {
-				if err := s.Commit(ctx, bigCommit(k)); err != nil {
+				if err := storetest.Commit(ctx, s, bigCommit(k)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -60,7 +61,7 @@ func TestFolderTrouble(t *testing.T) {
 			if err := s.Ready(); !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Ready: %v, want it to say %q", err, tt.want)
 			}
-			if err := s.Commit(ctx, bigCommit(99)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			if err := storetest.Commit(ctx, s, bigCommit(99)); err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Commit: %v, want it refused with %q", err, tt.want)
 			}
 			if err := s.KVSet(ctx, "app", "k", []byte("1"), 0, store.KVQuota{}); err == nil {
@@ -68,7 +69,7 @@ func TestFolderTrouble(t *testing.T) {
 			}
 			// Reads, listing and closing come back, whatever they find.
 			s.Session(ctx, "call-1")
-			s.Reply(ctx, bigCommit(1).ReplyKey)
+			s.Reply(ctx, bigCommit(1).Session.ID, bigCommit(1).ReplyKey)
 			s.Transcript(ctx, "call-1")
 			s.Sessions(ctx, func(store.Session) bool { return true })
 			s.Size()
@@ -95,7 +96,7 @@ func TestBadgerPanicIsAnError(t *testing.T) {
 	if err := s.Ready(); err == nil || !strings.Contains(err.Error(), "restart luaivr") {
 		t.Errorf("Ready after a panic: %v", err)
 	}
-	if err := s.Commit(t.Context(), commitOf("c", 0)); err == nil {
+	if err := storetest.Commit(t.Context(), s, commitOf("c", 0)); err == nil {
 		t.Error("Commit after a panic was not refused")
 	}
 }

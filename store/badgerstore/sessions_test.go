@@ -9,6 +9,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/luaivr/luaivr/store"
+	"github.com/luaivr/luaivr/store/storetest"
 )
 
 // updatedAt commits event seq of session id, updated at minute m.
@@ -16,7 +17,7 @@ func updatedAt(t *testing.T, s *Store, id string, seq, m int) {
 	t.Helper()
 	c := commitOf(id, seq)
 	c.Session.Updated = time.Date(2026, 1, 1, 0, m, 0, 0, time.UTC)
-	if err := s.Commit(t.Context(), c); err != nil {
+	if err := storetest.Commit(t.Context(), s, c); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -16,10 +16,14 @@ import (
 	"github.com/luaivr/luaivr/store"
 )
 
+// Open makes a new, empty store with opts' TTLs (zero: the store's
+// defaults).
+type Open func(t *testing.T, opts store.Options) store.Store
+
 // Run checks the behaviour every store.Store must have. open must return a
 // new, empty store on each call (subtests run in parallel, each with its own
 // store); Run closes it when the subtest ends.
-func Run(t *testing.T, open func(t *testing.T) store.Store) {
+func Run(t *testing.T, open Open) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s store.Store)
@@ -35,11 +39,18 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CanceledContext", testCanceled},
 		{"KV", testKV},
 		{"KVIncrConcurrent", testKVIncrConcurrent},
+		{"Leases", testLeases},
+		{"LeaseExpires", testLeaseExpires},
+		{"ConditionalCommit", testConditionalCommit},
+		{"AbandonedEvent", testAbandonedEvent},
+		{"OneSessionManyWriters", testOneSessionManyWriters},
+		{"Register", testRegister},
+		{"RegisterRacesCommits", testRegisterRacesCommits},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := open(t)
+			s := open(t, store.Options{})
 			t.Cleanup(func() {
 				if err := s.Close(); err != nil {
 					t.Errorf("Close: %v", err)
@@ -48,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			tc.fn(t, s)
 		})
 	}
+	t.Run("TTL", func(t *testing.T) { t.Parallel(); testTTL(t, open) })
 }
 
 // base is a fixed time in UTC with nanoseconds, so a store that loses
@@ -55,7 +67,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 var base = time.Date(2025, 3, 14, 9, 26, 53, 589793238, time.UTC)
 
 // event returns the commit of event seq (0-based) of session id, as the
-// engine would make it: the session counts seq+1 events.
+// engine would make it, numbered as the store numbers it: the session counts
+// seq+1 events and the entry is number seq+1.
 func event(id string, seq int) store.Commit {
 	at := base.Add(time.Duration(seq) * time.Second)
 	digits := fmt.Sprint(seq % 10)
@@ -76,8 +89,9 @@ func event(id string, seq int) store.Commit {
 			Created:     base,
 			Updated:     at,
 		},
+		Read: seq,
 		Entry: store.Entry{
-			Seq:        seq,
+			Seq:        seq + 1,
 			At:         at,
 			App:        "demo",
 			EventType:  "CALL_ACTION",
@@ -95,12 +109,34 @@ func event(id string, seq int) store.Commit {
 	}
 }
 
-// commit commits c and fails the test on error.
+// commit commits c as the engine would (see Commit) and fails the test on
+// error.
 func commit(t *testing.T, s store.Store, c store.Commit) {
 	t.Helper()
-	if err := s.Commit(t.Context(), c); err != nil {
+	if err := Commit(t.Context(), s, c); err != nil {
 		t.Fatalf("Commit(%s #%d): %v", c.Session.ID, c.Entry.Seq, err)
 	}
+}
+
+// Commit commits c as the engine commits an event: under a lease of its own
+// (30s), on the session as stored (c.Read is its count of events), and
+// released when the commit fails. For tests that write sessions directly.
+func Commit(ctx context.Context, s store.Store, c store.Commit) error {
+	lease, err := s.Acquire(ctx, c.Session.ID, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	cur, _, err := s.Session(ctx, c.Session.ID)
+	if err != nil {
+		s.Release(ctx, lease)
+		return err
+	}
+	c.Lease, c.Read = lease, cur.Events
+	if err := s.Commit(ctx, c); err != nil {
+		s.Release(ctx, lease)
+		return err
+	}
+	return nil
 }
 
 // wantSession checks that the store holds want as session want.ID.
@@ -132,10 +168,10 @@ func wantTranscript(t *testing.T, s store.Store, id string, want []store.Entry) 
 	}
 }
 
-// wantReply checks that the reply stored under key is want.
-func wantReply(t *testing.T, s store.Store, key string, want []byte) {
+// wantReply checks that the reply stored under key (of session id) is want.
+func wantReply(t *testing.T, s store.Store, id, key string, want []byte) {
 	t.Helper()
-	got, ok, err := s.Reply(t.Context(), key)
+	got, ok, err := s.Reply(t.Context(), id, key)
 	if err != nil || !ok {
 		t.Fatalf("Reply(%q) = ok %v, err %v; want it stored", key, ok, err)
 	}
@@ -172,7 +208,7 @@ func testUnknown(t *testing.T, s store.Store) {
 	if got, ok, err := s.Session(ctx, "unknown"); err != nil || ok || !reflect.DeepEqual(got, store.Session{}) {
 		t.Errorf("Session(unknown) = %+v, %v, %v; want zero, false, nil", got, ok, err)
 	}
-	if got, ok, err := s.Reply(ctx, "unknown"); err != nil || ok || got != nil {
+	if got, ok, err := s.Reply(ctx, "known", "unknown"); err != nil || ok || got != nil {
 		t.Errorf("Reply(unknown) = %q, %v, %v; want nil, false, nil", got, ok, err)
 	}
 	if got, err := s.Transcript(ctx, "unknown"); err != nil || len(got) != 0 {
@@ -202,7 +238,7 @@ func testCommitReadBack(t *testing.T, s store.Store) {
 	wantSession(t, s, last.Session)
 	wantTranscript(t, s, id, entries)
 	for _, c := range commits {
-		wantReply(t, s, c.ReplyKey, c.Reply)
+		wantReply(t, s, id, c.ReplyKey, c.Reply)
 	}
 }
 
@@ -212,19 +248,19 @@ func testNoReplyKey(t *testing.T, s store.Store) {
 	commit(t, s, c)
 	wantSession(t, s, c.Session)
 	wantTranscript(t, s, "call-1", []store.Entry{c.Entry})
-	if got, ok, err := s.Reply(t.Context(), ""); err != nil || ok {
+	if got, ok, err := s.Reply(t.Context(), "call-1", ""); err != nil || ok {
 		t.Errorf(`Reply("") = %q, %v, %v; want nothing stored`, got, ok, err)
 	}
-	if _, ok, err := s.Reply(t.Context(), event("call-1", 0).ReplyKey); err != nil || ok {
+	if _, ok, err := s.Reply(t.Context(), "call-1", event("call-1", 0).ReplyKey); err != nil || ok {
 		t.Errorf("Reply(%q) = %v, %v; want nothing stored", event("call-1", 0).ReplyKey, ok, err)
 	}
 }
 
-// testTranscriptOrder commits sequence numbers that sort differently as
-// decimal text (10 < 2) or little-endian bytes (256 < 255).
+// testTranscriptOrder commits past sequence numbers that sort differently
+// as decimal text (10 < 2) or little-endian bytes (256 < 255).
 func testTranscriptOrder(t *testing.T, s store.Store) {
 	var want []store.Entry
-	for _, seq := range []int{0, 1, 2, 10, 255, 256, 65536, 1 << 40} {
+	for seq := range 260 {
 		c := event("call-1", seq)
 		commit(t, s, c)
 		want = append(want, c.Entry)
@@ -304,7 +340,7 @@ func testConcurrent(t *testing.T, s store.Store) {
 			for i := range perWorker {
 				id := fmt.Sprintf("w%d-s%d", w, i)
 				for seq := range events {
-					if err := s.Commit(t.Context(), event(id, seq)); err != nil {
+					if err := Commit(t.Context(), s, event(id, seq)); err != nil {
 						t.Errorf("Commit(%s #%d): %v", id, seq, err)
 						return
 					}
@@ -331,7 +367,7 @@ func testConcurrent(t *testing.T, s store.Store) {
 			var want []store.Entry
 			for seq := range events {
 				want = append(want, event(id, seq).Entry)
-				wantReply(t, s, event(id, seq).ReplyKey, event(id, seq).Reply)
+				wantReply(t, s, id, event(id, seq).ReplyKey, event(id, seq).Reply)
 			}
 			wantTranscript(t, s, id, want)
 		}
@@ -376,7 +412,7 @@ func testRawBytesExact(t *testing.T, s store.Store) {
 			if string(entries[0].Event) != tc.raw || string(entries[0].Reply) != tc.raw {
 				t.Errorf("entry Event = %q, Reply = %q; want both %q", entries[0].Event, entries[0].Reply, tc.raw)
 			}
-			wantReply(t, s, c.ReplyKey, c.Reply)
+			wantReply(t, s, id, c.ReplyKey, c.Reply)
 		})
 	}
 }
@@ -387,10 +423,22 @@ func testCanceled(t *testing.T, s store.Store) {
 	commit(t, s, event("call-1", 0))
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
+	lease, err := s.Acquire(t.Context(), "call-1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := event("call-1", 1)
+	next.Lease = lease
 	calls := map[string]func() error{
 		"Session": func() error { _, _, err := s.Session(ctx, "call-1"); return err },
-		"Reply":   func() error { _, _, err := s.Reply(ctx, event("call-1", 0).ReplyKey); return err },
-		"Commit":  func() error { return s.Commit(ctx, event("call-1", 1)) },
+		"Reply":   func() error { _, _, err := s.Reply(ctx, "call-1", event("call-1", 0).ReplyKey); return err },
+		"Commit":  func() error { return s.Commit(ctx, next) },
+		"Acquire": func() error { _, err := s.Acquire(ctx, "call-2", time.Minute); return err },
+		"Renew":   func() error { return s.Renew(ctx, lease, time.Minute) },
+		"Register": func() error {
+			_, err := s.Register(ctx, store.Session{ID: "call-3", App: "demo", Updated: base})
+			return err
+		},
 		"Transcript": func() error {
 			_, err := s.Transcript(ctx, "call-1")
 			return err
