@@ -151,6 +151,7 @@ type explorer struct {
 	visited  map[string]bool // menu ids reached
 	tries    map[string]int  // replays of a frontier that went elsewhere
 
+	call    *phone.Call   // the last call placed: hung up before the next (handlers.go)
 	worked  time.Duration // time spent playing calls
 	last    time.Duration // the last call's
 	stopped bool          // the work budget, the context or the pacer ended it
@@ -205,6 +206,7 @@ func (x *explorer) run() {
 			_, _, queue = x.walk(next, queue)
 		}
 	}
+	x.hangUp(x.call)
 	x.checkMenus()
 	ended := false
 	for _, n := range x.res.Nodes {
@@ -283,11 +285,13 @@ func (x *explorer) start() (*phone.Call, string, error) {
 	}
 	began := time.Now()
 	defer func() { x.last = time.Since(began); x.worked += x.last }()
+	x.hangUp(x.call)
 	x.res.Paths++
 	c, err := x.line.Start(x.ctx, phone.CallOptions{App: x.app.Name})
 	if err != nil {
 		return nil, "", err
 	}
+	x.call = c
 	return c, x.classify(c, 0, "call"), nil
 }
 

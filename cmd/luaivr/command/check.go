@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/explore"
+	"github.com/luaivr/luaivr/stdlib/vcc"
 	"github.com/urfave/cli/v2"
 )
 
@@ -24,24 +24,24 @@ func checkCommand() *cli.Command {
 		ArgsUsage: "[DIR]",
 		Description: "From on_call, presses every key each prompt offers, an invalid key and no input, to --depth,\n" +
 			"and validates every callflow against 8x8's rules. Exits 1 on errors; warnings do not fail it.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.IntFlag{Name: "depth", Value: 10, Usage: "inputs along one path"},
-			&cli.DurationFlag{Name: "deadline", EnvVars: env("deadline"), Value: defaultDeadline, Usage: "time a handler may run per event"},
-		},
+		}, offlineScriptFlags()...),
 		Action: check,
 	}
 }
 
 func check(c *cli.Context) error {
-	dir := "./scripts"
-	if c.NArg() > 0 {
-		dir = c.Args().First()
+	dir, err := scriptsDir(c, true)
+	if err != nil {
+		return err
 	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return fmt.Errorf("script folder %s not found", dir)
+	engOpts, err := engineOptions(c, nil)
+	if err != nil {
+		return err
 	}
 	out := c.App.Writer
-	problems, apps := checkDir(c.Context, dir, explore.Options{Depth: c.Int("depth"), Deadline: engine.Options{Deadline: c.Duration("deadline")}})
+	problems, apps := checkDir(c.Context, dir, explore.Options{Depth: c.Int("depth"), Deadline: engOpts})
 	errors, warnings := 0, 0
 	for _, p := range problems {
 		fmt.Fprintln(out, p)
@@ -108,10 +108,10 @@ const (
 // takes the CPU that live calls need (explore.Pacer); the gate goes first,
 // since an edit waits for it, and a report it interrupts starts over after.
 type vetter struct {
-	ctx      context.Context
-	deadline time.Duration
-	stats    *engine.Stats // live events, to pace by
-	log      *slog.Logger
+	ctx   context.Context
+	opts  engine.Options // serve's: the app is vetted in the environment it will serve in
+	stats *engine.Stats  // live events, to pace by
+	log   *slog.Logger
 
 	mu      sync.Mutex   // one app at a time
 	gates   atomic.Int32 // gate vettings waiting for mu
@@ -119,8 +119,13 @@ type vetter struct {
 	yielded bool         // the report in progress stopped for a gate
 }
 
-func newVetter(ctx context.Context, deadline time.Duration, stats *engine.Stats, log *slog.Logger) *vetter {
-	return &vetter{ctx: ctx, deadline: deadline, stats: stats, log: log}
+// newVetter vets with serve's engine options, less what exploring must not
+// do: write to serve's store, or reach the contact center.
+func newVetter(ctx context.Context, opts engine.Options, stats *engine.Stats, log *slog.Logger) *vetter {
+	opts.Store, opts.Logger, opts.VCC = nil, nil, vcc.Options{}
+	opts.Deadline *= vetSlack
+	opts.MemoryLimit = engine.SoftMemoryLimit()
+	return &vetter{ctx: ctx, opts: opts, stats: stats, log: log}
 }
 
 // vet is the gate: the errors check finds in app, which refuse it.
@@ -172,8 +177,7 @@ func (v *vetter) explore(s *engine.Scripts, app string, yields bool) (err error)
 		}
 		return pacer.Pace(ctx, took)
 	}
-	res, err := explore.Explore(v.ctx, s, app, explore.Options{
-		Deadline: engine.Options{Deadline: vetSlack * v.deadline, MemoryLimit: engine.SoftMemoryLimit()}, Work: vetWork, Pace: pace})
+	res, err := explore.Explore(v.ctx, s, app, explore.Options{Deadline: v.opts, Work: vetWork, Pace: pace})
 	if err != nil {
 		v.log.Error("vetting failed inside luaivr; the app is served unvetted", "app", app, "file", file, "err", err)
 		return nil
