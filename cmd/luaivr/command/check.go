@@ -188,8 +188,8 @@ func (v *vetter) explore(s *engine.Scripts, app string, yields bool) (err error)
 			errs = append(errs, p.String())
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%s fails check: %s", file, strings.Join(errs, "; "))
+	if len(errs) > 0 { // a ScriptError: the reload says what serves instead
+		return &engine.ScriptError{File: file, Err: fmt.Errorf("fails check: %s", strings.Join(errs, "; "))}
 	}
 	return nil
 }
