@@ -19,9 +19,7 @@ import (
 // costs nothing, whether it was served or refused. A new version that fails
 // to compile or load, that vet refuses (serve runs check), or that claims a
 // number another app answers is refused, and its previous version keeps
-// serving; each refusal says what serves instead, and an app served again
-// after a refusal is named so in changed ("name (refused before; served
-// now)"), so that the log says the fix took. A removed app takes no new
+// serving; each refusal says what serves instead. A removed app takes no new
 // calls but finishes the calls it was serving. Calls in progress go on with
 // their session; their next event runs the new version.
 //
@@ -71,9 +69,6 @@ func (e *Engine) Reload(vet func(s *Scripts, app string) error) (changed []strin
 	}
 	for name, app := range next.Apps {
 		if old.Apps[name] != app {
-			if old.wasRefused(name) {
-				name += " (refused before; served now)"
-			}
 			changed = append(changed, name)
 		}
 	}
@@ -103,14 +98,6 @@ func (s *Scripts) consequence(err error) error {
 		return &refusedError{err, "its previous version serves on"}
 	}
 	return &refusedError{err, name + " is not served"}
-}
-
-// wasRefused reports whether this load did not serve the app's file as it
-// was: it failed to compile, to load or to pass vet.
-func (s *Scripts) wasRefused(name string) bool {
-	_, refused := s.refused[name]
-	src, present := s.sources[name+".lua"]
-	return refused || present && src.err != nil
 }
 
 type refusedError struct {

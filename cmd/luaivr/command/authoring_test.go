@@ -210,7 +210,7 @@ end`
 	write("other.lua", ok+"\n-- edited")
 	waitLog(`"changed":["other"]`)
 	write("clock.lua", ok+"\n-- fixed")
-	waitLog(`"changed":["clock (refused before; served now)"]`)
+	waitLog(`"msg":"script served again: its refusal is fixed","app":"clock"`)
 	write("fresh.lua", broken)
 	waitLog(`fresh.lua: fails check: fresh: error: fresh.lua:2: ivr.say: -1009`)
 	waitLog(`; fresh is not served"`)

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -163,15 +164,26 @@ func serve(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	vet := newVetter(ctx, vetOpts, eng.Stats(), logger)
-	loaded := false // touched only by the goroutine that loads
+	loaded := false                  // touched only by the goroutine that loads
+	refusedApps := map[string]bool{} // apps whose last version was refused, so the fix is said
 	load := func() {
 		runSafely(logger, "loading the scripts", func() {
 			changed, refused := eng.Reload(vet.vet)
 			for _, err := range refused {
 				logger.Error("script refused", "err", err)
+				var se *engine.ScriptError
+				if asScriptError(err, &se) && engine.IsApp(se.File) {
+					refusedApps[strings.TrimSuffix(se.File, ".lua")] = true
+				}
 			}
 			if len(changed) > 0 {
 				logger.Info("scripts loaded", "changed", changed, "apps", eng.Scripts().Names())
+			}
+			for _, name := range changed {
+				if refusedApps[name] {
+					delete(refusedApps, name)
+					logger.Info("script served again: its refusal is fixed", "app", name, "file", name+".lua")
+				}
 			}
 		})
 		if loaded {
