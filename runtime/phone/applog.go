@@ -64,7 +64,11 @@ func logText(r slog.Record) string {
 		switch a.Key {
 		case "line":
 			where = a.Value.String()
-		case "from": // print
+		case "from":
+			if a.Value.String() == "print" { // what log adds to print's lines
+				break
+			}
+			fallthrough
 		default:
 			fmt.Fprintf(&b, " %s=%s", a.Key, logValue(a.Value))
 		}

@@ -152,12 +152,12 @@ func TestWhatTheAuthorSees(t *testing.T) {
 	}{
 		{name: "log lines in order", src: `
 function on_call(s)
-  log.info("call from", { source = s.source })
+  log.info("call", { from = s.source, tries = 2 })
   return ivr.say_and_capture("Press 1", { maxDigits = 1 })
 end
 function on_dtmf(s, d) print("pressed", d) log.warn("about to hang up") return ivr.hangup() end`,
 			input: []string{"1"},
-			want: `log:call from source=+6591178965 [app.lua:3] | prompt:Press 1 | keys:1 | log:pressed	1 [app.lua:6] | ` +
+			want: `log:call from=+6591178965 tries=2 [app.lua:3] | prompt:Press 1 | keys:1 | log:pressed	1 [app.lua:6] | ` +
 				`log:warn: about to hang up [app.lua:6] | hangup:`},
 		{name: "on_status fails", src: `
 function on_call(s) return ivr.say_and_capture("Press 1", { maxDigits = 1 }) end
