@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/phone"
 )
 
@@ -20,7 +21,9 @@ func (x *explorer) hangUp(c *phone.Call) {
 	if c == nil {
 		return
 	}
-	if !c.Ended() {
+	_, status := x.app.Handlers[engine.OnStatus]
+	_, end := x.app.Handlers[engine.OnEnd]
+	if !c.Ended() && (status || end) { // else nothing would run
 		c.Hangup(x.ctx)
 	}
 	for _, h := range c.Heard {
