@@ -178,7 +178,8 @@ func TestReloadSays(t *testing.T) {
   return { ivr.say("v2", { speed = speed }), ivr.hangup() }
 end`
 	const broken = authorVoice + `function on_call(s) return { ivr.say("v3", { speed = 3 }), ivr.hangup() } end`
-	dir := apps(t, map[string]string{"clock.lua": ok, "other.lua": ok})
+	const numbered = `numbers = { "+6568330001" }` + "\n" + ok
+	dir := apps(t, map[string]string{"clock.lua": ok, "other.lua": numbered})
 	p := serve(t, t.TempDir(), "LUAIVR_SCRIPTS="+dir, "LUAIVR_ZONE=Asia/Singapore", "LUAIVR_RELOAD_INTERVAL=50ms")
 	write := func(name, src string) { // whole, as an editor saves: the poll never sees half a file
 		tmp := filepath.Join(dir, name+".tmp")
@@ -207,7 +208,9 @@ end`
 	write("clock.lua", broken)
 	waitLog(`clock.lua: fails check: clock: error: clock.lua:2: ivr.say: -1009`)
 	waitLog(`; its previous version serves on"`)
-	write("other.lua", ok+"\n-- edited")
+	write("twin.lua", numbered) // other's number: refused, and loaded again at every reload
+	waitLog(`twin.lua: number +6568330001 is answered by other (other.lua), and a number has one app: remove it from one of them; twin is not served"`)
+	write("other.lua", numbered+"\n-- edited")
 	waitLog(`"changed":["other"]`)
 	write("clock.lua", ok+"\n-- fixed")
 	waitLog(`"msg":"script served again: its refusal is fixed","app":"clock"`)
@@ -215,8 +218,10 @@ end`
 	waitLog(`fresh.lua: fails check: fresh: error: fresh.lua:2: ivr.say: -1009`)
 	waitLog(`; fresh is not served"`)
 	time.Sleep(200 * time.Millisecond) // a few more polls: nothing is said again
-	if n := strings.Count(p.stderr.String(), "clock.lua: fails check"); n != 1 {
-		t.Errorf("the refusal of clock.lua was logged %d times:\n%s", n, p.stderr)
+	for _, refusal := range []string{"clock.lua: fails check", "twin.lua: number"} {
+		if n := strings.Count(p.stderr.String(), refusal); n != 1 {
+			t.Errorf("%q was logged %d times", refusal, n)
+		}
 	}
 	p.stop(t)
 }
