@@ -71,8 +71,16 @@ func serve(c *cli.Context) error {
 	}
 	// Compiled now, loaded while serving: a slow app does not hold up the start.
 	scripts, problems := engine.Scan(dir)
+	refusedApps := map[string]bool{} // apps whose last version was refused, so that the fix is said
+	refusedApp := func(err error) {
+		var se *engine.ScriptError
+		if asScriptError(err, &se) && engine.IsApp(se.File) {
+			refusedApps[strings.TrimSuffix(se.File, ".lua")] = true
+		}
+	}
 	for _, p := range problems {
 		logger.Error("script not served", "err", p)
+		refusedApp(p)
 	}
 	apps := scripts.Loading()
 	if len(apps) == 0 {
@@ -164,17 +172,13 @@ func serve(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	vet := newVetter(ctx, vetOpts, eng.Stats(), logger)
-	loaded := false                  // touched only by the goroutine that loads
-	refusedApps := map[string]bool{} // apps whose last version was refused, so the fix is said
+	loaded := false // this and refusedApps are touched only by the goroutine that loads
 	load := func() {
 		runSafely(logger, "loading the scripts", func() {
 			changed, refused := eng.Reload(vet.vet)
 			for _, err := range refused {
 				logger.Error("script refused", "err", err)
-				var se *engine.ScriptError
-				if asScriptError(err, &se) && engine.IsApp(se.File) {
-					refusedApps[strings.TrimSuffix(se.File, ".lua")] = true
-				}
+				refusedApp(err)
 			}
 			if len(changed) > 0 {
 				logger.Info("scripts loaded", "changed", changed, "apps", eng.Scripts().Names())
