@@ -34,7 +34,7 @@ func (x *explorer) hangUp(c *phone.Call) {
 		where := scriptWhere(h.Text)
 		if key := "failed|" + where; where == "" || !x.reported[key] {
 			x.reported[key] = true
-			x.problem(Error, where, heardPath(c), h.Text)
+			x.problem(Error, where, heardPath(c), strings.Replace(h.Text, where+": ", "", 1)) // the line leads the finding
 		}
 	}
 }

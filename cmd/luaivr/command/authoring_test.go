@@ -64,8 +64,8 @@ function on_status(s, status) error("status feed down: " .. status) end`,
 		{args: []string{"test", "-v"}, fail: false, want: []string{
 			"=== RUN   test_press", "crm log: greeting caller=+6591178965 [crm.lua:3]", "crm log: pressed\t1 [crm.lua:7]", "--- PASS: test_press"}},
 		{args: []string{"check"}, fail: true, want: []string{
-			"crm.lua:13: error: on_end failed on SESSION_SUMMARY COMPLETED: crm.lua:13: attempt to index a non-table object(nil) with key 'save' (after: call",
-			"status.lua:3: error: on_status failed on CALL_STATUS CALL_DISCONNECTED"}},
+			"crm.lua:13: error: on_end failed on SESSION_SUMMARY COMPLETED: attempt to index a non-table object(nil) with key 'save' (after: call",
+			"status.lua:3: error: on_status failed on CALL_STATUS CALL_DISCONNECTED: status feed down: CALL_DISCONNECTED (after: call)"}},
 	}
 	for _, tt := range tests {
 		out, err := runLuaivr(t, env, tt.args...)
