@@ -19,10 +19,10 @@ func editorCommand() *cli.Command {
 			"server at them). Works with VS Code's Lua extension, Neovim's lua_ls, and any LuaLS client.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", EnvVars: env("force"), Usage: "overwrite an existing .luarc.json"},
-			scriptFlags[0], // --scripts
+			scriptsFlag,
 		},
 		Action: func(c *cli.Context) error {
-			dir, err := scriptsDir(c, true)
+			dir, err := scriptsArg(c, true)
 			if err != nil {
 				return err
 			}

@@ -24,7 +24,7 @@ const defaultDeadline = 100 * time.Millisecond
 // tested, checked and vetted for hot reload in the environment it is served
 // in. A flag that changes how scripts run belongs here.
 var scriptFlags = []cli.Flag{
-	&cli.StringFlag{Name: "scripts", EnvVars: env("scripts"), Value: "./scripts", Usage: "script `folder`: one app per *.lua file"},
+	scriptsFlag,
 	&cli.DurationFlag{Name: "deadline", EnvVars: env("deadline"), Value: defaultDeadline, Usage: "time a handler may run per event before the caller gets the fallback"},
 	&cli.StringFlag{Name: "zone", EnvVars: env("zone"), Usage: "default time `zone` of the time module (IANA, e.g. Asia/Singapore); UTC if unset"},
 	&cli.StringFlag{Name: "http-allow", EnvVars: env("http-allow"), Usage: "`hosts` the http module may call, comma-separated (api.example.com, *.example.com, 127.0.0.1:8081); none by default"},
@@ -34,6 +34,9 @@ var scriptFlags = []cli.Flag{
 	&cli.IntFlag{Name: "kv-max-keys", EnvVars: env("kv-max-keys"), Value: kvmod.DefaultMaxKeys, Usage: "`keys` one app may keep in kv; past it kv.set and kv.incr of a new key raise"},
 	&cli.Int64Flag{Name: "kv-max-bytes", EnvVars: env("kv-max-bytes"), Value: kvmod.DefaultMaxBytes, Usage: "`bytes` of keys and values one app may keep in kv"},
 }
+
+// scriptsFlag names the script folder; editor takes it alone.
+var scriptsFlag = &cli.StringFlag{Name: "scripts", EnvVars: env("scripts"), Value: "./scripts", Usage: "script `folder`: one app per *.lua file"}
 
 // offlineScriptFlags are scriptFlags without the contact center's: flow tests
 // hand vcc to a stub (t:stub) at a test URL, and check and graph explore
@@ -81,9 +84,23 @@ func engineOptions(c *cli.Context, logger *slog.Logger) (engine.Options, error) 
 	return opts, nil
 }
 
-// scriptsDir is the script folder: --scripts (LUAIVR_SCRIPTS), or, for the
-// commands whose argument is a folder (test, check), DIR, which wins.
+// scriptsDir is the script folder, which must exist: --scripts
+// (LUAIVR_SCRIPTS), or, for the commands whose argument is a folder (test,
+// check), DIR, which wins.
 func scriptsDir(c *cli.Context, argIsDir bool) (string, error) {
+	dir, err := scriptsArg(c, argIsDir)
+	if err != nil {
+		return "", err
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return "", fmt.Errorf("script folder %s not found: run from the folder that holds it, or pass --scripts DIR", dir)
+	}
+	return dir, nil
+}
+
+// scriptsArg names the script folder as scriptsDir does, existing or not
+// (editor makes it).
+func scriptsArg(c *cli.Context, argIsDir bool) (string, error) {
 	dir := c.String("scripts")
 	if argIsDir {
 		if c.NArg() > 1 {
@@ -92,9 +109,6 @@ func scriptsDir(c *cli.Context, argIsDir bool) (string, error) {
 		if arg := c.Args().First(); arg != "" {
 			dir = arg
 		}
-	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return "", fmt.Errorf("script folder %s not found: run from the folder that holds it, or pass --scripts DIR", dir)
 	}
 	return dir, nil
 }
