@@ -4,11 +4,16 @@
 -- this file and a .luarc.json into a project. Nothing here runs.
 
 ---@alias ivr.Callflow ivr.Action|ivr.List|ivr.Menu|string
----A handler returns one action, a list (of actions, menus, menu ids and lists, which
----nest and are flattened), a menu, or a menu's id. A reply is at most 64 KiB of JSON.
+---A handler returns one action, a list, a menu, or a menu's id. A reply is at most
+---64 KiB of JSON.
 
+---A list of callflows, in the order 8x8 carries them out. It may mix actions,
+---menus, menu ids and other lists (flattened in order), and carry the reply's
+---position: `{ clientActionId = "pin", ivr.say_and_capture(…) }`. The position is
+---kept wherever the list is nested: `{ ivr.say("Wrong PIN."), ask_pin() }` keeps
+---ask_pin's. 8x8 echoes the clientActionId with the caller's next event; it is
+---`session.action_id` there, and the menu that answers when the app has menus.
 ---@class ivr.List
----A list of callflows; `{ ivr.say("Wrong PIN."), ask_pin() }` keeps ask_pin's clientActionId.
 ---@field clientActionId? string The position 8x8 echoes back with the caller's answer (at most 1000 bytes, no control characters). Any list in a reply may carry it, and a menu carries its id; two different ones in one reply are an error.
 ---@field [integer] ivr.Callflow
 
@@ -22,8 +27,8 @@
 ---@field repetition? integer 1 to 3 times.
 ---@field speed? number 0.5 to 2.
 
----@class ivr.CaptureParams
----@field promptMessage? string What the caller hears before pressing keys, at most 3000 characters.
+---How a prompt collects keys: a sayAndCapture's parameters but its words.
+---@class ivr.CaptureSettings
 ---@field voiceProfile? string Voice, e.g. "en-US-BenjaminRUS".
 ---@field repetition? integer 1 to 3 times.
 ---@field speed? number 0.5 to 2.
@@ -35,6 +40,9 @@
 ---@field noOfTries? integer How many times 8x8 plays the prompt when input is missing or short.
 ---@field successMessage? string|userdata Said after a valid entry (json.null for an explicit null).
 ---@field failureMessage? string|userdata Said after each failed try.
+
+---@class ivr.CaptureParams: ivr.CaptureSettings
+---@field promptMessage? string What the caller hears before pressing keys, at most 3000 characters.
 
 ---@class ivr.PlayParams
 ---@field fileUrl? string An http(s) URL of an .mp3 or .wav file.
@@ -56,7 +64,8 @@
 ---@field id string
 ---@field prompt string
 
----@class ivr.MenuSpec: ivr.CaptureParams
+---A menu's words are its prompt (not promptMessage); the rest is how it collects keys.
+---@class ivr.MenuSpec: ivr.CaptureSettings
 ---@field id string Becomes the reply's clientActionId; 8x8 echoes it with the caller's keys (at most 1000 bytes, no control characters).
 ---@field prompt string What the caller hears.
 ---@field other? ivr.Callflow|fun(session: ivr.Session, digits: string): ivr.Callflow A key the menu does not offer (default: the menu again).
@@ -76,7 +85,7 @@
 ---@field status string The last callStatus.
 ---@field app string This app's name.
 ---@field action_id string The clientActionId this event answers ("" at the start).
----@field event table The webhook's payload as received.
+---@field event ivr.Event The webhook's payload as received.
 ---@field vars table The call's memory: what it holds when a handler returns is kept for the next event.
 
 ivr = {}
@@ -294,10 +303,60 @@ on_dtmf = nil
 ---No input at a position that is not a menu or an ivr.on position.
 ---@type fun(session: ivr.Session): ivr.Callflow
 on_timeout = nil
----@type fun(session: ivr.Session, status: string)
+---CALL_STATUS: status is the payload's callStatus (session.event has the rest).
+---Its return value is ignored; an error in it is logged, and fails simulate --keys,
+---the flow test whose input made it run, and check.
+---@type fun(session: ivr.Session, status: "CALL_INITIATED"|"CALL_RECEIVED"|"CALL_CONNECTED"|"CALL_DISCONNECTED"|"CALL_UPDATED"|string)
 on_status = nil
----@type fun(session: ivr.Session, summary: table)
+---SESSION_SUMMARY: the session ended. Its return value is ignored; errors as on_status.
+---@type fun(session: ivr.Session, summary: ivr.Summary)
 on_end = nil
+
+---A SESSION_SUMMARY payload: how the session went, one entry per call leg.
+---@class ivr.Summary
+---@field sessionId string
+---@field subAccountId string
+---@field sessionStatus "COMPLETED"|"BUSY"|"NO_ANSWER"|"FAILED"|"CANCELED"|"ERROR"|string
+---@field startTime string RFC 3339, e.g. "2026-01-13T08:26:58Z".
+---@field endTime string
+---@field lastAction? string The last action 8x8 carried out, e.g. "HANGUP", "MAKE_CALL".
+---@field callCount? integer How many legs details holds.
+---@field clientRequestId? string
+---@field details {callA: ivr.Leg, callB?: ivr.Leg} callA is the first call (the caller's, or the one placed); callB the party a makeCall connected. luaivr spells them callA/callB whatever case 8x8 used.
+---@field errorDetails? {errorCode: integer, errorMsg: string, action?: string, callFlowRequestId?: string} Why the session failed, e.g. -2003 for a callflow 8x8 could not use, -2004 no coverage.
+
+---One call leg of a session summary.
+---@class ivr.Leg
+---@field callId string
+---@field callDirection "INBOUND"|"OUTBOUND"
+---@field callType string e.g. "PSTN".
+---@field source string
+---@field destination string
+---@field callStatus string e.g. "COMPLETED".
+---@field initiatedTimestamp? string
+---@field connectedTimestamp? string
+---@field disconnectedTimestamp? string
+---@field callDuration? integer Seconds connected.
+---@field sourceCountryCode? string
+---@field destinationCountryCode? string
+
+---The payload of the webhook an event came with (CALL_ACTION, CALL_STATUS or
+---SESSION_SUMMARY), as 8x8 sent it. The fields a handler needs are on session
+---already; these are for what it does not copy.
+---@class ivr.Event
+---@field eventId? string 8x8's id of this delivery (a redelivery has the same).
+---@field sessionId string
+---@field callId? string
+---@field subAccountId? string
+---@field callStatus? string CALL_RECEIVED, ACTION_COMPLETED, CALL_CONNECTED, …
+---@field callDirection? "INBOUND"|"OUTBOUND"
+---@field callType? string
+---@field source? string
+---@field destination? string
+---@field clientActionId? string The position 8x8 echoes back (CALL_ACTION).
+---@field eventData? {dtmf?: string} The caller's keys (luaivr also reads the other places 8x8 puts them).
+---@field sipCode? integer
+---@field timestamp? string
 ---The called numbers this app answers.
 ---@type string[]
 numbers = nil
@@ -311,7 +370,13 @@ fallback = nil
 ---@type table<string, string|string[]>
 check_inputs = nil
 
----Flow tests (*_test.lua): each global test_* function receives t.
+---Flow tests (*_test.lua): each global function whose name starts with test_ is a
+---test, run in the order written, with its own t (a fresh simulated line: no
+---sessions, kv or stubs from other tests). Annotate t for completion:
+---
+---    ---@param t flowtest.T
+---    function test_book_today(t) local call = t:call("restaurant") end
+---@alias flowtest.Test fun(t: flowtest.T)
 
 ---@class flowtest.T
 local T = {}

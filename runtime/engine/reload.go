@@ -63,7 +63,11 @@ func (e *Engine) Reload(vet func(s *Scripts, app string) error) (changed []strin
 			next.Retired[name] = r
 		}
 	}
-	errs = append(errs, next.claimNumbers(old)...)
+	for _, err := range next.claimNumbers(old) {
+		if !next.claimedAsBefore(old, fresh, err) {
+			errs = append(errs, err)
+		}
+	}
 	for _, err := range errs {
 		refused = append(refused, next.consequence(err))
 	}
@@ -83,6 +87,39 @@ func (e *Engine) Reload(vet func(s *Scripts, app string) error) (changed []strin
 		old.loading.over()
 	}
 	return changed, refused
+}
+
+// claimedAsBefore reports whether a refusal for a number another app answers
+// is the one the previous reload made: the same version of the app, the same
+// modules, not served then, and each of its numbers answered by the same app
+// as then. Such an app is loaded again at every reload (it is refused only
+// for a conflict, which an edit elsewhere may end), but said once.
+func (next *Scripts) claimedAsBefore(old, fresh *Scripts, err error) bool {
+	var se *ScriptError
+	if !errors.As(err, &se) {
+		return false
+	}
+	name := strings.TrimSuffix(se.File, ".lua")
+	app, was := fresh.Apps[name], old.sources[se.File]
+	if app == nil || old.libSum != next.libSum || was.err != nil || was.sum != app.Sum {
+		return false
+	}
+	if prev := old.Apps[name]; prev != nil && prev.Sum == app.Sum {
+		return false // it was served then
+	}
+	for _, n := range app.Numbers {
+		if ownerName(old.byNumber[n]) != ownerName(next.byNumber[n]) {
+			return false
+		}
+	}
+	return true
+}
+
+func ownerName(a *App) string {
+	if a == nil {
+		return ""
+	}
+	return a.Name
 }
 
 // consequence adds to a refusal what serves instead, so that the log says

@@ -192,6 +192,7 @@ type explorer struct {
 	startClocks []time.Time // a clock each started at
 	dates       []time.Time // dates the script writes, tried where it reads the clock
 
+	call    *phone.Call   // the last call placed: hung up before the next (handlers.go)
 	worked  time.Duration // time spent playing calls
 	last    time.Duration // the last call's
 	stopped bool          // the work budget, the context or the pacer ended it
@@ -261,6 +262,7 @@ func (x *explorer) run() {
 			_, _, queue = x.walk(next, queue)
 		}
 	}
+	x.hangUp(x.call)
 	x.checkSeeds()
 	x.checkMenus()
 	x.checkMenuDigits()
@@ -393,6 +395,7 @@ func (x *explorer) start(at time.Time, watch *clock.Watch) (*phone.Call, string,
 	}
 	began := time.Now()
 	defer func() { x.last = time.Since(began); x.worked += x.last }()
+	x.hangUp(x.call)
 	x.res.Paths++
 	x.now = at
 	x.line.SetNow(at)
@@ -401,6 +404,7 @@ func (x *explorer) start(at time.Time, watch *clock.Watch) (*phone.Call, string,
 	if err != nil {
 		return nil, "", err
 	}
+	x.call = c
 	return c, x.classify(c, 0, "call"), nil
 }
 

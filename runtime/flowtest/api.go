@@ -34,6 +34,8 @@ type tester struct {
 	clock   time.Time   // t:at's time for the line's clock; zero: the line's own start
 	calls   []*phone.Call
 	logs    []string
+	broken  map[string]bool // apps that did not load: reported once, not by every test that calls them
+	skip    string          // why the test cannot run: it calls a broken app
 }
 
 // In flow tests the vcc module is configured with these unless the run sets
@@ -195,6 +197,10 @@ func (tt *tester) call(L *lua.LState) int {
 		L.RaiseError("t:call: which app? t:call(\"restaurant\")")
 	}
 	if tt.scripts.Apps[opts.App] == nil {
+		if tt.broken[opts.App] {
+			tt.skip = opts.App + ".lua did not load (see its failure above)"
+			L.RaiseError("t:call: %s", tt.skip)
+		}
 		L.RaiseError("t:call: no app %q in the script folder (apps: %s)", opts.App, strings.Join(tt.scripts.Names(), ", "))
 	}
 	c, err := tt.lineFor(L).Start(tt.ctx, opts)
@@ -217,6 +223,7 @@ type callObj struct {
 
 func newCall(L *lua.LState, tt *tester, c *phone.Call, app string) *lua.LTable {
 	co := &callObj{tt: tt, call: c, app: app}
+	co.after(L, 0)
 	t := L.NewTable()
 	method := func(name string, fn func(L *lua.LState) int) lua.LGFunction {
 		return func(L *lua.LState) int {
@@ -251,7 +258,23 @@ func (co *callObj) input(L *lua.LState, err error) int {
 	if err != nil {
 		L.RaiseError("%v\n%s", err, co.since(0))
 	}
+	co.after(L, co.mark)
 	return 0
+}
+
+// after looks at what the call did from Heard[from] on: the app's log lines
+// go to the test's log, in order with t:log's; a handler that failed with no
+// reply to give (on_status, on_end) fails the test here, at the input that
+// made it run, since the caller hears nothing that a test could assert on.
+func (co *callObj) after(L *lua.LState, from int) {
+	for _, h := range co.call.Heard[from:] {
+		switch h.Kind {
+		case phone.Log:
+			co.tt.logs = append(co.tt.logs, co.app+" log: "+h.Text)
+		case phone.Failed:
+			L.RaiseError("%s\n%s", h.Text, co.since(from))
+		}
+	}
 }
 
 func (co *callObj) press(L *lua.LState) int {
@@ -268,7 +291,7 @@ func (co *callObj) timeout(L *lua.LState) int {
 func (co *callObj) hangup(L *lua.LState) int {
 	co.mark = len(co.call.Heard)
 	co.call.Hangup(co.tt.ctx)
-	return 0
+	return co.input(L, nil)
 }
 
 // spoken is what the caller heard since the last input, as text.

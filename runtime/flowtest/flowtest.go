@@ -18,6 +18,7 @@ package flowtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -48,12 +49,17 @@ type Options struct {
 	// and token default to test values.
 	Engine  engine.Options
 	Timeout time.Duration // per test (default 10 s)
-	Logger  *slog.Logger  // the apps' log lines; nil discards them
+	// Logger takes the engine's own lines; nil discards them. Its level also
+	// decides which of the apps' lines (log.*, print) are kept: those are
+	// shown under the test that made them, with -v or when it fails.
+	Logger *slog.Logger
 }
 
 // Result is the outcome of a run.
 type Result struct {
-	Passed, Failed int
+	// Failed counts failed tests and scripts that did not load; Skipped the
+	// tests that call an app that did not load (its failure says why).
+	Passed, Failed, Skipped int
 	// Unreached lists menu options no test pressed, per app, as "menu[key] (file:line)".
 	Unreached map[string][]string
 }
@@ -77,21 +83,35 @@ func Run(opts Options) (Result, error) {
 	if len(files) == 0 {
 		return res, fmt.Errorf("no flow tests (*_test.lua) in %s", opts.Dir)
 	}
+	// A script that does not load is one failure, reported here; the tests
+	// that call its app are skipped rather than failed one by one with
+	// "no app".
 	scripts, problems := engine.Load(opts.Dir)
+	broken := map[string]bool{}
 	for _, p := range problems {
-		fmt.Fprintf(opts.Out, "warning: %v\n", p)
+		name := "scripts"
+		var se *engine.ScriptError
+		if errors.As(p, &se) {
+			name = se.File
+			if engine.IsApp(se.File) {
+				broken[strings.TrimSuffix(se.File, ".lua")] = true
+			}
+		}
+		fmt.Fprintf(opts.Out, "--- FAIL: %s does not load\n    %v\n", name, p)
+		res.Failed++
 	}
 	cov := newCoverage(scripts)
 	for _, file := range files {
-		r := runFile(opts, scripts, file, cov)
+		r := runFile(opts, scripts, broken, file, cov)
 		res.Passed += r.Passed
 		res.Failed += r.Failed
+		res.Skipped += r.Skipped
 	}
 	res.Unreached = cov.unreached()
 	return res, nil
 }
 
-func runFile(opts Options, scripts *engine.Scripts, file string, cov *coverage) Result {
+func runFile(opts Options, scripts *engine.Scripts, broken map[string]bool, file string, cov *coverage) Result {
 	var res Result
 	name := filepath.Base(file)
 	start := time.Now()
@@ -115,8 +135,15 @@ func runFile(opts Options, scripts *engine.Scripts, file string, cov *coverage) 
 			fmt.Fprintf(opts.Out, "=== RUN   %s\n", test.name)
 		}
 		t0 := time.Now()
-		failure, logs := runTest(opts, scripts, L, test.fn, cov)
+		failure, skip, logs := runTest(opts, scripts, broken, L, test.fn, cov)
 		took := time.Since(t0).Seconds()
+		if skip != "" {
+			res.Skipped++
+			if opts.Verbose {
+				fmt.Fprintf(opts.Out, "--- SKIP: %s (%.2fs)\n    %s\n", test.name, took, skip)
+			}
+			continue
+		}
 		if failure != "" {
 			res.Failed++
 			fmt.Fprintf(opts.Out, "--- FAIL: %s (%.2fs)\n", test.name, took)
@@ -137,7 +164,11 @@ func runFile(opts Options, scripts *engine.Scripts, file string, cov *coverage) 
 	if res.Failed > 0 {
 		status = "FAIL"
 	}
-	fmt.Fprintf(opts.Out, "%s\t%s\t%.3fs\n", status, name, time.Since(start).Seconds())
+	skipped := ""
+	if res.Skipped > 0 {
+		skipped = fmt.Sprintf("\t(%d skipped: they call an app that did not load)", res.Skipped)
+	}
+	fmt.Fprintf(opts.Out, "%s\t%s\t%.3fs%s\n", status, name, time.Since(start).Seconds(), skipped)
 	return res
 }
 
@@ -162,12 +193,13 @@ func tests(L *lua.LState) []test {
 }
 
 // runTest calls one test function with a fresh t; it returns the failure
-// message ("" when it passed) and what the test logged.
-func runTest(opts Options, scripts *engine.Scripts, L *lua.LState, fn *lua.LFunction, cov *coverage) (string, []string) {
+// message ("" when it passed), why it was skipped ("" when it ran) and what
+// the test and the apps it called logged.
+func runTest(opts Options, scripts *engine.Scripts, broken map[string]bool, L *lua.LState, fn *lua.LFunction, cov *coverage) (failure, skip string, logs []string) {
 	st := memstore.New(store.Options{}) // nothing of a test or an exploration is kept
 	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
 	defer cancel()
-	tt := &tester{opts: opts, scripts: scripts, store: st, ctx: ctx, web: &web{}}
+	tt := &tester{opts: opts, scripts: scripts, store: st, ctx: ctx, web: &web{}, broken: broken}
 	L.SetContext(ctx)
 	defer L.RemoveContext()
 	L.Push(fn)
@@ -176,8 +208,11 @@ func runTest(opts Options, scripts *engine.Scripts, L *lua.LState, fn *lua.LFunc
 	for _, c := range tt.calls {
 		cov.record(c)
 	}
-	logs := append(tt.logs, tt.web.notes()...)
+	logs = append(tt.logs, tt.web.notes()...)
 	if err != nil {
+		if tt.skip != "" {
+			return "", tt.skip, logs
+		}
 		msg := err.Error()
 		if ae, ok := err.(*lua.ApiError); ok {
 			msg = ae.Object.String()
@@ -185,7 +220,7 @@ func runTest(opts Options, scripts *engine.Scripts, L *lua.LState, fn *lua.LFunc
 		if ctx.Err() != nil {
 			msg += fmt.Sprintf(" (the test ran past its %s limit)", opts.Timeout)
 		}
-		return msg, logs
+		return msg, "", logs
 	}
-	return "", logs
+	return "", "", logs
 }

@@ -7,9 +7,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/luaivr/luaivr/runtime/flowtest"
 )
+
+// slow is the handlers' deadline in these tests, far above what the apps
+// need: two busy cores under the race detector slow every script, and these
+// tests are about what the caller hears, not about the deadline.
+const slow = 2 * time.Second
 
 // The flow tests shipped beside the apps and examples pass, and press every
 // menu option.
@@ -17,7 +23,7 @@ func TestShippedFlowTests(t *testing.T) {
 	t.Parallel()
 	for _, dir := range []string{"../../scripts", "../../examples"} {
 		var out bytes.Buffer
-		res, err := flowtest.Run(flowtest.Options{Dir: dir, Out: &out})
+		res, err := flowtest.Run(flowtest.Options{Dir: dir, Out: &out, Deadline: slow})
 		if err != nil || !res.OK() || res.Passed == 0 {
 			t.Fatalf("%s: %v\n%s", dir, err, out.String())
 		}
@@ -58,7 +64,7 @@ function test_colon(t)
   call.press("1")
 end`)
 	var out bytes.Buffer
-	res, err := flowtest.Run(flowtest.Options{Dir: dir, Out: &out})
+	res, err := flowtest.Run(flowtest.Options{Dir: dir, Out: &out, Deadline: slow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +85,7 @@ end`)
 	}
 
 	out.Reset()
-	res, _ = flowtest.Run(flowtest.Options{Dir: dir, Out: &out, Run: regexp.MustCompile("pass"), Verbose: true})
+	res, _ = flowtest.Run(flowtest.Options{Dir: dir, Out: &out, Run: regexp.MustCompile("pass"), Verbose: true, Deadline: slow})
 	if res.Passed != 1 || res.Failed != 0 || !strings.Contains(out.String(), "=== RUN   test_passes") {
 		t.Fatalf("-run pass: %+v\n%s", res, out.String())
 	}
@@ -229,12 +235,102 @@ function test_misuse(t)
   end
 end`)
 	var out bytes.Buffer
-	res, err := flowtest.Run(flowtest.Options{Dir: dir, Out: &out, Verbose: true})
+	res, err := flowtest.Run(flowtest.Options{Dir: dir, Out: &out, Verbose: true, Deadline: slow})
 	if err != nil || !res.OK() || res.Passed != 11 {
 		t.Fatalf("%v passed %d failed %d\n%s", err, res.Passed, res.Failed, out.String())
 	}
 	// A request no stub answered is in the test's output (shown on failure and with -v).
 	if want := "    no stub for GET https://crm.example.com/nothing: the app got an error value\n--- PASS: test_no_stub_is_an_error_value"; !strings.Contains(out.String(), want) {
 		t.Errorf("output lacks %q:\n%s", want, out.String())
+	}
+}
+
+// What a flow test shows of the apps it calls: an on_status or on_end that
+// fails fails the test at the input that ran it, with the handler's line;
+// the apps' log lines are shown under the test, in order with t:log's; and a
+// script that does not load is one failure, not one per test that calls it.
+func TestHandlersLogsAndLoadErrors(t *testing.T) {
+	t.Parallel()
+	const voice = `ivr.defaults { voiceProfile = "en-GB-Emma", maxDigits = 1 }` + "\n"
+	tests := []struct {
+		name                    string
+		files                   map[string]string
+		passed, failed, skipped int
+		want                    []string // in the output
+		not                     []string // not in it
+	}{
+		{name: "on_end fails", files: map[string]string{
+			"app.lua": voice + `function on_call(s) return ivr.say_and_capture("Press 1") end
+function on_dtmf(s, d) return ivr.hangup() end
+function on_end(s, summary)
+  local crm = nil
+  crm.log(summary.sessionStatus)
+end`,
+			"app_test.lua": `function test_hangs_up(t)
+  local call = t:call("app")
+  call:press("1")
+  call:ended()
+end
+function test_caller_leaves(t)
+  local call = t:call("app")
+  call:hangup()
+end`},
+			failed: 2,
+			want: []string{"--- FAIL: test_hangs_up", "app_test.lua:3: on_end failed on SESSION_SUMMARY COMPLETED: app.lua:6: attempt to index a non-table object(nil) with key 'log'",
+				"--- FAIL: test_caller_leaves", "app_test.lua:8: on_end failed"}},
+		{name: "on_status fails", files: map[string]string{
+			"app.lua": voice + `function on_call(s) return { ivr.say("bye"), ivr.hangup() } end
+function on_status(s, status) if status == "CALL_DISCONNECTED" then error("status store down") end end`,
+			"app_test.lua": `function test_bye(t) t:call("app"):hears("bye") end`},
+			failed: 1,
+			want:   []string{"--- FAIL: test_bye", "app_test.lua:1: on_status failed on CALL_STATUS CALL_DISCONNECTED: app.lua:3: status store down"}},
+		{name: "logs under the test", files: map[string]string{
+			"app.lua": voice + `function on_call(s) log.info("greeting", { caller = s.source }) return ivr.say_and_capture("Press 1") end
+function on_dtmf(s, d) print("pressed " .. d) return ivr.hangup() end`,
+			"app_test.lua": `function test_logs(t)
+  local call = t:call("app")
+  t:log("before the key")
+  call:press("1")
+end`},
+			passed: 1,
+			want: []string{"=== RUN   test_logs\n    app log: greeting caller=+6591178965 [app.lua:2]\n    app_test.lua:3: before the key\n" +
+				"    app log: pressed 1 [app.lua:3]\n--- PASS: test_logs"}},
+		{name: "an app that does not load", files: map[string]string{
+			"app.lua":  voice + `function on_call(s) return ivr.hangup( end`,
+			"good.lua": voice + `function on_call(s) return { ivr.say("fine"), ivr.hangup() } end`,
+			"app_test.lua": `function test_one(t) t:call("app"):hears("x") end
+function test_two(t) t:call("app"):hears("y") end
+function test_three(t) t:call("app"):hears("z") end`,
+			"good_test.lua": `function test_good(t) t:call("good"):hears("fine") end`},
+			passed: 1, failed: 1, skipped: 3,
+			want: []string{"--- FAIL: app.lua does not load\n    app.lua:2: syntax error", "(3 skipped: they call an app that did not load)"},
+			not:  []string{`no app "app"`, "--- FAIL: test_"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			for name, src := range tt.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var out bytes.Buffer
+			res, err := flowtest.Run(flowtest.Options{Dir: dir, Out: &out, Verbose: true, Deadline: slow})
+			text := out.String()
+			if err != nil || res.Passed != tt.passed || res.Failed != tt.failed || res.Skipped != tt.skipped {
+				t.Fatalf("%v: passed %d failed %d skipped %d, want %d %d %d\n%s", err, res.Passed, res.Failed, res.Skipped, tt.passed, tt.failed, tt.skipped, text)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(text, want) {
+					t.Errorf("output lacks %q:\n%s", want, text)
+				}
+			}
+			for _, not := range tt.not {
+				if strings.Contains(text, not) {
+					t.Errorf("output has %q:\n%s", not, text)
+				}
+			}
+		})
 	}
 }

@@ -32,6 +32,8 @@ func (h Heard) String() string {
 		verb = "call ended"
 	case Error:
 		verb = "ERROR"
+	case Failed:
+		verb = "WARNING"
 	}
 	return strings.TrimRight(fmt.Sprintf("%6.1fs  %-14s %s", h.At.Seconds(), verb, text), " ")
 }

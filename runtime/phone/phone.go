@@ -12,6 +12,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +38,11 @@ const (
 	Parted  = "parted"  // the party the caller was connected to hung up
 	Error   = "error"   // the script failed and the caller got the fallback; Text is why
 	Warning = "warning" // something the runtime noted, e.g. an unknown menu position
+	// Failed is a handler that has no reply to give (on_status, on_end)
+	// failing: the caller hears nothing of it, the app's author must. Text
+	// names the handler and carries the error with its file:line.
+	Failed = "failed"
+	Log    = "log" // a line the app logged (log.*, print); Text is the line
 )
 
 // Heard is one moment of a call, as the caller lives it.
@@ -79,6 +87,10 @@ func NewLine(scripts *engine.Scripts, st store.Store, opts engine.Options) (*Lin
 	opts.Store = st
 	opts.Now = l.Now
 	opts.Observe = l.observe
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	opts.Logger = slog.New(&appLog{next: opts.Logger.Handler(), line: l})
 	eng, err := engine.New(scripts, opts)
 	if err != nil {
 		return nil, err
@@ -109,11 +121,33 @@ func (l *Line) advance(d time.Duration) {
 }
 
 func (l *Line) observe(h engine.Handled) {
-	l.mu.Lock()
-	c := l.calls[h.Session]
-	l.mu.Unlock()
-	if c != nil {
+	if c := l.call(h.Session); c != nil {
 		c.Handled = append(c.Handled, h)
+	}
+}
+
+func (l *Line) call(session string) *Call {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.calls[session]
+}
+
+// logged keeps a line the app logged until the event that wrote it is
+// handled (it may come from the script's goroutine).
+func (c *Call) logged(text string) {
+	c.line.mu.Lock()
+	c.logs = append(c.logs, text)
+	c.line.mu.Unlock()
+}
+
+// hearLogs adds the lines the app logged so far to what the call heard.
+func (c *Call) hearLogs() {
+	c.line.mu.Lock()
+	logs := c.logs
+	c.logs = nil
+	c.line.mu.Unlock()
+	for _, text := range logs {
+		c.hear(Log, text, "", nil)
 	}
 }
 
@@ -140,6 +174,9 @@ type Call struct {
 	tries    int
 	bridged  bool
 	ended    bool
+	legs     []string // the parties the caller was connected to (callB)
+	last     string   // the last action carried out, as a summary names it
+	logs     []string // logged by the app, not yet heard; under line.mu
 
 	// Heard is everything so far, in order.
 	Heard []Heard
@@ -335,13 +372,17 @@ func (c *Call) send(ctx context.Context, typ, status string, digits *string) {
 		}
 		before := len(c.Handled)
 		c.line.Engine.Handle(ctx, ev, c.opts.App)
-		if typ != webhook.CallAction {
-			return
-		}
+		c.hearLogs()
 		if len(c.Handled) == before { // an observer always fires; be safe
 			return
 		}
 		h := c.Handled[len(c.Handled)-1]
+		if typ != webhook.CallAction {
+			if h.Err != nil {
+				c.hear(Failed, fmt.Sprintf("%s failed on %s %s: %v", h.Handler, typ, status, h.Err), "", nil)
+			}
+			return
+		}
 		if h.Note != "" {
 			c.hear(Warning, h.Note, "", nil)
 		}
@@ -367,6 +408,7 @@ func (c *Call) send(ctx context.Context, typ, status string, digits *string) {
 func (c *Call) play(ctx context.Context, r callflow.Reply) bool {
 	for i := range r.Callflow {
 		a := &r.Callflow[i]
+		c.last = a.Name
 		switch a.Name {
 		case callflow.Say:
 			c.hear(Say, stringParam(a.Params, "text"), "", a)
@@ -381,6 +423,7 @@ func (c *Call) play(ctx context.Context, r callflow.Reply) bool {
 		case callflow.MakeCall:
 			c.hear(Bridge, stringParam(a.Params, "destination"), "", a)
 			c.bridged = true
+			c.legs = append(c.legs, stringParam(a.Params, "destination"))
 			return false
 		case callflow.Hangup:
 			c.hear(Hangup, "", "", a)
@@ -407,9 +450,10 @@ func (c *Call) webhook(typ, status string, digits *string) []byte {
 	}
 	switch typ {
 	case webhook.SessionSummary:
-		delete(p, "eventId")
-		p["sessionStatus"] = status
-		p["details"] = map[string]any{"callA": map[string]any{"callId": c.session + "-a", "callStatus": status}}
+		for _, k := range []string{"eventId", "callId", "callDirection", "callType", "source", "destination", "timestamp"} {
+			delete(p, k) // a summary has them per leg
+		}
+		c.summarize(p, status)
 	default:
 		p["callStatus"] = status
 	}
@@ -422,6 +466,40 @@ func (c *Call) webhook(typ, status string, digits *string) []byte {
 	b, _ := json.Marshal(map[string]any{"namespace": "VOICE", "eventType": typ, "description": "simulated", "payload": p})
 	return b
 }
+
+// summarize fills a SESSION_SUMMARY payload as 8x8 does (see
+// fixtures/8x8/vss_ivr_completed_bridged__docs.json): the session's times,
+// its last action, and one entry in details per leg: callA the caller's,
+// callB the party a makeCall connected them to.
+func (c *Call) summarize(p map[string]any, status string) {
+	end := c.line.Now().UTC()
+	leg := func(id, source, destination string) map[string]any {
+		return map[string]any{
+			"callId": id, "callDirection": c.direction(), "callType": "PSTN",
+			"source": source, "destination": destination, "callStatus": status,
+			"initiatedTimestamp": c.started.UTC().Format(time.RFC3339), "disconnectedTimestamp": end.Format(time.RFC3339),
+			"callDuration": int(end.Sub(c.started).Seconds()),
+		}
+	}
+	details := map[string]any{"callA": leg(c.session+"-a", c.source(), c.destination())}
+	if n := len(c.legs); n > 0 { // placed by 8x8 from our number
+		b := leg(c.session+"-b", c.opts.Number, c.legs[n-1])
+		b["callDirection"] = "OUTBOUND"
+		details["callB"] = b
+	}
+	last := "HANGUP" // the caller hung up, or the script did
+	if c.last != "" && c.last != callflow.Hangup {
+		last = strings.ToUpper(snake.ReplaceAllString(c.last, "${1}_${2}"))
+	}
+	p["sessionStatus"] = status
+	p["startTime"] = c.started.UTC().Format(time.RFC3339)
+	p["endTime"] = end.Format(time.RFC3339)
+	p["callCount"] = len(details)
+	p["lastAction"] = last
+	p["details"] = details
+}
+
+var snake = regexp.MustCompile(`([a-z])([A-Z])`)
 
 // speechTime is roughly how long 8x8 takes to say text: 15 characters a second.
 func speechTime(text string) time.Duration {

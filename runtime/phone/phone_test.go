@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/phone"
@@ -27,7 +28,9 @@ func line(t *testing.T, src string) *phone.Line {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	l, err := phone.NewLine(scripts, st, engine.Options{})
+	// A deadline far above what these scripts need: two busy cores under
+	// the race detector slow every script.
+	l, err := phone.NewLine(scripts, st, engine.Options{Deadline: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,5 +134,80 @@ function on_call(s) return { ivr.say(s.direction .. " " .. s.vars.name .. " " ..
 	}
 	if got := kinds(c); !strings.HasPrefix(got, "say:OUTBOUND Ann +6590000000 | hangup:") {
 		t.Fatal(got)
+	}
+}
+
+// What an app's author must see of a call beyond what the caller hears:
+// its log lines, in order with the call, and the failures of on_status and
+// on_end, which have no reply to fall back from. on_end's summary has the
+// legs 8x8 sends: callB after a bridge.
+func TestWhatTheAuthorSees(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		src   string
+		input []string // "t" = timeout, "q" = the caller hangs up
+		want  string   // kinds(c)
+	}{
+		{name: "log lines in order", src: `
+function on_call(s)
+  log.info("call", { from = s.source, tries = 2 })
+  return ivr.say_and_capture("Press 1", { maxDigits = 1 })
+end
+function on_dtmf(s, d) print("pressed", d) log.warn("about to hang up") return ivr.hangup() end`,
+			input: []string{"1"},
+			want: `log:call from=+6591178965 tries=2 [app.lua:3] | prompt:Press 1 | keys:1 | log:pressed	1 [app.lua:6] | ` +
+				`log:warn: about to hang up [app.lua:6] | hangup:`},
+		{name: "on_status fails", src: `
+function on_call(s) return ivr.say_and_capture("Press 1", { maxDigits = 1 }) end
+function on_status(s, status)
+  local n = nil
+  return n.field
+end`,
+			input: []string{"q"},
+			want:  `prompt:Press 1 | ended:the caller hung up | failed:on_status failed on CALL_STATUS CALL_DISCONNECTED: app.lua:5: attempt to index a non-table object(nil) with key 'field'`},
+		{name: "on_end fails", src: `
+function on_call(s) return { ivr.say("bye"), ivr.hangup() } end
+function on_end(s, summary)
+  error("crm is down")
+end`,
+			want: `say:bye | hangup: | failed:on_end failed on SESSION_SUMMARY COMPLETED: app.lua:4: crm is down`},
+		{name: "summary legs after a bridge", src: `
+function on_call(s) return { clientActionId = "xfer", ivr.make_call { source = "+6568332048", destination = "+6531589338" } } end
+function on_timeout(s) return ivr.hangup() end
+function on_end(s, summary)
+  local d = summary.details
+  log.info(summary.sessionStatus .. " " .. summary.lastAction .. " " .. summary.callCount .. " " ..
+    d.callA.source .. " " .. d.callB.destination .. " " .. d.callB.callDirection)
+end`,
+			input: []string{"t"},
+			want:  `bridge:+6531589338 | parted: | hangup: | log:COMPLETED HANGUP 2 +6591178965 +6531589338 OUTBOUND [app.lua:6]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l := line(t, `ivr.defaults { voiceProfile = "en-GB-Emma" }`+tt.src)
+			c, err := l.Start(ctx, phone.CallOptions{App: "app"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, in := range tt.input {
+				switch in {
+				case "t":
+					err = c.Timeout(ctx)
+				case "q":
+					c.Hangup(ctx)
+				default:
+					err = c.Press(ctx, in)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := kinds(c); got != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+		})
 	}
 }

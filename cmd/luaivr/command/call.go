@@ -49,16 +49,14 @@ func callCommand() *cli.Command {
 			"records the session, so that the call's webhooks reach the app at the right menu when they arrive at\n" +
 			"serve. A running serve holds the data folder: then pass --server and --admin-token, and the server\n" +
 			"places the call (POST /calls).",
-		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "to", Required: true, Usage: "the `number` to call, E.164 (+6591234567)"},
-			&cli.StringFlag{Name: "from", Required: true, Usage: "our 8x8 `number`, the caller ID"},
-			&cli.StringSliceFlag{Name: "var", Usage: "initial session.vars entry `k=v` (repeatable)"},
-			&cli.StringFlag{Name: "scripts", EnvVars: env("scripts"), Value: "./scripts", Usage: "script `folder`"},
+		Flags: append(append(append([]cli.Flag{
+			&cli.StringFlag{Name: "to", EnvVars: env("to"), Usage: "the `number` to call, E.164 (+6591234567); required"},
+			&cli.StringFlag{Name: "from", EnvVars: env("from"), Usage: "our 8x8 `number`, the caller ID; required"},
 			&cli.StringFlag{Name: "data", EnvVars: env("data"), Value: "./data", Usage: "the data `folder` serve uses"},
 			storeFlag(),
 			&cli.StringFlag{Name: "server", Usage: "`URL` of a running serve: it places the call"},
 			&cli.StringFlag{Name: "admin-token", EnvVars: env("admin-token"), Usage: "the running server's admin `token`"},
-		}, append(apiFlags, integrationFlags...)...),
+		}, varFlags...), apiFlags...), scriptFlags...),
 		Action: placeCall,
 	}
 }
@@ -67,7 +65,10 @@ func placeCall(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return cli.Exit("usage: luaivr call APP --to NUMBER --from NUMBER [--var k=v ...]", 2)
 	}
-	vars, err := parseVars(c.StringSlice("var"))
+	if err := callSettings(c); err != nil {
+		return err
+	}
+	vars, err := parseVars(c)
 	if err != nil {
 		return err
 	}
@@ -86,7 +87,11 @@ func placeCall(c *cli.Context) error {
 	}
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	scripts, err := loadApp(c.String("scripts"), req.App, logger)
+	engOpts, err := engineOptions(c, logger) // on_call may use http, vcc or time as under serve
+	if err != nil {
+		return err
+	}
+	scripts, err := loadApp(c, req.App, logger)
 	if err != nil {
 		return err
 	}
@@ -102,10 +107,7 @@ func placeCall(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	engOpts := engine.Options{Store: st, Logger: logger}
-	if err := integrations(c, &engOpts); err != nil { // on_call may use http, vcc or time as under serve
-		return err
-	}
+	engOpts.Store = st
 	eng, err := engine.New(scripts, engOpts)
 	if err != nil {
 		return err
@@ -124,6 +126,34 @@ func placeCall(c *cli.Context) error {
 		fmt.Fprintln(out, placed.SessionID)
 	}
 	return err
+}
+
+// callSettings reports every setting call lacks at once, rather than one
+// per try.
+func callSettings(c *cli.Context) error {
+	var missing []string
+	need := func(flag, what string) {
+		if c.String(flag) == "" {
+			missing = append(missing, fmt.Sprintf("--%s (%s, %s)", flag, env(flag)[0], what))
+		}
+	}
+	need("to", "the number to call, E.164 such as +6591234567")
+	need("from", "our 8x8 number, the caller ID")
+	hint := ""
+	if c.String("server") != "" {
+		need("admin-token", "the running server's admin token")
+	} else {
+		n := len(missing)
+		need("api-key", "the sub-account's API key, made in connect.8x8.com")
+		need("subaccount", "the sub-account id shown in connect.8x8.com")
+		if len(missing) > n {
+			hint = "\n(or let a running serve place the call, with its own API settings: --server URL --admin-token TOKEN)"
+		}
+	}
+	if len(missing) > 0 {
+		return cli.Exit("luaivr call needs:\n  "+strings.Join(missing, "\n  ")+hint, 2)
+	}
+	return nil
 }
 
 // callThroughServer asks a running serve to place the call.

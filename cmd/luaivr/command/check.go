@@ -16,6 +16,7 @@ import (
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/explore"
 	"github.com/luaivr/luaivr/runtime/lint"
+	"github.com/luaivr/luaivr/stdlib/vcc"
 	"github.com/urfave/cli/v2"
 )
 
@@ -30,25 +31,25 @@ func checkCommand() *cli.Command {
 			"The clock is an input: where a handler asks the time module, the call is played again at moments\n" +
 			"where the answer differs (open and closed, each kind of day, holidays). --input adds keys a caller\n" +
 			"knows (a PIN), as does a check_inputs table in the script. Exits 1 on errors; warnings do not fail it.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.IntFlag{Name: "depth", Value: 10, Usage: "inputs along one path"},
-			&cli.DurationFlag{Name: "deadline", EnvVars: env("deadline"), Value: defaultDeadline, Usage: "time a handler may run per event"},
 			atFlag, inputFlag,
-		},
+		}, offlineScriptFlags()...),
 		Action: check,
 	}
 }
 
 func check(c *cli.Context) error {
-	dir := "./scripts"
-	if c.NArg() > 0 {
-		dir = c.Args().First()
+	dir, err := scriptsDir(c, true)
+	if err != nil {
+		return err
 	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return fmt.Errorf("script folder %s not found", dir)
+	engOpts, err := engineOptions(c, nil)
+	if err != nil {
+		return err
 	}
 	out := c.App.Writer
-	opts := explore.Options{Depth: c.Int("depth"), Deadline: engine.Options{Deadline: c.Duration("deadline")}}
+	opts := explore.Options{Depth: c.Int("depth"), Deadline: engOpts}
 	if err := exploreFrom(c, &opts); err != nil {
 		return err
 	}
@@ -157,10 +158,10 @@ const (
 // takes the CPU that live calls need (explore.Pacer); the gate goes first,
 // since an edit waits for it, and a report it interrupts starts over after.
 type vetter struct {
-	ctx      context.Context
-	deadline time.Duration
-	stats    *engine.Stats // live events, to pace by
-	log      *slog.Logger
+	ctx   context.Context
+	opts  engine.Options // serve's: the app is vetted in the environment it will serve in
+	stats *engine.Stats  // live events, to pace by
+	log   *slog.Logger
 
 	mu      sync.Mutex   // one app at a time
 	gates   atomic.Int32 // gate vettings waiting for mu
@@ -168,8 +169,13 @@ type vetter struct {
 	yielded bool         // the report in progress stopped for a gate
 }
 
-func newVetter(ctx context.Context, deadline time.Duration, stats *engine.Stats, log *slog.Logger) *vetter {
-	return &vetter{ctx: ctx, deadline: deadline, stats: stats, log: log}
+// newVetter vets with serve's engine options, less what exploring must not
+// do: write to serve's store, or reach the contact center.
+func newVetter(ctx context.Context, opts engine.Options, stats *engine.Stats, log *slog.Logger) *vetter {
+	opts.Store, opts.Logger, opts.VCC = nil, nil, vcc.Options{}
+	opts.Deadline *= vetSlack
+	opts.MemoryLimit = engine.SoftMemoryLimit()
+	return &vetter{ctx: ctx, opts: opts, stats: stats, log: log}
 }
 
 // vet is the gate: the errors check finds in app, which refuse it.
@@ -221,8 +227,7 @@ func (v *vetter) explore(s *engine.Scripts, app string, yields bool) (err error)
 		}
 		return pacer.Pace(ctx, took)
 	}
-	res, err := explore.Explore(v.ctx, s, app, explore.Options{
-		Deadline: engine.Options{Deadline: vetSlack * v.deadline, MemoryLimit: engine.SoftMemoryLimit()}, Work: vetWork, Pace: pace})
+	res, err := explore.Explore(v.ctx, s, app, explore.Options{Deadline: v.opts, Work: vetWork, Pace: pace})
 	if err != nil {
 		v.log.Error("vetting failed inside luaivr; the app is served unvetted", "app", app, "file", file, "err", err)
 		return nil
@@ -233,8 +238,8 @@ func (v *vetter) explore(s *engine.Scripts, app string, yields bool) (err error)
 			errs = append(errs, p.String())
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%s fails check: %s", file, strings.Join(errs, "; "))
+	if len(errs) > 0 { // a ScriptError: the reload says what serves instead
+		return &engine.ScriptError{File: file, Err: fmt.Errorf("fails check: %s", strings.Join(errs, "; "))}
 	}
 	return nil
 }

@@ -74,7 +74,7 @@ function on_end(session, summary) log.info("ended") end`, ""},
 		if len(errs) > 0 {
 			t.Fatal(errs)
 		}
-		v := newVetter(context.Background(), time.Second, &engine.Stats{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		v := newVetter(context.Background(), engine.Options{Deadline: time.Second}, &engine.Stats{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		err := v.vet(scripts, "bank")
 		switch {
 		case tt.want == "" && err != nil:

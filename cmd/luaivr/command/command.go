@@ -9,8 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
-	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/urfave/cli/v2"
@@ -23,10 +23,12 @@ func Main(args []string) int {
 		Usage: "run IVR apps written in Lua for the 8x8 Voice Callflows API",
 		Description: "Each *.lua file in the script folder is an app. 8x8 POSTs a webhook at every step of a call;\n" +
 			"luaivr runs the app's handler and answers with the next callflow.",
+		Version:        version(),
 		Commands:       []*cli.Command{serveCommand(), simulateCommand(), testCommand(), checkCommand(), graphCommand(), sessionsCommand(), editorCommand(), callCommand(), benchCommand()},
 		ErrWriter:      os.Stderr,
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"} // not -v: test's verbose
 	if err := app.Run(flagsFirst(app, args)); err != nil {
 		if msg := err.Error(); msg != "" {
 			fmt.Fprintln(os.Stderr, "luaivr:", msg)
@@ -38,6 +40,15 @@ func Main(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// version is the module version the binary was built from (go install
+// …@v1.2.3), or "devel" for a build from a work tree.
+func version() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "devel"
 }
 
 // flagsFirst moves a command's flags in front of its arguments, so that
@@ -96,9 +107,6 @@ var logFlags = []cli.Flag{
 	&cli.StringFlag{Name: "log-format", EnvVars: env("log-format"), Value: "text", Usage: "log lines as `text` or json"},
 	&cli.StringFlag{Name: "log-level", EnvVars: env("log-level"), Value: "info", Usage: "debug, info, warn or error"},
 }
-
-// defaultDeadline is a handler's time per event unless --deadline says otherwise.
-const defaultDeadline = 100 * time.Millisecond
 
 func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
 	var level slog.Level

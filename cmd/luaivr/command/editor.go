@@ -17,11 +17,14 @@ func editorCommand() *cli.Command {
 		ArgsUsage: "[DIR]",
 		Description: "Writes DIR/.luaivr/luaivr.d.lua (definitions) and DIR/.luarc.json (which points the language\n" +
 			"server at them). Works with VS Code's Lua extension, Neovim's lua_ls, and any LuaLS client.",
-		Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Usage: "overwrite an existing .luarc.json"}},
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "force", EnvVars: env("force"), Usage: "overwrite an existing .luarc.json"},
+			scriptsFlag,
+		},
 		Action: func(c *cli.Context) error {
-			dir := "./scripts"
-			if c.NArg() > 0 {
-				dir = c.Args().First()
+			dir, err := scriptsArg(c, true)
+			if err != nil {
+				return err
 			}
 			if err := os.MkdirAll(filepath.Join(dir, ".luaivr"), 0o755); err != nil {
 				return err

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/explore"
 	"github.com/urfave/cli/v2"
 )
@@ -15,13 +14,12 @@ func graphCommand() *cli.Command {
 		Name:      "graph",
 		Usage:     "draw APP's call tree as Mermaid or DOT, found by exploring it",
 		ArgsUsage: "APP",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "scripts", EnvVars: env("scripts"), Value: "./scripts", Usage: "script `folder`"},
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "format", Value: "mermaid", Usage: "mermaid or dot"},
 			&cli.BoolFlag{Name: "no-other", Usage: "leave out invalid keys and no input, as 8x8's diagrams do"},
 			&cli.IntFlag{Name: "depth", Value: 10, Usage: "inputs along one path"},
 			atFlag, inputFlag,
-		},
+		}, offlineScriptFlags()...),
 		Action: graph,
 	}
 }
@@ -32,11 +30,15 @@ func graph(c *cli.Context) error {
 	}
 	app := c.Args().First()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	scripts, err := loadApp(c.String("scripts"), app, logger)
+	engOpts, err := engineOptions(c, nil)
 	if err != nil {
 		return err
 	}
-	xopts := explore.Options{Depth: c.Int("depth"), Deadline: engine.Options{Deadline: defaultDeadline}}
+	scripts, err := loadApp(c, app, logger)
+	if err != nil {
+		return err
+	}
+	xopts := explore.Options{Depth: c.Int("depth"), Deadline: engOpts}
 	if err := exploreFrom(c, &xopts); err != nil {
 		return err
 	}

@@ -120,7 +120,7 @@ func TestServeOutlivesItsScripts(t *testing.T) {
 	log := p.stderr.String()
 	for _, want := range []string{`"msg":"script refused"`, "loop.lua: its top level ran past", `"changed":["counter"]`} {
 		if !strings.Contains(log, want) {
-			t.Errorf("the log lacks %s", want)
+			t.Errorf("the log lacks %s\n%s", want, log)
 		}
 	}
 	if strings.Contains(log, "panic") {

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,11 +30,9 @@ func serveCommand() *cli.Command {
 			"Point the VCA, VCS and VSS webhooks of your 8x8 sub-account at https://<your host>/webhooks.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "addr", EnvVars: env("addr"), Value: ":8080", Usage: "listen `address`"},
-			&cli.StringFlag{Name: "scripts", EnvVars: env("scripts"), Value: "./scripts", Usage: "script `folder`: one app per *.lua file"},
 			&cli.StringFlag{Name: "data", EnvVars: env("data"), Value: "./data", Usage: "data `folder` for sessions, transcripts and the reply cache"},
 			storeFlag(),
 			&cli.StringFlag{Name: "app", EnvVars: env("app"), Usage: "default `app` for calls no URL, session or number places (default: the only app, if there is one)"},
-			&cli.DurationFlag{Name: "deadline", EnvVars: env("deadline"), Value: defaultDeadline, Usage: "time a handler may run per event before the caller gets the fallback"},
 			&cli.IntFlag{Name: "concurrency", EnvVars: env("concurrency"), Usage: "scripts running at once (default 4 per CPU); more for apps that wait on http"},
 			&cli.IntFlag{Name: "script-memory", EnvVars: env("script-memory"), Value: 384, Usage: "heap size in `MiB` past which running scripts are stopped (0: no guard)"},
 			&cli.IntFlag{Name: "max-body", EnvVars: env("max-body"), Value: 1 << 20, Usage: "largest webhook body in `bytes`"},
@@ -54,7 +53,7 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "max-conns", EnvVars: env("max-conns"), Usage: "connections held at once; at the limit the one idle longest is closed for a new one (default: half the open-file limit, at most 4096)"},
 			&cli.IntFlag{Name: "max-conns-per-ip", EnvVars: env("max-conns-per-ip"), Value: 256, Usage: "connections from one IPv4 address or IPv6 /64, except --trust-proxy's (0: no limit)"},
 			&cli.StringFlag{Name: "voice", EnvVars: env("voice"), Value: "en-US-BenjaminRUS", Usage: "voiceProfile of the server's own apology when a script fails"},
-		}, append(append(integrationFlags, apiFlags...), logFlags...)...),
+		}, append(append(scriptFlags, apiFlags...), logFlags...)...),
 		Action: serve,
 	}
 }
@@ -64,14 +63,26 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	dir := c.String("scripts")
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return fmt.Errorf("script folder %s not found: run from the folder that holds it, or pass --scripts DIR", dir)
+	dir, err := scriptsDir(c, false)
+	if err != nil {
+		return err
+	}
+	engOpts, err := engineOptions(c, logger)
+	if err != nil {
+		return err
 	}
 	// Compiled now, loaded while serving: a slow app does not hold up the start.
 	scripts, problems := engine.Scan(dir)
+	refusedApps := map[string]bool{} // apps whose last version was refused, so that the fix is said
+	refusedApp := func(err error) {
+		var se *engine.ScriptError
+		if asScriptError(err, &se) && engine.IsApp(se.File) {
+			refusedApps[strings.TrimSuffix(se.File, ".lua")] = true
+		}
+	}
 	for _, p := range problems {
 		logger.Error("script not served", "err", p)
+		refusedApp(p)
 	}
 	apps := scripts.Loading()
 	if len(apps) == 0 {
@@ -104,13 +115,9 @@ func serve(c *cli.Context) error {
 		// collection: collect often as the heap nears the limit.
 		debug.SetMemoryLimit(int64(limit))
 	}
-	engOpts := engine.Options{
-		Store: st, DefaultApp: c.String("app"), Deadline: c.Duration("deadline"),
-		Voice: c.String("voice"), Logger: logger, MemoryLimit: limit, Concurrency: c.Int("concurrency"),
-	}
-	if err := integrations(c, &engOpts); err != nil {
-		return err
-	}
+	vetOpts := engOpts // vetting explores in the environment served, without the store serve adds
+	engOpts.Store, engOpts.DefaultApp, engOpts.Voice = st, c.String("app"), c.String("voice")
+	engOpts.MemoryLimit, engOpts.Concurrency = limit, c.Int("concurrency")
 	var m *metrics.Metrics
 	engOpts.Observe = func(h engine.Handled) { m.Observe(h) }
 	eng, err := engine.New(scripts, engOpts)
@@ -165,16 +172,23 @@ func serve(c *cli.Context) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	vet := newVetter(ctx, c.Duration("deadline"), eng.Stats(), logger)
-	loaded := false // touched only by the goroutine that loads
+	vet := newVetter(ctx, vetOpts, eng.Stats(), logger)
+	loaded := false // this and refusedApps are touched only by the goroutine that loads
 	load := func() {
 		runSafely(logger, "loading the scripts", func() {
 			changed, refused := eng.Reload(vet.vet)
 			for _, err := range refused {
 				logger.Error("script refused", "err", err)
+				refusedApp(err)
 			}
 			if len(changed) > 0 {
 				logger.Info("scripts loaded", "changed", changed, "apps", eng.Scripts().Names())
+			}
+			for _, name := range changed {
+				if refusedApps[name] {
+					delete(refusedApps, name)
+					logger.Info("script served again: its refusal is fixed", "app", name, "file", name+".lua")
+				}
 			}
 		})
 		if loaded {

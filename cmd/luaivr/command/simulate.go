@@ -25,7 +25,6 @@ func simulateCommand() *cli.Command {
 			"q hangs up. While connected to another party, t ends that call. --keys runs unattended.\n" +
 			"8x8's capture rules are modelled: noOfTries, failureMessage, completeOnHash, min/maxDigits.",
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "scripts", EnvVars: env("scripts"), Value: "./scripts", Usage: "script `folder`"},
 			&cli.StringFlag{Name: "keys", Usage: "run unattended: comma-separated `inputs` such as 1,2,timeout,#,hangup"},
 			&cli.BoolFlag{Name: "json", Usage: "print the call as JSON lines, one per moment"},
 			&cli.StringFlag{Name: "data", Usage: "keep sessions in this data `folder` (default: in memory)"},
@@ -33,10 +32,8 @@ func simulateCommand() *cli.Command {
 			&cli.BoolFlag{Name: "outbound", Usage: "simulate a call placed by the app rather than a caller dialling in"},
 			&cli.StringFlag{Name: "from", Value: "+6591178965", Usage: "the caller's `number`"},
 			&cli.StringFlag{Name: "to", Value: "+6568332048", Usage: "the app's `number`"},
-			&cli.StringSliceFlag{Name: "var", Usage: "initial session.vars entry `k=v` (repeatable)"},
-			&cli.DurationFlag{Name: "deadline", EnvVars: env("deadline"), Value: defaultDeadline, Usage: "time a handler may run per event"},
 			atFlag,
-		}, append(integrationFlags, logFlags...)...),
+		}, append(append(varFlags, scriptFlags...), logFlags...)...),
 		Action: simulate,
 	}
 }
@@ -46,19 +43,21 @@ func simulate(c *cli.Context) error {
 		return cli.Exit("usage: luaivr simulate APP (an app is a *.lua file in --scripts)", 2)
 	}
 	app := c.Args().First()
-	vars, err := parseVars(c.StringSlice("var"))
+	vars, err := parseVars(c)
 	if err != nil {
 		return err
 	}
+	// The app's own lines (log.*, print) at --log-level are part of the
+	// transcript (phone hears them); luaivr's own go to stderr.
 	logger, err := newLogger(c, os.Stderr)
 	if err != nil {
 		return err
 	}
-	if c.String("log-level") == "info" && !c.IsSet("log-level") {
-		// The transcript shows what matters; the log is for script log lines.
-		logger, _ = newLoggerAt(c, os.Stderr, slog.LevelWarn)
+	engOpts, err := engineOptions(c, logger)
+	if err != nil {
+		return err
 	}
-	scripts, err := loadApp(c.String("scripts"), app, logger)
+	scripts, err := loadApp(c, app, logger)
 	if err != nil {
 		return err
 	}
@@ -71,10 +70,6 @@ func simulate(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	engOpts := engine.Options{Deadline: c.Duration("deadline"), Logger: logger}
-	if err := integrations(c, &engOpts); err != nil {
-		return err
-	}
 	line, err := phone.NewLine(scripts, st, engOpts)
 	if err != nil {
 		return err
@@ -147,7 +142,7 @@ func simulate(c *cli.Context) error {
 		fmt.Fprintf(out, "        (no more input; the call is still up%s)\n", where)
 	}
 	for _, h := range call.Heard {
-		if h.Kind == phone.Error && c.IsSet("keys") {
+		if (h.Kind == phone.Error || h.Kind == phone.Failed) && c.IsSet("keys") {
 			return cli.Exit("", 1)
 		}
 	}
@@ -174,32 +169,49 @@ func prompter(r io.Reader, w io.Writer, call *phone.Call) func() (string, bool) 
 	}
 }
 
-// parseVars reads --var k=v; values that are JSON (numbers, true, {"a":1}) are
-// taken as such, anything else as a string.
-func parseVars(list []string) (map[string]any, error) {
-	if len(list) == 0 {
-		return nil, nil
-	}
+// varFlags give a call's first session.vars (simulate, call).
+var varFlags = []cli.Flag{
+	&cli.StringSliceFlag{Name: "var", Usage: "initial session.vars entry `name=value`, a string (repeatable): --var account=00123456"},
+	&cli.StringSliceFlag{Name: "var-json", Usage: "initial session.vars entry `name=json`, typed (repeatable): --var-json tries=2 --var-json 'vip=true'"},
+}
+
+// parseVars reads --var name=value, whose value is a string as typed (an
+// account number or a PIN keeps its leading zeros and all its digits, as a
+// caller's keys do), and --var-json name=json for numbers, booleans and tables.
+func parseVars(c *cli.Context) (map[string]any, error) {
 	vars := map[string]any{}
-	for _, kv := range list {
+	for _, kv := range c.StringSlice("var") {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return nil, fmt.Errorf("--var %q: write name=value", kv)
 		}
-		var parsed any
-		if json.Unmarshal([]byte(v), &parsed) == nil {
-			vars[k] = parsed
-		} else {
-			vars[k] = v
+		vars[k] = v
+	}
+	for _, kv := range c.StringSlice("var-json") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--var-json %q: write name=json", kv)
 		}
+		dec := json.NewDecoder(strings.NewReader(v))
+		dec.UseNumber() // 20 digits stay 20 digits
+		var parsed any
+		if err := dec.Decode(&parsed); err != nil || dec.More() {
+			return nil, fmt.Errorf("--var-json %s: %q is not JSON (a string is \"quoted\"; or use --var %s=…)", k, v, k)
+		}
+		vars[k] = parsed
+	}
+	if len(vars) == 0 {
+		return nil, nil
 	}
 	return vars, nil
 }
 
-// loadApp loads the script folder and makes sure app is among what loaded.
-func loadApp(dir, app string, logger *slog.Logger) (*engine.Scripts, error) {
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("script folder %s not found: pass --scripts DIR", dir)
+// loadApp loads the script folder (--scripts) and makes sure app is among
+// what loaded.
+func loadApp(c *cli.Context, app string, logger *slog.Logger) (*engine.Scripts, error) {
+	dir, err := scriptsDir(c, false)
+	if err != nil {
+		return nil, err
 	}
 	scripts, problems := engine.Load(dir)
 	for _, p := range problems {

@@ -33,7 +33,7 @@ end`
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	v := newVetter(context.Background(), 100*time.Millisecond, &engine.Stats{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	v := newVetter(context.Background(), engine.Options{Deadline: 100 * time.Millisecond}, &engine.Stats{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	err := v.vet(scripts, "morning")
 	if err == nil || !strings.Contains(err.Error(), "morning.lua:4: ivr.say_and_capture: -1009") {
 		t.Fatalf("vetting: %v, want the open side's speed refused", err)
