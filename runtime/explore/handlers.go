@@ -34,7 +34,11 @@ func (x *explorer) hangUp(c *phone.Call) {
 		where := scriptWhere(h.Text)
 		if key := "failed|" + where; where == "" || !x.reported[key] {
 			x.reported[key] = true
-			x.problem(Error, where, heardPath(c), strings.Replace(h.Text, where+": ", "", 1)) // the line leads the finding
+			msg := h.Text
+			if where != "" {
+				msg = strings.Replace(msg, where+": ", "", 1) // the line leads the finding
+			}
+			x.problem(Error, where, heardPath(c), msg)
 		}
 	}
 }

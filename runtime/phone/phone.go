@@ -378,8 +378,11 @@ func (c *Call) send(ctx context.Context, typ, status string, digits *string) {
 		}
 		h := c.Handled[len(c.Handled)-1]
 		if typ != webhook.CallAction {
-			if h.Err != nil {
+			switch {
+			case h.Err != nil && h.Handler != "":
 				c.hear(Failed, fmt.Sprintf("%s failed on %s %s: %v", h.Handler, typ, status, h.Err), "", nil)
+			case h.Err != nil: // nothing ran: the store refused the event
+				c.hear(Failed, fmt.Sprintf("%s %s was not handled: %v", typ, status, h.Err), "", nil)
 			}
 			return
 		}

@@ -64,7 +64,7 @@ func TestVetLints(t *testing.T) {
 	for _, tt := range []struct {
 		src, want string
 	}{
-		{unexploredMistakes, "bank.lua fails check: bank.lua:3: error: ivr.make_call: -1017"},
+		{unexploredMistakes, "bank.lua: fails check: bank.lua:3: error: ivr.make_call: -1017"},
 		{`ivr.defaults { voiceProfile = "en-US-BenjaminRUS" }
 function on_call(session) return { ivr.say("Hello."), ivr.hangup() } end
 function on_end(session, summary) log.info("ended") end`, ""},
