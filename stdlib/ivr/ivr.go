@@ -32,6 +32,7 @@ import (
 	"strings"
 
 	"github.com/luaivr/luaivr/runtime/callflow"
+	"github.com/luaivr/luaivr/runtime/spelling"
 	"github.com/luaivr/luaivr/stdlib/luaconv"
 	lua "github.com/yuin/gopher-lua"
 )
@@ -195,8 +196,16 @@ func (m *Module) setDefaults(L *lua.LState) int {
 	t.ForEach(func(k, v lua.LValue) {
 		name, ok := k.(lua.LString)
 		if !ok || !contains(known, string(name)) {
-			argError(L, "ivr.defaults", 1, fmt.Sprintf("unknown setting %s; ivr.defaults takes 8x8 parameter names (%s) and %s",
-				luaconv.Quote(lua.LVAsString(k)), strings.Join(allParams(), ", "), strings.Join(menuSettings, ", ")))
+			msg := fmt.Sprintf("unknown setting %s; ivr.defaults takes 8x8 parameter names (%s) and %s",
+				luaconv.Quote(lua.LVAsString(k)), strings.Join(allParams(), ", "), strings.Join(menuSettings, ", "))
+			if near := spelling.Closest(lua.LVAsString(k), known); near != "" {
+				msg = fmt.Sprintf("unknown setting %s: did you mean %s?", luaconv.Quote(lua.LVAsString(k)), near)
+			}
+			if !m.vet { // at load, one mistake does not hide the others
+				argError(L, "ivr.defaults", 1, msg)
+			}
+			m.problem(L, Problem{Where: at, Msg: "ivr.defaults: " + msg})
+			return
 		}
 		if contains(menuSettings, string(name)) {
 			if err := checkSetting(string(name), v); err != nil {
@@ -256,16 +265,20 @@ var placeholders = map[string]map[string]any{
 // needs maxDigits, …): a setting checked on its own may be completed later.
 var betweenParams = []int{-1003, -1005, -1006, -1008}
 
-// valueProblem is the first error of a that is about the value of a parameter
-// in set, worded about one action.
+// valueProblem is what is wrong with the values of a's parameters in set,
+// worded about one action; nil when nothing is.
 func valueProblem(a callflow.Action, set map[string]bool) error {
+	var ps []callflow.Problem
 	for _, p := range callflow.Validate([]callflow.Action{a}, callflow.AsReply) {
 		_, name, _ := strings.Cut(p.Path, ".params.")
 		if set[name] && !slices.Contains(betweenParams, p.Code) {
-			return errors.New(ofOneAction([]callflow.Problem{p}))
+			ps = append(ps, p)
 		}
 	}
-	return nil
+	if ps == nil {
+		return nil
+	}
+	return errors.New(ofOneAction(ps))
 }
 
 // where is the script line of the Lua code that called the running Go

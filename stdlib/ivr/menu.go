@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/luaivr/luaivr/runtime/callflow"
+	"github.com/luaivr/luaivr/runtime/spelling"
 	"github.com/luaivr/luaivr/stdlib/luaconv"
 	lua "github.com/yuin/gopher-lua"
 )
@@ -108,8 +109,16 @@ func (m *Module) menu(L *lua.LState) int {
 		case contains(captureParams, key) && key != "promptMessage":
 			mn.Params[key] = v
 		default:
-			argError(L, "ivr.menu", 1, fmt.Sprintf("menu key %s: expected id, prompt, on_enter, %s, a key like [\"1\"], or a sayAndCapture parameter (%s)",
-				luaconv.Quote(key), strings.Join(menuSettings, ", "), strings.Join(captureParams[1:], ", ")))
+			msg := fmt.Sprintf("menu key %s: expected id, prompt, on_enter, %s, a key like [\"1\"], or a sayAndCapture parameter (%s)",
+				luaconv.Quote(key), strings.Join(menuSettings, ", "), strings.Join(captureParams[1:], ", "))
+			if near := spelling.Closest(key, append(append([]string{"id", "prompt", "on_enter"}, menuSettings...), captureParams[1:]...)); near != "" {
+				msg = fmt.Sprintf("menu key %s: did you mean %s? (a menu takes id, prompt, on_enter, %s, keys like [\"1\"], and sayAndCapture parameters)",
+					luaconv.Quote(key), near, strings.Join(menuSettings, ", "))
+			}
+			if !m.vet { // at load, one mistake does not hide the others
+				argError(L, "ivr.menu", 1, msg)
+			}
+			m.problem(L, Problem{Where: where(L), Msg: "ivr.menu: " + msg})
 		}
 	})
 	if mn.ID == "" {
@@ -322,7 +331,7 @@ func (m *Module) resolve(v lua.LValue, depth int) error {
 		}
 		if id, ok := v.RawGetString("clientActionId").(lua.LString); ok && !m.IsPosition(string(id)) && m.treeAnswersAll() {
 			hint := fmt.Sprintf("declare it with ivr.on(%q, …)", string(id))
-			if near := closest(string(id), append(m.Positions(), m.order...)); near != "" {
+			if near := spelling.Closest(string(id), append(m.Positions(), m.order...)); near != "" {
 				hint = fmt.Sprintf("did you mean %q?", near)
 			}
 			return fmt.Errorf("sets clientActionId %q, which no menu or ivr.on position has: the caller's answer there would start again at the root (%s)", string(id), hint)
@@ -350,7 +359,7 @@ func (m *Module) noMenu(id string) error {
 	ids := append([]string(nil), m.order...)
 	sort.Strings(ids)
 	hint := fmt.Sprintf("; to speak text use ivr.say(%s)", luaconv.Quote(id))
-	if best := closest(id, ids); best != "" {
+	if best := spelling.Closest(id, ids); best != "" {
 		hint = fmt.Sprintf("; did you mean %q?", best)
 	}
 	if len(ids) > maxIDsShown {
@@ -362,43 +371,3 @@ func (m *Module) noMenu(id string) error {
 	return fmt.Errorf("is %s, but no menu has that id (menus: %s)%s", luaconv.Quote(id), strings.Join(ids, ", "), hint)
 }
 
-// closest is the id nearest to name by edit distance, if it is near enough
-// to be a typo: at most a third of its letters, and at least one, differ.
-func closest(name string, ids []string) string {
-	best, bestD := "", max(1, len(name)/3)+1
-	for _, id := range ids {
-		if d := distance(name, id); d < bestD {
-			best, bestD = id, d
-		}
-	}
-	return best
-}
-
-// distance is the Levenshtein distance between a and b, in bytes, with a
-// swap of two neighbours counted as one edit (mian → main).
-func distance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 { // ids are short; a long one is no typo of another
-		return max(len(a), len(b))
-	}
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
-}

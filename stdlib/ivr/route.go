@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/luaivr/luaivr/runtime/callflow"
+	"github.com/luaivr/luaivr/runtime/spelling"
 	"github.com/luaivr/luaivr/stdlib/luaconv"
 	lua "github.com/yuin/gopher-lua"
 )
@@ -35,7 +36,7 @@ func (m *Module) Route(L *lua.LState, digits string, has bool) (answer lua.LValu
 		return answer, from, ""
 	}
 	note = fmt.Sprintf("no menu or ivr.on position %q in this script; starting again at the root menu %q", pos, mn.ID)
-	if near := closest(pos, append(m.Positions(), m.order...)); near != "" {
+	if near := spelling.Closest(pos, append(m.Positions(), m.order...)); near != "" {
 		note += fmt.Sprintf(" (did you mean %q?)", near)
 	}
 	return mn.table, fmt.Sprintf("root menu %q (%s)", mn.ID, mn.Where), note

@@ -104,7 +104,11 @@ func checkDir(ctx context.Context, dir string, opts explore.Options) ([]explore.
 			apps = append(apps, e.Name())
 		}
 	}
-	return append(lintApps(dir, apps, problems), problems...), scripts.Names()
+	names := make([]string, len(apps)) // loaded or not: an app that fails to load was checked too
+	for i, file := range apps {
+		names[i] = strings.TrimSuffix(file, ".lua")
+	}
+	return append(lintApps(dir, apps, problems), problems...), names
 }
 
 // lintEnv is what lint knows scripts may use: the sandbox's environment.

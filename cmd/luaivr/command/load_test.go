@@ -172,7 +172,7 @@ func TestCheckBrokenApps(t *testing.T) {
 		"loop.lua: error: its top level ran past the 1s it may take at load",
 		"stuck.lua: error: its top level ran past the 1s it may take at load",
 		"counter: warning: the same inputs led to different places on different calls",
-		"checked 2 apps (counter, restaurant)",
+		"checked 4 apps (counter, loop, restaurant, stuck)",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("check's report lacks %q:\n%s", want, out)
