@@ -370,4 +370,3 @@ func (m *Module) noMenu(id string) error {
 	}
 	return fmt.Errorf("is %s, but no menu has that id (menus: %s)%s", luaconv.Quote(id), strings.Join(ids, ", "), hint)
 }
-
