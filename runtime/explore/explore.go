@@ -562,9 +562,9 @@ func (x *explorer) classify(c *phone.Call, mark int, path string) string {
 		case phone.Say, phone.Play:
 			last = h.Text
 		case phone.Error:
-			x.problem(Error, "", path, h.Text)
+			x.problem(Error, scriptWhere(h.Text), path, withoutWhere(h.Text))
 		case phone.Warning:
-			x.problem(Warning, "", path, h.Text)
+			x.problem(Warning, scriptWhere(h.Text), path, withoutWhere(h.Text))
 		}
 	}
 	switch {

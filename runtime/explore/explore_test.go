@@ -77,7 +77,7 @@ function on_timeout(s) return ivr.say("still here") end`,
 	}
 	want := map[string][]string{
 		"badflow": {"error: on_dtmf (badflow.lua:3) returned a callflow 8x8 would reject: -1009", "params.speed: must have a maximum value of 2 (after: call, 1)"},
-		"crash":   {"error: crash.lua:2: attempt to index a non-table object(nil) with key 'y' (after: call, 1)"},
+		"crash":   {"crash.lua:2: error: attempt to index a non-table object(nil) with key 'y' (after: call, 1)"},
 		"deadend": {`deadend.lua:4: error: menu "main" offers "22", but its prompt collects 1 to 1 digits`,
 			`deadend.lua:3: warning: menu "orphan" is never reached from on_call`,
 			`warning: dead end: no key and no timeout leads anywhere from the prompt "You are stuck."`},

@@ -34,11 +34,7 @@ func (x *explorer) hangUp(c *phone.Call) {
 		where := scriptWhere(h.Text)
 		if key := "failed|" + where; where == "" || !x.reported[key] {
 			x.reported[key] = true
-			msg := h.Text
-			if where != "" {
-				msg = strings.Replace(msg, where+": ", "", 1) // the line leads the finding
-			}
-			x.problem(Error, where, heardPath(c), msg)
+			x.problem(Error, where, heardPath(c), withoutWhere(h.Text))
 		}
 	}
 }
@@ -46,12 +42,22 @@ func (x *explorer) hangUp(c *phone.Call) {
 // scriptLine is a Lua error's position, "hours.lua:12:" or "lib/pin.lua:3:".
 var scriptLine = regexp.MustCompile(`([\w./-]+\.lua:\d+):`)
 
-// scriptWhere is the first script position an error names, "" if none.
+// scriptWhere is the first script position an error names, "" if none: where
+// it failed ("app.lua:12: …") or the function that answered ("on_dtmf (app.lua:3)").
 func scriptWhere(msg string) string {
 	if m := scriptLine.FindStringSubmatch(msg); m != nil {
 		return m[1]
 	}
 	return ""
+}
+
+// withoutWhere is msg without the script position scriptWhere found, which
+// leads the finding instead ("app.lua:12: error: …").
+func withoutWhere(msg string) string {
+	if where := scriptWhere(msg); where != "" {
+		return strings.Replace(msg, where+": ", "", 1)
+	}
+	return msg
 }
 
 // heardPath is the inputs a call was given, as Problem.Path writes them.

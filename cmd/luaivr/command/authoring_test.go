@@ -206,7 +206,7 @@ end`
 		t.Fatalf("a version valid in the served zone was refused:\n%s", p.stderr)
 	}
 	write("clock.lua", broken)
-	waitLog(`clock.lua: fails check: clock: error: clock.lua:2: ivr.say: -1009`)
+	waitLog(`clock.lua: fails check: clock.lua:2: error: ivr.say: -1009`)
 	waitLog(`; its previous version serves on"`)
 	write("twin.lua", numbered) // other's number: refused, and loaded again at every reload
 	waitLog(`twin.lua: number +6568330001 is answered by other (other.lua), and a number has one app: remove it from one of them; twin is not served"`)
@@ -215,7 +215,7 @@ end`
 	write("clock.lua", ok+"\n-- fixed")
 	waitLog(`"msg":"script served again: its refusal is fixed","app":"clock"`)
 	write("fresh.lua", broken)
-	waitLog(`fresh.lua: fails check: fresh: error: fresh.lua:2: ivr.say: -1009`)
+	waitLog(`fresh.lua: fails check: fresh.lua:2: error: ivr.say: -1009`)
 	waitLog(`; fresh is not served"`)
 	time.Sleep(200 * time.Millisecond) // a few more polls: nothing is said again
 	for _, refusal := range []string{"clock.lua: fails check", "twin.lua: number"} {

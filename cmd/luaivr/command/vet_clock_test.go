@@ -35,7 +35,7 @@ end`
 	}
 	v := newVetter(context.Background(), engine.Options{Deadline: 100 * time.Millisecond}, &engine.Stats{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	err := v.vet(scripts, "morning")
-	if err == nil || !strings.Contains(err.Error(), "morning.lua:4: ivr.say_and_capture: -1009") {
+	if err == nil || !strings.Contains(err.Error(), "morning.lua:4: error: ivr.say_and_capture: -1009") {
 		t.Fatalf("vetting: %v, want the open side's speed refused", err)
 	}
 }
