@@ -23,7 +23,7 @@ func Main(args []string) int {
 		Usage: "run IVR apps written in Lua for the 8x8 Voice Callflows API",
 		Description: "Each *.lua file in the script folder is an app. 8x8 POSTs a webhook at every step of a call;\n" +
 			"luaivr runs the app's handler and answers with the next callflow.",
-		Commands:       []*cli.Command{serveCommand(), simulateCommand(), testCommand(), checkCommand(), graphCommand(), sessionsCommand(), editorCommand(), callCommand(), benchCommand()},
+		Commands:       []*cli.Command{serveCommand(), devCommand(), simulateCommand(), testCommand(), checkCommand(), graphCommand(), sessionsCommand(), editorCommand(), callCommand(), benchCommand()},
 		ErrWriter:      os.Stderr,
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
