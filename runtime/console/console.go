@@ -50,6 +50,8 @@ func static() http.Handler {
 
 // Pages mounts h on runtime/server (server.Options.Pages): it answers the
 // requests whose path is under one of prefixes ("/" takes every path).
+// The request's strings share fasthttp's buffers, which serve the
+// connection's next request: what outlives a request is cloned (param).
 func Pages(h http.Handler, prefixes ...string) func(*fasthttp.RequestCtx) bool {
 	adapted := fasthttpadaptor.NewFastHTTPHandler(h)
 	return func(ctx *fasthttp.RequestCtx) bool {
@@ -63,6 +65,9 @@ func Pages(h http.Handler, prefixes ...string) func(*fasthttp.RequestCtx) bool {
 		return false
 	}
 }
+
+// param is the path's {name}, safe to keep after the request.
+func param(r *http.Request, name string) string { return strings.Clone(r.PathValue(name)) }
 
 // streamFor bounds one server-sent events response: serve's write timeout
 // (--write-timeout, 5 s) cuts longer ones. The browser's EventSource

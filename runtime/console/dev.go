@@ -159,7 +159,7 @@ func (d *Dev) index(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Dev) appPage(w http.ResponseWriter, r *http.Request) {
-	app := r.PathValue("app")
+	app := param(r, "app")
 	render(w, "app.html", map[string]any{"App": app, "Keys": strings.Split("1 2 3 4 5 6 7 8 9 * 0 #", " ")})
 }
 
@@ -176,7 +176,7 @@ func render(w http.ResponseWriter, name string, data any) {
 
 // act carries out what the caller did on the page, then answers the state.
 func (d *Dev) act(w http.ResponseWriter, r *http.Request) {
-	app := r.PathValue("app")
+	app := param(r, "app")
 	action := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 	ctx := r.Context()
 	d.mu.Lock()
@@ -210,7 +210,7 @@ func (d *Dev) act(w http.ResponseWriter, r *http.Request) {
 		}
 		switch action {
 		case "press":
-			err = call.Press(ctx, r.FormValue("keys"))
+			err = call.Press(ctx, strings.Clone(r.FormValue("keys")))
 		case "timeout":
 			if call.Bridged() {
 				err = errors.New("the caller is connected to another party: use \"other party hangs up\"")
@@ -274,7 +274,7 @@ type state struct {
 const kvShown, kvShownBytes = 100, 64 << 10
 
 func (d *Dev) reply(w http.ResponseWriter, r *http.Request, actErr error) {
-	app := r.PathValue("app")
+	app := param(r, "app")
 	ctx := r.Context()
 	st := state{Version: d.changes.current(), App: app, Served: d.opts.Line.Engine.Scripts().Apps[app] != nil,
 		Clock: d.opts.Line.Now().UTC().Format("2006-01-02T15:04")}

@@ -93,5 +93,5 @@
   $("parted").addEventListener("click", () => post("parted"));
   $("tests").addEventListener("click", () => { $("tests-summary").textContent = "running…"; post("tests"); });
   $("clock-form").addEventListener("submit", (e) => { e.preventDefault(); post("clock", { at: $("clock").value }); });
-  refresh().then(() => live(state.version, refresh));
+  refresh().then(() => { live(state.version, refresh); document.body.dataset.ready = "1"; });
 })();

@@ -1,0 +1,330 @@
+package command_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/luaivr/luaivr/runtime/logtest"
+)
+
+// TestBrowser drives the pages in a real headless Chromium, one browser for
+// the whole test binary: the dev phone (calls placed by clicking, live
+// reload, flow tests) and serve's console.
+func TestBrowser(t *testing.T) {
+	browser := startBrowser(t)
+	t.Run("dev phone", func(t *testing.T) { testDevPhone(t, browser) })
+	t.Run("dev on a phone-sized screen", func(t *testing.T) { testDevSmallScreen(t, browser) })
+}
+
+// startBrowser starts headless Chromium. Without one, the test skips, unless
+// LUAIVR_REQUIRE_BROWSER is set (CI sets it, so CI never skips).
+func startBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless-shell"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		if os.Getenv("LUAIVR_REQUIRE_BROWSER") != "" {
+			t.Fatal("LUAIVR_REQUIRE_BROWSER is set but no Chromium is on PATH: apt-get install -y chromium")
+		}
+		t.Skip("no Chromium on PATH (apt-get install -y chromium); the browser tests need one")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.WindowSize(1280, 1000), chromedp.UserDataDir(t.TempDir()))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		t.Fatalf("starting %s: %v", path, err)
+	}
+	return ctx
+}
+
+// tab opens a new tab of the browser, closed when the test ends; every step
+// in it must be done within a minute.
+func tab(t *testing.T, browser context.Context) context.Context {
+	ctx, cancel := chromedp.NewContext(browser)
+	ctx, cancelTime := context.WithTimeout(ctx, time.Minute)
+	t.Cleanup(func() { cancelTime(); cancel() })
+	return ctx
+}
+
+// page is a tab and what a failing step prints of it.
+type page struct {
+	t    *testing.T
+	ctx  context.Context
+	show string // a CSS selector whose text explains a failure
+}
+
+func (p *page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, steps...); err != nil {
+		p.t.Fatalf("%s: %v%s", what, err, p.state())
+	}
+}
+
+// until waits (10 s at most) for a JavaScript condition to hold.
+func (p *page) until(what, js string) {
+	p.t.Helper()
+	if _, err := chromedp.Run(p.ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(10*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		p.screenshot("failed")
+		p.t.Fatalf("waiting for %s: %v%s", what, err, p.state())
+	}
+}
+
+func (p *page) eval(js string) string {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		p.t.Fatalf("%s: %v", js, err)
+	}
+	return v
+}
+
+func (p *page) state() string {
+	if p.show == "" {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
+	defer cancel()
+	v, _ := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`[...document.querySelectorAll(%q)].map(e => e.id + ": " + e.textContent).join("\n")`, p.show)))
+	return "\npage:\n" + v
+}
+
+// screenshot saves the tab as NAME.png in $LUAIVR_SCREENSHOTS (the README's
+// come from there), else in a temporary folder.
+func (p *page) screenshot(name string) {
+	p.t.Helper()
+	dir := os.Getenv("LUAIVR_SCREENSHOTS")
+	if dir == "" {
+		dir = screenshotDir(p.t)
+	}
+	png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		p.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	file := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Logf("screenshot: %s", file)
+}
+
+var screenshots string
+
+func screenshotDir(t *testing.T) string {
+	if screenshots == "" {
+		dir, err := os.MkdirTemp("", "luaivr-screens-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		screenshots = dir
+	}
+	return screenshots
+}
+
+// textHas is JavaScript: the text of the element sel contains want.
+func textHas(sel, want string) string {
+	return fmt.Sprintf(`(document.querySelector(%q)?.textContent || "").includes(%q)`, sel, want)
+}
+
+// startDev runs `luaivr dev` on dir as a real process and returns its URL.
+func startDev(t *testing.T, dir string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "dev")
+	cmd.Env = append(os.Environ(), "LUAIVR_TEST_MAIN=1", "LUAIVR_DEV_ADDR=127.0.0.1:0", "LUAIVR_SCRIPTS="+dir,
+		"LUAIVR_DEADLINE=2s", "LUAIVR_LOG_LEVEL=warn")
+	stderr := &logtest.Buffer{}
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("luaivr dev's log:\n%s", stderr)
+		}
+	})
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "luaivr dev: "); ok {
+				found <- strings.Fields(rest)[0]
+			}
+		}
+		close(found)
+	}()
+	select {
+	case url, ok := <-found:
+		if !ok {
+			t.Fatalf("luaivr dev exited before listening:\n%s", stderr)
+		}
+		return strings.TrimSuffix(url, "/")
+	case <-time.After(30 * time.Second):
+		t.Fatal("luaivr dev did not print its URL within 30s")
+	}
+	return ""
+}
+
+// copyScripts copies the shipped apps and their flow tests into a folder the
+// test may edit.
+func copyScripts(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	files, _ := filepath.Glob("../../../scripts/*.lua")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// edit rewrites file in dir, replacing old by new, and fails if old is not there.
+func edit(t *testing.T, dir, file, old, new string) {
+	t.Helper()
+	path := filepath.Join(dir, file)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), old) {
+		t.Fatalf("%s does not contain %q", file, old)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// current is JavaScript: the text of the graph's highlighted menu.
+const current = `document.querySelector("#graph g.node.current")?.textContent || ""`
+
+func testDevPhone(t *testing.T, browser context.Context) {
+	dir := copyScripts(t)
+	want, err := runLuaivr(t, []string{"LUAIVR_SCRIPTS=" + dir}, "simulate", "restaurant", "--keys", "1,1,2")
+	if err != nil {
+		t.Fatalf("simulate: %v\n%s", err, want)
+	}
+	url := startDev(t, dir)
+	p := &page{t: t, ctx: tab(t, browser), show: "#note, #error, #heard, #transcript, #findings, #tests-summary, #tests-output"}
+
+	// The app list, with each app's check findings.
+	p.do("open the app list", chromedp.Navigate(url+"/"), chromedp.WaitVisible(chromedp.CSS(`li.app[data-app="restaurant"]`)))
+	p.until("restaurant's findings", textHas(`li.app[data-app="restaurant"]`, "check: no findings"))
+	p.screenshot("dev-apps")
+
+	// A call, walked by clicking keys: what the caller hears, the highlighted
+	// menu and the transcript, line for line what simulate prints.
+	p.do("open restaurant", chromedp.Click(chromedp.CSS(`a[href="/apps/restaurant"]`)), chromedp.WaitVisible(chromedp.CSS("body[data-ready]")))
+	p.eval(`window.spoken = []; speechSynthesis.speak = (u) => window.spoken.push(u.text); window.errs=[]; window.addEventListener('unhandledrejection', e=>errs.push(String(e.reason && e.reason.stack))); "ok"`)
+	defer func() { t.Log(p.eval(`JSON.stringify(window.errs)`)) }()
+	p.do("turn sound on and call", chromedp.Click(chromedp.CSS("#sound")), chromedp.Click(chromedp.CSS("#call")))
+	p.until("the welcome", textHas("#heard", "Welcome to ABC Restaurant"))
+	p.until("main_menu highlighted", current+`.includes("main_menu")`)
+	p.do("press 1", chromedp.Click(chromedp.CSS(`button[data-key="1"]`)))
+	p.until("reservations", textHas("#heard", "Press 1 to make a new reservation"))
+	p.until("reservations highlighted", current+`.includes("reservations")`)
+	p.until("main_menu drawn as visited", `document.querySelectorAll("#graph g.node.visited").length >= 2`)
+	p.do("press 1", chromedp.Click(chromedp.CSS(`button[data-key="1"]`)))
+	p.until("book_table highlighted", current+`.includes("book_table")`)
+	p.screenshot("dev-phone")
+	// The keypad works from the keyboard too: a focused key and Enter.
+	p.do("press 2 with the keyboard", chromedp.Focus(chromedp.CSS(`button[data-key="2"]`)), chromedp.KeyEvent("\r"))
+	p.until("the booking", textHas("#heard", "We have booked your table for tomorrow, thank you."))
+	p.until("the call ended", textHas("#heard", "(the call has ended)"))
+	if got := p.eval(`document.querySelector("#transcript").textContent`); got != strings.TrimRight(want, "\n") {
+		t.Errorf("the page's transcript is not simulate's:\n--- page\n%s\n--- simulate --keys 1,1,2\n%s", got, want)
+	}
+	if got := p.eval(`window.spoken.join("|")`); !strings.Contains(got, "Welcome to ABC Restaurant") || !strings.Contains(got, "booked your table for tomorrow") {
+		t.Errorf("with sound on, the browser should speak what the caller hears; it spoke %q", got)
+	}
+
+	// A transfer: "other party hangs up" ends the bridge.
+	p.do("call again, press 2 then 1", chromedp.Click(chromedp.CSS("#call")))
+	p.until("the welcome", textHas("#heard", "Welcome to ABC Restaurant"))
+	p.do("press 2", chromedp.Click(chromedp.CSS(`button[data-key="2"]`)))
+	p.until("connect_call", current+`.includes("connect_call")`)
+	p.do("press 1", chromedp.Click(chromedp.CSS(`button[data-key="1"]`)))
+	p.until("the transfer", `!document.querySelector("#parted").disabled`)
+	p.do("the other party hangs up", chromedp.Click(chromedp.CSS("#parted")))
+	p.until("the goodbye", textHas("#heard", "Thank you for speaking to ABC Restaurant"))
+	p.until("the transcript says so", textHas("#transcript", "other party    hangs up"))
+
+	// Live reload: a call at reservations, then the script gains an option;
+	// the graph changes within a second or two and the call goes on with the
+	// new version.
+	p.do("call, press 1", chromedp.Click(chromedp.CSS("#call")))
+	p.until("the welcome", textHas("#heard", "Welcome to ABC Restaurant"))
+	p.do("press 1", chromedp.Click(chromedp.CSS(`button[data-key="1"]`)))
+	p.until("reservations", current+`.includes("reservations")`)
+	edit(t, dir, "restaurant.lua", `  ["3"] = goodbye(`, `  ["4"] = goodbye("Today's special is laksa."),
+  ["3"] = goodbye(`)
+	p.until("the new option in the graph", textHas("#graph", "Today's special is laksa."))
+	p.until("the note", textHas("#note", "restaurant.lua reloaded"))
+	p.do("press 3 (back to the main menu)", chromedp.Click(chromedp.CSS(`button[data-key="3"]`)))
+	p.until("the main menu", current+`.includes("main_menu")`)
+	p.do("press 4", chromedp.Click(chromedp.CSS(`button[data-key="4"]`)))
+	p.until("the special", textHas("#heard", "Today's special is laksa."))
+
+	// Flow tests from the page: they pass, and the new option no test
+	// pressed is drawn dashed red.
+	p.do("run the flow tests", chromedp.Click(chromedp.CSS("#tests")))
+	p.until("the tests' summary", textHas("#tests-summary", " passed, 0 failed"))
+	p.until("the coverage report", textHas("#tests-output", "main_menu[4]"))
+	p.until("the untested option on the graph", `[...document.querySelectorAll("#graph path")].some(e => (e.getAttribute("style") || "").includes("dasharray"))`)
+	p.screenshot("dev-tests")
+
+	// A change the tests catch: the failing line is on the page.
+	edit(t, dir, "restaurant.lua", "Welcome to ABC Restaurant", "Welcome to XYZ Bistro")
+	p.until("the new prompt in the graph", textHas("#graph", "Welcome to XYZ Bistro"))
+	p.do("run the flow tests", chromedp.Click(chromedp.CSS("#tests")))
+	p.until("a failure", textHas("#tests-summary", "failed") + " && !" + textHas("#tests-summary", " 0 failed"))
+	p.until("the failing line", textHas("#tests-output", `restaurant_test.lua:5: the caller did not hear "Welcome to ABC Restaurant"`))
+
+	// An edit that does not compile is not served: the page says so, shows
+	// check's finding, and the call goes on with the version before.
+	p.do("call", chromedp.Click(chromedp.CSS("#call")))
+	p.until("the welcome", textHas("#heard", "Welcome to XYZ Bistro"))
+	edit(t, dir, "restaurant.lua", "on_call = main", "on_call = = main")
+	p.until("the refusal", textHas("#note", "your edit is not served") + " && " + textHas("#note", "its previous version serves on"))
+	p.until("check's finding", textHas("#findings", "restaurant.lua:") + " && " + textHas("#findings", "error"))
+	p.do("press 1", chromedp.Click(chromedp.CSS(`button[data-key="1"]`)))
+	p.until("the previous version answers", textHas("#heard", "Press 1 to make a new reservation"))
+}
+
+func testDevSmallScreen(t *testing.T, browser context.Context) {
+	url := startDev(t, copyScripts(t))
+	p := &page{t: t, ctx: tab(t, browser), show: "#error"}
+	p.do("open restaurant on a phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(url+"/apps/restaurant"),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")))
+	p.until("the graph", `document.querySelector("#graph svg") !== null`)
+	if w := p.eval(`String(document.documentElement.scrollWidth - window.innerWidth)`); w != "0" {
+		t.Errorf("the page is %s px wider than a phone's screen", w)
+	}
+	if got := p.eval(`[...document.querySelectorAll(".keypad button")].map(b => b.getAttribute("aria-label")).join(",")`); got != "key 1,key 2,key 3,key 4,key 5,key 6,key 7,key 8,key 9,key *,key 0,key #" {
+		t.Errorf("keypad labels: %s", got)
+	}
+	p.screenshot("dev-phone-small")
+}
