@@ -38,20 +38,32 @@ type DevOptions struct {
 }
 
 // Dev is the dev phone: the pages of `luaivr dev` and what they show. Each
-// app has one call at a time, played on the line.
+// app has one call at a time, played on the line. Checking the folder and
+// exploring an app for its graph run in the background: an app that takes
+// long to explore does not hold up the page.
 type Dev struct {
 	opts    DevOptions
+	ctx     context.Context // the background work's
 	changes *changes
+	checks  chan struct{} // a check of the folder is wanted
 
 	mu       sync.Mutex
 	findings []explore.Problem
-	notes    map[string]string          // app → what its last save did
-	calls    map[string]*phone.Call     // app → the page's call
-	graphs   map[string]*explore.Result // app → its exploration, for this version of the folder
-	tests    *testRun                   // the last run of the flow tests
+	checking bool                   // findings are of an older version of the folder
+	notes    map[string]string      // app → what its last save did
+	calls    map[string]*phone.Call // app → the page's call
+	graphs   map[string]*graphJob   // app → its exploration, for this version of the folder
+	tests    *testRun               // the last run of the flow tests
 }
 
-// NewDev checks the folder and returns the dev phone; Run keeps it current.
+// graphJob is an app's exploration, done or under way.
+type graphJob struct {
+	done bool
+	res  *explore.Result
+	err  error
+}
+
+// NewDev returns the dev phone; Run keeps it current until ctx ends.
 func NewDev(ctx context.Context, opts DevOptions) *Dev {
 	if opts.ReloadEvery <= 0 {
 		opts.ReloadEvery = 250 * time.Millisecond
@@ -59,28 +71,45 @@ func NewDev(ctx context.Context, opts DevOptions) *Dev {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	d := &Dev{opts: opts, changes: newChanges(), notes: map[string]string{},
-		calls: map[string]*phone.Call{}, graphs: map[string]*explore.Result{}}
-	d.findings = opts.Check(ctx)
+	d := &Dev{opts: opts, ctx: ctx, changes: newChanges(), checks: make(chan struct{}, 1), checking: true,
+		notes: map[string]string{}, calls: map[string]*phone.Call{}, graphs: map[string]*graphJob{}}
+	d.checks <- struct{}{}
 	return d
 }
 
-// Run reloads the script folder whenever it changes, until ctx ends: the
-// page's calls go on with the new version at their next event, or with the
-// previous one when the new one is refused (the page says which).
-func (d *Dev) Run(ctx context.Context) {
-	engine.Watch(ctx, d.opts.Line.Engine.Scripts().Dir, d.opts.ReloadEvery, func() { d.reload(ctx) })
+// Run checks the folder and reloads it whenever it changes: the page's calls
+// go on with the new version at their next event, or with the previous one
+// when the new one is refused (the page says which).
+func (d *Dev) Run() {
+	go d.checkLoop()
+	engine.Watch(d.ctx, d.opts.Line.Engine.Scripts().Dir, d.opts.ReloadEvery, d.reload)
 }
 
-func (d *Dev) reload(ctx context.Context) {
+// checkLoop runs check whenever one is wanted; saves made while it runs are
+// checked together after.
+func (d *Dev) checkLoop() {
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-d.checks:
+		}
+		findings := d.opts.Check(d.ctx)
+		d.mu.Lock()
+		d.findings, d.checking = findings, len(d.checks) > 0
+		d.mu.Unlock()
+		d.changes.bump()
+	}
+}
+
+func (d *Dev) reload() {
 	changed, refused := d.opts.Line.Engine.Reload(nil)
 	if len(changed) == 0 && len(refused) == 0 {
 		return
 	}
-	findings := d.opts.Check(ctx)
 	at := time.Now().Format(time.TimeOnly)
 	d.mu.Lock()
-	d.findings, d.graphs = findings, map[string]*explore.Result{}
+	d.graphs, d.checking = map[string]*graphJob{}, true
 	for _, name := range changed {
 		app, removed := strings.CutSuffix(name, " (removed)")
 		if removed {
@@ -97,6 +126,10 @@ func (d *Dev) reload(ctx context.Context) {
 		}
 	}
 	d.mu.Unlock()
+	select {
+	case d.checks <- struct{}{}:
+	default: // one is wanted already
+	}
 	d.opts.Logger.Info("scripts reloaded", "changed", changed, "refused", len(refused))
 	d.changes.bump()
 }
@@ -126,9 +159,9 @@ type appFindings struct {
 
 // byApp groups the findings per app, apps by name; findings of no app
 // (a number two apps claim) come first, under "".
-func (d *Dev) byApp() []appFindings {
+func (d *Dev) byApp() (apps []appFindings, checking bool) {
 	d.mu.Lock()
-	findings := d.findings
+	findings, checking := d.findings, d.checking
 	d.mu.Unlock()
 	index := map[string]int{}
 	var out []appFindings
@@ -151,11 +184,13 @@ func (d *Dev) byApp() []appFindings {
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].App < out[j].App })
-	return out
+	return out, checking
 }
 
 func (d *Dev) index(w http.ResponseWriter, r *http.Request) {
-	render(w, "index.html", map[string]any{"Dir": d.opts.Line.Engine.Scripts().Dir, "Apps": d.byApp(), "Version": d.changes.current()})
+	version := d.changes.current()
+	apps, checking := d.byApp()
+	render(w, "index.html", map[string]any{"Dir": d.opts.Line.Engine.Scripts().Dir, "Apps": apps, "Checking": checking, "Version": version})
 }
 
 func (d *Dev) appPage(w http.ResponseWriter, r *http.Request) {
@@ -257,17 +292,19 @@ type kvEntry struct {
 }
 
 type state struct {
-	Version  uint64       `json:"version"`
-	App      string       `json:"app"`
-	Served   bool         `json:"served"`
-	Findings []string     `json:"findings"`
-	Note     string       `json:"note,omitempty"`
-	Error    string       `json:"error,omitempty"`
-	Clock    string       `json:"clock"`
-	Call     *callState   `json:"call,omitempty"`
-	Graph    string       `json:"graph"`
-	Tests    *testRun     `json:"tests,omitempty"`
-	Untested []untestedOp `json:"untested,omitempty"`
+	Version   uint64       `json:"version"`
+	App       string       `json:"app"`
+	Served    bool         `json:"served"`
+	Findings  []string     `json:"findings"`
+	Checking  bool         `json:"checking"` // findings are of an older version
+	Note      string       `json:"note,omitempty"`
+	Error     string       `json:"error,omitempty"`
+	Clock     string       `json:"clock"`
+	Call      *callState   `json:"call,omitempty"`
+	Graph     string       `json:"graph"`
+	Exploring bool         `json:"exploring"` // the graph is being drawn
+	Tests     *testRun     `json:"tests,omitempty"`
+	Untested  []untestedOp `json:"untested,omitempty"`
 }
 
 // kvShown bounds the app's kv on the page.
@@ -281,7 +318,9 @@ func (d *Dev) reply(w http.ResponseWriter, r *http.Request, actErr error) {
 	if actErr != nil {
 		st.Error = actErr.Error()
 	}
-	for _, f := range d.byApp() {
+	apps, checking := d.byApp()
+	st.Checking = checking
+	for _, f := range apps {
 		if f.App == app {
 			st.Findings = f.Findings
 		}
@@ -323,10 +362,13 @@ func (d *Dev) reply(w http.ResponseWriter, r *http.Request, actErr error) {
 		st.Untested = st.Tests.Untested[app]
 	}
 	if st.Served {
-		res, err := d.graph(ctx, app)
-		if err != nil {
+		res, done, err := d.graph(app)
+		switch {
+		case !done:
+			st.Exploring = true
+		case err != nil:
 			st.Error = strings.TrimSpace(st.Error + "\ngraph: " + err.Error())
-		} else {
+		default:
 			st.Graph = drawing(res, heard, st.Call != nil && st.Call.Ended, st.Untested)
 		}
 	}
@@ -335,22 +377,26 @@ func (d *Dev) reply(w http.ResponseWriter, r *http.Request, actErr error) {
 	json.NewEncoder(w).Encode(st)
 }
 
-// graph explores app as `luaivr graph` does, once per version of the folder.
-func (d *Dev) graph(ctx context.Context, app string) (*explore.Result, error) {
+// graph is app's exploration as `luaivr graph` does it, once per version of
+// the folder; done is false while it is under way (the pages hear when it
+// is done).
+func (d *Dev) graph(app string) (res *explore.Result, done bool, err error) {
 	d.mu.Lock()
-	res := d.graphs[app]
-	d.mu.Unlock()
-	if res != nil {
-		return res, nil
+	defer d.mu.Unlock()
+	job := d.graphs[app]
+	if job == nil {
+		job = &graphJob{}
+		d.graphs[app] = job
+		scripts := d.opts.Line.Engine.Scripts()
+		go func() {
+			res, err := explore.Explore(d.ctx, scripts, app, explore.Options{Deadline: engine.Options{Deadline: d.opts.Deadline}})
+			d.mu.Lock()
+			job.done, job.res, job.err = true, res, err
+			d.mu.Unlock()
+			d.changes.bump()
+		}()
 	}
-	res, err := explore.Explore(ctx, d.opts.Line.Engine.Scripts(), app, explore.Options{Deadline: engine.Options{Deadline: d.opts.Deadline}})
-	if err != nil {
-		return nil, err
-	}
-	d.mu.Lock()
-	d.graphs[app] = res
-	d.mu.Unlock()
-	return res, nil
+	return job.res, job.done, job.err
 }
 
 // drawing is the graph command's Mermaid with the call on it: the prompts the

@@ -83,7 +83,7 @@ func dev(c *cli.Context) error {
 	}
 	url := "http://" + ln.Addr().String() + "/"
 	fmt.Fprintf(c.App.Writer, "luaivr dev: %s (apps in %s; webhooks at %swebhooks/{app}; Ctrl-C stops)\n", url, dir, url)
-	go page.Run(ctx)
+	go page.Run()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	if c.Bool("open") {

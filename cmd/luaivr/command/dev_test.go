@@ -21,6 +21,7 @@ import (
 func TestBrowser(t *testing.T) {
 	browser := startBrowser(t)
 	t.Run("dev phone", func(t *testing.T) { testDevPhone(t, browser) })
+	t.Run("dev: a new app, the clock, vars and kv", func(t *testing.T) { testDevNewApp(t, browser) })
 	t.Run("dev on a phone-sized screen", func(t *testing.T) { testDevSmallScreen(t, browser) })
 }
 
@@ -75,12 +76,23 @@ func (p *page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-// until waits (10 s at most) for a JavaScript condition to hold.
+// until waits (10 s at most) for a JavaScript condition to hold; the page
+// may reload meanwhile.
 func (p *page) until(what, js string) {
 	p.t.Helper()
-	if _, err := chromedp.Run(p.ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(10*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
-		p.screenshot("failed")
-		p.t.Fatalf("waiting for %s: %v%s", what, err, p.state())
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(p.ctx, time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+js+")"))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.screenshot("failed")
+			p.t.Fatalf("waiting for %s: not within 10s (last error: %v)%s", what, err, p.state())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -145,7 +157,7 @@ func startDev(t *testing.T, dir string) string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "dev")
 	cmd.Env = append(os.Environ(), "LUAIVR_TEST_MAIN=1", "LUAIVR_DEV_ADDR=127.0.0.1:0", "LUAIVR_SCRIPTS="+dir,
-		"LUAIVR_DEADLINE=2s", "LUAIVR_LOG_LEVEL=warn")
+		"LUAIVR_DEADLINE=2s", "LUAIVR_LOG_LEVEL=info")
 	stderr := &logtest.Buffer{}
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
@@ -219,7 +231,7 @@ func edit(t *testing.T, dir, file, old, new string) {
 }
 
 // current is JavaScript: the text of the graph's highlighted menu.
-const current = `document.querySelector("#graph g.node.current")?.textContent || ""`
+const current = `(document.querySelector("#graph g.node.current")?.textContent || "")`
 
 func testDevPhone(t *testing.T, browser context.Context) {
 	dir := copyScripts(t)
@@ -238,8 +250,15 @@ func testDevPhone(t *testing.T, browser context.Context) {
 	// A call, walked by clicking keys: what the caller hears, the highlighted
 	// menu and the transcript, line for line what simulate prints.
 	p.do("open restaurant", chromedp.Click(chromedp.CSS(`a[href="/apps/restaurant"]`)), chromedp.WaitVisible(chromedp.CSS("body[data-ready]")))
-	p.eval(`window.spoken = []; speechSynthesis.speak = (u) => window.spoken.push(u.text); window.errs=[]; window.addEventListener('unhandledrejection', e=>errs.push(String(e.reason && e.reason.stack))); "ok"`)
-	defer func() { t.Log(p.eval(`JSON.stringify(window.errs)`)) }()
+	// What the browser would speak, and any error of the page's scripts.
+	p.eval(`window.spoken = []; speechSynthesis.speak = (u) => window.spoken.push(u.text);
+		window.errs = []; addEventListener("error", (e) => errs.push(e.message));
+		addEventListener("unhandledrejection", (e) => errs.push(String(e.reason))); "ok"`)
+	defer func() {
+		if errs := p.eval(`errs.join("\n")`); errs != "" {
+			t.Errorf("the page's scripts failed:\n%s", errs)
+		}
+	}()
 	p.do("turn sound on and call", chromedp.Click(chromedp.CSS("#sound")), chromedp.Click(chromedp.CSS("#call")))
 	p.until("the welcome", textHas("#heard", "Welcome to ABC Restaurant"))
 	p.until("main_menu highlighted", current+`.includes("main_menu")`)
@@ -300,7 +319,7 @@ func testDevPhone(t *testing.T, browser context.Context) {
 	edit(t, dir, "restaurant.lua", "Welcome to ABC Restaurant", "Welcome to XYZ Bistro")
 	p.until("the new prompt in the graph", textHas("#graph", "Welcome to XYZ Bistro"))
 	p.do("run the flow tests", chromedp.Click(chromedp.CSS("#tests")))
-	p.until("a failure", textHas("#tests-summary", "failed") + " && !" + textHas("#tests-summary", " 0 failed"))
+	p.until("a failure", textHas("#tests-summary", "failed")+" && !"+textHas("#tests-summary", " 0 failed"))
 	p.until("the failing line", textHas("#tests-output", `restaurant_test.lua:5: the caller did not hear "Welcome to ABC Restaurant"`))
 
 	// An edit that does not compile is not served: the page says so, shows
@@ -308,8 +327,8 @@ func testDevPhone(t *testing.T, browser context.Context) {
 	p.do("call", chromedp.Click(chromedp.CSS("#call")))
 	p.until("the welcome", textHas("#heard", "Welcome to XYZ Bistro"))
 	edit(t, dir, "restaurant.lua", "on_call = main", "on_call = = main")
-	p.until("the refusal", textHas("#note", "your edit is not served") + " && " + textHas("#note", "its previous version serves on"))
-	p.until("check's finding", textHas("#findings", "restaurant.lua:") + " && " + textHas("#findings", "error"))
+	p.until("the refusal", textHas("#note", "your edit is not served")+" && "+textHas("#note", "its previous version serves on"))
+	p.until("check's finding", textHas("#findings", "restaurant.lua:")+" && "+textHas("#findings", "error"))
 	p.do("press 1", chromedp.Click(chromedp.CSS(`button[data-key="1"]`)))
 	p.until("the previous version answers", textHas("#heard", "Press 1 to make a new reservation"))
 }
@@ -327,4 +346,45 @@ func testDevSmallScreen(t *testing.T, browser context.Context) {
 		t.Errorf("keypad labels: %s", got)
 	}
 	p.screenshot("dev-phone-small")
+}
+
+// counter is an app that is not in the repository: it says the virtual time
+// and counts its calls in kv.
+const counter = `ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 1 }
+function on_call(session)
+  local n = kv.incr("calls")
+  session.vars.greeted = true
+  return ivr.say_and_capture(time.format(time.now(), "It is %A %H:%M", "UTC") .. ", call " .. n .. ". Press 1.")
+end
+function on_dtmf(session, digits)
+  session.vars.pressed = digits
+  return { ivr.say("Goodbye."), ivr.hangup() }
+end
+on_timeout = on_dtmf
+`
+
+func testDevNewApp(t *testing.T, browser context.Context) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "empty.lua"), []byte("-- no handlers yet\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := startDev(t, dir)
+	p := &page{t: t, ctx: tab(t, browser), show: "#note, #error, #heard, #transcript, #vars, #kv, .apps"}
+	p.do("open the app list", chromedp.Navigate(url+"/"), chromedp.WaitVisible(chromedp.CSS(`li.app[data-app="empty"]`)))
+	if err := os.WriteFile(filepath.Join(dir, "counter.lua"), []byte(counter), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.until("the new app in the list", `document.querySelector('li.app[data-app="counter"] a') !== null`)
+	p.do("open counter", chromedp.Click(chromedp.CSS(`a[href="/apps/counter"]`)), chromedp.WaitVisible(chromedp.CSS("body[data-ready]")))
+	p.do("set the clock", chromedp.SetValue(chromedp.CSS("#clock"), "2026-03-02T14:30"), chromedp.Click(chromedp.CSS(`#clock-form button`)))
+	p.until("the clock set", `document.querySelector("#clock").value === "2026-03-02T14:30"`)
+	p.do("call", chromedp.Click(chromedp.CSS("#call")))
+	p.until("the virtual time heard", textHas("#heard", "It is Monday 14:30, call 1. Press 1."))
+	p.until("session.vars", textHas("#vars", `"greeted": true`))
+	p.until("kv", textHas("#kv", "calls")+" && "+textHas("#kv tbody", "1"))
+	p.do("press 1", chromedp.Click(chromedp.CSS(`button[data-key="1"]`)))
+	p.until("vars after the key", textHas("#vars", `"pressed": "1"`))
+	p.do("call again", chromedp.Click(chromedp.CSS("#call")))
+	p.until("kv counts on", textHas("#heard", ", call 2."))
+	p.until("kv shown", textHas("#kv tbody", "2"))
 }

@@ -21,7 +21,9 @@
     state = s;
     $("note").textContent = s.note || "";
     $("error").textContent = s.error || (s.served ? "" : app + " is not served: see its findings below");
-    $("findings").textContent = (s.findings || []).join("\n") || "check: no findings";
+    const findings = (s.findings || []).join("\n");
+    $("findings").textContent = s.checking ? "check is running…" + (findings ? "\n(before this save:)\n" + findings : "")
+      : findings || "check: no findings";
     if (document.activeElement !== $("clock")) $("clock").value = s.clock;
     const c = s.call;
     $("transcript").textContent = c ? c.transcript.map((l) => l.line).join("\n") : "";
@@ -44,6 +46,11 @@
         (s.untested && s.untested.length ? `; ${s.untested.length} options of ${app} no test pressed (dashed red on the graph)` : "");
       $("tests-summary").className = s.tests.failed ? "error" : "ok";
       $("tests-output").textContent = s.tests.output;
+    }
+    if (s.exploring) {
+      $("graph").textContent = "exploring " + app + " for its graph…";
+      drawn = "";
+      return;
     }
     if (s.graph !== drawn) {
       drawn = s.graph;
