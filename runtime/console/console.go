@@ -36,6 +36,14 @@ var staticFiles embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"clock": func(t time.Time) string { return t.Local().Format(time.DateTime) },
+	// args makes a template's argument of pairs: (args "Title" "apps" "Base" "/console").
+	"args": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[fmt.Sprint(kv[i])] = kv[i+1]
+		}
+		return m
+	},
 }).ParseFS(templateFiles, "templates/*.html"))
 
 // static serves the embedded assets under /static/.
