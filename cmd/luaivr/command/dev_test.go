@@ -23,6 +23,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("dev phone", func(t *testing.T) { testDevPhone(t, browser) })
 	t.Run("dev: a new app, the clock, vars and kv", func(t *testing.T) { testDevNewApp(t, browser) })
 	t.Run("dev on a phone-sized screen", func(t *testing.T) { testDevSmallScreen(t, browser) })
+	t.Run("console", func(t *testing.T) { testConsole(t, browser) })
 }
 
 // startBrowser starts headless Chromium. Without one, the test skips, unless
