@@ -42,6 +42,8 @@ type Console struct {
 
 	mu      sync.Mutex
 	refused []refusedReload
+	logged  time.Time            // the last refusal logged
+	unsaid  int                  // refusals since, not logged
 	graphs  map[string]*graphJob // by app and version
 }
 
@@ -106,6 +108,22 @@ func (c *Console) allowed(r *http.Request) bool {
 	return false
 }
 
+// refusalLogEvery bounds the log lines of refused requests: anyone can send them.
+const refusalLogEvery = 10 * time.Second
+
+func (c *Console) refusal(msg string, r *http.Request) {
+	c.mu.Lock()
+	if time.Since(c.logged) < refusalLogEvery {
+		c.unsaid++
+		c.mu.Unlock()
+		return
+	}
+	unsaid := c.unsaid
+	c.logged, c.unsaid = time.Now(), 0
+	c.mu.Unlock()
+	c.opts.Logger.Warn(msg, "path", r.URL.Path, "remote", r.RemoteAddr, "not_logged", unsaid)
+}
+
 // Handler serves /console and what is under it.
 func (c *Console) Handler() http.Handler {
 	open := http.NewServeMux()
@@ -133,7 +151,7 @@ func (c *Console) Handler() http.Handler {
 			return
 		}
 		if !c.allowed(r) {
-			c.opts.Logger.Warn("console request refused: no admin token", "path", r.URL.Path)
+			c.refusal("console request refused: no admin token", r)
 			if r.Method == http.MethodGet && r.Header.Get("Authorization") == "" && !strings.HasPrefix(r.URL.Path, "/console/events") {
 				http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 				return
@@ -151,7 +169,7 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	if c.opts.Token == "" || !hmac.Equal([]byte(mac(r.FormValue("token"))), []byte(c.cookie)) {
-		c.opts.Logger.Warn("console login refused", "remote", r.RemoteAddr)
+		c.refusal("console login refused: not the admin token", r)
 		w.WriteHeader(http.StatusUnauthorized)
 		render(w, "login.html", map[string]any{"Off": c.opts.Token == "", "Wrong": c.opts.Token != ""})
 		return
