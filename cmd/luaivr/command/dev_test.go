@@ -22,6 +22,7 @@ func TestBrowser(t *testing.T) {
 	browser := startBrowser(t)
 	t.Run("dev phone", func(t *testing.T) { testDevPhone(t, browser) })
 	t.Run("dev: a new app, the clock, vars and kv", func(t *testing.T) { testDevNewApp(t, browser) })
+	t.Run("dev: hand-written handlers and awkward text", func(t *testing.T) { testDevAwkward(t, browser) })
 	t.Run("dev on a phone-sized screen", func(t *testing.T) { testDevSmallScreen(t, browser) })
 	t.Run("console", func(t *testing.T) { testConsole(t, browser) })
 }
@@ -388,4 +389,52 @@ func testDevNewApp(t *testing.T, browser context.Context) {
 	p.do("call again", chromedp.Click(chromedp.CSS("#call")))
 	p.until("kv counts on", textHas("#heard", ", call 2."))
 	p.until("kv shown", textHas("#kv tbody", "2"))
+}
+
+// awkward's prompts hold what HTML and Mermaid give meaning to, and it
+// collects several keys up to #.
+const awkward = `ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 4, noOfTries = 1 }
+function on_call(session)
+  return ivr.say_and_capture('Say "hi" <b>now</b> & [then] {press} #, 100% (or *) -- end; #quot; %%')
+end
+function on_dtmf(session, digits)
+  if digits == "12" then return { ivr.say("You entered <i>12</i> & more"), ivr.hangup() } end
+  return ivr.say_and_capture('Again: "#" or * <script>alert(1)</script>')
+end
+on_timeout = function(session) return { ivr.say("Bye"), ivr.hangup() } end
+`
+
+func testDevAwkward(t *testing.T, browser context.Context) {
+	dir := copyScripts(t)
+	if err := os.WriteFile(filepath.Join(dir, "awkward.lua"), []byte(awkward), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := startDev(t, dir)
+	p := &page{t: t, ctx: tab(t, browser), show: "#note, #error, #heard, #transcript, #graph"}
+
+	// A hand-written on_dtmf: its prompts have no menu id, and are found by
+	// their text.
+	p.do("open simple_ivr", chromedp.Navigate(url+"/apps/simple_ivr"), chromedp.WaitVisible(chromedp.CSS("body[data-ready]")))
+	p.do("call", chromedp.Click(chromedp.CSS("#call")))
+	p.until("the first prompt highlighted", current+`.includes("Dear customer")`)
+	p.do("press 3", chromedp.Click(chromedp.CSS(`button[data-key="3"]`)))
+	p.until("the repeat highlighted", current+`.includes("Sorry, we did not understand")`)
+	p.do("press 2", chromedp.Click(chromedp.CSS(`button[data-key="2"]`)))
+	p.until("the transfer highlighted", current+`.includes("connect to 6561115777")`)
+
+	p.do("open awkward", chromedp.Navigate(url+"/apps/awkward"), chromedp.WaitVisible(chromedp.CSS("body[data-ready]")))
+	p.do("call", chromedp.Click(chromedp.CSS("#call")))
+	p.until("the prompt, as text", textHas("#heard", `Say "hi" <b>now</b> & [then] {press} #, 100% (or *) -- end; #quot; %%`))
+	p.until("the graph drawn", `document.querySelector("#graph svg") !== null`)
+	p.until("the prompt highlighted", current+`.includes('Say "hi"')`)
+	p.do("press 1, 2 and #", chromedp.Click(chromedp.CSS(`button[data-key="1"]`)), chromedp.Click(chromedp.CSS(`button[data-key="2"]`)),
+		chromedp.Click(chromedp.CSS(`button[data-key="#"]`)))
+	p.until("the keys taken", textHas("#heard", "You entered <i>12</i> & more"))
+	if got := p.eval(`String(document.querySelectorAll("#heard b, #heard i, #transcript b, #graph script").length)`); got != "0" {
+		t.Errorf("text from the script became markup: %s elements", got)
+	}
+	p.do("call again, press 9 and #", chromedp.Click(chromedp.CSS("#call")))
+	p.until("the prompt", textHas("#heard", `Say "hi"`))
+	p.do("press 9 and #", chromedp.Click(chromedp.CSS(`button[data-key="9"]`)), chromedp.Click(chromedp.CSS(`button[data-key="#"]`)))
+	p.until("the second prompt highlighted", current+`.includes("Again:")`)
 }
