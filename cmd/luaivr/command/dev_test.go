@@ -56,10 +56,10 @@ func startBrowser(t *testing.T) context.Context {
 }
 
 // tab opens a new tab of the browser, closed when the test ends; every step
-// in it must be done within a minute.
+// in it must be done within three minutes.
 func tab(t *testing.T, browser context.Context) context.Context {
 	ctx, cancel := chromedp.NewContext(browser)
-	ctx, cancelTime := context.WithTimeout(ctx, time.Minute)
+	ctx, cancelTime := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(func() { cancelTime(); cancel() })
 	return ctx
 }
@@ -78,11 +78,11 @@ func (p *page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-// until waits (10 s at most) for a JavaScript condition to hold; the page
+// until waits (20 s at most: the machine may be busy) for a JavaScript condition to hold; the page
 // may reload meanwhile.
 func (p *page) until(what, js string) {
 	p.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(p.ctx, time.Second)
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+js+")"))
@@ -92,7 +92,7 @@ func (p *page) until(what, js string) {
 		}
 		if time.Now().After(deadline) {
 			p.screenshot("failed")
-			p.t.Fatalf("waiting for %s: not within 10s (last error: %v)%s", what, err, p.state())
+			p.t.Fatalf("waiting for %s: not within 20s (last error: %v)%s", what, err, p.state())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
