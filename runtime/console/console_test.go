@@ -1,16 +1,20 @@
 package console_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/luaivr/luaivr/runtime/console"
 	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/runtime/explore"
+	"github.com/luaivr/luaivr/runtime/phone"
 	"github.com/luaivr/luaivr/runtime/server"
 	"github.com/luaivr/luaivr/store"
 	"github.com/luaivr/luaivr/store/badgerstore"
@@ -122,6 +126,38 @@ func TestConsoleAuth(t *testing.T) {
 	for _, p := range paths {
 		if resp, body := request(t, "GET", off+p, "", "", nil); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "--admin-token") {
 			t.Errorf("GET %s with the console off: %d %.100s", p, resp.StatusCode, body)
+		}
+	}
+}
+
+// The dev pages answer requests addressed to an IP address or localhost
+// only: a page on another site whose name resolves to 127.0.0.1 reads nothing.
+func TestDevRefusesOtherHosts(t *testing.T) {
+	st, err := badgerstore.Open(badgerstore.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	scripts, _ := engine.Load("../../scripts")
+	line, err := phone.NewLine(scripts, st, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := console.NewDev(t.Context(), console.DevOptions{Line: line, Check: func(context.Context) []explore.Problem { return nil }})
+	srv := httptest.NewServer(dev.Handler())
+	defer srv.Close()
+	for host, want := range map[string]int{"": 200, "localhost:8081": 200, "127.0.0.1": 200, "[::1]:8081": 200, "evil.example:8081": 403, "evil.example": 403} {
+		req, _ := http.NewRequest("GET", srv.URL+"/apps/restaurant/state", nil)
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %q: %d, want %d", host, resp.StatusCode, want)
 		}
 	}
 }

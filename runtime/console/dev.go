@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -135,7 +136,10 @@ func (d *Dev) reload() {
 }
 
 // Handler serves the pages: / (the apps and their findings), /apps/{app}
-// (phone, graph, tests), their JSON and actions, /events, /static/.
+// (phone, graph, tests), their JSON and actions, /events, /static/. They
+// answer only requests addressed to an IP address or localhost: a web page
+// elsewhere that points its own name at 127.0.0.1 (DNS rebinding) gets
+// nothing.
 func (d *Dev) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", static())
@@ -147,7 +151,17 @@ func (d *Dev) Handler() http.Handler {
 		mux.HandleFunc("POST /apps/{app}/"+action, d.act)
 	}
 	mux.HandleFunc("POST /apps/{app}/tests", d.runTests)
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if host != "localhost" && net.ParseIP(strings.Trim(host, "[]")) == nil {
+			http.Error(w, "luaivr dev answers requests to an IP address or localhost, not "+r.Host+": open http://127.0.0.1:PORT/", http.StatusForbidden)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // appFindings is one app's part of what check finds.

@@ -75,7 +75,7 @@ func dev(c *cli.Context) error {
 		Logger:   logger,
 	})
 	srv := server.New(server.Options{Engine: line.Engine, Logger: logger, Pages: console.Pages(page.Handler(), "/"),
-		// The page's event streams outlast serve's default of 5 s.
+		// Flow tests run from the page may take longer than serve's default of 5 s.
 		WriteTimeout: time.Minute})
 	ln, err := net.Listen("tcp", c.String("addr"))
 	if err != nil {
