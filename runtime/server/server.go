@@ -11,7 +11,7 @@
 //	GET  /admin/sessions    recent sessions, newest first (?limit=N); needs the admin token
 //	GET  /admin/sessions/{id}  one session and its transcript; needs the admin token
 //	POST /calls             place an outbound call driven by an app; needs the admin token
-//	GET  /console…          Options.Pages: serve's console (its own login; see runtime/console)
+//	/console…               Options.Pages: serve's console for people, behind the admin token (runtime/console)
 //
 // It never answers a webhook with a 5xx: bad input gets a 4xx with a JSON body
 // that says what is wrong, and anything that goes wrong after the input was

@@ -5,7 +5,9 @@
   const base = "/apps/" + encodeURIComponent(app);
   const $ = (id) => document.getElementById(id);
   let entered = "", state = null, drawn = "", spoken = 0, renders = 0;
-  mermaid.initialize({ startOnLoad: false, securityLevel: "strict", theme: "default" });
+  // Mermaid refuses diagrams past 50,000 characters or 500 edges by default;
+  // an app explored to its 300 prompts can have more.
+  mermaid.initialize({ startOnLoad: false, securityLevel: "strict", maxTextSize: 1000000, maxEdges: 5000 });
 
   async function post(action, data) {
     const body = new URLSearchParams(data || {});
