@@ -413,48 +413,67 @@ func (d *Dev) graph(app string) (res *explore.Result, done bool, err error) {
 	return job.res, job.done, job.err
 }
 
-// drawing is the graph command's Mermaid with the call on it: the prompts the
-// caller heard (class visited), the one waiting now (class current), and the
-// menu options no flow test pressed (dashed red edges).
+// drawing is the graph command's Mermaid with the call on it: the nodes the
+// caller reached (class visited) and the edges between them (solid blue), the
+// prompt waiting now (class current), and the menu options no flow test
+// pressed (dashed red).
 func drawing(res *explore.Result, heard []phone.Heard, ended bool, untested []untestedOp) string {
 	opts := explore.GraphOptions{NoOther: true}
 	var b strings.Builder
 	res.Mermaid(&b, opts)
 	ids, edges := res.Drawn(opts)
-	find := func(h phone.Heard) string {
+	// reached is the node a moment of the call is at, by Node.ID: a prompt
+	// (by its menu, or its text when it has none), a transfer, or an end (by
+	// the words said before the hangup).
+	reached := func(i int) string {
+		h := heard[i]
 		for _, n := range res.Nodes {
 			switch {
-			case h.Kind == phone.Prompt && n.Kind == "prompt" && (h.Menu != "" && n.Menu == h.Menu || n.Label == h.Text):
-				return ids[n.ID]
-			case h.Kind == phone.Bridge && n.Kind == "bridge" && n.Label == h.Text:
-				return ids[n.ID]
+			case h.Kind == phone.Prompt && n.Kind == "prompt" && (h.Menu != "" && n.Menu == h.Menu || n.Label == h.Text),
+				h.Kind == phone.Bridge && n.Kind == "bridge" && n.Label == h.Text:
+				return n.ID
+			case h.Kind == phone.Hangup && n.Kind == "end":
+				said := ""
+				if i > 0 && heard[i-1].Kind == phone.Say {
+					said = heard[i-1].Text
+				}
+				if n.Label == said {
+					return n.ID
+				}
 			}
 		}
 		return ""
 	}
 	b.WriteString("  classDef visited fill:#e3f2fd,stroke:#1565c0,stroke-width:2px\n")
 	b.WriteString("  classDef current fill:#ffe082,stroke:#e65100,stroke-width:4px\n")
-	current, seen := "", map[string]bool{}
-	for _, h := range heard {
-		id := find(h)
+	current, seen, taken := "", map[string]bool{}, map[[2]string]bool{}
+	for i := range heard {
+		id := reached(i)
 		if id == "" {
 			continue
 		}
+		if current != "" {
+			taken[[2]string{current, id}] = true
+		}
 		if !seen[id] {
 			seen[id] = true
-			fmt.Fprintf(&b, "  class %s visited\n", id)
+			fmt.Fprintf(&b, "  class %s visited\n", ids[id])
 		}
 		current = id
 	}
-	if current != "" && !ended {
-		fmt.Fprintf(&b, "  class %s current\n", current)
+	if current != "" && !ended && heard[len(heard)-1].Kind != phone.Hangup {
+		fmt.Fprintf(&b, "  class %s current\n", ids[current])
 	}
 	menuOf := map[string]string{}
 	for _, n := range res.Nodes {
 		menuOf[n.ID] = n.Menu
 	}
-	var dashed []string
+	var dashed, path []string
 	for i, e := range edges {
+		if taken[[2]string{e.From, e.To}] {
+			path = append(path, fmt.Sprint(i))
+			continue
+		}
 		for _, u := range untested {
 			if menuOf[e.From] == u.Menu && contains(e.Keys, u.Key) {
 				dashed = append(dashed, fmt.Sprint(i))
@@ -464,6 +483,9 @@ func drawing(res *explore.Result, heard []phone.Heard, ended bool, untested []un
 	}
 	if len(dashed) > 0 {
 		fmt.Fprintf(&b, "  linkStyle %s stroke:#c62828,stroke-width:3px,stroke-dasharray:6 4\n", strings.Join(dashed, ","))
+	}
+	if len(path) > 0 {
+		fmt.Fprintf(&b, "  linkStyle %s stroke:#0d47a1,stroke-width:4px\n", strings.Join(path, ","))
 	}
 	return b.String()
 }

@@ -267,7 +267,8 @@ func testDevPhone(t *testing.T, browser context.Context) {
 	p.do("press 1", chromedp.Click(chromedp.CSS(`button[data-key="1"]`)))
 	p.until("reservations", textHas("#heard", "Press 1 to make a new reservation"))
 	p.until("reservations highlighted", current+`.includes("reservations")`)
-	p.until("main_menu drawn as visited", `document.querySelectorAll("#graph g.node.visited").length >= 2`)
+	p.until("main_menu drawn as visited", `document.querySelectorAll("#graph g.node.visited").length === 2`)
+	p.until("the way taken drawn", `[...document.querySelectorAll("#graph path")].filter(e => (e.getAttribute("style") || "").includes("0d47a1")).length === 1`)
 	p.do("press 1", chromedp.Click(chromedp.CSS(`button[data-key="1"]`)))
 	p.until("book_table highlighted", current+`.includes("book_table")`)
 	p.screenshot("dev-phone")
@@ -275,6 +276,8 @@ func testDevPhone(t *testing.T, browser context.Context) {
 	p.do("press 2 with the keyboard", chromedp.Focus(chromedp.CSS(`button[data-key="2"]`)), chromedp.KeyEvent("\r"))
 	p.until("the booking", textHas("#heard", "We have booked your table for tomorrow, thank you."))
 	p.until("the call ended", textHas("#heard", "(the call has ended)"))
+	p.until("the way to the end drawn", `[...document.querySelectorAll("#graph path")].filter(e => (e.getAttribute("style") || "").includes("0d47a1")).length === 3`)
+	p.until("the end reached, nothing current", `document.querySelector("#graph g.node.current") === null && [...document.querySelectorAll("#graph g.node.visited")].some(n => n.textContent.includes("booked your table for tomorrow"))`)
 	if got := p.eval(`document.querySelector("#transcript").textContent`); got != strings.TrimRight(want, "\n") {
 		t.Errorf("the page's transcript is not simulate's:\n--- page\n%s\n--- simulate --keys 1,1,2\n%s", got, want)
 	}
