@@ -182,6 +182,10 @@ func testConsole(t *testing.T, browser context.Context) {
 		t.Errorf("where callers hung up: %q", got)
 	}
 	p.screenshot("console-traffic")
+	p.do("a period before the calls", chromedp.Navigate(srv.url+"/console/apps/restaurant?from=2020-01-01T00:00&to=2020-01-02T00:00"), chromedp.WaitVisible(chromedp.CSS("#calls")))
+	if got := p.eval(`document.querySelector("#calls").textContent`); !strings.HasPrefix(got, "0 calls") {
+		t.Errorf("traffic in 2020: %q", got)
+	}
 
 	// A script error: its file:line and the session it hit.
 	p.do("open crashy's traffic", chromedp.Navigate(srv.url+"/console/apps/crashy"), chromedp.WaitVisible(chromedp.CSS("#fallbacks")))
