@@ -59,9 +59,10 @@ type Dev struct {
 
 // graphJob is an app's exploration, done or under way.
 type graphJob struct {
-	done bool
-	res  *explore.Result
-	err  error
+	done  bool
+	res   *explore.Result
+	err   error
+	ready chan struct{} // closed when done (dev's jobs)
 }
 
 // NewDev returns the dev phone; Run keeps it current until ctx ends.
@@ -110,6 +111,7 @@ func (d *Dev) reload() {
 	}
 	at := time.Now().Format(time.TimeOnly)
 	d.mu.Lock()
+	shown := d.graphs
 	d.graphs, d.checking = map[string]*graphJob{}, true
 	for _, name := range changed {
 		app, removed := strings.CutSuffix(name, " (removed)")
@@ -127,10 +129,28 @@ func (d *Dev) reload() {
 		}
 	}
 	d.mu.Unlock()
-	select {
-	case d.checks <- struct{}{}:
-	default: // one is wanted already
+	// The graphs the pages show are drawn again first, and check runs after
+	// them: on a busy machine the two would share the time a save should
+	// take to reach the page.
+	var redraw []*graphJob
+	for app := range shown {
+		if d.opts.Line.Engine.Scripts().Apps[app] != nil {
+			redraw = append(redraw, d.graphJob(app))
+		}
 	}
+	go func() {
+		for _, job := range redraw {
+			select {
+			case <-job.ready:
+			case <-d.ctx.Done():
+				return
+			}
+		}
+		select {
+		case d.checks <- struct{}{}:
+		default: // one is wanted already
+		}
+	}()
 	d.opts.Logger.Info("scripts reloaded", "changed", changed, "refused", len(refused))
 	d.changes.bump()
 }
@@ -395,11 +415,20 @@ func (d *Dev) reply(w http.ResponseWriter, r *http.Request, actErr error) {
 // the folder; done is false while it is under way (the pages hear when it
 // is done).
 func (d *Dev) graph(app string) (res *explore.Result, done bool, err error) {
+	job := d.graphJob(app)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return job.res, job.done, job.err
+}
+
+// graphJob returns app's exploration for this version of the folder,
+// starting it when none is under way.
+func (d *Dev) graphJob(app string) *graphJob {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	job := d.graphs[app]
 	if job == nil {
-		job = &graphJob{}
+		job = &graphJob{ready: make(chan struct{})}
 		d.graphs[app] = job
 		scripts := d.opts.Line.Engine.Scripts()
 		go func() {
@@ -407,10 +436,11 @@ func (d *Dev) graph(app string) (res *explore.Result, done bool, err error) {
 			d.mu.Lock()
 			job.done, job.res, job.err = true, res, err
 			d.mu.Unlock()
+			close(job.ready)
 			d.changes.bump()
 		}()
 	}
-	return job.res, job.done, job.err
+	return job
 }
 
 // drawing is the graph command's Mermaid with the call on it: the nodes the
