@@ -20,10 +20,10 @@ import (
 // reload, flow tests) and serve's console.
 func TestBrowser(t *testing.T) {
 	browser := startBrowser(t)
-	t.Run("dev phone", func(t *testing.T) { testDevPhone(t, browser) })
-	t.Run("dev: a new app, the clock, vars and kv", func(t *testing.T) { testDevNewApp(t, browser) })
-	t.Run("dev: hand-written handlers and awkward text", func(t *testing.T) { testDevAwkward(t, browser) })
-	t.Run("dev on a phone-sized screen", func(t *testing.T) { testDevSmallScreen(t, browser) })
+	t.Run("dev_phone", func(t *testing.T) { testDevPhone(t, browser) })
+	t.Run("dev_new_app_clock_vars_kv", func(t *testing.T) { testDevNewApp(t, browser) })
+	t.Run("dev_awkward_apps", func(t *testing.T) { testDevAwkward(t, browser) })
+	t.Run("dev_small_screen", func(t *testing.T) { testDevSmallScreen(t, browser) })
 	t.Run("console", func(t *testing.T) { testConsole(t, browser) })
 }
 
