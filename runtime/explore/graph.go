@@ -59,6 +59,13 @@ func (r *Result) DOT(w io.Writer, opts GraphOptions) {
 	fmt.Fprintln(w, "}")
 }
 
+// Drawn is what a page that styles a drawing needs: the identifier Mermaid
+// and DOT give each node (by Node.ID), and the edges in the order they are
+// written (Mermaid's linkStyle numbers them so).
+func (r *Result) Drawn(opts GraphOptions) (ids map[string]string, edges []*Edge) {
+	return r.shortIDs(), r.edgesFor(opts)
+}
+
 func isOther(k string) bool { return k == "no input" || k == "other" }
 
 // edgesFor returns the edges to draw. Keys of a menu that are not its options

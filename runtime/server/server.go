@@ -11,6 +11,7 @@
 //	GET  /admin/sessions    recent sessions, newest first (?limit=N); needs the admin token
 //	GET  /admin/sessions/{id}  one session and its transcript; needs the admin token
 //	POST /calls             place an outbound call driven by an app; needs the admin token
+//	/console…               Options.Pages: serve's console for people, behind the admin token (runtime/console)
 //
 // It never answers a webhook with a 5xx: bad input gets a 4xx with a JSON body
 // that says what is wrong, and anything that goes wrong after the input was
@@ -66,6 +67,10 @@ type Options struct {
 	Send engine.Send
 	// Metrics, when set, is served at /metrics (runtime/metrics).
 	Metrics interface{ Text() ([]byte, error) }
+	// Pages, when set, may answer the requests no endpoint above takes: the
+	// pages people look at (runtime/console: serve's /console, dev's phone).
+	// It reports whether it answered; if not, the request gets the 404.
+	Pages func(ctx *fasthttp.RequestCtx) bool
 }
 
 // Server serves webhooks over HTTP.
@@ -201,6 +206,9 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 		}
 		s.placeCall(ctx)
 	default:
+		if s.opts.Pages != nil && s.opts.Pages(ctx) {
+			return
+		}
 		s.fail(ctx, fasthttp.StatusNotFound, "no such endpoint: 8x8 webhooks go to POST /webhooks or POST /webhooks/{app}")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/luaivr/luaivr/runtime/console"
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/metrics"
 	"github.com/luaivr/luaivr/runtime/server"
@@ -139,7 +140,10 @@ func serve(c *cli.Context) error {
 			return err
 		}
 	}
+	calls := console.NewConsole(console.ConsoleOptions{Engine: eng, Token: c.String("admin-token"), Entry: entryLine,
+		Deadline: c.Duration("deadline"), Logger: logger})
 	srv := server.New(server.Options{
+		Pages:   console.Pages(calls.Handler(), "/console"),
 		Send:    send,
 		Metrics: m,
 		Guard:   server.Guard{Authorization: c.String("webhook-auth"), AllowFrom: allow, TrustProxy: proxies},
@@ -180,6 +184,7 @@ func serve(c *cli.Context) error {
 			for _, err := range refused {
 				logger.Error("script refused", "err", err)
 				refusedApp(err)
+				calls.Refused(err)
 			}
 			if len(changed) > 0 {
 				logger.Info("scripts loaded", "changed", changed, "apps", eng.Scripts().Names())
