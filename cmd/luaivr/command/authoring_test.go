@@ -116,7 +116,7 @@ func TestOneConfiguration(t *testing.T) {
 	dir := apps(t, map[string]string{
 		"app.lua": authorVoice + `function on_call(s)
   local n = 0
-  for i = 1, 1000 do n = n + i end
+  for i = 1, 1000000 do n = n + i end -- long enough that a 1 ms deadline stops it, whatever the machine
   return { ivr.say("counted " .. n), ivr.hangup() }
 end`,
 		"app_test.lua": `function test_counts(t) t:call("app"):hears("counted") end`,
@@ -137,11 +137,11 @@ end`,
 		{args: []string{"check", "--scripts", dir}, want: "checked 1 apps (app): 0 errors"},
 		{args: []string{"check", dir}, want: "checked 1 apps (app): 0 errors"},
 		// --deadline reaches every command that runs a handler.
-		{env: []string{scripts, "LUAIVR_DEADLINE=1us"}, args: []string{"graph", "app"}, want: "deadline"},
-		{env: []string{scripts, "LUAIVR_DEADLINE=1us"}, args: []string{"check"}, fail: true, want: "deadline"},
-		{env: []string{scripts, "LUAIVR_DEADLINE=1us"}, args: []string{"simulate", "app", "--keys", ""}, fail: true, want: "deadline"},
-		{env: []string{scripts, "LUAIVR_DEADLINE=1us"}, args: []string{"test"}, fail: true, want: "deadline"},
-		{env: append(api, "LUAIVR_DEADLINE=1us"), args: []string{"call", "app", "--to", "+6591234567", "--from", "+6568332048"}, fail: true, want: "deadline"},
+		{env: []string{scripts, "LUAIVR_DEADLINE=1ms"}, args: []string{"graph", "app"}, want: "deadline"},
+		{env: []string{scripts, "LUAIVR_DEADLINE=1ms"}, args: []string{"check"}, fail: true, want: "deadline"},
+		{env: []string{scripts, "LUAIVR_DEADLINE=1ms"}, args: []string{"simulate", "app", "--keys", ""}, fail: true, want: "deadline"},
+		{env: []string{scripts, "LUAIVR_DEADLINE=1ms"}, args: []string{"test"}, fail: true, want: "deadline"},
+		{env: append(api, "LUAIVR_DEADLINE=1ms"), args: []string{"call", "app", "--to", "+6591234567", "--from", "+6568332048"}, fail: true, want: "deadline"},
 		// --zone is checked at the start, not on every call.
 		{env: []string{scripts, "LUAIVR_ZONE=Mars/Olympus"}, args: []string{"check"}, fail: true, want: zone},
 		{env: []string{scripts, "LUAIVR_ZONE=Mars/Olympus"}, args: []string{"graph", "app"}, fail: true, want: zone},
