@@ -40,4 +40,6 @@ func TestPlacedCallPanics(t *testing.T) {
 // panickyStore fails to record a session.
 type panickyStore struct{ store.Store }
 
-func (panickyStore) Commit(context.Context, store.Commit) error { panic("the store failed") }
+func (panickyStore) Register(context.Context, store.Session) (store.Session, error) {
+	panic("the store failed")
+}

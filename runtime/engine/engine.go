@@ -17,6 +17,7 @@ package engine
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,6 +73,10 @@ type Options struct {
 	VCC vcc.Options
 	// KVQuota bounds what each app keeps in kv (zero fields: kv's defaults).
 	KVQuota store.KVQuota
+	// StoreTimeout bounds each store operation of an event (default
+	// store.DefaultTimeout): a store that does not answer within it means the
+	// fallback for the caller.
+	StoreTimeout time.Duration
 	// Zone is the time module's default time zone ("" is UTC).
 	Zone string
 	// Observe, when set, is told how each event was handled (the simulator,
@@ -149,6 +154,9 @@ func New(scripts *Scripts, opts Options) (*Engine, error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 4 * runtime.GOMAXPROCS(0)
 	}
+	if opts.StoreTimeout <= 0 {
+		opts.StoreTimeout = store.DefaultTimeout
+	}
 	e := &Engine{slots: make(chan struct{}, opts.Concurrency), opts: opts, log: opts.Logger, mem: newMemGuard(opts.MemoryLimit, opts.Logger), libs: libs{
 		kv:   kvmod.Options{Store: opts.Store, Quota: opts.KVQuota},
 		time: clock.Open(clock.Options{Now: opts.Now, Zone: opts.Zone}),
@@ -174,51 +182,88 @@ func (e *Engine) Stats() *Stats { return &e.stats }
 
 // Handle answers one event; pathApp is the app named in the URL, if any. The
 // returned body is always a valid answer: for CALL_ACTION a callflow reply.
+//
+// The events of one session are ordered by the store's lease on it (see
+// package store), so they take turns across every engine sharing the store;
+// within this engine they first queue on an in-process lock, in arrival
+// order, instead of polling the store for a lease held next door. A commit
+// the store refuses (ErrConflict: another event committed first, or this
+// one's lease expired) is handled again from the lease on, a few times.
 func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) []byte {
 	e.stats.Events.Add(1)
 	unlock := e.locks.lock(ev.SessionID)
 	defer unlock()
+	for attempt := 1; ; attempt++ {
+		body, conflict := e.handle(ctx, ev, pathApp, attempt == conflictAttempts)
+		if !conflict {
+			return body
+		}
+		e.log.Warn("another event of the session was saved first (on another instance, or this event's lease expired); handling the event again",
+			"session", ev.SessionID, "event", ev.EventID, "attempt", attempt)
+	}
+}
+
+// conflictAttempts bounds how often one event is handled again after the
+// store refused its commit; the last refusal gives the caller the fallback.
+const conflictAttempts = 3
+
+// handle is one attempt at an event; conflict reports that the store refused
+// its commit with ErrConflict and last was false, so that nothing of it was
+// saved or answered.
+func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, last bool) (body []byte, conflict bool) {
+	lease, err := e.acquire(ctx, ev.SessionID)
+	if err != nil {
+		return e.unsaved(ev, ReasonBusy, fmt.Errorf("store: %w", err)), false
+	}
+	committed := false
+	stopRenewing := e.keepLease(lease)
+	defer func() {
+		stopRenewing()
+		if !committed { // a commit releases its lease
+			e.release(lease)
+		}
+	}()
 
 	key := ev.ReplyKey()
 	if key != "" {
-		body, ok, err := e.opts.Store.Reply(ctx, key)
+		op, cancel := e.storeOp(ctx)
+		body, ok, err := e.opts.Store.Reply(op, ev.SessionID, key)
+		cancel()
 		if err != nil {
 			e.log.Error("store: reading the reply cache failed; handling the event again", "session", ev.SessionID, "err", err)
 		} else if ok && (ev.Type != webhook.CallAction || isCallflow(body)) {
 			e.stats.Duplicates.Add(1)
 			e.log.Info("redelivered event answered from the reply cache", "session", ev.SessionID, "event", ev.EventID)
-			return body
+			return body, false
 		}
 	}
 	if ev.Unreadable != "" {
 		e.log.Warn("digits not understood", "session", ev.SessionID, "reason", ev.Unreadable)
 	}
-	sess, known, err := e.opts.Store.Session(ctx, ev.SessionID)
+	op, cancel := e.storeOp(ctx)
+	sess, known, err := e.opts.Store.Session(op, ev.SessionID)
+	cancel()
 	if err != nil {
 		// Without the session we would run the script on empty vars and then
 		// overwrite what is stored: answer, but change nothing.
-		e.stats.StoreFails.Add(1)
-		out := outcome{reason: ReasonStore, reply: e.serverFallback(), err: fmt.Errorf("store: reading the session failed, so nothing is saved: %w", err)}
-		e.fallback(ReasonStore, nil, ev, out)
-		if e.opts.Observe != nil {
-			e.opts.Observe(Handled{Session: ev.SessionID, Type: ev.Type, Reply: out.reply, Err: out.err, Reason: ReasonStore})
-		}
-		if ev.Type != webhook.CallAction {
-			return []byte("{}")
-		}
-		return encodeReply(out.reply)
+		return e.unsaved(ev, ReasonStore, fmt.Errorf("store: reading the session failed, so nothing is saved: %w", err)), false
 	}
 	now := e.opts.Now()
 	if !known {
 		sess = store.Session{ID: ev.SessionID, Created: now, Direction: ev.Direction, Source: ev.Source, Destination: ev.Destination}
 	}
+	read := sess.Events
 	scripts := e.Scripts()
 	app := e.route(scripts, &sess, known, ev, pathApp)
+	if app != nil && app.Name == sess.App && sess.Version != "" && sess.Version != app.Version() {
+		e.log.Warn("this call ran another version of its app until now: instances sharing the store serve different scripts, or the script changed during the call",
+			"app", app.Name, "session", ev.SessionID, "version", app.Version(), "call_version", sess.Version)
+	}
 
 	// A store that cannot save this event gets the fallback without running
 	// the script: its reply would be lost (and a redelivery would run it again).
 	var out outcome
-	if err := e.opts.Store.Ready(); err != nil {
+	if err := store.Ready(e.opts.Store); err != nil {
 		out = outcome{reason: ReasonStore, reply: e.appFallback(app), err: fmt.Errorf("store: %w", err)}
 	} else {
 		out = e.run(ctx, app, &sess, ev)
@@ -230,7 +275,6 @@ func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) 
 			sess.Menu = sess.ActionID
 		}
 	}
-	var body []byte
 	if ev.Type == webhook.CallAction {
 		body = encodeReply(out.reply)
 	} else {
@@ -238,7 +282,7 @@ func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) 
 	}
 
 	if app != nil {
-		sess.App = app.Name
+		sess.App, sess.Version = app.Name, app.Version()
 	}
 	if ev.CallStatus != "" {
 		sess.Status = ev.CallStatus
@@ -249,10 +293,9 @@ func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) 
 	if out.vars != nil {
 		sess.Vars = out.vars
 	}
-	sess.Events++
 	sess.Updated = now
 	entry := store.Entry{
-		Seq: sess.Events, At: now, App: sess.App, EventType: ev.Type, EventID: ev.EventID,
+		At: now, App: sess.App, EventType: ev.Type, EventID: ev.EventID,
 		CallStatus: ev.CallStatus, ActionID: out.position, Handler: out.handler, Duration: out.took,
 		Event: clipJSON(ev.RawPayload), Fallback: out.reason != "",
 	}
@@ -267,7 +310,14 @@ func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) 
 		entry.Reply = body
 	}
 	if out.reason != ReasonStore {
-		if err := e.opts.Store.Commit(ctx, store.Commit{Session: sess, Entry: entry, ReplyKey: key, Reply: body}); err != nil {
+		op, cancel := e.storeOp(ctx)
+		err := e.opts.Store.Commit(op, store.Commit{Lease: lease, Read: read, Session: sess, Entry: entry, ReplyKey: key, Reply: body})
+		cancel()
+		committed = err == nil
+		if errors.Is(err, store.ErrConflict) && !last {
+			return nil, true
+		}
+		if err != nil {
 			// Nothing of this event is saved: the caller hears the fallback,
 			// not a reply the next event would know nothing about.
 			out.reason, out.reply, out.err = ReasonStore, e.appFallback(app), fmt.Errorf("store: saving the event failed: %w", err)
@@ -287,32 +337,45 @@ func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) 
 			Position: out.position, Digits: ev.Digits, Reply: out.reply, Err: out.err, Reason: out.reason,
 			Note: out.note, Vars: sess.Vars, Took: out.took, NewCall: !known})
 	}
-	return body
+	return body, false
+}
+
+// unsaved answers an event that nothing could be saved of, before any app
+// was chosen: the server's fallback for a CALL_ACTION.
+func (e *Engine) unsaved(ev *webhook.Event, reason string, err error) []byte {
+	if reason == ReasonStore {
+		e.stats.StoreFails.Add(1)
+	}
+	out := outcome{reason: reason, reply: e.serverFallback(), err: err}
+	e.fallback(reason, nil, ev, out)
+	if e.opts.Observe != nil {
+		e.opts.Observe(Handled{Session: ev.SessionID, Type: ev.Type, Reply: out.reply, Err: out.err, Reason: reason})
+	}
+	if ev.Type != webhook.CallAction {
+		return []byte("{}")
+	}
+	return encodeReply(out.reply)
 }
 
 // Register records a session before its first webhook, e.g. a call we place:
 // its app, vars and the position it will answer, so that 8x8's webhooks land
 // in the right app at the right menu even though the first carries no
-// clientActionId.
+// clientActionId. The store merges it with what 8x8's first events may have
+// stored already (store.Registered).
 func (e *Engine) Register(ctx context.Context, s store.Session) error {
-	unlock := e.locks.lock(s.ID)
-	defer unlock()
-	now := e.opts.Now()
-	// 8x8 may have posted the call's first status before we got here: keep
-	// what those events recorded (their count, status, times) and add ours.
-	if old, ok, err := e.opts.Store.Session(ctx, s.ID); err != nil {
-		return err
-	} else if ok {
-		s.Events, s.Status, s.Created, s.Ended = old.Events, old.Status, old.Created, old.Ended
+	s.Updated = e.opts.Now()
+	if app := e.Scripts().Apps[s.App]; app != nil && s.Version == "" {
+		s.Version = app.Version()
 	}
-	if s.Created.IsZero() {
-		s.Created = now
-	}
-	s.Updated = now
-	s.Events++
-	entry := store.Entry{Seq: s.Events, At: now, App: s.App, EventType: "REGISTERED", ActionID: s.ActionID}
-	return e.opts.Store.Commit(ctx, store.Commit{Session: s, Entry: entry})
+	op, cancel := e.storeOp(ctx)
+	defer cancel()
+	_, err := e.opts.Store.Register(op, s)
+	return err
 }
+
+// Version names this version of the app: its script's content hash,
+// shortened. A session records the version each event ran.
+func (a *App) Version() string { return hex.EncodeToString(a.Sum[:8]) }
 
 // route picks the app for an event (SPEC §3): the session's app, the app named
 // in the URL, the app that claims the called number, the default app.
@@ -324,6 +387,7 @@ func (e *Engine) route(s *Scripts, sess *store.Session, known bool, ev *webhook.
 		if app := s.Retired[sess.App]; app != nil {
 			return app
 		}
+		return nil // a call keeps its app, though not served here (see run)
 	}
 	if pathApp != "" {
 		if app := s.Apps[pathApp]; app != nil {
@@ -367,7 +431,14 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 	}
 	isAction := ev.Type == webhook.CallAction
 	if app == nil {
-		if isAction {
+		if isAction && sess.App != "" {
+			// Handing the call to another app would leave it there: with the
+			// session's app unchanged, its next event can reach an instance
+			// that serves the app.
+			out.err = fmt.Errorf("this call belongs to app %s, which this instance does not serve (removed before this instance started, or not in its script folder): serve the same scripts on every instance sharing the store", sess.App)
+			out.reason = ReasonNoApp
+			out.reply = e.serverFallback()
+		} else if isAction {
 			out.err = errors.New("no app for this call: name one in the URL (/webhooks/APP), list the called number in a script's numbers, or start serve with --app")
 			out.reason = ReasonNoApp
 			out.reply = e.serverFallback()
@@ -421,7 +492,7 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 // share of the turns (appSlots): when stuck or flooded scripts hold them,
 // callers must not wait in silence.
 func (e *Engine) script(ctx context.Context, app *App, session, handler string, fn func() luaOutcome) luaOutcome {
-	limit := max(500*time.Millisecond, e.opts.Deadline)
+	limit := e.slotWait()
 	wait := time.NewTimer(limit)
 	defer wait.Stop()
 	share := e.appSlots(app.Name)
@@ -464,6 +535,9 @@ func (e *Engine) script(ctx context.Context, app *App, session, handler string, 
 			handler, e.opts.Deadline)}
 	}
 }
+
+// slotWait bounds how long an event waits for a script to start.
+func (e *Engine) slotWait() time.Duration { return max(500*time.Millisecond, e.opts.Deadline) }
 
 // appSlots is how many scripts of one app may run at once: all the places
 // when the folder has one app; otherwise three quarters of them, so that an

@@ -1,6 +1,14 @@
 package engine
 
-import "sync"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/luaivr/luaivr/store"
+)
 
 // keyedMutex serialises work per key (a session id) while different keys run in
 // parallel. Entries live only while someone holds or waits for them.
@@ -36,4 +44,84 @@ func (k *keyedMutex) lock(key string) (unlock func()) {
 		}
 		k.mu.Unlock()
 	}
+}
+
+// leaseTTL is how long an event's lease on its session lasts unrenewed:
+// longer than one event can take, waiting for a script slot, running to the
+// watchdog (twice the deadline) and four store operations at their timeout.
+// Were this engine paused past it, another could take the session, and this
+// event's commit would be refused.
+func (e *Engine) leaseTTL() time.Duration {
+	return e.slotWait() + 2*e.opts.Deadline + 4*e.opts.StoreTimeout
+}
+
+// acquire takes the session's lease, waiting while another event holds it:
+// at most one lease's time, after which a holder that did not renew it has
+// lost it.
+func (e *Engine) acquire(ctx context.Context, sessionID string) (store.Lease, error) {
+	ttl := e.leaseTTL()
+	deadline := time.Now().Add(ttl + e.opts.StoreTimeout)
+	pause := time.Millisecond
+	for {
+		op, cancel := e.storeOp(ctx)
+		lease, err := e.opts.Store.Acquire(op, sessionID, ttl)
+		cancel()
+		if !errors.Is(err, store.ErrLocked) {
+			return lease, err
+		}
+		if time.Now().Add(pause).After(deadline) {
+			return store.Lease{}, fmt.Errorf("another event of session %s held its lease for over %s: %w", sessionID, ttl, err)
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return store.Lease{}, ctx.Err()
+		}
+		pause = min(2*pause, 50*time.Millisecond)
+	}
+}
+
+// keepLease renews the lease every half of its time until stop, so that an
+// event running long keeps its session.
+func (e *Engine) keepLease(l store.Lease) (stop func()) {
+	ttl := e.leaseTTL()
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	renew := func() {
+		op, cancel := context.WithTimeout(context.Background(), e.opts.StoreTimeout)
+		err := e.opts.Store.Renew(op, l, ttl)
+		cancel()
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			e.log.Warn("store: renewing an event's lease failed; its commit will be refused if another event took the session", "session", l.SessionID, "err", err)
+		} else if !stopped {
+			t.Reset(ttl / 2)
+		}
+	}
+	mu.Lock()
+	t = time.AfterFunc(ttl/2, renew)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
+	}
+}
+
+// release gives up a lease that no commit released.
+func (e *Engine) release(l store.Lease) {
+	op, cancel := context.WithTimeout(context.Background(), e.opts.StoreTimeout)
+	defer cancel()
+	if err := e.opts.Store.Release(op, l); err != nil {
+		e.log.Warn("store: releasing an event's lease failed; the session waits for it to expire", "session", l.SessionID, "err", err)
+	}
+}
+
+// storeOp bounds one store operation by the store timeout: a store that
+// does not answer means the fallback, never a caller left in silence.
+func (e *Engine) storeOp(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, e.opts.StoreTimeout)
 }

@@ -31,7 +31,7 @@ func (f *failingStore) Ready() error {
 	if f.unready.Load() {
 		return errors.New("the disk is full")
 	}
-	return f.Store.Ready()
+	return store.Ready(f.Store)
 }
 
 func (f *failingStore) Commit(ctx context.Context, c store.Commit) error {

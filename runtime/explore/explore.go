@@ -19,7 +19,8 @@ import (
 
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/phone"
-	"github.com/luaivr/luaivr/store/badgerstore"
+	"github.com/luaivr/luaivr/store"
+	"github.com/luaivr/luaivr/store/memstore"
 )
 
 // Options bound the exploration.
@@ -120,11 +121,7 @@ func Explore(ctx context.Context, scripts *engine.Scripts, app string, opts Opti
 			res, err = nil, fmt.Errorf("exploring %s (%s) failed inside luaivr, not in the script: %v\n%s", app, a.File, p, debug.Stack())
 		}
 	}()
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true})
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
+	st := memstore.New(store.Options{}) // nothing of a test or an exploration is kept
 	engOpts := opts.Deadline
 	engOpts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	line, err := phone.NewLine(scripts, st, engOpts)

@@ -30,7 +30,8 @@ import (
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/sandbox"
 	jsonmod "github.com/luaivr/luaivr/stdlib/json"
-	"github.com/luaivr/luaivr/store/badgerstore"
+	"github.com/luaivr/luaivr/store"
+	"github.com/luaivr/luaivr/store/memstore"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -163,11 +164,7 @@ func tests(L *lua.LState) []test {
 // runTest calls one test function with a fresh t; it returns the failure
 // message ("" when it passed) and what the test logged.
 func runTest(opts Options, scripts *engine.Scripts, L *lua.LState, fn *lua.LFunction, cov *coverage) (string, []string) {
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true})
-	if err != nil {
-		return err.Error(), nil
-	}
-	defer st.Close()
+	st := memstore.New(store.Options{}) // nothing of a test or an exploration is kept
 	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
 	defer cancel()
 	tt := &tester{opts: opts, scripts: scripts, store: st, ctx: ctx, web: &web{}}
@@ -175,7 +172,7 @@ func runTest(opts Options, scripts *engine.Scripts, L *lua.LState, fn *lua.LFunc
 	defer L.RemoveContext()
 	L.Push(fn)
 	L.Push(tt.table(L))
-	err = L.PCall(1, 0, nil)
+	err := L.PCall(1, 0, nil)
 	for _, c := range tt.calls {
 		cov.record(c)
 	}

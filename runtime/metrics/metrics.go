@@ -18,6 +18,7 @@ import (
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/server"
 	"github.com/luaivr/luaivr/runtime/webhook"
+	"github.com/luaivr/luaivr/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/common/expfmt"
@@ -33,7 +34,7 @@ type Metrics struct {
 
 	// The store is asked in Text, not by a GaugeFunc: the registry calls
 	// those in goroutines of its own, where a panic would end the process.
-	sizer      Sizer
+	sizer      store.Sizer
 	storeBytes prometheus.Gauge
 }
 
@@ -63,11 +64,8 @@ func closed(set map[string]bool, v string) string {
 	return other
 }
 
-// Sizer reports the data folder's size in bytes (badgerstore does).
-type Sizer interface{ Size() (lsm, vlog int64) }
-
-// New makes the registry for an engine; store may be a Sizer.
-func New(eng *engine.Engine, store any) *Metrics {
+// New makes the registry for an engine; kept, its store, may be a store.Sizer.
+func New(eng *engine.Engine, kept any) *Metrics {
 	m := &Metrics{eng: eng, reg: prometheus.NewRegistry()}
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "luaivr_events_total", Help: "Webhook events handled, by event type and outcome (ok, or the fallback reason); made-up types are \"other\".",
@@ -91,7 +89,7 @@ func New(eng *engine.Engine, store any) *Metrics {
 			func() float64 { return float64(st.Rejected.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "luaivr_store_ready", Help: "1 while the data folder takes events; 0 while callers get the fallback (GET /readyz says why)."},
 			func() float64 {
-				if eng.Store().Ready() != nil {
+				if store.Ready(eng.Store()) != nil {
 					return 0
 				}
 				return 1
@@ -99,7 +97,7 @@ func New(eng *engine.Engine, store any) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	if sz, ok := store.(Sizer); ok {
+	if sz, ok := kept.(store.Sizer); ok {
 		m.sizer = sz
 		m.storeBytes = prometheus.NewGauge(prometheus.GaugeOpts{Name: "luaivr_store_bytes", Help: "Size of the data folder (Badger LSM tree and value log)."})
 		m.reg.MustRegister(m.storeBytes)

@@ -51,6 +51,34 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// Two engines sharing one Store in a process are two instances to it.
+func TestShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T, o store.Options) store.Store {
+		s, err := Open(Options{Dir: t.TempDir(), SessionTTL: o.SessionTTL, ReplyTTL: o.ReplyTTL})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
+// store.Open takes a plain path and a badger:// URL.
+func TestOpenURL(t *testing.T) {
+	for _, url := range []string{t.TempDir(), "badger://" + t.TempDir()} {
+		s, err := store.Open(url, store.Options{Brief: true})
+		if err != nil {
+			t.Fatalf("Open(%s): %v", url, err)
+		}
+		if _, ok := s.(*Store); !ok {
+			t.Fatalf("Open(%s) opened a %T", url, s)
+		}
+		s.Close()
+	}
+	if _, err := store.Open("nosuch://x", store.Options{}); err == nil || !strings.Contains(err.Error(), "badger://") {
+		t.Fatalf("an unknown scheme: %v; want the known ones listed", err)
+	}
+}
+
 // commitOf returns a small commit of event seq of session id.
 func commitOf(id string, seq int) store.Commit {
 	now := time.Now().UTC()

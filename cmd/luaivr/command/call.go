@@ -16,7 +16,7 @@ import (
 	"github.com/luaivr/luaivr/runtime/callflow"
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/voiceapi"
-	"github.com/luaivr/luaivr/store/badgerstore"
+	"github.com/luaivr/luaivr/store"
 	"github.com/urfave/cli/v2"
 )
 
@@ -55,6 +55,7 @@ func callCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "var", Usage: "initial session.vars entry `k=v` (repeatable)"},
 			&cli.StringFlag{Name: "scripts", EnvVars: env("scripts"), Value: "./scripts", Usage: "script `folder`"},
 			&cli.StringFlag{Name: "data", EnvVars: env("data"), Value: "./data", Usage: "the data `folder` serve uses"},
+			storeFlag(),
 			&cli.StringFlag{Name: "server", Usage: "`URL` of a running serve: it places the call"},
 			&cli.StringFlag{Name: "admin-token", EnvVars: env("admin-token"), Usage: "the running server's admin `token`"},
 		}, append(apiFlags, integrationFlags...)...),
@@ -86,7 +87,7 @@ func placeCall(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := badgerstore.Open(badgerstore.Options{Dir: c.String("data"), GCInterval: -1})
+	st, err := openStore(c, c.String("data"), store.Options{Brief: true})
 	if err != nil {
 		if strings.Contains(err.Error(), "in use") {
 			return fmt.Errorf("%w\na server runs on this data folder: let it place the call with --server http://HOST:PORT --admin-token TOKEN", err)

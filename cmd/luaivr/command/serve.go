@@ -16,6 +16,7 @@ import (
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/metrics"
 	"github.com/luaivr/luaivr/runtime/server"
+	"github.com/luaivr/luaivr/store"
 	"github.com/luaivr/luaivr/store/badgerstore"
 	"github.com/urfave/cli/v2"
 )
@@ -30,6 +31,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "addr", EnvVars: env("addr"), Value: ":8080", Usage: "listen `address`"},
 			&cli.StringFlag{Name: "scripts", EnvVars: env("scripts"), Value: "./scripts", Usage: "script `folder`: one app per *.lua file"},
 			&cli.StringFlag{Name: "data", EnvVars: env("data"), Value: "./data", Usage: "data `folder` for sessions, transcripts and the reply cache"},
+			storeFlag(),
 			&cli.StringFlag{Name: "app", EnvVars: env("app"), Usage: "default `app` for calls no URL, session or number places (default: the only app, if there is one)"},
 			&cli.DurationFlag{Name: "deadline", EnvVars: env("deadline"), Value: defaultDeadline, Usage: "time a handler may run per event before the caller gets the fallback"},
 			&cli.IntFlag{Name: "concurrency", EnvVars: env("concurrency"), Usage: "scripts running at once (default 4 per CPU); more for apps that wait on http"},
@@ -83,8 +85,7 @@ func serve(c *cli.Context) error {
 	if minFree <= 0 {
 		minFree = -1 // no check
 	}
-	st, err := badgerstore.Open(badgerstore.Options{
-		Dir:        c.String("data"),
+	st, err := openStore(c, c.String("data"), store.Options{
 		SessionTTL: c.Duration("session-ttl"),
 		ReplyTTL:   c.Duration("reply-ttl"),
 		SyncWrites: c.Bool("fsync"),

@@ -23,6 +23,7 @@ import (
 func sessionsCommand() *cli.Command {
 	source := []cli.Flag{
 		&cli.StringFlag{Name: "data", EnvVars: env("data"), Value: "./data", Usage: "data `folder` of a stopped server"},
+		storeFlag(),
 		&cli.StringFlag{Name: "server", Usage: "`URL` of a running server (it holds its data folder)"},
 		&cli.StringFlag{Name: "admin-token", EnvVars: env("admin-token"), Usage: "the running server's admin `token`"},
 		&cli.BoolFlag{Name: "json", Usage: "print JSON"},
@@ -60,10 +61,10 @@ func openSessions(c *cli.Context) (sessionSource, error) {
 		return &remoteSessions{base: strings.TrimRight(u, "/"), token: c.String("admin-token")}, nil
 	}
 	dir := c.String("data")
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("no data folder %s: pass --data DIR, or --server URL for a running server", dir)
+	if st, err := os.Stat(dir); c.String("store") == "" && (err != nil || !st.IsDir()) {
+		return nil, fmt.Errorf("no data folder %s: pass --data DIR, --store URL, or --server URL for a running server", dir)
 	}
-	st, err := badgerstore.Open(badgerstore.Options{Dir: dir, GCInterval: -1})
+	st, err := openStore(c, dir, store.Options{Brief: true})
 	if err != nil {
 		if errors.Is(err, badgerstore.ErrInUse) {
 			return nil, fmt.Errorf("%w\nwhile a server runs, ask it instead: --server http://HOST:PORT --admin-token TOKEN (serve with --admin-token)", err)
@@ -73,7 +74,7 @@ func openSessions(c *cli.Context) (sessionSource, error) {
 	return &localSessions{st: st}, nil
 }
 
-type localSessions struct{ st *badgerstore.Store }
+type localSessions struct{ st store.Store }
 
 func (l *localSessions) close() { l.st.Close() }
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/phone"
-	"github.com/luaivr/luaivr/store/badgerstore"
+	"github.com/luaivr/luaivr/store"
 	"github.com/urfave/cli/v2"
 )
 
@@ -29,6 +29,7 @@ func simulateCommand() *cli.Command {
 			&cli.StringFlag{Name: "keys", Usage: "run unattended: comma-separated `inputs` such as 1,2,timeout,#,hangup"},
 			&cli.BoolFlag{Name: "json", Usage: "print the call as JSON lines, one per moment"},
 			&cli.StringFlag{Name: "data", Usage: "keep sessions in this data `folder` (default: in memory)"},
+			storeFlag(),
 			&cli.BoolFlag{Name: "outbound", Usage: "simulate a call placed by the app rather than a caller dialling in"},
 			&cli.StringFlag{Name: "from", Value: "+6591178965", Usage: "the caller's `number`"},
 			&cli.StringFlag{Name: "to", Value: "+6568332048", Usage: "the app's `number`"},
@@ -60,8 +61,11 @@ func simulate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := badgerstore.Options{Dir: c.String("data"), InMemory: c.String("data") == ""}
-	st, err := badgerstore.Open(opts)
+	data := c.String("data")
+	if data == "" {
+		data = "mem://"
+	}
+	st, err := openStore(c, data, store.Options{})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,121 @@
+package engine_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/runtime/webhook"
+	"github.com/luaivr/luaivr/store"
+)
+
+// peer is another instance on the harness's store, serving its own folder.
+type peer struct {
+	t    *testing.T
+	eng  *engine.Engine
+	dir  string
+	logs *syncBuffer
+}
+
+func newPeer(t *testing.T, st store.Store, files map[string]string) *peer {
+	t.Helper()
+	dir := scriptDir(t, files)
+	scripts, errs := engine.Load(dir)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	logs := &syncBuffer{}
+	eng, err := engine.New(scripts, engine.Options{Store: st, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &peer{t: t, eng: eng, dir: dir, logs: logs}
+}
+
+func (p *peer) post(body []byte, app string) string {
+	p.t.Helper()
+	ev, err := webhook.Parse(body)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return replyText(p.t, p.eng.Handle(context.Background(), ev, app))
+}
+
+// An app removed from one instance's folder is retired there and still
+// answers the calls another instance started; an instance that does not
+// serve the app at all gives the caller the apology but leaves the call its
+// app, so the call goes on where the app is served (it is not handed to
+// another app for good).
+func TestRemovedAppFinishesCallsOthersStarted(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, scriptDir(t, map[string]string{"x.lua": greeterSrc("x", "x")}), engine.Options{})
+	apps := map[string]string{"greet.lua": greeterSrc("hello", "greet got"), "other.lua": greeterSrc("other prompt", "other got")}
+	a, b := newPeer(t, h.st, apps), newPeer(t, h.st, apps)
+	never := newPeer(t, h.st, map[string]string{"other.lua": apps["other.lua"]})
+
+	c := newCall(shapeDTMF, true)
+	if got := a.post(c.start(), "greet"); got != "hello" {
+		t.Fatalf("the call started on A heard %q", got)
+	}
+	if err := os.Remove(filepath.Join(b.dir, "greet.lua")); err != nil {
+		t.Fatal(err)
+	}
+	if changed, _ := b.eng.Reload(nil); strings.Join(changed, ",") != "greet (removed)" {
+		t.Fatalf("B's reload changed %v", changed)
+	}
+	if got := b.post(c.keys("1"), ""); got != "greet got 1" {
+		t.Fatalf("B, where greet was removed, answered A's call with %q", got)
+	}
+
+	d := newCall(shapeDTMF, true)
+	a.post(d.start(), "greet")
+	if got := never.post(d.keys("1"), ""); !strings.Contains(got, "We are sorry") {
+		t.Fatalf("an instance without greet answered its call with %q, want the apology", got)
+	}
+	if !strings.Contains(never.logs.String(), "belongs to app greet, which this instance does not serve") {
+		t.Errorf("the log does not say why:\n%s", never.logs)
+	}
+	if sess, _, _ := h.st.Session(context.Background(), d.session); sess.App != "greet" {
+		t.Fatalf("the call's app became %q on an instance without greet", sess.App)
+	}
+	if got := a.post(d.keys("2"), ""); got != "greet got 2" {
+		t.Fatalf("back on A the call heard %q, want greet's answer", got)
+	}
+}
+
+// A session records the version of the app each event ran; an instance
+// serving another version of the app says so in its log.
+func TestVersionSkewIsLogged(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, scriptDir(t, map[string]string{"x.lua": greeterSrc("x", "x")}), engine.Options{})
+	a := newPeer(t, h.st, map[string]string{"greet.lua": greeterSrc("v1", "v1 got")})
+	b := newPeer(t, h.st, map[string]string{"greet.lua": greeterSrc("v2", "v2 got")})
+	version := func(p *peer) string { return p.eng.Scripts().Apps["greet"].Version() }
+	if version(a) == version(b) || version(a) == "" {
+		t.Fatalf("two sources have the versions %q and %q", version(a), version(b))
+	}
+
+	c := newCall(shapeDTMF, true)
+	a.post(c.start(), "greet")
+	if sess, _, _ := h.st.Session(context.Background(), c.session); sess.Version != version(a) {
+		t.Fatalf("the session records version %q, want A's %q", sess.Version, version(a))
+	}
+	a.post(c.keys("1"), "")
+	if strings.Contains(a.logs.String(), "another version") {
+		t.Fatalf("A logged a skew for its own version:\n%s", a.logs)
+	}
+	if got := b.post(c.keys("2"), ""); got != "v2 got 2" {
+		t.Fatalf("B answered %q", got)
+	}
+	if !strings.Contains(b.logs.String(), "this call ran another version of its app") ||
+		!strings.Contains(b.logs.String(), "call_version="+version(a)) {
+		t.Fatalf("B's log does not name the skew:\n%s", b.logs)
+	}
+	if sess, _, _ := h.st.Session(context.Background(), c.session); sess.Version != version(b) {
+		t.Fatalf("after B's event the session records version %q, want B's %q", sess.Version, version(b))
+	}
+}
