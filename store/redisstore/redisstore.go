@@ -80,13 +80,14 @@ type Config struct {
 //	redis://h1:7000,h2:7001,h3:7002?cluster=1        a Cluster, from any of its nodes
 //	redis+sentinel://[user:password@]s1:26379,s2:26379/master[/db][?options]
 //
-// Options: timeout (per operation, default 1s), wait (replicas, default 0),
+// In a list of hosts each has its port (Go's URL parser takes only the last
+// for the port of all). Options: timeout (per operation, default 1s), wait (replicas, default 0),
 // prefix (of every key, default luaivr), max_entries (of a session's
 // transcript, default 1000), cluster (1: a Cluster).
 func ParseURL(raw string) (Config, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return Config{}, fmt.Errorf("redisstore: %v", err)
+		return Config{}, fmt.Errorf("redisstore: %v (give each host of a list its port)", err)
 	}
 	cfg := Config{Timeout: store.DefaultTimeout, Prefix: DefaultPrefix, MaxEntries: DefaultMaxEntries}
 	bad := func(format string, args ...any) (Config, error) {
@@ -108,11 +109,15 @@ func ParseURL(raw string) (Config, error) {
 	if sentinel {
 		defaultPort = "26379"
 	}
-	for h := range strings.SplitSeq(u.Host, ",") {
+	hosts := strings.Split(u.Host, ",")
+	for _, h := range hosts {
 		if h == "" {
 			continue
 		}
 		if _, _, err := net.SplitHostPort(h); err != nil {
+			if len(hosts) > 1 {
+				return bad("%q has no port: give each host of a list its port", h)
+			}
 			h = net.JoinHostPort(h, defaultPort)
 		}
 		cfg.Addrs = append(cfg.Addrs, h)
@@ -545,7 +550,7 @@ func (s *Store) writeAndWait(ctx context.Context, keys, args []string) (int64, e
 	err := s.client.Dedicated(func(d rueidis.DedicatedClient) error {
 		res := d.DoMulti(ctx,
 			d.B().Eval().Script(commitLua).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build(),
-			d.B().Wait().Numreplicas(int64(s.cfg.Wait)).Timeout(ms(s.cfg.Timeout)).Build())
+			d.B().Wait().Numreplicas(int64(s.cfg.Wait)).Timeout(ms(s.cfg.Timeout/2)).Build()) // half: an answer before the timeout
 		var err error
 		if n, err = res[0].AsInt64(); err != nil {
 			return err
