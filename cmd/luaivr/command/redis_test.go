@@ -29,9 +29,9 @@ var restaurantWalk = []struct{ digits, want string }{
 // Two serve processes on one Redis, webhooks alternating between them as a
 // round-robin load balancer would: the events of several calls at once go to
 // alternate instances, every other one with its redelivery to the other
-// instance at the same moment;
-// one instance is SIGKILLed mid-run and the callers it left go on at the
-// other, as 8x8 retries a webhook that got no answer. Every call then walks
+// instance at the same moment; one instance is SIGKILLed mid-run and the
+// callers it left go on at the other, as 8x8 retries a webhook that got no
+// answer. Every call then walks
 // the tree to the end, each redelivery got the first reply byte for byte,
 // and the shared store holds each event exactly once, in order. Then Redis
 // stalls, and stops: callers get the apology (never a hang, never a 5xx),
@@ -42,13 +42,73 @@ func TestTwoServersOnRedis(t *testing.T) {
 	url := srv.URL() + "?timeout=300ms"
 	env := []string{"LUAIVR_STORE=" + url, "LUAIVR_RELOAD_INTERVAL=0", "LUAIVR_DEADLINE=500ms"}
 	servers := []*proc{serve(t, t.TempDir(), env...), serve(t, t.TempDir(), env...)}
+	post := walkAlternating(t, servers, srv.URL())
+	if t.Failed() {
+		return
+	}
+
+	// Redis stops mid-call: the apology at once, never a hang or a 5xx.
+	p := servers[1]
+	if got, _ := post(1, "/webhooks/restaurant", vca("outage", "o0", "CALL_RECEIVED", "")); !strings.Contains(got, "main_menu") {
+		t.Fatalf("a call before the outage: %s", got)
+	}
+	// Stalled (SIGSTOP: connections open, nothing answers): the same. An
+	// event's commit sent before the stall may still land once it ends, so
+	// this phase has a call of its own.
+	srv.Pause()
+	for i := range 2 {
+		began := time.Now()
+		got, ok := post(1, "/webhooks/restaurant", vca("stall", fmt.Sprintf("s%d", i), "CALL_RECEIVED", ""))
+		if !ok || !strings.Contains(got, apology) {
+			srv.Resume()
+			t.Fatalf("an event while Redis is stalled: %q (answered %v), want the apology", got, ok)
+		}
+		t.Logf("an event while Redis is stalled: the apology after %v", time.Since(began).Round(time.Millisecond))
+	}
+	srv.Resume()
+	srv.Stop()
+	eventually(t, "the instance to see Redis is down", func() bool {
+		code, _ := p.get(t, "/readyz")
+		return code == 503
+	})
+	for i := range 3 {
+		began := time.Now()
+		got, ok := post(1, "/webhooks", vca("outage", fmt.Sprintf("o-down-%d", i), "ACTION_COMPLETED", "1"))
+		if !ok || !strings.Contains(got, apology) {
+			t.Fatalf("an event while Redis is down: %q (answered %v), want the apology", got, ok)
+		}
+		t.Logf("an event while Redis is down: the apology after %v", time.Since(began).Round(time.Millisecond))
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the instance to serve again once Redis is back", func() bool {
+		got, _ := post(1, "/webhooks", vca("outage", "o1", "ACTION_COMPLETED", "1"))
+		return strings.Contains(got, "reservations") // where the caller was before the outage
+	})
+}
+
+// The same walk on a 3-master Redis Cluster: each session's keys in its own
+// slot, the list of sessions in another.
+func TestTwoServersOnRedisCluster(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t)
+	env := []string{"LUAIVR_STORE=" + c.URL() + "&timeout=300ms", "LUAIVR_RELOAD_INTERVAL=0", "LUAIVR_DEADLINE=500ms"}
+	walkAlternating(t, []*proc{serve(t, t.TempDir(), env...), serve(t, t.TempDir(), env...)}, c.URL())
+}
+
+// walkAlternating plays calls of the restaurant on two instances sharing the
+// store at storeURL, kills the first mid-run, and checks what the store
+// holds (see TestTwoServersOnRedis). It returns how it posts a webhook.
+func walkAlternating(t *testing.T, servers []*proc, storeURL string) (post func(i int, path, body string) (string, bool)) {
+	t.Helper()
 	var dead atomic.Bool // servers[0] was killed
 
 	client := &http.Client{Timeout: 30 * time.Second} // a bound on the test, far above a lease's time
 	// post sends body to server i, and to the other when i's connection
 	// fails (i was killed): what 8x8 does after no answer. A 5xx fails the
 	// test; ok is false only when neither answered.
-	post := func(i int, path, body string) (reply string, ok bool) {
+	post = func(i int, path, body string) (reply string, ok bool) {
 		for try := range 2 {
 			p := servers[(i+try)%2]
 			if (i+try)%2 == 0 && dead.Load() {
@@ -112,10 +172,10 @@ func TestTwoServersOnRedis(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("second instance's log:\n%s", servers[1].stderr)
-		return
+		return post
 	}
 
-	s, err := store.Open(srv.URL(), store.Options{})
+	s, err := store.Open(storeURL, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,43 +197,11 @@ func TestTwoServersOnRedis(t *testing.T) {
 		}
 	}
 
-	// Redis stops mid-call: the apology at once, never a hang or a 5xx.
-	p := servers[1]
-	if got, _ := post(1, "/webhooks/restaurant", vca("outage", "o0", "CALL_RECEIVED", "")); !strings.Contains(got, "main_menu") {
-		t.Fatalf("a call before the outage: %s", got)
-	}
-	// Stalled (SIGSTOP: connections open, nothing answers): the same. An
-	// event's commit sent before the stall may still land once it ends, so
-	// this phase has a call of its own.
-	srv.Pause()
-	for i := range 2 {
-		began := time.Now()
-		got, ok := post(1, "/webhooks/restaurant", vca("stall", fmt.Sprintf("s%d", i), "CALL_RECEIVED", ""))
-		if !ok || !strings.Contains(got, apology) {
-			srv.Resume()
-			t.Fatalf("an event while Redis is stalled: %q (answered %v), want the apology", got, ok)
+	out, err := runLuaivr(t, nil, "sessions", "list", "--store", storeURL)
+	for c := range calls {
+		if id := fmt.Sprintf("rr-%d", c); err != nil || !strings.Contains(out, id) {
+			t.Errorf("luaivr sessions list --store %s does not list %s (%v):\n%s", storeURL, id, err, out)
 		}
-		t.Logf("an event while Redis is stalled: the apology after %v", time.Since(began).Round(time.Millisecond))
 	}
-	srv.Resume()
-	srv.Stop()
-	eventually(t, "the instance to see Redis is down", func() bool {
-		code, _ := p.get(t, "/readyz")
-		return code == 503
-	})
-	for i := range 3 {
-		began := time.Now()
-		got, ok := post(1, "/webhooks", vca("outage", fmt.Sprintf("o-down-%d", i), "ACTION_COMPLETED", "1"))
-		if !ok || !strings.Contains(got, apology) {
-			t.Fatalf("an event while Redis is down: %q (answered %v), want the apology", got, ok)
-		}
-		t.Logf("an event while Redis is down: the apology after %v", time.Since(began).Round(time.Millisecond))
-	}
-	if err := srv.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "the instance to serve again once Redis is back", func() bool {
-		got, _ := post(1, "/webhooks", vca("outage", "o1", "ACTION_COMPLETED", "1"))
-		return strings.Contains(got, "reservations") // where the caller was before the outage
-	})
+	return post
 }
