@@ -179,7 +179,8 @@ return {0, nextv}
 `)
 
 // kvGetScript reads one live key: ARGV key. It answers the value or nil.
-var kvGetScript = rueidis.NewLuaScriptReadOnly(kvFns + `
+// (EVALSHA, not EVALSHA_RO: Redis 6 lacks it.)
+var kvGetScript = rueidis.NewLuaScript(kvFns + `
 return live(ARGV[1])
 `)
 
