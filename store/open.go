@@ -75,7 +75,7 @@ func Open(raw string, opts Options) (Store, error) {
 	schemes.Unlock()
 	if open == nil {
 		return nil, fmt.Errorf("store %s: no store for the scheme %q (known: %s); a plain path is a Badger data folder",
-			redact(u), u.Scheme, strings.Join(Schemes(), ", "))
+			u.Redacted(), u.Scheme, strings.Join(Schemes(), ", "))
 	}
 	return open(u, opts)
 }
@@ -91,6 +91,3 @@ func Schemes() []string {
 	slices.Sort(out)
 	return out
 }
-
-// redact is u without its password, for messages.
-func redact(u *url.URL) string { return u.Redacted() }

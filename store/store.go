@@ -18,8 +18,8 @@
 // store means the fallback to the caller, never silence:
 //
 //  1. Acquire the session's lease: a random token that expires after a TTL
-//     longer than anything one event may take (twice the script deadline, the
-//     wait for a script slot and the store timeout). While another event of
+//     longer than anything one event may take (the wait for a script slot,
+//     twice the script deadline, and its store operations at their timeout). While another event of
 //     the session holds it, Acquire answers ErrLocked and the engine waits:
 //     the events of one session are handled one at a time by all the
 //     instances together. This is also what makes the reply cache atomic: a

@@ -9,8 +9,9 @@
 //     logged with the script's file and line, and counted.
 //   - Idempotent: a redelivered event gets the stored reply; the script does not
 //     run again.
-//   - Ordered: events of one session are handled one at a time; sessions run in
-//     parallel.
+//   - Ordered: events of one session are handled one at a time, also across
+//     instances sharing the store (the store's lease, locks.go); sessions run
+//     in parallel.
 //   - Isolated: each event gets a new Lua state, so nothing a script leaves behind
 //     reaches the next event or another call.
 package engine
@@ -213,7 +214,11 @@ const conflictAttempts = 3
 func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, last bool) (body []byte, conflict bool) {
 	lease, err := e.acquire(ctx, ev.SessionID)
 	if err != nil {
-		return e.unsaved(ev, ReasonBusy, fmt.Errorf("store: %w", err)), false
+		reason := ReasonStore // the store did not answer
+		if errors.Is(err, store.ErrLocked) {
+			reason = ReasonBusy // another event of the call held it too long
+		}
+		return e.unsaved(ev, reason, fmt.Errorf("store: taking the session's lease failed, so nothing is saved: %w", err)), false
 	}
 	committed := false
 	stopRenewing := e.keepLease(lease)
@@ -255,9 +260,13 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	read := sess.Events
 	scripts := e.Scripts()
 	app := e.route(scripts, &sess, known, ev, pathApp)
-	if app != nil && app.Name == sess.App && sess.Version != "" && sess.Version != app.Version() {
+	version := ""
+	if app != nil {
+		version = app.Version()
+	}
+	if app != nil && app.Name == sess.App && sess.Version != "" && sess.Version != version {
 		e.log.Warn("this call ran another version of its app until now: instances sharing the store serve different scripts, or the script changed during the call",
-			"app", app.Name, "session", ev.SessionID, "version", app.Version(), "call_version", sess.Version)
+			"app", app.Name, "session", ev.SessionID, "version", version, "call_version", sess.Version)
 	}
 
 	// A store that cannot save this event gets the fallback without running
@@ -282,7 +291,7 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	}
 
 	if app != nil {
-		sess.App, sess.Version = app.Name, app.Version()
+		sess.App, sess.Version = app.Name, version
 	}
 	if ev.CallStatus != "" {
 		sess.Status = ev.CallStatus

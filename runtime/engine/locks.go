@@ -82,7 +82,8 @@ func (e *Engine) acquire(ctx context.Context, sessionID string) (store.Lease, er
 }
 
 // keepLease renews the lease every half of its time until stop, so that an
-// event running long keeps its session.
+// event running long keeps its session; a renewal the store did not answer
+// is tried again sooner.
 func (e *Engine) keepLease(l store.Lease) (stop func()) {
 	ttl := e.leaseTTL()
 	var mu sync.Mutex
@@ -94,9 +95,16 @@ func (e *Engine) keepLease(l store.Lease) (stop func()) {
 		cancel()
 		mu.Lock()
 		defer mu.Unlock()
-		if err != nil {
-			e.log.Warn("store: renewing an event's lease failed; its commit will be refused if another event took the session", "session", l.SessionID, "err", err)
-		} else if !stopped {
+		if stopped { // the event ended meanwhile (its commit released the lease)
+			return
+		}
+		switch {
+		case errors.Is(err, store.ErrConflict):
+			e.log.Warn("store: the event's lease was lost before it ended; its commit will be refused", "session", l.SessionID, "err", err)
+		case err != nil: // the store did not answer: try again before the lease runs out
+			e.log.Warn("store: renewing an event's lease failed; trying again", "session", l.SessionID, "err", err)
+			t.Reset(ttl / 8)
+		default:
 			t.Reset(ttl / 2)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/webhook"
@@ -123,5 +124,72 @@ function on_status(session, status) kv.incr("ran") end`})
 	}
 	if _, ok, _ := h.st.Session(context.Background(), c.session); !ok {
 		t.Error("after recovery the session was not saved")
+	}
+}
+
+// stalledStore never answers the operation named by stall: it waits for the
+// caller's context, as a store whose server stopped answering does.
+type stalledStore struct {
+	store.Store
+	stall string
+}
+
+func (s stalledStore) wait(ctx context.Context, op string) error {
+	if s.stall != op {
+		return nil
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (s stalledStore) Acquire(ctx context.Context, id string, ttl time.Duration) (store.Lease, error) {
+	if err := s.wait(ctx, "Acquire"); err != nil {
+		return store.Lease{}, err
+	}
+	return s.Store.Acquire(ctx, id, ttl)
+}
+
+func (s stalledStore) Session(ctx context.Context, id string) (store.Session, bool, error) {
+	if err := s.wait(ctx, "Session"); err != nil {
+		return store.Session{}, false, err
+	}
+	return s.Store.Session(ctx, id)
+}
+
+func (s stalledStore) Commit(ctx context.Context, c store.Commit) error {
+	if err := s.wait(ctx, "Commit"); err != nil {
+		return err
+	}
+	return s.Store.Commit(ctx, c)
+}
+
+// A store that stops answering any one operation of an event gives the
+// caller a fallback after the store timeout, never silence.
+func TestStalledStoreGivesFallback(t *testing.T) {
+	t.Parallel()
+	dir := scriptDir(t, map[string]string{"shop.lua": voice + `
+fallback = { ivr.say("Please call back later."), ivr.hangup() }
+function on_call(session) return ivr.say_and_capture("Welcome.", { maxDigits = 1 }) end`})
+	h := newHarness(t, dir, engine.Options{})
+	scripts, _ := engine.Load(dir)
+	for _, op := range []string{"Acquire", "Session", "Commit"} {
+		eng, err := engine.New(scripts, engine.Options{Store: stalledStore{h.st, op}, StoreTimeout: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := webhook.Parse(newCall(shapeDTMF, true).start())
+		if err != nil {
+			t.Fatal(err)
+		}
+		answered := make(chan []byte, 1)
+		go func() { answered <- eng.Handle(context.Background(), ev, "shop") }()
+		select {
+		case got := <-answered:
+			if text := replyText(t, got); text != "Please call back later." && !strings.HasPrefix(text, "We are sorry") {
+				t.Errorf("%s stalled: the caller heard %q, want a fallback", op, text)
+			}
+		case <-time.After(10 * time.Second): // a bound on the test, far above the 50ms timeout
+			t.Fatalf("%s stalled: no answer, the caller is left in silence", op)
+		}
 	}
 }

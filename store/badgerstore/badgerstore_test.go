@@ -129,43 +129,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// TestTTL checks that sessions (with their transcripts) and replies expire
-// each after their own TTL.
-func TestTTL(t *testing.T) {
-	tests := []struct {
-		name                 string
-		sessionTTL, replyTTL time.Duration
-		sessionGoes          bool
-	}{
-		{"session expires first", 2 * time.Second, time.Hour, true},
-		{"reply expires first", time.Hour, 2 * time.Second, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			s := openT(t, Options{InMemory: true, SessionTTL: tc.sessionTTL, ReplyTTL: tc.replyTTL})
-			c := commitOf("call-1", 0)
-			if err := storetest.Commit(t.Context(), s, c); err != nil {
-				t.Fatal(err)
-			}
-			if sess, entry, reply := present(t, s, c); !sess || !entry || !reply {
-				t.Fatalf("right after Commit: session %v, entry %v, reply %v; want all stored", sess, entry, reply)
-			}
-			var sess, entry, reply bool
-			waitFor(t, "expiry", func() bool {
-				sess, entry, reply = present(t, s, c)
-				return !sess || !reply
-			})
-			if tc.sessionGoes && (sess || entry || !reply) {
-				t.Errorf("after session TTL: session %v, entry %v, reply %v; want only the reply", sess, entry, reply)
-			}
-			if !tc.sessionGoes && (!sess || !entry || reply) {
-				t.Errorf("after reply TTL: session %v, entry %v, reply %v; want session and entry only", sess, entry, reply)
-			}
-		})
-	}
-}
-
 // TestCommitRefreshesSessionTTL checks expiry times directly: a later commit
 // pushes the session's expiry back while earlier entries keep theirs.
 func TestCommitRefreshesSessionTTL(t *testing.T) {
@@ -378,41 +341,5 @@ func TestInMemoryLargeValues(t *testing.T) {
 		ReplyKey: "k", Reply: big}
 	if err := storetest.Commit(context.Background(), st, c); err != nil {
 		t.Fatalf("a 64 KiB transcript entry in memory: %v", err)
-	}
-}
-
-// kv values set or incremented with a TTL expire.
-func TestKVTTL(t *testing.T) {
-	t.Parallel()
-	s, err := Open(Options{Dir: t.TempDir(), GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ctx := context.Background()
-	if err := s.KVSet(ctx, "app", "set", []byte("1"), time.Second, store.KVQuota{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.KVIncr(ctx, "app", "incr", 1, time.Second, store.KVQuota{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.KVSet(ctx, "app", "keep", []byte("1"), 0, store.KVQuota{}); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 100; i++ { // Badger's TTLs have a resolution of a second: poll, bounded
-		_, a, _ := s.KVGet(ctx, "app", "set")
-		_, b, _ := s.KVGet(ctx, "app", "incr")
-		if !a && !b {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	for _, k := range []string{"set", "incr"} {
-		if _, ok, _ := s.KVGet(ctx, "app", k); ok {
-			t.Errorf("%s did not expire within 5 s of a 1 s TTL", k)
-		}
-	}
-	if _, ok, _ := s.KVGet(ctx, "app", "keep"); !ok {
-		t.Error("a value without TTL expired")
 	}
 }

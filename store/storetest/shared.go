@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,6 +33,7 @@ func RunShared(t *testing.T, open Open) {
 		{"OneSessionTwoInstances", testOneSessionTwoInstances},
 		{"RedeliveryToTheOtherInstance", testRedeliveryElsewhere},
 		{"InstancePausedPastItsLease", testPausedPastLease},
+		{"LongEventKeepsItsLease", testLongEventKeepsLease},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -226,9 +228,9 @@ func (p paused) Commit(_ context.Context, c store.Commit) error {
 // event again on what B saved: both presses are kept, neither is lost.
 func testPausedPastLease(t *testing.T, s store.Store) {
 	p := paused{Store: s, committing: make(chan struct{}, 2), commitAt: make(chan struct{})}
-	// Short times, so the lease is brief: 500ms to wait for a slot, 20ms of
-	// deadline twice, 50ms per store operation four times.
-	opts := engine.Options{Deadline: 10 * time.Millisecond, StoreTimeout: 50 * time.Millisecond}
+	// Short times, so the lease is brief (1.1s): 500ms to wait for a slot,
+	// twice the deadline, 50ms per store operation four times.
+	opts := engine.Options{Deadline: 200 * time.Millisecond, StoreTimeout: 50 * time.Millisecond}
 	aOpts := opts
 	aOpts.Store = p
 	a, b := instance(t, s, aOpts), instance(t, s, opts)
@@ -252,5 +254,46 @@ func testPausedPastLease(t *testing.T, s store.Store) {
 	}
 	if got, events := seen(t, s, "call-1"); !slices.Equal(got, []string{"2", "1"}) || events != 2 {
 		t.Fatalf("the session saw %v in %d events, want [2 1]: A's late commit overwrote B's", got, events)
+	}
+}
+
+// slowCommit is a store whose commits take longer than a lease lasts (a
+// store that is slow, not down), while renewals go through.
+type slowCommit struct {
+	store.Store
+	by time.Duration
+}
+
+func (s slowCommit) Commit(_ context.Context, c store.Commit) error {
+	time.Sleep(s.by)
+	return s.Store.Commit(context.Background(), c) // its deadline passed meanwhile
+}
+
+// An event that runs past its lease's first term renews it: the other
+// instance does not take the session from it meanwhile, and its commit lands.
+func testLongEventKeepsLease(t *testing.T, s store.Store) {
+	// A lease of 1.1s (as in testPausedPastLease); the commit takes 2s.
+	opts := engine.Options{Deadline: 200 * time.Millisecond, StoreTimeout: 50 * time.Millisecond}
+	aOpts := opts
+	aOpts.Store = slowCommit{Store: s, by: 2 * time.Second}
+	a, b := instance(t, s, aOpts), instance(t, s, opts)
+	fromA := make(chan []byte, 1)
+	go func() { fromA <- a.Handle(context.Background(), press(t, "call-1", "e1", "1"), "tally") }()
+	waitFor(t, "A to take the lease", func() bool {
+		l, err := s.Acquire(t.Context(), "call-1", time.Minute)
+		if err == nil {
+			s.Release(t.Context(), l)
+		}
+		return errors.Is(err, store.ErrLocked)
+	})
+	fromB := b.Handle(context.Background(), press(t, "call-1", "e2", "2"), "tally")
+	if got := said(t, <-fromA); got != "after 0" {
+		t.Fatalf("A heard %q, want its own event first (after 0): B took the session while A still held it", got)
+	}
+	if strings.HasPrefix(said(t, fromB), "after") {
+		t.Fatalf("B answered %q while A held the session", said(t, fromB))
+	}
+	if got, events := seen(t, s, "call-1"); !slices.Equal(got, []string{"1"}) || events != 1 {
+		t.Fatalf("the session saw %v in %d events, want A's press alone", got, events)
 	}
 }
