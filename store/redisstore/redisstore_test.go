@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -283,5 +284,28 @@ func TestWaitForReplicas(t *testing.T) {
 	err = storetest.Commit(t.Context(), s2, commitOf("call-1", 0))
 	if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "replicas") {
 		t.Fatalf("a commit no replica took: %v, want ErrUnavailable naming the replicas", err)
+	}
+}
+
+// store.Open gives redis URLs to this package, and a Redis URL that does not
+// parse is refused, without its password, rather than taken for a Badger
+// folder of that name.
+func TestOpenURL(t *testing.T) {
+	srv := redistest.Start(t)
+	s, err := store.Open(srv.URL()+"/0", store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, ok := s.(*redisstore.Store); !ok {
+		t.Fatalf("%s opened a %T", srv.URL(), s)
+	}
+	t.Chdir(t.TempDir())
+	_, err = store.Open("redis://u:secret@h1:7000,h2:7001,h3", store.Options{})
+	if err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), "give each its port") {
+		t.Fatalf("a list of hosts without the last port: %v, want it refused, naming the ports, not the password", err)
+	}
+	if _, err := os.Stat("redis:"); err == nil {
+		t.Fatal("the URL became a Badger folder")
 	}
 }
