@@ -40,6 +40,12 @@ func TestConformance(t *testing.T) {
 	storetest.RunShared(t, openOn(srv.URL()))
 }
 
+func TestConformanceSentinel(t *testing.T) {
+	sentinel := redistest.StartSentinel(t, redistest.Start(t))
+	storetest.Run(t, openOn("redis+sentinel://"+sentinel.Addr+"/mymaster"))
+	storetest.RunShared(t, openOn("redis+sentinel://"+sentinel.Addr+"/mymaster"))
+}
+
 func TestConformanceCluster(t *testing.T) {
 	c := redistest.StartCluster(t)
 	storetest.Run(t, openOn(c.URL()))

@@ -1,6 +1,6 @@
 // Package redistest starts real redis-server processes for tests: one on a
-// free loopback port in a temporary folder, or a Cluster of three masters,
-// each stopped when its test ends.
+// free loopback port in a temporary folder, a Sentinel watching one, or a
+// Cluster of three masters, each stopped when its test ends.
 //
 // A test that needs Redis skips when redis-server is not installed, unless
 // LUAIVR_REQUIRE_REDIS is set (.ci/run sets it): then it fails.
@@ -136,6 +136,31 @@ func (s *Server) signal(sig syscall.Signal) {
 // stay open and nothing answers, as with a stalled server. Resume undoes it.
 func (s *Server) Pause()  { s.cmd.Process.Signal(syscall.SIGSTOP) }
 func (s *Server) Resume() { s.cmd.Process.Signal(syscall.SIGCONT) }
+
+// StartSentinel starts a Sentinel on a free loopback port watching master
+// as the master set "mymaster", and stops it when t ends.
+func StartSentinel(t testing.TB, master *Server) *Server {
+	t.Helper()
+	Need(t)
+	dir := t.TempDir()
+	host, port, _ := net.SplitHostPort(master.Addr)
+	var err error
+	for range 5 {
+		p := freePort(t)
+		conf := filepath.Join(dir, "sentinel.conf") // Sentinel rewrites it
+		if err = os.WriteFile(conf, fmt.Appendf(nil, "port %d\nbind 127.0.0.1\ndir %s\nlogfile %s\nsentinel monitor mymaster %s %s 1\n",
+			p, dir, filepath.Join(dir, "redis.log"), host, port), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(p)), dir: dir, args: []string{conf, "--sentinel"}}
+		if err = s.Restart(); err == nil {
+			t.Cleanup(s.Stop)
+			return s
+		}
+	}
+	t.Fatalf("redistest: %v", err)
+	return nil
+}
 
 // Cluster is a Redis Cluster of three masters on loopback, without replicas.
 type Cluster struct {
