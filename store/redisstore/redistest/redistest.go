@@ -84,7 +84,7 @@ func (s *Server) Restart() error {
 		return fmt.Errorf("redis-server at %s is running", s.Addr)
 	}
 	cmd := exec.Command("redis-server", s.args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlives the test binary
+	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting redis-server: %v", err)
 	}
