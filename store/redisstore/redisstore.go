@@ -80,14 +80,19 @@ type Config struct {
 //	redis://h1:7000,h2:7001,h3:7002?cluster=1        a Cluster, from any of its nodes
 //	redis+sentinel://[user:password@]s1:26379,s2:26379/master[/db][?options]
 //
-// In a list of hosts each has its port (Go's URL parser takes only the last
-// for the port of all). Options: timeout (per operation, default 1s), wait (replicas, default 0),
-// prefix (of every key, default luaivr), max_entries (of a session's
-// transcript, default 1000), cluster (1: a Cluster).
+// In a list of hosts each has its port (Go's URL parser reads what follows
+// the last colon as the port). Options: timeout (per operation, default 1s),
+// wait (replicas, default 0), prefix (of every key, default luaivr),
+// max_entries (of a session's transcript, default 1000), cluster (1: a
+// Cluster).
 func ParseURL(raw string) (Config, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return Config{}, fmt.Errorf("redisstore: %v (give each host of a list its port)", err)
+		var bad *url.Error
+		if errors.As(err, &bad) { // without the URL, which may hold a password
+			err = bad.Err
+		}
+		return Config{}, fmt.Errorf("redisstore: the store URL does not parse: %v (give each host of a list its port)", err)
 	}
 	cfg := Config{Timeout: store.DefaultTimeout, Prefix: DefaultPrefix, MaxEntries: DefaultMaxEntries}
 	bad := func(format string, args ...any) (Config, error) {

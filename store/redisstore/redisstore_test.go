@@ -95,6 +95,7 @@ func TestParseURL(t *testing.T) {
 		{"redis://h1,h2:2", "give each host of a list its port"},
 		{"redis+sentinel://s1", "no master set"},
 		{"redis://u:secret@h?bogus=1", "redis://u:xxxxx@h"},
+		{"redis://u:secret@h1:1,h2", "give each host of a list its port"},
 	}
 	for _, tc := range bad {
 		_, err := redisstore.ParseURL(tc.url)
