@@ -44,7 +44,7 @@ func TestTwoServersOnRedis(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	url := srv.URL() + "?timeout=300ms"
-	env := []string{"LUAIVR_STORE=" + url, "LUAIVR_RELOAD_INTERVAL=0", "LUAIVR_DEADLINE=500ms"}
+	env := []string{"LUAIVR_STORE=" + url, "LUAIVR_RELOAD_INTERVAL=0"}
 	servers := []*proc{serve(t, t.TempDir(), env...), serve(t, t.TempDir(), env...)}
 	post := walkAlternating(t, servers, srv.URL())
 	if t.Failed() {
@@ -98,7 +98,7 @@ func TestTwoServersOnRedis(t *testing.T) {
 func TestTwoServersOnRedisCluster(t *testing.T) {
 	t.Parallel()
 	c := redistest.StartCluster(t)
-	env := []string{"LUAIVR_STORE=" + c.URL() + "&timeout=300ms", "LUAIVR_RELOAD_INTERVAL=0", "LUAIVR_DEADLINE=500ms"}
+	env := []string{"LUAIVR_STORE=" + c.URL() + "&timeout=300ms", "LUAIVR_RELOAD_INTERVAL=0"}
 	walkAlternating(t, []*proc{serve(t, t.TempDir(), env...), serve(t, t.TempDir(), env...)}, c.URL())
 }
 
