@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -67,6 +68,10 @@ func Open(raw string, opts Options) (Store, error) {
 		return nil, fmt.Errorf("no store given: pass --store URL (%s) or a data folder", strings.Join(Schemes(), ", "))
 	}
 	u, err := url.Parse(raw)
+	var bad *url.Error
+	if errors.As(err, &bad) && strings.Contains(raw, "://") { // a URL, not a path: say why (without the URL, which may hold a password)
+		return nil, fmt.Errorf("the store URL does not parse: %v (in a list of hosts, give each its port)", bad.Err)
+	}
 	if err != nil || u.Scheme == "" || len(u.Scheme) == 1 { // a plain path (C:\ is one too)
 		u = &url.URL{Scheme: "badger", Path: raw}
 	}

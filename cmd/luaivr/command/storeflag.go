@@ -6,6 +6,7 @@ import (
 	"github.com/luaivr/luaivr/store"
 	_ "github.com/luaivr/luaivr/store/badgerstore" // badger:// and plain paths
 	_ "github.com/luaivr/luaivr/store/memstore"    // mem://
+	_ "github.com/luaivr/luaivr/store/redisstore"  // redis://, rediss://, redis+sentinel://
 )
 
 // storeFlag is --store, on every command that opens a store: with a shared

@@ -1,0 +1,675 @@
+// Package redisstore is the store.Store that several luaivr instances share:
+// sessions, transcripts, sent replies, leases and kv kept in Redis
+// (standalone, behind Sentinel, or a Cluster), so that any instance behind a
+// load balancer can take any event of any call, and an instance that dies
+// mid-call loses nothing.
+//
+// Every key of a session carries the session's id as a hash tag
+// ("luaivr:{id}:s"), so in a Cluster they live in one slot, and one Lua
+// script (EVALSHA) commits an event: it checks the lease and the version the
+// event read, and writes the session, the transcript entry and the reply
+// together or not at all. Leases are SET NX PX with a random token, renewed
+// and released by scripts that compare the token first.
+//
+// The list of sessions (luaivr sessions) is one sorted set kept by the
+// commits. On a single Redis the commit script writes it too; in a Cluster it
+// is one key in its own slot, written by a second script after the commit
+// (one more round trip per event, all on the master that holds it, and a
+// session whose instance dies between the two is not listed until its next
+// event; nothing else depends on it).
+//
+// Each operation is bounded by a timeout (?timeout=, store.DefaultTimeout): a
+// Redis that is down or stalled answers store.ErrUnavailable within it, and
+// Ready says so from a background ping, so callers get the fallback at once.
+package redisstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/luaivr/luaivr/store"
+)
+
+func init() {
+	for _, scheme := range []string{"redis", "rediss", "redis+sentinel", "rediss+sentinel"} {
+		store.RegisterScheme(scheme, func(u *url.URL, opts store.Options) (store.Store, error) { return Open(u.String(), opts) })
+	}
+}
+
+// Defaults of the URL's options.
+const (
+	DefaultPrefix     = "luaivr"
+	DefaultMaxEntries = 1000
+)
+
+// Config is what a store URL says; ParseURL reads it.
+type Config struct {
+	Addrs    []string // host:port of the Redis servers, or of the Sentinels
+	Sentinel string   // the master set Sentinel watches ("": no Sentinel)
+	Cluster  bool     // Addrs are seeds of a Redis Cluster
+	TLS      bool
+	Username string
+	Password string
+	DB       int
+	// Timeout bounds each operation; Prefix starts every key; MaxEntries is
+	// how many transcript entries a session keeps (the newest); Wait is the
+	// replicas that must have a commit before it returns (WAIT).
+	Timeout    time.Duration
+	Prefix     string
+	MaxEntries int
+	Wait       int
+}
+
+// ParseURL reads a store URL:
+//
+//	redis://[user:password@]host:port[/db][?options]
+//	rediss://…                                      TLS
+//	redis://h1:7000,h2:7001,h3:7002?cluster=1        a Cluster, from any of its nodes
+//	redis+sentinel://[user:password@]s1:26379,s2:26379/master[/db][?options]
+//
+// In a list of hosts each has its port (Go's URL parser reads what follows
+// the last colon as the port). Options: timeout (per operation, default 1s),
+// wait (replicas, default 0), prefix (of every key, default luaivr),
+// max_entries (of a session's transcript, default 1000), cluster (1: a
+// Cluster).
+func ParseURL(raw string) (Config, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		var bad *url.Error
+		if errors.As(err, &bad) { // without the URL, which may hold a password
+			err = bad.Err
+		}
+		return Config{}, fmt.Errorf("redisstore: the store URL does not parse: %v (give each host of a list its port)", err)
+	}
+	cfg := Config{Timeout: store.DefaultTimeout, Prefix: DefaultPrefix, MaxEntries: DefaultMaxEntries}
+	bad := func(format string, args ...any) (Config, error) {
+		return Config{}, fmt.Errorf("redisstore: %s: %s", u.Redacted(), fmt.Sprintf(format, args...))
+	}
+	scheme, sentinel := strings.CutSuffix(u.Scheme, "+sentinel")
+	switch scheme {
+	case "redis":
+	case "rediss":
+		cfg.TLS = true
+	default:
+		return bad("the scheme is not redis://, rediss://, redis+sentinel:// or rediss+sentinel://")
+	}
+	if u.User != nil {
+		cfg.Username = u.User.Username()
+		cfg.Password, _ = u.User.Password()
+	}
+	defaultPort := "6379"
+	if sentinel {
+		defaultPort = "26379"
+	}
+	hosts := strings.Split(u.Host, ",")
+	for _, h := range hosts {
+		if h == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			if len(hosts) > 1 {
+				return bad("%q has no port: give each host of a list its port", h)
+			}
+			h = net.JoinHostPort(h, defaultPort)
+		}
+		cfg.Addrs = append(cfg.Addrs, h)
+	}
+	if len(cfg.Addrs) == 0 {
+		return bad("no host: write redis://host:6379")
+	}
+	path := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if sentinel {
+		if path[0] == "" {
+			return bad("no master set: write redis+sentinel://sentinel:26379/mymaster")
+		}
+		cfg.Sentinel, path = path[0], path[1:]
+	}
+	if len(path) > 1 {
+		return bad("the path is /db (a number) after the host")
+	}
+	if len(path) == 1 && path[0] != "" {
+		if cfg.DB, err = strconv.Atoi(path[0]); err != nil || cfg.DB < 0 {
+			return bad("the database %q is not a number", path[0])
+		}
+	}
+	for k, vs := range u.Query() {
+		v := vs[len(vs)-1]
+		switch k {
+		case "timeout":
+			cfg.Timeout, err = time.ParseDuration(v)
+			if err != nil || cfg.Timeout <= 0 {
+				return bad("timeout=%q is not a positive duration such as 500ms", v)
+			}
+		case "wait":
+			if cfg.Wait, err = strconv.Atoi(v); err != nil || cfg.Wait < 0 {
+				return bad("wait=%q is not a number of replicas", v)
+			}
+		case "prefix":
+			if cfg.Prefix = v; v == "" || strings.ContainsAny(v, "{}") {
+				return bad("prefix=%q: give a non-empty prefix without { or }", v)
+			}
+		case "max_entries":
+			if cfg.MaxEntries, err = strconv.Atoi(v); err != nil || cfg.MaxEntries < 1 {
+				return bad("max_entries=%q is not a positive number", v)
+			}
+		case "cluster":
+			if cfg.Cluster, err = strconv.ParseBool(v); err != nil {
+				return bad("cluster=%q: write cluster=1", v)
+			}
+		default:
+			return bad("unknown option %q (known: timeout, wait, prefix, max_entries, cluster)", k)
+		}
+	}
+	if cfg.Cluster && (cfg.Sentinel != "" || cfg.DB != 0) {
+		return bad("a Cluster has no Sentinel and only database 0")
+	}
+	return cfg, nil
+}
+
+// Store is a store.Store in Redis. Open it with Open.
+type Store struct {
+	client  rueidis.Client
+	cfg     Config
+	where   string // the URL without its password, for messages
+	cluster bool
+	logger  *slog.Logger
+
+	sessionTTL, replyTTL time.Duration
+
+	mu       sync.Mutex
+	notReady error // the last ping's failure, nil once one succeeds
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Readier = (*Store)(nil)
+)
+
+// pingInterval is how often Ready's ping runs.
+const pingInterval = 250 * time.Millisecond
+
+// Open connects to the Redis that raw names (see ParseURL). It fails when no
+// server answers within the timeout.
+func Open(raw string, opts store.Options) (*Store, error) {
+	cfg, err := ParseURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	u, _ := url.Parse(raw)
+	where := u.Redacted()
+	co := rueidis.ClientOption{
+		InitAddress:       cfg.Addrs,
+		Username:          cfg.Username,
+		Password:          cfg.Password,
+		SelectDB:          cfg.DB,
+		ForceSingleClient: !cfg.Cluster && cfg.Sentinel == "",
+		DisableCache:      true,
+		ConnWriteTimeout:  cfg.Timeout,
+		Dialer:            net.Dialer{Timeout: cfg.Timeout},
+		ClientName:        "luaivr",
+	}
+	if cfg.TLS { // each node's certificate is checked against the host dialled
+		co.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if cfg.Sentinel != "" {
+		co.Sentinel = rueidis.SentinelOption{MasterSet: cfg.Sentinel, Dialer: co.Dialer, TLSConfig: co.TLSConfig,
+			Username: cfg.Username, Password: cfg.Password}
+	}
+	client, err := rueidis.NewClient(co)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: cannot reach %s: %v (is Redis running there?): %w", where, err, store.ErrUnavailable)
+	}
+	s := &Store{client: client, cfg: cfg, where: where, cluster: client.Mode() == rueidis.ClientModeCluster,
+		logger: opts.Logger, sessionTTL: opts.SessionTTL, replyTTL: opts.ReplyTTL,
+		stop: make(chan struct{}), done: make(chan struct{})}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.sessionTTL <= 0 {
+		s.sessionTTL = 24 * time.Hour
+	}
+	if s.replyTTL <= 0 {
+		s.replyTTL = 24 * time.Hour
+	}
+	if err := s.checkMode(); err != nil {
+		client.Close()
+		return nil, err
+	}
+	go s.watch()
+	return s, nil
+}
+
+// checkMode refuses a Cluster node named without ?cluster=1: every key of
+// another slot would fail.
+func (s *Store) checkMode() error {
+	if s.cluster || s.cfg.Sentinel != "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	info, err := s.client.Do(ctx, s.client.B().Info().Section("cluster").Build()).ToString()
+	if _, refused := rueidis.IsRedisErr(err); refused {
+		return nil // INFO not allowed to this user: nothing to check
+	} else if err != nil {
+		return s.fail(ctx, "reading INFO", err)
+	}
+	if strings.Contains(info, "cluster_enabled:1") {
+		return fmt.Errorf("redisstore: %s is a node of a Redis Cluster: add ?cluster=1 to the URL", s.where)
+	}
+	return nil
+}
+
+// watch pings Redis every pingInterval for Ready, and logs when it stops and
+// starts answering.
+func (s *Store) watch() {
+	defer close(s.done)
+	t := time.NewTicker(pingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+		err := s.client.Do(ctx, s.client.B().Ping().Build()).Error()
+		cancel()
+		s.mu.Lock()
+		was := s.notReady
+		if err != nil {
+			s.notReady = fmt.Errorf("redis at %s does not answer (%v): check that it runs and is reachable; events get the fallback until it answers", s.where, err)
+		} else {
+			s.notReady = nil
+		}
+		s.mu.Unlock()
+		switch {
+		case err != nil && was == nil:
+			s.logger.Error("store unavailable", "store", s.where, "err", err)
+		case err == nil && was != nil:
+			s.logger.Info("store available again", "store", s.where)
+		}
+	}
+}
+
+// Ready implements store.Readier: nil while the last ping was answered.
+func (s *Store) Ready() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.notReady
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	close(s.stop)
+	<-s.done
+	s.client.Close()
+	return nil
+}
+
+// op is ctx bounded by the store's timeout.
+func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.cfg.Timeout)
+}
+
+// fail is err of an operation: ctx's own error when the caller gave up, else
+// store.ErrUnavailable with why. parent is the caller's ctx.
+func (s *Store) fail(parent context.Context, what string, err error) error {
+	if cerr := parent.Err(); cerr != nil {
+		return fmt.Errorf("redisstore: %s: %w", what, cerr)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("no answer within %v (timeout=)", s.cfg.Timeout)
+	}
+	return fmt.Errorf("redisstore: %s at %s: %v: %w", what, s.where, err, store.ErrUnavailable)
+}
+
+// Keys. Ids and app names are escaped so that a } in one cannot end the hash
+// tag early or make two keys one.
+
+var escaper = strings.NewReplacer("%", "%25", "{", "%7B", "}", "%7D")
+
+func (s *Store) sessionKeys(id string) (lease, session, transcript string) {
+	base := s.cfg.Prefix + ":{" + escaper.Replace(id) + "}:"
+	return base + "l", base + "s", base + "t"
+}
+
+func (s *Store) replyKey(id, key string) string {
+	return s.cfg.Prefix + ":{" + escaper.Replace(id) + "}:r:" + key
+}
+
+// indexKeys share one hash tag, so that one script writes both in a Cluster
+// (a session named "sessions" has keys of other suffixes).
+func (s *Store) indexKeys() (index, expiry string) {
+	return s.cfg.Prefix + ":{sessions}:i", s.cfg.Prefix + ":{sessions}:x"
+}
+
+// Session implements store.Store.
+func (s *Store) Session(ctx context.Context, id string) (store.Session, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Session{}, false, err
+	}
+	_, key, _ := s.sessionKeys(id)
+	octx, cancel := s.op(ctx)
+	defer cancel()
+	b, err := s.client.Do(octx, s.client.B().Hget().Key(key).Field("s").Build()).AsBytes()
+	if rueidis.IsRedisNil(err) {
+		return store.Session{}, false, nil
+	} else if err != nil {
+		return store.Session{}, false, s.fail(ctx, "reading session "+id, err)
+	}
+	var sess store.Session
+	if err := json.Unmarshal(b, &sess); err != nil {
+		return store.Session{}, false, fmt.Errorf("redisstore: session %s at %s is not what luaivr writes: %v", id, s.where, err)
+	}
+	return sess, true, nil
+}
+
+// Reply implements store.Store.
+func (s *Store) Reply(ctx context.Context, sessionID, key string) ([]byte, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	if key == "" {
+		return nil, false, nil
+	}
+	octx, cancel := s.op(ctx)
+	defer cancel()
+	b, err := s.client.Do(octx, s.client.B().Get().Key(s.replyKey(sessionID, key)).Build()).AsBytes()
+	if rueidis.IsRedisNil(err) {
+		return nil, false, nil
+	} else if err != nil {
+		return nil, false, s.fail(ctx, "reading a reply of session "+sessionID, err)
+	}
+	return b, true, nil
+}
+
+// Acquire implements store.Store.
+func (s *Store) Acquire(ctx context.Context, sessionID string, ttl time.Duration) (store.Lease, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Lease{}, err
+	}
+	lease := store.Lease{SessionID: sessionID, Token: store.NewToken()}
+	key, _, _ := s.sessionKeys(sessionID)
+	octx, cancel := s.op(ctx)
+	defer cancel()
+	err := s.client.Do(octx, s.client.B().Set().Key(key).Value(lease.Token).Nx().PxMilliseconds(ms(ttl)).Build()).Error()
+	if rueidis.IsRedisNil(err) {
+		return store.Lease{}, fmt.Errorf("session %s: %w", sessionID, store.ErrLocked)
+	} else if err != nil {
+		return store.Lease{}, s.fail(ctx, "taking the lease of session "+sessionID, err)
+	}
+	return lease, nil
+}
+
+// Renew implements store.Store.
+func (s *Store) Renew(ctx context.Context, l store.Lease, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	key, _, _ := s.sessionKeys(l.SessionID)
+	octx, cancel := s.op(ctx)
+	defer cancel()
+	n, err := renewScript.Exec(octx, s.client, []string{key}, []string{l.Token, strconv.FormatInt(ms(ttl), 10)}).AsInt64()
+	if err != nil {
+		return s.fail(ctx, "renewing the lease of session "+l.SessionID, err)
+	}
+	if n == 0 || l.Token == "" {
+		return fmt.Errorf("session %s: renewing its lease: %w", l.SessionID, store.ErrConflict)
+	}
+	return nil
+}
+
+// Release implements store.Store.
+func (s *Store) Release(ctx context.Context, l store.Lease) error {
+	if l.Token == "" {
+		return nil
+	}
+	key, _, _ := s.sessionKeys(l.SessionID)
+	octx, cancel := s.op(context.WithoutCancel(ctx)) // a release is worth sending even as the event gives up
+	defer cancel()
+	if err := releaseScript.Exec(octx, s.client, []string{key}, []string{l.Token}).Error(); err != nil {
+		return s.fail(ctx, "releasing the lease of session "+l.SessionID, err)
+	}
+	return nil
+}
+
+// Commit implements store.Store.
+func (s *Store) Commit(ctx context.Context, c store.Commit) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if c.Lease.Token == "" || c.Lease.SessionID != c.Session.ID {
+		return fmt.Errorf("redisstore: commit of an event of session %q without its lease: %w", c.Session.ID, store.ErrConflict)
+	}
+	sess, entry := c.Numbered()
+	applied, err := s.write(ctx, c.Lease.Token, c.Read, sess, entry, c.ReplyKey, c.Reply)
+	if err != nil {
+		return err
+	}
+	if !applied {
+		return fmt.Errorf("redisstore: commit of an event of session %q (it read %d events): %w", c.Session.ID, c.Read, store.ErrConflict)
+	}
+	return nil
+}
+
+// maxRegisterTries bounds Register's compare-and-swap against a session that
+// changes under it at every try.
+const maxRegisterTries = 50
+
+// Register implements store.Store: a compare-and-swap on the session's
+// version, retried while events commit in between.
+func (s *Store) Register(ctx context.Context, sess store.Session) (store.Session, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Session{}, err
+	}
+	for range maxRegisterTries {
+		old, ok, err := s.Session(ctx, sess.ID)
+		if err != nil {
+			return store.Session{}, err
+		}
+		var prev *store.Session
+		if ok {
+			prev = &old
+		}
+		merged, entry := store.Registered(prev, sess)
+		applied, err := s.write(ctx, "", merged.Events-1, merged, entry, "", nil)
+		if err != nil {
+			return store.Session{}, err
+		}
+		if applied {
+			return merged, nil
+		}
+	}
+	return store.Session{}, fmt.Errorf("redisstore: registering session %s: it changed at each of %d tries: %w", sess.ID, maxRegisterTries, store.ErrConflict)
+}
+
+// write runs commitScript (token "": a Register), then in a Cluster the index
+// script, then WAIT when the URL asks for replicas. applied is false when the
+// script refused the write.
+func (s *Store) write(ctx context.Context, token string, read int, sess store.Session, entry store.Entry, replyKey string, reply []byte) (applied bool, err error) {
+	sj, err := encode(sess)
+	if err != nil {
+		return false, err
+	}
+	ej, err := encode(entry)
+	if err != nil {
+		return false, err
+	}
+	lease, skey, tkey := s.sessionKeys(sess.ID)
+	hasReply := "0"
+	if replyKey != "" {
+		hasReply = "1"
+	}
+	score := strconv.FormatInt(-sess.Updated.UnixMicro(), 10)
+	ttl := strconv.FormatInt(ms(s.sessionTTL), 10)
+	keys := []string{lease, skey, tkey, s.replyKey(sess.ID, replyKey)}
+	if !s.cluster {
+		idx, exp := s.indexKeys()
+		keys = append(keys, idx, exp)
+	}
+	args := []string{token, strconv.Itoa(read), string(sj), string(ej), string(reply), hasReply,
+		ttl, strconv.FormatInt(ms(s.replyTTL), 10), strconv.Itoa(s.cfg.MaxEntries), sess.ID, score}
+
+	octx, cancel := s.op(ctx)
+	defer cancel()
+	var n int64
+	if s.cfg.Wait > 0 {
+		n, err = s.writeAndWait(octx, keys, args)
+	} else {
+		n, err = commitScript.Exec(octx, s.client, keys, args).AsInt64()
+	}
+	if err != nil {
+		return false, s.fail(ctx, "committing an event of session "+sess.ID, err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	if s.cluster {
+		idx, exp := s.indexKeys()
+		if err := indexScript.Exec(octx, s.client, []string{idx, exp}, []string{sess.ID, score, ttl}).Error(); err != nil {
+			// The event is saved; only luaivr sessions misses it until its next event.
+			s.logger.Warn("session not added to the list of sessions", "session", sess.ID, "store", s.where, "err", err)
+		}
+	}
+	return true, nil
+}
+
+// writeAndWait runs the commit script and WAIT on one connection, so that
+// WAIT counts the replicas that have this commit; fewer than asked is an
+// error (the commit is on the master, and a redelivery gets its reply).
+func (s *Store) writeAndWait(ctx context.Context, keys, args []string) (int64, error) {
+	var n int64
+	err := s.client.Dedicated(func(d rueidis.DedicatedClient) error {
+		res := d.DoMulti(ctx,
+			d.B().Eval().Script(commitLua).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build(),
+			d.B().Wait().Numreplicas(int64(s.cfg.Wait)).Timeout(ms(s.cfg.Timeout/2)).Build()) // half: an answer before the timeout
+		var err error
+		if n, err = res[0].AsInt64(); err != nil {
+			return err
+		}
+		got, err := res[1].AsInt64()
+		if err != nil {
+			return err
+		}
+		if n == 1 && got < int64(s.cfg.Wait) {
+			return fmt.Errorf("only %d of %d replicas (wait=%d) took the commit in time", got, s.cfg.Wait, s.cfg.Wait)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Transcript implements store.Store.
+func (s *Store) Transcript(ctx context.Context, sessionID string) ([]store.Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	_, skey, tkey := s.sessionKeys(sessionID)
+	octx, cancel := s.op(ctx)
+	defer cancel()
+	res := s.client.DoMulti(octx,
+		s.client.B().Exists().Key(skey).Build(),
+		s.client.B().Lrange().Key(tkey).Start(0).Stop(-1).Build())
+	live, err := res[0].AsInt64()
+	if err != nil {
+		return nil, s.fail(ctx, "reading the transcript of session "+sessionID, err)
+	}
+	raw, err := res[1].AsStrSlice()
+	if err != nil {
+		return nil, s.fail(ctx, "reading the transcript of session "+sessionID, err)
+	}
+	if live == 0 {
+		return nil, nil
+	}
+	out := make([]store.Entry, 0, len(raw))
+	for _, r := range raw {
+		var e store.Entry
+		if err := json.Unmarshal([]byte(r), &e); err != nil {
+			return nil, fmt.Errorf("redisstore: an entry of session %s at %s is not what luaivr writes: %v", sessionID, s.where, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// sessionsPage is how many sessions Sessions reads per round trip.
+const sessionsPage = 100
+
+// Sessions implements store.Store, a page of the index at a time. A session
+// that moves up while the list is read is visited once.
+func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	idx, _ := s.indexKeys()
+	seen := map[string]bool{}
+	for start := int64(0); ; start += sessionsPage {
+		octx, cancel := s.op(ctx)
+		ids, err := s.client.Do(octx, s.client.B().Zrange().Key(idx).Min(strconv.FormatInt(start, 10)).
+			Max(strconv.FormatInt(start+sessionsPage-1, 10)).Build()).AsStrSlice()
+		if err != nil {
+			cancel()
+			return s.fail(ctx, "listing sessions", err)
+		}
+		if len(ids) == 0 {
+			cancel()
+			return nil
+		}
+		cmds := make(rueidis.Commands, 0, len(ids))
+		for _, id := range ids {
+			_, skey, _ := s.sessionKeys(id)
+			cmds = append(cmds, s.client.B().Hget().Key(skey).Field("s").Build())
+		}
+		res := s.client.DoMulti(octx, cmds...)
+		cancel()
+		for i, r := range res {
+			b, err := r.AsBytes()
+			if rueidis.IsRedisNil(err) || seen[ids[i]] {
+				continue // expired, not yet dropped from the index; or visited on the page before
+			} else if err != nil {
+				return s.fail(ctx, "listing sessions", err)
+			}
+			seen[ids[i]] = true
+			var sess store.Session
+			if err := json.Unmarshal(b, &sess); err != nil {
+				return fmt.Errorf("redisstore: session %s at %s is not what luaivr writes: %v", ids[i], s.where, err)
+			}
+			if !fn(sess) {
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// ms is d in whole milliseconds, at least 1 (Redis refuses an expiry of 0).
+func ms(d time.Duration) int64 { return max(1, d.Milliseconds()) }
+
+// encode is json.Marshal without HTML escaping, so that the json.RawMessage
+// fields of sessions and entries come back byte for byte.
+func encode(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}

@@ -1,0 +1,318 @@
+package redisstore_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/luaivr/luaivr/store"
+	"github.com/luaivr/luaivr/store/redisstore"
+	"github.com/luaivr/luaivr/store/redisstore/redistest"
+	"github.com/luaivr/luaivr/store/storetest"
+)
+
+// prefixes gives each store of one Redis its own key prefix, so the
+// conformance suite's parallel subtests each see an empty store.
+var prefixes atomic.Int64
+
+func openOn(url string) storetest.Open {
+	return func(t *testing.T, opts store.Options) store.Store {
+		sep := "?"
+		if strings.Contains(url, "?") {
+			sep = "&"
+		}
+		s, err := store.Open(fmt.Sprintf("%s%sprefix=t%d", url, sep, prefixes.Add(1)), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+}
+
+func TestConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	storetest.Run(t, openOn(srv.URL()))
+	storetest.RunShared(t, openOn(srv.URL()))
+}
+
+func TestConformanceSentinel(t *testing.T) {
+	sentinel := redistest.StartSentinel(t, redistest.Start(t))
+	storetest.Run(t, openOn("redis+sentinel://"+sentinel.Addr+"/mymaster"))
+	storetest.RunShared(t, openOn("redis+sentinel://"+sentinel.Addr+"/mymaster"))
+}
+
+func TestConformanceCluster(t *testing.T) {
+	c := redistest.StartCluster(t)
+	storetest.Run(t, openOn(c.URL()))
+	storetest.RunShared(t, openOn(c.URL()))
+}
+
+func TestParseURL(t *testing.T) {
+	good := []struct {
+		url  string
+		want redisstore.Config
+	}{
+		{"redis://127.0.0.1:6379/0", redisstore.Config{Addrs: []string{"127.0.0.1:6379"}}},
+		{"redis://h", redisstore.Config{Addrs: []string{"h:6379"}}},
+		{"rediss://u:p@h:6380/2?timeout=250ms&wait=1&prefix=ivr&max_entries=50", redisstore.Config{Addrs: []string{"h:6380"},
+			TLS: true, Username: "u", Password: "p", DB: 2, Timeout: 250 * time.Millisecond, Wait: 1, Prefix: "ivr", MaxEntries: 50}},
+		{"redis://h1:7000,h2:7001,h3:7002?cluster=1", redisstore.Config{Addrs: []string{"h1:7000", "h2:7001", "h3:7002"}, Cluster: true}},
+		{"redis+sentinel://:pw@s1:26379,s2:26380/mymaster/3", redisstore.Config{Addrs: []string{"s1:26379", "s2:26380"},
+			Sentinel: "mymaster", Password: "pw", DB: 3}},
+	}
+	for _, tc := range good {
+		got, err := redisstore.ParseURL(tc.url)
+		want := tc.want
+		if want.Timeout == 0 {
+			want.Timeout = store.DefaultTimeout
+		}
+		if want.Prefix == "" {
+			want.Prefix = redisstore.DefaultPrefix
+		}
+		if want.MaxEntries == 0 {
+			want.MaxEntries = redisstore.DefaultMaxEntries
+		}
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("ParseURL(%q) = %+v, %v\nwant %+v", tc.url, got, err, want)
+		}
+	}
+	bad := []struct{ url, says string }{
+		{"redis://", "no host"},
+		{"redis://h/x", `database "x"`},
+		{"redis://h/0/1", "the path is /db"},
+		{"redis://h?timeout=0", "positive duration"},
+		{"redis://h?wait=-1", "replicas"},
+		{"redis://h?prefix=a{b}", "without { or }"},
+		{"redis://h?max_entries=0", "max_entries"},
+		{"redis://h?cluster=yes", "cluster=1"},
+		{"redis://h?db=1", `unknown option "db"`},
+		{"redis://h1:1,h2:2/1?cluster=1", "only database 0"},
+		{"redis://h1,h2:2", "give each host of a list its port"},
+		{"redis+sentinel://s1", "no master set"},
+		{"redis://u:secret@h?bogus=1", "redis://u:xxxxx@h"},
+		{"redis://u:secret@h1:1,h2", "give each host of a list its port"},
+	}
+	for _, tc := range bad {
+		_, err := redisstore.ParseURL(tc.url)
+		if err == nil || !strings.Contains(err.Error(), tc.says) || strings.Contains(err.Error(), "secret") {
+			t.Errorf("ParseURL(%q) = %v, want an error saying %q (and no password)", tc.url, err, tc.says)
+		}
+	}
+}
+
+// waitFor polls cond; the bound is the test's, not a figure it asserts.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Every operation on a Redis that is stopped, or stalled (SIGSTOP: the
+// connection stays open and nothing answers), gives ErrUnavailable within
+// its timeout; Ready says so; once Redis is back the store works again by
+// itself, and the restarted Redis still holds what was committed (AOF).
+func TestUnavailable(t *testing.T) {
+	srv := redistest.Start(t)
+	s, err := store.Open(srv.URL()+"?timeout=200ms", store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	if err := storetest.Commit(ctx, s, commitOf("call-1", 0)); err != nil {
+		t.Fatal(err)
+	}
+	ops := map[string]func() error{
+		"Session": func() error { _, _, err := s.Session(ctx, "call-1"); return err },
+		"Reply":   func() error { _, _, err := s.Reply(ctx, "call-1", "e0"); return err },
+		"Acquire": func() error { _, err := s.Acquire(ctx, "call-2", time.Minute); return err },
+		"Commit": func() error {
+			return s.Commit(ctx, store.Commit{Lease: store.Lease{SessionID: "call-1", Token: "t"}, Read: 1, Session: store.Session{ID: "call-1"}})
+		},
+		"Register":   func() error { _, err := s.Register(ctx, store.Session{ID: "call-3"}); return err },
+		"Transcript": func() error { _, err := s.Transcript(ctx, "call-1"); return err },
+		"Sessions":   func() error { return s.Sessions(ctx, func(store.Session) bool { return true }) },
+		"KVGet":      func() error { _, _, err := s.KVGet(ctx, "app", "k"); return err },
+		"KVIncr":     func() error { _, err := s.KVIncr(ctx, "app", "k", 1, 0, store.KVQuota{}); return err },
+		"KVList":     func() error { _, err := s.KVList(ctx, "app", "", 0, 0); return err },
+	}
+	down := func(how string) {
+		for name, op := range ops {
+			done := make(chan error, 1)
+			go func() { done <- op() }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, store.ErrUnavailable) {
+					t.Errorf("%s with Redis %s: %v, want ErrUnavailable", name, how, err)
+				}
+			case <-time.After(10 * time.Second): // a bound on the test: the timeout is 200ms
+				t.Fatalf("%s with Redis %s did not return", name, how)
+			}
+		}
+		waitFor(t, "Ready to say Redis is "+how, func() bool { return store.Ready(s) != nil })
+	}
+	up := func() {
+		waitFor(t, "the store to work again", func() bool {
+			_, ok, err := s.Session(ctx, "call-1")
+			return err == nil && ok && store.Ready(s) == nil
+		})
+	}
+
+	srv.Pause()
+	down("stalled")
+	srv.Resume()
+	up()
+
+	srv.Stop()
+	down("stopped")
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	up()
+	if err := storetest.Commit(ctx, s, commitOf("call-1", 1)); err != nil {
+		t.Fatalf("a commit after Redis restarted: %v", err)
+	}
+}
+
+// commitOf is event seq of session id, for tests of this package.
+func commitOf(id string, seq int) store.Commit {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Add(time.Duration(seq) * time.Second)
+	key := fmt.Sprintf("e%d", seq)
+	return store.Commit{
+		Session:  store.Session{ID: id, App: "demo", Created: at, Updated: at},
+		Entry:    store.Entry{At: at, EventType: "CALL_ACTION", EventID: key},
+		ReplyKey: key, Reply: []byte(`{"callflow":[]}`),
+	}
+}
+
+// A session keeps its newest max_entries transcript entries, still numbered
+// from the call's first event.
+func TestTranscriptBounded(t *testing.T) {
+	srv := redistest.Start(t)
+	s, err := store.Open(srv.URL()+"?max_entries=5", store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for seq := range 8 {
+		if err := storetest.Commit(t.Context(), s, commitOf("call-1", seq)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, err := s.Transcript(t.Context(), "call-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []int
+	for _, e := range entries {
+		seqs = append(seqs, e.Seq)
+	}
+	if !reflect.DeepEqual(seqs, []int{4, 5, 6, 7, 8}) {
+		t.Errorf("transcript holds entries %v, want the newest five, 4 to 8", seqs)
+	}
+	if got, _, _ := s.Session(t.Context(), "call-1"); got.Events != 8 {
+		t.Errorf("the session counts %d events, want 8", got.Events)
+	}
+}
+
+// Ids and keys with braces cannot reach another session's keys: a session
+// named like another's reply key is its own session.
+func TestIDsWithBraces(t *testing.T) {
+	srv := redistest.Start(t)
+	s, err := store.Open(srv.URL(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	c := commitOf("a", 0)
+	c.ReplyKey = "k}:s" // unescaped, the reply's key would be luaivr:{a}:r:k}:s …
+	if err := storetest.Commit(ctx, s, c); err != nil {
+		t.Fatal(err)
+	}
+	other := "a}:r:k" // … and this session's luaivr:{a}:r:k}:s too
+	if _, ok, err := s.Session(ctx, other); ok || err != nil {
+		t.Fatalf("Session(%q) = %v, %v: it reads another session's reply", other, ok, err)
+	}
+	if err := storetest.Commit(ctx, s, commitOf(other, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if b, ok, err := s.Reply(ctx, "a", "k}:s"); !ok || err != nil || string(b) != `{"callflow":[]}` {
+		t.Fatalf("the reply of session a = %q, %v, %v after a commit of session %q", b, ok, err, other)
+	}
+	if err := s.KVSet(ctx, "x}:v", "k", []byte("1"), 0, store.KVQuota{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.KVGet(ctx, "x", "k"); ok || err != nil {
+		t.Fatalf("app x reads app x}:v's kv: %v, %v", ok, err)
+	}
+}
+
+// A node of a Cluster named without ?cluster=1 is refused with what to add.
+func TestClusterNeedsItsOption(t *testing.T) {
+	c := redistest.StartCluster(t)
+	_, err := store.Open("redis://"+c.Nodes[0].Addr, store.Options{})
+	if err == nil || !strings.Contains(err.Error(), "?cluster=1") {
+		t.Fatalf("opening a Cluster node as a single Redis: %v, want it refused, naming ?cluster=1", err)
+	}
+}
+
+// ?wait=1 returns a commit once a replica has it, and fails it when no
+// replica takes it in time.
+func TestWaitForReplicas(t *testing.T) {
+	master := redistest.Start(t)
+	replica := redistest.Start(t, "--replicaof", strings.Replace(master.Addr, ":", " ", 1))
+	_ = replica
+	s, err := store.Open(master.URL()+"?wait=1&timeout=5s", store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	waitFor(t, "a commit acknowledged by the replica", func() bool {
+		return storetest.Commit(t.Context(), s, commitOf("call-1", 0)) == nil // the replica may still be syncing
+	})
+
+	alone := redistest.Start(t)
+	s2, err := store.Open(alone.URL()+"?wait=1&timeout=300ms", store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	err = storetest.Commit(t.Context(), s2, commitOf("call-1", 0))
+	if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "replicas") {
+		t.Fatalf("a commit no replica took: %v, want ErrUnavailable naming the replicas", err)
+	}
+}
+
+// store.Open gives redis URLs to this package, and a Redis URL that does not
+// parse is refused, without its password, rather than taken for a Badger
+// folder of that name.
+func TestOpenURL(t *testing.T) {
+	srv := redistest.Start(t)
+	s, err := store.Open(srv.URL()+"/0", store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, ok := s.(*redisstore.Store); !ok {
+		t.Fatalf("%s opened a %T", srv.URL(), s)
+	}
+	t.Chdir(t.TempDir())
+	_, err = store.Open("redis://u:secret@h1:7000,h2:7001,h3", store.Options{})
+	if err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), "give each its port") {
+		t.Fatalf("a list of hosts without the last port: %v, want it refused, naming the ports, not the password", err)
+	}
+	if _, err := os.Stat("redis:"); err == nil {
+		t.Fatal("the URL became a Badger folder")
+	}
+}
