@@ -185,14 +185,21 @@ func (m *Module) problem(L *lua.LState, p Problem) {
 // parameters: what every menu answers, and how it counts and repeats.
 var menuSettings = []string{"other", "no_input", "tries", "on_too_many", "repeat_key"}
 
+// setDefaults is ivr.defaults{…}: the parameters every action and menu gets
+// unless it sets its own. At load every mistake in it is noted and the rest
+// is set, so that one wrong key hides neither the others nor the menus.
 func (m *Module) setDefaults(L *lua.LState) int {
-	t := checkTable(L, "ivr.defaults", 1)
+	at := where(L)
+	t, ok := L.Get(1).(*lua.LTable)
+	if !ok {
+		m.mistake(L, "ivr.defaults", 1, at, "a table expected, such as ivr.defaults { voiceProfile = \"en-US-BenjaminRUS\" }; got "+L.Get(1).Type().String())
+		return 0
+	}
 	known := append(allParams(), menuSettings...)
 	var set map[string]bool // the parameters this call sets, to check them (NewAtLoad)
 	if m.vet {
 		set = map[string]bool{}
 	}
-	at := where(L)
 	t.ForEach(func(k, v lua.LValue) {
 		name, ok := k.(lua.LString)
 		if !ok || !contains(known, string(name)) {
@@ -201,15 +208,13 @@ func (m *Module) setDefaults(L *lua.LState) int {
 			if near := spelling.Closest(lua.LVAsString(k), known); near != "" {
 				msg = fmt.Sprintf("unknown setting %s: did you mean %s?", luaconv.Quote(lua.LVAsString(k)), near)
 			}
-			if !m.vet { // at load, one mistake does not hide the others
-				argError(L, "ivr.defaults", 1, msg)
-			}
-			m.problem(L, Problem{Where: at, Msg: "ivr.defaults: " + msg})
+			m.mistake(L, "ivr.defaults", 1, at, msg)
 			return
 		}
 		if contains(menuSettings, string(name)) {
 			if err := checkSetting(string(name), v); err != nil {
-				argError(L, "ivr.defaults", 1, err.Error())
+				m.mistake(L, "ivr.defaults", 1, at, err.Error())
+				return
 			}
 			m.setAt[string(name)] = at
 		}
@@ -292,12 +297,12 @@ func checkSetting(name string, v lua.LValue) error {
 	case "tries":
 		n, ok := v.(lua.LNumber)
 		if !ok || n < 1 || n > 100 || n != lua.LNumber(int(n)) {
-			return fmt.Errorf("tries is how many wrong or missing answers a caller may give at a menu before on_too_many: a whole number from 1 to 100, got %s", luaconv.Quote(lua.LVAsString(v)))
+			return fmt.Errorf("tries is how many wrong or missing answers a caller may give at a menu before on_too_many: a whole number from 1 to 100, got %s", shown(v))
 		}
 	case "repeat_key":
 		s, ok := v.(lua.LString)
 		if !ok || !digitKey.MatchString(string(s)) {
-			return fmt.Errorf("repeat_key is the key that says a menu again, such as \"*\"; got %s", luaconv.Quote(lua.LVAsString(v)))
+			return fmt.Errorf("repeat_key is the key that says a menu again, such as \"*\"; got %s", shown(v))
 		}
 	default: // other, no_input, on_too_many: an answer
 		return checkOption(v)

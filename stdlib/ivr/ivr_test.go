@@ -229,6 +229,32 @@ func TestTreeProblems(t *testing.T) {
 			`<string>:5: ivr.on "after" is "goodbye", but no menu has that id`,
 			`<string>:6: ivr.root is "Main", but no menu has that id (menus: main, sales, support); did you mean "main"?`,
 		}},
+		// A mistake that cannot be declared does not stop the top level: every
+		// mistake after it is reported in the same run, and what names the
+		// broken menu does not add "no menu has that id".
+		{`ivr.defaults { voiceProfile = "en-GB-Emma", maxDigits = 1, tries = 0, noOfTry = 2 }
+		  ivr.menu { id = "main", promptMessage = "Welcome", ["1"] = "cards", ["2"] = "mian" }
+		  ivr.menu { id = "cards", prompt = "x", on_to_many = "main", ["9"] = "main" }
+		  ivr.menu { prompt = "no id" }
+		  ivr.menu { id = "cards", prompt = "again" }
+		  ivr.menu { id = "late", prompt = "x", speed = 3, ["1"] = "nowhere" }
+		  ivr.on(7, "main")
+		  ivr.on("after", 5)
+		  ivr.root({})
+		  ivr.root("main")`, []string{
+			`<string>:1: ivr.defaults: tries is how many wrong or missing answers a caller may give at a menu before on_too_many: a whole number from 1 to 100, got 0`,
+			`<string>:1: ivr.defaults: unknown setting "noOfTry": did you mean noOfTries?`,
+			`<string>:2: ivr.menu: menu "main" sets promptMessage: in a menu the key is prompt`,
+			`<string>:2: ivr.menu "main" option ["2"] is "mian", but no menu has that id (menus: cards, late, main); did you mean "main"?`,
+			`<string>:3: ivr.menu: menu key "on_to_many": did you mean on_too_many?`,
+			`<string>:4: ivr.menu: menu needs an id`,
+			`<string>:5: ivr.menu: menu id "cards" is already used by the menu at <string>:3`,
+			`<string>:6: ivr.menu "late": -1009 Invalid call flow entry provided. params.speed: must have a maximum value of 2`,
+			`<string>:6: ivr.menu "late" option ["1"] is "nowhere"`,
+			`<string>:7: ivr.on: a position id (string) expected, got number`,
+			`<string>:8: ivr.on: what to answer at "after": a menu, a menu id, an action, a list of actions or a function; got 5`,
+			`<string>:9: ivr.root: a menu (what ivr.menu returned) or a menu id expected, got a table that is not a menu`,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {

@@ -75,12 +75,25 @@ var digitKey = regexp.MustCompile(`^[0-9*#]{1,25}$`)
 // What is wrong with it is reported here, at its line: its keys, its options'
 // kinds, and the values of the 8x8 parameters it sets. Menu ids its options
 // name, and the rules between its parameters and the defaults, are checked by
-// Loaded, when every menu and default is known.
+// Loaded, when every menu and default is known. At load a mistake is noted and
+// the menu is declared all the same (without an id, a copy of a used id is
+// known only by its table), so that the rest of the tree is checked in the same
+// run and what names this menu does not report that no menu has its id.
 func (m *Module) menu(L *lua.LState) int {
 	m.declaring(L, "ivr.menu")
-	t := checkTable(L, "ivr.menu", 1)
 	mn := &Menu{Params: map[string]lua.LValue{}, Options: map[string]lua.LValue{}, Settings: map[string]lua.LValue{}, Where: where(L)}
+	broken := false
+	wrong := func(msg string) {
+		broken = true
+		m.mistake(L, "ivr.menu", 1, mn.Where, msg)
+	}
+	t, ok := L.Get(1).(*lua.LTable)
+	if !ok {
+		wrong("a table expected, such as ivr.menu { id = \"main\", prompt = \"…\", [\"1\"] = … }; got " + L.Get(1).Type().String())
+		t = L.NewTable()
+	}
 	captureParams := callflow.ParamNames(callflow.SayAndCapture)
+	var promptMessage lua.LValue
 	t.ForEach(func(k, v lua.LValue) {
 		key := lua.LVAsString(k)
 		if n, ok := k.(lua.LNumber); ok {
@@ -88,25 +101,36 @@ func (m *Module) menu(L *lua.LState) int {
 		}
 		switch {
 		case key == "id":
+			if _, ok := v.(lua.LString); !ok {
+				wrong("menu id is a string (it becomes the clientActionId 8x8 echoes back); got " + shown(v))
+			}
 			mn.ID = lua.LVAsString(v)
 		case key == "prompt":
+			if _, ok := v.(lua.LString); !ok {
+				wrong("menu prompt is the text the caller hears (a string); got " + shown(v))
+			}
 			mn.Prompt = lua.LVAsString(v)
+		case key == "promptMessage":
+			promptMessage = v
 		case key == "on_enter":
 			if _, ok := v.(*lua.LFunction); !ok {
-				argError(L, "ivr.menu", 1, "on_enter is a function(session) run when a caller arrives at the menu; got a "+v.Type().String())
+				wrong("on_enter is a function(session) run when a caller arrives at the menu; got a " + v.Type().String())
+				return
 			}
 			mn.OnEnter = v
 		case contains(menuSettings, key):
 			if err := checkSetting(key, v); err != nil {
-				argError(L, "ivr.menu", 1, err.Error())
+				wrong(err.Error())
+				return
 			}
 			mn.Settings[key] = v
 		case digitKey.MatchString(key):
 			if err := checkOption(v); err != nil {
-				argError(L, "ivr.menu", 1, fmt.Sprintf("option [%q]: %s", key, err))
+				wrong(fmt.Sprintf("option [%q]: %s", key, err))
+				return
 			}
 			mn.Options[key] = v
-		case contains(captureParams, key) && key != "promptMessage":
+		case contains(captureParams, key):
 			mn.Params[key] = v
 		default:
 			msg := fmt.Sprintf("menu key %s: expected id, prompt, on_enter, %s, a key like [\"1\"], or a sayAndCapture parameter (%s)",
@@ -115,28 +139,42 @@ func (m *Module) menu(L *lua.LState) int {
 				msg = fmt.Sprintf("menu key %s: did you mean %s? (a menu takes id, prompt, on_enter, %s, keys like [\"1\"], and sayAndCapture parameters)",
 					luaconv.Quote(key), near, strings.Join(menuSettings, ", "))
 			}
-			if !m.vet { // at load, one mistake does not hide the others
-				argError(L, "ivr.menu", 1, msg)
-			}
-			m.problem(L, Problem{Where: where(L), Msg: "ivr.menu: " + msg})
+			wrong(msg)
 		}
 	})
-	if mn.ID == "" {
-		argError(L, "ivr.menu", 1, "menu needs an id (a string): it becomes the clientActionId 8x8 echoes back")
+	name := "menu"
+	if mn.ID != "" {
+		name = fmt.Sprintf("menu %q", mn.ID)
 	}
-	if err := callflow.CheckClientActionID(mn.ID); err != nil {
-		argError(L, "ivr.menu", 1, "menu id: "+err.Error())
+	switch {
+	case mn.Prompt != "":
+		if promptMessage != nil {
+			wrong(name + " sets both prompt and promptMessage: a menu's text is prompt alone; remove promptMessage")
+		}
+	case promptMessage != nil:
+		wrong(name + " sets promptMessage: in a menu the key is prompt (prompt = \"…\"), the text the caller hears")
+		mn.Prompt = lua.LVAsString(promptMessage)
+	default:
+		wrong(name + " needs a prompt: the text the caller hears (prompt = \"…\")")
 	}
-	if mn.Prompt == "" {
-		argError(L, "ivr.menu", 1, fmt.Sprintf("menu %q needs a prompt: the text the caller hears", mn.ID))
+	declared := true // known by its id
+	switch prev, dup := m.menus[mn.ID]; {
+	case mn.ID == "":
+		wrong("menu needs an id (a string): it becomes the clientActionId 8x8 echoes back")
+		declared = false
+	case dup:
+		wrong(fmt.Sprintf("menu id %q is already used by the menu at %s", mn.ID, prev.Where))
+		declared = false
+	default:
+		if err := callflow.CheckClientActionID(mn.ID); err != nil {
+			wrong("menu id: " + err.Error())
+		}
+		if p, on := m.positions[mn.ID]; on {
+			wrong(fmt.Sprintf("menu id %q is already an ivr.on position (%s)", mn.ID, p.where))
+			declared = false
+		}
 	}
-	if prev, dup := m.menus[mn.ID]; dup {
-		argError(L, "ivr.menu", 1, fmt.Sprintf("menu id %q is already used by the menu at %s", mn.ID, prev.Where))
-	}
-	if _, dup := m.positions[mn.ID]; dup {
-		argError(L, "ivr.menu", 1, fmt.Sprintf("menu id %q is already an ivr.on position (%s)", mn.ID, m.positions[mn.ID].where))
-	}
-	if m.vet {
+	if m.vet && !broken {
 		own := map[string]bool{}
 		for p := range mn.Params {
 			own[p] = true
@@ -153,11 +191,37 @@ func (m *Module) menu(L *lua.LState) int {
 	obj.RawSetString("id", lua.LString(mn.ID))
 	obj.RawSetString("prompt", lua.LString(mn.Prompt))
 	mn.table = obj
-	m.menus[mn.ID] = mn
-	m.order = append(m.order, mn.ID)
+	if declared {
+		m.menus[mn.ID] = mn
+		m.order = append(m.order, mn.ID)
+	}
 	m.byTable[obj] = mn
 	L.Push(obj)
 	return 1
+}
+
+// mistake reports a mistake in a declaration: at load it is noted, so that
+// the top level runs on and Loaded reports every mistake in one run; in an
+// event's module (the script already loaded without it) it raises.
+func (m *Module) mistake(L *lua.LState, fn string, arg int, at, msg string) {
+	if !m.vet {
+		argError(L, fn, arg, msg)
+	}
+	m.problem(L, Problem{Where: at, Msg: fn + ": " + msg})
+}
+
+// shown is a value as a mistake quotes it: numbers as numbers, text quoted,
+// anything else by its type.
+func shown(v lua.LValue) string {
+	switch v := v.(type) {
+	case lua.LNumber:
+		return v.String()
+	case lua.LString:
+		return luaconv.Quote(string(v))
+	case lua.LBool:
+		return v.String()
+	}
+	return "a " + v.Type().String()
 }
 
 // capture is the menu's sayAndCapture: its prompt, its parameters, the
@@ -185,21 +249,29 @@ func (m *Module) capture(mn *Menu, budget *luaconv.Budget) (callflow.Action, err
 // menu, e.g. after a bridged call ends: ivr.on("post_call", goodbye).
 func (m *Module) on(L *lua.LState) int {
 	m.declaring(L, "ivr.on")
+	at := where(L)
 	id, ok := L.Get(1).(lua.LString)
 	if !ok {
-		argError(L, "ivr.on", 1, "a position id (string) expected, got "+L.Get(1).Type().String())
+		m.mistake(L, "ivr.on", 1, at, "a position id (string) expected, got "+L.Get(1).Type().String())
+		return 0
 	}
 	v := L.Get(2)
 	if err := checkOption(v); err != nil || v == lua.LNil {
-		argError(L, "ivr.on", 2, "what to answer there: a menu, a menu id, an action, a list of actions or a function")
+		m.mistake(L, "ivr.on", 2, at, fmt.Sprintf("what to answer at %q: a menu, a menu id, an action, a list of actions or a function; got %s", id, shown(v)))
+		v = lua.LNil // still a position: what names it is no mistake
 	}
 	if err := callflow.CheckClientActionID(string(id)); err != nil {
-		argError(L, "ivr.on", 1, "position id: "+err.Error())
+		m.mistake(L, "ivr.on", 1, at, "position id: "+err.Error())
 	}
 	if _, isMenu := m.menus[string(id)]; isMenu {
-		argError(L, "ivr.on", 1, fmt.Sprintf("%q is a menu; ivr.on is for positions that are not menus", id))
+		m.mistake(L, "ivr.on", 1, at, fmt.Sprintf("%q is a menu; ivr.on is for positions that are not menus", id))
+		return 0
 	}
-	m.positions[string(id)] = position{answer: v, where: where(L)}
+	if prev, dup := m.positions[string(id)]; dup {
+		m.mistake(L, "ivr.on", 1, at, fmt.Sprintf("position %q is already declared at %s", id, prev.where))
+		return 0
+	}
+	m.positions[string(id)] = position{answer: v, where: at}
 	return 0
 }
 
@@ -207,19 +279,23 @@ func (m *Module) on(L *lua.LState) int {
 // a position, and starts again when its position no longer exists.
 func (m *Module) declareRoot(L *lua.LState) int {
 	m.declaring(L, "ivr.root")
+	at := where(L)
 	switch v := L.Get(1).(type) {
 	case lua.LString:
 	case *lua.LTable:
 		if m.byTable[v] == nil {
-			argError(L, "ivr.root", 1, "a menu (what ivr.menu returned) or a menu id expected, got a table that is not a menu")
+			m.mistake(L, "ivr.root", 1, at, "a menu (what ivr.menu returned) or a menu id expected, got a table that is not a menu")
+			return 0
 		}
 	default:
-		argError(L, "ivr.root", 1, "a menu or a menu id expected, got "+v.Type().String())
+		m.mistake(L, "ivr.root", 1, at, "a menu or a menu id expected, got "+shown(v))
+		return 0
 	}
 	if m.root != nil {
-		argError(L, "ivr.root", 1, "the root is already declared at "+m.rootAt)
+		m.mistake(L, "ivr.root", 1, at, "the root is already declared at "+m.rootAt)
+		return 0
 	}
-	m.root, m.rootAt = L.Get(1), where(L)
+	m.root, m.rootAt = L.Get(1), at
 	return 0
 }
 
