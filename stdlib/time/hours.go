@@ -1,10 +1,12 @@
 package clock
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -51,8 +53,11 @@ func (m *module) isOpen(L *lua.LState) int {
 		argError(L, fn, 1, "table of opening hours expected, got "+L.Get(1).Type().String())
 	}
 	h := hours{dates: map[string][]span{}}
+	// Every mistake in the hours and the options is reported in one error, so
+	// that a script with three is fixed in one run, not three.
+	var wrong []string
 	if err := h.parseWeek(ht); err != nil {
-		argError(L, fn, 1, err.Error())
+		wrong = append(wrong, fmt.Sprintf("bad argument #1 to %s (%s)", fn, err))
 	}
 	var loc *time.Location
 	var at *time.Time
@@ -61,10 +66,13 @@ func (m *module) isOpen(L *lua.LState) int {
 	case *lua.LTable:
 		var err error
 		if loc, at, err = h.parseOpts(opts); err != nil {
-			argError(L, fn, 2, err.Error())
+			wrong = append(wrong, fmt.Sprintf("bad argument #2 to %s (%s)", fn, err))
 		}
 	default:
-		argError(L, fn, 2, "table of options expected, got "+opts.Type().String())
+		wrong = append(wrong, fmt.Sprintf("bad argument #2 to %s (table of options expected, got %s)", fn, opts.Type()))
+	}
+	if wrong != nil {
+		L.RaiseError("%s", strings.Join(wrong, "; "))
 	}
 	if loc == nil {
 		loc = m.defaultZone(L, fn)
@@ -86,22 +94,20 @@ func (m *module) isOpen(L *lua.LState) int {
 	return 2
 }
 
+// parseWeek reads the hours of each day; the error names every mistake.
 func (h *hours) parseWeek(t *lua.LTable) error {
 	byKey := map[string]lua.LValue{}
 	var keys []string
-	var bad error
+	var bad mistakes
 	t.ForEach(func(k, v lua.LValue) {
 		name, ok := k.(lua.LString)
 		if !ok {
-			bad = fmt.Errorf("hours: keys are day names like monday, got the %s %s", k.Type(), k)
+			bad.add(fmt.Errorf("hours: keys are day names like monday, got the %s %s", k.Type(), k))
 			return
 		}
 		byKey[string(name)] = v
 		keys = append(keys, string(name))
 	})
-	if bad != nil {
-		return bad
-	}
 	// Shorthands first, so a named day overrides them; sorted for stable errors.
 	sort.Slice(keys, func(i, j int) bool {
 		si, sj := len(days[keys[i]]) > 1, len(days[keys[j]]) > 1
@@ -114,40 +120,61 @@ func (h *hours) parseWeek(t *lua.LTable) error {
 	for _, k := range keys {
 		wds, ok := days[k]
 		if !ok {
-			return fmt.Errorf("hours: unknown day %q; use monday … sunday, mon … sun, weekdays or weekend", k)
+			bad.add(fmt.Errorf("hours: unknown day %q; use monday … sunday, mon … sun, weekdays or weekend", k))
+			continue
 		}
 		spans, err := parseSpans(byKey[k], "hours."+k)
 		if err != nil {
-			return err
+			bad.add(err)
+			continue
 		}
 		for _, d := range wds {
 			if prev, ok := setBy[d]; ok && len(wds) == 1 && len(days[prev]) == 1 {
-				return fmt.Errorf("hours.%s and hours.%s both give %s's hours", prev, k, d)
+				bad.add(fmt.Errorf("hours.%s and hours.%s both give %s's hours", prev, k, d))
+				continue
 			}
 			setBy[d] = k
 			h.week[d] = spans
 		}
 	}
-	return nil
+	return bad.err()
 }
 
-// parseOpts reads time.is_open's options; the zone and at are nil when not given.
-func (h *hours) parseOpts(t *lua.LTable) (loc *time.Location, at *time.Time, bad error) {
+// mistakes gathers the mistakes of one schedule, to report them together.
+type mistakes []string
+
+func (ms *mistakes) add(err error) {
+	if err != nil {
+		*ms = append(*ms, err.Error())
+	}
+}
+
+// err is every mistake in one error; nil when there is none.
+func (ms mistakes) err() error {
+	if len(ms) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(ms, "; "))
+}
+
+// parseOpts reads time.is_open's options; the zone and at are nil when not
+// given. The error names every mistake.
+func (h *hours) parseOpts(t *lua.LTable) (loc *time.Location, at *time.Time, _ error) {
+	var bad mistakes
 	t.ForEach(func(k, v lua.LValue) {
-		if bad != nil {
-			return
-		}
 		switch lua.LVAsString(k) {
 		case "zone":
 			name, ok := v.(lua.LString)
 			if !ok {
-				bad = fmt.Errorf("opts.zone: zone name expected, got %s", v.Type())
+				bad.add(fmt.Errorf("opts.zone: zone name expected, got %s", v.Type()))
 				return
 			}
-			var err error
-			if loc, err = loadZone(string(name)); err != nil {
-				bad = fmt.Errorf("opts.zone: %w", err)
+			l, err := loadZone(string(name))
+			if err != nil {
+				bad.add(fmt.Errorf("opts.zone: %w", err))
+				return
 			}
+			loc = l
 		case "at":
 			n, ok := v.(lua.LNumber)
 			var t time.Time
@@ -155,61 +182,63 @@ func (h *hours) parseOpts(t *lua.LTable) (loc *time.Location, at *time.Time, bad
 				t, ok = toTime(n)
 			}
 			if !ok {
-				bad = fmt.Errorf("opts.at: a time (seconds since the epoch) expected, got %s %s", v.Type(), v)
+				bad.add(fmt.Errorf("opts.at: a time (seconds since the epoch) expected, got %s %s", v.Type(), v))
+				return
 			}
 			at = &t
 		case "holidays":
 			ht, ok := v.(*lua.LTable)
 			if !ok {
-				bad = fmt.Errorf("opts.holidays: a table of dates expected, got %s", v.Type())
+				bad.add(fmt.Errorf("opts.holidays: a table of dates expected, got %s", v.Type()))
 				return
 			}
-			bad = h.parseDates(ht)
+			bad = append(bad, h.parseDates(ht)...)
 		default:
-			bad = fmt.Errorf("opts: unknown option %q; options are zone, at and holidays", k.String())
+			bad.add(fmt.Errorf("opts: unknown option %q; options are zone, at and holidays", k.String()))
 		}
 	})
-	return loc, at, bad
+	return loc, at, bad.err()
 }
 
 // parseDates reads holidays: list entries are dates closed all day, keyed
-// entries a date's special hours.
-func (h *hours) parseDates(t *lua.LTable) (bad error) {
+// entries a date's special hours. It returns every mistake.
+func (h *hours) parseDates(t *lua.LTable) (bad mistakes) {
 	t.ForEach(func(k, v lua.LValue) {
-		if bad != nil {
-			return
-		}
 		var date string
 		var spans []span
+		var err error
 		switch k := k.(type) {
 		case lua.LNumber:
 			path := fmt.Sprintf("opts.holidays[%s]", k)
 			s, ok := v.(lua.LString)
 			if !ok {
-				bad = fmt.Errorf("%s: a date \"YYYY-MM-DD\" expected, got %s", path, v.Type())
+				bad.add(fmt.Errorf("%s: a date \"YYYY-MM-DD\" expected, got %s", path, v.Type()))
 				return
 			}
-			if date, bad = checkDate(string(s), path); bad != nil {
+			if date, err = checkDate(string(s), path); err != nil {
+				bad.add(err)
 				return
 			}
 			spans = []span{}
 		case lua.LString:
 			path := fmt.Sprintf("opts.holidays[%q]", string(k))
-			if date, bad = checkDate(string(k), path); bad != nil {
+			if date, err = checkDate(string(k), path); err != nil {
+				bad.add(err)
 				return
 			}
-			if spans, bad = parseSpans(v, path); bad != nil {
+			if spans, err = parseSpans(v, path); err != nil {
+				bad.add(err)
 				return
 			}
 			if spans == nil {
 				spans = []span{}
 			}
 		default:
-			bad = fmt.Errorf("opts.holidays: keys are dates \"YYYY-MM-DD\", got %s", k.Type())
+			bad.add(fmt.Errorf("opts.holidays: keys are dates \"YYYY-MM-DD\", got %s", k.Type()))
 			return
 		}
 		if _, dup := h.dates[date]; dup {
-			bad = fmt.Errorf("opts.holidays: %s is given twice", date)
+			bad.add(fmt.Errorf("opts.holidays: %s is given twice", date))
 			return
 		}
 		h.dates[date] = spans

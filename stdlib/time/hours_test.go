@@ -161,6 +161,10 @@ func TestIsOpenArgumentErrors(t *testing.T) {
 		`time.is_open({}, { holidays = { ["2026-02-30"] = "09:00-12:00" } })`:               `opts.holidays["2026-02-30"]: "2026-02-30" is not a date YYYY-MM-DD`,
 		`time.is_open({}, { holidays = { ["2026-12-24"] = "9-12" } })`:                      `bad argument #2 to time.is_open (opts.holidays["2026-12-24"]: "9-12" is not HH:MM-HH:MM)`,
 		`time.is_open({}, { holidays = { "2026-12-24", ["2026-12-24"] = "09:00-12:00" } })`: `opts.holidays: 2026-12-24 is given twice`,
+		// Every mistake of the hours and the options in one error, not one per run.
+		`time.is_open({ saturday = { "9:00-12:30" }, sundays = false }, { holidays = { "2026-01-01", "25/12/2026" }, tz = "UTC" })`: `bad argument #1 to time.is_open (hours.saturday[1]: "9:00-12:30" is not HH:MM-HH:MM; hours: unknown day "sundays"; use monday … sunday, mon … sun, weekdays or weekend); bad argument #2 to time.is_open (`,
+		`time.is_open({ mon = 9 }, { holidays = { "2026-01-01", "25/12/2026" }, tz = "UTC" })`:                                      `opts.holidays[2]: "25/12/2026" is not a date YYYY-MM-DD`,
+		`time.is_open({ mon = 9 }, { holidays = { "25/12/2026" }, tz = "UTC" })`:                                                    `opts: unknown option "tz"`,
 	}
 	for src, want := range tests {
 		t.Run(src, func(t *testing.T) {
