@@ -217,7 +217,12 @@ end`
 	write("fresh.lua", broken)
 	waitLog(`fresh.lua: fails check: fresh.lua:2: error: ivr.say: -1009`)
 	waitLog(`; fresh is not served"`)
+	write("fresh.lua", ok) // never served before: served, not served again
+	waitLog(`"msg":"script served: its refusal is fixed","app":"fresh"`)
 	time.Sleep(200 * time.Millisecond) // a few more polls: nothing is said again
+	if strings.Contains(p.stderr.String(), `"script served again: its refusal is fixed","app":"fresh"`) {
+		t.Errorf("fresh.lua, never served, was said to be served again")
+	}
 	for _, refusal := range []string{"clock.lua: fails check", "twin.lua: number"} {
 		if n := strings.Count(p.stderr.String(), refusal); n != 1 {
 			t.Errorf("%q was logged %d times", refusal, n)

@@ -74,16 +74,19 @@ func serve(c *cli.Context) error {
 	}
 	// Compiled now, loaded while serving: a slow app does not hold up the start.
 	scripts, problems := engine.Scan(dir)
-	refusedApps := map[string]bool{} // apps whose last version was refused, so that the fix is said
-	refusedApp := func(err error) {
+	// Apps whose last version was refused, so that the fix is said: served
+	// again, when an earlier version serves on (true), or served at last.
+	refusedApps := map[string]bool{}
+	refusedApp := func(err error, serving *engine.Scripts) {
 		var se *engine.ScriptError
 		if asScriptError(err, &se) && engine.IsApp(se.File) {
-			refusedApps[strings.TrimSuffix(se.File, ".lua")] = true
+			name := strings.TrimSuffix(se.File, ".lua")
+			refusedApps[name] = serving != nil && serving.Apps[name] != nil
 		}
 	}
 	for _, p := range problems {
 		logger.Error("script not served", "err", p)
-		refusedApp(p)
+		refusedApp(p, nil)
 	}
 	apps := scripts.Loading()
 	if len(apps) == 0 {
@@ -183,16 +186,20 @@ func serve(c *cli.Context) error {
 			changed, refused := eng.Reload(vet.vet)
 			for _, err := range refused {
 				logger.Error("script refused", "err", err)
-				refusedApp(err)
+				refusedApp(err, eng.Scripts())
 				calls.Refused(err)
 			}
 			if len(changed) > 0 {
 				logger.Info("scripts loaded", "changed", changed, "apps", eng.Scripts().Names())
 			}
 			for _, name := range changed {
-				if refusedApps[name] {
+				if again, was := refusedApps[name]; was {
 					delete(refusedApps, name)
-					logger.Info("script served again: its refusal is fixed", "app", name, "file", name+".lua")
+					msg := "script served: its refusal is fixed"
+					if again {
+						msg = "script served again: its refusal is fixed"
+					}
+					logger.Info(msg, "app", name, "file", name+".lua")
 				}
 			}
 		})
