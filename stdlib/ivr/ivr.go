@@ -364,6 +364,27 @@ func actionTable(L *lua.LState, action string, params *lua.LTable) *lua.LTable {
 	return t
 }
 
+// handWritten is what is wrong with an action a script wrote as a table that
+// ivr.defaults would have completed: the builders apply the defaults, a table
+// is sent as written. (A builder's action without a voice is refused where it
+// is built, so a spoken action without one here was written by hand.)
+func handWritten(a callflow.Action, path string) error {
+	if a.Name != callflow.Say && a.Name != callflow.SayAndCapture {
+		return nil
+	}
+	if _, ok := a.Params["voiceProfile"]; ok {
+		return nil
+	}
+	return fmt.Errorf("%s: %s", path, HandWrittenVoice(a.Name))
+}
+
+// HandWrittenVoice says that a spoken action written as a table has no voice,
+// and why ivr.defaults did not give it one.
+func HandWrittenVoice(action string) string {
+	return fmt.Sprintf("this %s action has no voiceProfile: an action table written by hand ({ action = %q, params = … }) does not receive ivr.defaults; "+
+		"build it with ivr.%s(…), which applies them, or give it params.voiceProfile", action, action, snake(action))
+}
+
 // checkAction applies 8x8's per-action rules to one action as soon as it is
 // built, so the error points at the script line that built it.
 func checkAction(t *lua.LTable) error {

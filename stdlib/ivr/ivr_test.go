@@ -372,6 +372,9 @@ func TestReplyErrors(t *testing.T) {
 		{`return { ivr.say("x"), { clientActionId = 5, ivr.hangup() } }`, `returned value[2].clientActionId must be a string`},
 		{`return "mian"`, `returned value is "mian", but no menu has that id (menus: main, sales); did you mean "main"?`},
 		{`return { { action = "say", params = { "a", "b" } } }`, `params must be a table of named parameters`},
+		// ivr.defaults reaches the builders, not an action table written by hand.
+		{`return { { action = "say", params = { text = "Hi" } }, "main" }`, `returned value[1]: this say action has no voiceProfile: an action table written by hand ({ action = "say", params = … }) does not receive ivr.defaults; build it with ivr.say(…)`},
+		{`return { action = "sayAndCapture", params = { promptMessage = "PIN?" } }`, `build it with ivr.say_and_capture(…), which applies them, or give it params.voiceProfile`},
 		{`local l = ivr.hangup() for d = 1, 8 do local n = {} for i = 1, 100 do n[i] = l end l = n end return l`, `more than 100 actions in one reply`},
 		{`return { clientActionId = string.rep("m", 1001), ivr.hangup() }`, `returned value.clientActionId: clientActionId "mmmm`},
 		{`return { clientActionId = "main\0", "main" }`, `returned value.clientActionId: clientActionId "main\x00" holds the control character U+0000`},

@@ -252,6 +252,9 @@ func (m *Module) collect(r *callflow.Reply, v lua.LValue, path string, depth int
 		}
 		if v.RawGetString("action") != lua.LNil {
 			a, err := toAction(v, path, &c.budget)
+			if err == nil {
+				err = handWritten(a, path)
+			}
 			if err != nil {
 				return err
 			}
