@@ -229,6 +229,14 @@ func TestTreeProblems(t *testing.T) {
 			`<string>:5: ivr.on "after" is "goodbye", but no menu has that id`,
 			`<string>:6: ivr.root is "Main", but no menu has that id (menus: main, sales, support); did you mean "main"?`,
 		}},
+		// A repeat key the prompt cannot collect, from the menu or the defaults.
+		{`ivr.defaults { voiceProfile = "en-GB-Emma", maxDigits = 1, repeat_key = "**" }
+		  ivr.menu { id = "main", prompt = "x", ["1"] = "main" }
+		  ivr.menu { id = "acct", prompt = "x", maxDigits = 8, minDigits = 8, repeat_key = "*" }
+		  ivr.menu { id = "two", prompt = "x", maxDigits = 2, repeat_key = "**" }`, []string{
+			`<string>:1: ivr.menu "main" repeats on "**" (repeat_key), but its prompt collects 1 to 1 digits: no caller can press it`,
+			`<string>:3: ivr.menu "acct" repeats on "*" (repeat_key), but its prompt collects 8 to 8 digits`,
+		}},
 		// A mistake that cannot be declared does not stop the top level: every
 		// mistake after it is reported in the same run, and what names the
 		// broken menu does not add "no menu has that id".

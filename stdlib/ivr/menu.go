@@ -347,6 +347,7 @@ func (m *Module) Loaded() []Problem {
 		if n := m.Tries(mn); n > 0 && m.setting(mn, "on_too_many") == nil {
 			report(mn.Where, what, fmt.Errorf("allows %d tries but says nothing after them: add on_too_many = <what the caller gets> (here or in ivr.defaults)", n))
 		}
+		report(m.settingAt(mn, "repeat_key"), what, m.repeatable(mn))
 		if noted[mn.Where] {
 			continue
 		}
@@ -373,6 +374,33 @@ func (m *Module) Loaded() []Problem {
 		return fi < fj || fi == fj && li < lj
 	})
 	return problems
+}
+
+// repeatable is what stops a caller from pressing the menu's repeat_key: a
+// key longer or shorter than its prompt collects.
+func (m *Module) repeatable(mn *Menu) error {
+	key := m.RepeatKey(mn)
+	if key == "" {
+		return nil
+	}
+	least, most := m.digits(mn, "minDigits", 1), m.digits(mn, "maxDigits", 25)
+	if n := len(strings.TrimSuffix(key, "#")); n < least || n > most {
+		return fmt.Errorf("repeats on %q (repeat_key), but its prompt collects %d to %d digits: no caller can press it; give a key the prompt collects, such as \"*\", or let it collect more digits", key, least, most)
+	}
+	return nil
+}
+
+// digits is a whole-number capture parameter of a menu (its own, else the
+// default), or otherwise when it sets none that 8x8 would take.
+func (m *Module) digits(mn *Menu, param string, otherwise int) int {
+	v, ok := mn.Params[param]
+	if !ok {
+		v = m.defaults[param]
+	}
+	if n, ok := v.(lua.LNumber); ok && n >= 1 && n == lua.LNumber(int(n)) {
+		return int(n)
+	}
+	return otherwise
 }
 
 // splitWhere splits "file:line" (0 when there is no line).
