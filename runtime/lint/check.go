@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/luaivr/luaivr/runtime/callflow"
 	"github.com/luaivr/luaivr/runtime/sandbox"
 	"github.com/luaivr/luaivr/runtime/spelling"
+	"github.com/luaivr/luaivr/stdlib/ivr"
 )
 
 // unavailable says what to use instead of what Lua has and luaivr scripts do
@@ -32,9 +34,10 @@ var unavailable = map[string]string{
 }
 
 // check reports what walking f found, with defined the names its app and
-// the app's modules define and read.
-func (f *file) check(rel string, env Env, defined *names) []Finding {
-	c := checker{file: f, rel: rel, env: env, defined: defined, seen: map[string]bool{}, hints: map[string]string{}}
+// the app's modules define and read,
+// and definers how many files of the folder define each global.
+func (f *file) check(rel string, env Env, defined *names, definers map[string]int) []Finding {
+	c := checker{file: f, rel: rel, env: env, defined: defined, definers: definers, seen: map[string]bool{}, hints: map[string]string{}}
 	c.globals()
 	c.fields()
 	c.handlers()
@@ -42,6 +45,9 @@ func (f *file) check(rel string, env Env, defined *names) []Finding {
 	c.setInFunctions()
 	c.params()
 	c.compares()
+	c.values()
+	c.order()
+	c.silences()
 	c.sessions()
 	c.replies()
 	c.modules()
@@ -62,6 +68,7 @@ type checker struct {
 	rel        string
 	env        Env
 	defined    *names
+	definers   map[string]int
 	out        []Finding
 	seen       map[string]bool   // line and message, reported once
 	left       int               // findings past maxFindings
@@ -238,6 +245,10 @@ func (c *checker) params() {
 		if strings.HasPrefix(u.what, "ivr.") && c.defined.globals["ivr"] {
 			continue // the script's own ivr
 		}
+		if _, voiced := u.params["voiceProfile"]; !voiced && !strings.HasPrefix(u.what, "ivr.") &&
+			(u.action == callflow.Say || u.action == callflow.SayAndCapture) {
+			c.report(u.line, Error, "%s", ivr.HandWrittenVoice(u.action))
+		}
 		err := callflow.CheckParams(u.action, u.params)
 		var inv *callflow.Invalid
 		if !errors.As(err, &inv) {
@@ -301,11 +312,14 @@ func (c *checker) replies() {
 		c.report(d.line, Warning, "%s(…) builds an action, and this line throws it away: nothing is sent to 8x8; return it (return %s(…)), or put it in the list the handler returns",
 			d.what, d.what)
 	}
+	replied := c.replied()
 	for _, r := range c.returns {
-		if !slices.Contains(c.env.Handlers, r.fn.name) && !c.options[r.fn.expr] {
-			continue
+		if slices.Contains(c.env.Handlers, r.fn.name) || c.options[r.fn.expr] {
+			c.report(r.line, Warning, "this returns %d values, but a reply is one: luaivr uses the first and drops the rest; return a list: return { a, b }", r.n)
+		} else if via, ok := replied[r.fn.name]; ok && r.fn.name != "" {
+			c.report(r.line, Warning, "this returns %d values, and %s returns what %s returns (line %d), but a reply is one: luaivr uses the first and drops the rest; return a list: return { a, b }",
+				r.n, via.who, r.fn.name, via.line)
 		}
-		c.report(r.line, Warning, "this returns %d values, but a reply is one: luaivr uses the first and drops the rest; return a list: return { a, b }", r.n)
 	}
 	for _, m := range c.menuCalls {
 		if m.menu.written {
@@ -338,5 +352,131 @@ func (c *checker) localHandlers() {
 		if slices.Contains(c.env.Handlers, d.name) && !c.defined.globals[d.name] {
 			c.report(d.line, Warning, "%s is a local: luaivr calls only global handlers, so this one never runs; remove local", d.name)
 		}
+	}
+}
+
+// answering are the handlers whose return value is the reply to 8x8.
+var answering = []string{"on_call", "on_dtmf", "on_timeout"}
+
+// answers says who fn is when what it returns is a reply: an answering
+// handler, or a menu option or ivr.on answer (not an on_enter); "" otherwise.
+func (c *checker) answers(fn *function) string {
+	if name := c.boundGlobal[fn.expr]; slices.Contains(answering, name) {
+		return name
+	}
+	if c.options[fn.expr] && !c.enters[fn.expr] {
+		if fn.name != "" {
+			return "the menu option " + fn.name
+		}
+		return "a menu option"
+	}
+	return ""
+}
+
+// replyVia is how a helper's result becomes a reply: who returns it, where.
+type replyVia struct {
+	who  string
+	line int
+}
+
+// replied names the functions whose result a reply is made of, directly or
+// through another (return bye("…") in on_dtmf, return goodbye() in bye).
+func (c *checker) replied() map[string]replyVia {
+	out := map[string]replyVia{}
+	for changed := true; changed; {
+		changed = false
+		for _, rc := range c.returnCalls {
+			if _, done := out[rc.callee]; done {
+				continue
+			}
+			via, ok := replyVia{who: c.answers(rc.fn), line: rc.line}, false
+			if via.who != "" {
+				ok = true
+			} else if up, found := out[rc.fn.name]; found && rc.fn.name != "" {
+				via, ok = replyVia{who: up.who, line: up.line}, true
+			}
+			if ok {
+				out[rc.callee] = via
+				changed = true
+			}
+		}
+	}
+	return out
+}
+
+// silences reports a handler or an option that returns nothing: the caller
+// would hear silence, and luaivr answers with the app's fallback.
+func (c *checker) silences() {
+	for _, r := range c.nilReturns {
+		who := c.answers(r.fn)
+		if who == "" {
+			continue
+		}
+		hint := ""
+		if who == "on_dtmf" || who == "on_timeout" {
+			hint = ", or hand the digits to the menus: return ivr.route(session, digits)"
+		}
+		c.report(r.line, Warning, "%s returns nothing here: the caller would hear silence, so luaivr answers with the app's fallback; return a reply (ivr.hangup(), a menu, a list of actions)%s", who, hint)
+	}
+}
+
+// values reports comparisons that are never true: a number with text, a
+// weekday with a name the time library never gives.
+func (c *checker) values() {
+	never := func(op string) string {
+		if op == "~=" {
+			return "always true"
+		}
+		return "never true"
+	}
+	for _, d := range c.days {
+		hint := ""
+		if meant := meantDay(d.day); meant != "" {
+			hint = fmt.Sprintf("; compare with %q", meant)
+		}
+		c.report(d.line, Warning, "a weekday %s %q is %s: time.weekday and time.parts(…).weekday give the whole name in lower case (\"monday\" … \"sunday\")%s",
+			d.op, d.day, never(d.op), hint)
+	}
+	for _, m := range c.mismatches {
+		fix := "convert one side with tonumber(…) or tostring(…)"
+		if n, err := strconv.ParseFloat(strings.Trim(m.text, `"`), 64); err == nil && strings.HasPrefix(m.text, `"`) {
+			fix = fmt.Sprintf("compare with %s", strconv.FormatFloat(n, 'f', -1, 64))
+		} else if _, err := strconv.ParseFloat(m.number, 64); err == nil {
+			fix = fmt.Sprintf("compare with %q", m.number)
+		}
+		c.report(m.line, Warning, "%s %s %s is %s: %s is a number and %s is text, and Lua never finds a number equal to text; %s",
+			m.lhs, m.op, m.rhs, never(m.op), m.number, m.text, fix)
+	}
+}
+
+// order reports a global the top level reads before the statement that
+// defines it, further down the same file: when the line runs it is nil
+// (on_timeout = ask_again above function ask_again).
+func (c *checker) order() {
+	if c.defined.dynamic {
+		return
+	}
+	first := map[string]int{}
+	for _, d := range c.topDefs {
+		if _, ok := first[d.name]; !ok {
+			first[d.name] = d.line
+		}
+	}
+	inFunction := map[string]bool{} // set by a function too: it may run first
+	for _, a := range c.file.globals {
+		if a.write && a.fn != nil {
+			inFunction[a.name] = true
+		}
+	}
+	for _, a := range c.file.globals {
+		def, later := first[a.name]
+		if a.write || a.fn != nil || !later || def <= a.line || inFunction[a.name] || c.definers[a.name] > 1 {
+			continue
+		}
+		if _, lib := c.env.Globals[a.name]; lib {
+			continue
+		}
+		c.report(a.line, Warning, "%s is read here, when the script loads, but line %d defines it only later: here it is still nil; define %s above this line",
+			a.name, def, a.name)
 	}
 }

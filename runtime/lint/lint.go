@@ -125,12 +125,20 @@ func Apps(fsys fs.FS, apps []string, env Env) []Finding {
 			shared[f].add(union)
 		}
 	}
+	definers := map[string]int{} // how many files define each global
+	for _, f := range files {
+		if f != nil {
+			for name := range f.defs.globals {
+				definers[name]++
+			}
+		}
+	}
 	var out []Finding
 	for rel, f := range files {
 		if f == nil || shared[f] == nil {
 			continue
 		}
-		out = append(out, f.check(rel, env, shared[f])...)
+		out = append(out, f.check(rel, env, shared[f], definers)...)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].File != out[j].File {

@@ -20,21 +20,27 @@ type file struct {
 	dynamic bool
 	defs    *names // globals and library fields it sets, globals it reads
 
-	globals   []access
-	fields    []fieldUse
-	params    []paramUse
-	compares  []compare
-	sessions  []sessionUse
-	returns   []multiReturn
-	unused    []discard
-	menuCalls []menuCall
-	topDefs   []topDef
-	topLocals []topDef         // locals the top level declares
-	locals    map[string][]int // lines where each local name is declared
+	globals     []access
+	fields      []fieldUse
+	params      []paramUse
+	compares    []compare
+	days        []dayCompare // weekdays compared with a name time never gives
+	mismatches  []mismatch   // numbers compared with text
+	sessions    []sessionUse
+	returns     []multiReturn
+	nilReturns  []nilReturn  // return, return nil
+	returnCalls []returnCall // return f(…)
+	unused      []discard
+	menuCalls   []menuCall
+	topDefs     []topDef
+	topLocals   []topDef         // locals the top level declares
+	locals      map[string][]int // lines where each local name is declared
 
 	// options are the function literals given to ivr.menu and ivr.on:
 	// they receive (session, digits).
 	options     map[*ast.FunctionExpr]bool
+	enters      map[*ast.FunctionExpr]bool   // the options that are a menu's on_enter: they answer nothing
+	boundGlobal map[*ast.FunctionExpr]string // the global a function literal is assigned to
 	globalFuncs map[string]*ast.FunctionExpr // the function each global holds, when the script writes one
 	scopes      []map[string]*local
 	fn          *function // the function being walked; nil at the top level
@@ -95,6 +101,20 @@ type multiReturn struct {
 	fn      *function
 }
 
+// nilReturn is a return of nothing: from a handler that must answer, the
+// caller hears silence.
+type nilReturn struct {
+	line int
+	fn   *function
+}
+
+// returnCall is a return of what a named function returns: return bye("…").
+type returnCall struct {
+	callee string
+	line   int
+	fn     *function
+}
+
 // discard is a builder called as a statement: the action it builds is lost.
 type discard struct {
 	what string
@@ -129,11 +149,14 @@ type local struct {
 	session *function         // set on the first parameter of fn: the session of a handler or an option
 	written bool              // assigned after its declaration
 	menu    int               // the line of the ivr.menu{…} it holds, 0 for none
+	clock   string            // what it holds of the time library: "parts", "weekday" or ""
 }
 
 func (f *file) walk(chunk []ast.Stmt) {
 	f.globalFuncs = map[string]*ast.FunctionExpr{}
 	f.options = map[*ast.FunctionExpr]bool{}
+	f.enters = map[*ast.FunctionExpr]bool{}
+	f.boundGlobal = map[*ast.FunctionExpr]string{}
 	f.locals = map[string][]int{}
 	f.push()
 	f.block(chunk, true)
@@ -209,6 +232,10 @@ func (f *file) stmt(s ast.Stmt, top bool) {
 			}
 			f.named(e, name)
 		}
+		clocks := make([]string, len(s.Exprs)) // read in the scope before the names
+		for i, e := range s.Exprs {
+			clocks[i] = f.clockOf(e)
+		}
 		for i, name := range s.Names {
 			if top {
 				f.topLocals = append(f.topLocals, topDef{name: name, line: s.Line()})
@@ -217,6 +244,7 @@ func (f *file) stmt(s ast.Stmt, top bool) {
 			if i < len(s.Exprs) {
 				l.lib = f.requireOf(s.Exprs[i])
 				l.menu = f.menuAt(s.Exprs[i])
+				l.clock = clocks[i]
 			}
 		}
 	case *ast.FuncCallStmt:
@@ -276,7 +304,22 @@ func (f *file) stmt(s ast.Stmt, top bool) {
 		f.funcDef(s, top)
 	case *ast.ReturnStmt:
 		f.list(s.Exprs)
-		if len(s.Exprs) > 1 && f.fn != nil {
+		if f.fn == nil {
+			return
+		}
+		switch len(s.Exprs) {
+		case 0:
+			f.nilReturns = append(f.nilReturns, nilReturn{line: s.Line(), fn: f.fn})
+		case 1:
+			switch e := s.Exprs[0].(type) {
+			case *ast.NilExpr:
+				f.nilReturns = append(f.nilReturns, nilReturn{line: s.Line(), fn: f.fn})
+			case *ast.FuncCallExpr:
+				if id, ok := e.Func.(*ast.IdentExpr); ok {
+					f.returnCalls = append(f.returnCalls, returnCall{callee: id.Value, line: s.Line(), fn: f.fn})
+				}
+			}
+		default:
 			f.returns = append(f.returns, multiReturn{line: s.Line(), n: len(s.Exprs), fn: f.fn})
 		}
 	}
@@ -316,6 +359,7 @@ func (f *file) assign(lhs, rhs ast.Expr, top bool) {
 		}
 		if fe, isFunc := rhs.(*ast.FunctionExpr); isFunc {
 			f.globalFuncs[lhs.Value] = fe
+			f.boundGlobal[fe] = lhs.Value
 		}
 		f.defs.globals[lhs.Value] = true
 		f.globals = append(f.globals, access{name: lhs.Value, line: lhs.Line(), write: true, fn: f.fn})
@@ -402,6 +446,7 @@ func (f *file) expr(e ast.Expr) {
 		f.expr(e.Lhs)
 		f.expr(e.Rhs)
 		f.compare(e)
+		f.values(e)
 	case *ast.StringConcatOpExpr:
 		f.expr(e.Lhs)
 		f.expr(e.Rhs)
@@ -590,26 +635,38 @@ func (f *file) menuOptions(fn *ast.AttrGetExpr, e *ast.FuncCallExpr) {
 	if !isString || (key.Value != "menu" && key.Value != "on") || f.lib(fn.Object) != "ivr" {
 		return
 	}
-	option := func(e ast.Expr) {
-		switch e := e.(type) {
-		case *ast.FunctionExpr:
-			f.options[e] = true
-		case *ast.IdentExpr: // a function defined before: ivr.on("pin", check_pin)
-			if l := f.resolve(e.Value); l != nil && l.fn != nil {
-				f.options[l.fn] = true
-			} else if l == nil && f.globalFuncs[e.Value] != nil {
-				f.options[f.globalFuncs[e.Value]] = true
-			}
-		}
-	}
 	for _, arg := range e.Args {
-		option(arg)
+		if fe := f.functionOf(arg); fe != nil {
+			f.options[fe] = true
+		}
 		if t, ok := arg.(*ast.TableExpr); ok {
 			for _, fl := range t.Fields {
-				option(fl.Value)
+				fe := f.functionOf(fl.Value)
+				if fe == nil {
+					continue
+				}
+				f.options[fe] = true
+				if k, ok := fl.Key.(*ast.StringExpr); ok && k.Value == "on_enter" {
+					f.enters[fe] = true
+				}
 			}
 		}
 	}
+}
+
+// functionOf is the function literal e is or names: a function defined
+// before, as in ivr.on("pin", check_pin); nil when lint does not know one.
+func (f *file) functionOf(e ast.Expr) *ast.FunctionExpr {
+	switch e := e.(type) {
+	case *ast.FunctionExpr:
+		return e
+	case *ast.IdentExpr:
+		if l := f.resolve(e.Value); l != nil {
+			return l.fn
+		}
+		return f.globalFuncs[e.Value]
+	}
+	return nil
 }
 
 // actionTable records an action written as a table: { action = "say", params = { … } }.

@@ -1,0 +1,42 @@
+-- A third app: mistakes lint sees in the types and the order of a script,
+-- and in what a handler returns.
+ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 1 }
+
+on_timeout = ask_again --! warning: ask_again is read here, when the script loads, but line 36 defines it only later: here it is still nil; define ask_again above this line
+
+local function bye(text)
+  return ivr.say(text), ivr.hangup() --! warning: this returns 2 values, and on_dtmf returns what bye returns (line 33), but a reply is one
+end
+
+local function goodbye(text)
+  return bye(text)
+end
+
+local main = ivr.menu {
+  id = "main", prompt = "Press 1 or 2.",
+  on_enter = function(session) return end,
+  ["1"] = function(session, digits)
+    return --! warning: a menu option returns nothing here: the caller would hear silence
+  end,
+  ["2"] = function(session, digits) return goodbye("Bye.") end,
+}
+
+function on_dtmf(session, digits)
+  local now = time.parts(time.now(), "Asia/Singapore")
+  local day = time.weekday(time.now())
+  if now.weekday == "Monday" then return main end --! warning: a weekday == "Monday" is never true: time.weekday and time.parts(…).weekday give the whole name in lower case ("monday" … "sunday"); compare with "monday"
+  if day ~= "sat" then return main end --! warning: a weekday ~= "sat" is always true: time.weekday and time.parts(…).weekday give the whole name in lower case ("monday" … "sunday"); compare with "saturday"
+  if time.parts(time.now()).weekday == "friday" then return main end
+  if tonumber(digits) == "6" then return main end --! warning: tonumber(…) == "6" is never true: tonumber(…) is a number and "6" is text, and Lua never finds a number equal to text; compare with 6
+  if digits:sub(1, 1) == 9 then return main end --! warning: digits:sub(…) == 9 is never true: 9 is a number and digits:sub(…) is text, and Lua never finds a number equal to text; compare with "9"
+  if digits == "" then return nil end --! warning: on_dtmf returns nothing here: the caller would hear silence, so luaivr answers with the app's fallback; return a reply (ivr.hangup(), a menu, a list of actions), or hand the digits to the menus: return ivr.route(session, digits)
+  return bye("Goodbye.")
+end
+
+function ask_again(session)
+  return { { action = "say", params = { text = "Again?" } }, main } --! error: this say action has no voiceProfile: an action table written by hand ({ action = "say", params = … }) does not receive ivr.defaults; build it with ivr.say(…), which applies them, or give it params.voiceProfile
+end
+
+function on_call(session)
+  return main
+end
