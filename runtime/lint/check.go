@@ -430,6 +430,9 @@ func (c *checker) values() {
 		return "never true"
 	}
 	for _, d := range c.days {
+		if reassigned(d.locals) {
+			continue
+		}
 		hint := ""
 		if meant := meantDay(d.day); meant != "" {
 			hint = fmt.Sprintf("; compare with %q", meant)
@@ -438,6 +441,9 @@ func (c *checker) values() {
 			d.op, d.day, never(d.op), hint)
 	}
 	for _, m := range c.mismatches {
+		if reassigned(m.locals) {
+			continue
+		}
 		fix := "convert one side with tonumber(…) or tostring(…)"
 		if n, err := strconv.ParseFloat(strings.Trim(m.text, `"`), 64); err == nil && strings.HasPrefix(m.text, `"`) {
 			fix = fmt.Sprintf("compare with %s", strconv.FormatFloat(n, 'f', -1, 64))

@@ -18,6 +18,7 @@ type mismatch struct {
 	op, lhs, rhs  string // as the script writes them, shortened
 	number, text  string
 	numberOnRight bool
+	locals        []*local // what is known of these holds only if none is assigned again
 }
 
 // dayCompare is a weekday from the time library compared with a name it
@@ -25,6 +26,14 @@ type mismatch struct {
 type dayCompare struct {
 	line    int
 	op, day string
+	locals  []*local
+}
+
+// typed is what lint knows of a value: its type ("number", "text" or "")
+// and the locals it knows it from.
+type typed struct {
+	kind   string
+	locals []*local
 }
 
 // weekdays are the names time.weekday and time.parts(…).weekday return.
@@ -43,16 +52,21 @@ func (f *file) values(e *ast.RelationalOpExpr) {
 		return
 	}
 	for _, pair := range [][2]ast.Expr{{e.Lhs, e.Rhs}, {e.Rhs, e.Lhs}} {
-		if s, ok := pair[1].(*ast.StringExpr); ok && f.isWeekday(pair[0]) && !slices.Contains(weekdays, s.Value) {
-			f.days = append(f.days, dayCompare{line: e.Line(), op: e.Operator, day: s.Value})
+		s, ok := pair[1].(*ast.StringExpr)
+		if !ok || slices.Contains(weekdays, s.Value) {
+			continue
+		}
+		if day := f.weekday(pair[0]); day.kind != "" {
+			f.days = append(f.days, dayCompare{line: e.Line(), op: e.Operator, day: s.Value, locals: day.locals})
 			return
 		}
 	}
-	lk, rk := f.kind(e.Lhs), f.kind(e.Rhs)
-	if lk == "" || rk == "" || lk == rk {
+	lt, rt := f.kind(e.Lhs), f.kind(e.Rhs)
+	if lt.kind == "" || rt.kind == "" || lt.kind == rt.kind {
 		return
 	}
-	m := mismatch{line: e.Line(), op: e.Operator, lhs: shown(e.Lhs), rhs: shown(e.Rhs), numberOnRight: rk == "number"}
+	m := mismatch{line: e.Line(), op: e.Operator, lhs: shown(e.Lhs), rhs: shown(e.Rhs), numberOnRight: rt.kind == "number",
+		locals: append(lt.locals, rt.locals...)}
 	m.number, m.text = m.lhs, m.rhs
 	if m.numberOnRight {
 		m.number, m.text = m.rhs, m.lhs
@@ -60,8 +74,20 @@ func (f *file) values(e *ast.RelationalOpExpr) {
 	f.mismatches = append(f.mismatches, m)
 }
 
-// kind is "number" or "text" when lint knows what e is, "" otherwise.
-func (f *file) kind(e ast.Expr) string {
+// kind is what lint knows of e's type: a constant, an operator's result, a
+// call whose result type is fixed, or a local declared as one of those.
+func (f *file) kind(e ast.Expr) typed {
+	if id, ok := e.(*ast.IdentExpr); ok {
+		if l := f.resolve(id.Value); l != nil && l.kind != "" {
+			return typed{kind: l.kind, locals: []*local{l}}
+		}
+		return typed{}
+	}
+	return typed{kind: f.valueKind(e)}
+}
+
+// valueKind is "number" or "text" when e is sure to be one, "" otherwise.
+func (f *file) valueKind(e ast.Expr) string {
 	switch e := e.(type) {
 	case *ast.NumberExpr, *ast.ArithmeticOpExpr, *ast.UnaryLenOpExpr, *ast.UnaryMinusOpExpr:
 		return "number"
@@ -106,40 +132,51 @@ func (f *file) kind(e ast.Expr) string {
 	return ""
 }
 
-// isWeekday reports whether e is a weekday name from the time library:
-// time.weekday(…), time.parts(…).weekday, or a local holding one, or the
-// weekday of a local holding time.parts(…).
-func (f *file) isWeekday(e ast.Expr) bool {
+// weekday is, when e is a weekday name from the time library
+// (time.weekday(…), time.parts(…).weekday, a local holding one, the weekday
+// of a local holding time.parts(…)), kind "weekday" and the locals involved.
+func (f *file) weekday(e ast.Expr) typed {
+	yes := typed{kind: "weekday"}
 	switch e := e.(type) {
 	case *ast.FuncCallExpr:
-		return f.timeCall(e, "weekday")
+		if f.timeCall(e, "weekday") {
+			return yes
+		}
 	case *ast.AttrGetExpr:
 		k, ok := e.Key.(*ast.StringExpr)
 		if !ok || k.Value != "weekday" {
-			return false
+			return typed{}
 		}
-		if call, ok := e.Object.(*ast.FuncCallExpr); ok {
-			return f.timeCall(call, "parts")
+		if call, ok := e.Object.(*ast.FuncCallExpr); ok && f.timeCall(call, "parts") {
+			return yes
 		}
-		l := f.resolve(idName(e.Object))
-		return l != nil && l.clock == "parts" && !l.written
+		if l := f.resolve(idName(e.Object)); l != nil && l.clock == "parts" {
+			return typed{kind: "weekday", locals: []*local{l}}
+		}
 	case *ast.IdentExpr:
-		l := f.resolve(e.Value)
-		return l != nil && l.clock == "weekday" && !l.written
+		if l := f.resolve(e.Value); l != nil && l.clock == "weekday" {
+			return typed{kind: "weekday", locals: []*local{l}}
+		}
 	}
-	return false
+	return typed{}
 }
 
-// clockOf is what a local declared as e holds of the time library: "parts"
-// for time.parts(…), "weekday" for a weekday name, "" for anything else.
-func (f *file) clockOf(e ast.Expr) string {
+// declared is what lint knows of a local declared as e: what it holds of
+// the time library ("parts", "weekday" or "") and its type.
+func (f *file) declared(e ast.Expr) (clock, kind string) {
 	if call, ok := e.(*ast.FuncCallExpr); ok && f.timeCall(call, "parts") {
-		return "parts"
+		return "parts", ""
 	}
-	if f.isWeekday(e) {
-		return "weekday"
+	if f.weekday(e).kind != "" {
+		return "weekday", "text"
 	}
-	return ""
+	return "", f.kind(e).kind
+}
+
+// reassigned reports whether one of ls is assigned after its declaration:
+// what its declaration said of it may no longer hold.
+func reassigned(ls []*local) bool {
+	return slices.ContainsFunc(ls, func(l *local) bool { return l.written })
 }
 
 // timeCall reports whether e calls time.name(…).

@@ -150,6 +150,7 @@ type local struct {
 	written bool              // assigned after its declaration
 	menu    int               // the line of the ivr.menu{…} it holds, 0 for none
 	clock   string            // what it holds of the time library: "parts", "weekday" or ""
+	kind    string            // "number" or "text" when its declaration says so
 }
 
 func (f *file) walk(chunk []ast.Stmt) {
@@ -232,9 +233,9 @@ func (f *file) stmt(s ast.Stmt, top bool) {
 			}
 			f.named(e, name)
 		}
-		clocks := make([]string, len(s.Exprs)) // read in the scope before the names
+		clocks, kinds := make([]string, len(s.Exprs)), make([]string, len(s.Exprs)) // read in the scope before the names
 		for i, e := range s.Exprs {
-			clocks[i] = f.clockOf(e)
+			clocks[i], kinds[i] = f.declared(e)
 		}
 		for i, name := range s.Names {
 			if top {
@@ -244,7 +245,7 @@ func (f *file) stmt(s ast.Stmt, top bool) {
 			if i < len(s.Exprs) {
 				l.lib = f.requireOf(s.Exprs[i])
 				l.menu = f.menuAt(s.Exprs[i])
-				l.clock = clocks[i]
+				l.clock, l.kind = clocks[i], kinds[i]
 			}
 		}
 	case *ast.FuncCallStmt:

@@ -40,3 +40,15 @@ end
 function on_call(session)
   return main
 end
+
+ivr.on("six", function(session, digits)
+  local n = tonumber(digits)
+  local key = digits:sub(1, 1)
+  if n == "6" then return main end --! warning: n == "6" is never true: n is a number and "6" is text, and Lua never finds a number equal to text; compare with 6
+  if key == 1 then return main end --! warning: key == 1 is never true: 1 is a number and key is text, and Lua never finds a number equal to text; compare with "1"
+  if #digits == "3" then return main end --! warning: #digits == "3" is never true
+  local changed = tonumber(digits)
+  changed = tostring(changed)
+  if changed == "6" then return main end
+  return main
+end)
