@@ -46,6 +46,7 @@ func (f *file) check(rel string, env Env, defined *names, definers map[string]in
 	c.params()
 	c.compares()
 	c.values()
+	c.declarations()
 	c.order()
 	c.silences()
 	c.sessions()

@@ -51,6 +51,11 @@ type Finding struct {
 	Line     int
 	Severity string
 	Message  string
+	// Decl and Same are set on a mistake in an ivr.menu or ivr.defaults
+	// table, reported at its key: loading the script reports the same
+	// mistake at Decl, the line where the table opens, in words holding Same.
+	Decl int
+	Same string
 }
 
 func (f Finding) String() string {
@@ -203,15 +208,22 @@ type names struct {
 	topCalls map[string]bool
 	// dynamic is set when some file sets or reads globals by computed names.
 	dynamic bool
+	// menus and positions are the literal ids of ivr.menu and ivr.on;
+	// someIDs is set when some id is not a literal, so lint cannot know them all.
+	menus, positions map[string]bool
+	someIDs          bool
 }
 
 func newNames() *names {
-	return &names{globals: map[string]bool{}, reads: map[string]bool{}, fields: map[string]bool{}, topCalls: map[string]bool{}}
+	return &names{globals: map[string]bool{}, reads: map[string]bool{}, fields: map[string]bool{}, topCalls: map[string]bool{},
+		menus: map[string]bool{}, positions: map[string]bool{}}
 }
 
 func (n *names) add(o *names) {
 	n.dynamic = n.dynamic || o.dynamic
-	for _, m := range [][2]map[string]bool{{n.globals, o.globals}, {n.reads, o.reads}, {n.fields, o.fields}, {n.topCalls, o.topCalls}} {
+	n.someIDs = n.someIDs || o.someIDs
+	for _, m := range [][2]map[string]bool{{n.globals, o.globals}, {n.reads, o.reads}, {n.fields, o.fields}, {n.topCalls, o.topCalls},
+		{n.menus, o.menus}, {n.positions, o.positions}} {
 		for k := range m[1] {
 			m[0][k] = true
 		}

@@ -32,6 +32,7 @@ type file struct {
 	returnCalls []returnCall // return f(…)
 	unused      []discard
 	menuCalls   []menuCall
+	decls       []declaration // ivr.menu{…} and ivr.defaults{…} tables
 	topDefs     []topDef
 	topLocals   []topDef         // locals the top level declares
 	locals      map[string][]int // lines where each local name is declared
@@ -547,6 +548,7 @@ func (f *file) call(e *ast.FuncCallExpr) {
 		f.attr(fn, true)
 		f.builder(fn, e)
 		f.menuOptions(fn, e)
+		f.declaration(fn, e)
 	default:
 		f.expr(fn)
 	}

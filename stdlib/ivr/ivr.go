@@ -195,24 +195,21 @@ func (m *Module) setDefaults(L *lua.LState) int {
 		m.mistake(L, "ivr.defaults", 1, at, "a table expected, such as ivr.defaults { voiceProfile = \"en-US-BenjaminRUS\" }; got "+L.Get(1).Type().String())
 		return 0
 	}
-	known := append(allParams(), menuSettings...)
 	var set map[string]bool // the parameters this call sets, to check them (NewAtLoad)
 	if m.vet {
 		set = map[string]bool{}
 	}
-	t.ForEach(func(k, v lua.LValue) {
-		name, ok := k.(lua.LString)
-		if !ok || !contains(known, string(name)) {
-			msg := fmt.Sprintf("unknown setting %s; ivr.defaults takes 8x8 parameter names (%s) and %s",
-				luaconv.Quote(lua.LVAsString(k)), strings.Join(allParams(), ", "), strings.Join(menuSettings, ", "))
-			if near := spelling.Closest(lua.LVAsString(k), known); near != "" {
-				msg = fmt.Sprintf("unknown setting %s: did you mean %s?", luaconv.Quote(lua.LVAsString(k)), near)
+	inOrder(t, func(k, v lua.LValue) {
+		name, _ := k.(lua.LString)
+		if msg := DefaultsKeyProblem(lua.LVAsString(k)); msg != "" || name == "" {
+			if msg == "" {
+				msg = fmt.Sprintf("keys are setting names; got the %s %s", k.Type(), k)
 			}
 			m.mistake(L, "ivr.defaults", 1, at, msg)
 			return
 		}
 		if contains(menuSettings, string(name)) {
-			if err := checkSetting(string(name), v); err != nil {
+			if err := CheckSetting(string(name), v); err != nil {
 				m.mistake(L, "ivr.defaults", 1, at, err.Error())
 				return
 			}
@@ -290,9 +287,27 @@ func valueProblem(a callflow.Action, set map[string]bool) error {
 // function: "app.lua:12".
 func where(L *lua.LState) string { return strings.TrimSuffix(L.Where(1), ":") }
 
-// checkSetting checks the value of a menu setting (see menuSettings) where it
+// DefaultsKeyProblem is what is wrong with key in an ivr.defaults table; ""
+// when ivr.defaults takes it.
+func DefaultsKeyProblem(key string) string {
+	known := append(allParams(), menuSettings...)
+	if contains(known, key) {
+		return ""
+	}
+	if near := spelling.Closest(key, known); near != "" {
+		return fmt.Sprintf("unknown setting %s: did you mean %s?", luaconv.Quote(key), near)
+	}
+	return fmt.Sprintf("unknown setting %s; ivr.defaults takes 8x8 parameter names (%s) and %s",
+		luaconv.Quote(key), strings.Join(allParams(), ", "), strings.Join(menuSettings, ", "))
+}
+
+// IsSetting reports whether name is a menu setting (other, no_input, tries,
+// on_too_many, repeat_key) rather than an 8x8 parameter.
+func IsSetting(name string) bool { return contains(menuSettings, name) }
+
+// CheckSetting checks the value of a menu setting (see menuSettings) where it
 // is written.
-func checkSetting(name string, v lua.LValue) error {
+func CheckSetting(name string, v lua.LValue) error {
 	switch name {
 	case "tries":
 		n, ok := v.(lua.LNumber)

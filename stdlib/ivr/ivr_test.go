@@ -250,8 +250,8 @@ func TestTreeProblems(t *testing.T) {
 		  ivr.on("after", 5)
 		  ivr.root({})
 		  ivr.root("main")`, []string{
-			`<string>:1: ivr.defaults: tries is how many wrong or missing answers a caller may give at a menu before on_too_many: a whole number from 1 to 100, got 0`,
 			`<string>:1: ivr.defaults: unknown setting "noOfTry": did you mean noOfTries?`,
+			`<string>:1: ivr.defaults: tries is how many wrong or missing answers a caller may give at a menu before on_too_many: a whole number from 1 to 100, got 0`,
 			`<string>:2: ivr.menu: menu "main" sets promptMessage: in a menu the key is prompt`,
 			`<string>:2: ivr.menu "main" option ["2"] is "mian", but no menu has that id (menus: cards, late, main); did you mean "main"?`,
 			`<string>:3: ivr.menu: menu key "on_to_many": did you mean on_too_many?`,

@@ -94,7 +94,7 @@ func (m *Module) menu(L *lua.LState) int {
 	}
 	captureParams := callflow.ParamNames(callflow.SayAndCapture)
 	var promptMessage lua.LValue
-	t.ForEach(func(k, v lua.LValue) {
+	inOrder(t, func(k, v lua.LValue) {
 		key := lua.LVAsString(k)
 		if n, ok := k.(lua.LNumber); ok {
 			key = n.String()
@@ -119,7 +119,7 @@ func (m *Module) menu(L *lua.LState) int {
 			}
 			mn.OnEnter = v
 		case contains(menuSettings, key):
-			if err := checkSetting(key, v); err != nil {
+			if err := CheckSetting(key, v); err != nil {
 				wrong(err.Error())
 				return
 			}
@@ -133,13 +133,7 @@ func (m *Module) menu(L *lua.LState) int {
 		case contains(captureParams, key):
 			mn.Params[key] = v
 		default:
-			msg := fmt.Sprintf("menu key %s: expected id, prompt, on_enter, %s, a key like [\"1\"], or a sayAndCapture parameter (%s)",
-				luaconv.Quote(key), strings.Join(menuSettings, ", "), strings.Join(captureParams[1:], ", "))
-			if near := spelling.Closest(key, append(append([]string{"id", "prompt", "on_enter"}, menuSettings...), captureParams[1:]...)); near != "" {
-				msg = fmt.Sprintf("menu key %s: did you mean %s? (a menu takes id, prompt, on_enter, %s, keys like [\"1\"], and sayAndCapture parameters)",
-					luaconv.Quote(key), near, strings.Join(menuSettings, ", "))
-			}
-			wrong(msg)
+			wrong(MenuKeyProblem(key))
 		}
 	})
 	name := "menu"
@@ -152,7 +146,7 @@ func (m *Module) menu(L *lua.LState) int {
 			wrong(name + " sets both prompt and promptMessage: a menu's text is prompt alone; remove promptMessage")
 		}
 	case promptMessage != nil:
-		wrong(name + " sets promptMessage: in a menu the key is prompt (prompt = \"…\"), the text the caller hears")
+		wrong(PromptMessageProblem(name))
 		mn.Prompt = lua.LVAsString(promptMessage)
 	default:
 		wrong(name + " needs a prompt: the text the caller hears (prompt = \"…\")")
@@ -198,6 +192,41 @@ func (m *Module) menu(L *lua.LState) int {
 	m.byTable[obj] = mn
 	L.Push(obj)
 	return 1
+}
+
+// MenuKeyProblem is what is wrong with key in an ivr.menu table; "" when a
+// menu takes it, and for promptMessage, whose mistake depends on the menu
+// (PromptMessageProblem). Values are checked apart: CheckSetting, 8x8's rules.
+func MenuKeyProblem(key string) string {
+	captureParams := callflow.ParamNames(callflow.SayAndCapture)
+	if key == "id" || key == "prompt" || key == "on_enter" || contains(menuSettings, key) || digitKey.MatchString(key) ||
+		contains(captureParams, key) {
+		return ""
+	}
+	if near := spelling.Closest(key, append(append([]string{"id", "prompt", "on_enter"}, menuSettings...), captureParams[1:]...)); near != "" {
+		return fmt.Sprintf("menu key %s: did you mean %s? (a menu takes id, prompt, on_enter, %s, keys like [\"1\"], and sayAndCapture parameters)",
+			luaconv.Quote(key), near, strings.Join(menuSettings, ", "))
+	}
+	return fmt.Sprintf("menu key %s: expected id, prompt, on_enter, %s, a key like [\"1\"], or a sayAndCapture parameter (%s)",
+		luaconv.Quote(key), strings.Join(menuSettings, ", "), strings.Join(captureParams[1:], ", "))
+}
+
+// PromptMessageProblem is said of a menu that sets promptMessage and no
+// prompt; name is `menu "id"`, or `menu` when it has no id.
+func PromptMessageProblem(name string) string {
+	return name + " sets promptMessage: in a menu the key is prompt (prompt = \"…\"), the text the caller hears"
+}
+
+// inOrder calls fn on each entry of t in the order of its keys, so that the
+// mistakes of one table are reported in the same order at every load.
+func inOrder(t *lua.LTable, fn func(k, v lua.LValue)) {
+	type entry struct{ k, v lua.LValue }
+	var entries []entry
+	t.ForEach(func(k, v lua.LValue) { entries = append(entries, entry{k, v}) })
+	sort.SliceStable(entries, func(i, j int) bool { return lua.LVAsString(entries[i].k) < lua.LVAsString(entries[j].k) })
+	for _, e := range entries {
+		fn(e.k, e.v)
+	}
 }
 
 // mistake reports a mistake in a declaration: at load it is noted, so that

@@ -108,7 +108,8 @@ func checkDir(ctx context.Context, dir string, opts explore.Options) ([]explore.
 	for i, file := range apps {
 		names[i] = strings.TrimSuffix(file, ".lua")
 	}
-	return append(lintApps(dir, apps, problems), problems...), names
+	found, kept := lintApps(dir, apps, problems)
+	return append(found, kept...), names
 }
 
 // lintEnv is what lint knows scripts may use: the sandbox's environment.
@@ -117,18 +118,33 @@ var lintEnv = sync.OnceValue(func() lint.Env {
 })
 
 // lintApps lints apps (files of dir) and the modules they require, as
-// problems; a finding that loading or exploring already reports at its line
-// (a builder's mistake on a path that runs) is left to that report.
-func lintApps(dir string, apps []string, reported []explore.Problem) []explore.Problem {
+// problems, with what loading or exploring reported (reported) that lint does
+// not say better. A finding that loading or exploring already reports at its
+// line (a builder's mistake on a path that runs) is left to that report; a
+// mistake in an ivr.menu or ivr.defaults table, which lint finds at its key,
+// is said by lint, and loading's report of it at the table's line is dropped.
+func lintApps(dir string, apps []string, reported []explore.Problem) (found, kept []explore.Problem) {
 	root, err := os.OpenRoot(dir) // no link leads lint out of the folder
 	if err != nil {
-		return nil
+		return nil, reported
 	}
 	defer root.Close()
-	var out []explore.Problem
-	for _, f := range lint.Apps(root.FS(), apps, lintEnv()) {
+	findings := lint.Apps(root.FS(), apps, lintEnv())
+	said := map[string][]string{} // table line → what lint said of its keys
+	for _, f := range findings {
+		if f.Same != "" {
+			decl := fmt.Sprintf("%s:%d", f.File, f.Decl)
+			said[decl] = append(said[decl], f.Same)
+		}
+	}
+	for _, p := range reported {
+		if !sameAtKeys(p, said[p.Where]) {
+			kept = append(kept, p)
+		}
+	}
+	for _, f := range findings {
 		where := fmt.Sprintf("%s:%d", f.File, f.Line)
-		if slices.ContainsFunc(reported, func(p explore.Problem) bool {
+		if f.Same == "" && slices.ContainsFunc(kept, func(p explore.Problem) bool {
 			return strings.Contains(p.Where+": "+p.Message, where) && strings.Contains(p.Message, f.Message)
 		}) {
 			continue
@@ -137,9 +153,22 @@ func lintApps(dir string, apps []string, reported []explore.Problem) []explore.P
 		if f.Severity == lint.Error {
 			severity = explore.Error
 		}
-		out = append(out, explore.Problem{Severity: severity, App: strings.TrimSuffix(f.File, ".lua"), Where: where, Message: f.Message})
+		found = append(found, explore.Problem{Severity: severity, App: strings.TrimSuffix(f.File, ".lua"), Where: where, Message: f.Message})
 	}
-	return out
+	return found, kept
+}
+
+// sameAtKeys reports whether loading's problem p, at the line where a table
+// opens, says only what lint said at its keys (same): every mistake it names
+// is one of them, and no 8x8 parameter's problem is left over.
+func sameAtKeys(p explore.Problem, same []string) bool {
+	rest, matched := p.Message, false
+	for _, s := range same {
+		if strings.Contains(rest, s) {
+			rest, matched = strings.Replace(rest, s, "", 1), true
+		}
+	}
+	return matched && !strings.Contains(rest, "params.")
 }
 
 // How serve vets an app: in the background of live calls, one app at a time.
@@ -237,7 +266,8 @@ func (v *vetter) explore(s *engine.Scripts, app string, yields bool) (err error)
 		return nil
 	}
 	var errs []string
-	for _, p := range append(lintApps(s.Dir, []string{file}, res.Problems), res.Problems...) {
+	found, kept := lintApps(s.Dir, []string{file}, res.Problems)
+	for _, p := range append(found, kept...) {
 		if p.Severity == explore.Error {
 			errs = append(errs, p.String())
 		}

@@ -52,3 +52,20 @@ ivr.on("six", function(session, digits)
   if changed == "6" then return main end
   return main
 end)
+
+-- Mistakes in the tables of ivr.defaults and ivr.menu, at their keys.
+ivr.defaults {
+  noOfTry = 2, --! error: ivr.defaults: unknown setting "noOfTry": did you mean noOfTries?
+  tries = 0, --! error: ivr.defaults: tries is how many wrong or missing answers a caller may give at a menu before on_too_many: a whole number from 1 to 100, got 0
+  speed = 2.5, --! error: ivr.defaults: -1009 Invalid call flow entry provided. params.speed: must have a maximum value of 2
+}
+local cards = ivr.menu {
+  id = "cards",
+  promptMessage = "Cards.", --! error: ivr.menu: menu "cards" sets promptMessage: in a menu the key is prompt (prompt = "…"), the text the caller hears
+  speed = 3, --! error: ivr.menu "cards": -1009 Invalid call flow entry provided. params.speed: must have a maximum value of 2
+  on_to_many = "main", --! error: ivr.menu: menu key "on_to_many": did you mean on_too_many?
+  ["9"] = "mian", --! error: ivr.menu "cards" option ["9"] is "mian", but no menu has that id; did you mean "main"?
+  other = "nowhere", --! error: ivr.menu "cards" other is "nowhere", but no menu has that id; to speak text use ivr.say("nowhere")
+  no_input = "six", -- an ivr.on position: loading says what is wrong
+  ["1"] = "main", ["2"] = "cards", maxDigits = 1, repeat_key = "*",
+}
