@@ -6,10 +6,13 @@
 // field a session does not have (session.var), a handler luaivr never calls
 // because its name is misspelt (on_dmtf) or it is local, a handler defined
 // twice, a module the folder does not have, a global set in a handler (gone
-// at the next event), digits compared with a number, a reply built and thrown
-// away (ivr.say("Hi") without return, return a, b, a menu called), and 8x8
-// parameters written in a builder's or an action's table that 8x8 does not
-// take (digitTimout) or would refuse.
+// at the next event), digits compared with a number, a number compared with
+// text and a weekday with a name time never gives (values.go), a global read
+// at load before its definition, a reply built and thrown away (ivr.say("Hi")
+// without return, return a, b, a menu called), a handler or option that
+// returns nothing, 8x8 parameters written in a builder's or an action's table
+// that 8x8 does not take (digitTimout) or would refuse, and the mistakes of
+// ivr.menu and ivr.defaults tables at their keys (menus.go).
 //
 // It knows what a script may use from the environment the sandbox really
 // gives scripts (Env), so a library added to the stdlib is known here at once.
