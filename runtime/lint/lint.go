@@ -215,6 +215,9 @@ type names struct {
 	// someIDs is set when some id is not a literal, so lint cannot know them all.
 	menus, positions map[string]bool
 	someIDs          bool
+	// tooMany is set when an ivr.defaults may set on_too_many (or its table
+	// is not a literal): a menu's tries then need none of their own.
+	tooMany bool
 }
 
 func newNames() *names {
@@ -225,6 +228,7 @@ func newNames() *names {
 func (n *names) add(o *names) {
 	n.dynamic = n.dynamic || o.dynamic
 	n.someIDs = n.someIDs || o.someIDs
+	n.tooMany = n.tooMany || o.tooMany
 	for _, m := range [][2]map[string]bool{{n.globals, o.globals}, {n.reads, o.reads}, {n.fields, o.fields}, {n.topCalls, o.topCalls},
 		{n.menus, o.menus}, {n.positions, o.positions}} {
 		for k := range m[1] {

@@ -43,8 +43,13 @@ func (f *file) declaration(fn *ast.AttrGetExpr, e *ast.FuncCallExpr) {
 		if !ok {
 			if key.Value == "menu" {
 				f.defs.someIDs = true
+			} else {
+				f.defs.tooMany = true
 			}
 			return
+		}
+		if key.Value == "defaults" && literal(t, "on_too_many") != nil {
+			f.defs.tooMany = true
 		}
 		f.decls = append(f.decls, declaration{what: "ivr." + key.Value, line: e.Line(), table: t})
 		if key.Value != "menu" {
@@ -137,6 +142,9 @@ func (c *checker) declarations() {
 				}
 				if err := ivr.CheckSetting(k.Value, v); err != nil {
 					say(line, err.Error(), d.what+": "+err.Error())
+				} else if n, ok := v.(lua.LNumber); ok && k.Value == "tries" && d.what == "ivr.menu" && !c.defined.tooMany && literal(d.table, "on_too_many") == nil {
+					problem := ivr.TriesProblem(int(n))
+					say(line, problem, name+" "+problem)
 				} else if s, ok := fl.Value.(*ast.StringExpr); ok && k.Value != "repeat_key" {
 					c.menuID(say, line, name, k.Value, s.Value)
 				}
@@ -170,7 +178,7 @@ func (c *checker) declarations() {
 // menuID reports an option or a setting naming a menu id that no ivr.menu
 // of the app declares, when lint knows every id the app declares.
 func (c *checker) menuID(say func(line int, same, msg string), line int, name, what, id string) {
-	if c.defined.someIDs || c.defined.menus[id] || c.defined.positions[id] {
+	if c.defined.someIDs || c.defined.dynamic || c.defined.menus[id] || c.defined.positions[id] {
 		return
 	}
 	same := fmt.Sprintf("%s is %s, but no menu has that id", what, luaconv.Quote(id))

@@ -211,6 +211,12 @@ func MenuKeyProblem(key string) string {
 		luaconv.Quote(key), strings.Join(menuSettings, ", "), strings.Join(captureParams[1:], ", "))
 }
 
+// TriesProblem is said of a menu that allows n tries with no on_too_many,
+// in the menu or in ivr.defaults.
+func TriesProblem(n int) string {
+	return fmt.Sprintf("allows %d tries but says nothing after them: add on_too_many = <what the caller gets> (here or in ivr.defaults)", n)
+}
+
 // PromptMessageProblem is said of a menu that sets promptMessage and no
 // prompt; name is `menu "id"`, or `menu` when it has no id.
 func PromptMessageProblem(name string) string {
@@ -374,7 +380,7 @@ func (m *Module) Loaded() []Problem {
 			report(mn.Where, what+" "+s, m.resolve(mn.Settings[s], 0))
 		}
 		if n := m.Tries(mn); n > 0 && m.setting(mn, "on_too_many") == nil {
-			report(mn.Where, what, fmt.Errorf("allows %d tries but says nothing after them: add on_too_many = <what the caller gets> (here or in ivr.defaults)", n))
+			report(mn.Where, what, errors.New(TriesProblem(n)))
 		}
 		report(m.settingAt(mn, "repeat_key"), what, m.repeatable(mn))
 		if noted[mn.Where] {

@@ -87,8 +87,7 @@ function on_end(session, summary) log.info("ended") end`, ""},
 
 // A mistake in an ivr.menu or ivr.defaults table is reported once, at its
 // key's line: lint says it there, and loading's report of it at the line
-// where the table opens is dropped. A mistake lint cannot see at a key
-// (tries without on_too_many) stays at the table's line.
+// where the table opens is dropped.
 func TestMenuMistakesAtTheirKeys(t *testing.T) {
 	t.Parallel()
 	dir := writeApp(t, "bank.lua", `ivr.defaults {
@@ -117,7 +116,7 @@ function on_call(session) return main end
 		`bank.lua:8: error: ivr.menu "main": -1009 Invalid call flow entry provided. params.speed: must have a maximum value of 2`,
 		`bank.lua:9: error: ivr.menu: menu key "on_to_many": did you mean on_too_many?`,
 		`bank.lua:10: error: ivr.menu "main" option ["1"] is "mian", but no menu has that id; did you mean "main"?`,
-		`bank.lua:5: error: ivr.menu "main" allows 2 tries but says nothing after them`,
+		`bank.lua:11: error: ivr.menu "main" allows 2 tries but says nothing after them`,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d problems, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))

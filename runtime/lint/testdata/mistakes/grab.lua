@@ -68,4 +68,6 @@ local cards = ivr.menu {
   other = "nowhere", --! error: ivr.menu "cards" other is "nowhere", but no menu has that id; to speak text use ivr.say("nowhere")
   no_input = "six", -- an ivr.on position: loading says what is wrong
   ["1"] = "main", ["2"] = "cards", maxDigits = 1, repeat_key = "*",
+  tries = 3, --! error: ivr.menu "cards" allows 3 tries but says nothing after them: add on_too_many
 }
+ivr.menu { id = "kept", prompt = "x", tries = 2, on_too_many = "main" }
