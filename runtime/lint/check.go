@@ -360,8 +360,27 @@ func (c *checker) localHandlers() {
 var answering = []string{"on_call", "on_dtmf", "on_timeout"}
 
 // answers says who fn is when what it returns is a reply: an answering
-// handler, or a menu option or ivr.on answer (not an on_enter); "" otherwise.
+// handler, a menu option or ivr.on answer (not an on_enter), or a function
+// of a table that one of those picks from and returns the result of
+// (return states[step](session, digits)); "" otherwise.
 func (c *checker) answers(fn *function) string {
+	if who := c.answersItself(fn); who != "" {
+		return who
+	}
+	if tf, ok := c.inTable[fn.expr]; ok {
+		for _, rc := range c.returnCalls {
+			if rc.table == tf.table {
+				if who := c.answersItself(rc.fn); who != "" {
+					return fmt.Sprintf("%s.%s, whose result %s returns (line %d),", tf.table, tf.field, who, rc.line)
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// answersItself is answers but for functions picked from a table.
+func (c *checker) answersItself(fn *function) string {
 	if name := c.boundGlobal[fn.expr]; slices.Contains(answering, name) {
 		return name
 	}
@@ -387,7 +406,7 @@ func (c *checker) replied() map[string]replyVia {
 	for changed := true; changed; {
 		changed = false
 		for _, rc := range c.returnCalls {
-			if _, done := out[rc.callee]; done {
+			if _, done := out[rc.callee]; done || rc.callee == "" {
 				continue
 			}
 			via, ok := replyVia{who: c.answers(rc.fn), line: rc.line}, false
@@ -414,7 +433,7 @@ func (c *checker) silences() {
 			continue
 		}
 		hint := ""
-		if who == "on_dtmf" || who == "on_timeout" {
+		if strings.Contains(who, "on_dtmf") || strings.Contains(who, "on_timeout") {
 			hint = ", or hand the digits to the menus: return ivr.route(session, digits)"
 		}
 		c.report(r.line, Warning, "%s returns nothing here: the caller would hear silence, so luaivr answers with the app's fallback; return a reply (ivr.hangup(), a menu, a list of actions)%s", who, hint)

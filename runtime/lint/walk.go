@@ -40,9 +40,10 @@ type file struct {
 	// options are the function literals given to ivr.menu and ivr.on:
 	// they receive (session, digits).
 	options     map[*ast.FunctionExpr]bool
-	enters      map[*ast.FunctionExpr]bool   // the options that are a menu's on_enter: they answer nothing
-	boundGlobal map[*ast.FunctionExpr]string // the global a function literal is assigned to
-	globalFuncs map[string]*ast.FunctionExpr // the function each global holds, when the script writes one
+	enters      map[*ast.FunctionExpr]bool       // the options that are a menu's on_enter: they answer nothing
+	boundGlobal map[*ast.FunctionExpr]string     // the global a function literal is assigned to
+	inTable     map[*ast.FunctionExpr]tableField // the table a function is a field of: function states.day(…)
+	globalFuncs map[string]*ast.FunctionExpr     // the function each global holds, when the script writes one
 	scopes      []map[string]*local
 	fn          *function // the function being walked; nil at the top level
 }
@@ -109,9 +110,24 @@ type nilReturn struct {
 	fn   *function
 }
 
-// returnCall is a return of what a named function returns: return bye("…").
+// tableField is a function's place in a table: states.day.
+type tableField struct{ table, field string }
+
+// fieldOf is the place obj.key names, when obj is a name.
+func fieldOf(obj, key ast.Expr) (tableField, bool) {
+	t := idName(obj)
+	k, ok := key.(*ast.StringExpr)
+	if t == "" || !ok {
+		return tableField{}, false
+	}
+	return tableField{t, k.Value}, true
+}
+
+// returnCall is a return of what a named function returns: return bye("…"),
+// or a function of a table picked at run time: return states[step](…).
 type returnCall struct {
-	callee string
+	callee string // the function's name; "" when picked from table
+	table  string
 	line   int
 	fn     *function
 }
@@ -152,6 +168,7 @@ type local struct {
 	menu    int               // the line of the ivr.menu{…} it holds, 0 for none
 	clock   string            // what it holds of the time library: "parts", "weekday" or ""
 	kind    string            // "number" or "text" when its declaration says so
+	picked  string            // the table it holds a field of, picked at run time: local step = states[id]
 }
 
 func (f *file) walk(chunk []ast.Stmt) {
@@ -159,6 +176,7 @@ func (f *file) walk(chunk []ast.Stmt) {
 	f.options = map[*ast.FunctionExpr]bool{}
 	f.enters = map[*ast.FunctionExpr]bool{}
 	f.boundGlobal = map[*ast.FunctionExpr]string{}
+	f.inTable = map[*ast.FunctionExpr]tableField{}
 	f.locals = map[string][]int{}
 	f.push()
 	f.block(chunk, true)
@@ -214,6 +232,13 @@ func (f *file) stmt(s ast.Stmt, top bool) {
 			if i < len(s.Rhs) {
 				rhs = s.Rhs[i]
 			}
+			if a, ok := lhs.(*ast.AttrGetExpr); ok { // states.day = function(…) … end
+				if fe, ok := rhs.(*ast.FunctionExpr); ok {
+					if tf, ok := fieldOf(a.Object, a.Key); ok {
+						f.inTable[fe] = tf
+					}
+				}
+			}
 			f.assign(lhs, rhs, top)
 		}
 	case *ast.LocalAssignStmt:
@@ -247,6 +272,8 @@ func (f *file) stmt(s ast.Stmt, top bool) {
 				l.lib = f.requireOf(s.Exprs[i])
 				l.menu = f.menuAt(s.Exprs[i])
 				l.clock, l.kind = clocks[i], kinds[i]
+				l.picked = f.pickedFrom(s.Exprs[i])
+				f.tableFields(name, s.Exprs[i])
 			}
 		}
 	case *ast.FuncCallStmt:
@@ -317,8 +344,15 @@ func (f *file) stmt(s ast.Stmt, top bool) {
 			case *ast.NilExpr:
 				f.nilReturns = append(f.nilReturns, nilReturn{line: s.Line(), fn: f.fn})
 			case *ast.FuncCallExpr:
+				rc := returnCall{line: s.Line(), fn: f.fn, table: f.pickedFrom(e.Func)}
 				if id, ok := e.Func.(*ast.IdentExpr); ok {
-					f.returnCalls = append(f.returnCalls, returnCall{callee: id.Value, line: s.Line(), fn: f.fn})
+					rc.callee = id.Value
+					if l := f.resolve(id.Value); l != nil && l.picked != "" {
+						rc.callee, rc.table = "", l.picked
+					}
+				}
+				if rc.callee != "" || rc.table != "" {
+					f.returnCalls = append(f.returnCalls, rc)
 				}
 			}
 		default:
@@ -347,7 +381,38 @@ func (f *file) funcDef(s *ast.FuncDefStmt, top bool) {
 			name = k.Value
 		}
 		f.function(s.Func, name, false)
+		if tf, ok := fieldOf(fn.Object, fn.Key); ok {
+			f.inTable[s.Func] = tf
+		}
 		f.assign(fn, s.Func, top)
+	}
+}
+
+// pickedFrom is the table e picks a field of by a value known only at run
+// time (states[session.action_id]); "" for anything else.
+func (f *file) pickedFrom(e ast.Expr) string {
+	a, ok := e.(*ast.AttrGetExpr)
+	if !ok {
+		return ""
+	}
+	if _, named := a.Key.(*ast.StringExpr); named {
+		return ""
+	}
+	return idName(a.Object)
+}
+
+// tableFields records the function literals of a table literal assigned to
+// name: local states = { dob = function(session, digits) … end }.
+func (f *file) tableFields(name string, e ast.Expr) {
+	t, ok := e.(*ast.TableExpr)
+	if !ok || name == "" {
+		return
+	}
+	for _, fl := range t.Fields {
+		k, named := fl.Key.(*ast.StringExpr)
+		if fe, ok := fl.Value.(*ast.FunctionExpr); ok && named {
+			f.inTable[fe] = tableField{name, k.Value}
+		}
 	}
 }
 

@@ -71,3 +71,25 @@ local cards = ivr.menu {
   tries = 3, --! error: ivr.menu "cards" allows 3 tries but says nothing after them: add on_too_many
 }
 ivr.menu { id = "kept", prompt = "x", tries = 2, on_too_many = "main" }
+
+-- Steps of a hand-written state machine, picked from a table at run time.
+local steps = {
+  dob = function(session, digits)
+    if #digits < 8 then return nil end --! warning: steps.dob, whose result a menu option returns (line 91), returns nothing here
+    return main
+  end,
+}
+function steps.pin(session, digits)
+  if digits == "" then return end --! warning: steps.pin, whose result a menu option returns (line 91), returns nothing here
+  return main
+end
+steps.day = function(session, digits)
+  return --! warning: steps.day, whose result a menu option returns
+end
+ivr.on("step", function(session, digits)
+  local step = steps[session.vars.step]
+  if step then return step(session, digits) end
+  return main
+end)
+local notes = {}
+function notes.say(session) return end
