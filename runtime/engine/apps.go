@@ -107,6 +107,14 @@ type Scripts struct {
 	loading *loading
 }
 
+// Refused reports whether the app's file, as it is now, is a version that was
+// refused (it failed to load or to pass vet): while it is, the app serves its
+// previous version, if any.
+func (s *Scripts) Refused(name string) bool {
+	_, ok := s.refused[name]
+	return ok
+}
+
 // source is one file of the folder, compiled.
 type source struct {
 	sum   [sha256.Size]byte // of the content, or of why it could not be read

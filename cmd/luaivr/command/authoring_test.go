@@ -97,9 +97,9 @@ func TestVars(t *testing.T) {
   return { ivr.say(table.concat(out, " ")), ivr.hangup() }
 end`})
 	out, err := runLuaivr(t, []string{"LUAIVR_SCRIPTS=" + dir}, "simulate", "vars", "--keys", "",
-		"--var", "account=00123456", "--var", "number=12345678", "--var", "twenty=12345678901234567890", "--var", "name=Ann",
+		"--var", "account=00123456", "--var", "number=12345678", "--var", "twenty=12345678901234567890", "--var", "name=Tan, Ann",
 		"--var-json", "tries=2", "--var-json", "vip=true", "--var-json", "big=12345678901234567890")
-	want := "account=string:00123456 number=string:12345678 twenty=string:12345678901234567890 name=string:Ann " +
+	want := "account=string:00123456 number=string:12345678 twenty=string:12345678901234567890 name=string:Tan, Ann " +
 		"tries=number:2 vip=boolean:true big=number:1.2345678901234567e+19"
 	if err != nil || !strings.Contains(out, want) {
 		t.Fatalf("%v\n%s\nwant %s", err, out, want)
@@ -136,6 +136,7 @@ end`,
 		{env: []string{scripts}, args: []string{"test"}, want: "PASS (1 test)"},
 		{args: []string{"check", "--scripts", dir}, want: "checked 1 apps (app): 0 errors"},
 		{args: []string{"check", dir}, want: "checked 1 apps (app): 0 errors"},
+		{env: []string{scripts}, args: []string{"check", "app"}, fail: true, want: "check app: check takes a script folder, not an app"},
 		// --deadline reaches every command that runs a handler.
 		{env: []string{scripts, "LUAIVR_DEADLINE=1ms"}, args: []string{"graph", "app"}, want: "deadline"},
 		{env: []string{scripts, "LUAIVR_DEADLINE=1ms"}, args: []string{"check"}, fail: true, want: "deadline"},
@@ -228,5 +229,10 @@ end`
 			t.Errorf("%q was logged %d times", refusal, n)
 		}
 	}
+	// Broken, then put back as it was served: the refusal is withdrawn, and said.
+	write("clock.lua", broken+"\n-- again")
+	eventually(t, "the second refusal", func() bool { return strings.Count(p.stderr.String(), "clock.lua: fails check") == 2 })
+	write("clock.lua", ok+"\n-- fixed")
+	waitLog(`"msg":"script refusal withdrawn: the file is back to the version being served","app":"clock"`)
 	p.stop(t)
 }

@@ -27,6 +27,9 @@ func Main(args []string) int {
 		Commands:       []*cli.Command{serveCommand(), devCommand(), simulateCommand(), testCommand(), checkCommand(), graphCommand(), sessionsCommand(), editorCommand(), callCommand(), benchCommand()},
 		ErrWriter:      os.Stderr,
 		ExitErrHandler: func(*cli.Context, error) {},
+		// A repeated flag (--var, --input) is repeated, never split at commas:
+		// --var "note=Hello, world" is one value.
+		DisableSliceFlagSeparator: true,
 	}
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"} // not -v: test's verbose
 	if err := app.Run(flagsFirst(app, args)); err != nil {
@@ -45,10 +48,30 @@ func Main(args []string) int {
 // version is the module version the binary was built from (go install
 // …@v1.2.3), or "devel" for a build from a work tree.
 func version() string {
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		return info.Main.Version
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
 	}
-	return "devel"
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	// Built from a checkout: the commit it was built from says which code this is.
+	v, rev, modified := "devel", "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if rev != "" {
+		v += " " + rev[:min(12, len(rev))]
+		if modified {
+			v += " (modified)"
+		}
+	}
+	return v
 }
 
 // flagsFirst moves a command's flags in front of its arguments, so that

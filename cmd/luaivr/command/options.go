@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -93,9 +94,20 @@ func scriptsDir(c *cli.Context, argIsDir bool) (string, error) {
 		return "", err
 	}
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		arg := c.Args().First()
+		if argIsDir && arg != "" && isAppIn(c.String("scripts"), arg) {
+			return "", fmt.Errorf("%s %s: %s takes a script folder, not an app, and looks at every app in it: luaivr %s --scripts %s (or luaivr %s %s)",
+				c.Command.Name, arg, c.Command.Name, c.Command.Name, c.String("scripts"), c.Command.Name, c.String("scripts"))
+		}
 		return "", fmt.Errorf("script folder %s not found: run from the folder that holds it, or pass --scripts DIR", dir)
 	}
 	return dir, nil
+}
+
+// isAppIn reports whether name (restaurant, or restaurant.lua) is an app of dir.
+func isAppIn(dir, name string) bool {
+	st, err := os.Stat(filepath.Join(dir, strings.TrimSuffix(name, ".lua")+".lua"))
+	return err == nil && !st.IsDir()
 }
 
 // scriptsArg names the script folder as scriptsDir does, existing or not

@@ -192,14 +192,20 @@ func serve(c *cli.Context) error {
 			if len(changed) > 0 {
 				logger.Info("scripts loaded", "changed", changed, "apps", eng.Scripts().Names())
 			}
-			for _, name := range changed {
-				if again, was := refusedApps[name]; was {
+			served := eng.Scripts()
+			for name, again := range refusedApps {
+				switch {
+				case served.Refused(name) || served.Apps[name] == nil:
+				case slices.Contains(changed, name):
 					delete(refusedApps, name)
-					msg := "script served: its refusal is fixed"
+					msg := "script served: its refusal is fixed" // a file never served before
 					if again {
 						msg = "script served again: its refusal is fixed"
 					}
 					logger.Info(msg, "app", name, "file", name+".lua")
+				default: // the file went back to the version that kept serving
+					delete(refusedApps, name)
+					logger.Info("script refusal withdrawn: the file is back to the version being served", "app", name, "file", name+".lua")
 				}
 			}
 		})
