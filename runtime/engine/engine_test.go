@@ -415,7 +415,7 @@ function on_dtmf(session, digits)
   if digits == "5" then (string.rep("(", 5000) .. body):find("%b()") end
   return ivr.say("answered " .. digits)
 end`})
-	h := newHarness(t, dir, engine.Options{Deadline: 30 * time.Millisecond, Concurrency: 1})
+	h := newHarness(t, dir, engine.Options{Deadline: 300 * time.Millisecond, Concurrency: 1})
 	for _, keys := range []string{"1", "2", "3", "4", "5"} {
 		if got := replyText(t, h.post(newCall(shapeDTMF, true).keys(keys), "parse")); !strings.Contains(got, "We are sorry") {
 			t.Fatalf("keys %s: the stuck match was answered %q", keys, got)

@@ -41,6 +41,11 @@ func newHarness(t testing.TB, dir string, opts engine.Options) *harness {
 	}
 	t.Cleanup(func() { st.Close() })
 	logs := &syncBuffer{}
+	if opts.Deadline == 0 {
+		// Time no busy machine runs out of (the race detector, a browser test
+		// beside): a test about deadlines sets its own.
+		opts.Deadline = 2 * time.Second
+	}
 	opts.Store = st
 	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	eng, err := engine.New(scripts, opts)

@@ -71,6 +71,9 @@ func instance(t *testing.T, s store.Store, opts engine.Options) *engine.Engine {
 	if opts.Store == nil {
 		opts.Store = s
 	}
+	if opts.Deadline == 0 { // time no busy machine runs out of: these cases are about the store
+		opts.Deadline = 2 * time.Second
+	}
 	eng, err := engine.New(scripts, opts)
 	if err != nil {
 		t.Fatal(err)

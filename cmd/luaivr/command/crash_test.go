@@ -30,7 +30,8 @@ end`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	data := t.TempDir()
-	env := []string{"LUAIVR_SCRIPTS=" + scripts, "LUAIVR_ADMIN_TOKEN=tok", "LUAIVR_RELOAD_INTERVAL=0"}
+	// A deadline no busy machine misses: a fallback would be answered but count nothing.
+	env := []string{"LUAIVR_SCRIPTS=" + scripts, "LUAIVR_ADMIN_TOKEN=tok", "LUAIVR_RELOAD_INTERVAL=0", "LUAIVR_DEADLINE=2s"}
 
 	const callers = 4
 	acked := make([]map[string]string, callers) // per caller: eventId → reply
