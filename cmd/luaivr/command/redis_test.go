@@ -216,3 +216,22 @@ func checkStored(t *testing.T, storeURL string, calls int) {
 	}
 
 }
+
+// A session id with a newline or a tab (a webhook may carry one) is printed
+// quoted by sessions list, so it cannot break the table or pass for a row.
+func TestSessionsListQuotesControlCharacters(t *testing.T) {
+	t.Parallel()
+	url := "badger://" + t.TempDir()
+	s, err := store.Open(url, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Register(t.Context(), store.Session{ID: "evil\nfake-row\tx", Created: time.Now(), Updated: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	out, err := runLuaivr(t, nil, "sessions", "list", "--store", url)
+	if err != nil || !strings.Contains(out, `"evil\nfake-row\tx"`) || strings.Contains(out, "\nfake-row") {
+		t.Fatalf("sessions list of a session id with a newline: %v\n%s", err, out)
+	}
+}
