@@ -96,7 +96,7 @@ func ParseURL(raw string) (Config, error) {
 	}
 	cfg := Config{Timeout: store.DefaultTimeout, Prefix: DefaultPrefix, MaxEntries: DefaultMaxEntries}
 	bad := func(format string, args ...any) (Config, error) {
-		return Config{}, fmt.Errorf("redisstore: %s: %s", u.Redacted(), fmt.Sprintf(format, args...))
+		return Config{}, fmt.Errorf("redisstore: %s: %s", redact(u), fmt.Sprintf(format, args...))
 	}
 	scheme, sentinel := strings.CutSuffix(u.Scheme, "+sentinel")
 	switch scheme {
@@ -146,7 +146,10 @@ func ParseURL(raw string) (Config, error) {
 		}
 	}
 	for k, vs := range u.Query() {
-		v := vs[len(vs)-1]
+		if len(vs) > 1 {
+			return bad("%s is given %d times: give each option once", k, len(vs))
+		}
+		v := vs[0]
 		switch k {
 		case "timeout":
 			cfg.Timeout, err = time.ParseDuration(v)
@@ -158,8 +161,10 @@ func ParseURL(raw string) (Config, error) {
 				return bad("wait=%q is not a number of replicas", v)
 			}
 		case "prefix":
-			if cfg.Prefix = v; v == "" || strings.ContainsAny(v, "{}") {
-				return bad("prefix=%q: give a non-empty prefix without { or }", v)
+			// Without a colon the prefix is the first part of every key, so
+			// that two prefixes never share a key (P:kv would be inside P's kv).
+			if cfg.Prefix = v; v == "" || strings.ContainsAny(v, "{}:") {
+				return bad("prefix=%q: give a non-empty prefix without {, } or :", v)
 			}
 		case "max_entries":
 			if cfg.MaxEntries, err = strconv.Atoi(v); err != nil || cfg.MaxEntries < 1 {
@@ -173,10 +178,24 @@ func ParseURL(raw string) (Config, error) {
 			return bad("unknown option %q (known: timeout, wait, prefix, max_entries, cluster)", k)
 		}
 	}
+	if len(cfg.Addrs) > 1 && !cfg.Cluster && cfg.Sentinel == "" {
+		return bad("several hosts: add ?cluster=1 for the nodes of a Cluster, or write redis+sentinel:// for Sentinels (one Redis is one host)")
+	}
 	if cfg.Cluster && (cfg.Sentinel != "" || cfg.DB != 0) {
 		return bad("a Cluster has no Sentinel and only database 0")
 	}
 	return cfg, nil
+}
+
+// redact is u for messages, without what its userinfo holds: in
+// redis://secret@host the one name is the password.
+func redact(u *url.URL) string {
+	if u.User == nil {
+		return u.String()
+	}
+	c := *u
+	c.User = url.User("xxxxx")
+	return c.String()
 }
 
 // Store is a store.Store in Redis. Open it with Open.
@@ -211,7 +230,7 @@ func Open(raw string, opts store.Options) (*Store, error) {
 		return nil, err
 	}
 	u, _ := url.Parse(raw)
-	where := u.Redacted()
+	where := redact(u)
 	co := rueidis.ClientOption{
 		InitAddress:       cfg.Addrs,
 		Username:          cfg.Username,
@@ -254,9 +273,13 @@ func Open(raw string, opts store.Options) (*Store, error) {
 	return s, nil
 }
 
-// checkMode refuses a Cluster node named without ?cluster=1: every key of
-// another slot would fail.
+// checkMode refuses a Cluster node named without ?cluster=1 (every key of
+// another slot would fail), and ?cluster=1 on a Redis that is no Cluster
+// (what the operator believes of the setup is wrong).
 func (s *Store) checkMode() error {
+	if s.cfg.Cluster && !s.cluster {
+		return fmt.Errorf("redisstore: %s is not a Redis Cluster (cluster_enabled is off): remove ?cluster=1, or name the Cluster's nodes", s.where)
+	}
 	if s.cluster || s.cfg.Sentinel != "" {
 		return nil
 	}
@@ -333,7 +356,7 @@ func (s *Store) fail(parent context.Context, what string, err error) error {
 		return fmt.Errorf("redisstore: %s: %w", what, cerr)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		err = fmt.Errorf("no answer within %v (timeout=)", s.cfg.Timeout)
+		err = fmt.Errorf("no answer within %v (the store URL's ?timeout=)", s.cfg.Timeout)
 	}
 	return fmt.Errorf("redisstore: %s at %s: %v: %w", what, s.where, err, store.ErrUnavailable)
 }

@@ -87,14 +87,19 @@ func TestParseURL(t *testing.T) {
 		{"redis://h/0/1", "the path is /db"},
 		{"redis://h?timeout=0", "positive duration"},
 		{"redis://h?wait=-1", "replicas"},
-		{"redis://h?prefix=a{b}", "without { or }"},
+		{"redis://h?prefix=a{b}", "without {, } or :"},
 		{"redis://h?max_entries=0", "max_entries"},
 		{"redis://h?cluster=yes", "cluster=1"},
 		{"redis://h?db=1", `unknown option "db"`},
 		{"redis://h1:1,h2:2/1?cluster=1", "only database 0"},
 		{"redis://h1,h2:2", "give each host of a list its port"},
 		{"redis+sentinel://s1", "no master set"},
-		{"redis://u:secret@h?bogus=1", "redis://u:xxxxx@h"},
+		{"redis://u:secret@h?bogus=1", "redis://xxxxx@h"},
+		{"redis://secret@h?bogus=1", "redis://xxxxx@h"},
+		{"redis://secret@h1:1,h2:2/0", "add ?cluster=1"},
+		{"redis://h1:1,h2:2?cluster=0", "add ?cluster=1"},
+		{"redis://h?timeout=1s&timeout=5s", "timeout is given 2 times"},
+		{"redis://h?prefix=P:kv", "without {, } or :"},
 		{"redis://u:secret@h1:1,h2", "give each host of a list its port"},
 	}
 	for _, tc := range bad {
@@ -258,12 +263,21 @@ func TestIDsWithBraces(t *testing.T) {
 	}
 }
 
-// A node of a Cluster named without ?cluster=1 is refused with what to add.
+// A node of a Cluster named without ?cluster=1 is refused with what to add,
+// and ?cluster=1 on a single Redis with what to remove.
 func TestClusterNeedsItsOption(t *testing.T) {
 	c := redistest.StartCluster(t)
 	_, err := store.Open("redis://"+c.Nodes[0].Addr, store.Options{})
 	if err == nil || !strings.Contains(err.Error(), "?cluster=1") {
 		t.Fatalf("opening a Cluster node as a single Redis: %v, want it refused, naming ?cluster=1", err)
+	}
+	single := redistest.Start(t)
+	s, err := store.Open(single.URL()+"?cluster=1", store.Options{})
+	if err == nil {
+		s.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "remove ?cluster=1") {
+		t.Fatalf("opening a single Redis with ?cluster=1: %v, want it refused, naming ?cluster=1", err)
 	}
 }
 
