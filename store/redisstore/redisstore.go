@@ -269,8 +269,29 @@ func Open(raw string, opts store.Options) (*Store, error) {
 		client.Close()
 		return nil, err
 	}
+	s.checkDurability()
 	go s.watch()
 	return s, nil
+}
+
+// checkDurability logs what an answered event may lose on this Redis, from
+// its AOF settings (CONFIG GET; a server that refuses CONFIG is not
+// checked): a caller has heard the reply of every commit that returned.
+func (s *Store) checkDurability() {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	kv, err := s.client.Do(ctx, s.client.B().ConfigGet().Parameter("appendonly", "appendfsync").Build()).AsStrMap()
+	if err != nil {
+		s.logger.Info("store: cannot read Redis's AOF settings (CONFIG GET refused): make sure it runs with appendonly yes and appendfsync always, or answered events can be lost", "store", s.where, "err", err)
+		return
+	}
+	const fix = "set appendonly yes and appendfsync always on Redis (each write then waits for an fsync: see the README's Several instances on Redis)"
+	switch {
+	case kv["appendonly"] != "yes":
+		s.logger.Warn("store: Redis runs without AOF (appendonly no): a restart or crash of Redis loses every answered event since its last snapshot; "+fix, "store", s.where)
+	case kv["appendfsync"] != "always":
+		s.logger.Warn("store: Redis syncs its AOF appendfsync "+kv["appendfsync"]+": a crash of the Redis process or its machine can lose the events of the last second or two, whose replies callers already heard; "+fix, "store", s.where)
+	}
 }
 
 // checkMode refuses a Cluster node named without ?cluster=1 (every key of
