@@ -212,6 +212,9 @@ type Store struct {
 	notReady error // the last ping's failure, nil once one succeeds
 	stop     chan struct{}
 	done     chan struct{}
+
+	orphans    chan struct{} // releaseLater's places
+	background sync.WaitGroup
 }
 
 var (
@@ -255,7 +258,7 @@ func Open(raw string, opts store.Options) (*Store, error) {
 	}
 	s := &Store{client: client, cfg: cfg, where: where, cluster: client.Mode() == rueidis.ClientModeCluster,
 		logger: opts.Logger, sessionTTL: opts.SessionTTL, replyTTL: opts.ReplyTTL,
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}), orphans: make(chan struct{}, maxOrphans)}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -361,6 +364,7 @@ func (s *Store) Ready() error {
 func (s *Store) Close() error {
 	close(s.stop)
 	<-s.done
+	s.background.Wait()
 	s.client.Close()
 	return nil
 }
@@ -451,13 +455,68 @@ func (s *Store) Acquire(ctx context.Context, sessionID string, ttl time.Duration
 	key, _, _ := s.sessionKeys(sessionID)
 	octx, cancel := s.op(ctx)
 	defer cancel()
-	err := s.client.Do(octx, s.client.B().Set().Key(key).Value(lease.Token).Nx().PxMilliseconds(ms(ttl)).Build()).Error()
-	if rueidis.IsRedisNil(err) {
-		return store.Lease{}, fmt.Errorf("session %s: %w", sessionID, store.ErrLocked)
-	} else if err != nil {
+	args := []string{lease.Token, strconv.FormatInt(ms(ttl), 10)}
+	n, err := acquireScript.Exec(octx, s.client, []string{key}, args).AsInt64()
+	if broken(err) && octx.Err() == nil { // the script is idempotent for its token: send it once more
+		n, err = acquireScript.Exec(octx, s.client, []string{key}, args).AsInt64()
+	}
+	if err != nil {
+		if _, answered := rueidis.IsRedisErr(err); !answered {
+			s.releaseLater(lease, ttl) // Redis may yet run what it did not answer
+		}
 		return store.Lease{}, s.fail(ctx, "taking the lease of session "+sessionID, err)
 	}
+	if n == 0 {
+		return store.Lease{}, fmt.Errorf("session %s: %w", sessionID, store.ErrLocked)
+	}
 	return lease, nil
+}
+
+// broken reports an error of the connection itself (closed, reset: Redis
+// restarted), after which a command that is safe to repeat is sent once more
+// on a new one; not an answer of Redis, nor a timeout (Redis may be
+// stalled: the caller is better served by the fallback now).
+func broken(err error) bool {
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	_, answered := rueidis.IsRedisErr(err)
+	return !answered
+}
+
+// maxOrphans bounds the leases being released in the background.
+const maxOrphans = 64
+
+// releaseLater releases, once Redis answers again, a lease whose Acquire got
+// no answer: Redis may have taken it (a stalled server runs what it had
+// read once it goes on), and then nobody would own it until its ttl ran out,
+// leaving the caller in silence. Tried every pingInterval for at most the
+// lease's ttl, after which it expired anyway; beyond maxOrphans pending,
+// leases are left to expire.
+func (s *Store) releaseLater(l store.Lease, ttl time.Duration) {
+	select {
+	case s.orphans <- struct{}{}:
+	default:
+		return
+	}
+	key, _, _ := s.sessionKeys(l.SessionID)
+	s.background.Add(1)
+	go func() {
+		defer func() { <-s.orphans; s.background.Done() }()
+		for until := time.Now().Add(ttl); time.Now().Before(until); {
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+			err := releaseScript.Exec(ctx, s.client, []string{key}, []string{l.Token}).Error()
+			cancel()
+			if err == nil {
+				return
+			}
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(pingInterval):
+			}
+		}
+	}()
 }
 
 // Renew implements store.Store.

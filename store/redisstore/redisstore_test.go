@@ -405,3 +405,28 @@ func TestKilledAfterCommitLosesNothing(t *testing.T) {
 		t.Errorf("%d of %d commits that returned are gone after Redis was killed and restarted", lost, len(returned))
 	}
 }
+
+// A lease whose Acquire got no answer from a stalled Redis, and which Redis
+// took once it went on, is released by the store in the background: the
+// session is free again soon after, not once the lease's ttl ran out.
+func TestUnansweredAcquireReleased(t *testing.T) {
+	srv := redistest.Start(t)
+	s, err := store.Open(srv.URL()+"?timeout=200ms", store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Acquire(t.Context(), "call-0", time.Minute); err != nil { // Redis knows the script (EVALSHA)
+		t.Fatal(err)
+	}
+	srv.Pause()
+	_, err = s.Acquire(t.Context(), "call-1", time.Minute)
+	srv.Resume()
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Acquire on a stalled Redis: %v, want ErrUnavailable", err)
+	}
+	waitFor(t, "the lease nobody owns to be released", func() bool {
+		l, err := s.Acquire(t.Context(), "call-1", time.Minute)
+		return err == nil && l.Token != ""
+	})
+}
