@@ -321,12 +321,13 @@ func (s *Store) checkMode() error {
 	return nil
 }
 
-// watch pings Redis every pingInterval for Ready, and logs when it stops and
-// starts answering.
+// watch probes Redis every pingInterval for Ready, and logs when it stops and
+// starts taking events.
 func (s *Store) watch() {
 	defer close(s.done)
 	t := time.NewTicker(pingInterval)
 	defer t.Stop()
+	health := s.cfg.Prefix + ":{health}:" + store.NewToken() // this instance's
 	for {
 		select {
 		case <-s.stop:
@@ -334,12 +335,14 @@ func (s *Store) watch() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
-		err := s.client.Do(ctx, s.client.B().Ping().Build()).Error()
+		err := s.probe(ctx, health)
 		cancel()
 		s.mu.Lock()
 		was := s.notReady
-		if err != nil {
-			s.notReady = fmt.Errorf("redis at %s does not answer (%v): check that it runs and is reachable; events get the fallback until it answers", s.where, err)
+		if _, answered := rueidis.IsRedisErr(err); answered {
+			s.notReady = fmt.Errorf("redis at %s refuses writes (%v): a replica (READONLY) is named instead of the master, Redis is out of memory (OOM), or its replicas are missing; events get the fallback until it takes them", s.where, err)
+		} else if err != nil {
+			s.notReady = fmt.Errorf("redis at %s does not take writes (%v): check that it runs and is reachable, and has the replicas ?wait= asks for; events get the fallback until it does", s.where, err)
 		} else {
 			s.notReady = nil
 		}
@@ -351,6 +354,27 @@ func (s *Store) watch() {
 			s.logger.Info("store available again", "store", s.where)
 		}
 	}
+}
+
+// probe writes key, a few seconds' health mark, as a commit would, so that a
+// Redis that answers but cannot take events (a replica, out of memory, too
+// few replicas for ?wait=) is not ready.
+func (s *Store) probe(ctx context.Context, key string) error {
+	set := s.client.B().Set().Key(key).Value("1").PxMilliseconds(ms(20 * pingInterval)).Build()
+	if s.cfg.Wait == 0 {
+		return s.client.Do(ctx, set).Error()
+	}
+	return s.client.Dedicated(func(d rueidis.DedicatedClient) error {
+		res := d.DoMulti(ctx, set, d.B().Wait().Numreplicas(int64(s.cfg.Wait)).Timeout(ms(s.cfg.Timeout/2)).Build())
+		if err := res[0].Error(); err != nil {
+			return err
+		}
+		got, err := res[1].AsInt64()
+		if err == nil && got < int64(s.cfg.Wait) {
+			err = fmt.Errorf("only %d of %d replicas (wait=%d) answer", got, s.cfg.Wait, s.cfg.Wait)
+		}
+		return err
+	})
 }
 
 // Ready implements store.Readier: nil while the last ping was answered.

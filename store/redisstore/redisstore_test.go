@@ -430,3 +430,27 @@ func TestUnansweredAcquireReleased(t *testing.T) {
 		return err == nil && l.Token != ""
 	})
 }
+
+// A Redis that answers but cannot take events is not ready, and says why: a
+// replica named instead of its master (READONLY), a Redis out of memory
+// (OOM), ?wait=1 with no replica.
+func TestNotReadyWithoutWrites(t *testing.T) {
+	master := redistest.Start(t)
+	replica := redistest.Start(t, "--replicaof", strings.Replace(master.Addr, ":", " ", 1))
+	full := redistest.Start(t, "--maxmemory", "1", "--maxmemory-policy", "noeviction")
+	for _, tc := range []struct{ url, says string }{
+		{replica.URL(), "READONLY"},
+		{full.URL(), "OOM"},
+		{redistest.Start(t).URL() + "?wait=1&timeout=200ms", "replicas"},
+	} {
+		s, err := store.Open(tc.url, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, tc.url+" to be not ready, naming "+tc.says, func() bool {
+			err := store.Ready(s)
+			return err != nil && strings.Contains(err.Error(), tc.says)
+		})
+		s.Close()
+	}
+}
