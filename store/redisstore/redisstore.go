@@ -36,6 +36,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -96,7 +97,7 @@ func ParseURL(raw string) (Config, error) {
 	}
 	cfg := Config{Timeout: store.DefaultTimeout, Prefix: DefaultPrefix, MaxEntries: DefaultMaxEntries}
 	bad := func(format string, args ...any) (Config, error) {
-		return Config{}, fmt.Errorf("redisstore: %s: %s", redact(u), fmt.Sprintf(format, args...))
+		return Config{}, fmt.Errorf("redisstore: %s: %s", store.Redacted(u), fmt.Sprintf(format, args...))
 	}
 	scheme, sentinel := strings.CutSuffix(u.Scheme, "+sentinel")
 	switch scheme {
@@ -187,23 +188,13 @@ func ParseURL(raw string) (Config, error) {
 	return cfg, nil
 }
 
-// redact is u for messages, without what its userinfo holds: in
-// redis://secret@host the one name is the password.
-func redact(u *url.URL) string {
-	if u.User == nil {
-		return u.String()
-	}
-	c := *u
-	c.User = url.User("xxxxx")
-	return c.String()
-}
-
 // Store is a store.Store in Redis. Open it with Open.
 type Store struct {
-	client  rueidis.Client
+	options rueidis.ClientOption
+	client  atomic.Pointer[rueidis.Client] // nil until Redis first answered
+	cluster atomic.Bool                    // the client is a Cluster's
 	cfg     Config
 	where   string // the URL without its password, for messages
-	cluster bool
 	logger  *slog.Logger
 
 	sessionTTL, replyTTL time.Duration
@@ -225,16 +216,21 @@ var (
 // pingInterval is how often Ready's ping runs.
 const pingInterval = 250 * time.Millisecond
 
-// Open connects to the Redis that raw names (see ParseURL). It fails when no
-// server answers within the timeout.
+// Open connects to the Redis that raw names (see ParseURL). A URL that does
+// not parse, or that names a Cluster as one Redis or one Redis as a
+// Cluster, is refused. A Redis that does not answer is not: the store is
+// not ready (events get the fallback), and connects by itself once Redis
+// answers, so that an instance started during an outage recovers with it.
 func Open(raw string, opts store.Options) (*Store, error) {
 	cfg, err := ParseURL(raw)
 	if err != nil {
 		return nil, err
 	}
 	u, _ := url.Parse(raw)
-	where := redact(u)
-	co := rueidis.ClientOption{
+	s := &Store{cfg: cfg, where: store.Redacted(u),
+		logger: opts.Logger, sessionTTL: opts.SessionTTL, replyTTL: opts.ReplyTTL,
+		stop: make(chan struct{}), done: make(chan struct{}), orphans: make(chan struct{}, maxOrphans)}
+	s.options = rueidis.ClientOption{
 		InitAddress:       cfg.Addrs,
 		Username:          cfg.Username,
 		Password:          cfg.Password,
@@ -246,19 +242,12 @@ func Open(raw string, opts store.Options) (*Store, error) {
 		ClientName:        "luaivr",
 	}
 	if cfg.TLS { // each node's certificate is checked against the host dialled
-		co.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		s.options.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	if cfg.Sentinel != "" {
-		co.Sentinel = rueidis.SentinelOption{MasterSet: cfg.Sentinel, Dialer: co.Dialer, TLSConfig: co.TLSConfig,
+		s.options.Sentinel = rueidis.SentinelOption{MasterSet: cfg.Sentinel, Dialer: s.options.Dialer, TLSConfig: s.options.TLSConfig,
 			Username: cfg.Username, Password: cfg.Password}
 	}
-	client, err := rueidis.NewClient(co)
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: cannot reach %s: %v (is Redis running there?): %w", where, err, store.ErrUnavailable)
-	}
-	s := &Store{client: client, cfg: cfg, where: where, cluster: client.Mode() == rueidis.ClientModeCluster,
-		logger: opts.Logger, sessionTTL: opts.SessionTTL, replyTTL: opts.ReplyTTL,
-		stop: make(chan struct{}), done: make(chan struct{}), orphans: make(chan struct{}, maxOrphans)}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -268,22 +257,43 @@ func Open(raw string, opts store.Options) (*Store, error) {
 	if s.replyTTL <= 0 {
 		s.replyTTL = 24 * time.Hour
 	}
-	if err := s.checkMode(); err != nil {
-		client.Close()
+	if err := s.connect(); errors.Is(err, errMode) {
 		return nil, err
+	} else if err != nil {
+		s.notReady = err
+		s.logger.Error("store unavailable at start: events get the fallback until Redis answers", "store", s.where, "err", err)
 	}
-	s.checkDurability()
 	go s.watch()
 	return s, nil
+}
+
+// errMode marks a URL that says Cluster where there is none, or the reverse.
+var errMode = errors.New("the URL does not match the Redis it names")
+
+// connect makes the client, checks the mode and the AOF settings, and
+// publishes it for the operations.
+func (s *Store) connect() error {
+	client, err := rueidis.NewClient(s.options)
+	if err != nil {
+		return fmt.Errorf("redisstore: cannot reach %s: %v (is Redis running there, with this user and password?): %w", s.where, err, store.ErrUnavailable)
+	}
+	s.cluster.Store(client.Mode() == rueidis.ClientModeCluster)
+	if err := s.checkMode(client); err != nil {
+		client.Close()
+		return err
+	}
+	s.checkDurability(client)
+	s.client.Store(&client)
+	return nil
 }
 
 // checkDurability logs what an answered event may lose on this Redis, from
 // its AOF settings (CONFIG GET; a server that refuses CONFIG is not
 // checked): a caller has heard the reply of every commit that returned.
-func (s *Store) checkDurability() {
+func (s *Store) checkDurability(client rueidis.Client) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
-	kv, err := s.client.Do(ctx, s.client.B().ConfigGet().Parameter("appendonly", "appendfsync").Build()).AsStrMap()
+	kv, err := client.Do(ctx, client.B().ConfigGet().Parameter("appendonly", "appendfsync").Build()).AsStrMap()
 	if err != nil {
 		s.logger.Info("store: cannot read Redis's AOF settings (CONFIG GET refused): make sure it runs with appendonly yes and appendfsync always, or answered events can be lost", "store", s.where, "err", err)
 		return
@@ -300,23 +310,23 @@ func (s *Store) checkDurability() {
 // checkMode refuses a Cluster node named without ?cluster=1 (every key of
 // another slot would fail), and ?cluster=1 on a Redis that is no Cluster
 // (what the operator believes of the setup is wrong).
-func (s *Store) checkMode() error {
-	if s.cfg.Cluster && !s.cluster {
-		return fmt.Errorf("redisstore: %s is not a Redis Cluster (cluster_enabled is off): remove ?cluster=1, or name the Cluster's nodes", s.where)
+func (s *Store) checkMode(client rueidis.Client) error {
+	if s.cfg.Cluster && !s.cluster.Load() {
+		return fmt.Errorf("redisstore: %s is not a Redis Cluster (cluster_enabled is off): remove ?cluster=1, or name the Cluster's nodes: %w", s.where, errMode)
 	}
-	if s.cluster || s.cfg.Sentinel != "" {
+	if s.cluster.Load() || s.cfg.Sentinel != "" {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
-	info, err := s.client.Do(ctx, s.client.B().Info().Section("cluster").Build()).ToString()
+	info, err := client.Do(ctx, client.B().Info().Section("cluster").Build()).ToString()
 	if _, refused := rueidis.IsRedisErr(err); refused {
 		return nil // INFO not allowed to this user: nothing to check
 	} else if err != nil {
 		return s.fail(ctx, "reading INFO", err)
 	}
 	if strings.Contains(info, "cluster_enabled:1") {
-		return fmt.Errorf("redisstore: %s is a node of a Redis Cluster: add ?cluster=1 to the URL", s.where)
+		return fmt.Errorf("redisstore: %s is a node of a Redis Cluster: add ?cluster=1 to the URL: %w", s.where, errMode)
 	}
 	return nil
 }
@@ -360,11 +370,15 @@ func (s *Store) watch() {
 // Redis that answers but cannot take events (a replica, out of memory, too
 // few replicas for ?wait=) is not ready.
 func (s *Store) probe(ctx context.Context, key string) error {
-	set := s.client.B().Set().Key(key).Value("1").PxMilliseconds(ms(20 * pingInterval)).Build()
-	if s.cfg.Wait == 0 {
-		return s.client.Do(ctx, set).Error()
+	client := s.current()
+	if client == nil {
+		return s.connect()
 	}
-	return s.client.Dedicated(func(d rueidis.DedicatedClient) error {
+	set := client.B().Set().Key(key).Value("1").PxMilliseconds(ms(20 * pingInterval)).Build()
+	if s.cfg.Wait == 0 {
+		return client.Do(ctx, set).Error()
+	}
+	return client.Dedicated(func(d rueidis.DedicatedClient) error {
 		res := d.DoMulti(ctx, set, d.B().Wait().Numreplicas(int64(s.cfg.Wait)).Timeout(ms(s.cfg.Timeout/2)).Build())
 		if err := res[0].Error(); err != nil {
 			return err
@@ -389,13 +403,32 @@ func (s *Store) Close() error {
 	close(s.stop)
 	<-s.done
 	s.background.Wait()
-	s.client.Close()
+	if client := s.current(); client != nil {
+		client.Close()
+	}
 	return nil
 }
 
-// op is ctx bounded by the store's timeout.
-func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, s.cfg.Timeout)
+// op is the client, and ctx bounded by the store's timeout; ErrUnavailable
+// while Redis has not answered since Open.
+func (s *Store) op(ctx context.Context) (rueidis.Client, context.Context, context.CancelFunc, error) {
+	client := s.current()
+	if client == nil {
+		return nil, nil, nil, fmt.Errorf("redisstore: %s %w", s.where, errNotConnected)
+	}
+	octx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	return client, octx, cancel, nil
+}
+
+// errNotConnected is the error of operations before Redis first answered.
+var errNotConnected = fmt.Errorf("has not answered since luaivr started: %w", store.ErrUnavailable)
+
+// current is the client, nil until Redis first answered.
+func (s *Store) current() rueidis.Client {
+	if c := s.client.Load(); c != nil {
+		return *c
+	}
+	return nil
 }
 
 // fail is err of an operation: ctx's own error when the caller gave up, else
@@ -436,9 +469,12 @@ func (s *Store) Session(ctx context.Context, id string) (store.Session, bool, er
 		return store.Session{}, false, err
 	}
 	_, key, _ := s.sessionKeys(id)
-	octx, cancel := s.op(ctx)
+	client, octx, cancel, err := s.op(ctx)
+	if err != nil {
+		return store.Session{}, false, err
+	}
 	defer cancel()
-	b, err := s.client.Do(octx, s.client.B().Hget().Key(key).Field("s").Build()).AsBytes()
+	b, err := client.Do(octx, client.B().Hget().Key(key).Field("s").Build()).AsBytes()
 	if rueidis.IsRedisNil(err) {
 		return store.Session{}, false, nil
 	} else if err != nil {
@@ -459,9 +495,12 @@ func (s *Store) Reply(ctx context.Context, sessionID, key string) ([]byte, bool,
 	if key == "" {
 		return nil, false, nil
 	}
-	octx, cancel := s.op(ctx)
+	client, octx, cancel, err := s.op(ctx)
+	if err != nil {
+		return nil, false, err
+	}
 	defer cancel()
-	b, err := s.client.Do(octx, s.client.B().Get().Key(s.replyKey(sessionID, key)).Build()).AsBytes()
+	b, err := client.Do(octx, client.B().Get().Key(s.replyKey(sessionID, key)).Build()).AsBytes()
 	if rueidis.IsRedisNil(err) {
 		return nil, false, nil
 	} else if err != nil {
@@ -477,12 +516,15 @@ func (s *Store) Acquire(ctx context.Context, sessionID string, ttl time.Duration
 	}
 	lease := store.Lease{SessionID: sessionID, Token: store.NewToken()}
 	key, _, _ := s.sessionKeys(sessionID)
-	octx, cancel := s.op(ctx)
+	client, octx, cancel, err := s.op(ctx)
+	if err != nil {
+		return store.Lease{}, err
+	}
 	defer cancel()
 	args := []string{lease.Token, strconv.FormatInt(ms(ttl), 10)}
-	n, err := acquireScript.Exec(octx, s.client, []string{key}, args).AsInt64()
+	n, err := acquireScript.Exec(octx, client, []string{key}, args).AsInt64()
 	if broken(err) && octx.Err() == nil { // the script is idempotent for its token: send it once more
-		n, err = acquireScript.Exec(octx, s.client, []string{key}, args).AsInt64()
+		n, err = acquireScript.Exec(octx, client, []string{key}, args).AsInt64()
 	}
 	if err != nil {
 		if _, answered := rueidis.IsRedisErr(err); !answered {
@@ -529,7 +571,10 @@ func (s *Store) releaseLater(l store.Lease, ttl time.Duration) {
 		defer func() { <-s.orphans; s.background.Done() }()
 		for until := time.Now().Add(ttl); time.Now().Before(until); {
 			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
-			err := releaseScript.Exec(ctx, s.client, []string{key}, []string{l.Token}).Error()
+			err := errNotConnected
+			if client := s.current(); client != nil {
+				err = releaseScript.Exec(ctx, client, []string{key}, []string{l.Token}).Error()
+			}
 			cancel()
 			if err == nil {
 				return
@@ -549,9 +594,12 @@ func (s *Store) Renew(ctx context.Context, l store.Lease, ttl time.Duration) err
 		return err
 	}
 	key, _, _ := s.sessionKeys(l.SessionID)
-	octx, cancel := s.op(ctx)
+	client, octx, cancel, err := s.op(ctx)
+	if err != nil {
+		return err
+	}
 	defer cancel()
-	n, err := renewScript.Exec(octx, s.client, []string{key}, []string{l.Token, strconv.FormatInt(ms(ttl), 10)}).AsInt64()
+	n, err := renewScript.Exec(octx, client, []string{key}, []string{l.Token, strconv.FormatInt(ms(ttl), 10)}).AsInt64()
 	if err != nil {
 		return s.fail(ctx, "renewing the lease of session "+l.SessionID, err)
 	}
@@ -567,9 +615,12 @@ func (s *Store) Release(ctx context.Context, l store.Lease) error {
 		return nil
 	}
 	key, _, _ := s.sessionKeys(l.SessionID)
-	octx, cancel := s.op(context.WithoutCancel(ctx)) // a release is worth sending even as the event gives up
+	client, octx, cancel, err := s.op(context.WithoutCancel(ctx)) // a release is worth sending even as the event gives up
+	if err != nil {
+		return err
+	}
 	defer cancel()
-	if err := releaseScript.Exec(octx, s.client, []string{key}, []string{l.Token}).Error(); err != nil {
+	if err := releaseScript.Exec(octx, client, []string{key}, []string{l.Token}).Error(); err != nil {
 		return s.fail(ctx, "releasing the lease of session "+l.SessionID, err)
 	}
 	return nil
@@ -645,20 +696,23 @@ func (s *Store) write(ctx context.Context, token string, read int, sess store.Se
 	score := strconv.FormatInt(-sess.Updated.UnixMicro(), 10)
 	ttl := strconv.FormatInt(ms(s.sessionTTL), 10)
 	keys := []string{lease, skey, tkey, s.replyKey(sess.ID, replyKey)}
-	if !s.cluster {
+	if !s.cluster.Load() {
 		idx, exp := s.indexKeys()
 		keys = append(keys, idx, exp)
 	}
 	args := []string{token, strconv.Itoa(read), string(sj), string(ej), string(reply), hasReply,
 		ttl, strconv.FormatInt(ms(s.replyTTL), 10), strconv.Itoa(s.cfg.MaxEntries), sess.ID, score}
 
-	octx, cancel := s.op(ctx)
+	client, octx, cancel, err := s.op(ctx)
+	if err != nil {
+		return false, err
+	}
 	defer cancel()
 	var n int64
 	if s.cfg.Wait > 0 {
-		n, err = s.writeAndWait(octx, keys, args)
+		n, err = s.writeAndWait(octx, client, keys, args)
 	} else {
-		n, err = commitScript.Exec(octx, s.client, keys, args).AsInt64()
+		n, err = commitScript.Exec(octx, client, keys, args).AsInt64()
 	}
 	if err != nil {
 		return false, s.fail(ctx, "committing an event of session "+sess.ID, err)
@@ -666,9 +720,9 @@ func (s *Store) write(ctx context.Context, token string, read int, sess store.Se
 	if n == 0 {
 		return false, nil
 	}
-	if s.cluster {
+	if s.cluster.Load() {
 		idx, exp := s.indexKeys()
-		if err := indexScript.Exec(octx, s.client, []string{idx, exp}, []string{sess.ID, score, ttl}).Error(); err != nil {
+		if err := indexScript.Exec(octx, client, []string{idx, exp}, []string{sess.ID, score, ttl}).Error(); err != nil {
 			// The event is saved; only luaivr sessions misses it until its next event.
 			s.logger.Warn("session not added to the list of sessions", "session", sess.ID, "store", s.where, "err", err)
 		}
@@ -679,9 +733,9 @@ func (s *Store) write(ctx context.Context, token string, read int, sess store.Se
 // writeAndWait runs the commit script and WAIT on one connection, so that
 // WAIT counts the replicas that have this commit; fewer than asked is an
 // error (the commit is on the master, and a redelivery gets its reply).
-func (s *Store) writeAndWait(ctx context.Context, keys, args []string) (int64, error) {
+func (s *Store) writeAndWait(ctx context.Context, client rueidis.Client, keys, args []string) (int64, error) {
 	var n int64
-	err := s.client.Dedicated(func(d rueidis.DedicatedClient) error {
+	err := client.Dedicated(func(d rueidis.DedicatedClient) error {
 		res := d.DoMulti(ctx,
 			d.B().Eval().Script(commitLua).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build(),
 			d.B().Wait().Numreplicas(int64(s.cfg.Wait)).Timeout(ms(s.cfg.Timeout/2)).Build()) // half: an answer before the timeout
@@ -707,11 +761,14 @@ func (s *Store) Transcript(ctx context.Context, sessionID string) ([]store.Entry
 		return nil, err
 	}
 	_, skey, tkey := s.sessionKeys(sessionID)
-	octx, cancel := s.op(ctx)
+	client, octx, cancel, err := s.op(ctx)
+	if err != nil {
+		return nil, err
+	}
 	defer cancel()
-	res := s.client.DoMulti(octx,
-		s.client.B().Exists().Key(skey).Build(),
-		s.client.B().Lrange().Key(tkey).Start(0).Stop(-1).Build())
+	res := client.DoMulti(octx,
+		client.B().Exists().Key(skey).Build(),
+		client.B().Lrange().Key(tkey).Start(0).Stop(-1).Build())
 	live, err := res[0].AsInt64()
 	if err != nil {
 		return nil, s.fail(ctx, "reading the transcript of session "+sessionID, err)
@@ -746,8 +803,11 @@ func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error
 	idx, _ := s.indexKeys()
 	seen := map[string]bool{}
 	for start := int64(0); ; start += sessionsPage {
-		octx, cancel := s.op(ctx)
-		ids, err := s.client.Do(octx, s.client.B().Zrange().Key(idx).Min(strconv.FormatInt(start, 10)).
+		client, octx, cancel, err := s.op(ctx)
+		if err != nil {
+			return err
+		}
+		ids, err := client.Do(octx, client.B().Zrange().Key(idx).Min(strconv.FormatInt(start, 10)).
 			Max(strconv.FormatInt(start+sessionsPage-1, 10)).Build()).AsStrSlice()
 		if err != nil {
 			cancel()
@@ -760,9 +820,9 @@ func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error
 		cmds := make(rueidis.Commands, 0, len(ids))
 		for _, id := range ids {
 			_, skey, _ := s.sessionKeys(id)
-			cmds = append(cmds, s.client.B().Hget().Key(skey).Field("s").Build())
+			cmds = append(cmds, client.B().Hget().Key(skey).Field("s").Build())
 		}
-		res := s.client.DoMulti(octx, cmds...)
+		res := client.DoMulti(octx, cmds...)
 		cancel()
 		for i, r := range res {
 			b, err := r.AsBytes()

@@ -454,3 +454,27 @@ func TestNotReadyWithoutWrites(t *testing.T) {
 		s.Close()
 	}
 }
+
+// Open on a Redis that does not answer succeeds, not ready, every operation
+// ErrUnavailable, and the store connects by itself once Redis answers.
+func TestOpenWhileRedisIsDown(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Stop()
+	s, err := store.Open(srv.URL()+"?timeout=200ms", store.Options{})
+	if err != nil {
+		t.Fatalf("Open while Redis is down: %v, want a store that is not ready", err)
+	}
+	defer s.Close()
+	if err := store.Ready(s); err == nil {
+		t.Error("Ready while Redis has never answered: nil")
+	}
+	if _, _, err := s.Session(t.Context(), "call-1"); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Session while Redis has never answered: %v, want ErrUnavailable", err)
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the store to connect once Redis answers", func() bool {
+		return store.Ready(s) == nil && storetest.Commit(t.Context(), s, commitOf("call-1", 0)) == nil
+	})
+}
