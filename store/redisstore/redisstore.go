@@ -713,6 +713,13 @@ func (s *Store) write(ctx context.Context, token string, read int, sess store.Se
 		n, err = s.writeAndWait(octx, client, keys, args)
 	} else {
 		n, err = commitScript.Exec(octx, client, keys, args).AsInt64()
+		if broken(err) && octx.Err() == nil {
+			// Sent once more: had the first run landed, the second finds
+			// the lease gone or the version moved on and writes nothing
+			// (ErrConflict: the engine re-reads, and answers a redelivery
+			// from the reply cache).
+			n, err = commitScript.Exec(octx, client, keys, args).AsInt64()
+		}
 	}
 	if err != nil {
 		return false, s.fail(ctx, "committing an event of session "+sess.ID, err)
