@@ -80,9 +80,21 @@ func Open(raw string, opts Options) (Store, error) {
 	schemes.Unlock()
 	if open == nil {
 		return nil, fmt.Errorf("store %s: no store for the scheme %q (known: %s); a plain path is a Badger data folder",
-			u.Redacted(), u.Scheme, strings.Join(Schemes(), ", "))
+			Redacted(u), u.Scheme, strings.Join(Schemes(), ", "))
 	}
 	return open(u, opts)
+}
+
+// Redacted is u for messages and logs, without what its userinfo holds: in
+// redis://secret@host the one name is the password (url.URL.Redacted
+// masks only a password after a colon).
+func Redacted(u *url.URL) string {
+	if u.User == nil {
+		return u.String()
+	}
+	c := *u
+	c.User = url.User("xxxxx")
+	return c.String()
 }
 
 // Schemes lists the URL schemes Open knows, sorted, as "scheme://".

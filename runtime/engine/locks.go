@@ -46,21 +46,34 @@ func (k *keyedMutex) lock(key string) (unlock func()) {
 	}
 }
 
-// leaseTTL is how long an event's lease on its session lasts unrenewed:
-// longer than one event can take, waiting for a script slot, running to the
-// watchdog (twice the deadline) and four store operations at their timeout.
-// Were this engine paused past it, another could take the session, and this
-// event's commit would be refused.
+// leaseTTL is how long an event's lease on its session lasts unrenewed: the
+// script's longest run (the watchdog, twice the deadline) and one store
+// operation at its timeout, with a margin. keepLease renews it while the
+// event waits for a script slot, runs and commits, so it need not cover
+// them; what it bounds is how long the session of an instance that was
+// killed or froze stays blocked (about 1.5 s with the defaults). Were this
+// engine paused past it, another could take the session, and this event's
+// commit would be refused.
 func (e *Engine) leaseTTL() time.Duration {
+	return 2*e.opts.Deadline + e.opts.StoreTimeout + leaseMargin
+}
+
+// leaseMargin is the slack of leaseTTL, for a renewal late on busy cores.
+const leaseMargin = 250 * time.Millisecond
+
+// longestHold is how long a live event may keep its lease, renewing it:
+// waiting for a script slot, running to the watchdog, and its store
+// operations at their timeout.
+func (e *Engine) longestHold() time.Duration {
 	return e.slotWait() + 2*e.opts.Deadline + 4*e.opts.StoreTimeout
 }
 
 // acquire takes the session's lease, waiting while another event holds it:
-// at most one lease's time, after which a holder that did not renew it has
-// lost it.
+// at most longestHold, after which the holder is stuck, or dead and its
+// lease expired.
 func (e *Engine) acquire(ctx context.Context, sessionID string) (store.Lease, error) {
 	ttl := e.leaseTTL()
-	deadline := time.Now().Add(ttl + e.opts.StoreTimeout)
+	deadline := time.Now().Add(e.longestHold())
 	pause := time.Millisecond
 	for {
 		op, cancel := e.storeOp(ctx)
@@ -70,7 +83,7 @@ func (e *Engine) acquire(ctx context.Context, sessionID string) (store.Lease, er
 			return lease, err
 		}
 		if time.Now().Add(pause).After(deadline) {
-			return store.Lease{}, fmt.Errorf("another event of session %s held its lease for over %s: %w", sessionID, ttl, err)
+			return store.Lease{}, fmt.Errorf("another event of session %s held its lease for over %s: %w", sessionID, e.longestHold(), err)
 		}
 		select {
 		case <-time.After(pause):

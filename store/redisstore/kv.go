@@ -22,9 +22,12 @@ func (s *Store) KVGet(ctx context.Context, app, key string) ([]byte, bool, error
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
-	octx, cancel := s.op(ctx)
+	client, octx, cancel, err := s.op(ctx)
+	if err != nil {
+		return nil, false, err
+	}
 	defer cancel()
-	res := kvGetScript.Exec(octx, s.client, s.kvKeys(app), []string{key})
+	res := kvGetScript.Exec(octx, client, s.kvKeys(app), []string{key})
 	if err := res.Error(); err != nil {
 		if rueidis.IsRedisNil(err) {
 			return nil, false, nil
@@ -68,9 +71,12 @@ func (s *Store) kvWrite(ctx context.Context, op, app, key, value string, ttl tim
 	if ttl > 0 {
 		ttlMS = ms(ttl)
 	}
-	octx, cancel := s.op(ctx)
+	client, octx, cancel, err := s.op(ctx)
+	if err != nil {
+		return "", err
+	}
 	defer cancel()
-	res, err := kvWriteScript.Exec(octx, s.client, s.kvKeys(app), []string{op, key, value,
+	res, err := kvWriteScript.Exec(octx, client, s.kvKeys(app), []string{op, key, value,
 		strconv.FormatInt(ttlMS, 10), strconv.Itoa(quota.Keys), strconv.FormatInt(quota.Bytes, 10)}).ToArray()
 	if err != nil || len(res) < 2 {
 		return "", s.fail(ctx, "writing kv of app "+app, err)
@@ -97,9 +103,12 @@ func (s *Store) KVList(ctx context.Context, app, prefix string, limit, maxBytes 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	octx, cancel := s.op(ctx)
+	client, octx, cancel, err := s.op(ctx)
+	if err != nil {
+		return nil, err
+	}
 	defer cancel()
-	res, err := kvListScript.Exec(octx, s.client, s.kvKeys(app),
+	res, err := kvListScript.Exec(octx, client, s.kvKeys(app),
 		[]string{prefix, strconv.Itoa(max(0, limit)), strconv.Itoa(max(0, maxBytes))}).ToArray()
 	if err != nil || len(res) == 0 {
 		return nil, s.fail(ctx, "listing kv of app "+app, err)

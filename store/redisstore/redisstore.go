@@ -36,6 +36,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -96,7 +97,7 @@ func ParseURL(raw string) (Config, error) {
 	}
 	cfg := Config{Timeout: store.DefaultTimeout, Prefix: DefaultPrefix, MaxEntries: DefaultMaxEntries}
 	bad := func(format string, args ...any) (Config, error) {
-		return Config{}, fmt.Errorf("redisstore: %s: %s", u.Redacted(), fmt.Sprintf(format, args...))
+		return Config{}, fmt.Errorf("redisstore: %s: %s", store.Redacted(u), fmt.Sprintf(format, args...))
 	}
 	scheme, sentinel := strings.CutSuffix(u.Scheme, "+sentinel")
 	switch scheme {
@@ -146,7 +147,10 @@ func ParseURL(raw string) (Config, error) {
 		}
 	}
 	for k, vs := range u.Query() {
-		v := vs[len(vs)-1]
+		if len(vs) > 1 {
+			return bad("%s is given %d times: give each option once", k, len(vs))
+		}
+		v := vs[0]
 		switch k {
 		case "timeout":
 			cfg.Timeout, err = time.ParseDuration(v)
@@ -158,8 +162,10 @@ func ParseURL(raw string) (Config, error) {
 				return bad("wait=%q is not a number of replicas", v)
 			}
 		case "prefix":
-			if cfg.Prefix = v; v == "" || strings.ContainsAny(v, "{}") {
-				return bad("prefix=%q: give a non-empty prefix without { or }", v)
+			// Without a colon the prefix is the first part of every key, so
+			// that two prefixes never share a key (P:kv would be inside P's kv).
+			if cfg.Prefix = v; v == "" || strings.ContainsAny(v, "{}:") {
+				return bad("prefix=%q: give a non-empty prefix without {, } or :", v)
 			}
 		case "max_entries":
 			if cfg.MaxEntries, err = strconv.Atoi(v); err != nil || cfg.MaxEntries < 1 {
@@ -173,6 +179,9 @@ func ParseURL(raw string) (Config, error) {
 			return bad("unknown option %q (known: timeout, wait, prefix, max_entries, cluster)", k)
 		}
 	}
+	if len(cfg.Addrs) > 1 && !cfg.Cluster && cfg.Sentinel == "" {
+		return bad("several hosts: add ?cluster=1 for the nodes of a Cluster, or write redis+sentinel:// for Sentinels (one Redis is one host)")
+	}
 	if cfg.Cluster && (cfg.Sentinel != "" || cfg.DB != 0) {
 		return bad("a Cluster has no Sentinel and only database 0")
 	}
@@ -181,10 +190,11 @@ func ParseURL(raw string) (Config, error) {
 
 // Store is a store.Store in Redis. Open it with Open.
 type Store struct {
-	client  rueidis.Client
+	options rueidis.ClientOption
+	client  atomic.Pointer[rueidis.Client] // nil until Redis first answered
+	cluster atomic.Bool                    // the client is a Cluster's
 	cfg     Config
 	where   string // the URL without its password, for messages
-	cluster bool
 	logger  *slog.Logger
 
 	sessionTTL, replyTTL time.Duration
@@ -193,6 +203,9 @@ type Store struct {
 	notReady error // the last ping's failure, nil once one succeeds
 	stop     chan struct{}
 	done     chan struct{}
+
+	orphans    chan struct{} // releaseLater's places
+	background sync.WaitGroup
 }
 
 var (
@@ -203,16 +216,21 @@ var (
 // pingInterval is how often Ready's ping runs.
 const pingInterval = 250 * time.Millisecond
 
-// Open connects to the Redis that raw names (see ParseURL). It fails when no
-// server answers within the timeout.
+// Open connects to the Redis that raw names (see ParseURL). A URL that does
+// not parse, or that names a Cluster as one Redis or one Redis as a
+// Cluster, is refused. A Redis that does not answer is not: the store is
+// not ready (events get the fallback), and connects by itself once Redis
+// answers, so that an instance started during an outage recovers with it.
 func Open(raw string, opts store.Options) (*Store, error) {
 	cfg, err := ParseURL(raw)
 	if err != nil {
 		return nil, err
 	}
 	u, _ := url.Parse(raw)
-	where := u.Redacted()
-	co := rueidis.ClientOption{
+	s := &Store{cfg: cfg, where: store.Redacted(u),
+		logger: opts.Logger, sessionTTL: opts.SessionTTL, replyTTL: opts.ReplyTTL,
+		stop: make(chan struct{}), done: make(chan struct{}), orphans: make(chan struct{}, maxOrphans)}
+	s.options = rueidis.ClientOption{
 		InitAddress:       cfg.Addrs,
 		Username:          cfg.Username,
 		Password:          cfg.Password,
@@ -224,19 +242,12 @@ func Open(raw string, opts store.Options) (*Store, error) {
 		ClientName:        "luaivr",
 	}
 	if cfg.TLS { // each node's certificate is checked against the host dialled
-		co.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		s.options.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	if cfg.Sentinel != "" {
-		co.Sentinel = rueidis.SentinelOption{MasterSet: cfg.Sentinel, Dialer: co.Dialer, TLSConfig: co.TLSConfig,
+		s.options.Sentinel = rueidis.SentinelOption{MasterSet: cfg.Sentinel, Dialer: s.options.Dialer, TLSConfig: s.options.TLSConfig,
 			Username: cfg.Username, Password: cfg.Password}
 	}
-	client, err := rueidis.NewClient(co)
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: cannot reach %s: %v (is Redis running there?): %w", where, err, store.ErrUnavailable)
-	}
-	s := &Store{client: client, cfg: cfg, where: where, cluster: client.Mode() == rueidis.ClientModeCluster,
-		logger: opts.Logger, sessionTTL: opts.SessionTTL, replyTTL: opts.ReplyTTL,
-		stop: make(chan struct{}), done: make(chan struct{})}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -246,40 +257,87 @@ func Open(raw string, opts store.Options) (*Store, error) {
 	if s.replyTTL <= 0 {
 		s.replyTTL = 24 * time.Hour
 	}
-	if err := s.checkMode(); err != nil {
-		client.Close()
+	if err := s.connect(); errors.Is(err, errMode) {
 		return nil, err
+	} else if err != nil {
+		s.notReady = err
+		s.logger.Error("store unavailable at start: events get the fallback until Redis answers", "store", s.where, "err", err)
 	}
 	go s.watch()
 	return s, nil
 }
 
-// checkMode refuses a Cluster node named without ?cluster=1: every key of
-// another slot would fail.
-func (s *Store) checkMode() error {
-	if s.cluster || s.cfg.Sentinel != "" {
+// errMode marks a URL that says Cluster where there is none, or the reverse.
+var errMode = errors.New("the URL does not match the Redis it names")
+
+// connect makes the client, checks the mode and the AOF settings, and
+// publishes it for the operations.
+func (s *Store) connect() error {
+	client, err := rueidis.NewClient(s.options)
+	if err != nil {
+		return fmt.Errorf("redisstore: cannot reach %s: %v (is Redis running there, with this user and password?): %w", s.where, err, store.ErrUnavailable)
+	}
+	s.cluster.Store(client.Mode() == rueidis.ClientModeCluster)
+	if err := s.checkMode(client); err != nil {
+		client.Close()
+		return err
+	}
+	s.checkDurability(client)
+	s.client.Store(&client)
+	return nil
+}
+
+// checkDurability logs what an answered event may lose on this Redis, from
+// its AOF settings (CONFIG GET; a server that refuses CONFIG is not
+// checked): a caller has heard the reply of every commit that returned.
+func (s *Store) checkDurability(client rueidis.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	kv, err := client.Do(ctx, client.B().ConfigGet().Parameter("appendonly", "appendfsync").Build()).AsStrMap()
+	if err != nil {
+		s.logger.Info("store: cannot read Redis's AOF settings (CONFIG GET refused): make sure it runs with appendonly yes and appendfsync always, or answered events can be lost", "store", s.where, "err", err)
+		return
+	}
+	const fix = "set appendonly yes and appendfsync always on Redis (each write then waits for an fsync: see the README's Several instances on Redis)"
+	switch {
+	case kv["appendonly"] != "yes":
+		s.logger.Warn("store: Redis runs without AOF (appendonly no): a restart or crash of Redis loses every answered event since its last snapshot; "+fix, "store", s.where)
+	case kv["appendfsync"] != "always":
+		s.logger.Warn("store: Redis syncs its AOF appendfsync "+kv["appendfsync"]+": a crash of the Redis process or its machine can lose the events of the last second or two, whose replies callers already heard; "+fix, "store", s.where)
+	}
+}
+
+// checkMode refuses a Cluster node named without ?cluster=1 (every key of
+// another slot would fail), and ?cluster=1 on a Redis that is no Cluster
+// (what the operator believes of the setup is wrong).
+func (s *Store) checkMode(client rueidis.Client) error {
+	if s.cfg.Cluster && !s.cluster.Load() {
+		return fmt.Errorf("redisstore: %s is not a Redis Cluster (cluster_enabled is off): remove ?cluster=1, or name the Cluster's nodes: %w", s.where, errMode)
+	}
+	if s.cluster.Load() || s.cfg.Sentinel != "" {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
-	info, err := s.client.Do(ctx, s.client.B().Info().Section("cluster").Build()).ToString()
+	info, err := client.Do(ctx, client.B().Info().Section("cluster").Build()).ToString()
 	if _, refused := rueidis.IsRedisErr(err); refused {
 		return nil // INFO not allowed to this user: nothing to check
 	} else if err != nil {
 		return s.fail(ctx, "reading INFO", err)
 	}
 	if strings.Contains(info, "cluster_enabled:1") {
-		return fmt.Errorf("redisstore: %s is a node of a Redis Cluster: add ?cluster=1 to the URL", s.where)
+		return fmt.Errorf("redisstore: %s is a node of a Redis Cluster: add ?cluster=1 to the URL: %w", s.where, errMode)
 	}
 	return nil
 }
 
-// watch pings Redis every pingInterval for Ready, and logs when it stops and
-// starts answering.
+// watch probes Redis every pingInterval for Ready, and logs when it stops and
+// starts taking events.
 func (s *Store) watch() {
 	defer close(s.done)
 	t := time.NewTicker(pingInterval)
 	defer t.Stop()
+	health := s.cfg.Prefix + ":{health}:" + store.NewToken() // this instance's
 	for {
 		select {
 		case <-s.stop:
@@ -287,12 +345,14 @@ func (s *Store) watch() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
-		err := s.client.Do(ctx, s.client.B().Ping().Build()).Error()
+		err := s.probe(ctx, health)
 		cancel()
 		s.mu.Lock()
 		was := s.notReady
-		if err != nil {
-			s.notReady = fmt.Errorf("redis at %s does not answer (%v): check that it runs and is reachable; events get the fallback until it answers", s.where, err)
+		if _, answered := rueidis.IsRedisErr(err); answered {
+			s.notReady = fmt.Errorf("redis at %s refuses writes (%v): a replica (READONLY) is named instead of the master, Redis is out of memory (OOM), or its replicas are missing; events get the fallback until it takes them", s.where, err)
+		} else if err != nil {
+			s.notReady = fmt.Errorf("redis at %s does not take writes (%v): check that it runs and is reachable, and has the replicas ?wait= asks for; events get the fallback until it does", s.where, err)
 		} else {
 			s.notReady = nil
 		}
@@ -306,6 +366,31 @@ func (s *Store) watch() {
 	}
 }
 
+// probe writes key, a few seconds' health mark, as a commit would, so that a
+// Redis that answers but cannot take events (a replica, out of memory, too
+// few replicas for ?wait=) is not ready.
+func (s *Store) probe(ctx context.Context, key string) error {
+	client := s.current()
+	if client == nil {
+		return s.connect()
+	}
+	set := client.B().Set().Key(key).Value("1").PxMilliseconds(ms(20 * pingInterval)).Build()
+	if s.cfg.Wait == 0 {
+		return client.Do(ctx, set).Error()
+	}
+	return client.Dedicated(func(d rueidis.DedicatedClient) error {
+		res := d.DoMulti(ctx, set, d.B().Wait().Numreplicas(int64(s.cfg.Wait)).Timeout(ms(s.cfg.Timeout/2)).Build())
+		if err := res[0].Error(); err != nil {
+			return err
+		}
+		got, err := res[1].AsInt64()
+		if err == nil && got < int64(s.cfg.Wait) {
+			err = fmt.Errorf("only %d of %d replicas (wait=%d) answer", got, s.cfg.Wait, s.cfg.Wait)
+		}
+		return err
+	})
+}
+
 // Ready implements store.Readier: nil while the last ping was answered.
 func (s *Store) Ready() error {
 	s.mu.Lock()
@@ -317,13 +402,33 @@ func (s *Store) Ready() error {
 func (s *Store) Close() error {
 	close(s.stop)
 	<-s.done
-	s.client.Close()
+	s.background.Wait()
+	if client := s.current(); client != nil {
+		client.Close()
+	}
 	return nil
 }
 
-// op is ctx bounded by the store's timeout.
-func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, s.cfg.Timeout)
+// op is the client, and ctx bounded by the store's timeout; ErrUnavailable
+// while Redis has not answered since Open.
+func (s *Store) op(ctx context.Context) (rueidis.Client, context.Context, context.CancelFunc, error) {
+	client := s.current()
+	if client == nil {
+		return nil, nil, nil, fmt.Errorf("redisstore: %s %w", s.where, errNotConnected)
+	}
+	octx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	return client, octx, cancel, nil
+}
+
+// errNotConnected is the error of operations before Redis first answered.
+var errNotConnected = fmt.Errorf("has not answered since luaivr started: %w", store.ErrUnavailable)
+
+// current is the client, nil until Redis first answered.
+func (s *Store) current() rueidis.Client {
+	if c := s.client.Load(); c != nil {
+		return *c
+	}
+	return nil
 }
 
 // fail is err of an operation: ctx's own error when the caller gave up, else
@@ -333,7 +438,7 @@ func (s *Store) fail(parent context.Context, what string, err error) error {
 		return fmt.Errorf("redisstore: %s: %w", what, cerr)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		err = fmt.Errorf("no answer within %v (timeout=)", s.cfg.Timeout)
+		err = fmt.Errorf("no answer within %v (the store URL's ?timeout=)", s.cfg.Timeout)
 	}
 	return fmt.Errorf("redisstore: %s at %s: %v: %w", what, s.where, err, store.ErrUnavailable)
 }
@@ -364,9 +469,12 @@ func (s *Store) Session(ctx context.Context, id string) (store.Session, bool, er
 		return store.Session{}, false, err
 	}
 	_, key, _ := s.sessionKeys(id)
-	octx, cancel := s.op(ctx)
+	client, octx, cancel, err := s.op(ctx)
+	if err != nil {
+		return store.Session{}, false, err
+	}
 	defer cancel()
-	b, err := s.client.Do(octx, s.client.B().Hget().Key(key).Field("s").Build()).AsBytes()
+	b, err := client.Do(octx, client.B().Hget().Key(key).Field("s").Build()).AsBytes()
 	if rueidis.IsRedisNil(err) {
 		return store.Session{}, false, nil
 	} else if err != nil {
@@ -387,9 +495,12 @@ func (s *Store) Reply(ctx context.Context, sessionID, key string) ([]byte, bool,
 	if key == "" {
 		return nil, false, nil
 	}
-	octx, cancel := s.op(ctx)
+	client, octx, cancel, err := s.op(ctx)
+	if err != nil {
+		return nil, false, err
+	}
 	defer cancel()
-	b, err := s.client.Do(octx, s.client.B().Get().Key(s.replyKey(sessionID, key)).Build()).AsBytes()
+	b, err := client.Do(octx, client.B().Get().Key(s.replyKey(sessionID, key)).Build()).AsBytes()
 	if rueidis.IsRedisNil(err) {
 		return nil, false, nil
 	} else if err != nil {
@@ -405,15 +516,76 @@ func (s *Store) Acquire(ctx context.Context, sessionID string, ttl time.Duration
 	}
 	lease := store.Lease{SessionID: sessionID, Token: store.NewToken()}
 	key, _, _ := s.sessionKeys(sessionID)
-	octx, cancel := s.op(ctx)
+	client, octx, cancel, err := s.op(ctx)
+	if err != nil {
+		return store.Lease{}, err
+	}
 	defer cancel()
-	err := s.client.Do(octx, s.client.B().Set().Key(key).Value(lease.Token).Nx().PxMilliseconds(ms(ttl)).Build()).Error()
-	if rueidis.IsRedisNil(err) {
-		return store.Lease{}, fmt.Errorf("session %s: %w", sessionID, store.ErrLocked)
-	} else if err != nil {
+	args := []string{lease.Token, strconv.FormatInt(ms(ttl), 10)}
+	n, err := acquireScript.Exec(octx, client, []string{key}, args).AsInt64()
+	if broken(err) && octx.Err() == nil { // the script is idempotent for its token: send it once more
+		n, err = acquireScript.Exec(octx, client, []string{key}, args).AsInt64()
+	}
+	if err != nil {
+		if _, answered := rueidis.IsRedisErr(err); !answered {
+			s.releaseLater(lease, ttl) // Redis may yet run what it did not answer
+		}
 		return store.Lease{}, s.fail(ctx, "taking the lease of session "+sessionID, err)
 	}
+	if n == 0 {
+		return store.Lease{}, fmt.Errorf("session %s: %w", sessionID, store.ErrLocked)
+	}
 	return lease, nil
+}
+
+// broken reports an error of the connection itself (closed, reset: Redis
+// restarted), after which a command that is safe to repeat is sent once more
+// on a new one; not an answer of Redis, nor a timeout (Redis may be
+// stalled: the caller is better served by the fallback now).
+func broken(err error) bool {
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	_, answered := rueidis.IsRedisErr(err)
+	return !answered
+}
+
+// maxOrphans bounds the leases being released in the background.
+const maxOrphans = 64
+
+// releaseLater releases, once Redis answers again, a lease whose Acquire got
+// no answer: Redis may have taken it (a stalled server runs what it had
+// read once it goes on), and then nobody would own it until its ttl ran out,
+// leaving the caller in silence. Tried every pingInterval for at most the
+// lease's ttl, after which it expired anyway; beyond maxOrphans pending,
+// leases are left to expire.
+func (s *Store) releaseLater(l store.Lease, ttl time.Duration) {
+	select {
+	case s.orphans <- struct{}{}:
+	default:
+		return
+	}
+	key, _, _ := s.sessionKeys(l.SessionID)
+	s.background.Add(1)
+	go func() {
+		defer func() { <-s.orphans; s.background.Done() }()
+		for until := time.Now().Add(ttl); time.Now().Before(until); {
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+			err := errNotConnected
+			if client := s.current(); client != nil {
+				err = releaseScript.Exec(ctx, client, []string{key}, []string{l.Token}).Error()
+			}
+			cancel()
+			if err == nil {
+				return
+			}
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(pingInterval):
+			}
+		}
+	}()
 }
 
 // Renew implements store.Store.
@@ -422,9 +594,12 @@ func (s *Store) Renew(ctx context.Context, l store.Lease, ttl time.Duration) err
 		return err
 	}
 	key, _, _ := s.sessionKeys(l.SessionID)
-	octx, cancel := s.op(ctx)
+	client, octx, cancel, err := s.op(ctx)
+	if err != nil {
+		return err
+	}
 	defer cancel()
-	n, err := renewScript.Exec(octx, s.client, []string{key}, []string{l.Token, strconv.FormatInt(ms(ttl), 10)}).AsInt64()
+	n, err := renewScript.Exec(octx, client, []string{key}, []string{l.Token, strconv.FormatInt(ms(ttl), 10)}).AsInt64()
 	if err != nil {
 		return s.fail(ctx, "renewing the lease of session "+l.SessionID, err)
 	}
@@ -440,9 +615,12 @@ func (s *Store) Release(ctx context.Context, l store.Lease) error {
 		return nil
 	}
 	key, _, _ := s.sessionKeys(l.SessionID)
-	octx, cancel := s.op(context.WithoutCancel(ctx)) // a release is worth sending even as the event gives up
+	client, octx, cancel, err := s.op(context.WithoutCancel(ctx)) // a release is worth sending even as the event gives up
+	if err != nil {
+		return err
+	}
 	defer cancel()
-	if err := releaseScript.Exec(octx, s.client, []string{key}, []string{l.Token}).Error(); err != nil {
+	if err := releaseScript.Exec(octx, client, []string{key}, []string{l.Token}).Error(); err != nil {
 		return s.fail(ctx, "releasing the lease of session "+l.SessionID, err)
 	}
 	return nil
@@ -518,20 +696,30 @@ func (s *Store) write(ctx context.Context, token string, read int, sess store.Se
 	score := strconv.FormatInt(-sess.Updated.UnixMicro(), 10)
 	ttl := strconv.FormatInt(ms(s.sessionTTL), 10)
 	keys := []string{lease, skey, tkey, s.replyKey(sess.ID, replyKey)}
-	if !s.cluster {
+	if !s.cluster.Load() {
 		idx, exp := s.indexKeys()
 		keys = append(keys, idx, exp)
 	}
 	args := []string{token, strconv.Itoa(read), string(sj), string(ej), string(reply), hasReply,
 		ttl, strconv.FormatInt(ms(s.replyTTL), 10), strconv.Itoa(s.cfg.MaxEntries), sess.ID, score}
 
-	octx, cancel := s.op(ctx)
+	client, octx, cancel, err := s.op(ctx)
+	if err != nil {
+		return false, err
+	}
 	defer cancel()
 	var n int64
 	if s.cfg.Wait > 0 {
-		n, err = s.writeAndWait(octx, keys, args)
+		n, err = s.writeAndWait(octx, client, keys, args)
 	} else {
-		n, err = commitScript.Exec(octx, s.client, keys, args).AsInt64()
+		n, err = commitScript.Exec(octx, client, keys, args).AsInt64()
+		if broken(err) && octx.Err() == nil {
+			// Sent once more: had the first run landed, the second finds
+			// the lease gone or the version moved on and writes nothing
+			// (ErrConflict: the engine re-reads, and answers a redelivery
+			// from the reply cache).
+			n, err = commitScript.Exec(octx, client, keys, args).AsInt64()
+		}
 	}
 	if err != nil {
 		return false, s.fail(ctx, "committing an event of session "+sess.ID, err)
@@ -539,9 +727,9 @@ func (s *Store) write(ctx context.Context, token string, read int, sess store.Se
 	if n == 0 {
 		return false, nil
 	}
-	if s.cluster {
+	if s.cluster.Load() {
 		idx, exp := s.indexKeys()
-		if err := indexScript.Exec(octx, s.client, []string{idx, exp}, []string{sess.ID, score, ttl}).Error(); err != nil {
+		if err := indexScript.Exec(octx, client, []string{idx, exp}, []string{sess.ID, score, ttl}).Error(); err != nil {
 			// The event is saved; only luaivr sessions misses it until its next event.
 			s.logger.Warn("session not added to the list of sessions", "session", sess.ID, "store", s.where, "err", err)
 		}
@@ -552,9 +740,9 @@ func (s *Store) write(ctx context.Context, token string, read int, sess store.Se
 // writeAndWait runs the commit script and WAIT on one connection, so that
 // WAIT counts the replicas that have this commit; fewer than asked is an
 // error (the commit is on the master, and a redelivery gets its reply).
-func (s *Store) writeAndWait(ctx context.Context, keys, args []string) (int64, error) {
+func (s *Store) writeAndWait(ctx context.Context, client rueidis.Client, keys, args []string) (int64, error) {
 	var n int64
-	err := s.client.Dedicated(func(d rueidis.DedicatedClient) error {
+	err := client.Dedicated(func(d rueidis.DedicatedClient) error {
 		res := d.DoMulti(ctx,
 			d.B().Eval().Script(commitLua).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build(),
 			d.B().Wait().Numreplicas(int64(s.cfg.Wait)).Timeout(ms(s.cfg.Timeout/2)).Build()) // half: an answer before the timeout
@@ -580,11 +768,14 @@ func (s *Store) Transcript(ctx context.Context, sessionID string) ([]store.Entry
 		return nil, err
 	}
 	_, skey, tkey := s.sessionKeys(sessionID)
-	octx, cancel := s.op(ctx)
+	client, octx, cancel, err := s.op(ctx)
+	if err != nil {
+		return nil, err
+	}
 	defer cancel()
-	res := s.client.DoMulti(octx,
-		s.client.B().Exists().Key(skey).Build(),
-		s.client.B().Lrange().Key(tkey).Start(0).Stop(-1).Build())
+	res := client.DoMulti(octx,
+		client.B().Exists().Key(skey).Build(),
+		client.B().Lrange().Key(tkey).Start(0).Stop(-1).Build())
 	live, err := res[0].AsInt64()
 	if err != nil {
 		return nil, s.fail(ctx, "reading the transcript of session "+sessionID, err)
@@ -619,8 +810,11 @@ func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error
 	idx, _ := s.indexKeys()
 	seen := map[string]bool{}
 	for start := int64(0); ; start += sessionsPage {
-		octx, cancel := s.op(ctx)
-		ids, err := s.client.Do(octx, s.client.B().Zrange().Key(idx).Min(strconv.FormatInt(start, 10)).
+		client, octx, cancel, err := s.op(ctx)
+		if err != nil {
+			return err
+		}
+		ids, err := client.Do(octx, client.B().Zrange().Key(idx).Min(strconv.FormatInt(start, 10)).
 			Max(strconv.FormatInt(start+sessionsPage-1, 10)).Build()).AsStrSlice()
 		if err != nil {
 			cancel()
@@ -633,9 +827,9 @@ func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error
 		cmds := make(rueidis.Commands, 0, len(ids))
 		for _, id := range ids {
 			_, skey, _ := s.sessionKeys(id)
-			cmds = append(cmds, s.client.B().Hget().Key(skey).Field("s").Build())
+			cmds = append(cmds, client.B().Hget().Key(skey).Field("s").Build())
 		}
-		res := s.client.DoMulti(octx, cmds...)
+		res := client.DoMulti(octx, cmds...)
 		cancel()
 		for i, r := range res {
 			b, err := r.AsBytes()

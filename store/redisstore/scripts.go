@@ -71,9 +71,20 @@ index(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 return 1
 `)
 
+// acquireScript takes a lease that nobody holds, or that the token already
+// holds (an Acquire sent again after its connection broke may find its
+// first try applied): KEYS lease; ARGV token, ttl ms. It answers 1 if the
+// token holds the lease now, 0 if another does.
+//
 // renewScript and releaseScript act on a lease only while it holds the
 // token: KEYS lease; ARGV token[, ttl ms]. They answer 1 if it did.
 var (
+	acquireScript = rueidis.NewLuaScript(`
+local v = redis.call('GET', KEYS[1])
+if v and v ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
 	renewScript = rueidis.NewLuaScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])

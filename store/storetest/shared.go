@@ -231,8 +231,8 @@ func (p paused) Commit(_ context.Context, c store.Commit) error {
 // event again on what B saved: both presses are kept, neither is lost.
 func testPausedPastLease(t *testing.T, s store.Store) {
 	p := paused{Store: s, committing: make(chan struct{}, 2), commitAt: make(chan struct{})}
-	// Short times, so the lease is brief (1.1s): 500ms to wait for a slot,
-	// twice the deadline, 50ms per store operation four times.
+	// Short times, so the lease is brief (0.7s): twice the deadline, the
+	// 50ms store timeout and the engine's 250ms margin.
 	opts := engine.Options{Deadline: 200 * time.Millisecond, StoreTimeout: 50 * time.Millisecond}
 	aOpts := opts
 	aOpts.Store = p
@@ -275,7 +275,7 @@ func (s slowCommit) Commit(_ context.Context, c store.Commit) error {
 // An event that runs past its lease's first term renews it: the other
 // instance does not take the session from it meanwhile, and its commit lands.
 func testLongEventKeepsLease(t *testing.T, s store.Store) {
-	// A lease of 1.1s (as in testPausedPastLease); the commit takes 2s.
+	// A lease of 0.7s (as in testPausedPastLease); the commit takes 2s.
 	opts := engine.Options{Deadline: 200 * time.Millisecond, StoreTimeout: 50 * time.Millisecond}
 	aOpts := opts
 	aOpts.Store = slowCommit{Store: s, by: 2 * time.Second}

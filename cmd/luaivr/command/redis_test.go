@@ -216,3 +216,55 @@ func checkStored(t *testing.T, storeURL string, calls int) {
 	}
 
 }
+
+// A session id with a newline or a tab (a webhook may carry one) is printed
+// quoted by sessions list, so it cannot break the table or pass for a row.
+func TestSessionsListQuotesControlCharacters(t *testing.T) {
+	t.Parallel()
+	url := "badger://" + t.TempDir()
+	s, err := store.Open(url, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Register(t.Context(), store.Session{ID: "evil\nfake-row\tx", Created: time.Now(), Updated: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	out, err := runLuaivr(t, nil, "sessions", "list", "--store", url)
+	if err != nil || !strings.Contains(out, `"evil\nfake-row\tx"`) || strings.Contains(out, "\nfake-row") {
+		t.Fatalf("sessions list of a session id with a newline: %v\n%s", err, out)
+	}
+}
+
+// serve started while Redis is down (or refuses its password) serves the
+// apology with /readyz 503 instead of exiting, names the store in its
+// "luaivr serving" line with the password masked, and takes calls by itself
+// once Redis answers.
+func TestServeStartsWhileRedisIsDown(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, "--requirepass", "hunter2pw")
+	srv.Stop()
+	url := "redis://:hunter2pw@" + srv.Addr + "/0?timeout=300ms"
+	p := serve(t, t.TempDir(), "LUAIVR_STORE="+url, "LUAIVR_RELOAD_INTERVAL=0")
+	if code, _ := p.get(t, "/readyz"); code != 503 {
+		t.Errorf("/readyz with Redis down: %d, want 503", code)
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	if got, err := postWebhook(client, p.url+"/webhooks/restaurant", vca("down", "d0", "CALL_RECEIVED", "")); err != nil || !strings.Contains(got, apology) {
+		t.Errorf("a call with Redis down: %q, %v; want the apology", got, err)
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the instance to take calls once Redis answers", func() bool {
+		got, err := postWebhook(client, p.url+"/webhooks/restaurant", vca("up", "u0", "CALL_RECEIVED", ""))
+		return err == nil && strings.Contains(got, "main_menu")
+	})
+	log := p.stderr.String()
+	if !strings.Contains(log, `"store":"redis://xxxxx@`+srv.Addr) || strings.Contains(log, "hunter2pw") {
+		t.Errorf("serve's log does not name the store with its password masked:\n%s", log)
+	}
+	if t.Failed() {
+		t.Logf("serve's log:\n%s", log)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -174,7 +175,7 @@ func serve(c *cli.Context) error {
 		logger.Info("serving /metrics without the admin token", "metrics_addr", mln.Addr().String())
 		go func() { served <- srv.ServeMetrics(mln) }()
 	}
-	logger.Info("luaivr serving", "addr", ln.Addr().String(), "scripts", dir, "apps", apps, "data", c.String("data"),
+	logger.Info("luaivr serving", "addr", ln.Addr().String(), "scripts", dir, "apps", apps, "data", c.String("data"), "store", storeInUse(c),
 		"max_conns", srv.MaxConns(), "max_conns_per_ip", c.Int("max-conns-per-ip"), "file_limit", server.FileLimit())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -254,4 +255,17 @@ func runSafely(logger *slog.Logger, what string, fn func()) {
 		}
 	}()
 	fn()
+}
+
+// storeInUse names the store serve opened, for its "luaivr serving" line,
+// password masked: the --store URL, or Badger in --data.
+func storeInUse(c *cli.Context) string {
+	raw := c.String("store")
+	if raw == "" {
+		return "badger in " + c.String("data")
+	}
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		return store.Redacted(u)
+	}
+	return raw
 }

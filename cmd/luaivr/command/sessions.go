@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/luaivr/luaivr/runtime/callflow"
 	"github.com/luaivr/luaivr/runtime/server"
@@ -159,7 +161,7 @@ func listSessions(c *cli.Context) error {
 		if s.Ended {
 			status += " (ended)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", s.ID, dash(s.App), dash(caller(s)),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", dash(s.ID), dash(s.App), dash(caller(s)),
 			s.Created.Local().Format("2006-01-02 15:04:05"), dash(status), s.Events, dash(s.Menu))
 	}
 	return tw.Flush()
@@ -184,7 +186,7 @@ func showSession(c *cli.Context) error {
 	}
 	s := v.Session
 	fmt.Fprintf(out, "session %s  app %s  %s %s → %s  started %s  status %s",
-		s.ID, dash(s.App), dash(s.Direction), dash(s.Source), dash(s.Destination), s.Created.Local().Format(time.DateTime), dash(s.Status))
+		dash(s.ID), dash(s.App), dash(s.Direction), dash(s.Source), dash(s.Destination), s.Created.Local().Format(time.DateTime), dash(s.Status))
 	if s.Ended {
 		fmt.Fprint(out, " (ended)")
 	}
@@ -259,9 +261,15 @@ func caller(s store.Session) string {
 	return s.Source
 }
 
+// dash is s for a table or a line: "-" when empty, quoted (%q) when it
+// holds a control character, so that an id or a caller with a newline or a
+// tab, as a webhook may carry, cannot break the layout or pass for another row.
 func dash(s string) string {
 	if s == "" {
 		return "-"
+	}
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		return strconv.Quote(s)
 	}
 	return s
 }

@@ -209,9 +209,10 @@ func (c *Cluster) URL() string {
 	return "redis://" + strings.Join(addrs, ",") + "?cluster=1"
 }
 
-// Ping is nil when the server at addr answers PING.
+// Ping is nil when the server at addr answers PING (NOAUTH from a server
+// with a password counts).
 func Ping(addr string) error {
-	if got := command(addr, "PING"); got != "+PONG" {
+	if got := command(addr, "PING"); got != "+PONG" && !strings.HasPrefix(got, "-NOAUTH") {
 		return fmt.Errorf("PING at %s: %q", addr, got)
 	}
 	return nil
