@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -33,8 +34,12 @@ type localLease struct {
 	expires time.Time
 }
 
-// Acquire takes the lease on sessionID, or answers ErrLocked.
-func (l *LocalLeases) Acquire(sessionID string, ttl time.Duration) (Lease, error) {
+// Acquire takes the lease on sessionID, or answers ErrLocked: Store's Acquire,
+// for a store that embeds the table.
+func (l *LocalLeases) Acquire(ctx context.Context, sessionID string, ttl time.Duration) (Lease, error) {
+	if err := ctx.Err(); err != nil {
+		return Lease{}, err
+	}
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -58,7 +63,10 @@ func (l *LocalLeases) Acquire(sessionID string, ttl time.Duration) (Lease, error
 }
 
 // Renew extends a live lease to ttl from now, or answers ErrConflict.
-func (l *LocalLeases) Renew(lease Lease, ttl time.Duration) error {
+func (l *LocalLeases) Renew(ctx context.Context, lease Lease, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -69,13 +77,14 @@ func (l *LocalLeases) Renew(lease Lease, ttl time.Duration) error {
 	return nil
 }
 
-// Release gives the lease up if it is still the session's.
-func (l *LocalLeases) Release(lease Lease) {
+// Release gives the lease up if it is still the session's; it never fails.
+func (l *LocalLeases) Release(_ context.Context, lease Lease) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if cur, ok := l.held[lease.SessionID]; ok && cur.token == lease.Token {
 		delete(l.held, lease.SessionID)
 	}
+	return nil
 }
 
 // Holds reports whether lease is live and still the session's. A store checks

@@ -97,12 +97,12 @@ const DefaultMinFree = 256 << 20
 // engine sharing the Store; commits check them and the session's version
 // inside the Badger transaction that writes.
 type Store struct {
-	db         db
-	h          *health
-	leases     store.LocalLeases
-	sessionTTL time.Duration
-	replyTTL   time.Duration
-	log        *slog.Logger
+	store.LocalLeases // Acquire, Renew, Release: leases kept in the process
+	db                db
+	h                 *health
+	sessionTTL        time.Duration
+	replyTTL          time.Duration
+	log               *slog.Logger
 
 	closeOnce sync.Once
 	stop      chan struct{} // ends GC and the health monitor
@@ -445,28 +445,6 @@ func (s *Store) get(ctx context.Context, key []byte, fn func([]byte) error) (ok 
 	return err == nil, err
 }
 
-// Acquire implements store.Store.
-func (s *Store) Acquire(ctx context.Context, sessionID string, ttl time.Duration) (store.Lease, error) {
-	if err := ctx.Err(); err != nil {
-		return store.Lease{}, err
-	}
-	return s.leases.Acquire(sessionID, ttl)
-}
-
-// Renew implements store.Store.
-func (s *Store) Renew(ctx context.Context, l store.Lease, ttl time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return s.leases.Renew(l, ttl)
-}
-
-// Release implements store.Store.
-func (s *Store) Release(_ context.Context, l store.Lease) error {
-	s.leases.Release(l)
-	return nil
-}
-
 // Commit implements store.Store: session, transcript entry and reply are
 // written in one Badger transaction, which reads the session to check the
 // version (and lets Badger refuse a Register overlapping it). Each commit
@@ -491,7 +469,7 @@ func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 				return err
 			}
 		}
-		if c.Lease.SessionID != sess.ID || !s.leases.Holds(c.Lease) || stored.Events != c.Read {
+		if c.Lease.SessionID != sess.ID || !s.Holds(c.Lease) || stored.Events != c.Read {
 			return fmt.Errorf("it read %d events, %d are stored: %w", c.Read, stored.Events, store.ErrConflict)
 		}
 		return s.write(txn, sess, entry, c.ReplyKey, c.Reply)
@@ -500,7 +478,7 @@ func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 	if err != nil {
 		return fmt.Errorf("badgerstore: commit event %d of session %q: %w", entry.Seq, sess.ID, err)
 	}
-	s.leases.Release(c.Lease)
+	s.LocalLeases.Release(ctx, c.Lease)
 	return nil
 }
 

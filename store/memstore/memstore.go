@@ -27,8 +27,8 @@ func init() {
 
 // Store is an in-memory store.Store. Create it with New.
 type Store struct {
+	store.LocalLeases    // Acquire, Renew, Release: leases kept in the process
 	sessionTTL, replyTTL time.Duration
-	leases               store.LocalLeases
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -103,28 +103,6 @@ func (s *Store) Reply(ctx context.Context, _, key string) ([]byte, bool, error) 
 	return bytes.Clone(r.v), true, nil
 }
 
-// Acquire implements store.Store.
-func (s *Store) Acquire(ctx context.Context, sessionID string, ttl time.Duration) (store.Lease, error) {
-	if err := ctx.Err(); err != nil {
-		return store.Lease{}, err
-	}
-	return s.leases.Acquire(sessionID, ttl)
-}
-
-// Renew implements store.Store.
-func (s *Store) Renew(ctx context.Context, l store.Lease, ttl time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return s.leases.Renew(l, ttl)
-}
-
-// Release implements store.Store.
-func (s *Store) Release(_ context.Context, l store.Lease) error {
-	s.leases.Release(l)
-	return nil
-}
-
 // Commit implements store.Store.
 func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 	if err := ctx.Err(); err != nil {
@@ -138,7 +116,7 @@ func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 	if cur != nil {
 		stored = cur.v.Events
 	}
-	if c.Lease.SessionID != c.Session.ID || !s.leases.Holds(c.Lease) || stored != c.Read {
+	if c.Lease.SessionID != c.Session.ID || !s.Holds(c.Lease) || stored != c.Read {
 		return fmt.Errorf("memstore: commit of an event of session %q (it read %d events, %d are stored): %w", c.Session.ID, c.Read, stored, store.ErrConflict)
 	}
 	sess, entry := c.Numbered()
@@ -146,7 +124,7 @@ func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 	if c.ReplyKey != "" {
 		s.replies[c.ReplyKey] = expiring[[]byte]{bytes.Clone(c.Reply), now.Add(s.replyTTL)}
 	}
-	s.leases.Release(c.Lease)
+	s.LocalLeases.Release(ctx, c.Lease)
 	return nil
 }
 
