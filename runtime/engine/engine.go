@@ -54,7 +54,7 @@ type Options struct {
 	// DefaultApp answers calls no other rule places; empty means the only app
 	// when the folder has exactly one.
 	DefaultApp string
-	// Deadline bounds one event's Lua work (default 100 ms).
+	// Deadline bounds one event's Lua work (default DefaultDeadline).
 	Deadline time.Duration
 	// Voice is the voiceProfile of the server's own fallback.
 	Voice  string
@@ -103,6 +103,9 @@ type Handled struct {
 	NewCall  bool          // the first event luaivr saw of this session
 }
 
+// DefaultDeadline is an event's Lua work when Options.Deadline is not set.
+const DefaultDeadline = 100 * time.Millisecond
+
 // Engine handles webhook events. It is safe for concurrent use.
 type Engine struct {
 	opts    Options
@@ -142,7 +145,7 @@ const (
 // 8x8's rules, so a bad Voice is refused here rather than on a live call.
 func New(scripts *Scripts, opts Options) (*Engine, error) {
 	if opts.Deadline <= 0 {
-		opts.Deadline = 100 * time.Millisecond
+		opts.Deadline = DefaultDeadline
 	}
 	if opts.Voice == "" {
 		opts.Voice = "en-US-BenjaminRUS"

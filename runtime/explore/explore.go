@@ -110,7 +110,8 @@ type input struct {
 	label string
 	kind  int // press, noInput, partyHangsUp
 	keys  string
-	times int // presses of keys in a row while the call stays where it is (0: one)
+	times int    // the input given in a row while the call stays where it is (0: one)
+	name  string // a repeated input's label, before how many times it was given
 }
 
 const (
@@ -146,10 +147,19 @@ func Explore(ctx context.Context, scripts *engine.Scripts, app string, opts Opti
 	if err != nil {
 		return nil, err
 	}
+	deadline := engOpts.Deadline
+	if deadline <= 0 {
+		deadline = engine.DefaultDeadline
+	}
+	engOpts.Deadline = deadline * retrySlack
+	slow, err := phone.NewLine(scripts, st, engOpts) // the same store: kv goes on counting
+	if err != nil {
+		return nil, err
+	}
 	if opts.Start.IsZero() {
 		opts.Start = phone.DefaultStart
 	}
-	x := &explorer{base: ctx, ctx: ctx, line: line, app: a, opts: opts, res: &Result{App: app},
+	x := &explorer{base: ctx, ctx: ctx, store: st, line: line, slow: slow, deadline: deadline, proven: map[string]bool{}, app: a, opts: opts, res: &Result{App: app},
 		nodes: map[string]*Node{}, edges: map[[2]string]*Edge{}, seen: map[string]bool{},
 		reported: map[string]bool{}, visited: map[string]bool{}, tries: map[string]int{},
 		moved: map[string]bool{}, seeds: map[string][]string{}, wide: map[string][]string{}, hinted: map[string]bool{}, seedAt: map[string]string{}, zone: time.UTC}
@@ -164,7 +174,15 @@ func Explore(ctx context.Context, scripts *engine.Scripts, app string, opts Opti
 type explorer struct {
 	base     context.Context // the exploration's
 	ctx      context.Context // the call's: base with the call's clock.Watch
-	line     *phone.Line
+	store    *memstore.Store
+	line     *phone.Line // calls are played on it, under the app's deadline
+	slow     *phone.Line // and played again on it when a handler ran out of time (deadline.go)
+	deadline time.Duration
+	proven   map[string]bool // handlers that ran out of time on slow too
+	retries  int
+	onSlow   bool      // the call being played is on slow
+	played   []input   // the inputs the call being played was given
+	playedAt time.Time // when it started
 	app      *engine.App
 	opts     Options
 	res      *Result
@@ -254,12 +272,12 @@ func (x *explorer) run() {
 			continue
 		}
 		x.seen[f.node()] = true
-		for _, in := range x.inputs(base, f.node()) {
-			if x.stopped {
-				break
-			}
-			next := frontier{path: append(append([]input{}, f.path...), in), nodes: f.nodes, clock: f.clock}
-			_, _, queue = x.walk(next, queue)
+		inputs := x.inputs(base, f.node())
+		for _, in := range inputs {
+			queue = x.try(f, in, queue)
+		}
+		for _, in := range x.repeats(f.node(), inputs) { // where the prompt came back
+			queue = x.try(f, in, queue)
 		}
 	}
 	x.hangUp(x.call)
@@ -275,6 +293,16 @@ func (x *explorer) run() {
 		x.problem(Warning, "", "", fmt.Sprintf("no path of up to %d inputs ends the call or transfers it: can a caller ever leave?", x.opts.Depth))
 	}
 	x.finish()
+}
+
+// try plays f's path and then in.
+func (x *explorer) try(f frontier, in input, queue []frontier) []frontier {
+	if x.stopped {
+		return queue
+	}
+	next := frontier{path: append(append([]input{}, f.path...), in), nodes: f.nodes, clock: f.clock}
+	_, _, queue = x.walk(next, queue)
+	return queue
 }
 
 // diverged requeues a frontier whose replay went another way, a few times.
@@ -296,14 +324,29 @@ func (x *explorer) diverged(f frontier, queue []frontier) []frontier {
 // f's last node; a frontier whose last node is still open (an input just
 // added) is never followed, it is discovered.
 func (x *explorer) walk(f frontier, queue []frontier) (*phone.Call, bool, []frontier) {
+	c, followed, queue, again := x.walkOn(f, queue, false)
+	if again { // a handler ran out of time: was it the machine? (deadline.go)
+		x.call = nil // what it did wrong is not reported
+		c, followed, queue, _ = x.walkOn(f, queue, true)
+	}
+	return c, followed, queue
+}
+
+// walkOn is walk on the line slow names. It stops, asking to be played
+// again on the slow line, where a handler ran out of time on the other.
+func (x *explorer) walkOn(f frontier, queue []frontier, slow bool) (*phone.Call, bool, []frontier, bool) {
 	watch := &clock.Watch{From: x.opts.Start}
-	c, at, err := x.start(f.clock, watch)
+	c, err := x.start(f.clock, watch, slow)
 	if err != nil {
 		if !errors.Is(err, errStopped) {
 			x.problem(Error, "", "call", err.Error())
 		}
-		return nil, false, queue
+		return nil, false, queue, false
 	}
+	if x.outOfTime(c, 0, "call") {
+		return c, false, queue, true
+	}
+	at := x.classify(c, 0, "call")
 	if x.res.Root == "" {
 		x.res.Root = at
 	}
@@ -317,31 +360,40 @@ func (x *explorer) walk(f frontier, queue []frontier) (*phone.Call, bool, []fron
 		if !c.Ended() && !x.seen[at] {
 			queue = append(queue, frontier{nodes: nodes, clock: f.clock})
 		}
-		return c, false, queue
+		return c, false, queue, false
 	}
 	for i, in := range f.path {
 		if c.Ended() || !applies(c, in) {
-			return c, false, queue
+			return c, false, queue, false
 		}
 		path := f.path[:i+1]
-		to, err := x.play(c, in, pathString(path))
+		mark, seen := len(c.Heard), len(c.Handled)
+		n, err := x.play(c, in)
 		if err != nil {
 			x.problem(Error, "", pathString(path), err.Error())
-			return c, false, queue
+			return c, false, queue, false
 		}
+		if in.times > 1 { // a repeated entry says how often it was given
+			path = append(path[:i:i], in)
+			path[i].label = fmt.Sprintf("%s ×%d", in.name, n)
+		}
+		if x.outOfTime(c, seen, pathString(path)) {
+			return c, false, queue, true
+		}
+		to := x.classify(c, mark, pathString(path))
 		queue = x.moves(watch, f, nodes, nodes[i], queue)
 		nodes = append(nodes, to)
 		at = to
 		if i+1 < len(f.nodes) && to == f.nodes[i+1] {
 			continue // on f's way
 		}
-		x.edge(nodes[i], to, in.label)
+		x.edge(nodes[i], to, path[i].label)
 		if !c.Ended() && !x.seen[to] {
 			queue = append(queue, frontier{path: path, nodes: nodes, clock: f.clock})
 		}
-		return c, false, queue
+		return c, false, queue, false
 	}
-	return c, true, queue
+	return c, true, queue, false
 }
 
 // moves queues the replays at other clocks that what a handler asked of the
@@ -387,25 +439,42 @@ func (x *explorer) moves(w *clock.Watch, f frontier, nodes []string, from string
 	return queue
 }
 
-// start places a new call at clock, when the budget allows, and names where
-// it is. The call reports what its handlers asked of the clock to watch.
-func (x *explorer) start(at time.Time, watch *clock.Watch) (*phone.Call, string, error) {
+// start places a new call at clock, when the budget allows, on the slow line
+// or the app's. The call reports what its handlers asked of the clock to watch.
+func (x *explorer) start(at time.Time, watch *clock.Watch, slow bool) (*phone.Call, error) {
 	if x.stopped || !x.pace() {
-		return nil, "", errStopped
+		return nil, errStopped
 	}
 	began := time.Now()
 	defer func() { x.last = time.Since(began); x.worked += x.last }()
 	x.hangUp(x.call)
+	x.call = nil
 	x.res.Paths++
-	x.now = at
-	x.line.SetNow(at)
+	x.now, x.playedAt, x.played, x.onSlow = at, at, nil, slow
 	x.ctx = clock.WithWatch(x.base, watch)
-	c, err := x.line.Start(x.ctx, phone.CallOptions{App: x.app.Name})
+	c, err := x.place(at, slow)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	x.call = c
-	return c, x.classify(c, 0, "call"), nil
+	return c, nil
+}
+
+// place starts a call at clock at on the slow line or the app's. Every call
+// finds kv empty, as the app's first caller would: what one explored call
+// counted there (three wrong PINs) does not lock the next out, so that
+// replaying the same inputs leads the same way.
+func (x *explorer) place(at time.Time, slow bool) (*phone.Call, error) {
+	kept, _ := x.store.KVList(x.base, x.app.Name, "", 0, 0)
+	for _, kv := range kept {
+		_ = x.store.KVDelete(x.base, x.app.Name, kv.Key)
+	}
+	line, opts := x.line, phone.CallOptions{App: x.app.Name}
+	if slow { // its own sessions, in the same store
+		line, opts.SessionID = x.slow, fmt.Sprintf("slow-%d", x.res.Paths)
+	}
+	line.SetNow(at)
+	return line.Start(x.ctx, opts)
 }
 
 var errStopped = errors.New("exploration stopped")
@@ -439,33 +508,71 @@ func applies(c *phone.Call, in input) bool {
 	return c.Waiting() != nil
 }
 
-// play gives the call one input and names where it leads, from what was
-// heard in this call after the input: a position in the call's own record,
-// never in another replay's.
-func (x *explorer) play(c *phone.Call, in input, path string) (string, error) {
-	mark := len(c.Heard)
-	var err error
-	switch in.kind {
-	case press:
-		at := c.Position()
-		for i := 0; i < max(1, in.times) && err == nil && c.Waiting() != nil && c.Position() == at; i++ {
-			seen := len(c.Handled)
-			err = c.Press(x.ctx, in.keys)
+// play gives the call one input, as many times in a row as it says while the
+// call stays at the position it was given at, and returns how many times it
+// was given. Where it leads is named from what was heard in this call after
+// it (classify): a position in the call's own record, never in another
+// replay's.
+func (x *explorer) play(c *phone.Call, in input) (int, error) {
+	x.played = append(x.played, in)
+	if in.kind == partyHangsUp {
+		return 1, c.Timeout(x.ctx)
+	}
+	at, n := c.Position(), 0
+	for ; n < max(1, in.times) && c.Waiting() != nil && c.Position() == at; n++ {
+		seen := len(c.Handled)
+		if in.kind == press {
+			if err := c.Press(x.ctx, in.keys); err != nil {
+				return n, err
+			}
 			x.noteMenuDigits(c, seen)
+			continue
 		}
-	case noInput:
-		// 8x8 retries the prompt noOfTries times; give up each time.
-		for i := 0; i < 10 && c.Waiting() != nil && !c.Ended() && err == nil; i++ {
-			err = c.Timeout(x.ctx)
+		// No input: 8x8 asks again noOfTries times, then tells the app,
+		// whose answer is where the input leads; the next prompt is not
+		// timed out too.
+		for i := 0; i < maxNoInputTries && len(c.Handled) == seen && c.Waiting() != nil; i++ {
+			if err := c.Timeout(x.ctx); err != nil {
+				return n, err
+			}
 		}
-	case partyHangsUp:
-		err = c.Timeout(x.ctx)
 	}
-	if err != nil {
-		return "", err
-	}
-	return x.classify(c, mark, path), nil
+	return n, nil
 }
+
+// repeats are the inputs to give again and again at node: a wrong entry and
+// no input, when once brought the caller back to the same prompt. A
+// hand-written handler may count them (in session.vars or kv) and lock the
+// caller out after three, as a menu's tries do; giving each maxRepeats times
+// in a row explores that. One wrong entry stands for all: they count alike.
+func (x *explorer) repeats(node string, tried []input) []input {
+	back := x.edges[[2]string{node, node}]
+	if back == nil {
+		return nil
+	}
+	var out []input
+	pressed := false
+	for _, in := range tried {
+		if in.times > 1 { // a menu's tries: explored already
+			return nil
+		}
+		if in.kind == partyHangsUp || !contains(back.Keys, in.label) || (in.kind == press && pressed) {
+			continue
+		}
+		pressed = pressed || in.kind == press
+		in.name, in.times = in.label, maxRepeats
+		in.label = fmt.Sprintf("%s ×%d", in.name, maxRepeats)
+		out = append(out, in)
+	}
+	return out
+}
+
+// maxRepeats is how often repeats gives an input in a row.
+const maxRepeats = 5
+
+// maxNoInputTries bounds the timeouts of one prompt that one no input is:
+// 8x8 asks again noOfTries times.
+const maxNoInputTries = 10
 
 // inputs are what to try at the call's current state, node.
 func (x *explorer) inputs(c *phone.Call, node string) []input {
@@ -518,13 +625,21 @@ func maxDigits(p map[string]any) int {
 }
 
 // keypad is what to press at a hand-written on_dtmf prompt: every key when it
-// takes one, else a few typical entries, one of them as long as the prompt
-// needs (an account number of six digits).
+// takes one, else a few typical entries as long as the prompt needs (an
+// account number of six digits). A shorter entry is no entry: 8x8 asks again,
+// then reports no input, which is tried on its own.
 func keypad(most, least int) []string {
 	if most == 1 {
 		return []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "*", "#"}
 	}
-	return []string{"1", "2", "0", strings.Repeat("1", min(most, max(least, 4))), "9#"}
+	n := min(most, max(least, 4))
+	var out []string
+	for _, k := range []string{"1", "2", "0", strings.Repeat("1", n), "9#", strings.Repeat("2", n), strings.Repeat("0", n) + "#"} {
+		if len(strings.TrimSuffix(k, "#")) >= least && !contains(out, k) && len(out) < 5 {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func minDigits(p map[string]any) int {

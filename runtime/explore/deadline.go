@@ -1,0 +1,93 @@
+package explore
+
+import (
+	"fmt"
+
+	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/runtime/phone"
+)
+
+// Deadlines on a busy machine. A handler that runs out of time while check
+// explores may be slow, or may only have waited for a core that seven other
+// programs wanted: a deadline met or missed on one run says little about the
+// handler. So a call where a handler ran out of time is played again, with
+// the same inputs, on a line whose deadline is retrySlack times the app's:
+//
+//   - finished within the app's deadline this time: the machine was busy,
+//     nothing is reported;
+//   - finished, but later than the app's deadline: a warning that says how
+//     long it took against --deadline (on a busy server, callers would get
+//     the fallback);
+//   - ran out of time again: the error it is, at its line, and the handler
+//     is not given a second chance again (an endless loop costs one retry).
+//
+// The time counted is the event's, top level included, as serve counts it.
+
+// retrySlack is how many times the app's deadline a handler gets when its
+// call is played again.
+const retrySlack = 20
+
+// maxRetries bounds the calls played again in one exploration.
+const maxRetries = 20
+
+// outOfTime looks at the events c handled from seen on. On the app's line,
+// a handler that ran out of time asks for the call to be played again on
+// the slow line (true), unless it ran out of time there already. On the
+// slow line, one that ran out of time is proven to; one that finished later
+// than the app's deadline is a warning.
+func (x *explorer) outOfTime(c *phone.Call, seen int, path string) bool {
+	for _, h := range c.Handled[seen:] {
+		key := h.Handler + "|" + h.Position
+		switch {
+		case h.Reason == engine.ReasonTimeout && !x.onSlow:
+			if !x.proven[key] && x.retries < maxRetries {
+				x.retries++
+				return true
+			}
+		case h.Reason == engine.ReasonTimeout:
+			x.proven[key] = true
+		case x.onSlow && h.Took > x.deadline && !x.reported["slow|"+key]:
+			x.reported["slow|"+key] = true
+			x.problem(Warning, "", path, fmt.Sprintf("%s took %s, more than the %s deadline (--deadline): it ran out of time, then finished when check played the call again with %s; on a busy server its callers would get the fallback",
+				handlerAt(h), h.Took.Round(1e6), x.deadline, x.deadline*retrySlack))
+		}
+	}
+	return false
+}
+
+// handlerAt names the handler of an event and where the call was.
+func handlerAt(h engine.Handled) string {
+	name := h.Handler
+	if name == "menu" {
+		name = "the menu tree"
+	}
+	if h.Position != "" {
+		return fmt.Sprintf("%s at %q", name, h.Position)
+	}
+	return name
+}
+
+// replay plays the call being played again on the slow line, with the
+// inputs it was given, hangs it up and returns it: on_status or on_end ran
+// out of time when it was hung up.
+func (x *explorer) replay() *phone.Call {
+	inputs := x.played
+	x.played, x.onSlow = nil, true
+	x.res.Paths++
+	c, err := x.place(x.playedAt, true)
+	if err != nil {
+		return nil
+	}
+	for _, in := range inputs {
+		if c.Ended() || !applies(c, in) {
+			break
+		}
+		if _, err := x.play(c, in); err != nil {
+			break
+		}
+	}
+	seen := len(c.Handled)
+	c.Hangup(x.ctx)
+	x.outOfTime(c, seen, heardPath(c))
+	return c
+}
