@@ -466,6 +466,9 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 	if out.handler == "" {
 		if isAction {
 			out.err = fmt.Errorf("%s has no handler for this event (define %s)", app.File, wantedHandler(ev))
+			if wantedHandler(ev) == OnTimeout && len(app.Menus) > 0 { // on_dtmf, not the menus, asked
+				out.err = fmt.Errorf("%s has no on_timeout for a no input at a prompt that is no menu's (menus answer no input only at their own): define on_timeout", app.File)
+			}
 			out.reason = ReasonNoHandler
 			out.reply = e.appFallback(app)
 		}
@@ -670,7 +673,9 @@ func handlerFor(app *App, ev *webhook.Event, position string) string {
 	if _, ok := app.Handlers[want]; ok {
 		return want
 	}
-	if answer && len(app.Menus) > 0 {
+	_, dtmf := app.Handlers[OnDTMF]
+	_, timeout := app.Handlers[OnTimeout]
+	if answer && len(app.Menus) > 0 && !dtmf && !timeout {
 		return "menu"
 	}
 	return ""

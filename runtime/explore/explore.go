@@ -732,7 +732,7 @@ func (x *explorer) problem(sev, where, path, msg string) {
 		return
 	}
 	x.reported[key] = true
-	p := Problem{Severity: sev, App: x.app.Name, Where: where, Path: path, Message: msg}
+	p := Problem{Severity: sev, App: x.app.Name, Where: where, Path: path, Message: strings.TrimSpace(msg)}
 	x.res.Problems = append(x.res.Problems, p)
 	x.clocks = append(x.clocks, x.now)
 }
