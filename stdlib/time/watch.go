@@ -145,18 +145,27 @@ func (m *module) threshold(L *lua.LState, t time.Time, loc *time.Location) {
 	}
 }
 
-// week is where a script that compares hours and weekdays itself is tried:
-// t's day at a night, morning, lunch, afternoon and evening hour, and
-// the next six days in the morning and the evening.
+// week is where a script that compares hours and weekdays itself is tried
+// (p.hour >= 7 and p.hour < 9): t's day and the next Saturday and Sunday at
+// half past every hour, so that each hour of the day is seen on a weekday
+// and on each day of the weekend, at 15:00 for a comparison of minutes, and
+// the other days of the week in the morning and the evening.
 func week(t time.Time, loc *time.Location) []time.Time {
 	day := localDate(t, loc)
 	at := func(d time.Time, hhmm int) time.Time { return wallClock(loc, d, hhmm/100*60+hhmm%100) }
-	var out []time.Time
-	for _, hhmm := range []int{2100, 1030, 300, 1230, 1500} {
-		out = append(out, at(day, hhmm))
+	hourly := func(d time.Time) (out []time.Time) {
+		for h := 0; h < 24; h++ {
+			out = append(out, at(d, h*100+30))
+		}
+		return out
 	}
+	out := append(hourly(day), at(day, 1500))
 	for k := 1; k < 7; k++ {
 		d := day.AddDate(0, 0, k)
+		if wd := d.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			out = append(out, hourly(d)...)
+			continue
+		}
 		out = append(out, at(d, 1030), at(d, 2100))
 	}
 	return out
