@@ -121,3 +121,40 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// What a failing on_call or an unknown PIN hides is not reported on its
+// own: the menus behind them are not "never reached" by mistake of their
+// own, and a check_inputs position is not misspelt because no call got to
+// it.
+func TestNoCascades(t *testing.T) {
+	t.Parallel()
+	menus := `local cards = ivr.menu { id = "cards", prompt = "Cards: 1", maxDigits = 1, minDigits = 1, ["1"] = { ivr.hangup() } }
+local main = ivr.menu { id = "main", prompt = "Main: 1", maxDigits = 1, minDigits = 1, ["1"] = cards }
+`
+	scripts := load(t, map[string]string{
+		"crash.lua": `ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 4, minDigits = 4 }
+` + menus + `function on_call(s) return { clientActionId = "pin", ivr.say_and_capture("PIN " .. s.vars.name.first) } end
+function on_dtmf(s, d) if d == "4321" then return main end return { ivr.say("Wrong."), ivr.hangup() } end
+function on_timeout(s) return ivr.hangup() end
+check_inputs = { pin = "4321" }`,
+		"noseed.lua": `ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 4, minDigits = 4 }
+` + menus + `local function ask() return { clientActionId = "pin", ivr.say_and_capture("PIN") } end
+function on_call(s) return ask() end
+function on_dtmf(s, d)
+  if d == "4321" then return main end
+  s.vars.wrong = (s.vars.wrong or 0) + 1
+  if s.vars.wrong >= 3 then return { ivr.say("Locked."), ivr.hangup() } end
+  return { ivr.say("Wrong."), ask() }
+end
+function on_timeout(s) return ivr.hangup() end`,
+	})
+	got := problems(t, scripts, "crash", explore.Options{})
+	if !strings.Contains(got, "attempt to index") || strings.Count(got, "\n") > 0 {
+		t.Errorf("a failing on_call: want its error alone, got:\n%s", got)
+	}
+	got = problems(t, scripts, "noseed", explore.Options{})
+	if strings.Count(got, "\n") > 0 || !strings.Contains(got, `give check one`) ||
+		!strings.Contains(got, `not reached, maybe behind it: menu "cards" (noseed.lua:2), "main" (noseed.lua:3)`) {
+		t.Errorf("behind an unknown PIN: want the hint alone, naming the menus behind it, got:\n%s", got)
+	}
+}

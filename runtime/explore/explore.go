@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"runtime/debug"
 	"slices"
 	"sort"
@@ -80,6 +81,19 @@ func (p Problem) String() string {
 	}
 	return s
 }
+
+// At is the script line the problem is at, "app.lua:12": Where when it has a
+// line, else the first line the message names ("on_dtmf (app.lua:3) returned
+// …"); "" when none.
+func (p Problem) At() string {
+	if w := scriptWhere(p.Where + ":"); w != "" {
+		return w
+	}
+	return scriptNamed.FindString(p.Message)
+}
+
+// scriptNamed is a script line named anywhere: "(app.lua:3)" too.
+var scriptNamed = regexp.MustCompile(`[\w./-]+\.lua:\d+`)
 
 // Node is a place in the call: a prompt waiting for keys, a connected
 // call, or an end.
@@ -162,7 +176,7 @@ func Explore(ctx context.Context, scripts *engine.Scripts, app string, opts Opti
 	x := &explorer{base: ctx, ctx: ctx, store: st, line: line, slow: slow, deadline: deadline, proven: map[string]bool{}, app: a, opts: opts, res: &Result{App: app},
 		nodes: map[string]*Node{}, edges: map[[2]string]*Edge{}, seen: map[string]bool{},
 		reported: map[string]bool{}, visited: map[string]bool{}, tries: map[string]int{},
-		moved: map[string]bool{}, seeds: map[string][]string{}, wide: map[string][]string{}, hinted: map[string]bool{}, seedAt: map[string]string{}, zone: time.UTC}
+		moved: map[string]bool{}, seeds: map[string][]string{}, wide: map[string][]string{}, hinted: map[string]bool{}, hint: -1, seedAt: map[string]string{}, zone: time.UTC}
 	if loc, err := clock.LoadZone(opts.Deadline.Zone); err == nil {
 		x.zone = loc
 	}
@@ -196,6 +210,9 @@ type explorer struct {
 	seedAt   map[string]string   // position → the script line of its check_inputs entry
 	wide     map[string][]string // prompts taking several digits → the keys tried there
 	hinted   map[string]bool     // prompts reported as waiting for a seed
+	hint     int                 // the first of those reports, in res.Problems; -1 when none
+
+	callFailed bool // on_call failed on a call: what it hides is not reported
 
 	// The clock: the call being played started at now; moved holds the
 	// moves already queued (where, which input, to which moment), so a
@@ -346,6 +363,9 @@ func (x *explorer) walkOn(f frontier, queue []frontier, slow bool) (*phone.Call,
 	if x.outOfTime(c, 0, "call") {
 		return c, false, queue, true
 	}
+	if len(c.Handled) > 0 && c.Handled[0].Err != nil {
+		x.callFailed = true
+	}
 	at := x.classify(c, 0, "call")
 	if x.res.Root == "" {
 		x.res.Root = at
@@ -422,8 +442,11 @@ func (x *explorer) moves(w *clock.Watch, f frontier, nodes []string, from string
 	}
 	for _, m := range moves {
 		key := fmt.Sprintf("%s|%s|%d", from, label, m.Moment.Unix()/60)
-		if m.TopLevel { // asked at every event: moved once, where first seen
+		switch {
+		case m.TopLevel: // asked at every event: moved once, where first seen
 			key = fmt.Sprintf("top|%d", m.Moment.Unix()/60)
+		case m.Site != "": // once for the line that asked
+			key = fmt.Sprintf("%s|%d", m.Site, m.Moment.Unix()/60)
 		}
 		if x.moved[key] {
 			continue
@@ -738,11 +761,21 @@ func (x *explorer) problem(sev, where, path, msg string) {
 }
 
 // checkMenus reports menus no path reached and options no caller can press.
+// A menu behind a failing on_call, or behind a prompt check found no key
+// for, is not said on its own: the error, or the hint, is the cause.
 func (x *explorer) checkMenus() {
+	var unreached []string
 	for _, m := range x.app.Menus {
-		if !x.visited[m.ID] {
+		switch {
+		case x.visited[m.ID] || x.callFailed:
+		case x.hint >= 0:
+			unreached = append(unreached, fmt.Sprintf("%q (%s)", m.ID, m.Where))
+		default:
 			x.problem(Warning, m.Where, "", fmt.Sprintf("menu %q is never reached from on_call", m.ID))
 		}
+	}
+	if len(unreached) > 0 {
+		x.res.Problems[x.hint].Message += "; not reached, maybe behind it: menu " + strings.Join(unreached, ", ")
 	}
 	// A prompt where every key leads back to itself handles nothing.
 	for _, n := range x.res.Nodes {

@@ -108,7 +108,10 @@ func checkDir(ctx context.Context, dir string, opts explore.Options) ([]explore.
 	for i, file := range apps {
 		names[i] = strings.TrimSuffix(file, ".lua")
 	}
-	return append(lintApps(dir, apps, problems), problems...), names
+	lint := lintApps(dir, apps, problems)
+	return append(lint, slices.DeleteFunc(problems, func(p explore.Problem) bool { // said once, by lint, at its line
+		return p.At() != "" && slices.ContainsFunc(lint, func(f explore.Problem) bool { return f.Where == p.At() && f.Severity == p.Severity })
+	})...), names
 }
 
 // lintEnv is what lint knows scripts may use: the sandbox's environment.
