@@ -659,8 +659,8 @@ func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *
 // handlerFor names the handler an event goes to; "" when the script has none.
 // Digits and no-input answered at a position of the menu tree (a menu or an
 // ivr.on position) go to the tree ("menu"); at any other position they go to
-// on_dtmf or on_timeout, and to the tree's root menu when the script has
-// neither.
+// on_dtmf or on_timeout, and to the tree's root menu when the script lacks
+// the one it wants (but a no input in an app with on_dtmf is on_timeout's).
 func handlerFor(app *App, ev *webhook.Event, position string) string {
 	want := wantedHandler(ev)
 	if want == "" {
@@ -673,9 +673,10 @@ func handlerFor(app *App, ev *webhook.Event, position string) string {
 	if _, ok := app.Handlers[want]; ok {
 		return want
 	}
-	_, dtmf := app.Handlers[OnDTMF]
-	_, timeout := app.Handlers[OnTimeout]
-	if answer && len(app.Menus) > 0 && !dtmf && !timeout {
+	if _, dtmf := app.Handlers[OnDTMF]; want == OnTimeout && dtmf {
+		return "" // on_dtmf's prompt: its no input is on_timeout's, not the root menu's
+	}
+	if answer && len(app.Menus) > 0 {
 		return "menu"
 	}
 	return ""
