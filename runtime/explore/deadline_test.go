@@ -3,12 +3,15 @@ package explore_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/explore"
+	httpmod "github.com/luaivr/luaivr/stdlib/http"
 )
 
 // A busy machine makes a quick handler miss its deadline now and then. The
@@ -156,5 +159,35 @@ function on_timeout(s) return ivr.hangup() end`,
 	if strings.Count(got, "\n") > 0 || !strings.Contains(got, `give check one`) ||
 		!strings.Contains(got, `not reached, maybe behind it: menu "cards" (noseed.lua:2), "main" (noseed.lua:3)`) {
 		t.Errorf("behind an unknown PIN: want the hint alone, naming the menus behind it, got:\n%s", got)
+	}
+}
+
+// A handler that needs longer than --deadline on any machine (it waits
+// 60 ms for a server, with a deadline of 20 ms) runs out of time, then
+// finishes when played again with 20 times the deadline: a warning that
+// says how long it took, not an error.
+func TestSlowHandlerIsAWarning(t *testing.T) {
+	t.Parallel()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(60 * time.Millisecond)
+		fmt.Fprint(w, "ok")
+	}))
+	defer api.Close()
+	scripts := load(t, map[string]string{
+		"slow.lua": `ivr.defaults { voiceProfile = "en-US-BenjaminRUS" }
+function on_call(s)
+  local r = http.get("` + api.URL + `/")
+  if not (r and r.status == 200) then while true do end end -- waits out the deadline
+  return { ivr.say("Hello."), ivr.hangup() }
+end`,
+	})
+	res, err := explore.Explore(context.Background(), scripts, "slow", explore.Options{Deadline: engine.Options{
+		Deadline: 20 * time.Millisecond, HTTP: httpmod.Options{Allow: []string{strings.TrimPrefix(api.URL, "http://")}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(res.Problems)
+	if len(res.Problems) != 1 || !strings.Contains(got, "warning: on_call took") || !strings.Contains(got, "more than the 20ms deadline (--deadline)") {
+		t.Fatalf("want one warning that on_call takes longer than its deadline, got %v", res.Problems)
 	}
 }
