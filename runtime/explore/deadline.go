@@ -2,6 +2,7 @@ package explore
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/phone"
@@ -11,7 +12,7 @@ import (
 // explores may be slow, or may only have waited for a core that seven other
 // programs wanted: a deadline met or missed on one run says little about the
 // handler. So a call where a handler ran out of time is played again, with
-// the same inputs, on a line whose deadline is retrySlack times the app's:
+// the same inputs, on a line with a much longer deadline (slowDeadline):
 //
 //   - finished within the app's deadline this time: the machine was busy,
 //     nothing is reported;
@@ -23,9 +24,10 @@ import (
 //
 // The time counted is the event's, top level included, as serve counts it.
 
-// retrySlack is how many times the app's deadline a handler gets when its
-// call is played again.
-const retrySlack = 20
+// slowDeadline is the deadline of a call played again: 20 times the app's,
+// but at most 2 s more than it, so that an endless loop found by serve's
+// vetting (which already stretches the deadline) costs little more.
+func slowDeadline(d time.Duration) time.Duration { return min(20*d, d+2*time.Second) }
 
 // maxRetries bounds the calls played again in one exploration.
 const maxRetries = 20
@@ -49,7 +51,7 @@ func (x *explorer) outOfTime(c *phone.Call, seen int, path string) bool {
 		case x.onSlow && h.Took > x.deadline && !x.reported["slow|"+key]:
 			x.reported["slow|"+key] = true
 			x.problem(Warning, "", path, fmt.Sprintf("%s took %s, more than the %s deadline (--deadline): it ran out of time, then finished when check played the call again with %s; on a busy server its callers would get the fallback",
-				handlerAt(h), h.Took.Round(1e6), x.deadline, x.deadline*retrySlack))
+				handlerAt(h), h.Took.Round(1e6), x.deadline, slowDeadline(x.deadline)))
 		}
 	}
 	return false

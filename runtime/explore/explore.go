@@ -165,7 +165,7 @@ func Explore(ctx context.Context, scripts *engine.Scripts, app string, opts Opti
 	if deadline <= 0 {
 		deadline = engine.DefaultDeadline
 	}
-	engOpts.Deadline = deadline * retrySlack
+	engOpts.Deadline = slowDeadline(deadline)
 	slow, err := phone.NewLine(scripts, st, engOpts) // the same store: kv goes on counting
 	if err != nil {
 		return nil, err
