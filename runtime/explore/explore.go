@@ -194,7 +194,7 @@ type explorer struct {
 	deadline time.Duration
 	proven   map[string]bool // handlers that ran out of time on slow too
 	retries  int
-	onSlow   bool      // the call being played is on slow
+	attempt  int       // the call being played: 0 on line, n for its nth time on slow
 	played   []input   // the inputs the call being played was given
 	playedAt time.Time // when it started
 	app      *engine.App
@@ -341,19 +341,20 @@ func (x *explorer) diverged(f frontier, queue []frontier) []frontier {
 // f's last node; a frontier whose last node is still open (an input just
 // added) is never followed, it is discovered.
 func (x *explorer) walk(f frontier, queue []frontier) (*phone.Call, bool, []frontier) {
-	c, followed, queue, again := x.walkOn(f, queue, false)
-	if again { // a handler ran out of time: was it the machine? (deadline.go)
+	c, followed, queue, again := x.walkOn(f, queue, 0)
+	for try := 1; again; try++ { // a handler ran out of time: was it the machine? (deadline.go)
 		x.call = nil // what it did wrong is not reported
-		c, followed, queue, _ = x.walkOn(f, queue, true)
+		c, followed, queue, again = x.walkOn(f, queue, try)
 	}
 	return c, followed, queue
 }
 
-// walkOn is walk on the line slow names. It stops, asking to be played
-// again on the slow line, where a handler ran out of time on the other.
-func (x *explorer) walkOn(f frontier, queue []frontier, slow bool) (*phone.Call, bool, []frontier, bool) {
+// walkOn is walk's try: 0 on the app's line, then on the slow line. It
+// stops, asking to be played again, where a handler ran out of time
+// (outOfTime).
+func (x *explorer) walkOn(f frontier, queue []frontier, try int) (*phone.Call, bool, []frontier, bool) {
 	watch := &clock.Watch{From: x.opts.Start}
-	c, err := x.start(f.clock, watch, slow)
+	c, err := x.start(f.clock, watch, try)
 	if err != nil {
 		if !errors.Is(err, errStopped) {
 			x.problem(Error, "", "call", err.Error())
@@ -462,9 +463,10 @@ func (x *explorer) moves(w *clock.Watch, f frontier, nodes []string, from string
 	return queue
 }
 
-// start places a new call at clock, when the budget allows, on the slow line
-// or the app's. The call reports what its handlers asked of the clock to watch.
-func (x *explorer) start(at time.Time, watch *clock.Watch, slow bool) (*phone.Call, error) {
+// start places a new call at clock, when the budget allows, on the app's
+// line for try 0, else on the slow one. The call reports what its handlers
+// asked of the clock to watch.
+func (x *explorer) start(at time.Time, watch *clock.Watch, try int) (*phone.Call, error) {
 	if x.stopped || !x.pace() {
 		return nil, errStopped
 	}
@@ -473,9 +475,9 @@ func (x *explorer) start(at time.Time, watch *clock.Watch, slow bool) (*phone.Ca
 	x.hangUp(x.call)
 	x.call = nil
 	x.res.Paths++
-	x.now, x.playedAt, x.played, x.onSlow = at, at, nil, slow
+	x.now, x.playedAt, x.played, x.attempt = at, at, nil, try
 	x.ctx = clock.WithWatch(x.base, watch)
-	c, err := x.place(at, slow)
+	c, err := x.place(at, try > 0)
 	if err != nil {
 		return nil, err
 	}
