@@ -565,8 +565,9 @@ func (x *explorer) play(c *phone.Call, in input) (int, error) {
 	return n, nil
 }
 
-// repeats are the inputs to give again and again at node: a wrong entry and
-// no input, when once brought the caller back to the same prompt. A
+// repeats are the inputs to give again and again at node: a wrong entry (at
+// a menu, its invalid key) and no input, when once brought the caller back
+// to the same prompt. A
 // hand-written handler may count them (in session.vars or kv) and lock the
 // caller out after three, as a menu's tries do; giving each maxRepeats times
 // in a row explores that. One wrong entry stands for all: they count alike.
@@ -581,7 +582,8 @@ func (x *explorer) repeats(node string, tried []input) []input {
 		if in.times > 1 { // a menu's tries: explored already
 			return nil
 		}
-		if in.kind == partyHangsUp || !contains(back.Keys, in.label) || (in.kind == press && pressed) {
+		option := in.kind == press && x.menu(node) != nil && in.label != "other" // a menu's wrong entry is its invalid key
+		if in.kind == partyHangsUp || option || !contains(back.Keys, in.label) || (in.kind == press && pressed) {
 			continue
 		}
 		pressed = pressed || in.kind == press
