@@ -191,3 +191,31 @@ end`,
 		t.Fatalf("want one warning that on_call takes longer than its deadline, got %v", res.Problems)
 	}
 }
+
+// What an earlier caller left in kv (an account locked after three wrong
+// PINs) is explored too: a second pass starts every call from kv as the
+// first pass's calls left it, and its findings say so.
+func TestKVLeftByEarlierCalls(t *testing.T) {
+	t.Parallel()
+	scripts := load(t, map[string]string{
+		"lock.lua": `ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 4, minDigits = 4 }
+function on_call(s)
+  if kv.get("locked") then return { ivr.say("Locked.", { speed = 3 }), ivr.hangup() } end
+  return { clientActionId = "pin", ivr.say_and_capture("PIN") }
+end
+function on_dtmf(s, d)
+  if d == "4321" then return { ivr.say("Hello."), ivr.hangup() } end
+  s.vars.wrong = (s.vars.wrong or 0) + 1
+  if s.vars.wrong >= 3 then kv.set("locked", true) return { ivr.say("Now locked."), ivr.hangup() } end
+  return { clientActionId = "pin", ivr.say_and_capture("Wrong. PIN") }
+end
+function on_timeout(s) return ivr.hangup() end
+check_inputs = { pin = "4321" }`,
+	})
+	for range 2 { // the same on every run
+		got := problems(t, scripts, "lock", explore.Options{})
+		if got != `lock.lua:3: error: ivr.say: -1009 Invalid call flow entry provided. params.speed: must have a maximum value of 2 (with kv as the calls check played before left it) (after: call)` {
+			t.Fatalf("the reply after an earlier call's lockout: got\n%s", got)
+		}
+	}
+}

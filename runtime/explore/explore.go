@@ -189,6 +189,8 @@ type explorer struct {
 	base     context.Context // the exploration's
 	ctx      context.Context // the call's: base with the call's clock.Watch
 	store    *memstore.Store
+	world    map[string][]byte // kv every call starts with (kv.go): nil is empty
+	left     map[string][]byte // what the first pass's calls left in kv, together
 	line     *phone.Line // calls are played on it, under the app's deadline
 	slow     *phone.Line // and played again on it when a handler ran out of time (deadline.go)
 	deadline time.Duration
@@ -262,9 +264,32 @@ const maxClockRuns = 2
 // a real call; what it shows is recorded, and a replay that goes another way
 // than the path it follows is a new frontier, not a contradiction.
 func (x *explorer) run() {
+	if !x.explore() {
+		return // the call could not start: reported
+	}
+	if x.laterCallers() {
+		x.explore()
+	}
+	x.checkSeeds()
+	x.checkMenus()
+	x.checkMenuDigits()
+	x.drawStarts()
+	ended := false
+	for _, n := range x.res.Nodes {
+		ended = ended || n.Kind == "end" || n.Kind == "bridge"
+	}
+	if !ended && !x.stopped && len(x.hinted) == 0 && len(x.res.Problems) == 0 {
+		x.problem(Warning, "", "", fmt.Sprintf("no path of up to %d inputs ends the call or transfers it: can a caller ever leave?", x.opts.Depth))
+	}
+	x.finish()
+}
+
+// explore is one pass over the tree, from kv as x.world holds it; false
+// when the call could not start.
+func (x *explorer) explore() bool {
 	_, _, queue := x.walk(frontier{clock: x.opts.Start}, nil)
 	if x.res.Root == "" {
-		return // the call could not start: reported
+		return false
 	}
 	for len(queue) > 0 && len(x.seen) < x.opts.MaxStates && !x.stopped {
 		f := queue[0]
@@ -298,18 +323,9 @@ func (x *explorer) run() {
 		}
 	}
 	x.hangUp(x.call)
-	x.checkSeeds()
-	x.checkMenus()
-	x.checkMenuDigits()
-	x.drawStarts()
-	ended := false
-	for _, n := range x.res.Nodes {
-		ended = ended || n.Kind == "end" || n.Kind == "bridge"
-	}
-	if !ended && !x.stopped && len(x.hinted) == 0 && len(x.res.Problems) == 0 {
-		x.problem(Warning, "", "", fmt.Sprintf("no path of up to %d inputs ends the call or transfers it: can a caller ever leave?", x.opts.Depth))
-	}
-	x.finish()
+	x.call = nil
+	x.keepKV()
+	return true
 }
 
 // try plays f's path and then in.
@@ -485,15 +501,11 @@ func (x *explorer) start(at time.Time, watch *clock.Watch, try int) (*phone.Call
 	return c, nil
 }
 
-// place starts a call at clock at on the slow line or the app's. Every call
-// finds kv empty, as the app's first caller would: what one explored call
-// counted there (three wrong PINs) does not lock the next out, so that
-// replaying the same inputs leads the same way.
+// place starts a call at clock at on the slow line or the app's, with kv
+// as the pass of the exploration holds it (kv.go).
 func (x *explorer) place(at time.Time, slow bool) (*phone.Call, error) {
-	kept, _ := x.store.KVList(x.base, x.app.Name, "", 0, 0)
-	for _, kv := range kept {
-		_ = x.store.KVDelete(x.base, x.app.Name, kv.Key)
-	}
+	x.keepKV()
+	x.restoreKV()
 	line, opts := x.line, phone.CallOptions{App: x.app.Name}
 	if slow { // its own sessions, in the same store
 		line, opts.SessionID = x.slow, fmt.Sprintf("slow-%d", x.res.Paths)
@@ -759,6 +771,9 @@ func (x *explorer) problem(sev, where, path, msg string) {
 		return
 	}
 	x.reported[key] = true
+	if x.world != nil && path != "" {
+		msg += " (with kv as the calls check played before left it)"
+	}
 	p := Problem{Severity: sev, App: x.app.Name, Where: where, Path: path, Message: strings.TrimSpace(msg)}
 	x.res.Problems = append(x.res.Problems, p)
 	x.clocks = append(x.clocks, x.now)

@@ -182,8 +182,8 @@ function on_timeout(s) return ivr.hangup() end`,
 					t.Fatalf("%s: edge %s → %s between nodes never seen", app, e.From, e.To)
 				}
 			}
-			// Each explored call finds kv empty: what calls counted before
-			// does not make the same inputs lead elsewhere.
+			// Each explored call of a pass starts from the same kv: what
+			// calls counted before does not make the same inputs lead elsewhere.
 			if app == "counter" && strings.Contains(fmt.Sprint(res.Problems), "led to different places on different calls") {
 				t.Errorf("counter: replays of the same inputs differ, so kv was kept between explored calls: %v", res.Problems)
 			}

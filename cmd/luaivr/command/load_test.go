@@ -156,7 +156,8 @@ func TestServeStartsBesideAStuckApp(t *testing.T) {
 
 // check reports apps whose top level does not end, and ends; an app that
 // counts its calls in kv is explored as its first caller finds it, every
-// time (each explored call starts with kv empty), so its replays agree.
+// time (each explored call of a pass starts from the same kv), so its
+// replays agree.
 func TestCheckBrokenApps(t *testing.T) {
 	t.Parallel()
 	dir := scriptFolder(t, map[string]string{"counter.lua": fmt.Sprintf(counterApp, "v0"), "loop.lua": loopApp, "stuck.lua": stuckApp})
