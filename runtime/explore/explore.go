@@ -191,8 +191,8 @@ type explorer struct {
 	store    *memstore.Store
 	world    map[string][]byte // kv every call starts with (kv.go): nil is empty
 	left     map[string][]byte // what the first pass's calls left in kv, together
-	line     *phone.Line // calls are played on it, under the app's deadline
-	slow     *phone.Line // and played again on it when a handler ran out of time (deadline.go)
+	line     *phone.Line       // calls are played on it, under the app's deadline
+	slow     *phone.Line       // and played again on it when a handler ran out of time (deadline.go)
 	deadline time.Duration
 	proven   map[string]bool // handlers that ran out of time on slow too
 	retries  int
