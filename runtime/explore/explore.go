@@ -5,7 +5,9 @@
 // each path on a simulated line. The clock is an input too: when a handler
 // reads it, the path is played again at the moments where the answer it got
 // could differ (see clock.Watch), so the branches behind "open" and "closed"
-// are explored alike. What it finds feeds `luaivr check` (errors, invalid
+// are explored alike. So is what earlier callers left in kv (kv.go), and a
+// handler that runs out of time is played again before it is blamed
+// (deadline.go). What it finds feeds `luaivr check` (errors, invalid
 // callflows, dead ends, calls that never end, menus nobody reaches) and
 // `luaivr graph` (the tree itself).
 package explore
