@@ -54,7 +54,7 @@ type Options struct {
 	// DefaultApp answers calls no other rule places; empty means the only app
 	// when the folder has exactly one.
 	DefaultApp string
-	// Deadline bounds one event's Lua work (default 100 ms).
+	// Deadline bounds one event's Lua work (default DefaultDeadline).
 	Deadline time.Duration
 	// Voice is the voiceProfile of the server's own fallback.
 	Voice  string
@@ -103,6 +103,9 @@ type Handled struct {
 	NewCall  bool          // the first event luaivr saw of this session
 }
 
+// DefaultDeadline is an event's Lua work when Options.Deadline is not set.
+const DefaultDeadline = 100 * time.Millisecond
+
 // Engine handles webhook events. It is safe for concurrent use.
 type Engine struct {
 	opts    Options
@@ -142,7 +145,7 @@ const (
 // 8x8's rules, so a bad Voice is refused here rather than on a live call.
 func New(scripts *Scripts, opts Options) (*Engine, error) {
 	if opts.Deadline <= 0 {
-		opts.Deadline = 100 * time.Millisecond
+		opts.Deadline = DefaultDeadline
 	}
 	if opts.Voice == "" {
 		opts.Voice = "en-US-BenjaminRUS"
@@ -463,6 +466,9 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 	if out.handler == "" {
 		if isAction {
 			out.err = fmt.Errorf("%s has no handler for this event (define %s)", app.File, wantedHandler(ev))
+			if wantedHandler(ev) == OnTimeout && len(app.Menus) > 0 { // on_dtmf, not the menus, asked
+				out.err = fmt.Errorf("%s has no on_timeout for a no input at a prompt that is no menu's (menus answer no input only at their own): define on_timeout", app.File)
+			}
 			out.reason = ReasonNoHandler
 			out.reply = e.appFallback(app)
 		}
@@ -653,8 +659,8 @@ func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *
 // handlerFor names the handler an event goes to; "" when the script has none.
 // Digits and no-input answered at a position of the menu tree (a menu or an
 // ivr.on position) go to the tree ("menu"); at any other position they go to
-// on_dtmf or on_timeout, and to the tree's root menu when the script has
-// neither.
+// on_dtmf or on_timeout, and to the tree's root menu when the script lacks
+// the one it wants (but a no input in an app with on_dtmf is on_timeout's).
 func handlerFor(app *App, ev *webhook.Event, position string) string {
 	want := wantedHandler(ev)
 	if want == "" {
@@ -666,6 +672,9 @@ func handlerFor(app *App, ev *webhook.Event, position string) string {
 	}
 	if _, ok := app.Handlers[want]; ok {
 		return want
+	}
+	if _, dtmf := app.Handlers[OnDTMF]; want == OnTimeout && dtmf {
+		return "" // on_dtmf's prompt: its no input is on_timeout's, not the root menu's
 	}
 	if answer && len(app.Menus) > 0 {
 		return "menu"

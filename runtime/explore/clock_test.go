@@ -3,6 +3,7 @@ package explore_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -243,7 +244,10 @@ func TestTopLevelClockIsMovedOnce(t *testing.T) {
 		}
 		paths[app] = res.Paths
 	}
-	if paths["clocked"] > paths["plain"]+40 { // once: the 34 moments of a week in Singapore and in UTC
+	// Once: the 17 moments of a week in Singapore and in UTC, and the 68
+	// other hours of a weekday, a Saturday and a Sunday in Singapore; at
+	// every key it would be ten times that.
+	if paths["clocked"] > paths["plain"]+17+17+68+8 {
 		t.Fatalf("reading the clock at the top level took %d calls to explore, the same app without it %d", paths["clocked"], paths["plain"])
 	}
 }
@@ -266,6 +270,35 @@ func TestGraphShowsWhereCallsStart(t *testing.T) {
 	for _, want := range []string{`(("call"))`, `-- "at Thu 17:00" --> main`, `-- "at Sun 12:00" --> end`, "We are closed.", `main -- "1" --> bridge`, `[shape=circle, label="call"]`} {
 		if !strings.Contains(got.String(), want) {
 			t.Errorf("the graph lacks %s:\n%s", want, got.String())
+		}
+	}
+}
+
+// A window of one hour compared on time.parts (p.hour == 7), on a weekday,
+// a Saturday or a Sunday, is tried whatever its hour: check finds what is
+// broken behind each, however far from the moment the call starts at.
+func TestEveryHourOfTheDayIsTried(t *testing.T) {
+	t.Parallel()
+	apps := map[string]string{}
+	window := func(name, cond string) {
+		apps[name+".lua"] = bankHead + `
+function on_call(s)
+  local p = time.parts(time.now(), ZONE)
+  if ` + cond + ` then return bad("window") end
+  return closed()
+end`
+	}
+	for h := range 24 {
+		window(fmt.Sprintf("weekday%d", h), fmt.Sprintf("p.wday <= 5 and p.hour == %d", h))
+	}
+	for _, h := range []int{0, 5, 11, 13, 19, 23} {
+		window(fmt.Sprintf("saturday%d", h), fmt.Sprintf("p.wday == 6 and p.hour == %d", h))
+		window(fmt.Sprintf("sunday%d", h), fmt.Sprintf("p.wday == 7 and p.hour == %d", h))
+	}
+	scripts := load(t, apps)
+	for _, app := range scripts.Names() {
+		if got := problems(t, scripts, app, explore.Options{}); !strings.Contains(got, "params.speed: must have a maximum value of 2") {
+			t.Errorf("%s: the broken reply behind the window was not found:\n%s", app, got)
 		}
 	}
 }

@@ -5,7 +5,9 @@
 // each path on a simulated line. The clock is an input too: when a handler
 // reads it, the path is played again at the moments where the answer it got
 // could differ (see clock.Watch), so the branches behind "open" and "closed"
-// are explored alike. What it finds feeds `luaivr check` (errors, invalid
+// are explored alike. So is what earlier callers left in kv (kv.go), and a
+// handler that runs out of time is played again before it is blamed
+// (deadline.go). What it finds feeds `luaivr check` (errors, invalid
 // callflows, dead ends, calls that never end, menus nobody reaches) and
 // `luaivr graph` (the tree itself).
 package explore
@@ -16,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"runtime/debug"
 	"slices"
 	"sort"
@@ -81,6 +84,19 @@ func (p Problem) String() string {
 	return s
 }
 
+// At is the script line the problem is at, "app.lua:12": Where when it has a
+// line, else the first line the message names ("on_dtmf (app.lua:3) returned
+// …"); "" when none.
+func (p Problem) At() string {
+	if w := scriptWhere(p.Where + ":"); w != "" {
+		return w
+	}
+	return scriptNamed.FindString(p.Message)
+}
+
+// scriptNamed is a script line named anywhere: "(app.lua:3)" too.
+var scriptNamed = regexp.MustCompile(`[\w./-]+\.lua:\d+`)
+
 // Node is a place in the call: a prompt waiting for keys, a connected
 // call, or an end.
 type Node struct {
@@ -110,7 +126,8 @@ type input struct {
 	label string
 	kind  int // press, noInput, partyHangsUp
 	keys  string
-	times int // presses of keys in a row while the call stays where it is (0: one)
+	times int    // the input given in a row while the call stays where it is (0: one)
+	name  string // a repeated input's label, before how many times it was given
 }
 
 const (
@@ -146,13 +163,22 @@ func Explore(ctx context.Context, scripts *engine.Scripts, app string, opts Opti
 	if err != nil {
 		return nil, err
 	}
+	deadline := engOpts.Deadline
+	if deadline <= 0 {
+		deadline = engine.DefaultDeadline
+	}
+	engOpts.Deadline = slowDeadline(deadline)
+	slow, err := phone.NewLine(scripts, st, engOpts) // the same store: kv goes on counting
+	if err != nil {
+		return nil, err
+	}
 	if opts.Start.IsZero() {
 		opts.Start = phone.DefaultStart
 	}
-	x := &explorer{base: ctx, ctx: ctx, line: line, app: a, opts: opts, res: &Result{App: app},
+	x := &explorer{base: ctx, ctx: ctx, store: st, line: line, slow: slow, deadline: deadline, proven: map[string]bool{}, app: a, opts: opts, res: &Result{App: app},
 		nodes: map[string]*Node{}, edges: map[[2]string]*Edge{}, seen: map[string]bool{},
 		reported: map[string]bool{}, visited: map[string]bool{}, tries: map[string]int{},
-		moved: map[string]bool{}, seeds: map[string][]string{}, wide: map[string][]string{}, hinted: map[string]bool{}, seedAt: map[string]string{}, zone: time.UTC}
+		moved: map[string]bool{}, seeds: map[string][]string{}, wide: map[string][]string{}, hinted: map[string]bool{}, hint: -1, seedAt: map[string]string{}, zone: time.UTC}
 	if loc, err := clock.LoadZone(opts.Deadline.Zone); err == nil {
 		x.zone = loc
 	}
@@ -164,7 +190,17 @@ func Explore(ctx context.Context, scripts *engine.Scripts, app string, opts Opti
 type explorer struct {
 	base     context.Context // the exploration's
 	ctx      context.Context // the call's: base with the call's clock.Watch
-	line     *phone.Line
+	store    *memstore.Store
+	world    map[string][]byte // kv every call starts with (kv.go): nil is empty
+	left     map[string][]byte // what the first pass's calls left in kv, together
+	line     *phone.Line       // calls are played on it, under the app's deadline
+	slow     *phone.Line       // and played again on it when a handler ran out of time (deadline.go)
+	deadline time.Duration
+	proven   map[string]bool // handlers that ran out of time on slow too
+	retries  int
+	attempt  int       // the call being played: 0 on line, n for its nth time on slow
+	played   []input   // the inputs the call being played was given
+	playedAt time.Time // when it started
 	app      *engine.App
 	opts     Options
 	res      *Result
@@ -178,6 +214,9 @@ type explorer struct {
 	seedAt   map[string]string   // position → the script line of its check_inputs entry
 	wide     map[string][]string // prompts taking several digits → the keys tried there
 	hinted   map[string]bool     // prompts reported as waiting for a seed
+	hint     int                 // the first of those reports, in res.Problems; -1 when none
+
+	callFailed bool // on_call failed on a call: what it hides is not reported
 
 	// The clock: the call being played started at now; moved holds the
 	// moves already queued (where, which input, to which moment), so a
@@ -227,9 +266,32 @@ const maxClockRuns = 2
 // a real call; what it shows is recorded, and a replay that goes another way
 // than the path it follows is a new frontier, not a contradiction.
 func (x *explorer) run() {
+	if !x.explore() {
+		return // the call could not start: reported
+	}
+	if x.laterCallers() {
+		x.explore()
+	}
+	x.checkSeeds()
+	x.checkMenus()
+	x.checkMenuDigits()
+	x.drawStarts()
+	ended := false
+	for _, n := range x.res.Nodes {
+		ended = ended || n.Kind == "end" || n.Kind == "bridge"
+	}
+	if !ended && !x.stopped && len(x.hinted) == 0 && len(x.res.Problems) == 0 {
+		x.problem(Warning, "", "", fmt.Sprintf("no path of up to %d inputs ends the call or transfers it: can a caller ever leave?", x.opts.Depth))
+	}
+	x.finish()
+}
+
+// explore is one pass over the tree, from kv as x.world holds it; false
+// when the call could not start.
+func (x *explorer) explore() bool {
 	_, _, queue := x.walk(frontier{clock: x.opts.Start}, nil)
 	if x.res.Root == "" {
-		return // the call could not start: reported
+		return false
 	}
 	for len(queue) > 0 && len(x.seen) < x.opts.MaxStates && !x.stopped {
 		f := queue[0]
@@ -254,27 +316,28 @@ func (x *explorer) run() {
 			continue
 		}
 		x.seen[f.node()] = true
-		for _, in := range x.inputs(base, f.node()) {
-			if x.stopped {
-				break
-			}
-			next := frontier{path: append(append([]input{}, f.path...), in), nodes: f.nodes, clock: f.clock}
-			_, _, queue = x.walk(next, queue)
+		inputs := x.inputs(base, f.node())
+		for _, in := range inputs {
+			queue = x.try(f, in, queue)
+		}
+		for _, in := range x.repeats(f.node(), inputs) { // where the prompt came back
+			queue = x.try(f, in, queue)
 		}
 	}
 	x.hangUp(x.call)
-	x.checkSeeds()
-	x.checkMenus()
-	x.checkMenuDigits()
-	x.drawStarts()
-	ended := false
-	for _, n := range x.res.Nodes {
-		ended = ended || n.Kind == "end" || n.Kind == "bridge"
+	x.call = nil
+	x.keepKV()
+	return true
+}
+
+// try plays f's path and then in.
+func (x *explorer) try(f frontier, in input, queue []frontier) []frontier {
+	if x.stopped {
+		return queue
 	}
-	if !ended && !x.stopped && len(x.hinted) == 0 && len(x.res.Problems) == 0 {
-		x.problem(Warning, "", "", fmt.Sprintf("no path of up to %d inputs ends the call or transfers it: can a caller ever leave?", x.opts.Depth))
-	}
-	x.finish()
+	next := frontier{path: append(append([]input{}, f.path...), in), nodes: f.nodes, clock: f.clock}
+	_, _, queue = x.walk(next, queue)
+	return queue
 }
 
 // diverged requeues a frontier whose replay went another way, a few times.
@@ -296,14 +359,33 @@ func (x *explorer) diverged(f frontier, queue []frontier) []frontier {
 // f's last node; a frontier whose last node is still open (an input just
 // added) is never followed, it is discovered.
 func (x *explorer) walk(f frontier, queue []frontier) (*phone.Call, bool, []frontier) {
+	c, followed, queue, again := x.walkOn(f, queue, 0)
+	for try := 1; again; try++ { // a handler ran out of time: was it the machine? (deadline.go)
+		x.call = nil // what it did wrong is not reported
+		c, followed, queue, again = x.walkOn(f, queue, try)
+	}
+	return c, followed, queue
+}
+
+// walkOn is walk's try: 0 on the app's line, then on the slow line. It
+// stops, asking to be played again, where a handler ran out of time
+// (outOfTime).
+func (x *explorer) walkOn(f frontier, queue []frontier, try int) (*phone.Call, bool, []frontier, bool) {
 	watch := &clock.Watch{From: x.opts.Start}
-	c, at, err := x.start(f.clock, watch)
+	c, err := x.start(f.clock, watch, try)
 	if err != nil {
 		if !errors.Is(err, errStopped) {
 			x.problem(Error, "", "call", err.Error())
 		}
-		return nil, false, queue
+		return nil, false, queue, false
 	}
+	if x.outOfTime(c, 0, "call") {
+		return c, false, queue, true
+	}
+	if len(c.Handled) > 0 && c.Handled[0].Err != nil {
+		x.callFailed = true
+	}
+	at := x.classify(c, 0, "call")
 	if x.res.Root == "" {
 		x.res.Root = at
 	}
@@ -317,31 +399,40 @@ func (x *explorer) walk(f frontier, queue []frontier) (*phone.Call, bool, []fron
 		if !c.Ended() && !x.seen[at] {
 			queue = append(queue, frontier{nodes: nodes, clock: f.clock})
 		}
-		return c, false, queue
+		return c, false, queue, false
 	}
 	for i, in := range f.path {
 		if c.Ended() || !applies(c, in) {
-			return c, false, queue
+			return c, false, queue, false
 		}
 		path := f.path[:i+1]
-		to, err := x.play(c, in, pathString(path))
+		mark, seen := len(c.Heard), len(c.Handled)
+		n, err := x.play(c, in)
 		if err != nil {
 			x.problem(Error, "", pathString(path), err.Error())
-			return c, false, queue
+			return c, false, queue, false
 		}
+		if in.times > 1 { // a repeated entry says how often it was given
+			path = append(path[:i:i], in)
+			path[i].label = fmt.Sprintf("%s ×%d", in.name, n)
+		}
+		if x.outOfTime(c, seen, pathString(path)) {
+			return c, false, queue, true
+		}
+		to := x.classify(c, mark, pathString(path))
 		queue = x.moves(watch, f, nodes, nodes[i], queue)
 		nodes = append(nodes, to)
 		at = to
 		if i+1 < len(f.nodes) && to == f.nodes[i+1] {
 			continue // on f's way
 		}
-		x.edge(nodes[i], to, in.label)
+		x.edge(nodes[i], to, path[i].label)
 		if !c.Ended() && !x.seen[to] {
 			queue = append(queue, frontier{path: path, nodes: nodes, clock: f.clock})
 		}
-		return c, false, queue
+		return c, false, queue, false
 	}
-	return c, true, queue
+	return c, true, queue, false
 }
 
 // moves queues the replays at other clocks that what a handler asked of the
@@ -370,8 +461,11 @@ func (x *explorer) moves(w *clock.Watch, f frontier, nodes []string, from string
 	}
 	for _, m := range moves {
 		key := fmt.Sprintf("%s|%s|%d", from, label, m.Moment.Unix()/60)
-		if m.TopLevel { // asked at every event: moved once, where first seen
+		switch {
+		case m.TopLevel: // asked at every event: moved once, where first seen
 			key = fmt.Sprintf("top|%d", m.Moment.Unix()/60)
+		case m.Site != "": // once for the line that asked
+			key = fmt.Sprintf("%s|%d", m.Site, m.Moment.Unix()/60)
 		}
 		if x.moved[key] {
 			continue
@@ -387,25 +481,39 @@ func (x *explorer) moves(w *clock.Watch, f frontier, nodes []string, from string
 	return queue
 }
 
-// start places a new call at clock, when the budget allows, and names where
-// it is. The call reports what its handlers asked of the clock to watch.
-func (x *explorer) start(at time.Time, watch *clock.Watch) (*phone.Call, string, error) {
+// start places a new call at clock, when the budget allows, on the app's
+// line for try 0, else on the slow one. The call reports what its handlers
+// asked of the clock to watch.
+func (x *explorer) start(at time.Time, watch *clock.Watch, try int) (*phone.Call, error) {
 	if x.stopped || !x.pace() {
-		return nil, "", errStopped
+		return nil, errStopped
 	}
 	began := time.Now()
 	defer func() { x.last = time.Since(began); x.worked += x.last }()
 	x.hangUp(x.call)
+	x.call = nil
 	x.res.Paths++
-	x.now = at
-	x.line.SetNow(at)
+	x.now, x.playedAt, x.played, x.attempt = at, at, nil, try
 	x.ctx = clock.WithWatch(x.base, watch)
-	c, err := x.line.Start(x.ctx, phone.CallOptions{App: x.app.Name})
+	c, err := x.place(at, try > 0)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	x.call = c
-	return c, x.classify(c, 0, "call"), nil
+	return c, nil
+}
+
+// place starts a call at clock at on the slow line or the app's, with kv
+// as the pass of the exploration holds it (kv.go).
+func (x *explorer) place(at time.Time, slow bool) (*phone.Call, error) {
+	x.keepKV()
+	x.restoreKV()
+	line, opts := x.line, phone.CallOptions{App: x.app.Name}
+	if slow { // its own sessions, in the same store
+		line, opts.SessionID = x.slow, fmt.Sprintf("slow-%d", x.res.Paths)
+	}
+	line.SetNow(at)
+	return line.Start(x.ctx, opts)
 }
 
 var errStopped = errors.New("exploration stopped")
@@ -439,33 +547,73 @@ func applies(c *phone.Call, in input) bool {
 	return c.Waiting() != nil
 }
 
-// play gives the call one input and names where it leads, from what was
-// heard in this call after the input: a position in the call's own record,
-// never in another replay's.
-func (x *explorer) play(c *phone.Call, in input, path string) (string, error) {
-	mark := len(c.Heard)
-	var err error
-	switch in.kind {
-	case press:
-		at := c.Position()
-		for i := 0; i < max(1, in.times) && err == nil && c.Waiting() != nil && c.Position() == at; i++ {
-			seen := len(c.Handled)
-			err = c.Press(x.ctx, in.keys)
+// play gives the call one input, as many times in a row as it says while the
+// call stays at the position it was given at, and returns how many times it
+// was given. Where it leads is named from what was heard in this call after
+// it (classify): a position in the call's own record, never in another
+// replay's.
+func (x *explorer) play(c *phone.Call, in input) (int, error) {
+	x.played = append(x.played, in)
+	if in.kind == partyHangsUp {
+		return 1, c.Timeout(x.ctx)
+	}
+	at, n := c.Position(), 0
+	for ; n < max(1, in.times) && c.Waiting() != nil && c.Position() == at; n++ {
+		seen := len(c.Handled)
+		if in.kind == press {
+			if err := c.Press(x.ctx, in.keys); err != nil {
+				return n, err
+			}
 			x.noteMenuDigits(c, seen)
+			continue
 		}
-	case noInput:
-		// 8x8 retries the prompt noOfTries times; give up each time.
-		for i := 0; i < 10 && c.Waiting() != nil && !c.Ended() && err == nil; i++ {
-			err = c.Timeout(x.ctx)
+		// No input: 8x8 asks again noOfTries times, then tells the app,
+		// whose answer is where the input leads; the next prompt is not
+		// timed out too.
+		for i := 0; i < maxNoInputTries && len(c.Handled) == seen && c.Waiting() != nil; i++ {
+			if err := c.Timeout(x.ctx); err != nil {
+				return n, err
+			}
 		}
-	case partyHangsUp:
-		err = c.Timeout(x.ctx)
 	}
-	if err != nil {
-		return "", err
-	}
-	return x.classify(c, mark, path), nil
+	return n, nil
 }
+
+// repeats are the inputs to give again and again at node: a wrong entry (at
+// a menu, its invalid key) and no input, when once brought the caller back
+// to the same prompt. A
+// hand-written handler may count them (in session.vars or kv) and lock the
+// caller out after three, as a menu's tries do; giving each maxRepeats times
+// in a row explores that. One wrong entry stands for all: they count alike.
+func (x *explorer) repeats(node string, tried []input) []input {
+	back := x.edges[[2]string{node, node}]
+	if back == nil {
+		return nil
+	}
+	var out []input
+	pressed := false
+	for _, in := range tried {
+		if in.times > 1 { // a menu's tries: explored already
+			return nil
+		}
+		option := in.kind == press && x.menu(node) != nil && in.label != "other" // a menu's wrong entry is its invalid key
+		if in.kind == partyHangsUp || option || !contains(back.Keys, in.label) || (in.kind == press && pressed) {
+			continue
+		}
+		pressed = pressed || in.kind == press
+		in.name, in.times = in.label, maxRepeats
+		in.label = fmt.Sprintf("%s ×%d", in.name, maxRepeats)
+		out = append(out, in)
+	}
+	return out
+}
+
+// maxRepeats is how often repeats gives an input in a row.
+const maxRepeats = 5
+
+// maxNoInputTries bounds the timeouts of one prompt that one no input is:
+// 8x8 asks again noOfTries times.
+const maxNoInputTries = 10
 
 // inputs are what to try at the call's current state, node.
 func (x *explorer) inputs(c *phone.Call, node string) []input {
@@ -518,13 +666,21 @@ func maxDigits(p map[string]any) int {
 }
 
 // keypad is what to press at a hand-written on_dtmf prompt: every key when it
-// takes one, else a few typical entries, one of them as long as the prompt
-// needs (an account number of six digits).
+// takes one, else a few typical entries as long as the prompt needs (an
+// account number of six digits). A shorter entry is no entry: 8x8 asks again,
+// then reports no input, which is tried on its own.
 func keypad(most, least int) []string {
 	if most == 1 {
 		return []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "*", "#"}
 	}
-	return []string{"1", "2", "0", strings.Repeat("1", min(most, max(least, 4))), "9#"}
+	n := min(most, max(least, 4))
+	var out []string
+	for _, k := range []string{"1", "2", "0", strings.Repeat("1", n), "9#", strings.Repeat("2", n), strings.Repeat("0", n) + "#"} {
+		if len(strings.TrimSuffix(k, "#")) >= least && !contains(out, k) && len(out) < 5 {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func minDigits(p map[string]any) int {
@@ -617,17 +773,30 @@ func (x *explorer) problem(sev, where, path, msg string) {
 		return
 	}
 	x.reported[key] = true
-	p := Problem{Severity: sev, App: x.app.Name, Where: where, Path: path, Message: msg}
+	if x.world != nil && path != "" {
+		msg += " (with kv as the calls check played before left it)"
+	}
+	p := Problem{Severity: sev, App: x.app.Name, Where: where, Path: path, Message: strings.TrimSpace(msg)}
 	x.res.Problems = append(x.res.Problems, p)
 	x.clocks = append(x.clocks, x.now)
 }
 
 // checkMenus reports menus no path reached and options no caller can press.
+// A menu behind a failing on_call, or behind a prompt check found no key
+// for, is not said on its own: the error, or the hint, is the cause.
 func (x *explorer) checkMenus() {
+	var unreached []string
 	for _, m := range x.app.Menus {
-		if !x.visited[m.ID] {
+		switch {
+		case x.visited[m.ID] || x.callFailed:
+		case x.hint >= 0:
+			unreached = append(unreached, fmt.Sprintf("%q (%s)", m.ID, m.Where))
+		default:
 			x.problem(Warning, m.Where, "", fmt.Sprintf("menu %q is never reached from on_call", m.ID))
 		}
+	}
+	if len(unreached) > 0 {
+		x.res.Problems[x.hint].Message += "; not reached, maybe behind it: menu " + strings.Join(unreached, ", ")
 	}
 	// A prompt where every key leads back to itself handles nothing.
 	for _, n := range x.res.Nodes {

@@ -23,8 +23,14 @@ func (x *explorer) hangUp(c *phone.Call) {
 	}
 	_, status := x.app.Handlers[engine.OnStatus]
 	_, end := x.app.Handlers[engine.OnEnd]
+	seen := len(c.Handled)
 	if !c.Ended() && (status || end) { // else nothing would run
 		c.Hangup(x.ctx)
+	}
+	if x.outOfTime(c, seen, heardPath(c)) { // was it the machine? (deadline.go)
+		if again := x.replay(); again != nil {
+			c = again
+		}
 	}
 	for _, h := range c.Heard {
 		if h.Kind != phone.Failed {

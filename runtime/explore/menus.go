@@ -15,7 +15,7 @@ func tooMany(m *engine.MenuInfo, other input) []input {
 	if m.Tries < 2 {
 		return nil
 	}
-	other.label, other.times = fmt.Sprintf("other ×%d", m.Tries), m.Tries
+	other.label, other.name, other.times = fmt.Sprintf("other ×%d", m.Tries), other.label, m.Tries
 	return []input{other}
 }
 

@@ -111,9 +111,10 @@ func (x *explorer) checkSeeds() {
 				continue
 			}
 			for _, k := range e.Keys {
-				if k == "no input" {
+				switch {
+				case k == "no input":
 					noInput = e.To
-				} else {
+				case contains(x.wide[n.ID], k): // a key given many times in a row is no guess
 					targets[e.To] = true
 					tried++
 				}
@@ -134,8 +135,12 @@ func (x *explorer) checkSeeds() {
 			how = fmt.Sprintf("--input %s=KEYS, or check_inputs = { %s = { \"KEYS\" } } in %s", n.Menu, luaKey(n.Menu), x.app.File)
 		}
 		x.hinted[n.ID] = true
+		before := len(x.res.Problems)
 		x.problem(Warning, "", "", fmt.Sprintf("every key check tried at the prompt %q (%s) went the way a wrong one does: if it waits for a PIN or an account number, give check one so that what follows is explored: %s",
 			clip(n.Label, 60), strings.Join(x.wide[n.ID], ", "), how))
+		if x.hint < 0 && len(x.res.Problems) > before {
+			x.hint = before
+		}
 	}
 }
 
@@ -152,7 +157,7 @@ func luaKey(s string) string {
 // checkSeedPositions reports check_inputs positions no prompt waited at: a
 // misspelt id gives check nothing to type.
 func (x *explorer) checkSeedPositions() {
-	if x.stopped {
+	if x.stopped || x.callFailed { // on_call's error is why, and is reported
 		return
 	}
 	positions := make([]string, 0, len(x.seedAt))

@@ -60,7 +60,7 @@ func (m *module) startOfDay(L *lua.LState) int {
 	const fn = "time.start_of_day"
 	loc := m.optZone(L, fn, 2)
 	t := checkTime(L, fn, 1)
-	m.readClock(L, t, loc)
+	m.readClock(L, t, loc, false)
 	L.Push(fromTime(wallClock(loc, localDate(t, loc), 0)))
 	return 1
 }
@@ -88,7 +88,7 @@ func (m *module) weekday(L *lua.LState) int {
 	const fn = "time.weekday"
 	loc := m.optZone(L, fn, 2)
 	t := checkTime(L, fn, 1)
-	m.readClock(L, t, loc)
+	m.readClock(L, t, loc, false)
 	d := t.In(loc).Weekday()
 	L.Push(lua.LString(strings.ToLower(d.String())))
 	L.Push(lua.LNumber(isoWeekday(d)))

@@ -148,7 +148,7 @@ func (m *module) format(L *lua.LState) int {
 	if err != nil {
 		argError(L, fn, 2, err.Error())
 	}
-	m.readClock(L, t, loc)
+	m.readClock(L, t, loc, readsTimeOfDay(t, loc, string(pattern)))
 	L.Push(lua.LString(s))
 	return 1
 }
@@ -157,7 +157,7 @@ func (m *module) parts(L *lua.LState) int {
 	const fn = "time.parts"
 	loc := m.optZone(L, fn, 2)
 	t := checkTime(L, fn, 1).In(loc)
-	m.readClock(L, t, loc)
+	m.readClock(L, t, loc, true)
 	p := L.CreateTable(0, 10)
 	for k, v := range map[string]int{
 		"year": t.Year(), "month": int(t.Month()), "day": t.Day(),

@@ -2,7 +2,9 @@ package clock
 
 import (
 	"context"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,10 +43,14 @@ const maxMoves = 256
 // asks at Moment; Zone is where the script read the clock, for reports.
 // TopLevel is set when the script asked while its top level (or a module's)
 // ran: that runs at every event, so what it asks is not about one input.
+// Site, when set, is the script line that asked ("app.lua:16"): the moment
+// is worth trying once for that line, not on every path that reaches it
+// (every hour of a day, which would multiply the calls played by 24).
 type Move struct {
 	Asked, Moment time.Time
 	Zone          *time.Location
 	TopLevel      bool
+	Site          string
 }
 
 type watchKey struct{}
@@ -66,14 +72,24 @@ func (w *Watch) Take() []Move {
 }
 
 func (w *Watch) add(L *lua.LState, asked time.Time, loc *time.Location, moments []time.Time) {
-	top := topLevel(L)
+	w.record(Move{Asked: asked, Zone: loc, TopLevel: topLevel(L)}, moments)
+}
+
+// addOnce is add for moments to try once per script line that asks.
+func (w *Watch) addOnce(L *lua.LState, asked time.Time, loc *time.Location, moments []time.Time) {
+	w.record(Move{Asked: asked, Zone: loc, TopLevel: topLevel(L), Site: strings.TrimSuffix(L.Where(1), ":")}, moments)
+}
+
+func (w *Watch) record(like Move, moments []time.Time) {
+	asked := like.Asked
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.seen == nil {
 		w.seen = map[Move]bool{}
 	}
 	for _, m := range moments {
-		mv := Move{Asked: asked, Moment: m, Zone: loc, TopLevel: top}
+		mv := like
+		mv.Moment = m
 		if m.Equal(asked) || w.seen[mv] || len(w.moves) >= maxMoves {
 			continue
 		}
@@ -118,17 +134,29 @@ func watching(L *lua.LState) *Watch {
 // for next month does not.
 const near = 24 * time.Hour
 
-// readClock notes that the script read the time of day or the weekday of t:
-// when t is about now, the explorer tries the same call over a week, at
-// hours on both sides of common opening times.
-func (m *module) readClock(L *lua.LState, t time.Time, loc *time.Location) {
+// readClock notes that the script read the weekday of t, and the time of
+// day when ofDay: when t is about now, the explorer tries the same call over
+// a week, at hours on both sides of common opening times, and, for the time
+// of day, once for the line that read it, at every hour.
+func (m *module) readClock(L *lua.LState, t time.Time, loc *time.Location, ofDay bool) {
 	w := watching(L)
-	if w == nil {
+	if w == nil || !m.aboutNow(t) {
 		return
 	}
-	if m.aboutNow(t) {
-		w.add(L, t, loc, week(w.from(t), loc))
+	w.add(L, t, loc, week(w.from(t), loc))
+	if ofDay {
+		w.addOnce(L, t, loc, hourly(w.from(t), loc))
 	}
+}
+
+// readsTimeOfDay reports whether time.format's pattern shows the time of day
+// (its hour or its minutes): whether it writes two moments of t's day apart.
+func readsTimeOfDay(t time.Time, loc *time.Location, pattern string) bool {
+	day := localDate(t, loc)
+	a, _ := strftime(at(loc, day, 330), pattern)
+	b, _ := strftime(at(loc, day, 1500), pattern)
+	c, _ := strftime(at(loc, day, 1530), pattern)
+	return a != b || b != c
 }
 
 // aboutNow reports whether t is within a day of the clock.
@@ -150,16 +178,41 @@ func (m *module) threshold(L *lua.LState, t time.Time, loc *time.Location) {
 // the next six days in the morning and the evening.
 func week(t time.Time, loc *time.Location) []time.Time {
 	day := localDate(t, loc)
-	at := func(d time.Time, hhmm int) time.Time { return wallClock(loc, d, hhmm/100*60+hhmm%100) }
 	var out []time.Time
 	for _, hhmm := range []int{2100, 1030, 300, 1230, 1500} {
-		out = append(out, at(day, hhmm))
+		out = append(out, at(loc, day, hhmm))
 	}
 	for k := 1; k < 7; k++ {
 		d := day.AddDate(0, 0, k)
-		out = append(out, at(d, 1030), at(d, 2100))
+		out = append(out, at(loc, d, 1030), at(loc, d, 2100))
 	}
 	return out
+}
+
+// hourly is where a script's comparison of hours is tried once (p.hour >= 7
+// and p.hour < 9, an hour week does not hit): half past every hour of t's
+// day and of the next Saturday and Sunday, less week's.
+func hourly(t time.Time, loc *time.Location) []time.Time {
+	day := localDate(t, loc)
+	tried := week(t, loc)
+	var out []time.Time
+	for k := 0; k < 7; k++ {
+		d := day.AddDate(0, 0, k)
+		if wd := d.Weekday(); k > 0 && wd != time.Saturday && wd != time.Sunday {
+			continue
+		}
+		for h := 0; h < 24; h++ {
+			if m := at(loc, d, h*100+30); !slices.ContainsFunc(tried, m.Equal) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// at is day d at hhmm on the wall clock of loc.
+func at(loc *time.Location, d time.Time, hhmm int) time.Time {
+	return wallClock(loc, d, hhmm/100*60+hhmm%100)
 }
 
 // moments are where a schedule asked about at t gives each of its answers: a

@@ -109,7 +109,9 @@ func checkDir(ctx context.Context, dir string, opts explore.Options) ([]explore.
 		names[i] = strings.TrimSuffix(file, ".lua")
 	}
 	found, kept := lintApps(dir, apps, problems)
-	return append(found, kept...), names
+	return append(found, slices.DeleteFunc(kept, func(p explore.Problem) bool { // said once, by lint, at its line
+		return p.At() != "" && slices.ContainsFunc(found, func(f explore.Problem) bool { return f.Where == p.At() && f.Severity == p.Severity })
+	})...), names
 }
 
 // lintEnv is what lint knows scripts may use: the sandbox's environment.

@@ -127,3 +127,16 @@ function on_call(session) return main end
 		}
 	}
 }
+
+// A mistake lint finds and loading or exploring finds again, in its own
+// words, at the same line, is said once: by lint, at its line.
+func TestCheckSaysAMistakeOnce(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, "bank.lua", `ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 1 }
+local hours = require("lib/hours")
+function on_call(session) return { ivr.say("Hello."), ivr.hangup() } end`)
+	problems, _ := checkDir(context.Background(), dir, explore.Options{Depth: 4, Deadline: engine.Options{Deadline: 2 * time.Second}})
+	if len(problems) != 1 || problems[0].Where != "bank.lua:2" {
+		t.Errorf("want one finding at bank.lua:2, got %v", problems)
+	}
+}

@@ -381,6 +381,7 @@ func testDevNewApp(t *testing.T, browser context.Context) {
 	}
 	p.until("the new app in the list", `document.querySelector('li.app[data-app="counter"] a') !== null`)
 	p.do("open counter", chromedp.Click(chromedp.CSS(`a[href="/apps/counter"]`)), chromedp.WaitVisible(chromedp.CSS("body[data-ready]")))
+	p.until("the graph", `document.querySelector("#graph svg") !== null`) // drawn: the page redraws when it is
 	p.do("set the clock", chromedp.SetValue(chromedp.CSS("#clock"), "2026-03-02T14:30"), chromedp.Click(chromedp.CSS(`#clock-form button`)))
 	p.until("the clock set", `document.querySelector("#clock").value === "2026-03-02T14:30"`)
 	p.do("call", chromedp.Click(chromedp.CSS("#call")))
