@@ -59,6 +59,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -248,4 +249,18 @@ func (c Commit) Numbered() (Session, Entry) {
 	s.Events = c.Read + 1
 	e.Seq = s.Events
 	return s, e
+}
+
+// Encode is json.Marshal without HTML escaping, for the records a store keeps:
+// the json.RawMessage fields of sessions and entries (vars, event, reply) come
+// back byte for byte as given, where json.Marshal would rewrite "<" in them as
+// "\u003c".
+func Encode(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

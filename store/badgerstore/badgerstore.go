@@ -537,11 +537,11 @@ func (s *Store) readSession(txn *badger.Txn, id string) (sess store.Session, ok 
 
 // write puts a session, its new transcript entry and the event's reply.
 func (s *Store) write(txn *badger.Txn, sess store.Session, entry store.Entry, key string, reply []byte) error {
-	sv, err := encode(sess)
+	sv, err := store.Encode(sess)
 	if err != nil {
 		return fmt.Errorf("encode session: %w", err)
 	}
-	ev, err := encode(entry)
+	ev, err := store.Encode(entry)
 	if err != nil {
 		return fmt.Errorf("encode entry: %w", err)
 	}
@@ -735,19 +735,6 @@ func transcriptPrefix(id string) []byte { return []byte("t/" + id + "/") }
 
 func entryKey(id string, seq int) []byte {
 	return binary.BigEndian.AppendUint64(transcriptPrefix(id), uint64(seq))
-}
-
-// encode is json.Marshal without HTML escaping, so the json.RawMessage fields
-// (vars, event, reply) are stored byte for byte as given when compact:
-// json.Marshal would rewrite "<" in them as "\u003c".
-func encode(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // badgerLogger passes Badger's warnings and errors to slog and drops its

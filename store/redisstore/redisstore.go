@@ -24,7 +24,6 @@
 package redisstore
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -680,11 +679,11 @@ func (s *Store) Register(ctx context.Context, sess store.Session) (store.Session
 // script, then WAIT when the URL asks for replicas. applied is false when the
 // script refused the write.
 func (s *Store) write(ctx context.Context, token string, read int, sess store.Session, entry store.Entry, replyKey string, reply []byte) (applied bool, err error) {
-	sj, err := encode(sess)
+	sj, err := store.Encode(sess)
 	if err != nil {
 		return false, err
 	}
-	ej, err := encode(entry)
+	ej, err := store.Encode(entry)
 	if err != nil {
 		return false, err
 	}
@@ -855,15 +854,3 @@ func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error
 
 // ms is d in whole milliseconds, at least 1 (Redis refuses an expiry of 0).
 func ms(d time.Duration) int64 { return max(1, d.Milliseconds()) }
-
-// encode is json.Marshal without HTML escaping, so that the json.RawMessage
-// fields of sessions and entries come back byte for byte.
-func encode(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
