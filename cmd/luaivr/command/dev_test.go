@@ -82,7 +82,11 @@ func (p *page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 // may reload meanwhile.
 func (p *page) until(what, js string) {
 	p.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	// Long enough for an exploration under the race detector on two cores
+	// shared with the rest of the suite (the graph of an app that reads the
+	// clock and kv); a tab has three minutes in all.
+	const patience = 60 * time.Second
+	deadline := time.Now().Add(patience)
 	for {
 		ctx, cancel := context.WithTimeout(p.ctx, time.Second)
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+js+")"))
@@ -92,7 +96,7 @@ func (p *page) until(what, js string) {
 		}
 		if time.Now().After(deadline) {
 			p.screenshot("failed")
-			p.t.Fatalf("waiting for %s: not within 20s (last error: %v)%s", what, err, p.state())
+			p.t.Fatalf("waiting for %s: not within %s (last error: %v)%s", what, patience, err, p.state())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
