@@ -9,14 +9,23 @@
   // an app explored to its 300 prompts can have more.
   mermaid.initialize({ startOnLoad: false, securityLevel: "strict", maxTextSize: 1000000, maxEdges: 5000 });
 
-  async function post(action, data) {
-    const body = new URLSearchParams(data || {});
-    const res = await fetch(base + "/" + action, { method: "POST", body });
-    show(await res.json());
+  // Answers can come back out of order (a state asked for before a key press,
+  // slow to build, arriving after the press's answer): only the answer to the
+  // newest request shown so far is drawn, never an older one over it.
+  let asked = 0, shownFor = 0;
+  async function fetchState(url, init) {
+    const n = ++asked;
+    const res = await fetch(url, init);
+    const s = await res.json();
+    if (n < shownFor) return;
+    shownFor = n;
+    await show(s);
   }
-  async function refresh() {
-    const res = await fetch(base + "/state");
-    show(await res.json());
+  function post(action, data) {
+    return fetchState(base + "/" + action, { method: "POST", body: new URLSearchParams(data || {}) });
+  }
+  function refresh() {
+    return fetchState(base + "/state");
   }
 
   async function show(s) {
@@ -28,7 +37,7 @@
       : findings || "check: no findings";
     if (document.activeElement !== $("clock")) $("clock").value = s.clock;
     const c = s.call;
-    $("transcript").textContent = c ? c.transcript.map((l) => l.line).join("\n") : "";
+    $("transcript").textContent = c ? (c.transcript || []).map((l) => l.line).join("\n") : "";
     $("vars").textContent = c && c.vars ? JSON.stringify(c.vars, null, 2) : "{}";
     const kv = $("kv").tBodies[0];
     kv.replaceChildren();
@@ -37,7 +46,7 @@
       tr.insertCell().textContent = e.key;
       tr.insertCell().textContent = JSON.stringify(e.value);
     }
-    const heard = c ? c.transcript.filter((l) => l.spoken) : [];
+    const heard = c ? (c.transcript || []).filter((l) => l.spoken) : [];
     $("heard").textContent = heard.length ? heard[heard.length - 1].spoken : "";
     if (c && c.ended) $("heard").textContent += " (the call has ended)";
     $("parted").disabled = !(c && c.bridged);
