@@ -1,59 +1,23 @@
 package badgerstore_test
 
 import (
-	"context"
-	"fmt"
 	"testing"
-	"time"
 
-	"github.com/luaivr/luaivr/store"
 	"github.com/luaivr/luaivr/store/badgerstore"
 	"github.com/luaivr/luaivr/store/storetest"
 )
 
-// The store's share of an event, on disk as serve runs it: one atomic commit
-// (session, transcript entry, reply) and one session read.
-func BenchmarkCommit(b *testing.B) {
-	st, err := badgerstore.Open(badgerstore.Options{Dir: b.TempDir(), GCInterval: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	ctx := context.Background()
-	reply := []byte(`{"clientActionId":"reservations","callflow":[{"action":"sayAndCapture","params":{"promptMessage":"Press 1 to make a new reservation, press 2 to reschedule an existing reservation, press 3 to return to main menu.","voiceProfile":"en-US-BenjaminRUS","speed":1,"minDigits":1,"maxDigits":1,"digitTimeout":10000,"overallTimeout":10000,"noOfTries":2}}]}`)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		i++
-		id := fmt.Sprintf("s-%d", i%1000)
-		s := store.Session{ID: id, App: "restaurant", Vars: []byte(`{"n":1}`), Events: i, Created: time.Now(), Updated: time.Now()}
-		c := store.Commit{Session: s, Entry: store.Entry{Seq: i, At: time.Now(), EventType: "CALL_ACTION", Reply: reply},
-			ReplyKey: fmt.Sprintf("CALL_ACTION\x00%s\x00e%d", id, i), Reply: reply}
-		if err := storetest.Commit(ctx, st, c); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+// The store's share of an event, on disk as serve runs it (storetest's
+// benchmarks, the same on every store).
+func BenchmarkCommit(b *testing.B) { storetest.BenchmarkCommit(b, openOnDisk(b)) }
 
-func BenchmarkSessionRead(b *testing.B) {
+func BenchmarkSessionRead(b *testing.B) { storetest.BenchmarkSessionRead(b, openOnDisk(b)) }
+
+func openOnDisk(b *testing.B) *badgerstore.Store {
 	st, err := badgerstore.Open(badgerstore.Options{Dir: b.TempDir(), GCInterval: -1})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
-	ctx := context.Background()
-	for i := 0; i < 1000; i++ {
-		s := store.Session{ID: fmt.Sprintf("s-%d", i), App: "restaurant", Vars: []byte(`{"n":1}`), Events: 1}
-		if err := storetest.Commit(ctx, st, store.Commit{Session: s, Entry: store.Entry{Seq: 1}}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		i++
-		if _, ok, err := st.Session(ctx, fmt.Sprintf("s-%d", i%1000)); !ok || err != nil {
-			b.Fatal(ok, err)
-		}
-	}
+	b.Cleanup(func() { st.Close() })
+	return st
 }

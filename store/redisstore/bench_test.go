@@ -1,10 +1,7 @@
 package redisstore_test
 
 import (
-	"context"
-	"fmt"
 	"testing"
-	"time"
 
 	"github.com/luaivr/luaivr/store"
 	"github.com/luaivr/luaivr/store/redisstore/redistest"
@@ -13,53 +10,20 @@ import (
 
 // The store's share of an event, as serve runs it, one at a time on a real
 // Redis on loopback (AOF everysec; CommitAlways: appendfsync always, an
-// fsync per commit): the lease, the session read and the commit script;
-// badgerstore's BenchmarkCommit is the same on Badger.
-func BenchmarkCommit(b *testing.B) { benchmarkCommit(b) }
+// fsync per commit); storetest's benchmarks, as badgerstore runs them.
+func BenchmarkCommit(b *testing.B) { storetest.BenchmarkCommit(b, openRedis(b)) }
 
-func BenchmarkCommitAlways(b *testing.B) { benchmarkCommit(b, "--appendfsync", "always") }
+func BenchmarkCommitAlways(b *testing.B) {
+	storetest.BenchmarkCommit(b, openRedis(b, "--appendfsync", "always"))
+}
 
-func benchmarkCommit(b *testing.B, redisArgs ...string) {
+func BenchmarkSessionRead(b *testing.B) { storetest.BenchmarkSessionRead(b, openRedis(b)) }
+
+func openRedis(b *testing.B, redisArgs ...string) store.Store {
 	st, err := store.Open(redistest.Start(b, redisArgs...).URL(), store.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
-	ctx := context.Background()
-	reply := []byte(`{"clientActionId":"reservations","callflow":[{"action":"sayAndCapture","params":{"promptMessage":"Press 1 to make a new reservation, press 2 to reschedule an existing reservation, press 3 to return to main menu.","voiceProfile":"en-US-BenjaminRUS","speed":1,"minDigits":1,"maxDigits":1,"digitTimeout":10000,"overallTimeout":10000,"noOfTries":2}}]}`)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		i++
-		id := fmt.Sprintf("s-%d", i%1000)
-		s := store.Session{ID: id, App: "restaurant", Vars: []byte(`{"n":1}`), Created: time.Now(), Updated: time.Now()}
-		c := store.Commit{Session: s, Entry: store.Entry{At: time.Now(), EventType: "CALL_ACTION", Reply: reply},
-			ReplyKey: fmt.Sprintf("CALL_ACTION\x00%s\x00e%d", id, i), Reply: reply}
-		if err := storetest.Commit(ctx, st, c); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkSessionRead(b *testing.B) {
-	st, err := store.Open(redistest.Start(b).URL(), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	ctx := context.Background()
-	for i := range 1000 {
-		s := store.Session{ID: fmt.Sprintf("s-%d", i), App: "restaurant", Vars: []byte(`{"n":1}`)}
-		if err := storetest.Commit(ctx, st, store.Commit{Session: s}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		i++
-		if _, ok, err := st.Session(ctx, fmt.Sprintf("s-%d", i%1000)); !ok || err != nil {
-			b.Fatal(ok, err)
-		}
-	}
+	b.Cleanup(func() { st.Close() })
+	return st
 }
