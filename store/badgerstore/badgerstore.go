@@ -457,9 +457,11 @@ func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 	}
 	sess, entry := c.Numbered()
 	write := func(txn *badger.Txn) error {
-		var stored struct { // the version alone: vars may be a megabyte
-			Events int `json:"events"`
+		var stored struct { // the version and the index key's time alone: vars may be a megabyte
+			Events  int       `json:"events"`
+			Updated time.Time `json:"updated"`
 		}
+		found := false
 		switch item, err := txn.Get(sessionKey(sess.ID)); {
 		case errors.Is(err, badger.ErrKeyNotFound):
 		case err != nil:
@@ -468,11 +470,16 @@ func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &stored) }); err != nil {
 				return err
 			}
+			found = true
 		}
 		if c.Lease.SessionID != sess.ID || !s.Holds(c.Lease) || stored.Events != c.Read {
 			return fmt.Errorf("it read %d events, %d are stored: %w", c.Read, stored.Events, store.ErrConflict)
 		}
-		return s.write(txn, sess, entry, c.ReplyKey, c.Reply)
+		var prev *store.Session
+		if found {
+			prev = &store.Session{ID: sess.ID, Updated: stored.Updated}
+		}
+		return s.write(txn, prev, sess, entry, c.ReplyKey, c.Reply)
 	}
 	err := s.update(sess.ID, write)
 	if err != nil {
@@ -494,13 +501,13 @@ func (s *Store) Register(ctx context.Context, sess store.Session) (store.Session
 		if err != nil {
 			return err
 		}
-		var entry store.Entry
+		var prev *store.Session
 		if ok {
-			merged, entry = store.Registered(&old, sess)
-		} else {
-			merged, entry = store.Registered(nil, sess)
+			prev = &old
 		}
-		return s.write(txn, merged, entry, "", nil)
+		var entry store.Entry
+		merged, entry = store.Registered(prev, sess)
+		return s.write(txn, prev, merged, entry, "", nil)
 	})
 	if err != nil {
 		return store.Session{}, fmt.Errorf("badgerstore: register session %q: %w", sess.ID, err)
@@ -536,7 +543,7 @@ func (s *Store) readSession(txn *badger.Txn, id string) (sess store.Session, ok 
 }
 
 // write puts a session, its new transcript entry and the event's reply.
-func (s *Store) write(txn *badger.Txn, sess store.Session, entry store.Entry, key string, reply []byte) error {
+func (s *Store) write(txn *badger.Txn, prev *store.Session, sess store.Session, entry store.Entry, key string, reply []byte) error {
 	sv, err := store.Encode(sess)
 	if err != nil {
 		return fmt.Errorf("encode session: %w", err)
@@ -556,6 +563,11 @@ func (s *Store) write(txn *badger.Txn, sess store.Session, entry store.Entry, ke
 	}
 	if err := set(entryKey(sess.ID, entry.Seq), ev, s.sessionTTL); err != nil {
 		return err
+	}
+	if prev != nil && !prev.Updated.Equal(sess.Updated) { // one index key per session, not one per event
+		if err := txn.Delete(indexKey(*prev)); err != nil {
+			return err
+		}
 	}
 	if err := set(indexKey(sess), nil, s.sessionTTL); err != nil {
 		return err

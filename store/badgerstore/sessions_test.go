@@ -111,3 +111,29 @@ func TestSessionsIndexedOnOpen(t *testing.T) {
 		t.Errorf("after reopening, Sessions = %v, %v", got, err)
 	}
 }
+
+// A session has one index key, at its last update: every commit and Register
+// drops the one before, so listing reads no stale keys (one per event, each
+// decoding the whole session, before).
+func TestOneIndexKeyPerSession(t *testing.T) {
+	t.Parallel()
+	s := openT(t, Options{Dir: t.TempDir(), GCInterval: -1})
+	for seq := 1; seq <= 5; seq++ {
+		updatedAt(t, s, "busy", seq, seq)
+	}
+	if _, err := s.Register(t.Context(), store.Session{ID: "busy", App: "a", Updated: time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
+	keys := 0
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(indexPrefix)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			keys++
+		}
+		return nil
+	})
+	if err != nil || keys != 1 {
+		t.Fatalf("%d index keys for one session after 6 writes (%v), want 1", keys, err)
+	}
+}
