@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -443,7 +444,7 @@ func (c *Console) traffic(ctx context.Context, app string, f filter) (*traffic, 
 					t.Fallbacks = append(t.Fallbacks, row)
 				}
 				row.Count++
-				if len(row.Sessions) < fallbackSessions && !contains(row.Sessions, s.ID) {
+				if len(row.Sessions) < fallbackSessions && !slices.Contains(row.Sessions, s.ID) {
 					row.Sessions = append(row.Sessions, s.ID)
 				}
 			}
@@ -491,7 +492,7 @@ func (t *traffic) onGraph(res *explore.Result, menus []engine.MenuInfo) string {
 				continue
 			}
 			for mk, v := range t.took {
-				if mk[0] == menu && mk[1] != "no input" && !contains(offered[menu], mk[1]) && !contains(e.Keys, mk[1]) {
+				if mk[0] == menu && mk[1] != "no input" && !slices.Contains(offered[menu], mk[1]) && !slices.Contains(e.Keys, mk[1]) {
 					n += v
 				}
 			}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -505,7 +506,7 @@ func drawing(res *explore.Result, heard []phone.Heard, ended bool, untested []un
 			continue
 		}
 		for _, u := range untested {
-			if menuOf[e.From] == u.Menu && contains(e.Keys, u.Key) {
+			if menuOf[e.From] == u.Menu && slices.Contains(e.Keys, u.Key) {
 				dashed = append(dashed, fmt.Sprint(i))
 				break
 			}
@@ -518,15 +519,6 @@ func drawing(res *explore.Result, heard []phone.Heard, ended bool, untested []un
 		fmt.Fprintf(&b, "  linkStyle %s stroke:#0d47a1,stroke-width:4px\n", strings.Join(path, ","))
 	}
 	return b.String()
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // testRun is the outcome of the flow tests run from the page.

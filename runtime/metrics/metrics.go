@@ -36,6 +36,7 @@ type Metrics struct {
 	// those in goroutines of its own, where a panic would end the process.
 	sizer      store.Sizer
 	storeBytes prometheus.Gauge
+	storeReady prometheus.Gauge
 }
 
 // other is the label value of everything outside a closed set.
@@ -87,16 +88,11 @@ func New(eng *engine.Engine, kept any) *Metrics {
 			func() float64 { return float64(st.StoreFails.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "luaivr_webhooks_rejected_total", Help: "Webhooks refused by --webhook-auth or --allow-from."},
 			func() float64 { return float64(st.Rejected.Load()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "luaivr_store_ready", Help: "1 while the data folder takes events; 0 while callers get the fallback (GET /readyz says why)."},
-			func() float64 {
-				if store.Ready(eng.Store()) != nil {
-					return 0
-				}
-				return 1
-			}),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	m.storeReady = prometheus.NewGauge(prometheus.GaugeOpts{Name: "luaivr_store_ready", Help: "1 while the data folder takes events; 0 while callers get the fallback (GET /readyz says why)."})
+	m.reg.MustRegister(m.storeReady)
 	if sz, ok := kept.(store.Sizer); ok {
 		m.sizer = sz
 		m.storeBytes = prometheus.NewGauge(prometheus.GaugeOpts{Name: "luaivr_store_bytes", Help: "Size of the data folder (Badger LSM tree and value log)."})
@@ -151,6 +147,11 @@ func (m *Metrics) Observe(h engine.Handled) {
 
 // Text renders every metric in Prometheus's text format.
 func (m *Metrics) Text() ([]byte, error) {
+	ready := 1.0
+	if store.Ready(m.eng.Store()) != nil {
+		ready = 0
+	}
+	m.storeReady.Set(ready)
 	if m.sizer != nil {
 		lsm, vlog := m.sizer.Size()
 		m.storeBytes.Set(float64(lsm + vlog))

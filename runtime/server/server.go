@@ -442,12 +442,7 @@ func (s *Server) ready(ctx *fasthttp.RequestCtx) {
 }
 
 // notReady is why the store cannot take events, or nil.
-func (s *Server) notReady() error {
-	if r, ok := s.opts.Engine.Store().(interface{ Ready() error }); ok {
-		return r.Ready()
-	}
-	return nil
-}
+func (s *Server) notReady() error { return store.Ready(s.opts.Engine.Store()) }
 
 func (s *Server) health(ctx *fasthttp.RequestCtx) {
 	st := s.opts.Engine.Stats()

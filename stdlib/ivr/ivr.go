@@ -30,6 +30,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/luaivr/luaivr/runtime/callflow"
 	"github.com/luaivr/luaivr/runtime/spelling"
@@ -199,7 +200,7 @@ func (m *Module) setDefaults(L *lua.LState) int {
 	if m.vet {
 		set = map[string]bool{}
 	}
-	inOrder(t, func(k, v lua.LValue) {
+	m.entries(t, func(k, v lua.LValue) {
 		name, _ := k.(lua.LString)
 		if msg := DefaultsKeyProblem(lua.LVAsString(k)); msg != "" || name == "" {
 			if msg == "" {
@@ -290,7 +291,7 @@ func where(L *lua.LState) string { return strings.TrimSuffix(L.Where(1), ":") }
 // DefaultsKeyProblem is what is wrong with key in an ivr.defaults table; ""
 // when ivr.defaults takes it.
 func DefaultsKeyProblem(key string) string {
-	known := append(allParams(), menuSettings...)
+	known := slices.Concat(allParams(), menuSettings)
 	if contains(known, key) {
 		return ""
 	}
@@ -465,7 +466,8 @@ func snake(s string) string {
 	return b.String()
 }
 
-func allParams() []string {
+// allParams is every 8x8 parameter name ivr.defaults takes, worked out once.
+var allParams = sync.OnceValue(func() []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, a := range []string{callflow.Say, callflow.SayAndCapture, callflow.PlayFile, callflow.MakeCall} {
@@ -477,7 +479,7 @@ func allParams() []string {
 		}
 	}
 	return out
-}
+})
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

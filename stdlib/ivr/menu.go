@@ -69,6 +69,9 @@ func (m *Module) RepeatKey(mn *Menu) string {
 	return string(k)
 }
 
+// captureParams are sayAndCapture's parameter names, the ones a menu takes.
+var captureParams = callflow.ParamNames(callflow.SayAndCapture)
+
 var digitKey = regexp.MustCompile(`^[0-9*#]{1,25}$`)
 
 // menu declares a menu: ivr.menu{ id = "main", prompt = "…", ["1"] = option, … }.
@@ -92,9 +95,8 @@ func (m *Module) menu(L *lua.LState) int {
 		wrong("a table expected, such as ivr.menu { id = \"main\", prompt = \"…\", [\"1\"] = … }; got " + L.Get(1).Type().String())
 		t = L.NewTable()
 	}
-	captureParams := callflow.ParamNames(callflow.SayAndCapture)
 	var promptMessage lua.LValue
-	inOrder(t, func(k, v lua.LValue) {
+	m.entries(t, func(k, v lua.LValue) {
 		key := lua.LVAsString(k)
 		if n, ok := k.(lua.LNumber); ok {
 			key = n.String()
@@ -198,7 +200,6 @@ func (m *Module) menu(L *lua.LState) int {
 // menu takes it, and for promptMessage, whose mistake depends on the menu
 // (PromptMessageProblem). Values are checked apart: CheckSetting, 8x8's rules.
 func MenuKeyProblem(key string) string {
-	captureParams := callflow.ParamNames(callflow.SayAndCapture)
 	if key == "id" || key == "prompt" || key == "on_enter" || contains(menuSettings, key) || digitKey.MatchString(key) ||
 		contains(captureParams, key) {
 		return ""
@@ -223,9 +224,15 @@ func PromptMessageProblem(name string) string {
 	return name + " sets promptMessage: in a menu the key is prompt (prompt = \"…\"), the text the caller hears"
 }
 
-// inOrder calls fn on each entry of t in the order of its keys, so that the
-// mistakes of one table are reported in the same order at every load.
-func inOrder(t *lua.LTable, fn func(k, v lua.LValue)) {
+// entries calls fn on each entry of t: at load in the order of its keys, so
+// that the mistakes of one table are reported in the same order at every
+// load; at an event, where the top level runs again and nothing is reported,
+// in the table's own order, without sorting.
+func (m *Module) entries(t *lua.LTable, fn func(k, v lua.LValue)) {
+	if !m.vet {
+		t.ForEach(fn)
+		return
+	}
 	type entry struct{ k, v lua.LValue }
 	var entries []entry
 	t.ForEach(func(k, v lua.LValue) { entries = append(entries, entry{k, v}) })

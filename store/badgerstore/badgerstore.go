@@ -230,14 +230,12 @@ func Open(opts Options) (*Store, error) {
 	}
 
 	bdb, err := openBadger(bopts)
-	for try := 0; err != nil && strings.Contains(err.Error(), "Another process is using this Badger database") && try < 20; try++ {
+	for try := 0; isInUse(err) && try < 20; try++ {
 		time.Sleep(50 * time.Millisecond) // held for a moment, as lockFolder waits for
 		bdb, err = openBadger(bopts)
 	}
 	if err != nil {
-		// Badger wraps the flock error into plain text; its message is the
-		// only way to recognise it.
-		if strings.Contains(err.Error(), "Another process is using this Badger database") {
+		if isInUse(err) {
 			return nil, errInUse(opts.Dir)
 		}
 		if opts.InMemory {
@@ -768,4 +766,11 @@ func (badgerLogger) Debugf(string, ...any) {}
 func (s *Store) Size() (lsm, vlog int64) {
 	_ = s.h.call("measuring", func() error { lsm, vlog = s.db.Size(); return nil })
 	return lsm, vlog
+}
+
+// isInUse reports whether Badger refused to open because another process
+// holds the folder's lock. Badger wraps the flock error into plain text; its
+// message is the only way to recognise it.
+func isInUse(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "Another process is using this Badger database")
 }
