@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"regexp"
 	"runtime/debug"
@@ -158,7 +157,7 @@ func Explore(ctx context.Context, scripts *engine.Scripts, app string, opts Opti
 	}()
 	st := memstore.New(store.Options{}) // nothing of a test or an exploration is kept
 	engOpts := opts.Deadline
-	engOpts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	engOpts.Logger = slog.New(slog.DiscardHandler) // disabled: no app log line is even formatted
 	line, err := phone.NewLine(scripts, st, engOpts)
 	if err != nil {
 		return nil, err

@@ -109,9 +109,7 @@ func checkDir(ctx context.Context, dir string, opts explore.Options) ([]explore.
 		names[i] = strings.TrimSuffix(file, ".lua")
 	}
 	found, kept := lintApps(dir, apps, problems)
-	return append(found, slices.DeleteFunc(kept, func(p explore.Problem) bool { // said once, by lint, at its line
-		return p.At() != "" && slices.ContainsFunc(found, func(f explore.Problem) bool { return f.Where == p.At() && f.Severity == p.Severity })
-	})...), names
+	return append(found, kept...), names
 }
 
 // lintEnv is what lint knows scripts may use: the sandbox's environment.
@@ -124,7 +122,9 @@ var lintEnv = sync.OnceValue(func() lint.Env {
 // not say better. A finding that loading or exploring already reports at its
 // line (a builder's mistake on a path that runs) is left to that report; a
 // mistake in an ivr.menu or ivr.defaults table, which lint finds at its key,
-// is said by lint, and loading's report of it at the table's line is dropped.
+// is said by lint, and loading's report of it at the table's line is dropped;
+// and a problem at a line where lint found a mistake of the same severity is
+// said once, by lint. check and reload vetting both report through it.
 func lintApps(dir string, apps []string, reported []explore.Problem) (found, kept []explore.Problem) {
 	root, err := os.OpenRoot(dir) // no link leads lint out of the folder
 	if err != nil {
@@ -157,6 +157,9 @@ func lintApps(dir string, apps []string, reported []explore.Problem) (found, kep
 		}
 		found = append(found, explore.Problem{Severity: severity, App: strings.TrimSuffix(f.File, ".lua"), Where: where, Message: f.Message})
 	}
+	kept = slices.DeleteFunc(kept, func(p explore.Problem) bool { // said once, by lint, at its line
+		return p.At() != "" && slices.ContainsFunc(found, func(f explore.Problem) bool { return f.Where == p.At() && f.Severity == p.Severity })
+	})
 	return found, kept
 }
 

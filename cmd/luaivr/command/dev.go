@@ -60,10 +60,10 @@ func dev(c *cli.Context) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	checkOpts := explore.Options{Deadline: engOpts} // as check explores: its own store, no log
-	checkOpts.Deadline.Store, checkOpts.Deadline.Logger = nil, nil
+	checkOpts := explore.Options{Deadline: engOpts} // as check explores: no log
+	checkOpts.Deadline.Logger = nil
 	testOpts := flowtest.Options{Dir: dir, Deadline: c.Duration("deadline"), Engine: engOpts}
-	testOpts.Engine.Store, testOpts.Engine.Logger = nil, nil
+	testOpts.Engine.Logger = nil
 	page := console.NewDev(ctx, console.DevOptions{
 		Line:     line,
 		Check:    func(ctx context.Context) []explore.Problem { p, _ := checkDir(ctx, dir, checkOpts); return p },

@@ -11,6 +11,7 @@ import (
 	"github.com/luaivr/luaivr/runtime/engine"
 	httpmod "github.com/luaivr/luaivr/stdlib/http"
 	kvmod "github.com/luaivr/luaivr/stdlib/kv"
+	clock "github.com/luaivr/luaivr/stdlib/time"
 	"github.com/luaivr/luaivr/stdlib/vcc"
 	"github.com/luaivr/luaivr/store"
 	"github.com/urfave/cli/v2"
@@ -73,7 +74,7 @@ func engineOptions(c *cli.Context, logger *slog.Logger) (engine.Options, error) 
 	opts.HTTP = httpmod.Options{Allow: allow}
 	opts.VCC = vcc.Options{URL: c.String("vcc-url"), Tenant: c.String("vcc-tenant"), Token: c.String("vcc-token")}
 	if zone := c.String("zone"); zone != "" {
-		if _, err := time.LoadLocation(zone); err != nil || zone == "Local" {
+		if _, err := clock.LoadZone(zone); err != nil {
 			return opts, fmt.Errorf("--zone %q: unknown time zone: use an IANA name like Asia/Singapore (LUAIVR_ZONE)", zone)
 		}
 		opts.Zone = zone
