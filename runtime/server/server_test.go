@@ -79,7 +79,9 @@ func (r *running) stop(t *testing.T) {
 	if r.srv == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Room for the connections in flight to finish on two cores busy with the
+	// rest of the suite under -race (5 s was not, once).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := r.srv.Shutdown(ctx); err != nil {
 		t.Error(err)

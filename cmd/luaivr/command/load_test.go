@@ -116,6 +116,9 @@ func TestServeOutlivesItsScripts(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+	// Vetting is paced while calls are answered; once they stop, the last
+	// rewrite is vetted and served at full speed.
+	eventually(t, "a rewritten counter.lua served", func() bool { return strings.Contains(p.stderr.String(), `"changed":["counter"]`) })
 	p.stop(t)
 	log := p.stderr.String()
 	for _, want := range []string{`"msg":"script refused"`, "loop.lua: its top level ran past", `"changed":["counter"]`} {
