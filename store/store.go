@@ -115,6 +115,11 @@ type Entry struct {
 	Reply      json.RawMessage `json:"reply,omitempty"`
 	Error      string          `json:"error,omitempty"`
 	Fallback   bool            `json:"fallback,omitempty"`
+	// Version is the app version that handled the event (App.Version: the
+	// content hash of its script and the modules it required).
+	Version string `json:"version,omitempty"`
+	// Inputs is what the handler read from outside its script, for replay.
+	Inputs *Inputs `json:"inputs,omitempty"`
 }
 
 // Lease is the right to commit the next event of one session. Token is random
