@@ -120,6 +120,9 @@ type Entry struct {
 	Version string `json:"version,omitempty"`
 	// Inputs is what the handler read from outside its script, for replay.
 	Inputs *Inputs `json:"inputs,omitempty"`
+	// Redacted: the caller's digits were a sensitive capture. Digits holds
+	// "•" once per digit, and the digits appear nowhere in the entry.
+	Redacted bool `json:"redacted,omitempty"`
 }
 
 // Lease is the right to commit the next event of one session. Token is random
