@@ -158,13 +158,13 @@ func listSessions(c *cli.Context) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SESSION\tAPP\tCALLER\tSTARTED\tSTATUS\tEVENTS\tLAST MENU")
+	fmt.Fprintln(tw, "SESSION\tAPP\tVERSION\tCALLER\tSTARTED\tSTATUS\tEVENTS\tLAST MENU")
 	for _, s := range list {
 		status := s.Status
 		if s.Ended {
 			status += " (ended)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", dash(s.ID), dash(s.App), dash(caller(s)),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", dash(s.ID), dash(s.App), dash(s.Version), dash(caller(s)),
 			s.Created.Local().Format("2006-01-02 15:04:05"), dash(status), s.Events, dash(s.Menu))
 	}
 	return tw.Flush()
