@@ -286,7 +286,7 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 		e.versions.ran(app, now)
 	}
 	if app != nil && app.Name == sess.App && sess.Version != "" && sess.Version != version {
-		why := "this instance does not have it (another instance started the call, or the version was dropped)"
+		why := "this instance does not have it (another instance started the call, this one restarted since, or the version was dropped)"
 		if !e.opts.PinVersions && e.versions.find(app.Name, sess.Version) != nil {
 			why = "versions are not pinned (--pin-versions=false)"
 		}

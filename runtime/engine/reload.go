@@ -43,12 +43,10 @@ func (e *Engine) Reload(vet func(s *Scripts, app string) error) (changed []strin
 		rolledBack: map[string]rollback{}}
 	for _, name := range fresh.Names() {
 		app, prev := fresh.Apps[name], old.Apps[name]
-		if rb, ok := old.rolledBack[name]; ok {
-			if app == rb.file { // the file is as it was rolled back from
-				next.Apps[name], next.rolledBack[name] = prev, rb
-				continue
-			}
-			e.log.Info("app's file changed since its rollback: the file is served again (if it passes)", "app", name, "file", app.File, "rolled_back_to", prev.Version())
+		rb, rolledBack := old.rolledBack[name]
+		if rolledBack && app == rb.file { // the file is as it was rolled back from
+			next.Apps[name], next.rolledBack[name] = prev, rb
+			continue
 		}
 		if app != prev && vet != nil {
 			if err := vet(fresh, name); err != nil {
@@ -56,6 +54,9 @@ func (e *Engine) Reload(vet func(s *Scripts, app string) error) (changed []strin
 				next.refused[name] = refusal{sum: app.Sum, libSum: fresh.libSum, err: err}
 				app = prev
 			}
+		}
+		if rolledBack && app != prev { // a refused version's refusal says what serves instead
+			e.log.Info("app's file changed since its rollback: the file is served again", "app", name, "file", app.File, "version", app.Version(), "rolled_back_to", prev.Version())
 		}
 		if app != nil {
 			next.Apps[name] = app
