@@ -113,12 +113,11 @@ func (v *versions) before(name, version string) *App {
 
 // trim drops what no call can use any more (see the package comment): the
 // versions s does not serve whose last use is older than ttl, and, past
-// maxVersions of an app, the oldest, those without live calls first. calls
+// maxVersions of an app, the oldest, those without live calls first. live
 // counts the live calls of each version ("app\x00version"), when known.
-func (v *versions) trim(s *Scripts, now time.Time, ttl time.Duration, calls func() map[string]int, log *slog.Logger) {
+func (v *versions) trim(s *Scripts, now time.Time, ttl time.Duration, live map[string]int, log *slog.Logger) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	var live map[string]int
 	for name, list := range v.byApp {
 		served := map[string]bool{}
 		for _, apps := range []map[string]*App{s.Apps, s.Retired} {
@@ -136,9 +135,6 @@ func (v *versions) trim(s *Scripts, now time.Time, ttl time.Duration, calls func
 				"app", name, "version", k.app.Version(), "session_ttl", ttl)
 		}
 		for len(out) > maxVersions {
-			if live == nil {
-				live = calls()
-			}
 			drop := -1
 			for i, k := range out { // the oldest without live calls, else the oldest
 				if served[k.app.Version()] {
@@ -186,7 +182,8 @@ type AppVersions struct {
 // VersionInfo is one version of an app.
 type VersionInfo struct {
 	Version string `json:"version"`
-	// Current: new calls get it.
+	// Current: new calls get it (a removed app's last version is listed
+	// first, not current).
 	Current bool `json:"current,omitempty"`
 	// Kept is false for a version live calls started on that this instance
 	// does not have (another instance served it, or it was dropped): those
@@ -248,8 +245,8 @@ func (e *Engine) Versions(ctx context.Context) (VersionReport, error) {
 			k := list[i]
 			ver := k.app.Version()
 			seen[ver] = true
-			vi := VersionInfo{Version: ver, Kept: true, Calls: live[name+"\x00"+ver], LastUsed: k.used, Current: cur != nil && cur.Version() == ver}
-			if vi.Current {
+			vi := VersionInfo{Version: ver, Kept: true, Calls: live[name+"\x00"+ver], LastUsed: k.used, Current: s.Apps[name] == cur && cur != nil && cur.Version() == ver}
+			if cur != nil && cur.Version() == ver { // the served one first, or a removed app's last
 				av.Versions = append([]VersionInfo{vi}, av.Versions...)
 			} else {
 				av.Versions = append(av.Versions, vi)
@@ -308,13 +305,26 @@ func (e *Engine) keep(old, s *Scripts) {
 	now := e.opts.Now()
 	e.versions.serve(old, now)
 	e.versions.serve(s, now)
-	e.versions.trim(s, now, e.opts.SessionTTL, func() map[string]int {
-		live, _, _, err := e.liveCalls(context.Background())
-		if err != nil {
+	var live map[string]int
+	if e.versions.crowded() { // counted outside the lock: events look versions up meanwhile
+		var err error
+		if live, _, _, err = e.liveCalls(context.Background()); err != nil {
 			e.log.Warn("store: counting the calls on each app version failed; the oldest versions are dropped first", "err", err)
 		}
-		return live
-	}, e.log)
+	}
+	e.versions.trim(s, now, e.opts.SessionTTL, live, e.log)
+}
+
+// crowded reports whether an app has more than maxVersions kept.
+func (v *versions) crowded() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, list := range v.byApp {
+		if len(list) > maxVersions {
+			return true
+		}
+	}
+	return false
 }
 
 // Rollback serves the version of app name that was served before the
@@ -334,7 +344,7 @@ func (e *Engine) Rollback(name string) (from, to string, err error) {
 	}
 	prev := e.versions.before(name, app.Version())
 	if prev == nil {
-		return "", "", fmt.Errorf("app %s has no previous version to roll back to: this instance has served only version %s since it started, or the earlier ones were dropped (%d are kept, none past --session-ttl after its last use)",
+		return "", "", fmt.Errorf("app %s has no previous version to roll back to: no version this instance keeps was served before %s (it keeps what it served since it started, at most %d versions of an app, none past --session-ttl after its last use)",
 			name, app.Version(), maxVersions)
 	}
 	next := *cur
