@@ -19,7 +19,8 @@ import (
 //
 // Every version that was served is kept, as the *App it was (compiled code,
 // menus, the modules of its load), so a session finds its version by the
-// name it recorded (store.Session.Version). What is kept is bounded:
+// name it recorded (store.Session.Version). What is kept is bounded, at
+// each reload and rollback:
 //   - by time: a version no event ran on, and not served, for the session TTL
 //     is dropped, since every session that started on it has expired;
 //   - by count: past maxVersions of one app, the oldest versions no live call
@@ -189,8 +190,8 @@ type VersionInfo struct {
 	// does not have (another instance served it, or it was dropped): those
 	// calls go on with the current version here.
 	Kept bool `json:"kept"`
-	// Calls counts the live calls that started on it (counted among at most
-	// CountLimit sessions; see VersionReport.Partial).
+	// Calls counts the live calls that started on it, among the sessions
+	// read (see VersionReport).
 	Calls    int       `json:"live_calls"`
 	LastUsed time.Time `json:"last_used,omitzero"`
 }
