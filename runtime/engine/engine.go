@@ -83,6 +83,14 @@ type Options struct {
 	StoreTimeout time.Duration
 	// Zone is the time module's default time zone ("" is UTC).
 	Zone string
+	// PinVersions runs each event of a call on the app version the call
+	// started on, while this engine keeps it (see versions.go); off, an
+	// event runs the version served when it arrives.
+	PinVersions bool
+	// SessionTTL is how long the store keeps a session after its last event
+	// (default 24h, the stores' default): a version no event ran on for
+	// that long is no call's any more.
+	SessionTTL time.Duration
 	// Observe, when set, is told how each event was handled (the simulator,
 	// flow tests and check read errors and positions from it).
 	Observe func(Handled)
@@ -119,6 +127,10 @@ type Engine struct {
 	libs    libs
 	slots   chan struct{} // one per script allowed to run at once
 	shares  sync.Map      // app name → chan struct{}: its share of the slots
+	// versions are the app versions kept for the calls that started on
+	// them, and for Rollback; reloading orders Reload and Rollback.
+	versions  versions
+	reloading sync.Mutex
 }
 
 // Stats counts what the engine did, for health and metrics.
@@ -164,6 +176,9 @@ func New(scripts *Scripts, opts Options) (*Engine, error) {
 	if opts.StoreTimeout <= 0 {
 		opts.StoreTimeout = store.DefaultTimeout
 	}
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = 24 * time.Hour
+	}
 	e := &Engine{slots: make(chan struct{}, opts.Concurrency), opts: opts, log: opts.Logger, mem: newMemGuard(opts.MemoryLimit, opts.Logger), libs: libs{
 		kv:   kvmod.Options{Store: opts.Store, Quota: opts.KVQuota},
 		time: clock.Open(clock.Options{Now: opts.Now, Zone: opts.Zone}),
@@ -174,6 +189,7 @@ func New(scripts *Scripts, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("voice %q for the server's fallback: %w", opts.Voice, err)
 	}
 	e.scripts.Store(scripts)
+	e.versions.serve(scripts, opts.Now())
 	return e, nil
 }
 
@@ -269,9 +285,14 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	version := ""
 	if app != nil {
 		version = app.Version()
+		e.versions.ran(app, now)
 	}
 	if app != nil && app.Name == sess.App && sess.Version != "" && sess.Version != version {
-		e.log.Warn("this call ran another version of its app until now: instances sharing the store serve different scripts, or the script changed during the call",
+		why := "this instance does not have it (another instance started the call, this one restarted since, or the version was dropped)"
+		if !e.opts.PinVersions && e.versions.find(app.Name, sess.Version) != nil {
+			why = "versions are not pinned (--pin-versions=false)"
+		}
+		e.log.Warn("this call started on another version of its app, and goes on with the version served: "+why,
 			"app", app.Name, "session", ev.SessionID, "version", version, "call_version", sess.Version)
 	}
 
@@ -299,8 +320,11 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 		body = []byte("{}")
 	}
 
-	if app != nil {
-		sess.App, sess.Version = app.Name, version
+	if app != nil && sess.App == "" {
+		sess.App = app.Name
+	}
+	if app != nil && sess.Version == "" { // the version the call started on
+		sess.Version = version
 	}
 	if ev.CallStatus != "" {
 		sess.Status = ev.CallStatus
@@ -318,7 +342,7 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	entry := store.Entry{
 		At: now, App: sess.App, EventType: ev.Type, EventID: ev.EventID,
 		CallStatus: ev.CallStatus, ActionID: out.position, Handler: out.handler, Duration: out.took,
-		Event: clipJSON(ev.RawPayload), Fallback: out.reason != "",
+		Event: clipJSON(ev.RawPayload), Fallback: out.reason != "", Version: version,
 	}
 	if ev.HasDigits {
 		d := ev.Digits
@@ -387,6 +411,7 @@ func (e *Engine) Register(ctx context.Context, s store.Session) error {
 	s.Updated = e.opts.Now()
 	if app := e.Scripts().Apps[s.App]; app != nil && s.Version == "" {
 		s.Version = app.Version()
+		e.versions.ran(app, s.Updated)
 	}
 	op, cancel := e.storeOp(ctx)
 	defer cancel()
@@ -394,21 +419,26 @@ func (e *Engine) Register(ctx context.Context, s store.Session) error {
 	return err
 }
 
-// Version names this version of the app: its script's content hash,
-// shortened. A session records the version each event ran.
-func (a *App) Version() string { return hex.EncodeToString(a.Sum[:8]) }
+// Version names this version of the app: its ID, shortened. A session
+// records the version the call started on, and each transcript entry the
+// version that handled it.
+func (a *App) Version() string { return hex.EncodeToString(a.ID[:8]) }
 
-// route picks the app for an event (SPEC §3): the session's app, the app named
-// in the URL, the app that claims the called number, the default app.
+// route picks the app for an event (SPEC §3): the session's app, at the
+// version the call started on when it is pinned and kept; the app named in
+// the URL, the app that claims the called number, the default app.
 func (e *Engine) route(s *Scripts, sess *store.Session, known bool, ev *webhook.Event, pathApp string) *App {
 	if known && sess.App != "" {
-		if app := s.Apps[sess.App]; app != nil {
-			return app
+		app := s.Apps[sess.App]
+		if app == nil {
+			app = s.Retired[sess.App]
 		}
-		if app := s.Retired[sess.App]; app != nil {
-			return app
+		if e.opts.PinVersions && sess.Version != "" && (app == nil || app.Version() != sess.Version) {
+			if pinned := e.versions.find(sess.App, sess.Version); pinned != nil {
+				return pinned
+			}
 		}
-		return nil // a call keeps its app, though not served here (see run)
+		return app // nil: a call keeps its app, though not served here (see run)
 	}
 	if pathApp != "" {
 		if app := s.Apps[pathApp]; app != nil {
