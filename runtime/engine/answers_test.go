@@ -176,7 +176,7 @@ on_call = ivr.menu { id = "m", prompt = greeting .. " Press 1.", repeat_key = "*
 		"clock.lua":  fmt.Sprintf(menu, `time.parts(time.now()).hour < 12 and "Good morning." or "Good afternoon."`),
 		"random.lua": fmt.Sprintf(menu, `"Ticket " .. math.random(1, 1000000) .. "."`),
 		"logs.lua":   fmt.Sprintf(menu, `"Hello." ; log.info("loading")`),
-		"pure.lua":   fmt.Sprintf(menu, `string.format("%%s.", "Hello") .. table.concat({ "", "" })`),
+		"pure.lua":   fmt.Sprintf(menu, `string.format("%%s.", "Hello") .. table.concat({ "", "" }) .. string.rep(" ", math.floor(0.5))`),
 	}
 	now := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 	h := newHarness(t, scriptDir(t, apps), engine.Options{Now: func() time.Time { return now }})

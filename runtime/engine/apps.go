@@ -704,20 +704,21 @@ func (a *App) probe(ctx context.Context) (err error) {
 }
 
 // outside are the libraries through which a top level can build something
-// else each time it runs (the clock, kv, the network, random numbers) or do
-// something each time (log lines). math is there for math.random.
-var outside = []string{"time", "kv", "http", "vcc", "math", "log", "print"}
+// else each time it runs (the clock, kv, the network) or do something each
+// time (log lines).
+var outside = []string{"time", "kv", "http", "vcc", "log", "print"}
 
-// pure reports whether the top level that ran in L touched none of outside:
-// then running it again for an event builds the same tree, and the answers
-// worked out from this run are the ones the event would get.
+// pure reports whether the top level that ran in L touched none of outside
+// and drew no random number: then running it again for an event builds the
+// same tree, and the answers worked out from this run are the ones the event
+// would get.
 func pure(L *lua.LState) bool {
 	for _, lib := range outside {
 		if sandbox.Opened(L, lib) {
 			return false
 		}
 	}
-	return true
+	return !sandbox.Random(L)
 }
 
 // treeErrors are the mistakes of an app's menu tree as script errors, each at

@@ -123,7 +123,17 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 			tbl.RawSetString("sort", L.NewFunction(tableSort))
 			return tbl
 		},
-		lua.MathLibName: func(L *lua.LState) lua.LValue { return open(lua.OpenMath, lua.MathLibName) },
+		lua.MathLibName: func(L *lua.LState) lua.LValue {
+			math := open(lua.OpenMath, lua.MathLibName).(*lua.LTable)
+			for _, name := range []string{"random", "randomseed"} { // noted for Random
+				orig := math.RawGetString(name).(*lua.LFunction).GFunction
+				math.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+					L.G.Registry.RawSetString(randomKey, lua.LTrue)
+					return orig(L)
+				}))
+			}
+			return math
+		},
 	}
 	for _, lib := range libs {
 		lazy[lib.Name] = lib.Open
@@ -482,6 +492,12 @@ func requireFrom(mods Modules, openLazy func(string) lua.LValue) lua.LGFunction 
 		return 1
 	}
 }
+
+// Random reports whether code that ran in L so far called math.random or
+// math.randomseed: whether running it again could give something else.
+func Random(L *lua.LState) bool { return L.G.Registry.RawGetString(randomKey) == lua.LTrue }
+
+const randomKey = "luaivr.random"
 
 // Opened reports whether the library name (a Lib given to New, or one of the
 // standard ones New opens on first use, such as math) has been opened in L:
