@@ -47,7 +47,8 @@ type Module struct {
 	order     []string // menu ids in declaration order
 	byTable   map[*lua.LTable]*Menu
 	positions map[string]position
-	root      lua.LValue // ivr.root's argument; nil when undeclared
+	root      lua.LValue        // ivr.root's argument; nil when undeclared
+	sensitive map[string]string // ivr.sensitive's positions → script:line of the declaration
 	rootAt    string
 	loaded    bool        // the top level has finished: the tree is closed
 	vet       bool        // check the declarations (NewAtLoad)
@@ -99,6 +100,7 @@ func New() *Module {
 		menus:     map[string]*Menu{},
 		byTable:   map[*lua.LTable]*Menu{},
 		positions: map[string]position{},
+		sensitive: map[string]string{},
 	}
 }
 
@@ -115,6 +117,7 @@ func (m *Module) Open(L *lua.LState) lua.LValue {
 		"menu":            m.menu,
 		"on":              m.on,
 		"root":            m.declareRoot,
+		"sensitive":       m.declareSensitive,
 		"route":           m.route,
 	})
 }
