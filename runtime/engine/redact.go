@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -128,14 +129,34 @@ func (r *redaction) outcome(out *outcome, where string) {
 	if bytes.Equal(vars, out.vars) {
 		return
 	}
-	note := fmt.Sprintf("%s%s kept the digits of a sensitive capture in session.vars (%s): they are saved as %s, never in clear; keep what the digits told you (session.vars.pin_ok = true), not the digits",
-		out.handler, where, changedKeys(out.vars, vars), keys(r.digits))
+	name, at := who(out.handler, where)
+	note := fmt.Sprintf("%s kept the digits of a sensitive capture in %s: they are saved as •, one per key, never in clear; keep what the digits told you (session.vars.pin_ok = true), not the digits",
+		name, changedKeys(out.vars, vars))
+	if at != "" {
+		note = at + ": " + note
+	}
 	out.vars = vars
 	if out.note != "" {
 		note = out.note + "; " + note
 	}
 	out.note = note
 }
+
+// who names what ran from a luaOutcome's where (" (app.lua:3)" after the
+// handler, or ": " and the menu's choice), and the script line it names.
+func who(handler, where string) (name, at string) {
+	if m := namedLine.FindAllStringSubmatch(where, -1); m != nil {
+		at = m[len(m)-1][1]
+	}
+	name = handler
+	if chose, ok := strings.CutPrefix(where, ": "); ok {
+		name = strings.TrimSpace(strings.Replace(chose, "("+at+")", "", 1))
+	}
+	return name, at
+}
+
+// namedLine is a script line in parentheses: "(app.lua:3)".
+var namedLine = regexp.MustCompile(`\(([\w./-]+\.lua:\d+)\)`)
 
 // changedKeys names the top-level keys of vars that redaction changed.
 func changedKeys(before, after json.RawMessage) string {
