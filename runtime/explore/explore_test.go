@@ -86,7 +86,7 @@ function on_timeout(s) return ivr.say("still here") end`,
 		"deadend": {`deadend.lua:4: error: menu "main" offers "22", but its prompt collects 1 to 1 digits`,
 			`deadend.lua:3: warning: menu "orphan" is never reached from on_call`,
 			`warning: dead end: no key and no timeout leads anywhere from the prompt "You are stuck."`},
-		"noend": {"error: the call never ends"},
+		"noend":   {"error: the call never ends"},
 		"pinvars": {"pinvars.lua:3: warning: on_dtmf kept the digits of a sensitive capture in session.vars.pin: they are saved as •"},
 	}
 	for app, lines := range want {
