@@ -298,6 +298,9 @@ func DefaultsKeyProblem(key string) string {
 	if contains(known, key) {
 		return ""
 	}
+	if key == callflow.SensitiveParam {
+		return "sensitive is not a default: mark the captures whose keys are a secret (sensitive = true on ivr.say_and_capture or ivr.menu), or their positions with ivr.sensitive { \"pin\" }"
+	}
 	if near := spelling.Closest(key, known); near != "" {
 		return fmt.Sprintf("unknown setting %s: did you mean %s?", luaconv.Quote(key), near)
 	}

@@ -362,7 +362,12 @@ func (m *Module) declareSensitive(L *lua.LState) int {
 		m.mistake(L, "ivr.sensitive", 1, at, "a list of positions expected, such as ivr.sensitive { \"pin\", \"card\" } (menu ids or clientActionIds); got "+shown(L.Get(1)))
 		return 0
 	}
-	for i := 1; i <= t.Len(); i++ {
+	n, entries := t.Len(), 0
+	t.ForEach(func(_, _ lua.LValue) { entries++ })
+	if entries != n {
+		m.mistake(L, "ivr.sensitive", 1, at, "a list of positions expected, such as ivr.sensitive { \"pin\", \"card\" }; this table has named fields")
+	}
+	for i := 1; i <= n; i++ {
 		id, ok := t.RawGetInt(i).(lua.LString)
 		if !ok {
 			m.mistake(L, "ivr.sensitive", 1, at, fmt.Sprintf("entry %d: a position is a string (a menu id or a clientActionId); got %s", i, shown(t.RawGetInt(i))))

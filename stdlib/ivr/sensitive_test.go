@@ -79,11 +79,13 @@ func TestSensitiveCaptures(t *testing.T) {
 func TestSensitiveMistakes(t *testing.T) {
 	t.Parallel()
 	tests := map[string]string{
-		"builder":    `fails(function() ivr.say_and_capture("PIN?", { voiceProfile = "en-GB-Emma", maxDigits = 4, sensitive = "yes" }) end, "params.sensitive is true")`,
-		"say":        `fails(function() ivr.say("Hi", { voiceProfile = "en-GB-Emma", sensitive = true }) end, "sensitive marks the digits of a sayAndCapture")`,
-		"menu":       `fails(function() ivr.menu { id = "m", prompt = "x", sensitive = 1 } end, "sensitive is true")`,
-		"list entry": `fails(function() ivr.sensitive { "pin", 4 } end, "entry 2: a position is a string")`,
-		"not a list": `fails(function() ivr.sensitive("pin") end, "a list of positions expected")`,
+		"builder":      `fails(function() ivr.say_and_capture("PIN?", { voiceProfile = "en-GB-Emma", maxDigits = 4, sensitive = "yes" }) end, "params.sensitive is true")`,
+		"say":          `fails(function() ivr.say("Hi", { voiceProfile = "en-GB-Emma", sensitive = true }) end, "sensitive marks the digits of a sayAndCapture")`,
+		"menu":         `fails(function() ivr.menu { id = "m", prompt = "x", sensitive = 1 } end, "sensitive is true")`,
+		"list entry":   `fails(function() ivr.sensitive { "pin", 4 } end, "entry 2: a position is a string")`,
+		"not a list":   `fails(function() ivr.sensitive("pin") end, "a list of positions expected")`,
+		"named fields": `fails(function() ivr.sensitive { pin = true } end, "this table has named fields")`,
+		"a default":    `fails(function() ivr.defaults { sensitive = true } end, "sensitive is not a default")`,
 	}
 	for name, src := range tests {
 		t.Run(name, func(t *testing.T) {
