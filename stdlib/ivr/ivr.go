@@ -47,14 +47,14 @@ type Module struct {
 	order     []string // menu ids in declaration order
 	byTable   map[*lua.LTable]*Menu
 	positions map[string]position
-	root      lua.LValue        // ivr.root's argument; nil when undeclared
-	sensitive map[string]string // ivr.sensitive's positions → script:line of the declaration
+	root      lua.LValue // ivr.root's argument; nil when undeclared
 	rootAt    string
-	loaded    bool        // the top level has finished: the tree is closed
-	vet       bool        // check the declarations (NewAtLoad)
-	problems  []Problem   // found while the top level runs, reported by Loaded
-	event     *event      // the event being answered; nil at load
-	globals   *lua.LTable // the state's globals: which handlers the script defines
+	sensitive map[string]bool // the positions ivr.sensitive lists
+	loaded    bool            // the top level has finished: the tree is closed
+	vet       bool            // check the declarations (NewAtLoad)
+	problems  []Problem       // found while the top level runs, reported by Loaded
+	event     *event          // the event being answered; nil at load
+	globals   *lua.LTable     // the state's globals: which handlers the script defines
 }
 
 // position is an ivr.on declaration.
@@ -100,7 +100,7 @@ func New() *Module {
 		menus:     map[string]*Menu{},
 		byTable:   map[*lua.LTable]*Menu{},
 		positions: map[string]position{},
-		sensitive: map[string]string{},
+		sensitive: map[string]bool{},
 	}
 }
 

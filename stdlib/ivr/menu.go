@@ -377,7 +377,7 @@ func (m *Module) declareSensitive(L *lua.LState) int {
 			m.mistake(L, "ivr.sensitive", 1, at, fmt.Sprintf("entry %d: %s", i, err))
 			continue
 		}
-		m.sensitive[string(id)] = at
+		m.sensitive[string(id)] = true
 	}
 	return 0
 }

@@ -213,7 +213,7 @@ func (m *Module) Reply(L *lua.LState, v lua.LValue) (callflow.Reply, error) {
 // or a menu marked sensitive = true. (A capture built with sensitive = true
 // marks only itself: the engine remembers it in the session.)
 func (m *Module) Sensitive(position string) bool {
-	if _, listed := m.sensitive[position]; listed && position != "" {
+	if m.sensitive[position] {
 		return true
 	}
 	mn := m.menus[position]
