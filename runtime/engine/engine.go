@@ -327,7 +327,7 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	if ev.Type == webhook.CallAction {
 		entry.Reply = body
 	}
-	kept := body // the reply a redelivery gets
+	kept := body      // the reply a redelivery gets
 	if red.active() { // last: the entry is whole, whatever fields it has
 		red.entry(&entry)
 		kept = red.reply(body)
