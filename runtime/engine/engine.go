@@ -327,8 +327,10 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	if ev.Type == webhook.CallAction {
 		entry.Reply = body
 	}
-	kept := body      // the reply a redelivery gets
-	if red.active() { // last: the entry is whole, whatever fields it has
+	// A sensitive capture's digits are redacted last, once the entry is
+	// whole; kept is the reply a redelivery gets.
+	kept := body
+	if red.active() {
 		red.entry(&entry)
 		kept = red.reply(body)
 	}
