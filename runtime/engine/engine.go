@@ -330,7 +330,7 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	// A sensitive capture's digits are redacted last, once the entry is
 	// whole; kept is the reply a redelivery gets.
 	kept := body
-	if red.active() {
+	if red.sensitive() {
 		red.entry(&entry)
 		kept = red.reply(body)
 	}

@@ -62,10 +62,9 @@ type redaction struct {
 // the session marked it when it asked there.
 func newRedaction(ev *webhook.Event, sess *store.Session, position string) *redaction {
 	r := &redaction{}
-	if !ev.HasDigits {
-		return r
+	if ev.HasDigits {
+		r.digits, r.secret = ev.Digits, strings.TrimRight(ev.Digits, "#")
 	}
-	r.digits, r.secret = ev.Digits, strings.TrimRight(ev.Digits, "#")
 	if slices.Contains(sess.Sensitive, position) || slices.Contains(sess.Sensitive, everywhere) {
 		r.on.Store(true)
 	}
@@ -76,7 +75,12 @@ func newRedaction(ev *webhook.Event, sess *store.Session, position string) *reda
 // sensitive.
 func (r *redaction) mark() { r.on.Store(true) }
 
-// active reports whether the event's digits are hidden.
+// sensitive reports whether the event answers a sensitive capture: with
+// digits or not (what a caller said, or keys 8x8 could not read, are
+// blanked in the payload too).
+func (r *redaction) sensitive() bool { return r.on.Load() }
+
+// active reports whether the event carries digits to hide.
 func (r *redaction) active() bool { return r.digits != "" && r.on.Load() }
 
 // markSensitive adds the position of a reply that asks for sensitive digits

@@ -151,3 +151,21 @@ func TestSensitiveAcrossVersions(t *testing.T) {
 		t.Errorf("the PIN is in the transcript: %s", b)
 	}
 }
+
+// What a caller says at a sensitive prompt (8x8's asrCaptured), or keys
+// 8x8 could not read, are blanked in the transcript's payload though the
+// event carries no digits.
+func TestSensitiveSpeechBlanked(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, scriptDir(t, map[string]string{"bank.lua": bank + "function on_timeout() return ivr.hangup() end\n"}), engine.Options{})
+	c := newCall(shapeEventDataDTMF, true)
+	c.remember(h.post(c.start(), "bank"))
+	p := c.payload("ACTION_COMPLETED")
+	p["eventData"] = map[string]any{"asrCaptured": "four three two one", "dtmf": "4x"}
+	h.post(envelope("CALL_ACTION", p), "")
+	entries, _ := h.st.Transcript(context.Background(), c.session)
+	b, _ := json.Marshal(entries)
+	if len(entries) != 2 || !entries[1].Redacted || strings.Contains(string(b), "four three") || strings.Contains(string(b), `"4x"`) {
+		t.Fatalf("what the caller said at the PIN prompt: %s", b)
+	}
+}
