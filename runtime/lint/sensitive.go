@@ -21,7 +21,7 @@ import (
 // time, a list entry that is not a literal) is not guessed at.
 
 // secretWords are what a prompt that asks for a secret names.
-var secretWords = regexp.MustCompile(`(?i)\b(pins?|passcodes?|passwords?|cvv|(credit|debit)? ?cards?|accounts?)\b`)
+var secretWords = regexp.MustCompile(`(?i)\b(pins?|passcodes?|passwords?|cvv|cards?|accounts?)\b`)
 
 // sensitiveList records the literal positions of ivr.sensitive{…}.
 func (f *file) sensitiveList(e *ast.FuncCallExpr) {
