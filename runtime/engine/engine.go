@@ -299,10 +299,11 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	// A store that cannot save this event gets the fallback without running
 	// the script: its reply would be lost (and a redelivery would run it again).
 	var out outcome
+	red := newRedaction(ev, &sess, position(ev, &sess))
 	if err := store.Ready(e.opts.Store); err != nil {
 		out = outcome{reason: ReasonStore, reply: e.appFallback(app), err: fmt.Errorf("store: %w", err)}
 	} else {
-		out = e.run(ctx, app, &sess, ev)
+		out = e.run(ctx, app, &sess, ev, red)
 	}
 	if ev.Type == webhook.CallAction {
 		// The position is what we last told 8x8, fallback included.
@@ -310,6 +311,7 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 		if sess.ActionID != "" {
 			sess.Menu = sess.ActionID
 		}
+		sess.Sensitive = markSensitive(sess.Sensitive, out.reply)
 	}
 	if ev.Type == webhook.CallAction {
 		body = out.body
@@ -354,9 +356,16 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	if ev.Type == webhook.CallAction {
 		entry.Reply = body
 	}
+	// A sensitive capture's digits are redacted last, once the entry is
+	// whole; kept is the reply a redelivery gets.
+	kept := body
+	if red.sensitive() {
+		red.entry(&entry)
+		kept = red.reply(body)
+	}
 	if out.reason != ReasonStore {
 		op, cancel := e.storeOp(ctx)
-		err := e.opts.Store.Commit(op, store.Commit{Lease: lease, Read: read, Session: sess, Entry: entry, ReplyKey: key, Reply: body})
+		err := e.opts.Store.Commit(op, store.Commit{Lease: lease, Read: read, Session: sess, Entry: entry, ReplyKey: key, Reply: kept})
 		cancel()
 		committed = err == nil
 		if errors.Is(err, store.ErrConflict) && !last {
@@ -491,11 +500,14 @@ func fromAnswers(app *App, sess *store.Session, ev *webhook.Event, position, han
 	return nil, mem, false
 }
 
-func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *webhook.Event) (out outcome) {
-	out.position = ev.ActionID
-	if out.position == "" {
-		out.position = sess.ActionID
-	}
+// position is the clientActionId an event answers: the one 8x8 echoes, else
+// the last we sent.
+func position(ev *webhook.Event, sess *store.Session) string {
+	return first(ev.ActionID, sess.ActionID)
+}
+
+func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *webhook.Event, red *redaction) (out outcome) {
+	out.position = position(ev, sess)
 	isAction := ev.Type == webhook.CallAction
 	if app == nil {
 		if isAction && sess.App != "" {
@@ -527,6 +539,9 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 
 	if isAction && app.answers != nil {
 		if ans, mem, ok := fromAnswers(app, sess, ev, out.position, out.handler); ok {
+			if app.answers.Sensitive(out.position) { // as runLua asks the module
+				red.mark()
+			}
 			out.reply, out.body, out.menus = ans.Reply, ans.Body, &mem
 			if len(sess.Vars) == 0 {
 				out.vars = json.RawMessage("{}") // as the script leaves a new call's
@@ -536,9 +551,10 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 	}
 	snapshot := *sess // the script's goroutine may outlive this call
 	lo := e.script(ctx, app, ev.SessionID, out.handler, func() luaOutcome {
-		return e.runLua(ctx, app, &snapshot, ev, out.position, out.handler)
+		return e.runLua(ctx, app, &snapshot, ev, out.position, out.handler, red)
 	})
 	out.reply, out.vars, out.took, out.err, out.reason, out.note, out.menus = lo.reply, lo.vars, lo.took, lo.err, lo.reason, lo.note, lo.menus
+	red.outcome(&out, lo.where)
 	if out.note != "" {
 		e.log.Warn(out.note, "app", app.Name, "session", ev.SessionID, "menu", out.position)
 	}
@@ -657,14 +673,14 @@ type luaOutcome struct {
 
 // runLua runs the handler in a warm state (or the app's top level and the
 // handler in a new one), and turns the result into a reply and vars.
-func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *webhook.Event, position, handler string) (lo luaOutcome) {
+func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *webhook.Event, position, handler string, red *redaction) (lo luaOutcome) {
 	ctx, stopScript := context.WithCancelCause(ctx)
 	defer stopScript(nil)
 	defer e.mem.watch(stopScript)()
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Deadline)
 	defer cancel()
 	scriptsRun.Add(1)
-	logger := e.log.With("app", app.Name, "session", ev.SessionID)
+	logger := red.logger(e.log.With("app", app.Name, "session", ev.SessionID))
 	start := time.Now()
 	w, err := e.warmState(ctx, app, logger)
 	if err != nil {
@@ -687,6 +703,9 @@ func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *
 			L.Push(L.NewFunctionFromProto(app.proto))
 			L.Call(0, 0)
 			mod.Loaded() // the tree is closed: handlers cannot declare menus (it was checked when the script loaded)
+		}
+		if mod.Sensitive(position) {
+			red.mark()
 		}
 		fillSession(L, session, app, sess, ev, position)
 		mod.Answer(session, position, ivr.Memory{Root: sess.Root, Tries: sess.Tries})
