@@ -247,6 +247,9 @@ func (t *Tape) Exchange(what string, req store.Exchange, live func() store.Excha
 		}
 		if !served {
 			err := fmt.Errorf("%s was not made when this call was recorded: replay serves only recorded responses; stub it in a flow test instead", what)
+			if t.replay.Clipped {
+				err = fmt.Errorf("%s is not in this event's record, which was clipped at its bound (%d bytes): replay serves only recorded responses; stub it in a flow test instead", what, MaxEvent)
+			}
 			t.note(err.Error())
 			t.mu.Unlock()
 			return store.Exchange{}, err
