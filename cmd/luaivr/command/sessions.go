@@ -258,8 +258,8 @@ func bytesText(n int) string {
 const maxInputLines = 8
 
 // inputLines are what the event's handler read, a compact line each: the
-// clock, kv answers, http and vcc exchanges, and whether the record was
-// clipped.
+// clock, kv answers, http and vcc exchanges, math.random's draws, and
+// whether the record was clipped.
 func inputLines(e store.Entry) []string {
 	in := e.Inputs
 	if in == nil {
@@ -306,6 +306,9 @@ func inputLines(e store.Entry) []string {
 			line += " " + ct
 		}
 		return line + fmt.Sprintf(", %s", bytesText(len(x.Reply)))
+	})
+	some(len(in.Random), "draws of math.random", func(i int) string {
+		return fmt.Sprintf("math.random drew %.6f", in.Random[i])
 	})
 	if in.Clipped {
 		lines = append(lines, "clipped: reads past the record's bound are not kept, so a replay of this event cannot be exact")
