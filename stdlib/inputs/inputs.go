@@ -186,7 +186,7 @@ func (t *Tape) Clock(live func() time.Time) time.Time {
 		now = live()
 	}
 	now = now.UTC()
-	t.record(now, func() { t.rec.Clock = append(t.rec.Clock, now) })
+	t.record(now, 0, func() { t.rec.Clock = append(t.rec.Clock, now) })
 	return now
 }
 
@@ -207,7 +207,7 @@ func (t *Tape) Random(live func() float64) float64 {
 	if !served {
 		u = live()
 	}
-	t.record(u, func() { t.rec.Random = append(t.rec.Random, u) })
+	t.record(u, 0, func() { t.rec.Random = append(t.rec.Random, u) })
 	return u
 }
 
@@ -236,7 +236,7 @@ func (t *Tape) KV(op, key string, live func() store.KVRead) store.KVRead {
 		r = live()
 	}
 	r.Op, r.Key = op, key
-	t.record(r, func() { t.rec.KV = append(t.rec.KV, r) })
+	t.record(r, len(r.Key)+len(r.Value)+len(r.Err), func() { t.rec.KV = append(t.rec.KV, r) })
 	return r
 }
 
@@ -289,7 +289,7 @@ func (t *Tape) Exchange(what string, req store.Exchange, live func() store.Excha
 	rec := ex
 	reply, replyClipped := clip(ex.Reply)
 	rec.Reply = reply
-	t.record(rec, func() {
+	t.record(rec, len(rec.URL)+len(rec.Body)+len(rec.Reply)+len(rec.Err), func() {
 		t.rec.HTTP = append(t.rec.HTTP, rec)
 		t.rec.Clipped = t.rec.Clipped || clipped || replyClipped
 	})
@@ -298,8 +298,20 @@ func (t *Tape) Exchange(what string, req store.Exchange, live func() store.Excha
 
 // record adds item (by add) when its size as JSON fits in what is left;
 // otherwise the event is clipped and nothing more is recorded, so that what
-// is recorded stays the first reads in order.
-func (t *Tape) record(item any, add func()) {
+// is recorded stays the first reads in order. least is the length of
+// item's strings, about the least its JSON takes: an item that cannot fit,
+// or any item once the event is clipped, is not encoded to find out, so a
+// handler reading kv in a loop pays for no more than the bound.
+func (t *Tape) record(item any, least int, add func()) {
+	t.mu.Lock()
+	done := t.clipped || t.size+least+1 > t.limit
+	if done {
+		t.clipped, t.rec.Clipped = true, true
+	}
+	t.mu.Unlock()
+	if done {
+		return
+	}
 	b, err := json.Marshal(item)
 	t.mu.Lock()
 	defer t.mu.Unlock()
