@@ -89,7 +89,8 @@ func Record(ctx context.Context) (context.Context, *Tape) {
 		t.start()
 		return ctx, t
 	}
-	t := &Tape{limit: MaxEvent}
+	t := &Tape{}
+	t.start()
 	return context.WithValue(ctx, tapeKey{}, t), t
 }
 
@@ -120,6 +121,9 @@ func (t *Tape) start() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rec, t.size, t.limit, t.clipped, t.unrecorded = store.Inputs{}, frame, MaxEvent, false, nil
+	if t.replay == nil {
+		return
+	}
 	t.clock, t.random, t.kvServed, t.served = 0, 0, map[string]int{}, make([]bool, len(t.replay.HTTP))
 	t.kv = map[string][]int{}
 	for i, r := range t.replay.KV {

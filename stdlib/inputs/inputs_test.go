@@ -129,20 +129,22 @@ func TestReplayNothingRecorded(t *testing.T) {
 // What one event records is bounded; past the bound, nothing more, and the
 // record says Clipped.
 func TestBounds(t *testing.T) {
-	for name, limit := range map[string]int{"event": inputs.MaxSession, "what the session has left": 1000} {
-		t.Run(name, func(t *testing.T) {
-			_, tape := inputs.Record(context.Background())
-			tape.Limit(limit)
-			for i := 0; i < 10_000; i++ {
-				tape.KV("get", "counter", func() store.KVRead {
-					return store.KVRead{Value: json.RawMessage(`"` + strings.Repeat("x", 20) + `"`), Found: true}
-				})
-			}
-			in := tape.Inputs()
-			if !in.Clipped || in.Size() > min(limit, inputs.MaxEvent) || len(in.KV) == 0 {
-				t.Errorf("%d reads recorded, %d bytes, clipped %v; want at most %d bytes and clipped", len(in.KV), in.Size(), in.Clipped, min(limit, inputs.MaxEvent))
-			}
-		})
+	limits := []int{inputs.MaxSession} // the event's bound
+	for n := 1000; n < 1100; n += 3 {  // what the session has left, at any point of a read
+		limits = append(limits, n)
+	}
+	for _, limit := range limits {
+		_, tape := inputs.Record(context.Background())
+		tape.Limit(limit)
+		for i := 0; i < 10_000; i++ {
+			tape.KV("get", "counter", func() store.KVRead {
+				return store.KVRead{Value: json.RawMessage(`"` + strings.Repeat("x", 20) + `"`), Found: true}
+			})
+		}
+		in := tape.Inputs()
+		if !in.Clipped || in.Size() > min(limit, inputs.MaxEvent) || len(in.KV) == 0 {
+			t.Errorf("limit %d: %d reads recorded, %d bytes, clipped %v; want at most %d bytes and clipped", limit, len(in.KV), in.Size(), in.Clipped, min(limit, inputs.MaxEvent))
+		}
 	}
 	_, tape := inputs.Record(context.Background())
 	tape.Limit(0) // the session's record is full
