@@ -10,7 +10,7 @@ import (
 // it read, the kv values it got, the responses of its http and vcc calls, and
 // its draws of math.random.
 // Each list is in the order the handler read. What is recorded is bounded
-// (see the engine's limits); Clipped says reads past the bound were dropped,
+// (package stdlib/inputs, which records it); Clipped says reads past the bound were dropped,
 // so replay of that event cannot be exact and says so.
 type Inputs struct {
 	Clock   []time.Time `json:"clock,omitempty"`

@@ -96,7 +96,7 @@ type Session struct {
 	// Commit). It is the session's version: a commit names the count it read.
 	Events int `json:"events"`
 	// Recorded is the size as JSON of the inputs recorded with the events so
-	// far (Entry.Inputs): the engine bounds what one call records.
+	// far (Entry.Inputs): what one call records is bounded (inputs.MaxSession).
 	Recorded int       `json:"recorded,omitempty"`
 	Created  time.Time `json:"created"`
 	Updated  time.Time `json:"updated"`

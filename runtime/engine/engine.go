@@ -15,7 +15,7 @@
 //   - Isolated: each event gets a new Lua state, so nothing a script leaves behind
 //     reaches the next event or another call.
 //   - Recorded: what the handler reads from outside its script (the clock, kv,
-//     http, vcc) is kept with its transcript entry, bounded (package inputs),
+//     http, vcc, math.random) is kept with its transcript entry, bounded (package inputs),
 //     so that replay can run the event again; under inputs.Replay the record
 //     is served instead.
 package engine
@@ -278,11 +278,12 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 			"app", app.Name, "session", ev.SessionID, "version", version, "call_version", sess.Version)
 	}
 
-	// A store that cannot save this event gets the fallback without running
-	// the script: its reply would be lost (and a redelivery would run it again).
-	// What the handler reads is recorded on the tape (a replay's serves it).
+	// What the handler reads is recorded on the tape, within what is left of
+	// the call's bound (a replay's tape serves its record).
 	ctx, tape := inputs.Record(ctx)
 	tape.Limit(inputs.MaxSession - sess.Recorded)
+	// A store that cannot save this event gets the fallback without running
+	// the script: its reply would be lost (and a redelivery would run it again).
 	var out outcome
 	if err := store.Ready(e.opts.Store); err != nil {
 		out = outcome{reason: ReasonStore, reply: e.appFallback(app), err: fmt.Errorf("store: %w", err)}
