@@ -33,6 +33,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -279,6 +280,8 @@ func (t *Tape) Exchange(what string, req store.Exchange, live func() store.Excha
 			err := fmt.Errorf("%s was not made when this call was recorded: replay serves only recorded responses; stub it in a flow test instead", what)
 			if t.replay.Clipped {
 				err = fmt.Errorf("%s is not in this event's record, which was clipped at its bound (%d bytes): replay serves only recorded responses; stub it in a flow test instead", what, MaxEvent)
+			} else if t.madeOtherwise(req) {
+				err = fmt.Errorf("%w (the call made it with another query or body)", err)
 			}
 			t.note(err.Error())
 			t.mu.Unlock()
@@ -298,6 +301,18 @@ func (t *Tape) Exchange(what string, req store.Exchange, live func() store.Excha
 		t.rec.Clipped = t.rec.Clipped || clipped || replyClipped
 	})
 	return ex, nil
+}
+
+// madeOtherwise reports whether the record holds req's module, method and
+// URL up to its query, with another query or body; the caller holds the lock.
+func (t *Tape) madeOtherwise(req store.Exchange) bool {
+	path, _, _ := strings.Cut(req.URL, "?")
+	for _, r := range t.replay.HTTP {
+		if p, _, _ := strings.Cut(r.URL, "?"); r.Module == req.Module && r.Method == req.Method && p == path {
+			return true
+		}
+	}
+	return false
 }
 
 // record adds item (by add) when its size as JSON fits in what is left;

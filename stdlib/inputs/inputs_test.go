@@ -102,6 +102,11 @@ func TestRecordThenReplay(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("unrecorded request: %v, want %q", err, want)
 	}
+	other.URL = req.URL + "?phone=1"
+	_, err = replay.Exchange("http.get http://127.0.0.1:1/x", other, nil)
+	if err == nil || !strings.HasSuffix(err.Error(), "instead (the call made it with another query or body)") {
+		t.Errorf("a request recorded with another query: %v", err)
+	}
 
 	// Handled again (a refused commit): the same answers from the start.
 	_, again := inputs.Record(rctx)
