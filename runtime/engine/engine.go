@@ -12,12 +12,14 @@
 //   - Ordered: events of one session are handled one at a time, also across
 //     instances sharing the store (the store's lease, locks.go); sessions run
 //     in parallel.
-//   - Isolated: each event gets a new Lua state, so nothing a script leaves behind
-//     reaches the next event or another call.
+//   - Isolated: nothing a script leaves behind reaches the next event or
+//     another call. Each event gets a new Lua state, or a warm one restored to
+//     what its top level built (warm.go); a menu answer known at load needs
+//     no state at all (ivr.Answers).
 //   - Recorded: what the handler reads from outside its script (the clock, kv,
-//     http, vcc, math.random) is kept with its transcript entry, bounded (package inputs),
-//     so that replay can run the event again; under inputs.Replay the record
-//     is served instead.
+//     http, vcc, math.random) is kept with its transcript entry, bounded
+//     (package inputs), so that replay can run the event again; under
+//     inputs.Replay the record is served instead.
 package engine
 
 import (
@@ -86,6 +88,14 @@ type Options struct {
 	StoreTimeout time.Duration
 	// Zone is the time module's default time zone ("" is UTC).
 	Zone string
+	// PinVersions runs each event of a call on the app version the call
+	// started on, while this engine keeps it (see versions.go); off, an
+	// event runs the version served when it arrives.
+	PinVersions bool
+	// SessionTTL is how long the store keeps a session after its last event
+	// (default 24h, the stores' default): a version no event ran on for
+	// that long is no call's any more.
+	SessionTTL time.Duration
 	// Observe, when set, is told how each event was handled (the simulator,
 	// flow tests and check read errors and positions from it).
 	Observe func(Handled)
@@ -122,6 +132,10 @@ type Engine struct {
 	libs    libs
 	slots   chan struct{} // one per script allowed to run at once
 	shares  sync.Map      // app name → chan struct{}: its share of the slots
+	// versions are the app versions kept for the calls that started on
+	// them, and for Rollback; reloading orders Reload and Rollback.
+	versions  versions
+	reloading sync.Mutex
 }
 
 // Stats counts what the engine did, for health and metrics.
@@ -167,6 +181,9 @@ func New(scripts *Scripts, opts Options) (*Engine, error) {
 	if opts.StoreTimeout <= 0 {
 		opts.StoreTimeout = store.DefaultTimeout
 	}
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = 24 * time.Hour
+	}
 	e := &Engine{slots: make(chan struct{}, opts.Concurrency), opts: opts, log: opts.Logger, mem: newMemGuard(opts.MemoryLimit, opts.Logger), libs: libs{
 		kv:   kvmod.Options{Store: opts.Store, Quota: opts.KVQuota},
 		time: clock.Open(clock.Options{Now: opts.Now, Zone: opts.Zone}),
@@ -177,6 +194,7 @@ func New(scripts *Scripts, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("voice %q for the server's fallback: %w", opts.Voice, err)
 	}
 	e.scripts.Store(scripts)
+	e.versions.serve(scripts, opts.Now())
 	return e, nil
 }
 
@@ -272,9 +290,14 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	version := ""
 	if app != nil {
 		version = app.Version()
+		e.versions.ran(app, now)
 	}
 	if app != nil && app.Name == sess.App && sess.Version != "" && sess.Version != version {
-		e.log.Warn("this call ran another version of its app until now: instances sharing the store serve different scripts, or the script changed during the call",
+		why := "this instance does not have it (another instance started the call, this one restarted since, or the version was dropped)"
+		if !e.opts.PinVersions && e.versions.find(app.Name, sess.Version) != nil {
+			why = "versions are not pinned (--pin-versions=false)"
+		}
+		e.log.Warn("this call started on another version of its app, and goes on with the version served: "+why,
 			"app", app.Name, "session", ev.SessionID, "version", version, "call_version", sess.Version)
 	}
 
@@ -300,13 +323,19 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 		}
 	}
 	if ev.Type == webhook.CallAction {
-		body = encodeReply(out.reply)
+		body = out.body
+		if body == nil {
+			body = encodeReply(out.reply)
+		}
 	} else {
 		body = []byte("{}")
 	}
 
-	if app != nil {
-		sess.App, sess.Version = app.Name, version
+	if app != nil && sess.App == "" {
+		sess.App = app.Name
+	}
+	if app != nil && sess.Version == "" { // the version the call started on
+		sess.Version = version
 	}
 	if ev.CallStatus != "" {
 		sess.Status = ev.CallStatus
@@ -324,7 +353,7 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	entry := store.Entry{
 		At: now, App: sess.App, EventType: ev.Type, EventID: ev.EventID,
 		CallStatus: ev.CallStatus, ActionID: out.position, Handler: out.handler, Duration: out.took,
-		Event: clipPayload(ev.RawPayload), Fallback: out.reason != "", Inputs: recorded,
+		Event: clipPayload(ev.RawPayload), Fallback: out.reason != "", Version: version, Inputs: recorded,
 	}
 	if ev.HasDigits {
 		d := ev.Digits
@@ -393,6 +422,7 @@ func (e *Engine) Register(ctx context.Context, s store.Session) error {
 	s.Updated = e.opts.Now()
 	if app := e.Scripts().Apps[s.App]; app != nil && s.Version == "" {
 		s.Version = app.Version()
+		e.versions.ran(app, s.Updated)
 	}
 	op, cancel := e.storeOp(ctx)
 	defer cancel()
@@ -400,21 +430,26 @@ func (e *Engine) Register(ctx context.Context, s store.Session) error {
 	return err
 }
 
-// Version names this version of the app: its script's content hash,
-// shortened. A session records the version each event ran.
-func (a *App) Version() string { return hex.EncodeToString(a.Sum[:8]) }
+// Version names this version of the app: its ID, shortened. A session
+// records the version the call started on, and each transcript entry the
+// version that handled it.
+func (a *App) Version() string { return hex.EncodeToString(a.ID[:8]) }
 
-// route picks the app for an event (SPEC §3): the session's app, the app named
-// in the URL, the app that claims the called number, the default app.
+// route picks the app for an event (SPEC §3): the session's app, at the
+// version the call started on when it is pinned and kept; the app named in
+// the URL, the app that claims the called number, the default app.
 func (e *Engine) route(s *Scripts, sess *store.Session, known bool, ev *webhook.Event, pathApp string) *App {
 	if known && sess.App != "" {
-		if app := s.Apps[sess.App]; app != nil {
-			return app
+		app := s.Apps[sess.App]
+		if app == nil {
+			app = s.Retired[sess.App]
 		}
-		if app := s.Retired[sess.App]; app != nil {
-			return app
+		if e.opts.PinVersions && sess.Version != "" && (app == nil || app.Version() != sess.Version) {
+			if pinned := e.versions.find(sess.App, sess.Version); pinned != nil {
+				return pinned
+			}
 		}
-		return nil // a call keeps its app, though not served here (see run)
+		return app // nil: a call keeps its app, though not served here (see run)
 	}
 	if pathApp != "" {
 		if app := s.Apps[pathApp]; app != nil {
@@ -450,6 +485,21 @@ type outcome struct {
 	reason   string // fallback reason; "" when the reply is the script's own
 	note     string
 	menus    *ivr.Memory
+	body     []byte // the reply encoded, when known before (Answers)
+}
+
+// fromAnswers is the event's answer from the app's Answers, worked out at
+// load, when its handler is the menu tree (or on_call = <menu>) and the
+// answer needs no Lua; ok is false otherwise, and the script runs.
+func fromAnswers(app *App, sess *store.Session, ev *webhook.Event, position, handler string) (*ivr.Answer, ivr.Memory, bool) {
+	mem := ivr.Memory{Root: sess.Root, Tries: sess.Tries}
+	switch handler {
+	case "menu":
+		return app.answers.Route(position, ev.Digits, ev.HasDigits, mem)
+	case OnCall:
+		return app.answers.Call(position, mem)
+	}
+	return nil, mem, false
 }
 
 func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *webhook.Event) (out outcome) {
@@ -486,6 +536,15 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 		return out
 	}
 
+	if isAction && app.answers != nil {
+		if ans, mem, ok := fromAnswers(app, sess, ev, out.position, out.handler); ok {
+			out.reply, out.body, out.menus = ans.Reply, ans.Body, &mem
+			if len(sess.Vars) == 0 {
+				out.vars = json.RawMessage("{}") // as the script leaves a new call's
+			}
+			return out
+		}
+	}
 	snapshot := *sess // the script's goroutine may outlive this call
 	lo := e.script(ctx, app, ev.SessionID, out.handler, func() luaOutcome {
 		return e.runLua(ctx, app, &snapshot, ev, out.position, out.handler)
@@ -607,28 +666,39 @@ type luaOutcome struct {
 	menus  *ivr.Memory // what the menu tree remembers of the call; nil when the script failed
 }
 
-// runLua runs the app's top level and the handler in a fresh state, and turns
-// the result into a reply and vars.
+// runLua runs the handler in a warm state (or the app's top level and the
+// handler in a new one), and turns the result into a reply and vars.
 func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *webhook.Event, position, handler string) (lo luaOutcome) {
 	ctx, stopScript := context.WithCancelCause(ctx)
 	defer stopScript(nil)
 	defer e.mem.watch(stopScript)()
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Deadline)
 	defer cancel()
-	mod := ivr.New()
+	scriptsRun.Add(1)
 	logger := e.log.With("app", app.Name, "session", ev.SessionID)
-	L := sandbox.New(app.set, e.libs.open(mod, app.Name, logger)...)
-	defer L.Close()
-	L.SetContext(ctx)
-
 	start := time.Now()
+	w, err := e.warmState(ctx, app, logger)
+	if err != nil {
+		lo.took = time.Since(start)
+		return e.failed(ctx, lo, err)
+	}
+	ok := false
+	defer func() { e.putWarm(app, w, ok) }()
+	L, mod := w.L, w.std.ivr
+	if w.snap == nil { // a state of its own: the top level runs for this event
+		defer L.Close()
+	}
+	L.SetContext(ctx)
+	defer L.RemoveContext()
+
 	session := L.NewTable()
 	var replyErr error
-	err := callProtected(L, func(L *lua.LState) {
-		L.Push(L.NewFunctionFromProto(app.proto))
-		L.Call(0, 0)
-		mod.Loaded() // the tree is closed: handlers cannot declare menus (it was checked when the script loaded)
-
+	err = callProtected(L, func(L *lua.LState) {
+		if w.snap == nil {
+			L.Push(L.NewFunctionFromProto(app.proto))
+			L.Call(0, 0)
+			mod.Loaded() // the tree is closed: handlers cannot declare menus (it was checked when the script loaded)
+		}
 		fillSession(L, session, app, sess, ev, position)
 		mod.Answer(session, position, ivr.Memory{Root: sess.Root, Tries: sess.Tries})
 		if fn, ok := L.GetGlobal(handler).(*lua.LFunction); ok && fn.Proto != nil {
@@ -645,14 +715,7 @@ func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *
 	})
 	lo.took = time.Since(start)
 	if err != nil {
-		lo.err, lo.reason = errors.New(luaError(ctx, err)), ReasonScriptError
-		switch {
-		case errors.Is(context.Cause(ctx), errMemory):
-			lo.reason = ReasonMemory
-		case errors.Is(ctx.Err(), context.DeadlineExceeded):
-			lo.reason = ReasonTimeout
-		}
-		return lo
+		return e.failed(ctx, lo, err)
 	}
 	if lo.vars, lo.err = readVars(session); lo.err != nil {
 		lo.reason = ReasonScriptError
@@ -664,8 +727,26 @@ func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *
 	}
 	mem := mod.Memory()
 	lo.menus = &mem
+	ok = true
 	return lo
 }
+
+// failed is the outcome of a script that raised err (or ran out of time or
+// memory).
+func (e *Engine) failed(ctx context.Context, lo luaOutcome, err error) luaOutcome {
+	lo.err, lo.reason = errors.New(luaError(ctx, err)), ReasonScriptError
+	switch {
+	case errors.Is(context.Cause(ctx), errMemory):
+		lo.reason = ReasonMemory
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		lo.reason = ReasonTimeout
+	}
+	return lo
+}
+
+// scriptsRun counts the events that ran Lua, in this process, so that a test
+// can prove which events Answers served.
+var scriptsRun atomic.Int64
 
 // handlerFor names the handler an event goes to; "" when the script has none.
 // Digits and no-input answered at a position of the menu tree (a menu or an
@@ -894,17 +975,37 @@ var loadLibs = libs{
 }
 
 func (l libs) open(mod *ivr.Module, app string, logger *slog.Logger) []sandbox.Lib {
-	events := logmod.New(logger) // log and print share the event's log budget
-	return []sandbox.Lib{
+	return l.instances(mod, app, logger).libs
+}
+
+// stdlib is the stdlib as opened into one state: the libraries, and the
+// parts of them that count per event, which a warm state restarts for each.
+type stdlib struct {
+	libs []sandbox.Lib
+	ivr  *ivr.Module
+	log  *logmod.Log
+	kv   *kvmod.Module
+}
+
+func (l libs) instances(mod *ivr.Module, app string, logger *slog.Logger) *stdlib {
+	s := &stdlib{ivr: mod, log: logmod.New(logger), kv: kvmod.New(l.kv, app)} // log and print share the event's log budget
+	s.libs = []sandbox.Lib{
 		{Name: "ivr", Open: mod.Open},
 		{Name: "json", Open: jsonmod.Open},
-		{Name: "log", Open: events.Open},
-		{Name: "print", Open: events.Print},
-		{Name: "kv", Open: kvmod.Open(l.kv, app)},
+		{Name: "log", Open: s.log.Open},
+		{Name: "print", Open: s.log.Print},
+		{Name: "kv", Open: s.kv.Open},
 		{Name: "time", Open: l.time},
 		{Name: "http", Open: l.http},
 		{Name: "vcc", Open: l.vcc},
 	}
+	return s
+}
+
+// begin starts the next event of a warm state.
+func (s *stdlib) begin(logger *slog.Logger) {
+	s.log.Begin(logger)
+	s.kv.Begin()
 }
 
 // Globals is what a script's global environment holds before it runs, as
