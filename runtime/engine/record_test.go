@@ -304,3 +304,40 @@ end
 		t.Errorf("the session counts %d bytes recorded, its entries hold %d (%v)", sess.Recorded, total, err)
 	}
 }
+
+// A warm state serves event after event: each event's reads go to its own
+// record, read from the event at call time, not to the event that opened
+// the modules.
+func TestRecordsEachEventOfAWarmState(t *testing.T) {
+	t.Parallel()
+	dir := scriptDir(t, map[string]string{"warm.lua": `
+ivr.defaults { voiceProfile = "en-US-BenjaminRUS" }
+local floor = math.floor -- math is open in the warm state from its top level on
+function on_call(session)
+  return ivr.say("It is " .. time.now() .. ", " .. (kv.get("k") or "nothing") .. ", " .. math.random(1e9))
+end
+`})
+	var tick atomic.Int64
+	h := newHarness(t, dir, engine.Options{Now: func() time.Time { return recordedAt.Add(time.Duration(tick.Add(1)) * time.Second) }})
+	var sessions []string
+	for range 4 { // one after another: the same warm state
+		c := newCall(shapeEventDataDTMF, true)
+		h.post(c.start(), "warm")
+		sessions = append(sessions, c.session)
+	}
+	seen := map[time.Time]bool{}
+	for _, id := range sessions {
+		entries, err := h.st.Transcript(context.Background(), id)
+		if err != nil || len(entries) != 1 {
+			t.Fatalf("transcript %v, %v", entries, err)
+		}
+		in := entries[0].Inputs
+		if in == nil || len(in.Clock) != 1 || len(in.KV) != 1 || len(in.Random) != 1 || seen[in.Clock[0]] {
+			t.Fatalf("session %s recorded %+v, want its own clock read, kv read and draw", id, in)
+		}
+		seen[in.Clock[0]] = true
+		if want := fmt.Sprintf("It is %d, nothing, %d", in.Clock[0].Unix(), 1+int(in.Random[0]*1e9)); replyText(t, entries[0].Reply) != want {
+			t.Errorf("reply %q, want %q from what was recorded", replyText(t, entries[0].Reply), want)
+		}
+	}
+}
