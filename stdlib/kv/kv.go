@@ -340,6 +340,7 @@ func (m *module) list(L *lua.LState) int {
 	})
 	var entries []entry
 	_ = json.Unmarshal(r.Value, &entries)
+	entries = entries[:min(len(entries), limit)] // a replay's record may have listed more
 	out := L.CreateTable(len(entries), 0)
 	for _, p := range entries {
 		e := L.CreateTable(0, 2)

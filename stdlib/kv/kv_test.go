@@ -163,4 +163,17 @@ func TestRecordAndReplay(t *testing.T) {
 	if _, found, _ := live.KVGet(ctx, "app", "p:a"); !found {
 		t.Error("the recording did not write")
 	}
+
+	// A list replayed with a smaller limit gets the record's first entries.
+	L = luatest.State(t, sandbox.Lib{Name: "kv", Open: kv.New(kv.Options{Store: live}, "app").Open})
+	rctx, tape = inputs.Record(ctx)
+	L.SetContext(rctx)
+	if err := L.DoString(`kv.set("p:b", 2) eq(#kv.list("p:"), 2)`); err != nil {
+		t.Fatal(err)
+	}
+	L = luatest.State(t, sandbox.Lib{Name: "kv", Open: kv.New(kv.Options{Store: own}, "app").Open})
+	L.SetContext(inputs.Replay(ctx, tape.Inputs()))
+	if err := L.DoString(`local l = kv.list("p:", 1) eq(#l, 1) eq(l[1].key, "p:a")`); err != nil {
+		t.Fatal(err)
+	}
 }
