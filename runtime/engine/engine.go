@@ -16,6 +16,10 @@
 //     another call. Each event gets a new Lua state, or a warm one restored to
 //     what its top level built (warm.go); a menu answer known at load needs
 //     no state at all (ivr.Answers).
+//   - Recorded: what the handler reads from outside its script (the clock, kv,
+//     http, vcc, math.random) is kept with its transcript entry, bounded
+//     (package inputs), so that replay can run the event again; under
+//     inputs.Replay the record is served instead.
 package engine
 
 import (
@@ -39,6 +43,7 @@ import (
 	"github.com/luaivr/luaivr/runtime/sandbox"
 	"github.com/luaivr/luaivr/runtime/webhook"
 	httpmod "github.com/luaivr/luaivr/stdlib/http"
+	"github.com/luaivr/luaivr/stdlib/inputs"
 	"github.com/luaivr/luaivr/stdlib/ivr"
 	jsonmod "github.com/luaivr/luaivr/stdlib/json"
 	kvmod "github.com/luaivr/luaivr/stdlib/kv"
@@ -296,6 +301,10 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 			"app", app.Name, "session", ev.SessionID, "version", version, "call_version", sess.Version)
 	}
 
+	// What the handler reads is recorded on the tape, within what is left of
+	// the call's bound (a replay's tape serves its record).
+	ctx, tape := inputs.Record(ctx)
+	tape.Limit(inputs.MaxSession - sess.Recorded)
 	// A store that cannot save this event gets the fallback without running
 	// the script: its reply would be lost (and a redelivery would run it again).
 	var out outcome
@@ -305,6 +314,8 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	} else {
 		out = e.run(ctx, app, &sess, ev, red)
 	}
+	recorded := tape.Inputs()
+	sess.Recorded += recorded.Size()
 	if ev.Type == webhook.CallAction {
 		// The position is what we last told 8x8, fallback included.
 		sess.ActionID = out.reply.ClientActionID
@@ -344,7 +355,7 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	entry := store.Entry{
 		At: now, App: sess.App, EventType: ev.Type, EventID: ev.EventID,
 		CallStatus: ev.CallStatus, ActionID: out.position, Handler: out.handler, Duration: out.took,
-		Event: clipJSON(ev.RawPayload), Fallback: out.reason != "", Version: version,
+		Event: clipPayload(ev.RawPayload), Fallback: out.reason != "", Version: version, Inputs: recorded,
 	}
 	if ev.HasDigits {
 		d := ev.Digits
@@ -1047,9 +1058,14 @@ func first(a, b string) string {
 	return b
 }
 
-// clipJSON keeps transcripts bounded: a payload over 64 KiB is stored as a note.
-func clipJSON(b json.RawMessage) json.RawMessage {
-	if len(b) > 64<<10 {
+// MaxPayload bounds the event payload a transcript entry keeps: replay runs
+// the event again from it, so it is kept whole up to the server's default
+// request limit (--max-body, 1 MiB); a larger one, which only a raised
+// --max-body lets in, is stored as the note {"clipped": its size}.
+const MaxPayload = 1 << 20
+
+func clipPayload(b json.RawMessage) json.RawMessage {
+	if len(b) > MaxPayload {
 		return json.RawMessage(fmt.Sprintf(`{"clipped":%d}`, len(b)))
 	}
 	return b

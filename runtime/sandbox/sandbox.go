@@ -125,11 +125,11 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 		},
 		lua.MathLibName: func(L *lua.LState) lua.LValue {
 			math := open(lua.OpenMath, lua.MathLibName).(*lua.LTable)
-			for _, name := range []string{"random", "randomseed"} { // noted for Random
-				orig := math.RawGetString(name).(*lua.LFunction).GFunction
+			seed := math.RawGetString("randomseed").(*lua.LFunction).GFunction
+			for name, fn := range map[string]lua.LGFunction{"random": random, "randomseed": seed} { // noted for Random
 				math.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
 					L.G.Registry.RawSetString(randomKey, lua.LTrue)
-					return orig(L)
+					return fn(L)
 				}))
 			}
 			return math
