@@ -146,10 +146,10 @@ func (m *module) call(L *lua.LState, fname, method string) int {
 	r := request{method: method}
 	raw, ok := L.Get(1).(lua.LString)
 	if !ok {
-		argError(L, fname, 1, "a URL string expected, got "+L.Get(1).Type().String())
+		luaconv.ArgError(L, fname, 1, "a URL string expected, got "+L.Get(1).Type().String())
 	}
 	if len(raw) > maxURLBytes {
-		argError(L, fname, 1, fmt.Sprintf("the URL is %d bytes, over the limit of %d", len(raw), maxURLBytes))
+		luaconv.ArgError(L, fname, 1, fmt.Sprintf("the URL is %d bytes, over the limit of %d", len(raw), maxURLBytes))
 	}
 	r.url = string(raw)
 	optsArg := 2
@@ -168,14 +168,10 @@ func (m *module) call(L *lua.LState, fname, method string) int {
 	return 1
 }
 
-func argError(L *lua.LState, fname string, n int, msg string) {
-	L.RaiseError("bad argument #%d to %s (%s)", n, fname, msg)
-}
-
 // body reads a POST body: a string as it is, a table as JSON.
 func body(L *lua.LState, fname string, n int) ([]byte, string) {
 	tooLarge := func(size int) {
-		argError(L, fname, n, fmt.Sprintf("the body is %d bytes, over the limit of %d", size, maxRequestBody))
+		luaconv.ArgError(L, fname, n, fmt.Sprintf("the body is %d bytes, over the limit of %d", size, maxRequestBody))
 	}
 	switch v := L.Get(n).(type) {
 	case lua.LString:
@@ -186,13 +182,13 @@ func body(L *lua.LState, fname string, n int) ([]byte, string) {
 	case *lua.LTable:
 		value, err := bodyLimits.FromLua(v, "body")
 		if err != nil {
-			argError(L, fname, n, err.Error())
+			luaconv.ArgError(L, fname, n, err.Error())
 		}
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
 		if err := enc.Encode(value); err != nil {
-			argError(L, fname, n, err.Error())
+			luaconv.ArgError(L, fname, n, err.Error())
 		}
 		b := bytes.TrimRight(buf.Bytes(), "\n")
 		if len(b) > maxRequestBody {
@@ -200,7 +196,7 @@ func body(L *lua.LState, fname string, n int) ([]byte, string) {
 		}
 		return b, "application/json"
 	}
-	argError(L, fname, n, "a body (a string, or a table sent as JSON) expected, got "+L.Get(n).Type().String())
+	luaconv.ArgError(L, fname, n, "a body (a string, or a table sent as JSON) expected, got "+L.Get(n).Type().String())
 	return nil, ""
 }
 
@@ -210,7 +206,7 @@ func (m *module) options(L *lua.LState, fname string, n int, r *request) {
 	}
 	t, ok := L.Get(n).(*lua.LTable)
 	if !ok {
-		argError(L, fname, n, "a table of options expected, got "+L.Get(n).Type().String())
+		luaconv.ArgError(L, fname, n, "a table of options expected, got "+L.Get(n).Type().String())
 	}
 	t.ForEach(func(k, v lua.LValue) {
 		switch name, _ := k.(lua.LString); name {
@@ -221,13 +217,13 @@ func (m *module) options(L *lua.LState, fname string, n int, r *request) {
 		case "timeout":
 			secs, ok := v.(lua.LNumber)
 			if !ok || !(secs > 0) {
-				argError(L, fname, n, "timeout: a number of seconds above 0 expected, got "+lua.LVAsString(v))
+				luaconv.ArgError(L, fname, n, "timeout: a number of seconds above 0 expected, got "+lua.LVAsString(v))
 			}
 			if float64(secs) < m.timeout.Seconds() {
 				r.timeout = time.Duration(float64(secs) * float64(time.Second))
 			}
 		default:
-			argError(L, fname, n, fmt.Sprintf("unknown option %s; options are headers, query and timeout", luaconv.Quote(lua.LVAsString(k))))
+			luaconv.ArgError(L, fname, n, fmt.Sprintf("unknown option %s; options are headers, query and timeout", luaconv.Quote(lua.LVAsString(k))))
 		}
 	})
 }
@@ -237,23 +233,23 @@ func (m *module) options(L *lua.LState, fname string, n int, r *request) {
 func stringTable(L *lua.LState, fname string, n int, what string, v lua.LValue) map[string]string {
 	t, ok := v.(*lua.LTable)
 	if !ok {
-		argError(L, fname, n, fmt.Sprintf("%s: a table expected, got %s", what, v.Type()))
+		luaconv.ArgError(L, fname, n, fmt.Sprintf("%s: a table expected, got %s", what, v.Type()))
 	}
 	out := map[string]string{}
 	size := 0
 	for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
 		name, ok := k.(lua.LString)
 		if !ok {
-			argError(L, fname, n, fmt.Sprintf("%s: names are strings, got a %s", what, k.Type()))
+			luaconv.ArgError(L, fname, n, fmt.Sprintf("%s: names are strings, got a %s", what, k.Type()))
 		}
 		switch v := v.(type) {
 		case lua.LString, lua.LNumber:
 			out[string(name)] = v.String()
 		default:
-			argError(L, fname, n, fmt.Sprintf("%s[%s]: a string expected, got %s", what, luaconv.Quote(string(name)), v.Type()))
+			luaconv.ArgError(L, fname, n, fmt.Sprintf("%s[%s]: a string expected, got %s", what, luaconv.Quote(string(name)), v.Type()))
 		}
 		if size += len(name) + len(out[string(name)]); size > maxOptionBytes {
-			argError(L, fname, n, fmt.Sprintf("%s: more than %d bytes of names and values", what, maxOptionBytes))
+			luaconv.ArgError(L, fname, n, fmt.Sprintf("%s: more than %d bytes of names and values", what, maxOptionBytes))
 		}
 	}
 	return out

@@ -358,12 +358,12 @@ func (m *Module) builder(action, main string) lua.LGFunction {
 		case *lua.LTable:
 			copyParams(L, fname, 1, params, v)
 		default:
-			argError(L, fname, 1, fmt.Sprintf("%s (a string) or a table of parameters expected, got %s", main, L.Get(1).Type()))
+			luaconv.ArgError(L, fname, 1, fmt.Sprintf("%s (a string) or a table of parameters expected, got %s", main, L.Get(1).Type()))
 		}
 		if L.GetTop() >= 2 {
 			more, ok := L.Get(2).(*lua.LTable)
 			if !ok {
-				argError(L, fname, 2, "a table of parameters expected, got "+L.Get(2).Type().String())
+				luaconv.ArgError(L, fname, 2, "a table of parameters expected, got "+L.Get(2).Type().String())
 			}
 			copyParams(L, fname, 2, params, more)
 		}
@@ -444,16 +444,10 @@ func ofOneAction(ps []callflow.Problem) string {
 	return strings.Join(msgs, "; ")
 }
 
-// argError reports a bad argument the way gopher-lua's auxlib does, naming the
-// function as scripts write it (ivr.say, not say).
-func argError(L *lua.LState, fn string, n int, msg string) {
-	L.RaiseError("bad argument #%d to %s (%s)", n, fn, msg)
-}
-
 func checkTable(L *lua.LState, fn string, n int) *lua.LTable {
 	t, ok := L.Get(n).(*lua.LTable)
 	if !ok {
-		argError(L, fn, n, "table expected, got "+L.Get(n).Type().String())
+		luaconv.ArgError(L, fn, n, "table expected, got "+L.Get(n).Type().String())
 	}
 	return t
 }
@@ -467,7 +461,7 @@ func copyParams(L *lua.LState, fn string, n int, dst, src *lua.LTable) {
 	count := 0
 	for k, v := src.Next(lua.LNil); k != lua.LNil; k, v = src.Next(k) {
 		if count++; count > maxParams {
-			argError(L, fn, n, fmt.Sprintf("more than %d parameters; 8x8's actions take at most 12", maxParams))
+			luaconv.ArgError(L, fn, n, fmt.Sprintf("more than %d parameters; 8x8's actions take at most 12", maxParams))
 		}
 		dst.RawSet(k, v)
 	}

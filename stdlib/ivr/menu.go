@@ -257,7 +257,7 @@ func (m *Module) entries(t *lua.LTable, fn func(k, v lua.LValue)) {
 // event's module (the script already loaded without it) it raises.
 func (m *Module) mistake(L *lua.LState, fn string, arg int, at, msg string) {
 	if !m.vet {
-		argError(L, fn, arg, msg)
+		luaconv.ArgError(L, fn, arg, msg)
 	}
 	m.problem(L, Problem{Where: at, Msg: fn + ": " + msg})
 }

@@ -56,14 +56,14 @@ func (m *Module) route(L *lua.LState) int {
 		digits, has = string(d), true
 	case *lua.LNilType:
 	default:
-		argError(L, "ivr.route", 2, "the digits (a string, or nil for no input) expected, got "+d.Type().String())
+		luaconv.ArgError(L, "ivr.route", 2, "the digits (a string, or nil for no input) expected, got "+d.Type().String())
 	}
 	var answer lua.LValue
 	switch {
 	case L.GetTop() >= 3:
 		mn := m.menuOf(L.Get(3))
 		if mn == nil {
-			argError(L, "ivr.route", 3, "a menu or a menu id expected, got "+luaconv.Quote(lua.LVAsString(L.Get(3))))
+			luaconv.ArgError(L, "ivr.route", 3, "a menu or a menu id expected, got "+luaconv.Quote(lua.LVAsString(L.Get(3))))
 		}
 		answer, _ = m.choose(L, mn, digits, has)
 	case m.IsPosition(m.event.position):

@@ -41,17 +41,17 @@ func Open(L *lua.LState) lua.LValue {
 
 func encode(L *lua.LState) int {
 	if L.GetTop() < 1 {
-		L.RaiseError("bad argument #1 to json.encode (value expected)")
+		luaconv.ArgError(L, "json.encode", 1, "value expected")
 	}
 	v, err := encodeLimits.FromLua(L.Get(1), "value")
 	if err != nil {
-		L.RaiseError("bad argument #1 to json.encode (%s)", err)
+		luaconv.ArgError(L, "json.encode", 1, err.Error())
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		L.RaiseError("bad argument #1 to json.encode (%s)", err)
+		luaconv.ArgError(L, "json.encode", 1, err.Error())
 	}
 	out := bytes.TrimRight(buf.Bytes(), "\n")
 	if len(out) > MaxEncodeBytes { // escapes make JSON up to six times its text
@@ -64,7 +64,7 @@ func encode(L *lua.LState) int {
 func decode(L *lua.LState) int {
 	str, ok := L.Get(1).(lua.LString)
 	if !ok {
-		L.RaiseError("bad argument #1 to json.decode (string expected, got %s)", L.Get(1).Type())
+		luaconv.ArgError(L, "json.decode", 1, "string expected, got "+L.Get(1).Type().String())
 	}
 	s := string(str)
 	if len(s) > MaxDecodeBytes {

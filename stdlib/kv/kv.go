@@ -111,17 +111,13 @@ func ctxOf(L *lua.LState) context.Context {
 	return context.Background()
 }
 
-func argError(L *lua.LState, fn string, n int, msg string) {
-	L.RaiseError("bad argument #%d to kv.%s (%s)", n, fn, msg)
-}
-
 func key(L *lua.LState, fn string, n int) string {
 	s, ok := L.Get(n).(lua.LString)
 	switch {
 	case !ok:
-		argError(L, fn, n, "a key (string) expected, got "+L.Get(n).Type().String())
+		luaconv.ArgError(L, "kv."+fn, n, "a key (string) expected, got "+L.Get(n).Type().String())
 	case len(s) == 0 || len(s) > MaxKeyBytes:
-		argError(L, fn, n, fmt.Sprintf("a key is 1 to %d bytes, this one is %d", MaxKeyBytes, len(s)))
+		luaconv.ArgError(L, "kv."+fn, n, fmt.Sprintf("a key is 1 to %d bytes, this one is %d", MaxKeyBytes, len(s)))
 	}
 	return string(s)
 }
@@ -132,11 +128,11 @@ func ttl(L *lua.LState, fn string, n int) time.Duration {
 		return 0
 	case lua.LNumber:
 		if v < 1 {
-			argError(L, fn, n, "ttl is seconds, at least 1")
+			luaconv.ArgError(L, "kv."+fn, n, "ttl is seconds, at least 1")
 		}
 		return time.Duration(float64(v) * float64(time.Second))
 	}
-	argError(L, fn, n, "ttl (seconds) expected, got "+L.Get(n).Type().String())
+	luaconv.ArgError(L, "kv."+fn, n, "ttl (seconds) expected, got "+L.Get(n).Type().String())
 	return 0
 }
 
@@ -244,18 +240,18 @@ func (m *module) set(L *lua.LState) int {
 	m.ready(L, "set")
 	k := key(L, "set", 1)
 	if L.Get(2) == lua.LNil {
-		argError(L, "set", 2, "a value expected; use kv.delete to remove a key")
+		luaconv.ArgError(L, "kv.set", 2, "a value expected; use kv.delete to remove a key")
 	}
 	v, err := valueLimits.FromLua(L.Get(2), "value")
 	var limit *luaconv.LimitError
 	if errors.As(err, &limit) {
-		argError(L, "set", 2, fmt.Sprintf("%s: a value is at most %d bytes as JSON", err, MaxValueBytes))
+		luaconv.ArgError(L, "kv.set", 2, fmt.Sprintf("%s: a value is at most %d bytes as JSON", err, MaxValueBytes))
 	} else if err != nil {
-		argError(L, "set", 2, err.Error())
+		luaconv.ArgError(L, "kv.set", 2, err.Error())
 	}
 	b, _ := json.Marshal(v)
 	if len(b) > MaxValueBytes {
-		argError(L, "set", 2, fmt.Sprintf("the value is %d bytes as JSON, over the limit of %d", len(b), MaxValueBytes))
+		luaconv.ArgError(L, "kv.set", 2, fmt.Sprintf("the value is %d bytes as JSON, over the limit of %d", len(b), MaxValueBytes))
 	}
 	d := ttl(L, "set", 3)
 	m.spend(L, "set", len(k)+len(b))
@@ -284,7 +280,7 @@ func (m *module) incr(L *lua.LState) int {
 	case lua.LNumber:
 		by = float64(v)
 	default:
-		argError(L, "incr", 2, "a number to add expected, got "+L.Get(2).Type().String())
+		luaconv.ArgError(L, "kv.incr", 2, "a number to add expected, got "+L.Get(2).Type().String())
 	}
 	d := ttl(L, "incr", 3)
 	m.spend(L, "incr", len(k)+len(`-1.7976931348623157e+308`))
@@ -315,10 +311,10 @@ func (m *module) list(L *lua.LState) int {
 	if L.Get(1) != lua.LNil {
 		s, ok := L.Get(1).(lua.LString)
 		if !ok {
-			argError(L, "list", 1, "a key prefix (string) expected")
+			luaconv.ArgError(L, "kv.list", 1, "a key prefix (string) expected")
 		}
 		if len(s) > MaxKeyBytes {
-			argError(L, "list", 1, fmt.Sprintf("a key prefix is at most %d bytes, like a key; this one is %d", MaxKeyBytes, len(s)))
+			luaconv.ArgError(L, "kv.list", 1, fmt.Sprintf("a key prefix is at most %d bytes, like a key; this one is %d", MaxKeyBytes, len(s)))
 		}
 		prefix = string(s)
 	}

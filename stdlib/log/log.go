@@ -98,7 +98,7 @@ func (l *Log) Open(L *lua.LState) lua.LValue {
 func (l *Log) call(L *lua.LState, level slog.Level) {
 	name := "log." + strings.ToLower(level.String())
 	if L.GetTop() < 1 {
-		L.RaiseError("bad argument #1 to %s (message expected)", name)
+		luaconv.ArgError(L, name, 1, "message expected")
 	}
 	if !l.wants(level) {
 		return
@@ -115,7 +115,7 @@ func (l *Log) call(L *lua.LState, level slog.Level) {
 		case errors.As(err, &limit):
 			attrs = append(attrs, slog.String("fields", fmt.Sprintf("(dropped: over what a log line holds, %d bytes and %d table entries)", MaxLineBytes, fieldLimits.Items)))
 		case err != nil:
-			L.RaiseError("bad argument #2 to %s (%s)", name, err)
+			luaconv.ArgError(L, name, 2, err.Error())
 		default:
 			attrs = fieldAttrs(v)
 		}

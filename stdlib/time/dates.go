@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/luaivr/luaivr/stdlib/luaconv"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -40,7 +41,7 @@ func (m *module) parse(L *lua.LState) int {
 	const fn = "time.parse"
 	s, ok := L.Get(1).(lua.LString)
 	if !ok {
-		argError(L, fn, 1, "date-time string expected, got "+L.Get(1).Type().String())
+		luaconv.ArgError(L, fn, 1, "date-time string expected, got "+L.Get(1).Type().String())
 	}
 	loc := m.optZone(L, fn, 2)
 	t, err := ParseTime(string(s), loc)
@@ -72,12 +73,12 @@ func (m *module) addDays(L *lua.LState) int {
 	t := checkTime(L, fn, 1)
 	n, ok := L.Get(2).(lua.LNumber)
 	if !ok || float64(n) != float64(int(n)) || n > 3660000 || n < -3660000 {
-		argError(L, fn, 2, "a whole number of days expected, got "+L.Get(2).Type().String()+" "+L.Get(2).String())
+		luaconv.ArgError(L, fn, 2, "a whole number of days expected, got "+L.Get(2).Type().String()+" "+L.Get(2).String())
 	}
 	l := t.In(m.optZone(L, fn, 3))
 	out := time.Date(l.Year(), l.Month(), l.Day()+int(n), l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), l.Location())
 	if _, ok := toTime(fromTime(out)); !ok {
-		argError(L, fn, 2, fmt.Sprintf("%d days from %s is not in the years 1 to 9999", int(n), l.Format(time.DateOnly)))
+		luaconv.ArgError(L, fn, 2, fmt.Sprintf("%d days from %s is not in the years 1 to 9999", int(n), l.Format(time.DateOnly)))
 	}
 	L.Push(fromTime(out))
 	return 1

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/luaivr/luaivr/stdlib/luaconv"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -50,14 +51,14 @@ func (m *module) isOpen(L *lua.LState) int {
 	const fn = "time.is_open"
 	ht, ok := L.Get(1).(*lua.LTable)
 	if !ok {
-		argError(L, fn, 1, "table of opening hours expected, got "+L.Get(1).Type().String())
+		luaconv.ArgError(L, fn, 1, "table of opening hours expected, got "+L.Get(1).Type().String())
 	}
 	h := hours{dates: map[string][]span{}}
 	// Every mistake in the hours and the options is reported in one error, so
 	// that a script with three is fixed in one run, not three.
 	var wrong []string
 	if err := h.parseWeek(ht); err != nil {
-		wrong = append(wrong, fmt.Sprintf("bad argument #1 to %s (%s)", fn, err))
+		wrong = append(wrong, luaconv.BadArgument(fn, 1, err.Error()))
 	}
 	var loc *time.Location
 	var at *time.Time
@@ -66,10 +67,10 @@ func (m *module) isOpen(L *lua.LState) int {
 	case *lua.LTable:
 		var err error
 		if loc, at, err = h.parseOpts(opts); err != nil {
-			wrong = append(wrong, fmt.Sprintf("bad argument #2 to %s (%s)", fn, err))
+			wrong = append(wrong, luaconv.BadArgument(fn, 2, err.Error()))
 		}
 	default:
-		wrong = append(wrong, fmt.Sprintf("bad argument #2 to %s (table of options expected, got %s)", fn, opts.Type()))
+		wrong = append(wrong, luaconv.BadArgument(fn, 2, "table of options expected, got "+opts.Type().String()))
 	}
 	if wrong != nil {
 		L.RaiseError("%s", strings.Join(wrong, "; "))

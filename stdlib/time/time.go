@@ -83,6 +83,7 @@ import (
 	_ "time/tzdata" // zones work on machines without a zoneinfo database
 
 	"github.com/luaivr/luaivr/stdlib/inputs"
+	"github.com/luaivr/luaivr/stdlib/luaconv"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -150,12 +151,12 @@ func (m *module) format(L *lua.LState) int {
 	t := checkTime(L, fn, 1)
 	pattern, ok := L.Get(2).(lua.LString)
 	if !ok {
-		argError(L, fn, 2, "pattern string expected, got "+L.Get(2).Type().String())
+		luaconv.ArgError(L, fn, 2, "pattern string expected, got "+L.Get(2).Type().String())
 	}
 	loc := m.optZone(L, fn, 3)
 	s, err := strftime(t.In(loc), string(pattern))
 	if err != nil {
-		argError(L, fn, 2, err.Error())
+		luaconv.ArgError(L, fn, 2, err.Error())
 	}
 	m.readClock(L, t, loc, readsTimeOfDay(t, loc, string(pattern)))
 	L.Push(lua.LString(s))
@@ -194,11 +195,11 @@ const (
 func checkTime(L *lua.LState, fn string, n int) time.Time {
 	v, ok := L.Get(n).(lua.LNumber)
 	if !ok {
-		argError(L, fn, n, "time (seconds since the epoch) expected, got "+L.Get(n).Type().String())
+		luaconv.ArgError(L, fn, n, "time (seconds since the epoch) expected, got "+L.Get(n).Type().String())
 	}
 	t, ok := toTime(v)
 	if !ok {
-		argError(L, fn, n, fmt.Sprintf("%s is not a time in the years 1 to 9999", v))
+		luaconv.ArgError(L, fn, n, fmt.Sprintf("%s is not a time in the years 1 to 9999", v))
 	}
 	return t
 }
@@ -224,11 +225,11 @@ func (m *module) optZone(L *lua.LState, fn string, n int) *time.Location {
 	case lua.LString:
 		loc, err := loadZone(string(v))
 		if err != nil {
-			argError(L, fn, n, err.Error())
+			luaconv.ArgError(L, fn, n, err.Error())
 		}
 		return loc
 	default:
-		argError(L, fn, n, "zone name expected, got "+v.Type().String())
+		luaconv.ArgError(L, fn, n, "zone name expected, got "+v.Type().String())
 	}
 	return nil
 }
@@ -311,10 +312,4 @@ func knownDirectives() string {
 		parts[i] = "%" + string(d.c)
 	}
 	return strings.Join(parts, " ")
-}
-
-// argError reports a bad argument the way gopher-lua's auxlib does, naming the
-// function as scripts write it (time.format, not format).
-func argError(L *lua.LState, fn string, n int, msg string) {
-	L.RaiseError("bad argument #%d to %s (%s)", n, fn, msg)
 }

@@ -135,11 +135,11 @@ type module struct {
 func data(L *lua.LState) int {
 	t, ok := L.Get(1).(*lua.LTable)
 	if !ok {
-		L.RaiseError("bad argument #1 to vcc.data (table of fields expected, got %s)", L.Get(1).Type())
+		luaconv.ArgError(L, "vcc.data", 1, "table of fields expected, got "+L.Get(1).Type().String())
 	}
 	s, err := encodeData(t)
 	if err != nil {
-		L.RaiseError("bad argument #1 to vcc.data (%s)", err)
+		luaconv.ArgError(L, "vcc.data", 1, err.Error())
 	}
 	L.Push(lua.LString(s))
 	return 1
@@ -256,13 +256,13 @@ func (m *module) post(L *lua.LState, fn string, form url.Values) error {
 func readRequest(L *lua.LState, fn string) (request, error) {
 	t, ok := L.Get(1).(*lua.LTable)
 	if !ok {
-		L.RaiseError("bad argument #1 to %s (table { queue = …, sip_id = …, data = … } expected, got %s)", fn, L.Get(1).Type())
+		luaconv.ArgError(L, fn, 1, "table { queue = …, sip_id = …, data = … } expected, got "+L.Get(1).Type().String())
 	}
 	t.ForEach(func(k, _ lua.LValue) {
 		switch k.String() {
 		case "queue", "sip_id", "data":
 		default:
-			L.RaiseError("bad argument #1 to %s (unknown field %s; fields are queue, sip_id and data)", fn, luaconv.Quote(k.String()))
+			luaconv.ArgError(L, fn, 1, "unknown field "+luaconv.Quote(k.String())+"; fields are queue, sip_id and data")
 		}
 	})
 	var req request
