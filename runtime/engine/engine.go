@@ -101,6 +101,12 @@ type Handled struct {
 	Vars     json.RawMessage
 	Took     time.Duration // time in Lua
 	NewCall  bool          // the first event luaivr saw of this session
+
+	// Where is the script line behind the reply: the handler's "file:line",
+	// or what the menu tree chose with its line (`option ["1"] of menu
+	// "main" (app.lua:12)`); "" when no handler ran. Replay names it beside
+	// a reply that changed.
+	Where string
 }
 
 // DefaultDeadline is an event's Lua work when Options.Deadline is not set.
@@ -351,7 +357,7 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	if e.opts.Observe != nil {
 		e.opts.Observe(Handled{App: sess.App, Session: sess.ID, Type: ev.Type, Handler: out.handler,
 			Position: out.position, Digits: ev.Digits, Reply: out.reply, Err: out.err, Reason: out.reason,
-			Note: out.note, Vars: sess.Vars, Took: out.took, NewCall: !known})
+			Where: out.where, Note: out.note, Vars: sess.Vars, Took: out.took, NewCall: !known})
 	}
 	return body, false
 }
@@ -438,6 +444,7 @@ type outcome struct {
 	err      error
 	reason   string // fallback reason; "" when the reply is the script's own
 	note     string
+	where    string // Handled.Where
 	menus    *ivr.Memory
 }
 
@@ -480,6 +487,7 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 		return e.runLua(ctx, app, &snapshot, ev, out.position, out.handler)
 	})
 	out.reply, out.vars, out.took, out.err, out.reason, out.note, out.menus = lo.reply, lo.vars, lo.took, lo.err, lo.reason, lo.note, lo.menus
+	out.where = whereOf(lo.where)
 	if out.note != "" {
 		e.log.Warn(out.note, "app", app.Name, "session", ev.SessionID, "menu", out.position)
 	}
@@ -728,6 +736,15 @@ func (e *Engine) callHandler(L *lua.LState, mod *ivr.Module, handler string, ses
 	ret := L.Get(-1)
 	L.Pop(1)
 	return ret, "", ""
+}
+
+// whereOf is Handled.Where from luaOutcome.where, which is written to follow
+// the handler's name in an error.
+func whereOf(where string) string {
+	if line, ok := strings.CutPrefix(where, " ("); ok {
+		return strings.TrimSuffix(line, ")")
+	}
+	return strings.TrimPrefix(where, ": ")
 }
 
 // fillSession sets the fields of the session table a handler receives.

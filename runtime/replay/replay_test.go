@@ -1,0 +1,201 @@
+package replay
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/runtime/phone"
+	"github.com/luaivr/luaivr/store"
+	"github.com/luaivr/luaivr/store/badgerstore"
+)
+
+// folder copies the shipped apps into a temporary script folder, with edits
+// (old → new) applied to the named files.
+func folder(t *testing.T, edits map[string][][2]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"restaurant.lua", "simple_ivr.lua"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "scripts", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := string(b)
+		for _, e := range edits[name] {
+			if !strings.Contains(src, e[0]) {
+				t.Fatalf("%s has no %q to change", name, e[0])
+			}
+			src = strings.Replace(src, e[0], e[1], 1)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func load(t *testing.T, dir string) *engine.Scripts {
+	t.Helper()
+	s, errs := engine.Load(dir)
+	if len(errs) > 0 {
+		t.Fatalf("load %s: %v", dir, errs)
+	}
+	return s
+}
+
+// step is one input of a recorded call: keys, "timeout", or "hangup".
+type recording struct {
+	app  string
+	keys []string
+}
+
+// record plays calls against the scripts in dir on a real Badger store, as
+// serve records them, and returns them as the store gives them back.
+func record(t *testing.T, dir string, calls []recording) []Call {
+	t.Helper()
+	ctx := context.Background()
+	st, err := badgerstore.Open(badgerstore.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	line, err := phone.NewLine(load(t, dir), st, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, rc := range calls {
+		c, err := line.Start(ctx, phone.CallOptions{App: rc.app})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range rc.keys {
+			switch k {
+			case "timeout":
+				err = c.Timeout(ctx)
+			case "hangup":
+				c.Hangup(ctx)
+			default:
+				err = c.Press(ctx, k)
+			}
+			if err != nil {
+				t.Fatalf("%s %v: %v", rc.app, rc.keys, err)
+			}
+		}
+		ids = append(ids, c.Session())
+	}
+	var out []Call
+	for _, id := range ids {
+		s, ok, err := st.Session(ctx, id)
+		if err != nil || !ok {
+			t.Fatalf("session %s: %v %v", id, ok, err)
+		}
+		tr, err := st.Transcript(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, Call{Session: s, Transcript: tr})
+	}
+	return out
+}
+
+var calls = []recording{
+	{"restaurant", []string{"1", "1", "1"}},       // book a table today: passes the reservations prompt
+	{"restaurant", []string{"2", "1", "timeout"}}, // the representative, who hangs up
+	{"restaurant", []string{"3"}},                 // the opening hours
+	{"restaurant", []string{"1", "hangup"}},       // hangs up at the reservations prompt
+	{"simple_ivr", []string{"9", "1"}},            // a wrong key, then resolved
+}
+
+func TestReplayUnchangedScriptsAreSame(t *testing.T) {
+	dir := folder(t, nil)
+	rec := record(t, dir, calls)
+	rep := Run(context.Background(), load(t, dir), rec, Options{})
+	for _, r := range rep.Calls {
+		if r.Outcome != Same {
+			t.Errorf("%s (%s): %s %s %+v", r.Session, r.App, r.Outcome, r.Why, r.Diff)
+		}
+	}
+	if !rep.OK() || rep.Same != len(calls) {
+		t.Fatalf("report: %+v", rep)
+	}
+}
+
+func TestReplayShowsTheCallsAChangeAffects(t *testing.T) {
+	rec := record(t, folder(t, nil), calls)
+	changed := folder(t, map[string][][2]string{"restaurant.lua": {
+		// a prompt, worded otherwise
+		{"Press 1 to make a new reservation, press 2", "Press 1 to book a table, press 2"},
+		// a branch: the hours now go to the reservations menu
+		{`["3"] = goodbye("Our restaurant hours are between 9AM and 9PM every day of the week."),`, `["3"] = "reservations",`},
+	}})
+	rep := Run(context.Background(), load(t, changed), rec, Options{})
+	want := []string{Differs, Same, Differs, Differs, Same}
+	for i, r := range rep.Calls {
+		if r.Outcome != want[i] {
+			t.Errorf("call %d %v: %s, want %s (%+v)", i, calls[i].keys, r.Outcome, want[i], r.Diff)
+		}
+	}
+	if rep.OK() || rep.Differs != 3 || rep.Same != 2 {
+		t.Fatalf("report: %+v", rep)
+	}
+
+	// Event 1 is the phone's Register, 2 the call's start. The prompt: the event that pressed 1 at main_menu now hears other words,
+	// said by the reservations menu, which the option of main_menu chose.
+	d := rep.Calls[0].Diff
+	if d.Seq != 3 || d.Position != "main_menu" || d.Digits == nil || *d.Digits != "1" {
+		t.Errorf("prompt change found at event %d (%v at %s)", d.Seq, d.Digits, d.Position)
+	}
+	if len(d.Changes) != 1 || d.Changes[0].Path != "callflow[0].params.promptMessage" || d.Changes[0].Kind != "changed" ||
+		!strings.Contains(string(d.Changes[0].Now), "Press 1 to book a table") || !strings.Contains(string(d.Changes[0].Was), "Press 1 to make a new reservation") {
+		t.Errorf("prompt change: %+v", d.Changes)
+	}
+	if d.Where != `option ["1"] of menu "main_menu" (restaurant.lua:25)` || d.Menu != `menu "reservations" (restaurant.lua:29)` {
+		t.Errorf("prompt change from %q, menu %q", d.Where, d.Menu)
+	}
+
+	// The branch: a say and a hangup became the reservations prompt.
+	d = rep.Calls[2].Diff
+	got := []string{}
+	for _, c := range d.Changes {
+		got = append(got, c.Kind+" "+c.Path+" "+c.Action)
+	}
+	if d.Seq != 3 || strings.Join(got, "; ") != "added clientActionId ; removed callflow[0] say; removed callflow[1] hangup; added callflow[0] sayAndCapture" {
+		t.Errorf("branch change at event %d: %s", d.Seq, strings.Join(got, "; "))
+	}
+
+	// Per menu: every restaurant caller started and answered main_menu; of
+	// the three who changed path there, all changed there.
+	counts := map[string][2]int{}
+	for _, m := range rep.Menus {
+		counts[m.App+" "+m.Position] = [2]int{m.Callers, m.Changed}
+	}
+	for k, want := range map[string][2]int{"restaurant ": {4, 0}, "restaurant main_menu": {4, 3}, "restaurant connect_call": {1, 0}, "simple_ivr ": {1, 0}} {
+		if counts[k] != want {
+			t.Errorf("menu %q: %v callers, changed; want %v (all: %v)", k, counts[k], want, counts)
+		}
+	}
+}
+
+func TestReplayCannot(t *testing.T) {
+	rec := record(t, folder(t, nil), calls[:1])
+	dir := t.TempDir() // the restaurant is gone
+	if err := os.WriteFile(filepath.Join(dir, "other.lua"), []byte(`ivr.defaults { voiceProfile = "en-US-BenjaminRUS" }
+function on_call(session) return ivr.hangup() end`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	noPayload := rec[0]
+	noPayload.Transcript = append([]store.Entry(nil), noPayload.Transcript...)
+	noPayload.Transcript[2].Event = nil
+	rep := Run(context.Background(), load(t, dir), []Call{rec[0]}, Options{Dir: dir})
+	if r := rep.Calls[0]; r.Outcome != Cannot || !strings.Contains(r.Why, "app restaurant is not in "+dir+" (apps: other)") {
+		t.Errorf("app gone: %s %q", r.Outcome, r.Why)
+	}
+	rep = Run(context.Background(), load(t, folder(t, nil)), []Call{noPayload}, Options{})
+	if r := rep.Calls[0]; r.Outcome != Cannot || r.Why != "event 3 (CALL_ACTION) has no recorded payload" || rep.OK() {
+		t.Errorf("no payload: %s %q", r.Outcome, r.Why)
+	}
+}
