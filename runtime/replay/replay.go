@@ -8,9 +8,12 @@
 // answered a prompt the new script no longer gives; it is shown action by
 // action and parameter by parameter, with the script line behind the new one.
 //
-// A replay never reaches the network: the http and vcc modules are given a
-// transport that refuses every request, so an app that calls out answers as
-// it does when its business system is down, and the difference says so.
+// Each event's handler is served what it read when the call was recorded
+// (stdlib/inputs): its clock reads, kv answers, http and vcc responses. A
+// replay never reaches the network: a request the call did not make is a Lua
+// error that says so (the http and vcc modules also get a transport that
+// refuses every request, should one get past the record), and the
+// difference lists it.
 package replay
 
 import (
@@ -27,6 +30,7 @@ import (
 
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/webhook"
+	"github.com/luaivr/luaivr/stdlib/inputs"
 	"github.com/luaivr/luaivr/store"
 	"github.com/luaivr/luaivr/store/memstore"
 )
@@ -87,6 +91,10 @@ type Difference struct {
 	// the fallback); RecordedError the same of the recorded event.
 	Error         string `json:"error,omitempty"`
 	RecordedError string `json:"recorded_error,omitempty"`
+	// Unrecorded are the reads of the new handler that the recording could
+	// not answer (an http request the call did not make, a kv key it did
+	// not read): often why it answers otherwise.
+	Unrecorded []string `json:"unrecorded,omitempty"`
 
 	timedOut bool // the new reply is a fallback for the deadline
 }
@@ -245,19 +253,30 @@ func replay(ctx context.Context, scripts *engine.Scripts, c Call, opts Options) 
 				r.positions = append(r.positions, p)
 			}
 		}
-		body := eng.Handle(ctx, ev, s.App)
+		if e.Inputs != nil && e.Inputs.Clipped {
+			r.Notes = append(r.Notes, fmt.Sprintf("event %d read more than its record keeps: what it read past the bound came from the replay's own store", e.Seq))
+		}
+		tape := inputs.Replay(ctx, e.Inputs)
+		body := eng.Handle(tape, ev, s.App)
 		r.Events++
 		mu.Lock()
 		h := last
 		mu.Unlock()
-		if d := compare(e, body, h, app); d != nil {
-			if p := s.App + "\x00" + d.Position; !seen[p] { // the summary counts the caller where the path changed
-				seen[p] = true
-				r.positions = append(r.positions, p)
+		unrecorded := inputs.From(tape).Unrecorded()
+		d := compare(e, body, h, app)
+		if d == nil {
+			for _, u := range unrecorded {
+				r.Notes = append(r.Notes, fmt.Sprintf("event %d: %s", e.Seq, u))
 			}
-			r.Outcome, r.Diff = Differs, d
-			return r
+			continue
 		}
+		d.Unrecorded = unrecorded
+		if p := s.App + "\x00" + d.Position; !seen[p] { // the summary counts the caller where the path changed
+			seen[p] = true
+			r.positions = append(r.positions, p)
+		}
+		r.Outcome, r.Diff = Differs, d
+		return r
 	}
 	r.Outcome = Same
 	return r
