@@ -2,8 +2,11 @@ package replay
 
 import (
 	"context"
+	"fmt"
+	"github.com/luaivr/luaivr/runtime/flowtest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -197,5 +200,41 @@ function on_call(session) return ivr.hangup() end`), 0o644); err != nil {
 	rep = Run(context.Background(), load(t, folder(t, nil)), []Call{noPayload}, Options{})
 	if r := rep.Calls[0]; r.Outcome != Cannot || r.Why != "event 3 (CALL_ACTION) has no recorded payload" || rep.OK() {
 		t.Errorf("no payload: %s %q", r.Outcome, r.Why)
+	}
+}
+
+// The flow test made from each recorded call passes on the script it was
+// recorded with, and fails on one that changes what its caller hears.
+func TestFlowTestOfARecordedCallPasses(t *testing.T) {
+	dir := folder(t, nil)
+	rec := record(t, dir, calls)
+	changed := folder(t, map[string][][2]string{"restaurant.lua": {
+		{"Press 1 to make a new reservation, press 2", "Press 1 to book a table, press 2"},
+	}})
+	for i, c := range rec {
+		src, err := FlowTest(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("recorded%d_test.lua", i)
+		for _, d := range []string{dir, changed} {
+			if err := os.WriteFile(filepath.Join(d, name), src, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i == 1 {
+			t.Logf("%s:\n%s", name, src)
+		}
+	}
+	var out strings.Builder
+	res, err := flowtest.Run(flowtest.Options{Dir: dir, Out: &out})
+	if err != nil || res.Failed != 0 || res.Passed != len(calls) {
+		t.Fatalf("on the recorded script: %+v %v\n%s", res, err, out.String())
+	}
+	out.Reset()
+	res, err = flowtest.Run(flowtest.Options{Dir: changed, Out: &out, Run: regexp.MustCompile("^test_recorded_")})
+	// calls 0 and 3 heard the reservations prompt
+	if err != nil || res.Failed != 2 || !strings.Contains(out.String(), `the caller did not hear "Press 1 to make a new reservation`) {
+		t.Fatalf("on the changed script: %+v %v\n%s", res, err, out.String())
 	}
 }
