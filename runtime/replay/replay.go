@@ -87,6 +87,10 @@ type Difference struct {
 	// is one.
 	Where string `json:"where,omitempty"`
 	Menu  string `json:"menu,omitempty"`
+	// Written is the script line that holds the new text (a prompt, a
+	// say), found by looking for it in the app's source and the modules
+	// beside it: the line to look at when the text came out otherwise.
+	Written string `json:"written,omitempty"`
 	// Error is why the new script's own reply was not used (the caller got
 	// the fallback); RecordedError the same of the recorded event.
 	Error         string `json:"error,omitempty"`
@@ -128,6 +132,9 @@ type Options struct {
 	Engine engine.Options
 	// Dir names the script folder in messages.
 	Dir string
+	// Broken are the apps of the folder that did not load, with why: their
+	// calls cannot be replayed, and say so.
+	Broken map[string]string
 }
 
 // Run replays each call against scripts, in the order given.
@@ -198,7 +205,7 @@ func replay(ctx context.Context, scripts *engine.Scripts, c Call, opts Options) 
 	r := Result{Session: s.ID, App: s.App, Caller: caller(s), Started: s.Created, Outcome: Cannot}
 	entries := append([]store.Entry(nil), c.Transcript...)
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].Seq < entries[j].Seq })
-	if why := replayable(scripts, s, entries, opts.Dir); why != "" {
+	if why := replayable(scripts, s, entries, opts); why != "" {
 		r.Why = why
 		return r
 	}
@@ -263,7 +270,7 @@ func replay(ctx context.Context, scripts *engine.Scripts, c Call, opts Options) 
 		h := last
 		mu.Unlock()
 		unrecorded := inputs.From(tape).Unrecorded()
-		d := compare(e, body, h, app)
+		d := compare(e, body, h, scripts, app)
 		if d == nil {
 			for _, u := range unrecorded {
 				r.Notes = append(r.Notes, fmt.Sprintf("event %d: %s", e.Seq, u))
@@ -283,13 +290,16 @@ func replay(ctx context.Context, scripts *engine.Scripts, c Call, opts Options) 
 }
 
 // replayable says why a call cannot be replayed ("" when it can).
-func replayable(scripts *engine.Scripts, s store.Session, entries []store.Entry, dir string) string {
+func replayable(scripts *engine.Scripts, s store.Session, entries []store.Entry, opts Options) string {
+	dir := opts.Dir
 	if dir == "" {
 		dir = "the script folder"
 	}
 	switch {
 	case s.App == "":
 		return "no app took the call"
+	case opts.Broken[s.App] != "":
+		return fmt.Sprintf("app %s does not load: %s", s.App, opts.Broken[s.App])
 	case scripts.Apps[s.App] == nil:
 		return fmt.Sprintf("app %s is not in %s (apps: %s)", s.App, dir, strings.Join(scripts.Names(), ", "))
 	case len(entries) == 0:
@@ -333,7 +343,7 @@ func rebuild(e store.Entry) (ev *webhook.Event, placeholder bool, err error) {
 
 // compare is the difference between what an event recorded and what it was
 // answered now; nil when they are the same.
-func compare(e store.Entry, body []byte, h engine.Handled, app *engine.App) *Difference {
+func compare(e store.Entry, body []byte, h engine.Handled, scripts *engine.Scripts, app *engine.App) *Difference {
 	d := &Difference{Seq: e.Seq, EventType: e.EventType, CallStatus: e.CallStatus, Digits: e.Digits,
 		Position: e.ActionID, Where: h.Where, RecordedError: e.Error, timedOut: h.Reason == engine.ReasonTimeout}
 	if h.Err != nil {
@@ -351,6 +361,7 @@ func compare(e store.Entry, body []byte, h engine.Handled, app *engine.App) *Dif
 		return nil
 	}
 	d.Recorded, d.Replayed = e.Reply, json.RawMessage(body)
+	d.Written = writtenAt(scripts, app, d.Changes)
 	if id := h.Reply.ClientActionID; id != "" {
 		for _, m := range app.Menus {
 			if m.ID == id {

@@ -49,7 +49,7 @@ func FlowTest(c Call) ([]byte, error) {
 	w.line("-- A recorded call, turned into a flow test by luaivr replay --to-test %s.", s.ID)
 	w.line("-- Recorded %s: app %s, %s %s → %s, %d events.", s.Created.UTC().Format("2006-01-02 15:04:05 UTC"),
 		s.App, or(s.Direction, "INBOUND"), or(s.Source, "?"), or(s.Destination, "?"), len(entries))
-	w.line("-- Put it beside the app (scripts/%s_%s_test.lua) and run luaivr test.", s.App, ident(s.ID))
+	w.line("-- Put it beside the app (scripts/%s) and run luaivr test.", TestFile(s))
 	w.line("")
 	w.line("function test_recorded_%s(t)", ident(s.ID))
 	w.indent = "  "
@@ -109,6 +109,9 @@ func FlowTest(c Call) ([]byte, error) {
 	w.line("end")
 	return w.b.Bytes(), nil
 }
+
+// TestFile is a name for the flow test of a recorded call: app_session_test.lua.
+func TestFile(s store.Session) string { return s.App + "_" + ident(s.ID) + "_test.lua" }
 
 // waiting is what the call waits for after a reply, as the simulator plays it.
 type waiting struct {
