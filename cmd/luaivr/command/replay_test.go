@@ -1,0 +1,147 @@
+package command_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// replayCalls are the calls the replay tests record with serve.
+var replayCalls = []consoleCall{
+	{id: "call-book", caller: "+6591110001", keys: []string{"1", "1", "2"}, ended: true},  // reservations prompt on the way
+	{id: "call-hours", caller: "+6591110002", keys: []string{"3"}, ended: true},           // the hours: the branch that changes
+	{id: "call-agent", caller: "+6591110003", keys: []string{"2", "2", "3"}, ended: true}, // back to the main menu, then the hours
+	{id: "call-bridge", caller: "+6591110004", keys: []string{"2", "1"}, ended: true},     // connected to the front desk
+}
+
+func exitCode(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+// Calls recorded by serve, replayed on a copy of the scripts with a prompt
+// and a branch changed: exactly the calls that pass them differ, with the
+// parameter that changed and the line; the others are the same; exit codes
+// gate on it; filters select; the data folder of a running server is
+// refused with what to do, and read once it stopped.
+func TestReplayCommand(t *testing.T) {
+	t.Parallel()
+	scripts := copyScripts(t)
+	data := t.TempDir()
+	p := serve(t, data, "LUAIVR_SCRIPTS="+scripts, "LUAIVR_ADMIN_TOKEN=s3cret")
+	placeCalls(t, p, replayCalls)
+	server := []string{"--server", p.url, "--admin-token", "s3cret"}
+	deadline := "LUAIVR_DEADLINE=2s" // the race detector on busy cores
+
+	out, err := runLuaivr(t, []string{deadline}, append([]string{"replay", "--scripts", scripts}, server...)...)
+	if exitCode(err) != 0 || strings.Count(out, " same (") != len(replayCalls) {
+		t.Fatalf("unchanged scripts: exit %d\n%s", exitCode(err), out)
+	}
+
+	changed := copyScripts(t)
+	edit(t, changed, "restaurant.lua", "Press 1 to make a new reservation, press 2", "Press 1 to book a table, press 2")
+	edit(t, changed, "restaurant.lua", `["3"] = goodbye("Our restaurant hours are between 9AM and 9PM every day of the week."),`,
+		`["3"] = goodbye("We are open from 9AM to 10PM every day."),`)
+	out, err = runLuaivr(t, []string{deadline}, append([]string{"replay", "--scripts", changed}, server...)...)
+	if exitCode(err) != 1 {
+		t.Fatalf("changed scripts: exit %d, want 1\n%s", exitCode(err), out)
+	}
+	for _, want := range []string{
+		"call-book    restaurant  +6591110001",
+		"DIFFERS at event 2: keys 1 at main_menu\n" +
+			`      ~ callflow[0] sayAndCapture promptMessage: "Press 1 to make a new reservation, press 2 to reschedule an existing reservation, press 3 to return to main menu." → "Press 1 to book a table, press 2 to reschedule an existing reservation, press 3 to return to main menu."` + "\n" +
+			`      the new reply: from option ["1"] of menu "main_menu" (restaurant.lua:25); waits at menu "reservations" (restaurant.lua:29); the new text is at restaurant.lua:31`,
+		"call-hours   restaurant  +6591110002",
+		"DIFFERS at event 2: keys 3 at main_menu\n" +
+			`      ~ callflow[0] say text: "Our restaurant hours are between 9AM and 9PM every day of the week." → "We are open from 9AM to 10PM every day."` + "\n" +
+			`      the new reply: from option ["3"] of menu "main_menu" (restaurant.lua:25); the new text is at restaurant.lua:54`,
+		"DIFFERS at event 4: keys 3 at main_menu", // call-agent, after going back to the main menu
+		"call-bridge  restaurant  +6591110004  ",
+		"4 calls replayed against " + changed + ": 1 same, 3 differ, 0 cannot be replayed",
+		"  restaurant  main_menu     4        3",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("changed scripts: no %q in\n%s", want, out)
+		}
+	}
+	if !strings.Contains(out, "call-bridge  restaurant  +6591110004  ") || strings.Contains(strings.SplitAfter(out, "call-bridge")[1][:80], "DIFFERS") {
+		t.Errorf("call-bridge should be the same:\n%s", out)
+	}
+
+	// A running server holds its data folder: replay says how to ask it.
+	out, err = runLuaivr(t, nil, "replay", "--scripts", changed, "--data", data)
+	if exitCode(err) != 1 || !strings.Contains(out, "--server http://HOST:PORT --admin-token TOKEN") {
+		t.Errorf("data folder in use: exit %d\n%s", exitCode(err), out)
+	}
+	p.stop(t)
+
+	for _, tc := range []struct {
+		args []string
+		exit int
+		want []string
+	}{
+		{[]string{"--session", "call-bridge", "--session", "call-hours"}, 1, []string{"2 calls replayed", "1 same, 1 differ"}},
+		{[]string{"--session", "call-bridge"}, 0, []string{"1 calls replayed", "1 same, 0 differ"}},
+		{[]string{"--limit", "1"}, 0, []string{"call-bridge", "1 calls replayed"}}, // the most recent
+		{[]string{"--app", "simple_ivr"}, 1, []string{"no recorded calls to replay (--app simple_ivr)"}},
+		{[]string{"--since", "2h"}, 1, []string{"4 calls replayed"}},
+		{[]string{"--since", "2999-01-01"}, 1, []string{"no recorded calls to replay (--since 2999-01-01)"}},
+		{[]string{"--since", "yesterday"}, 1, []string{`--since "yesterday": give a duration (24h, 90m) or a time`}},
+		{[]string{"--session", "nobody"}, 1, []string{"no session nobody"}},
+	} {
+		out, err := runLuaivr(t, []string{deadline}, append([]string{"replay", "--scripts", changed, "--data", data}, tc.args...)...)
+		if exitCode(err) != tc.exit {
+			t.Errorf("%v: exit %d, want %d\n%s", tc.args, exitCode(err), tc.exit, out)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v: no %q in\n%s", tc.args, w, out)
+			}
+		}
+	}
+
+	// --json, for machines; and a call whose app is gone cannot be replayed, and says so.
+	out, err = runLuaivr(t, []string{deadline}, "replay", "--scripts", t.TempDir(), "--data", data, "--json", "--session", "call-hours")
+	var rep struct {
+		Calls  []struct{ Session, Outcome, Why string }
+		Cannot int
+	}
+	if exitCode(err) != 1 || json.Unmarshal([]byte(out), &rep) != nil || rep.Cannot != 1 || len(rep.Calls) != 1 ||
+		rep.Calls[0].Outcome != "cannot" || !strings.Contains(rep.Calls[0].Why, "app restaurant is not in") {
+		t.Errorf("json, app gone: exit %d %+v\n%s", exitCode(err), rep, out)
+	}
+
+	// The recorded call as a flow test: it passes on the script it was
+	// recorded with, and fails on the changed one at the prompt it heard.
+	test := filepath.Join(scripts, "restaurant_call_book_test.lua")
+	out, err = runLuaivr(t, nil, "replay", "--data", data, "--to-test", "call-book", "-o", test)
+	if err != nil {
+		t.Fatalf("--to-test: %v\n%s", err, out)
+	}
+	if out, err := runLuaivr(t, []string{deadline}, "test", scripts, "-run", "^test_recorded_"); err != nil || !strings.Contains(out, "PASS (1 test)") {
+		t.Errorf("the recorded call's flow test on its script: %v\n%s", err, out)
+	}
+	out, err = runLuaivr(t, nil, "replay", "--data", data, "--to-test", "call-book")
+	if err != nil || !strings.Contains(out, `call:press("1")`) {
+		t.Fatalf("--to-test to stdout: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(test); err != nil || os.WriteFile(filepath.Join(changed, "restaurant_call_book_test.lua"), b, 0o644) != nil {
+		t.Fatal(err)
+	}
+	if out, err := runLuaivr(t, []string{deadline}, "test", changed, "-run", "^test_recorded_"); exitCode(err) != 1 ||
+		!strings.Contains(out, `the caller did not hear "Press 1 to make a new reservation`) {
+		t.Errorf("the recorded call's flow test on the changed script: exit %d\n%s", exitCode(err), out)
+	}
+	if out, err := runLuaivr(t, nil, "replay", "--data", data, "--to-test", "call-book", "-o", filepath.Join(scripts, "book.lua")); exitCode(err) != 2 ||
+		!strings.Contains(out, "name it so (e.g. restaurant_call_book_test.lua)") {
+		t.Errorf("-o without _test.lua: exit %d\n%s", exitCode(err), out)
+	}
+}
