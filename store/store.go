@@ -94,9 +94,12 @@ type Session struct {
 	Destination string `json:"destination,omitempty"`
 	// Events counts the entries of the transcript; the store assigns it (see
 	// Commit). It is the session's version: a commit names the count it read.
-	Events  int       `json:"events"`
-	Created time.Time `json:"created"`
-	Updated time.Time `json:"updated"`
+	Events int `json:"events"`
+	// Recorded is the size as JSON of the inputs recorded with the events so
+	// far (Entry.Inputs): the engine bounds what one call records.
+	Recorded int       `json:"recorded,omitempty"`
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
 }
 
 // Entry is one line of a session's transcript: an event and what we did with it.
@@ -237,12 +240,13 @@ type Sizer interface {
 // Registered is how Register merges s into what is stored (old, nil when
 // nothing is): events may have reached the store first (8x8 may post the
 // call's first status before the call's placing returns), so their count,
-// status and times are kept, and s's app, version, vars and position taken.
+// status, times and recorded size are kept, and s's app, version, vars and
+// position taken.
 // It returns the session to store and its REGISTERED transcript entry.
 func Registered(old *Session, s Session) (Session, Entry) {
 	at := s.Updated
 	if old != nil {
-		s.Events, s.Status, s.Created, s.Ended = old.Events, old.Status, old.Created, old.Ended
+		s.Events, s.Status, s.Created, s.Ended, s.Recorded = old.Events, old.Status, old.Created, old.Ended, old.Recorded
 	}
 	if s.Created.IsZero() {
 		s.Created = at

@@ -37,6 +37,7 @@ import (
 	"github.com/luaivr/luaivr/runtime/sandbox"
 	"github.com/luaivr/luaivr/runtime/webhook"
 	httpmod "github.com/luaivr/luaivr/stdlib/http"
+	"github.com/luaivr/luaivr/stdlib/inputs"
 	"github.com/luaivr/luaivr/stdlib/ivr"
 	jsonmod "github.com/luaivr/luaivr/stdlib/json"
 	kvmod "github.com/luaivr/luaivr/stdlib/kv"
@@ -281,12 +282,17 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 
 	// A store that cannot save this event gets the fallback without running
 	// the script: its reply would be lost (and a redelivery would run it again).
+	// What the handler reads is recorded on the tape (a replay's serves it).
+	ctx, tape := inputs.Record(ctx)
+	tape.Limit(inputs.MaxSession - sess.Recorded)
 	var out outcome
 	if err := store.Ready(e.opts.Store); err != nil {
 		out = outcome{reason: ReasonStore, reply: e.appFallback(app), err: fmt.Errorf("store: %w", err)}
 	} else {
 		out = e.run(ctx, app, &sess, ev)
 	}
+	recorded := tape.Inputs()
+	sess.Recorded += recorded.Size()
 	if ev.Type == webhook.CallAction {
 		// The position is what we last told 8x8, fallback included.
 		sess.ActionID = out.reply.ClientActionID
@@ -319,7 +325,7 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	entry := store.Entry{
 		At: now, App: sess.App, EventType: ev.Type, EventID: ev.EventID,
 		CallStatus: ev.CallStatus, ActionID: out.position, Handler: out.handler, Duration: out.took,
-		Event: clipJSON(ev.RawPayload), Fallback: out.reason != "",
+		Event: clipPayload(ev.RawPayload), Fallback: out.reason != "", Inputs: recorded,
 	}
 	if ev.HasDigits {
 		d := ev.Digits
@@ -944,9 +950,14 @@ func first(a, b string) string {
 	return b
 }
 
-// clipJSON keeps transcripts bounded: a payload over 64 KiB is stored as a note.
-func clipJSON(b json.RawMessage) json.RawMessage {
-	if len(b) > 64<<10 {
+// MaxPayload bounds the event payload a transcript entry keeps: replay runs
+// the event again from it, so it is kept whole up to the server's default
+// request limit (--max-body, 1 MiB); a larger one, which only a raised
+// --max-body lets in, is stored as the note {"clipped": its size}.
+const MaxPayload = 1 << 20
+
+func clipPayload(b json.RawMessage) json.RawMessage {
+	if len(b) > MaxPayload {
 		return json.RawMessage(fmt.Sprintf(`{"clipped":%d}`, len(b)))
 	}
 	return b

@@ -25,6 +25,11 @@
 // and so is what it gets back (1 MiB of body, 64 KiB of headers). A request never outlives the event: it keeps back
 // a tenth of what is left of the deadline (at most 100 ms), so the script still
 // has time to answer the caller when the request fails.
+//
+// Each request's method, URL (without credentials) and body, and what came
+// back — status, headers and body, or the message — are recorded with the
+// event, bounded (package inputs). `luaivr replay` answers a request from
+// that record and makes none: one the call did not make is an error.
 package httpmod
 
 import (
@@ -40,7 +45,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/luaivr/luaivr/stdlib/inputs"
 	"github.com/luaivr/luaivr/stdlib/luaconv"
+	"github.com/luaivr/luaivr/store"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -151,7 +158,7 @@ func (m *module) call(L *lua.LState, fname, method string) int {
 		optsArg = 3
 	}
 	m.options(L, fname, optsArg, &r)
-	res, err := m.fetch(L, r)
+	res, err := m.fetch(L, fname, r)
 	if err != "" {
 		L.Push(lua.LNil)
 		L.Push(lua.LString(err))
@@ -253,8 +260,11 @@ func stringTable(L *lua.LState, fname string, n int, what string, v lua.LValue) 
 }
 
 // fetch makes the request and turns the response into a table, or returns what
-// went wrong as the message a script gets.
-func (m *module) fetch(L *lua.LState, r request) (*lua.LTable, string) {
+// went wrong as the message a script gets. What came back is recorded with
+// the event, and in a replay it is the record's answer instead, by method,
+// URL and body (package inputs); a request a replay has no answer for is
+// raised.
+func (m *module) fetch(L *lua.LState, fname string, r request) (*lua.LTable, string) {
 	u, err := url.Parse(r.url)
 	if err != nil {
 		var ue *url.Error
@@ -263,15 +273,31 @@ func (m *module) fetch(L *lua.LState, r request) (*lua.LTable, string) {
 		}
 		return nil, fmt.Sprintf("http: bad URL %s: %s", luaconv.Quote(r.url), err)
 	}
-	if err := m.allow.checkURL(u); err != nil {
-		return nil, "http: " + err.Error()
-	}
 	if r.query != nil {
 		q := u.Query()
 		for k, v := range r.query {
 			q.Set(k, v)
 		}
 		u.RawQuery = q.Encode()
+	}
+	withoutUser := *u
+	withoutUser.User = nil
+	req := store.Exchange{Module: "http", Method: r.method, URL: withoutUser.String(), Body: string(r.body)}
+	ex, err := inputs.From(L.Context()).Exchange(fname+" "+shown(u), req, func() store.Exchange { return m.do(L, u, r) })
+	if err != nil {
+		L.RaiseError("%s", err)
+	}
+	if ex.Err != "" {
+		return nil, ex.Err
+	}
+	return response(L, ex), ""
+}
+
+// do makes the request: the response, or what went wrong as the message a
+// script gets.
+func (m *module) do(L *lua.LState, u *url.URL, r request) store.Exchange {
+	if err := m.allow.checkURL(u); err != nil {
+		return store.Exchange{Err: "http: " + err.Error()}
 	}
 	what := r.method + " " + shown(u)
 
@@ -281,7 +307,7 @@ func (m *module) fetch(L *lua.LState, r request) (*lua.LTable, string) {
 	}
 	ctx, cancel, limit, byDeadline, ok := Budget(L, limit)
 	if !ok {
-		return nil, "http: no time left in this event's deadline"
+		return store.Exchange{Err: "http: no time left in this event's deadline"}
 	}
 	defer cancel()
 
@@ -291,7 +317,7 @@ func (m *module) fetch(L *lua.LState, r request) (*lua.LTable, string) {
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), reqBody)
 	if err != nil {
-		return nil, fmt.Sprintf("http: bad URL %s: %s", luaconv.Quote(r.url), err)
+		return store.Exchange{Err: fmt.Sprintf("http: bad URL %s: %s", luaconv.Quote(r.url), err)}
 	}
 	req.Header.Set("User-Agent", m.userAgent)
 	if r.contentType != "" {
@@ -301,22 +327,22 @@ func (m *module) fetch(L *lua.LState, r request) (*lua.LTable, string) {
 		req.Header.Set(k, v)
 	}
 
-	failed := func(err error) (*lua.LTable, string) {
+	failed := func(err error) store.Exchange {
 		if d, ok := errDenied(err); ok {
-			return nil, "http: " + d.Error()
+			return store.Exchange{Err: "http: " + d.Error()}
 		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			msg := fmt.Sprintf("http: %s timed out after %gs", what, limit.Round(time.Millisecond).Seconds())
 			if byDeadline {
 				msg += " (the event's deadline)"
 			}
-			return nil, msg
+			return store.Exchange{Err: msg}
 		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Sprintf("http: %s failed: %s", what, err)
+		return store.Exchange{Err: fmt.Sprintf("http: %s failed: %s", what, err)}
 	}
 	resp, err := m.client.Do(req)
 	if err != nil {
@@ -325,33 +351,37 @@ func (m *module) fetch(L *lua.LState, r request) (*lua.LTable, string) {
 	defer resp.Body.Close()
 	tooLarge := fmt.Sprintf("http: %s: the response body is over the limit of %d bytes", what, m.maxBody)
 	if resp.ContentLength > m.maxBody {
-		return nil, tooLarge
+		return store.Exchange{Err: tooLarge}
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, m.maxBody+1))
 	if err != nil {
 		return failed(err)
 	}
 	if int64(len(data)) > m.maxBody {
-		return nil, tooLarge
+		return store.Exchange{Err: tooLarge}
 	}
-	return response(L, resp, data), ""
+	headers := make(map[string]string, len(resp.Header))
+	for k, vs := range resp.Header {
+		headers[strings.ToLower(k)] = strings.Join(vs, ", ")
+	}
+	return store.Exchange{Status: resp.StatusCode, Headers: headers, Reply: string(data)}
 }
 
 // response is the table a script gets. Header names are in lower case, a
 // repeated header's values joined with ", ".
-func response(L *lua.LState, resp *http.Response, data []byte) *lua.LTable {
+func response(L *lua.LState, ex store.Exchange) *lua.LTable {
 	t := L.CreateTable(0, 4)
-	t.RawSetString("status", lua.LNumber(resp.StatusCode))
-	t.RawSetString("body", lua.LString(data))
-	headers := L.CreateTable(0, len(resp.Header))
-	for k, vs := range resp.Header {
-		headers.RawSetString(strings.ToLower(k), lua.LString(strings.Join(vs, ", ")))
+	t.RawSetString("status", lua.LNumber(ex.Status))
+	t.RawSetString("body", lua.LString(ex.Reply))
+	headers := L.CreateTable(0, len(ex.Headers))
+	for k, v := range ex.Headers {
+		headers.RawSetString(k, lua.LString(v))
 	}
 	t.RawSetString("headers", headers)
-	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err == nil &&
+	if mt, _, err := mime.ParseMediaType(ex.Headers["content-type"]); err == nil &&
 		(mt == "application/json" || strings.HasSuffix(mt, "+json")) {
 		var v any
-		if json.Unmarshal(data, &v) == nil {
+		if json.Unmarshal([]byte(ex.Reply), &v) == nil {
 			t.RawSetString("json", luaconv.ToLua(L, v))
 		}
 	}

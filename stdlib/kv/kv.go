@@ -11,6 +11,10 @@
 // Values are anything json can hold. A store failure raises: the caller gets
 // the app's fallback rather than a call that silently forgot something.
 //
+// The answers a handler gets (kv.get, kv.incr, kv.list, failures included)
+// are recorded with the event, and `luaivr replay` serves them back in the
+// same order; writes go to the store — in a replay, the replay's own.
+//
 // What scripts keep is bounded, since every app shares one disk: a key is at
 // most MaxKeyBytes, a value MaxValueBytes of JSON; an app holds at most its
 // quota of keys and bytes (--kv-max-keys, --kv-max-bytes); one event makes
@@ -24,8 +28,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"time"
 
+	"github.com/luaivr/luaivr/stdlib/inputs"
 	"github.com/luaivr/luaivr/stdlib/luaconv"
 	"github.com/luaivr/luaivr/store"
 	lua "github.com/yuin/gopher-lua"
@@ -130,19 +137,57 @@ func (m *module) ready(L *lua.LState, fn string) {
 	}
 }
 
-// fail raises what went wrong with a write or read: the app's quota, or the
-// store.
+// fail raises what went wrong with a write or read.
 func (m *module) fail(L *lua.LState, fn string, err error) {
+	L.RaiseError("%s", m.failure(fn, err))
+}
+
+// failure says what went wrong with a write or read: the app's quota, or
+// the store.
+func (m *module) failure(fn string, err error) string {
 	var quota *store.KVQuotaError
 	switch {
 	case errors.As(err, &quota) && quota.OverKeys():
-		L.RaiseError("kv.%s: app %s is over its kv quota of %d keys (--kv-max-keys); delete the keys it no longer needs or give them a ttl", fn, m.app, quota.Quota.Keys)
+		return fmt.Sprintf("kv.%s: app %s is over its kv quota of %d keys (--kv-max-keys); delete the keys it no longer needs or give them a ttl", fn, m.app, quota.Quota.Keys)
 	case errors.As(err, &quota):
-		L.RaiseError("kv.%s: app %s is over its kv quota of %d bytes (--kv-max-bytes); delete the keys it no longer needs or give them a ttl", fn, m.app, quota.Quota.Bytes)
+		return fmt.Sprintf("kv.%s: app %s is over its kv quota of %d bytes (--kv-max-bytes); delete the keys it no longer needs or give them a ttl", fn, m.app, quota.Quota.Bytes)
 	case errors.Is(err, store.ErrKVListTooLarge):
-		L.RaiseError("kv.%s: the entries asked for hold more than %d bytes; list fewer at a time (kv.list(prefix, limit)) or keep smaller values", fn, maxListBytes)
+		return fmt.Sprintf("kv.%s: the entries asked for hold more than %d bytes; list fewer at a time (kv.list(prefix, limit)) or keep smaller values", fn, maxListBytes)
 	}
-	L.RaiseError("kv.%s: the store failed: %v", fn, err)
+	return fmt.Sprintf("kv.%s: the store failed: %v", fn, err)
+}
+
+// read is a kv read whose answer the handler sees: made by live, recorded
+// with the event, or served from its record in a replay (package inputs).
+// A failure is raised at the script's line.
+func (m *module) read(L *lua.LState, fn, key string, live func(ctx context.Context) (json.RawMessage, bool, error)) store.KVRead {
+	r := inputs.From(L.Context()).KV(fn, key, func() store.KVRead {
+		v, ok, err := live(ctxOf(L))
+		if err != nil {
+			return store.KVRead{Err: m.failure(fn, err)}
+		}
+		return store.KVRead{Value: v, Found: ok}
+	})
+	if r.Err != "" {
+		L.RaiseError("%s", r.Err)
+	}
+	return r
+}
+
+// asJSON is a stored value as JSON: as it is, or, written by something else
+// than kv.set, as a JSON string of its text (which Decode gives back alike).
+func asJSON(b []byte) json.RawMessage {
+	if json.Valid(b) {
+		return b
+	}
+	s, _ := json.Marshal(string(b))
+	return s
+}
+
+// entry is one kv.list answer as recorded.
+type entry struct {
+	Key   string          `json:"key"`
+	Value json.RawMessage `json:"value"`
 }
 
 // spend counts a write of n bytes against the event's budget, raising when
@@ -161,15 +206,18 @@ func (m *module) spend(L *lua.LState, fn string, n int) {
 func (m *module) get(L *lua.LState) int {
 	m.ready(L, "get")
 	k := key(L, "get", 1)
-	b, ok, err := m.st.KVGet(ctxOf(L), m.app, k)
-	if err != nil {
-		m.fail(L, "get", err)
-	}
-	if !ok {
+	r := m.read(L, "get", k, func(ctx context.Context) (json.RawMessage, bool, error) {
+		b, ok, err := m.st.KVGet(ctx, m.app, k)
+		if !ok || err != nil {
+			return nil, false, err
+		}
+		return asJSON(b), true, nil
+	})
+	if !r.Found {
 		L.Push(lua.LNil)
 		return 1
 	}
-	L.Push(Decode(L, b))
+	L.Push(Decode(L, r.Value))
 	return 1
 }
 
@@ -230,9 +278,22 @@ func (m *module) incr(L *lua.LState) int {
 	}
 	d := ttl(L, "incr", 3)
 	m.spend(L, "incr", len(k)+len(`-1.7976931348623157e+308`))
-	n, err := m.st.KVIncr(ctxOf(L), m.app, k, by, d, m.quota)
-	if err != nil {
-		m.fail(L, "incr", err)
+	r := m.read(L, "incr", k, func(ctx context.Context) (json.RawMessage, bool, error) {
+		n, err := m.st.KVIncr(ctx, m.app, k, by, d, m.quota)
+		if err != nil {
+			return nil, false, err
+		}
+		text := strconv.FormatFloat(n, 'g', -1, 64)
+		if math.IsInf(n, 0) || math.IsNaN(n) { // no JSON number: a string
+			text = strconv.Quote(text)
+		}
+		return json.RawMessage(text), true, nil
+	})
+	var n float64
+	if json.Unmarshal(r.Value, &n) != nil {
+		var text string
+		_ = json.Unmarshal(r.Value, &text)
+		n, _ = strconv.ParseFloat(text, 64)
 	}
 	L.Push(lua.LNumber(n))
 	return 1
@@ -255,12 +316,22 @@ func (m *module) list(L *lua.LState) int {
 	if n, ok := L.Get(2).(lua.LNumber); ok {
 		limit = min(max(int(n), 1), maxList)
 	}
-	pairs, err := m.st.KVList(ctxOf(L), m.app, prefix, limit, maxListBytes)
-	if err != nil {
-		m.fail(L, "list", err)
-	}
-	out := L.CreateTable(len(pairs), 0)
-	for _, p := range pairs {
+	r := m.read(L, "list", prefix, func(ctx context.Context) (json.RawMessage, bool, error) {
+		pairs, err := m.st.KVList(ctx, m.app, prefix, limit, maxListBytes)
+		if err != nil {
+			return nil, false, err
+		}
+		entries := make([]entry, len(pairs))
+		for i, p := range pairs {
+			entries[i] = entry{Key: p.Key, Value: asJSON(p.Value)}
+		}
+		b, err := json.Marshal(entries)
+		return b, true, err
+	})
+	var entries []entry
+	_ = json.Unmarshal(r.Value, &entries)
+	out := L.CreateTable(len(entries), 0)
+	for _, p := range entries {
 		e := L.CreateTable(0, 2)
 		e.RawSetString("key", lua.LString(p.Key))
 		e.RawSetString("value", Decode(L, p.Value))

@@ -78,7 +78,7 @@ func (m *module) isOpen(L *lua.LState) int {
 		loc = m.defaultZone(L, fn)
 	}
 	if at == nil {
-		now := m.now()
+		now := m.clock(L)
 		at = &now
 	}
 	open, change := h.at(*at, loc)

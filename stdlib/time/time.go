@@ -4,7 +4,9 @@
 //
 // A time is a number: seconds since the epoch (1970-01-01 UTC), with
 // milliseconds as the fraction. The clock is the engine's, so in the simulator
-// and in flow tests time.now() is the virtual time of the call. A zone is an
+// and in flow tests time.now() is the virtual time of the call; each read of
+// the current time (time.now, time.is_open without opts.at) is recorded with
+// the event, and `luaivr replay` serves the recorded reads back. A zone is an
 // IANA name ("Asia/Singapore", "America/New_York", "UTC"); when a function
 // takes none, it uses the app's zone (UTC unless the app sets one).
 //
@@ -80,6 +82,7 @@ import (
 	"time"
 	_ "time/tzdata" // zones work on machines without a zoneinfo database
 
+	"github.com/luaivr/luaivr/stdlib/inputs"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -123,8 +126,14 @@ type module struct {
 	zoneErr  error // the app's zone is unknown: raised when a function needs it
 }
 
+// clock is a read of the current time that the handler sees: recorded with
+// the event, or served from its record in a replay (package inputs).
+func (m *module) clock(L *lua.LState) time.Time {
+	return inputs.From(L.Context()).Clock(m.now)
+}
+
 func (m *module) nowFn(L *lua.LState) int {
-	now := m.now()
+	now := m.clock(L)
 	if w := watching(L); w != nil {
 		loc := m.zone
 		if m.zoneErr != nil {

@@ -49,8 +49,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	httpmod "github.com/luaivr/luaivr/stdlib/http"
-	"github.com/luaivr/luaivr/stdlib/luaconv"
 	"io"
 	"net"
 	"net/http"
@@ -60,6 +58,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	httpmod "github.com/luaivr/luaivr/stdlib/http"
+	"github.com/luaivr/luaivr/stdlib/inputs"
+	"github.com/luaivr/luaivr/stdlib/luaconv"
+	"github.com/luaivr/luaivr/store"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -172,11 +174,42 @@ type request struct {
 
 // send reads the request in argument 1 and makes it. Mistakes in the shape of
 // the table are raised; everything else is returned.
+//
+// The request the script made (its form without tenant and token, which are
+// the operator's, the token a secret) and the answer are recorded with the
+// event; in a replay the answer is the record's and nothing is sent, and a
+// request the call did not make is raised (package inputs).
 func (m *module) send(L *lua.LState, fn string) error {
 	req, err := readRequest(L, fn)
 	if err != nil {
 		return fmt.Errorf("%s: %w", fn, err)
 	}
+	form := url.Values{
+		"sip_id": {req.sipID},
+		"action": {actionForwardACD},
+		"param":  {req.queue},
+	}
+	if req.data != "" {
+		form.Set("extIvrData", req.data)
+	}
+	asked := store.Exchange{Module: "vcc", Method: http.MethodPost, Body: form.Encode()}
+	ex, err := inputs.From(L.Context()).Exchange(fmt.Sprintf("%s to queue %s", fn, luaconv.Quote(req.queue)), asked, func() store.Exchange {
+		if err := m.post(L, fn, form); err != nil {
+			return store.Exchange{Err: err.Error()}
+		}
+		return store.Exchange{Status: http.StatusOK}
+	})
+	if err != nil {
+		L.RaiseError("%s", err)
+	}
+	if ex.Err != "" {
+		return errors.New(ex.Err)
+	}
+	return nil
+}
+
+// post sends form, with the tenant and token added, to the contact center.
+func (m *module) post(L *lua.LState, fn string, form url.Values) error {
 	if m.opts.URL == "" || m.opts.Tenant == "" || m.opts.Token == "" {
 		return errors.New(notConfigured)
 	}
@@ -187,16 +220,8 @@ func (m *module) send(L *lua.LState, fn string) error {
 	if err := allowed(u, m.opts.AllowHTTP); err != nil {
 		return fmt.Errorf("%s: %w", fn, err)
 	}
-	form := url.Values{
-		"tenant": {m.opts.Tenant},
-		"token":  {m.opts.Token},
-		"sip_id": {req.sipID},
-		"action": {actionForwardACD},
-		"param":  {req.queue},
-	}
-	if req.data != "" {
-		form.Set("extIvrData", req.data)
-	}
+	form.Set("tenant", m.opts.Tenant)
+	form.Set("token", m.opts.Token)
 	ctx, cancel, limit, byDeadline, ok := httpmod.Budget(L, Timeout)
 	if !ok {
 		return fmt.Errorf("%s: no time left in this event's deadline", fn)
