@@ -59,6 +59,10 @@ type App struct {
 	// Sum identifies this version of the script's source.
 	Sum [sha256.Size]byte
 
+	// answers are the replies its menu tree gives without Lua; nil when its
+	// top level reads anything from outside the script (see outside).
+	answers *ivr.Answers
+
 	proto *lua.FunctionProto
 	set   *Scripts
 }
@@ -652,6 +656,9 @@ func (a *App) probe(ctx context.Context) (err error) {
 	if err := a.readNumbers(L.G.Global.RawGetString("numbers")); err != nil {
 		return err
 	}
+	if pure(L) {
+		a.answers = mod.Answers(L.G.Global.RawGetString(OnCall), func(r callflow.Reply) ([]byte, error) { return r.MarshalJSON() })
+	}
 	if fb := L.G.Global.RawGetString("fallback"); fb != lua.LNil {
 		r, err := mod.Reply(L, fb)
 		if err == nil {
@@ -663,6 +670,23 @@ func (a *App) probe(ctx context.Context) (err error) {
 		a.Fallback = &r
 	}
 	return nil
+}
+
+// outside are the libraries through which a top level can build something
+// else each time it runs (the clock, kv, the network, random numbers) or do
+// something each time (log lines). math is there for math.random.
+var outside = []string{"time", "kv", "http", "vcc", "math", "log", "print"}
+
+// pure reports whether the top level that ran in L touched none of outside:
+// then running it again for an event builds the same tree, and the answers
+// worked out from this run are the ones the event would get.
+func pure(L *lua.LState) bool {
+	for _, lib := range outside {
+		if sandbox.Opened(L, lib) {
+			return false
+		}
+	}
+	return true
 }
 
 // treeErrors are the mistakes of an app's menu tree as script errors, each at

@@ -2,3 +2,18 @@ package engine
 
 // TopLevelsRun is how many top levels loads have run, in this process.
 func TopLevelsRun() int64 { return topLevelsRun.Load() }
+
+// ScriptsRun is how many events ran Lua, in this process.
+func ScriptsRun() int64 { return scriptsRun.Load() }
+
+// WithoutAnswers makes every app of s run its script for every event, as if
+// no answer were known at load: the path Answers must agree with.
+func WithoutAnswers(s *Scripts) {
+	for _, app := range s.Apps {
+		app.answers = nil
+	}
+}
+
+// HasAnswers reports whether the app's replies without Lua were worked out
+// at load (its top level reads nothing from outside the script).
+func HasAnswers(s *Scripts, app string) bool { return s.Apps[app].answers != nil }

@@ -82,7 +82,7 @@ func (m *Module) route(L *lua.LState) int {
 // choose is a menu's answer to digits, already called when it is a
 // function, and what it is: `option ["1"] of menu "main" (app.lua:12)`.
 func (m *Module) choose(L *lua.LState, mn *Menu, digits string, has bool) (lua.LValue, string) {
-	opt, what, decl := m.pick(mn, digits, has)
+	opt, what, decl := m.pick(mn, digits, has, m.event.mem.Tries)
 	if opt == nil {
 		return mn.table, fmt.Sprintf("menu %q (%s)", mn.ID, mn.Where)
 	}
@@ -91,9 +91,10 @@ func (m *Module) choose(L *lua.LState, mn *Menu, digits string, has bool) (lua.L
 
 // pick is what a menu answers: the option pressed; nil (the menu again) for
 // its repeat key; else a wrong or missing answer, which counts against the
-// menu's tries when it has a limit. decl is the line that declared it.
-func (m *Module) pick(mn *Menu, digits string, has bool) (opt lua.LValue, what, decl string) {
-	tries := m.event.mem.Tries
+// menu's tries when it has a limit (counted in tries, which pick changes).
+// decl is the line that declared it. It reads only what the top level
+// declared, never a Lua table, so it also serves Answers, outside any state.
+func (m *Module) pick(mn *Menu, digits string, has bool, tries map[string]int) (opt lua.LValue, what, decl string) {
 	if has {
 		key := digits
 		if mn.Options[key] == nil {
@@ -225,7 +226,8 @@ type collector struct {
 	L        *lua.LState
 	work     int
 	budget   luaconv.Budget
-	entering string // the menu whose on_enter is being rendered
+	entering string  // the menu whose on_enter is being rendered
+	menus    []*Menu // the menus the reply says, in order
 }
 
 func (m *Module) collect(r *callflow.Reply, v lua.LValue, path string, depth int, c *collector) error {
@@ -312,6 +314,7 @@ func (m *Module) addMenu(r *callflow.Reply, mn *Menu, path string, depth int, c 
 	if c.entering != "" {
 		return fmt.Errorf("%s: on_enter of menu %q returned the menu %q: it returns what is said before its prompt (ivr.say, ivr.play_file), or nothing", path, c.entering, mn.ID)
 	}
+	c.menus = append(c.menus, mn)
 	if ev := m.event; ev != nil && c.L != nil {
 		if mn.OnEnter != nil && mn.ID != ev.position {
 			c.L.Push(mn.OnEnter)
