@@ -460,16 +460,18 @@ type outcome struct {
 
 // fromAnswers is the event's answer from the app's Answers, worked out at
 // load, when its handler is the menu tree (or on_call = <menu>) and the
-// answer needs no Lua; ok is false otherwise, and the script runs.
-func fromAnswers(app *App, sess *store.Session, ev *webhook.Event, position, handler string) (*ivr.Answer, ivr.Memory, bool) {
+// answer needs no Lua, with what chose it (Handled.Where); ok is false
+// otherwise, and the script runs.
+func fromAnswers(app *App, sess *store.Session, ev *webhook.Event, position, handler string) (*ivr.Answer, ivr.Memory, string, bool) {
 	mem := ivr.Memory{Root: sess.Root, Tries: sess.Tries}
 	switch handler {
 	case "menu":
 		return app.answers.Route(position, ev.Digits, ev.HasDigits, mem)
 	case OnCall:
-		return app.answers.Call(position, mem)
+		ans, after, ok := app.answers.Call(position, mem)
+		return ans, after, "", ok
 	}
-	return nil, mem, false
+	return nil, mem, "", false
 }
 
 func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *webhook.Event) (out outcome) {
@@ -507,8 +509,8 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 	}
 
 	if isAction && app.answers != nil {
-		if ans, mem, ok := fromAnswers(app, sess, ev, out.position, out.handler); ok {
-			out.reply, out.body, out.menus = ans.Reply, ans.Body, &mem
+		if ans, mem, from, ok := fromAnswers(app, sess, ev, out.position, out.handler); ok {
+			out.reply, out.body, out.menus, out.where = ans.Reply, ans.Body, &mem, from
 			if len(sess.Vars) == 0 {
 				out.vars = json.RawMessage("{}") // as the script leaves a new call's
 			}
