@@ -2,10 +2,15 @@ package command_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -143,5 +148,108 @@ func TestReplayCommand(t *testing.T) {
 	if out, err := runLuaivr(t, nil, "replay", "--data", data, "--to-test", "call-book", "-o", filepath.Join(scripts, "book.lua")); exitCode(err) != 2 ||
 		!strings.Contains(out, "name it so (e.g. restaurant_call_book_test.lua)") {
 		t.Errorf("-o without _test.lua: exit %d\n%s", exitCode(err), out)
+	}
+}
+
+// crmApp is an app that reads the clock and kv and calls a CRM over http.
+const crmApp = `
+local CRM = "%s"
+ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 1, noOfTries = 1 }
+
+function on_call(session)
+  local n = kv.incr("calls:" .. session.source)
+  local vip = kv.get("vip:" .. session.source)
+  local res = http.get(CRM .. "/callers/" .. session.source, { timeout = 1 })
+  local name = (res and res.status == 200 and res.json.name) or "caller"
+  session.vars.name = name
+  local part = time.parts(time.now(), "UTC").hour < 12 and "morning" or "day"
+  return { ivr.say("Good " .. part .. ", " .. name .. ". This is your call number " .. n .. (vip and ", VIP" or "") .. "."),
+           { clientActionId = "menu", ivr.say_and_capture("Press 1 to leave a note.") } }
+end
+
+function on_dtmf(session, digits)
+  local res = http.post(CRM .. "/notes", { caller = session.source, digits = digits }, { timeout = 1 })
+  return { ivr.say((res and res.status == 201) and ("Noted, " .. session.vars.name .. ".") or "Sorry, not now."), ivr.hangup() }
+end
+
+function on_timeout(session) return ivr.hangup() end
+`
+
+// An app that calls out: its calls replay the same with the CRM's answers
+// from the record, and no request reaches the CRM; a request the call did
+// not make is a difference that says so; the call's flow test stubs the CRM
+// and starts from the kv value the call read.
+func TestReplayCallsOut(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/callers/"):
+			io.WriteString(w, `{"name":"Ann"}`)
+		case r.Method == "POST" && r.URL.Path == "/notes":
+			w.WriteHeader(201)
+			io.WriteString(w, `{"id":7}`)
+		default:
+			w.WriteHeader(404)
+		}
+	}))
+	defer crm.Close()
+	scripts := t.TempDir()
+	write := func(dir, src string) {
+		if err := os.WriteFile(filepath.Join(dir, "crm.lua"), []byte(fmt.Sprintf(crmApp, crm.URL)+src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(scripts, "")
+	data := t.TempDir()
+	p := serve(t, data, "LUAIVR_SCRIPTS="+scripts, "LUAIVR_HTTP_ALLOW="+strings.TrimPrefix(crm.URL, "http://"))
+	for _, id := range []string{"crm-1", "crm-2"} { // the second is call number 2 in kv
+		p.post(t, "/webhooks/crm", inbound(id, id+"-0", "+6591110009", ""))
+		p.post(t, "/webhooks", inbound(id, id+"-1", "+6591110009", "1"))
+		p.post(t, "/webhooks", summary(id))
+	}
+	p.stop(t)
+	recorded := hits.Load()
+	if recorded < 4 { // and serve's vetting of the script may have called it too
+		t.Fatalf("the CRM got %d requests while recording, want 4", recorded)
+	}
+
+	deadline := "LUAIVR_DEADLINE=2s"
+	out, err := runLuaivr(t, []string{deadline}, "replay", "--scripts", scripts, "--data", data)
+	if exitCode(err) != 0 || strings.Count(out, " same (3 events)") != 2 || hits.Load() != recorded {
+		t.Fatalf("unchanged: exit %d, %d requests to the CRM\n%s", exitCode(err), hits.Load()-recorded, out)
+	}
+
+	changed := t.TempDir()
+	write(changed, `
+local note = on_dtmf
+function on_dtmf(session, digits)
+  local offers = http.get(CRM .. "/offers")
+  return note(session, digits)
+end`)
+	out, err = runLuaivr(t, []string{deadline}, "replay", "--scripts", changed, "--data", data)
+	want := "http.get " + crm.URL + "/offers was not made when this call was recorded: replay serves only recorded responses"
+	if exitCode(err) != 1 || strings.Count(out, "DIFFERS at event 2: keys 1 at menu") != 2 || !strings.Contains(out, want) || hits.Load() != recorded {
+		t.Fatalf("a new request: exit %d, %d requests to the CRM\n%s", exitCode(err), hits.Load()-recorded, out)
+	}
+
+	test := filepath.Join(scripts, "crm_crm_2_test.lua")
+	if out, err := runLuaivr(t, nil, "replay", "--data", data, "--to-test", "crm-2", "-o", test); err != nil {
+		t.Fatalf("--to-test: %v\n%s", err, out)
+	}
+	src, _ := os.ReadFile(test)
+	for _, w := range []string{`t:set_kv("crm", "calls:+6591110009", 1)`, `t:stub("GET ` + crm.URL + `/callers/+6591110009", { status = 200,`,
+		`call:hears("Noted, Ann.")`, `call:hears("Good `} {
+		if !strings.Contains(string(src), w) {
+			t.Errorf("the flow test has no %q:\n%s", w, src)
+		}
+	}
+	if out, err := runLuaivr(t, []string{deadline}, "test", scripts); err != nil || !strings.Contains(out, "PASS (1 test)") {
+		t.Errorf("the recorded call's flow test: %v\n%s\n%s", err, out, src)
+	}
+	if hits.Load() != recorded {
+		t.Errorf("the flow test reached the CRM %d times", hits.Load()-recorded)
 	}
 }
