@@ -156,8 +156,8 @@ func TestReplayShowsTheCallsAChangeAffects(t *testing.T) {
 		!strings.Contains(string(d.Changes[0].Now), "Press 1 to book a table") || !strings.Contains(string(d.Changes[0].Was), "Press 1 to make a new reservation") {
 		t.Errorf("prompt change: %+v", d.Changes)
 	}
-	if d.Where != `option ["1"] of menu "main_menu" (restaurant.lua:25)` || d.Menu != `menu "reservations" (restaurant.lua:29)` {
-		t.Errorf("prompt change from %q, menu %q", d.Where, d.Menu)
+	if d.Where != `option ["1"] of menu "main_menu" (restaurant.lua:25)` || d.Menu != `menu "reservations" (restaurant.lua:29)` || d.Written != "restaurant.lua:31" {
+		t.Errorf("prompt change from %q, menu %q, written at %q", d.Where, d.Menu, d.Written)
 	}
 
 	// The branch: a say and a hangup became the reservations prompt.
@@ -168,6 +168,9 @@ func TestReplayShowsTheCallsAChangeAffects(t *testing.T) {
 	}
 	if d.Seq != 3 || strings.Join(got, "; ") != "added clientActionId ; removed callflow[0] say; removed callflow[1] hangup; added callflow[0] sayAndCapture" {
 		t.Errorf("branch change at event %d: %s", d.Seq, strings.Join(got, "; "))
+	}
+	if d.Written != "restaurant.lua:31" { // the prompt it now hears, not a comment that names the menu
+		t.Errorf("branch change: the new text written at %q", d.Written)
 	}
 
 	// Per menu: every restaurant caller started and answered main_menu; of
