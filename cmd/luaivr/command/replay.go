@@ -1,6 +1,7 @@
 package command
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/replay"
 	clock "github.com/luaivr/luaivr/stdlib/time"
+	"github.com/luaivr/luaivr/store"
 	"github.com/urfave/cli/v2"
 )
 
@@ -283,4 +285,74 @@ func replayToTest(c *cli.Context, id string) error {
 	}
 	fmt.Fprintf(c.App.ErrWriter, "wrote %s: run it with luaivr test %s\n", file, filepath.Dir(file))
 	return nil
+}
+
+// replayGate is serve's --reload-replay: besides vet, a new version of an
+// app must answer the last n recorded calls that the version being served
+// answered (served gives it) as they were answered. A call that cannot be
+// replayed does not count.
+func replayGate(ctx context.Context, vet func(*engine.Scripts, string) error, st store.Store, served func() *engine.Scripts,
+	opts engine.Options, n int) func(*engine.Scripts, string) error {
+	opts.Logger = nil // the replayed calls' fallbacks are the refusal's to say, not the log's
+	return func(s *engine.Scripts, app string) error {
+		if err := vet(s, app); err != nil {
+			return err
+		}
+		cur := served().Apps[app]
+		if cur == nil {
+			return nil // a new app: no call has been answered by it
+		}
+		calls, err := lastCalls(ctx, st, app, cur.Version(), n)
+		if err != nil || len(calls) == 0 {
+			return nil // vetting is a safety net: a store that cannot list keeps no fix from serving
+		}
+		rep := replay.Run(ctx, s, calls, replay.Options{Engine: opts, Dir: s.Dir})
+		for _, r := range rep.Calls {
+			if r.Outcome != replay.Differs {
+				continue
+			}
+			d := r.Diff
+			what := "its reply changed"
+			if len(d.Changes) > 0 {
+				what = d.Changes[0].String()
+			}
+			if d.Error != "" {
+				what = "now fails: " + d.Error
+			}
+			if d.Where != "" {
+				what += " (from " + d.Where + ")"
+			}
+			return &engine.ScriptError{File: s.Apps[app].File, Err: fmt.Errorf(
+				"--reload-replay: %d of the last %d recorded calls would now hear something else; the first, %s, at event %d (%s): %s; luaivr replay --session %s shows it",
+				rep.Differs, len(rep.Calls), r.Session, d.Seq, eventOf(d), what, r.Session)}
+		}
+		return nil
+	}
+}
+
+// lastCalls are the n most recent calls of app that started on version.
+func lastCalls(ctx context.Context, st store.Store, app, version string, n int) ([]replay.Call, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var sessions []store.Session
+	seen := 0
+	err := st.Sessions(ctx, func(s store.Session) bool {
+		seen++
+		if s.App == app && s.Version == version {
+			sessions = append(sessions, s)
+		}
+		return len(sessions) < n && seen < replayScan
+	})
+	if err != nil {
+		return nil, err
+	}
+	var calls []replay.Call
+	for _, s := range sessions {
+		tr, err := st.Transcript(ctx, s.ID)
+		if err != nil {
+			return nil, err
+		}
+		calls = append(calls, replay.Call{Session: s, Transcript: tr})
+	}
+	return calls, nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // replayCalls are the calls the replay tests record with serve.
@@ -251,5 +252,63 @@ end`)
 	}
 	if hits.Load() != recorded {
 		t.Errorf("the flow test reached the CRM %d times", hits.Load()-recorded)
+	}
+}
+
+// serve --reload-replay N refuses a new version of an app that answers one
+// of the last N recorded calls of the version served otherwise, saying which
+// and how, and the version before keeps serving; a version those calls do
+// not notice is served.
+func TestReloadReplay(t *testing.T) {
+	t.Parallel()
+	scripts := copyScripts(t)
+	p := serve(t, t.TempDir(), "LUAIVR_SCRIPTS="+scripts, "LUAIVR_RELOAD_REPLAY=10", "LUAIVR_RELOAD_INTERVAL=100ms")
+	placeCalls(t, p, replayCalls)
+	original, err := os.ReadFile(filepath.Join(scripts, "restaurant.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("gave up waiting: %s\n%s", what, p.stderr)
+			}
+		}
+	}
+	reservations := func() string { // what a new caller hears after pressing 1
+		id := fmt.Sprintf("probe-%d", time.Now().UnixNano())
+		p.post(t, "/webhooks/restaurant", inbound(id, id+"-0", "+6590000000", ""))
+		return p.post(t, "/webhooks", inbound(id, id+"-1", "+6590000000", "1"))
+	}
+
+	edit(t, scripts, "restaurant.lua", "Press 1 to make a new reservation, press 2", "Press 1 to book a table, press 2")
+	until("the reload refused", func() bool { return strings.Contains(p.stderr.String(), "--reload-replay") })
+	log := p.stderr.String()
+	for _, want := range []string{"script refused", "restaurant.lua: --reload-replay: 1 of the last 4 recorded calls would now hear something else; the first, call-book, at event 2 (keys 1 at main_menu): ~ callflow[0] sayAndCapture promptMessage:",
+		"luaivr replay --session call-book shows it", "its previous version serves on"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the refusal has no %q:\n%s", want, log)
+		}
+	}
+	if got := reservations(); !strings.Contains(got, "Press 1 to make a new reservation") {
+		t.Errorf("the refused version is served: %s", got)
+	}
+
+	// The reschedule menu, which no recorded call reached, may change.
+	changed := strings.Replace(string(original), "Rescheduling your reservation, Press 1", "Rescheduling, Press 1", 1)
+	if err := os.WriteFile(filepath.Join(scripts, "restaurant.lua"), []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// (A probe at the reschedule menu before the version is served would be a
+	// recorded call it changes: wait for the reload to serve it instead.)
+	until("the new version served", func() bool {
+		return strings.Count(p.stderr.String(), `"msg":"scripts loaded","changed":["restaurant"]`) == 1
+	})
+	id := "probe-reschedule"
+	p.post(t, "/webhooks/restaurant", inbound(id, id+"-0", "+6590000000", ""))
+	p.post(t, "/webhooks", inbound(id, id+"-1", "+6590000000", "1"))
+	if got := p.post(t, "/webhooks", inbound(id, id+"-2", "+6590000000", "2")); !strings.Contains(got, "Rescheduling, Press 1") {
+		t.Errorf("the new version is not served: %s\n%s", got, p.stderr)
 	}
 }
