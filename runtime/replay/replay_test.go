@@ -2,11 +2,13 @@ package replay
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"github.com/luaivr/luaivr/runtime/flowtest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -239,5 +241,36 @@ func TestFlowTestOfARecordedCallPasses(t *testing.T) {
 	// calls 0 and 3 heard the reservations prompt
 	if err != nil || res.Failed != 2 || !strings.Contains(out.String(), `the caller did not hear "Press 1 to make a new reservation`) {
 		t.Fatalf("on the changed script: %+v %v\n%s", res, err, out.String())
+	}
+}
+
+// Digits redacted at a sensitive capture were never stored: the event runs
+// on a placeholder of the same length, and the report says so.
+func TestReplayRedactedDigitsRunOnAPlaceholder(t *testing.T) {
+	dir := folder(t, nil)
+	rec := record(t, dir, []recording{{"simple_ivr", []string{"2"}}})
+	c := rec[0]
+	c.Transcript = append([]store.Entry(nil), c.Transcript...)
+	redacted := false
+	for i, e := range c.Transcript {
+		if e.Digits != nil && *e.Digits == "2" {
+			dots := "•"
+			e.Digits, e.Redacted = &dots, true
+			e.Event = json.RawMessage(strings.Replace(string(e.Event), `"dtmf":"2"`, `"dtmf":"•"`, 1))
+			c.Transcript[i], redacted = e, true
+		}
+	}
+	if !redacted {
+		t.Fatal("no event with the digits 2 in the recorded call")
+	}
+	r := Replay(context.Background(), load(t, dir), c, Options{})
+	// simple_ivr answers a key it does not know (the placeholder 0) with its menu again
+	if r.Outcome != Differs || r.Diff.Seq != 3 || !slices.ContainsFunc(r.Notes, func(n string) bool {
+		return n == "event 3 ran on a placeholder: its digits were a sensitive capture, redacted when recorded"
+	}) {
+		t.Fatalf("%s %+v %q", r.Outcome, r.Diff, r.Notes)
+	}
+	if !strings.Contains(string(r.Diff.Replayed), "Sorry, we did not understand your response.") {
+		t.Errorf("the placeholder was not one key: %s", r.Diff.Replayed)
 	}
 }
