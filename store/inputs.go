@@ -7,7 +7,8 @@ import (
 
 // Inputs is what one event's handler read from outside its script, recorded
 // with the event so that replay can run the event again as it ran: the clock
-// it read, the kv values it got, and the responses of its http and vcc calls.
+// it read, the kv values it got, the responses of its http and vcc calls, and
+// its draws of math.random.
 // Each list is in the order the handler read. What is recorded is bounded
 // (see the engine's limits); Clipped says reads past the bound were dropped,
 // so replay of that event cannot be exact and says so.
@@ -15,6 +16,7 @@ type Inputs struct {
 	Clock   []time.Time `json:"clock,omitempty"`
 	KV      []KVRead    `json:"kv,omitempty"`
 	HTTP    []Exchange  `json:"http,omitempty"`
+	Random  []float64   `json:"random,omitempty"` // math.random's draws, each in [0, 1)
 	Clipped bool        `json:"clipped,omitempty"`
 }
 

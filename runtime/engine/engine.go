@@ -14,6 +14,10 @@
 //     in parallel.
 //   - Isolated: each event gets a new Lua state, so nothing a script leaves behind
 //     reaches the next event or another call.
+//   - Recorded: what the handler reads from outside its script (the clock, kv,
+//     http, vcc) is kept with its transcript entry, bounded (package inputs),
+//     so that replay can run the event again; under inputs.Replay the record
+//     is served instead.
 package engine
 
 import (

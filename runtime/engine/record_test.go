@@ -54,8 +54,8 @@ func crm(t *testing.T) (*httptest.Server, *counting) {
 	return srv, cl
 }
 
-// caller is an app that reads the clock, kv and the CRM at path, and says
-// all of it.
+// caller is an app that reads the clock, kv, the CRM at path and
+// math.random, and says all of it.
 func caller(base, path string) string {
 	return fmt.Sprintf(`
 ivr.defaults { voiceProfile = "en-US-BenjaminRUS" }
@@ -65,8 +65,8 @@ function on_call(session)
   local res, err = http.get(%q, { query = { phone = session.source } })
   local tier = res and res.json.tier .. "/" .. res.headers["x-tier-source"] or err
   local open = time.is_open({ weekdays = "09:00-18:00" }, { zone = "Asia/Singapore" })
-  return ivr.say(string.format("Hello %%s, visit %%d, %%s, %%s at %%s", name, visits, tier,
-    open and "open" or "closed", time.format(time.now(), "%%A %%H:%%M", "Asia/Singapore")))
+  return ivr.say(string.format("Hello %%s, visit %%d, %%s, %%s at %%s, ticket %%d", name, visits, tier,
+    open and "open" or "closed", time.format(time.now(), "%%A %%H:%%M", "Asia/Singapore"), math.random(1e9)))
 end
 `, base+path)
 }
@@ -104,8 +104,9 @@ func TestRecordsWhatTheHandlerRead(t *testing.T) {
 	t.Parallel()
 	srv, _ := crm(t)
 	h, c, reply, entry := recordCall(t, srv.URL)
-	if got, want := replyText(t, reply), "Hello Ann, visit 42, gold/crm, open at Monday 10:00"; got != want {
-		t.Fatalf("reply %q, want %q", got, want)
+	want := "Hello Ann, visit 42, gold/crm, open at Monday 10:00, ticket "
+	if got := replyText(t, reply); !strings.HasPrefix(got, want) {
+		t.Fatalf("reply %q, want %q…", got, want)
 	}
 	in := entry.Inputs
 	if in == nil {
@@ -129,6 +130,9 @@ func TestRecordsWhatTheHandlerRead(t *testing.T) {
 		ex.Status != 200 || ex.Headers["content-type"] != "application/json" || ex.Headers["x-tier-source"] != "crm" ||
 		ex.Reply != `{"tier":"gold","phone":"+6591178965"}` {
 		t.Errorf("exchange %+v", ex)
+	}
+	if len(in.Random) != 1 || !strings.HasSuffix(replyText(t, reply), fmt.Sprintf(" %d", 1+int(in.Random[0]*1e9))) {
+		t.Errorf("math.random's draws %v for the reply %q", in.Random, replyText(t, reply))
 	}
 	if in.Clipped {
 		t.Error("a small record says clipped")

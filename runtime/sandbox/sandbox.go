@@ -121,7 +121,11 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 			tbl.RawSetString("sort", L.NewFunction(tableSort))
 			return tbl
 		},
-		lua.MathLibName: func(L *lua.LState) lua.LValue { return open(lua.OpenMath, lua.MathLibName) },
+		lua.MathLibName: func(L *lua.LState) lua.LValue {
+			tbl := open(lua.OpenMath, lua.MathLibName).(*lua.LTable)
+			tbl.RawSetString("random", L.NewFunction(random))
+			return tbl
+		},
 	}
 	for _, lib := range libs {
 		lazy[lib.Name] = lib.Open

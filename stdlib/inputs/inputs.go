@@ -1,5 +1,6 @@
 // Package inputs is the tape of what one event's handler read from outside
-// its script: the clock, the answers of kv, the responses of http and vcc.
+// its script: the clock, the answers of kv, the responses of http and vcc,
+// the draws of math.random.
 // Recorded with the event, it lets `luaivr replay` run a real call again
 // against other scripts with the answers the call got; served back in place
 // of the outside, it makes that run repeatable and keeps replay off the
@@ -13,6 +14,8 @@
 //   - clock reads in the order they were recorded; past the last one, the
 //     last one again; with none recorded, the engine's clock (which replay
 //     sets to the event's recorded time);
+//   - math.random's draws in the order they were recorded; past the last
+//     one, new draws;
 //   - kv reads matched by operation and key, in order (the second kv.get of
 //     a key gets what the second one got); a read that was not recorded gets
 //     the answer of the store the engine has (replay's own), and is listed
@@ -68,6 +71,7 @@ type Tape struct {
 
 	replay     *store.Inputs // nil: recording only
 	clock      int           // next recorded clock read to serve
+	random     int           // next recorded draw to serve
 	kv         map[string][]int
 	kvServed   map[string]int
 	served     []bool // recorded exchanges served
@@ -116,7 +120,7 @@ func (t *Tape) start() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rec, t.size, t.limit, t.clipped, t.unrecorded = store.Inputs{}, frame, MaxEvent, false, nil
-	t.clock, t.kvServed, t.served = 0, map[string]int{}, make([]bool, len(t.replay.HTTP))
+	t.clock, t.random, t.kvServed, t.served = 0, 0, map[string]int{}, make([]bool, len(t.replay.HTTP))
 	t.kv = map[string][]int{}
 	for i, r := range t.replay.KV {
 		k := kvKey(r.Op, r.Key)
@@ -142,13 +146,14 @@ func (t *Tape) Inputs() *store.Inputs {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.rec.Clock)+len(t.rec.KV)+len(t.rec.HTTP) == 0 && !t.rec.Clipped {
+	if len(t.rec.Clock)+len(t.rec.KV)+len(t.rec.HTTP)+len(t.rec.Random) == 0 && !t.rec.Clipped {
 		return nil
 	}
 	in := store.Inputs{Clipped: t.rec.Clipped}
 	in.Clock = append(in.Clock, t.rec.Clock...)
 	in.KV = append(in.KV, t.rec.KV...)
 	in.HTTP = append(in.HTTP, t.rec.HTTP...)
+	in.Random = append(in.Random, t.rec.Random...)
 	return &in
 }
 
@@ -183,6 +188,27 @@ func (t *Tape) Clock(live func() time.Time) time.Time {
 	now = now.UTC()
 	t.record(now, func() { t.rec.Clock = append(t.rec.Clock, now) })
 	return now
+}
+
+// Random is a draw of math.random, in [0, 1): live's, recorded; or, in a
+// replay, the next recorded one.
+func (t *Tape) Random(live func() float64) float64 {
+	if t == nil {
+		return live()
+	}
+	t.mu.Lock()
+	var u float64
+	served := t.replay != nil && t.random < len(t.replay.Random)
+	if served {
+		u = t.replay.Random[t.random]
+		t.random++
+	}
+	t.mu.Unlock()
+	if !served {
+		u = live()
+	}
+	t.record(u, func() { t.rec.Random = append(t.rec.Random, u) })
+	return u
 }
 
 // KV is a kv read (op is the function: get, incr, list; key its key or
@@ -247,6 +273,9 @@ func (t *Tape) Exchange(what string, req store.Exchange, live func() store.Excha
 		}
 		if !served {
 			err := fmt.Errorf("%s was not made when this call was recorded: replay serves only recorded responses; stub it in a flow test instead", what)
+			if t.replay.Clipped {
+				err = fmt.Errorf("%s is not in this event's record, which was clipped at its bound (%d bytes): replay serves only recorded responses; stub it in a flow test instead", what, MaxEvent)
+			}
 			t.note(err.Error())
 			t.mu.Unlock()
 			return store.Exchange{}, err

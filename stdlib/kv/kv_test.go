@@ -1,9 +1,13 @@
 package kv_test
 
 import (
+	"context"
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/luaivr/luaivr/runtime/sandbox"
+	"github.com/luaivr/luaivr/stdlib/inputs"
 	jsonmod "github.com/luaivr/luaivr/stdlib/json"
 	"github.com/luaivr/luaivr/stdlib/kv"
 	"github.com/luaivr/luaivr/stdlib/luatest"
@@ -110,5 +114,53 @@ func TestKVQuotas(t *testing.T) {
 				event(t, st, tt.name, tt.quota, src)
 			}
 		})
+	}
+}
+
+// What kv answered is recorded as the handler saw it, and a replay gives the
+// same answers from the record; a read not recorded gets the replay's own
+// store, and is reported; writes go to the replay's store.
+func TestRecordAndReplay(t *testing.T) {
+	t.Parallel()
+	live, own := openStore(t), openStore(t)
+	ctx := context.Background()
+	if err := live.KVSet(ctx, "app", "text", []byte("not json"), 0, store.KVQuota{Keys: 10, Bytes: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	src := `
+		eq(kv.get("text"), "not json")
+		eq(kv.incr("n", 2), 2)
+		eq(kv.get("missing"), nil)
+		kv.set("p:a", { x = 1 })
+		local l = kv.list("p:") eq(#l, 1) eq(l[1].key, "p:a") eq(l[1].value.x, 1)`
+	L := luatest.State(t, sandbox.Lib{Name: "kv", Open: kv.Open(kv.Options{Store: live}, "app")})
+	rctx, tape := inputs.Record(ctx)
+	L.SetContext(rctx)
+	if err := L.DoString(src); err != nil {
+		t.Fatal(err)
+	}
+	in := tape.Inputs()
+	if in == nil || len(in.KV) != 4 {
+		t.Fatalf("recorded %+v", in)
+	}
+	if _, err := json.Marshal(in); err != nil {
+		t.Fatalf("the record cannot be stored: %v", err)
+	}
+
+	L = luatest.State(t, sandbox.Lib{Name: "kv", Open: kv.Open(kv.Options{Store: own}, "app")})
+	rctx = inputs.Replay(ctx, in)
+	L.SetContext(rctx)
+	if err := L.DoString(src + `
+		eq(kv.get("p:a").x, 1) -- not recorded: the replay's store, where kv.set wrote`); err != nil {
+		t.Fatal(err)
+	}
+	if u := inputs.From(rctx).Unrecorded(); len(u) != 1 || !strings.Contains(u[0], `kv.get "p:a" was not read when this call was recorded`) {
+		t.Errorf("unrecorded %q", u)
+	}
+	if _, found, _ := own.KVGet(ctx, "app", "n"); found {
+		t.Error("a recorded kv.incr was applied to the replay's store") // its answer came from the record
+	}
+	if _, found, _ := live.KVGet(ctx, "app", "p:a"); !found {
+		t.Error("the recording did not write")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/luaivr/luaivr/runtime/sandbox"
+	"github.com/luaivr/luaivr/stdlib/inputs"
 	"github.com/luaivr/luaivr/stdlib/luatest"
 	"github.com/luaivr/luaivr/stdlib/vcc"
 	lua "github.com/yuin/gopher-lua"
@@ -440,4 +441,42 @@ func TestRequestMistakes(t *testing.T) {
 func TestRequire(t *testing.T) {
 	t.Parallel()
 	luatest.Run(t, `eq(require("vcc"), vcc)`, lib(vcc.Options{}))
+}
+
+// A hand-off is recorded without the operator's tenant and token, and a
+// replay answers it from the record with the contact center gone; another
+// hand-off, not recorded, is raised.
+func TestRecordAndReplay(t *testing.T) {
+	f := fake(t, 200, "OK", false)
+	L := luatest.State(t, sandbox.Lib{Name: "vcc", Open: vcc.Open(f.options())})
+	ctx, tape := inputs.Record(context.Background())
+	L.SetContext(ctx)
+	if err := L.DoString(`eq(vcc.forward { queue = "102", sip_id = "abc@sip", data = { Reason = "billing" } }, true)`); err != nil {
+		t.Fatal(err)
+	}
+	in := tape.Inputs()
+	if in == nil || len(in.HTTP) != 1 {
+		t.Fatalf("recorded %+v", in)
+	}
+	ex := in.HTTP[0]
+	if ex.Module != "vcc" || ex.Method != "POST" || ex.Err != "" ||
+		ex.Body != "action=wForwardACD&extIvrData=%5BReason%7Cbilling%5D&param=102&sip_id=abc%40sip" {
+		t.Errorf("recorded %+v", ex)
+	}
+	if strings.Contains(ex.Body+ex.URL, "92bd5cbf") || strings.Contains(ex.Body, "klvm2") {
+		t.Errorf("the record holds the operator's tenant or token: %+v", ex)
+	}
+
+	f.Close()
+	L = luatest.State(t, sandbox.Lib{Name: "vcc", Open: vcc.Open(vcc.Options{})}) // replay needs no --vcc-*
+	L.SetContext(inputs.Replay(context.Background(), in))
+	if err := L.DoString(`
+		eq(vcc.forward { queue = "102", sip_id = "abc@sip", data = { Reason = "billing" } }, true)
+		fails(function() vcc.handoff { queue = "103", sip_id = "abc@sip" } end,
+			'vcc.handoff to queue "103" was not made when this call was recorded: replay serves only recorded responses')`); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.received()); n != 1 {
+		t.Errorf("the contact center got %d requests, want the recorded one only", n)
+	}
 }

@@ -17,6 +17,8 @@ import (
 
 	"github.com/luaivr/luaivr/runtime/callflow"
 	"github.com/luaivr/luaivr/runtime/server"
+	"github.com/luaivr/luaivr/stdlib/inputs"
+	"github.com/luaivr/luaivr/stdlib/luaconv"
 	"github.com/luaivr/luaivr/store"
 	"github.com/luaivr/luaivr/store/badgerstore"
 	"github.com/urfave/cli/v2"
@@ -42,7 +44,7 @@ func sessionsCommand() *cli.Command {
 			},
 			{
 				Name:      "show",
-				Usage:     "one session: each event, the reply, the handler's time, errors",
+				Usage:     "one session: each event, what its handler read (clock, kv, http), the reply, the handler's time, errors",
 				ArgsUsage: "ID",
 				Flags:     source,
 				Action:    showSession,
@@ -191,6 +193,7 @@ func showSession(c *cli.Context) error {
 		fmt.Fprint(out, " (ended)")
 	}
 	fmt.Fprintf(out, "\nvars %s\n", orBraces(s.Vars))
+	fmt.Fprintln(out, recordSize(s, v.Transcript))
 	for _, e := range v.Transcript {
 		fmt.Fprintln(out, entryLine(e))
 	}
@@ -213,6 +216,9 @@ func entryLine(e store.Entry) string {
 		line += fmt.Sprintf("  %s %.1fms", e.Handler, float64(e.Duration)/float64(time.Millisecond))
 	}
 	line = strings.TrimRight(line, " ")
+	for _, read := range inputLines(e) {
+		line += "\n        · " + read
+	}
 	if len(e.Reply) > 0 {
 		line += "\n        → " + replySummary(e.Reply)
 	}
@@ -223,6 +229,91 @@ func entryLine(e store.Entry) string {
 		}
 	}
 	return line
+}
+
+// recordSize says how much the call's record of inputs holds, against its
+// bound.
+func recordSize(s store.Session, entries []store.Entry) string {
+	n := s.Recorded
+	if n == 0 { // a server that did not count it: the entries' own
+		for _, e := range entries {
+			n += e.Inputs.Size()
+		}
+	}
+	return fmt.Sprintf("recorded inputs %s of %s", bytesText(n), bytesText(inputs.MaxSession))
+}
+
+func bytesText(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// maxInputLines bounds the reads shown of one kind per entry: a clipped
+// record holds thousands.
+const maxInputLines = 8
+
+// inputLines are what the event's handler read, a compact line each: the
+// clock, kv answers, http and vcc exchanges, math.random's draws, and
+// whether the record was clipped.
+func inputLines(e store.Entry) []string {
+	in := e.Inputs
+	if in == nil {
+		return nil
+	}
+	var lines []string
+	some := func(n int, what string, line func(i int) string) {
+		for i := range min(n, maxInputLines) {
+			lines = append(lines, line(i))
+		}
+		if n > maxInputLines {
+			lines = append(lines, fmt.Sprintf("… and %d more %s", n-maxInputLines, what))
+		}
+	}
+	some(len(in.Clock), "clock reads", func(i int) string {
+		layout := "15:04:05.000"
+		if in.Clock[i].Local().Format(time.DateOnly) != e.At.Local().Format(time.DateOnly) {
+			layout = "2006-01-02 15:04:05.000"
+		}
+		return "clock " + in.Clock[i].Local().Format(layout)
+	})
+	some(len(in.KV), "kv reads", func(i int) string {
+		r := in.KV[i]
+		line := fmt.Sprintf("kv.%s %s", r.Op, clipText(r.Key, 60))
+		switch {
+		case r.Err != "":
+			return line + " ! " + r.Err
+		case !r.Found:
+			return line + " → nil"
+		}
+		return line + " → " + luaconv.Clip(string(r.Value), 60)
+	})
+	some(len(in.HTTP), "requests", func(i int) string {
+		x := in.HTTP[i]
+		line := fmt.Sprintf("%s %s %s", x.Module, x.Method, luaconv.Clip(x.URL, 80))
+		if x.Module == "vcc" {
+			line = fmt.Sprintf("vcc %s %s", x.Method, luaconv.Clip(x.Body, 80))
+		}
+		if x.Err != "" {
+			return line + " ! " + x.Err
+		}
+		line += fmt.Sprintf(" → %d", x.Status)
+		if ct := x.Headers["content-type"]; ct != "" {
+			line += " " + ct
+		}
+		return line + fmt.Sprintf(", %s", bytesText(len(x.Reply)))
+	})
+	some(len(in.Random), "draws of math.random", func(i int) string {
+		return fmt.Sprintf("math.random drew %.6f", in.Random[i])
+	})
+	if in.Clipped {
+		lines = append(lines, "clipped: reads past the record's bound are not kept, so a replay of this event cannot be exact")
+	}
+	return lines
 }
 
 func replySummary(b []byte) string {
