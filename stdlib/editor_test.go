@@ -24,7 +24,7 @@ func TestDefinitionsCoverModules(t *testing.T) {
 		t.Fatalf("luaivr.d.lua is not valid Lua: %v", err)
 	}
 	for name, open := range map[string]func(*lua.LState) lua.LValue{
-		"ivr": ivr.New().Open, "json": jsonmod.Open, "kv": kv.Open(kv.Options{}, "app"),
+		"ivr": ivr.New().Open, "json": jsonmod.Open, "kv": kv.New(kv.Options{}, "app").Open,
 		"time": clock.Open(clock.Options{}), "http": httpmod.Open(httpmod.Options{}), "vcc": vcc.Open(vcc.Options{}),
 	} {
 		mod := open(L).(*lua.LTable)

@@ -59,9 +59,15 @@ type App struct {
 	// Sum identifies this version of the script's source.
 	Sum [sha256.Size]byte
 
-	// answers are the replies its menu tree gives without Lua; nil when its
-	// top level reads anything from outside the script (see outside).
+	// pure: its top level reads nothing from outside the script (see
+	// outside), so running it again builds the same values. Only then are
+	// answers worked out, and events run on warm states (warm.go).
+	pure bool
+	// answers are the replies its menu tree gives without Lua; nil unless pure.
 	answers *ivr.Answers
+	// warm is this version's pool of warm states, per engine (*Engine →
+	// chan *warm).
+	warm sync.Map
 
 	proto *lua.FunctionProto
 	set   *Scripts
@@ -656,7 +662,7 @@ func (a *App) probe(ctx context.Context) (err error) {
 	if err := a.readNumbers(L.G.Global.RawGetString("numbers")); err != nil {
 		return err
 	}
-	if pure(L) {
+	if a.pure = pure(L); a.pure {
 		a.answers = mod.Answers(L.G.Global.RawGetString(OnCall), func(r callflow.Reply) ([]byte, error) { return r.MarshalJSON() })
 	}
 	if fb := L.G.Global.RawGetString("fallback"); fb != lua.LNil {

@@ -12,8 +12,10 @@
 //   - Ordered: events of one session are handled one at a time, also across
 //     instances sharing the store (the store's lease, locks.go); sessions run
 //     in parallel.
-//   - Isolated: each event gets a new Lua state, so nothing a script leaves behind
-//     reaches the next event or another call.
+//   - Isolated: nothing a script leaves behind reaches the next event or
+//     another call. Each event gets a new Lua state, or a warm one restored to
+//     what its top level built (warm.go); a menu answer known at load needs
+//     no state at all (ivr.Answers).
 //   - Recorded: what the handler reads from outside its script (the clock, kv,
 //     http, vcc) is kept with its transcript entry, bounded (package inputs),
 //     so that replay can run the event again; under inputs.Replay the record
@@ -643,8 +645,8 @@ type luaOutcome struct {
 	menus  *ivr.Memory // what the menu tree remembers of the call; nil when the script failed
 }
 
-// runLua runs the app's top level and the handler in a fresh state, and turns
-// the result into a reply and vars.
+// runLua runs the handler in a warm state (or the app's top level and the
+// handler in a new one), and turns the result into a reply and vars.
 func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *webhook.Event, position, handler string) (lo luaOutcome) {
 	ctx, stopScript := context.WithCancelCause(ctx)
 	defer stopScript(nil)
@@ -652,20 +654,30 @@ func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Deadline)
 	defer cancel()
 	scriptsRun.Add(1)
-	mod := ivr.New()
 	logger := e.log.With("app", app.Name, "session", ev.SessionID)
-	L := sandbox.New(app.set, e.libs.open(mod, app.Name, logger)...)
-	defer L.Close()
-	L.SetContext(ctx)
-
 	start := time.Now()
+	w, err := e.warmState(ctx, app, logger)
+	if err != nil {
+		lo.took = time.Since(start)
+		return e.failed(ctx, lo, err)
+	}
+	ok := false
+	defer func() { e.putWarm(app, w, ok) }()
+	L, mod := w.L, w.std.ivr
+	if w.snap == nil { // a state of its own: the top level runs for this event
+		defer L.Close()
+	}
+	L.SetContext(ctx)
+	defer L.RemoveContext()
+
 	session := L.NewTable()
 	var replyErr error
-	err := callProtected(L, func(L *lua.LState) {
-		L.Push(L.NewFunctionFromProto(app.proto))
-		L.Call(0, 0)
-		mod.Loaded() // the tree is closed: handlers cannot declare menus (it was checked when the script loaded)
-
+	err = callProtected(L, func(L *lua.LState) {
+		if w.snap == nil {
+			L.Push(L.NewFunctionFromProto(app.proto))
+			L.Call(0, 0)
+			mod.Loaded() // the tree is closed: handlers cannot declare menus (it was checked when the script loaded)
+		}
 		fillSession(L, session, app, sess, ev, position)
 		mod.Answer(session, position, ivr.Memory{Root: sess.Root, Tries: sess.Tries})
 		if fn, ok := L.GetGlobal(handler).(*lua.LFunction); ok && fn.Proto != nil {
@@ -682,14 +694,7 @@ func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *
 	})
 	lo.took = time.Since(start)
 	if err != nil {
-		lo.err, lo.reason = errors.New(luaError(ctx, err)), ReasonScriptError
-		switch {
-		case errors.Is(context.Cause(ctx), errMemory):
-			lo.reason = ReasonMemory
-		case errors.Is(ctx.Err(), context.DeadlineExceeded):
-			lo.reason = ReasonTimeout
-		}
-		return lo
+		return e.failed(ctx, lo, err)
 	}
 	if lo.vars, lo.err = readVars(session); lo.err != nil {
 		lo.reason = ReasonScriptError
@@ -701,6 +706,20 @@ func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *
 	}
 	mem := mod.Memory()
 	lo.menus = &mem
+	ok = true
+	return lo
+}
+
+// failed is the outcome of a script that raised err (or ran out of time or
+// memory).
+func (e *Engine) failed(ctx context.Context, lo luaOutcome, err error) luaOutcome {
+	lo.err, lo.reason = errors.New(luaError(ctx, err)), ReasonScriptError
+	switch {
+	case errors.Is(context.Cause(ctx), errMemory):
+		lo.reason = ReasonMemory
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		lo.reason = ReasonTimeout
+	}
 	return lo
 }
 
@@ -944,17 +963,37 @@ var loadLibs = libs{
 }
 
 func (l libs) open(mod *ivr.Module, app string, logger *slog.Logger) []sandbox.Lib {
-	events := logmod.New(logger) // log and print share the event's log budget
-	return []sandbox.Lib{
+	return l.instances(mod, app, logger).libs
+}
+
+// stdlib is the stdlib as opened into one state: the libraries, and the
+// parts of them that count per event, which a warm state restarts for each.
+type stdlib struct {
+	libs []sandbox.Lib
+	ivr  *ivr.Module
+	log  *logmod.Log
+	kv   *kvmod.Module
+}
+
+func (l libs) instances(mod *ivr.Module, app string, logger *slog.Logger) *stdlib {
+	s := &stdlib{ivr: mod, log: logmod.New(logger), kv: kvmod.New(l.kv, app)} // log and print share the event's log budget
+	s.libs = []sandbox.Lib{
 		{Name: "ivr", Open: mod.Open},
 		{Name: "json", Open: jsonmod.Open},
-		{Name: "log", Open: events.Open},
-		{Name: "print", Open: events.Print},
-		{Name: "kv", Open: kvmod.Open(l.kv, app)},
+		{Name: "log", Open: s.log.Open},
+		{Name: "print", Open: s.log.Print},
+		{Name: "kv", Open: s.kv.Open},
 		{Name: "time", Open: l.time},
 		{Name: "http", Open: l.http},
 		{Name: "vcc", Open: l.vcc},
 	}
+	return s
+}
+
+// begin starts the next event of a warm state.
+func (s *stdlib) begin(logger *slog.Logger) {
+	s.log.Begin(logger)
+	s.kv.Begin()
 }
 
 // Globals is what a script's global environment holds before it runs, as

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/luaivr/luaivr/runtime/engine"
+	kvmod "github.com/luaivr/luaivr/stdlib/kv"
+	logmod "github.com/luaivr/luaivr/stdlib/log"
 )
 
 // carrier is one way a script might try to carry something from one call to
@@ -52,6 +54,19 @@ local function bump() n = n + 1 return n end`,
 		write: `util.greeting = "LEAK"`, read: `require("util").greeting`},
 	{name: "a module's upvalue, changed", top: `local util = require("util")`,
 		write: `util.bump()`, read: `util.count() == 0 and "clean" or "LEAK"`},
+	{name: "a number's metatable",
+		write: `pcall(setmetatable, 1, { __index = function() return "LEAK" end })`,
+		read:  `select(2, pcall(function() return (5).anything end)) == "LEAK" and "LEAK" or "clean"`},
+	{name: "a top-level list sorted", top: `local list = { "clean", "b", "a" }`,
+		write: `table.sort(list)`, read: `list[1]`},
+	{name: "a top-level list grown and shrunk", top: `local list = { "clean", "x" }`,
+		write: `table.insert(list, 1, "LEAK"); table.remove(list)`, read: `list[1] .. (list[3] and " LEAK" or "")`},
+	{name: "a top-level table grown past what a state may keep", top: `local seen = {}`,
+		write: `for i = 1, 5000 do seen["k" .. i] = "LEAK" end`, read: `seen.k1 or "clean"`},
+	{name: "a closure of the session kept in a top-level table", top: `local hooks = {}`,
+		write: `hooks[1] = function() return session.source end`, read: `hooks[1] and "LEAK" or "clean"`},
+	{name: "a library a handler opened, changed", // the top level never touched table or math
+		write: `table.leaked = "LEAK"; math.pi = 3`, read: `(table.leaked or math.pi == 3) and "LEAK" or "clean"`},
 	{name: "a menu's table changed at run time", menuDriven: true,
 		write: `main.prompt = "LEAK"; main["2"] = "LEAK"`, read: `main.prompt`},
 }
@@ -150,4 +165,37 @@ func heard(t *testing.T, reply []byte) string {
 		return string(reply)
 	}
 	return text
+}
+
+// TestBudgetsStartAgainForEachEvent: what one event may write to kv and to
+// the log is counted per event, also on a state that served the event before.
+func TestBudgetsStartAgainForEachEvent(t *testing.T) {
+	dir := scriptDir(t, map[string]string{"spend.lua": voice + `
+function on_call(session) return ivr.say_and_capture("go", { maxDigits = 1 }) end
+function on_dtmf(session, digits)
+  if digits == "1" then -- spend this event's budgets
+    for i = 1, ` + fmt.Sprint(kvmod.MaxEventWrites) + ` do kv.set("k", i) end
+    for i = 1, ` + fmt.Sprint(logmod.MaxEventLines) + ` do log.info("spending") end
+    return ivr.say_and_capture("spent", { maxDigits = 1 })
+  end
+  kv.set("k", "after")
+  log.info("the next event logs", { marker = "after-" .. session.id })
+  return ivr.say_and_capture("clean", { maxDigits = 1 })
+end`})
+	h := newHarness(t, dir, engine.Options{})
+	for i := 0; i < 4; i++ {
+		c := newCall(shapeDTMF, true)
+		c.remember(h.post(c.start(), "spend"))
+		if got := heard(t, h.post(c.keys("1"), "spend")); got != "spent" {
+			t.Fatalf("spending: %q", got)
+		}
+		r := newCall(shapeDTMF, true)
+		r.remember(h.post(r.start(), "spend"))
+		if got := heard(t, h.post(r.keys("2"), "spend")); got != "clean" {
+			t.Fatalf("the event after one that spent its budgets heard %q\n%s", got, h.logs.String())
+		}
+		if !strings.Contains(h.logs.String(), "after-"+r.session) {
+			t.Fatalf("the event after one that spent its log budget could not log")
+		}
+	}
 }

@@ -5,10 +5,12 @@
 // loads modules from the script folder, and bounded stacks. Like a bloblang
 // environment, a script can use what its state carries and nothing else.
 //
-// The engine makes a new state for every event and closes it afterwards: nothing
-// a script writes — globals, module tables, even string's metatable — can reach
-// the next event or another call. Compiled code is shared between states, so a
-// new state costs only the libraries' tables.
+// Nothing a script writes — globals, module tables, even string's metatable —
+// may reach the next event or another call. The engine either makes a new
+// state for an event and closes it afterwards, or, for a script whose top
+// level reads nothing from outside, keeps a state whose top level has run and
+// puts it back after each event as it was (Snapshot). Compiled code is shared
+// between states, so a new state costs only the libraries' tables.
 package sandbox
 
 import (
@@ -131,13 +133,17 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 		lazy[lib.Name] = lib.Open
 	}
 	// openLazy opens a library on first use, as a global (unless the script
-	// has a global of that name) and for require.
+	// has a global of that name) and for require. A state that serves many
+	// events (Snapshot) loses a library an event opened when it is restored,
+	// and opens it again, new, for the next event that uses it.
 	openLazy := func(name string) lua.LValue {
 		fn, ok := lazy[name]
 		if !ok {
 			return lua.LNil
 		}
-		delete(lazy, name)
+		if v := loaded.RawGetString(name); v != lua.LNil {
+			return v
+		}
 		v := fn(L)
 		if g.RawGetString(name) == lua.LNil {
 			g.RawSetString(name, v)
@@ -149,14 +155,22 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 	// would hide the libraries not opened yet: open them all first.
 	openAll := func() {
 		for name := range lazy {
-			openLazy(name)
+			if g.RawGetString(name) == lua.LNil {
+				openLazy(name)
+			}
 		}
 	}
 	for _, name := range []string{"setmetatable", "getmetatable"} {
 		orig := g.RawGetString(name).(*lua.LFunction).GFunction
+		set := name == "setmetatable"
 		g.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
 			if L.Get(1) == g {
 				openAll()
+			}
+			if _, table := L.Get(1).(*lua.LTable); set && !table {
+				// As in Lua 5.1: gopher-lua would set the metatable of every
+				// string, number or function of the state.
+				L.ArgError(1, "table expected, got "+L.Get(1).Type().String())
 			}
 			return orig(L)
 		}))

@@ -54,6 +54,13 @@ type Module struct {
 	problems  []Problem   // found while the top level runs, reported by Loaded
 	event     *event      // the event being answered; nil at load
 	globals   *lua.LTable // the state's globals: which handlers the script defines
+	// loadedDefaults and loadedAt are defaults and setAt as the top level
+	// left them; eventDefaults says a handler changed them (copies of them)
+	// for this event only: Answer puts them back, so a state that serves many
+	// events starts each with the top level's.
+	loadedDefaults map[string]lua.LValue
+	loadedAt       map[string]string
+	eventDefaults  bool
 }
 
 // position is an ivr.on declaration.
@@ -128,6 +135,9 @@ func (m *Module) Answer(session lua.LValue, position string, mem Memory) {
 		mem.Tries = map[string]int{}
 	}
 	m.event = &event{session: session, position: position, mem: mem}
+	if m.eventDefaults {
+		m.defaults, m.setAt, m.eventDefaults = m.loadedDefaults, m.loadedAt, false
+	}
 }
 
 // Memory is what the menus remember of the call after the event.
@@ -195,6 +205,9 @@ func (m *Module) setDefaults(L *lua.LState) int {
 	if !ok {
 		m.mistake(L, "ivr.defaults", 1, at, "a table expected, such as ivr.defaults { voiceProfile = \"en-US-BenjaminRUS\" }; got "+L.Get(1).Type().String())
 		return 0
+	}
+	if m.loaded && !m.eventDefaults { // a handler's defaults are its event's (see Answer)
+		m.defaults, m.setAt, m.eventDefaults = maps.Clone(m.defaults), maps.Clone(m.setAt), true
 	}
 	var set map[string]bool // the parameters this call sets, to check them (NewAtLoad)
 	if m.vet {
@@ -488,4 +501,37 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Values are the Lua values the module holds for the tree the top level
+// declared (menus, their options and settings, defaults, ivr.on answers, the
+// root): what a snapshot of a state that serves many events must cover
+// besides what the script's globals reach (sandbox.Take's roots).
+func (m *Module) Values() []lua.LValue {
+	var vs []lua.LValue
+	add := func(v lua.LValue) {
+		if v != nil {
+			vs = append(vs, v)
+		}
+	}
+	for _, v := range m.defaults {
+		add(v)
+	}
+	for _, mn := range m.menus {
+		add(mn.table)
+		add(mn.OnEnter)
+		for _, group := range []map[string]lua.LValue{mn.Params, mn.Options, mn.Settings} {
+			for _, v := range group {
+				add(v)
+			}
+		}
+	}
+	for t := range m.byTable {
+		add(t)
+	}
+	for _, p := range m.positions {
+		add(p.answer)
+	}
+	add(m.root)
+	return vs
 }

@@ -365,6 +365,7 @@ func checkOption(v lua.LValue) error {
 // checked with the defaults as they ended up.
 func (m *Module) Loaded() []Problem {
 	m.loaded = true
+	m.loadedDefaults, m.loadedAt = m.defaults, m.setAt
 	if !m.vet {
 		return nil
 	}

@@ -66,25 +66,35 @@ type Options struct {
 	Quota store.KVQuota
 }
 
-// Open returns the module of one event of app.
-func Open(opts Options, app string) func(L *lua.LState) lua.LValue {
+// Module is kv as opened into one state, for app. What an event may write
+// is counted from its Begin.
+type Module struct{ m *module }
+
+// New makes the module of app for one state.
+func New(opts Options, app string) *Module {
 	if opts.Quota.Keys <= 0 {
 		opts.Quota.Keys = DefaultMaxKeys
 	}
 	if opts.Quota.Bytes <= 0 {
 		opts.Quota.Bytes = DefaultMaxBytes
 	}
-	m := &module{st: opts.Store, app: app, quota: opts.Quota}
-	return func(L *lua.LState) lua.LValue {
-		return L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
-			"get":    m.get,
-			"set":    m.set,
-			"delete": m.delete,
-			"incr":   m.incr,
-			"list":   m.list,
-		})
-	}
+	return &Module{m: &module{st: opts.Store, app: app, quota: opts.Quota}}
 }
+
+// Open opens the module into L (a sandbox.Lib's Open).
+func (k *Module) Open(L *lua.LState) lua.LValue {
+	m := k.m
+	return L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
+		"get":    m.get,
+		"set":    m.set,
+		"delete": m.delete,
+		"incr":   m.incr,
+		"list":   m.list,
+	})
+}
+
+// Begin starts the next event of the state: its writes are counted afresh.
+func (k *Module) Begin() { k.m.writes, k.m.written = 0, 0 }
 
 type module struct {
 	st    store.KV

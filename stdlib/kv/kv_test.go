@@ -28,7 +28,7 @@ func openStore(t *testing.T) *badgerstore.Store {
 // event runs src as one event of app, with kv over st.
 func event(t *testing.T, st store.KV, app string, quota store.KVQuota, src string) {
 	t.Helper()
-	luatest.Run(t, src, sandbox.Lib{Name: "kv", Open: kv.Open(kv.Options{Store: st, Quota: quota}, app)}, sandbox.Lib{Name: "json", Open: jsonmod.Open})
+	luatest.Run(t, src, sandbox.Lib{Name: "kv", Open: kv.New(kv.Options{Store: st, Quota: quota}, app).Open}, sandbox.Lib{Name: "json", Open: jsonmod.Open})
 }
 
 func TestKV(t *testing.T) {

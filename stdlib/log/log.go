@@ -55,6 +55,10 @@ type Log struct {
 // New returns the log of one event, writing to logger.
 func New(logger *slog.Logger) *Log { return &Log{logger: logger} }
 
+// Begin starts the log of the next event of a state that serves many (the
+// engine's warm states): its lines go to logger, with a whole budget.
+func (l *Log) Begin(logger *slog.Logger) { *l = Log{logger: logger} }
+
 // Print opens the global print: an info line.
 func (l *Log) Print(L *lua.LState) lua.LValue {
 	return L.NewFunction(func(L *lua.LState) int {
