@@ -133,7 +133,7 @@ func TestRecordAndReplay(t *testing.T) {
 		eq(kv.get("missing"), nil)
 		kv.set("p:a", { x = 1 })
 		local l = kv.list("p:") eq(#l, 1) eq(l[1].key, "p:a") eq(l[1].value.x, 1)`
-	L := luatest.State(t, sandbox.Lib{Name: "kv", Open: kv.Open(kv.Options{Store: live}, "app")})
+	L := luatest.State(t, sandbox.Lib{Name: "kv", Open: kv.New(kv.Options{Store: live}, "app").Open})
 	rctx, tape := inputs.Record(ctx)
 	L.SetContext(rctx)
 	if err := L.DoString(src); err != nil {
@@ -147,7 +147,7 @@ func TestRecordAndReplay(t *testing.T) {
 		t.Fatalf("the record cannot be stored: %v", err)
 	}
 
-	L = luatest.State(t, sandbox.Lib{Name: "kv", Open: kv.Open(kv.Options{Store: own}, "app")})
+	L = luatest.State(t, sandbox.Lib{Name: "kv", Open: kv.New(kv.Options{Store: own}, "app").Open})
 	rctx = inputs.Replay(ctx, in)
 	L.SetContext(rctx)
 	if err := L.DoString(src + `
