@@ -209,33 +209,23 @@ func replay(ctx context.Context, scripts *engine.Scripts, c Call, opts Options) 
 		r.Why = why
 		return r
 	}
-	app := scripts.Apps[s.App]
-
-	var (
-		mu   sync.Mutex
-		now  time.Time
-		last engine.Handled
-	)
-	eo := opts.Engine
-	eo.Store = memstore.New(store.Options{})
-	defer eo.Store.Close()
-	eo.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	eo.Observe = func(h engine.Handled) { mu.Lock(); last = h; mu.Unlock() }
-	offline := &http.Client{Transport: refuse{}}
-	eo.HTTP.Client = offline
-	eo.VCC.HTTP = offline
-	eng, err := engine.New(scripts, eo)
+	p, err := newPlayer(scripts, opts.Engine)
 	if err != nil {
 		r.Why = err.Error()
 		return r
 	}
+	defer p.close()
 	seen := map[string]bool{}
+	position := func(pos string) { // the positions this caller answered at, for the summary
+		if k := s.App + "\x00" + pos; !seen[k] {
+			seen[k] = true
+			r.positions = append(r.positions, k)
+		}
+	}
 	for _, e := range entries {
-		mu.Lock()
-		now = e.At
-		mu.Unlock()
+		p.at(e.At)
 		if e.EventType == "REGISTERED" { // a call we placed: the app and position it starts at
-			if err := eng.Register(ctx, store.Session{ID: s.ID, App: s.App, ActionID: e.ActionID,
+			if err := p.eng.Register(ctx, store.Session{ID: s.ID, App: s.App, ActionID: e.ActionID,
 				Direction: s.Direction, Source: s.Source, Destination: s.Destination}); err != nil {
 				r.Why = fmt.Sprintf("event %d: %v", e.Seq, err)
 				return r
@@ -254,23 +244,15 @@ func replay(ctx context.Context, scripts *engine.Scripts, c Call, opts Options) 
 		if placeholder {
 			r.Notes = append(r.Notes, fmt.Sprintf("event %d ran on a placeholder: its digits were a sensitive capture, redacted when recorded", e.Seq))
 		}
-		if e.EventType == webhook.CallAction {
-			if p := s.App + "\x00" + e.ActionID; !seen[p] {
-				seen[p] = true
-				r.positions = append(r.positions, p)
-			}
-		}
 		if e.Inputs != nil && e.Inputs.Clipped {
-			r.Notes = append(r.Notes, fmt.Sprintf("event %d read more than its record keeps: what it read past the bound came from the replay's own store", e.Seq))
+			r.Notes = append(r.Notes, fmt.Sprintf("event %d read more than its record keeps: what it read past the bound was not recorded, so its replay cannot be exact", e.Seq))
 		}
-		tape := inputs.Replay(ctx, e.Inputs)
-		body := eng.Handle(tape, ev, s.App)
+		if e.EventType == webhook.CallAction {
+			position(e.ActionID)
+		}
+		body, h, unrecorded := p.handle(ctx, ev, e.Inputs, s.App)
 		r.Events++
-		mu.Lock()
-		h := last
-		mu.Unlock()
-		unrecorded := inputs.From(tape).Unrecorded()
-		d := compare(e, body, h, scripts, app)
+		d := compare(e, body, h, scripts, scripts.Apps[s.App])
 		if d == nil {
 			for _, u := range unrecorded {
 				r.Notes = append(r.Notes, fmt.Sprintf("event %d: %s", e.Seq, u))
@@ -278,15 +260,57 @@ func replay(ctx context.Context, scripts *engine.Scripts, c Call, opts Options) 
 			continue
 		}
 		d.Unrecorded = unrecorded
-		if p := s.App + "\x00" + d.Position; !seen[p] { // the summary counts the caller where the path changed
-			seen[p] = true
-			r.positions = append(r.positions, p)
-		}
+		position(d.Position) // the summary counts the caller where the path changed
 		r.Outcome, r.Diff = Differs, d
 		return r
 	}
 	r.Outcome = Same
 	return r
+}
+
+// player is the engine one call is replayed on: a store of its own, the
+// clock at each event's recorded time, and no network.
+type player struct {
+	eng  *engine.Engine
+	st   store.Store
+	mu   sync.Mutex
+	now  time.Time
+	last engine.Handled
+}
+
+func newPlayer(scripts *engine.Scripts, opts engine.Options) (*player, error) {
+	p := &player{st: memstore.New(store.Options{})}
+	opts.Store = p.st
+	opts.Now = func() time.Time { p.mu.Lock(); defer p.mu.Unlock(); return p.now }
+	opts.Observe = func(h engine.Handled) { p.mu.Lock(); p.last = h; p.mu.Unlock() }
+	offline := &http.Client{Transport: refuse{}}
+	opts.HTTP.Client, opts.VCC.HTTP = offline, offline
+	eng, err := engine.New(scripts, opts)
+	if err != nil {
+		p.st.Close()
+		return nil, err
+	}
+	p.eng = eng
+	return p, nil
+}
+
+func (p *player) close() { p.st.Close() }
+
+func (p *player) at(t time.Time) {
+	p.mu.Lock()
+	p.now = t
+	p.mu.Unlock()
+}
+
+// handle runs one event with the inputs it recorded: the reply body, the
+// engine's account of it, and the reads the record could not answer.
+func (p *player) handle(ctx context.Context, ev *webhook.Event, in *store.Inputs, app string) ([]byte, engine.Handled, []string) {
+	tape := inputs.Replay(ctx, in)
+	body := p.eng.Handle(tape, ev, app)
+	p.mu.Lock()
+	h := p.last
+	p.mu.Unlock()
+	return body, h, inputs.From(tape).Unrecorded()
 }
 
 // replayable says why a call cannot be replayed ("" when it can).
