@@ -88,7 +88,7 @@ func FlowTest(c Call) ([]byte, error) {
 			}
 			w.stubsOf(e, false)
 			w.input(e, st)
-		case e.EventType == webhook.SessionSummary || e.CallStatus == "CALL_DISCONNECTED":
+		case e.EventType == webhook.SessionSummary || e.CallStatus == "CALL_DISCONNECTED" && callID(e) == callID(entries[start]):
 			if !st.ended {
 				if st.pos != "" {
 					w.line("call:at(%s)", luaString(st.pos))
@@ -108,6 +108,17 @@ func FlowTest(c Call) ([]byte, error) {
 	w.indent = ""
 	w.line("end")
 	return w.b.Bytes(), nil
+}
+
+// callID is the callId of an entry's payload: a CALL_DISCONNECTED of
+// another leg (the party the caller was connected to) is not the caller
+// hanging up.
+func callID(e store.Entry) string {
+	var p struct {
+		CallID string `json:"callId"`
+	}
+	_ = json.Unmarshal(e.Event, &p)
+	return p.CallID
 }
 
 // TestFile is a name for the flow test of a recorded call: app_session_test.lua.
