@@ -125,6 +125,14 @@ func TestReplayCommand(t *testing.T) {
 		t.Errorf("json, app gone: exit %d %+v\n%s", exitCode(err), rep, out)
 	}
 
+	// An app that does not load cannot replay its calls, and says why.
+	broken := copyScripts(t)
+	edit(t, broken, "restaurant.lua", "on_call = main", "on_call = main end")
+	out, err = runLuaivr(t, []string{deadline}, "replay", "--scripts", broken, "--data", data, "--session", "call-hours")
+	if exitCode(err) != 1 || !strings.Contains(out, "CANNOT REPLAY: app restaurant does not load: restaurant.lua:") {
+		t.Errorf("app broken: exit %d\n%s", exitCode(err), out)
+	}
+
 	// The recorded call as a flow test: it passes on the script it was
 	// recorded with, and fails on the changed one at the prompt it heard.
 	test := filepath.Join(scripts, "restaurant_call_book_test.lua")
