@@ -15,11 +15,12 @@ ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 1, noOfTries = 2,
 local function goodbye(text) return { ivr.say(text), ivr.hangup() } end
 
 -- ask_pin is a prompt of our own: its clientActionId "pin" is no menu, so the
--- answer comes to on_dtmf. A list keeps it wherever it is nested.
+-- answer comes to on_dtmf. A list keeps it wherever it is nested. The PIN is
+-- sensitive: on_dtmf gets it in clear, the transcript and the log get "••••".
 local function ask_pin()
   return { clientActionId = "pin", ivr.say_and_capture {
     promptMessage = "Please enter your 4 digit PIN.", minDigits = 4, maxDigits = 4,
-    digitTimeout = 5000, overallTimeout = 15000 } }
+    digitTimeout = 5000, overallTimeout = 15000, sensitive = true } }
 end
 
 local accounts = ivr.menu {

@@ -20,6 +20,7 @@ local function ask_account(intro)
     promptMessage = "Please enter your 6 digit account number, followed by the hash key.",
     minDigits = 6, maxDigits = 6, completeOnHash = true, digitTimeout = 5000, overallTimeout = 20000,
     failureMessage = "Sorry, that was not 6 digits.",
+    sensitive = false, -- no secret: the agent sees it, and session.vars keeps it for the hand-off
   }
   return reply
 end

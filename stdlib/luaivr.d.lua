@@ -43,6 +43,7 @@
 
 ---@class ivr.CaptureParams: ivr.CaptureSettings
 ---@field promptMessage? string What the caller hears before pressing keys, at most 3000 characters.
+---@field sensitive? boolean The keys are a secret (a PIN, a card number): the handler gets them in clear for that event, and everything luaivr stores or logs has "•" per key. luaivr's, never sent to 8x8.
 
 ---@class ivr.PlayParams
 ---@field fileUrl? string An http(s) URL of an .mp3 or .wav file.
@@ -74,6 +75,7 @@
 ---@field on_too_many? ivr.Callflow|fun(session: ivr.Session, digits?: string): ivr.Callflow What the caller gets when the tries are used up (required with tries).
 ---@field on_enter? fun(session: ivr.Session): ivr.Callflow? Run when a caller arrives at the menu from elsewhere (not when it is said again); what it returns is said before the prompt.
 ---@field repeat_key? string The key that says the menu again, e.g. "*"; not a wrong answer.
+---@field sensitive? boolean The keys a caller enters at this menu are a secret: stored and logged as "•" per key (see ivr.sensitive).
 ---@field [string] ivr.Callflow|fun(session: ivr.Session, digits: string): ivr.Callflow An option: ["1"] = another menu, a menu id, actions, or a function.
 
 ---@class ivr.Session
@@ -141,6 +143,14 @@ function ivr.on(id, response) end
 ---it, the root is on_call when on_call is a menu, else the first menu the call got.
 ---@param menu ivr.Menu|string A menu or a menu id.
 function ivr.root(menu) end
+
+---Declare the positions whose keys are a secret (a PIN, a card number): menu ids, or
+---the clientActionId a handler's reply sets (`{ clientActionId = "pin", ivr.say_and_capture(…) }`).
+---Every capture asked there is sensitive, as with `sensitive = true` on it: the handler
+---gets the keys in clear for that event; the transcript, the reply kept for redeliveries,
+---session.vars and the log get "•" per key. Declare it at the top level.
+---@param positions string[]
+function ivr.sensitive(positions) end
 
 ---Hand the caller's digits (nil: no input) to the menu tree, from on_dtmf or
 ---on_timeout: at `menu` when given, else at the caller's position when it is a menu

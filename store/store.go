@@ -85,6 +85,10 @@ type Session struct {
 	// root menu it starts again at; wrong answers in a row, per menu).
 	Root  string         `json:"root,omitempty"`
 	Tries map[string]int `json:"tries,omitempty"`
+	// Sensitive are the positions at which the call was asked for digits
+	// that must not be stored (a capture marked sensitive): digits answered
+	// there are redacted, whichever version of the app answers them.
+	Sensitive []string `json:"sensitive,omitempty"`
 	// Status is the last callStatus (CALL_RECEIVED, …) or, once the session
 	// summary arrived, its sessionStatus (COMPLETED, BUSY, …).
 	Status      string `json:"status,omitempty"`

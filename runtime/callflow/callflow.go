@@ -25,6 +25,11 @@ const (
 type Action struct {
 	Name   string
 	Params map[string]any
+	// Sensitive marks a sayAndCapture whose digits luaivr keeps out of
+	// everything it stores and logs (a PIN, a card number): the script's
+	// sensitive = true (see Ours). It is luaivr's, not a param, so that it
+	// is never encoded: 8x8 refuses params it does not know.
+	Sensitive bool
 }
 
 // Reply is the body of our answer to a CALL_ACTION webhook, and (without the
@@ -34,6 +39,17 @@ type Reply struct {
 	// empty means the field is left out.
 	ClientActionID string
 	Callflow       []Action
+}
+
+// Sensitive reports whether the reply asks for digits that must not be
+// stored: one of its captures is marked Sensitive.
+func (r Reply) Sensitive() bool {
+	for _, a := range r.Callflow {
+		if a.Sensitive {
+			return true
+		}
+	}
+	return false
 }
 
 // Mode says where a callflow is going, since 8x8 applies different rules.

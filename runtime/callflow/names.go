@@ -22,6 +22,31 @@ func ParamNames(action string) []string {
 	return names
 }
 
+// SensitiveParam is what a script writes in a sayAndCapture's params to mark
+// its digits as sensitive (Action.Sensitive). It is luaivr's: the ivr module
+// takes it out of the params, and it is never sent to 8x8.
+const SensitiveParam = "sensitive"
+
+// ours are the params luaivr reads from a script's action and never sends,
+// per action, with their rules.
+var ours = map[string][]param{
+	SayAndCapture: {{name: SensitiveParam, kind: kBoolean}},
+}
+
+// Ours reports whether name is a param of action that is luaivr's own, not
+// 8x8's (SensitiveParam on sayAndCapture): a script may write it where it
+// writes 8x8's params, and it never reaches 8x8.
+func Ours(action, name string) bool { return ourParam(action, name) != nil }
+
+func ourParam(action, name string) *param {
+	for i, p := range ours[action] {
+		if p.name == name {
+			return &ours[action][i]
+		}
+	}
+	return nil
+}
+
 // Unknown, as a value in CheckParams' params, stands for a value not known
 // yet (lint reads code, not values): only its name is checked.
 type Unknown struct{}
@@ -32,7 +57,8 @@ const AnyAction = ""
 
 // CheckParams checks parameters before they are a whole action, where a script
 // writes them (ivr.defaults, ivr.menu, a builder's table, a literal lint reads):
-// every name is one of the action's parameters (AnyAction: of some action), and
+// every name is one of the action's parameters (AnyAction: of some action) or
+// luaivr's own (Ours: sensitive on sayAndCapture), and
 // every value has its type, limits and shape. It returns an *Invalid, or nil.
 // It does not ask for required parameters nor apply the rules between them
 // (-1003, -1005, -1006, -1008): defaults and menus are completed later, and
@@ -47,6 +73,9 @@ func CheckParams(action string, params map[string]any) error {
 	for _, name := range names {
 		path := "params." + name
 		p, spec := findParam(action, name)
+		if p == nil {
+			p = ourParam(action, name)
+		}
 		switch {
 		case p == nil && spec == nil && action != AnyAction:
 			return &Invalid{Problems: []Problem{newProblem(codeInvalidAction, "action", "")}}
@@ -106,6 +135,10 @@ func (s *actionSpec) notAParam(name string) string {
 	}
 	if meant := spelling.Closest(name, names); meant != "" {
 		b.WriteString("; did you mean " + meant + "?")
+		return b.String()
+	}
+	if Ours(SayAndCapture, name) && s != actions[SayAndCapture] {
+		b.WriteString("; " + name + " marks the digits of a sayAndCapture as sensitive (luaivr's, never sent to 8x8)")
 		return b.String()
 	}
 	if other := takenBy(name); other != "" && s != nil {

@@ -32,6 +32,11 @@ func TestCheckParams(t *testing.T) {
 		{"null capture setting", SayAndCapture, map[string]any{"successMessage": nil}, nil},
 		{"values not known, names checked", SayAndCapture, map[string]any{"speed": Unknown{}, "sped": Unknown{}},
 			[]string{"params.sped: " + notAllowed + "; did you mean speed?"}},
+		// sensitive is luaivr's: known on sayAndCapture, a boolean, nowhere else.
+		{"sensitive on a capture", SayAndCapture, map[string]any{"sensitive": true, "maxDigits": 4.0}, nil},
+		{"sensitive not a boolean", SayAndCapture, map[string]any{"sensitive": "yes"}, []string{"params.sensitive: string found, boolean expected"}},
+		{"sensitive on say", Say, map[string]any{"sensitive": true},
+			[]string{"params.sensitive: " + notAllowed + "; sensitive marks the digits of a sayAndCapture"}},
 		{"an action 8x8 does not have", "transfer", map[string]any{"to": "x"}, []string{"-1007 action should be one of"}},
 	}
 	for _, tt := range tests {

@@ -217,13 +217,13 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	var apps []appRow
 	for _, name := range s.Names() {
 		a := s.Apps[name]
-		apps = append(apps, appRow{Name: name, File: a.File, Version: hex.EncodeToString(a.Sum[:6]), Status: "served", Numbers: a.Numbers, Menus: len(a.Menus)})
+		apps = append(apps, appRow{Name: name, File: a.File, Version: a.Version(), Status: "served", Numbers: a.Numbers, Menus: len(a.Menus)})
 	}
 	for _, name := range s.Loading() {
 		apps = append(apps, appRow{Name: name, Status: "loading"})
 	}
 	for name, a := range s.Retired {
-		apps = append(apps, appRow{Name: name, File: a.File, Version: hex.EncodeToString(a.Sum[:6]), Status: "removed: finishing its calls"})
+		apps = append(apps, appRow{Name: name, File: a.File, Version: a.Version(), Status: "removed: finishing its calls"})
 	}
 	sort.Slice(apps, func(i, j int) bool { return apps[i].Name < apps[j].Name })
 	c.mu.Lock()
@@ -556,7 +556,7 @@ const graphsKept = 100
 
 // explored is the app's exploration, once per version.
 func (c *Console) explored(app *engine.App) (*explore.Result, error) {
-	key := app.Name + "\x00" + hex.EncodeToString(app.Sum[:])
+	key := app.Name + "\x00" + app.Version()
 	c.mu.Lock()
 	job := c.graphs[key]
 	c.mu.Unlock()

@@ -184,7 +184,7 @@ on_call = ivr.menu { id = "m", prompt = greeting .. " Press 1.", repeat_key = "*
 		"clock.lua":  fmt.Sprintf(menu, `time.parts(time.now()).hour < 12 and "Good morning." or "Good afternoon."`),
 		"random.lua": fmt.Sprintf(menu, `"Ticket " .. math.random(1, 1000000) .. "."`),
 		"logs.lua":   fmt.Sprintf(menu, `"Hello." ; log.info("loading")`),
-		"pure.lua":   fmt.Sprintf(menu, `string.format("%%s.", "Hello") .. table.concat({ "", "" })`),
+		"pure.lua":   fmt.Sprintf(menu, `string.format("%%s.", "Hello") .. table.concat({ "", "" }) .. string.rep(" ", math.floor(0.5))`),
 	}
 	now := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 	h := newHarness(t, scriptDir(t, apps), engine.Options{Now: func() time.Time { return now }})
@@ -212,5 +212,37 @@ on_call = ivr.menu { id = "m", prompt = greeting .. " Press 1.", repeat_key = "*
 	h.post(c.start(), "logs")
 	if strings.Count(h.logs.String(), "loading") != before+1 {
 		t.Errorf("a top level's log line is written for each event, as before")
+	}
+}
+
+// TestAnswersKeepSensitiveDigitsOut: digits answered at a position the app
+// lists as sensitive are redacted also when the answer is worked out at load
+// and no Lua runs.
+func TestAnswersKeepSensitiveDigitsOut(t *testing.T) {
+	dir := scriptDir(t, map[string]string{"vault.lua": voice + `
+ivr.sensitive { "pin" }
+on_call = ivr.menu { id = "pin", prompt = "Your PIN?", maxDigits = 4,
+  ["4321"] = ivr.say("Welcome."), other = ivr.say("Wrong PIN.") }
+`})
+	h := newHarness(t, dir, engine.Options{})
+	if !engine.HasAnswers(h.eng.Scripts(), "vault") {
+		t.Fatal("the vault's menu should be answered without Lua")
+	}
+	c := newCall(shapeEventDataDTMF, true)
+	c.remember(h.post(c.start(), "vault"))
+	before := engine.ScriptsRun()
+	if got := replyText(t, h.post(c.keys("4321"), "vault")); got != "Welcome." {
+		t.Fatalf("the right PIN heard %q", got)
+	}
+	if engine.ScriptsRun() != before {
+		t.Fatal("the PIN's answer ran Lua; this test is about the answers known at load")
+	}
+	entries, err := h.st.Transcript(context.Background(), c.session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(entries)
+	if strings.Contains(string(b), "4321") || strings.Contains(h.logs.String(), "4321") {
+		t.Fatalf("the PIN is kept in clear:\n%s\n%s", b, h.logs.String())
 	}
 }

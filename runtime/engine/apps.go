@@ -56,8 +56,12 @@ type App struct {
 	// Positions are the ivr.on position ids the script declares, sorted.
 	Positions []string
 
-	// Sum identifies this version of the script's source.
+	// Sum is the content hash of the script's source.
 	Sum [sha256.Size]byte
+	// ID identifies this version of the app: the content hash of its script
+	// and of every module of the folder, since a require may come at any
+	// event and name any module. A change in either is a new version.
+	ID [sha256.Size]byte
 
 	// pure: its top level reads nothing from outside the script (see
 	// outside), so running it again builds the same values. Only then are
@@ -115,6 +119,16 @@ type Scripts struct {
 	refused map[string]refusal
 	// loading is set while serve's first load is under way (see Engine.Scripts).
 	loading *loading
+	// rolledBack are the apps Engine.Rollback serves an earlier version of,
+	// until their file changes.
+	rolledBack map[string]rollback
+}
+
+// RolledBack reports whether the app serves an earlier version than its
+// file's, by Engine.Rollback, until the file changes.
+func (s *Scripts) RolledBack(name string) bool {
+	_, ok := s.rolledBack[name]
+	return ok
 }
 
 // Refused reports whether the app's file, as it is now, is a version that was
@@ -232,10 +246,15 @@ func load(dir string, prev *Scripts, watch *progress) (*Scripts, []error) {
 	var todo []*App
 	for _, rel := range apps {
 		name := strings.TrimSuffix(rel, ".lua")
-		app := &App{Name: name, File: rel, Sum: s.sources[rel].sum, proto: s.modules[name], set: s}
+		sum := s.sources[rel].sum
+		app := &App{Name: name, File: rel, Sum: sum, ID: versionID(sum, s.libSum), proto: s.modules[name], set: s}
 		if prev != nil {
-			if old := prev.Apps[name]; old != nil && old.Sum == app.Sum && prev.libSum == s.libSum {
+			if old := prev.Apps[name]; old != nil && old.ID == app.ID {
 				s.Apps[name] = old
+				continue
+			}
+			if rb, ok := prev.rolledBack[name]; ok && rb.file.ID == app.ID { // the file a rollback set aside, unchanged
+				s.Apps[name] = rb.file
 				continue
 			}
 			if r, ok := prev.refused[name]; ok && r.sum == app.Sum && r.libSum == s.libSum {
@@ -314,6 +333,12 @@ func scan(dir string, prev *Scripts) (s *Scripts, apps []string, errs []error) {
 		errs = append(errs, fmt.Errorf("script folder %s: %w", dir, walkErr))
 	}
 	return s, apps, errs
+}
+
+// versionID is an app version's identity: its script's sum and the sum of
+// the folder's modules.
+func versionID(script, modules [sha256.Size]byte) [sha256.Size]byte {
+	return sha256.Sum256(append(script[:], modules[:]...))
 }
 
 func (s *Scripts) source(rel string) (source, bool) {
@@ -491,7 +516,7 @@ type runResult struct {
 
 // start runs t's top level within budget.
 func (t *App) start(budget time.Duration) *run {
-	r := &run{app: &App{Name: t.Name, File: t.File, Sum: t.Sum, proto: t.proto, set: t.set},
+	r := &run{app: &App{Name: t.Name, File: t.File, Sum: t.Sum, ID: t.ID, proto: t.proto, set: t.set},
 		budget: budget, began: time.Now(), done: make(chan runResult, 1)}
 	go func() {
 		ctx, stop := context.WithCancelCause(context.Background())
@@ -679,20 +704,21 @@ func (a *App) probe(ctx context.Context) (err error) {
 }
 
 // outside are the libraries through which a top level can build something
-// else each time it runs (the clock, kv, the network, random numbers) or do
-// something each time (log lines). math is there for math.random.
-var outside = []string{"time", "kv", "http", "vcc", "math", "log", "print"}
+// else each time it runs (the clock, kv, the network) or do something each
+// time (log lines).
+var outside = []string{"time", "kv", "http", "vcc", "log", "print"}
 
-// pure reports whether the top level that ran in L touched none of outside:
-// then running it again for an event builds the same tree, and the answers
-// worked out from this run are the ones the event would get.
+// pure reports whether the top level that ran in L touched none of outside
+// and drew no random number: then running it again for an event builds the
+// same tree, and the answers worked out from this run are the ones the event
+// would get.
 func pure(L *lua.LState) bool {
 	for _, lib := range outside {
 		if sandbox.Opened(L, lib) {
 			return false
 		}
 	}
-	return true
+	return !sandbox.Random(L)
 }
 
 // treeErrors are the mistakes of an app's menu tree as script errors, each at

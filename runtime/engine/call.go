@@ -81,7 +81,7 @@ func (e *Engine) Call(ctx context.Context, req CallRequest, send Send) (placed P
 	sess := store.Session{App: app.Name, Vars: vars, Direction: "OUTBOUND", Source: req.From, Destination: req.To}
 	ev := &webhook.Event{Type: webhook.CallAction, CallStatus: "CALL_RECEIVED", Direction: "OUTBOUND",
 		Source: req.From, Destination: req.To, Payload: map[string]any{}}
-	lo := e.script(ctx, app, "", OnCall, func() luaOutcome { return e.runLua(ctx, app, &sess, ev, "", OnCall) })
+	lo := e.script(ctx, app, "", OnCall, func() luaOutcome { return e.runLua(ctx, app, &sess, ev, "", OnCall, &redaction{}) })
 	if lo.err != nil {
 		return fail("app", fmt.Errorf("on_call: %w", lo.err))
 	}
@@ -102,6 +102,7 @@ func (e *Engine) Call(ctx context.Context, req CallRequest, send Send) (placed P
 			"8x8 accepted the call but gave no session id: its webhooks will reach the app without its vars or menu")}
 	}
 	sess.ID, sess.Vars, sess.ActionID, sess.Menu = id, lo.vars, lo.reply.ClientActionID, lo.reply.ClientActionID
+	sess.Sensitive = markSensitive(nil, lo.reply)
 	if lo.menus != nil { // the root the call's first menu gives
 		sess.Root = lo.menus.Root
 	}

@@ -88,6 +88,14 @@ type Options struct {
 	StoreTimeout time.Duration
 	// Zone is the time module's default time zone ("" is UTC).
 	Zone string
+	// PinVersions runs each event of a call on the app version the call
+	// started on, while this engine keeps it (see versions.go); off, an
+	// event runs the version served when it arrives.
+	PinVersions bool
+	// SessionTTL is how long the store keeps a session after its last event
+	// (default 24h, the stores' default): a version no event ran on for
+	// that long is no call's any more.
+	SessionTTL time.Duration
 	// Observe, when set, is told how each event was handled (the simulator,
 	// flow tests and check read errors and positions from it).
 	Observe func(Handled)
@@ -130,6 +138,10 @@ type Engine struct {
 	libs    libs
 	slots   chan struct{} // one per script allowed to run at once
 	shares  sync.Map      // app name → chan struct{}: its share of the slots
+	// versions are the app versions kept for the calls that started on
+	// them, and for Rollback; reloading orders Reload and Rollback.
+	versions  versions
+	reloading sync.Mutex
 }
 
 // Stats counts what the engine did, for health and metrics.
@@ -175,6 +187,9 @@ func New(scripts *Scripts, opts Options) (*Engine, error) {
 	if opts.StoreTimeout <= 0 {
 		opts.StoreTimeout = store.DefaultTimeout
 	}
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = 24 * time.Hour
+	}
 	e := &Engine{slots: make(chan struct{}, opts.Concurrency), opts: opts, log: opts.Logger, mem: newMemGuard(opts.MemoryLimit, opts.Logger), libs: libs{
 		kv:   kvmod.Options{Store: opts.Store, Quota: opts.KVQuota},
 		time: clock.Open(clock.Options{Now: opts.Now, Zone: opts.Zone}),
@@ -185,6 +200,7 @@ func New(scripts *Scripts, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("voice %q for the server's fallback: %w", opts.Voice, err)
 	}
 	e.scripts.Store(scripts)
+	e.versions.serve(scripts, opts.Now())
 	return e, nil
 }
 
@@ -280,9 +296,14 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	version := ""
 	if app != nil {
 		version = app.Version()
+		e.versions.ran(app, now)
 	}
 	if app != nil && app.Name == sess.App && sess.Version != "" && sess.Version != version {
-		e.log.Warn("this call ran another version of its app until now: instances sharing the store serve different scripts, or the script changed during the call",
+		why := "this instance does not have it (another instance started the call, this one restarted since, or the version was dropped)"
+		if !e.opts.PinVersions && e.versions.find(app.Name, sess.Version) != nil {
+			why = "versions are not pinned (--pin-versions=false)"
+		}
+		e.log.Warn("this call started on another version of its app, and goes on with the version served: "+why,
 			"app", app.Name, "session", ev.SessionID, "version", version, "call_version", sess.Version)
 	}
 
@@ -292,10 +313,11 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	ctx, tape := inputs.Record(ctx)
 	tape.Limit(inputs.MaxSession - sess.Recorded)
 	var out outcome
+	red := newRedaction(ev, &sess, position(ev, &sess))
 	if err := store.Ready(e.opts.Store); err != nil {
 		out = outcome{reason: ReasonStore, reply: e.appFallback(app), err: fmt.Errorf("store: %w", err)}
 	} else {
-		out = e.run(ctx, app, &sess, ev)
+		out = e.run(ctx, app, &sess, ev, red)
 	}
 	recorded := tape.Inputs()
 	sess.Recorded += recorded.Size()
@@ -305,6 +327,7 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 		if sess.ActionID != "" {
 			sess.Menu = sess.ActionID
 		}
+		sess.Sensitive = markSensitive(sess.Sensitive, out.reply)
 	}
 	if ev.Type == webhook.CallAction {
 		body = out.body
@@ -315,8 +338,11 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 		body = []byte("{}")
 	}
 
-	if app != nil {
-		sess.App, sess.Version = app.Name, version
+	if app != nil && sess.App == "" {
+		sess.App = app.Name
+	}
+	if app != nil && sess.Version == "" { // the version the call started on
+		sess.Version = version
 	}
 	if ev.CallStatus != "" {
 		sess.Status = ev.CallStatus
@@ -334,7 +360,7 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	entry := store.Entry{
 		At: now, App: sess.App, EventType: ev.Type, EventID: ev.EventID,
 		CallStatus: ev.CallStatus, ActionID: out.position, Handler: out.handler, Duration: out.took,
-		Event: clipPayload(ev.RawPayload), Fallback: out.reason != "", Inputs: recorded,
+		Event: clipPayload(ev.RawPayload), Fallback: out.reason != "", Inputs: recorded, Version: version,
 	}
 	if ev.HasDigits {
 		d := ev.Digits
@@ -346,9 +372,16 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	if ev.Type == webhook.CallAction {
 		entry.Reply = body
 	}
+	// A sensitive capture's digits are redacted last, once the entry is
+	// whole; kept is the reply a redelivery gets.
+	kept := body
+	if red.sensitive() {
+		red.entry(&entry)
+		kept = red.reply(body)
+	}
 	if out.reason != ReasonStore {
 		op, cancel := e.storeOp(ctx)
-		err := e.opts.Store.Commit(op, store.Commit{Lease: lease, Read: read, Session: sess, Entry: entry, ReplyKey: key, Reply: body})
+		err := e.opts.Store.Commit(op, store.Commit{Lease: lease, Read: read, Session: sess, Entry: entry, ReplyKey: key, Reply: kept})
 		cancel()
 		committed = err == nil
 		if errors.Is(err, store.ErrConflict) && !last {
@@ -403,6 +436,7 @@ func (e *Engine) Register(ctx context.Context, s store.Session) error {
 	s.Updated = e.opts.Now()
 	if app := e.Scripts().Apps[s.App]; app != nil && s.Version == "" {
 		s.Version = app.Version()
+		e.versions.ran(app, s.Updated)
 	}
 	op, cancel := e.storeOp(ctx)
 	defer cancel()
@@ -410,21 +444,26 @@ func (e *Engine) Register(ctx context.Context, s store.Session) error {
 	return err
 }
 
-// Version names this version of the app: its script's content hash,
-// shortened. A session records the version each event ran.
-func (a *App) Version() string { return hex.EncodeToString(a.Sum[:8]) }
+// Version names this version of the app: its ID, shortened. A session
+// records the version the call started on, and each transcript entry the
+// version that handled it.
+func (a *App) Version() string { return hex.EncodeToString(a.ID[:8]) }
 
-// route picks the app for an event (SPEC §3): the session's app, the app named
-// in the URL, the app that claims the called number, the default app.
+// route picks the app for an event (SPEC §3): the session's app, at the
+// version the call started on when it is pinned and kept; the app named in
+// the URL, the app that claims the called number, the default app.
 func (e *Engine) route(s *Scripts, sess *store.Session, known bool, ev *webhook.Event, pathApp string) *App {
 	if known && sess.App != "" {
-		if app := s.Apps[sess.App]; app != nil {
-			return app
+		app := s.Apps[sess.App]
+		if app == nil {
+			app = s.Retired[sess.App]
 		}
-		if app := s.Retired[sess.App]; app != nil {
-			return app
+		if e.opts.PinVersions && sess.Version != "" && (app == nil || app.Version() != sess.Version) {
+			if pinned := e.versions.find(sess.App, sess.Version); pinned != nil {
+				return pinned
+			}
 		}
-		return nil // a call keeps its app, though not served here (see run)
+		return app // nil: a call keeps its app, though not served here (see run)
 	}
 	if pathApp != "" {
 		if app := s.Apps[pathApp]; app != nil {
@@ -480,11 +519,14 @@ func fromAnswers(app *App, sess *store.Session, ev *webhook.Event, position, han
 	return nil, mem, "", false
 }
 
-func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *webhook.Event) (out outcome) {
-	out.position = ev.ActionID
-	if out.position == "" {
-		out.position = sess.ActionID
-	}
+// position is the clientActionId an event answers: the one 8x8 echoes, else
+// the last we sent.
+func position(ev *webhook.Event, sess *store.Session) string {
+	return first(ev.ActionID, sess.ActionID)
+}
+
+func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *webhook.Event, red *redaction) (out outcome) {
+	out.position = position(ev, sess)
 	isAction := ev.Type == webhook.CallAction
 	if app == nil {
 		if isAction && sess.App != "" {
@@ -516,6 +558,9 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 
 	if isAction && app.answers != nil {
 		if ans, mem, from, ok := fromAnswers(app, sess, ev, out.position, out.handler); ok {
+			if app.answers.Sensitive(out.position) { // as runLua asks the module
+				red.mark()
+			}
 			out.reply, out.body, out.menus, out.where = ans.Reply, ans.Body, &mem, from
 			if len(sess.Vars) == 0 {
 				out.vars = json.RawMessage("{}") // as the script leaves a new call's
@@ -525,10 +570,11 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 	}
 	snapshot := *sess // the script's goroutine may outlive this call
 	lo := e.script(ctx, app, ev.SessionID, out.handler, func() luaOutcome {
-		return e.runLua(ctx, app, &snapshot, ev, out.position, out.handler)
+		return e.runLua(ctx, app, &snapshot, ev, out.position, out.handler, red)
 	})
 	out.reply, out.vars, out.took, out.err, out.reason, out.note, out.menus = lo.reply, lo.vars, lo.took, lo.err, lo.reason, lo.note, lo.menus
 	out.where = whereOf(lo.where)
+	red.outcome(&out, lo.where)
 	if out.note != "" {
 		e.log.Warn(out.note, "app", app.Name, "session", ev.SessionID, "menu", out.position)
 	}
@@ -647,14 +693,14 @@ type luaOutcome struct {
 
 // runLua runs the handler in a warm state (or the app's top level and the
 // handler in a new one), and turns the result into a reply and vars.
-func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *webhook.Event, position, handler string) (lo luaOutcome) {
+func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *webhook.Event, position, handler string, red *redaction) (lo luaOutcome) {
 	ctx, stopScript := context.WithCancelCause(ctx)
 	defer stopScript(nil)
 	defer e.mem.watch(stopScript)()
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Deadline)
 	defer cancel()
 	scriptsRun.Add(1)
-	logger := e.log.With("app", app.Name, "session", ev.SessionID)
+	logger := red.logger(e.log.With("app", app.Name, "session", ev.SessionID))
 	start := time.Now()
 	w, err := e.warmState(ctx, app, logger)
 	if err != nil {
@@ -677,6 +723,9 @@ func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *
 			L.Push(L.NewFunctionFromProto(app.proto))
 			L.Call(0, 0)
 			mod.Loaded() // the tree is closed: handlers cannot declare menus (it was checked when the script loaded)
+		}
+		if mod.Sensitive(position) {
+			red.mark()
 		}
 		fillSession(L, session, app, sess, ev, position)
 		mod.Answer(session, position, ivr.Memory{Root: sess.Root, Tries: sess.Tries})

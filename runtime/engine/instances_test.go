@@ -23,13 +23,19 @@ type peer struct {
 
 func newPeer(t *testing.T, st store.Store, files map[string]string) *peer {
 	t.Helper()
+	return newPeerWith(t, st, files, engine.Options{})
+}
+
+func newPeerWith(t *testing.T, st store.Store, files map[string]string, opts engine.Options) *peer {
+	t.Helper()
 	dir := scriptDir(t, files)
 	scripts, errs := engine.Load(dir)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	logs := &syncBuffer{}
-	eng, err := engine.New(scripts, engine.Options{Store: st, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	opts.Store, opts.Logger = st, slog.New(slog.NewTextHandler(logs, nil))
+	eng, err := engine.New(scripts, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,13 +93,17 @@ func TestRemovedAppFinishesCallsOthersStarted(t *testing.T) {
 	}
 }
 
-// A session records the version of the app each event ran; an instance
-// serving another version of the app says so in its log.
+// A session records the version its call started on, and each transcript
+// entry the version that handled it. An instance that does not have the
+// call's version (two instances on one store serving different scripts)
+// answers with the version it serves and says so in its log; the call goes
+// back to its own version on the instance that has it.
 func TestVersionSkewIsLogged(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, scriptDir(t, map[string]string{"x.lua": greeterSrc("x", "x")}), engine.Options{})
-	a := newPeer(t, h.st, map[string]string{"greet.lua": greeterSrc("v1", "v1 got")})
-	b := newPeer(t, h.st, map[string]string{"greet.lua": greeterSrc("v2", "v2 got")})
+	pin := engine.Options{PinVersions: true}
+	a := newPeerWith(t, h.st, map[string]string{"greet.lua": greeterSrc("v1", "v1 got")}, pin)
+	b := newPeerWith(t, h.st, map[string]string{"greet.lua": greeterSrc("v2", "v2 got")}, pin)
 	version := func(p *peer) string { return p.eng.Scripts().Apps["greet"].Version() }
 	if version(a) == version(b) || version(a) == "" {
 		t.Fatalf("two sources have the versions %q and %q", version(a), version(b))
@@ -111,11 +121,26 @@ func TestVersionSkewIsLogged(t *testing.T) {
 	if got := b.post(c.keys("2"), ""); got != "v2 got 2" {
 		t.Fatalf("B answered %q", got)
 	}
-	if !strings.Contains(b.logs.String(), "this call ran another version of its app") ||
+	if !strings.Contains(b.logs.String(), "this call started on another version of its app") ||
+		!strings.Contains(b.logs.String(), "this instance does not have it") ||
 		!strings.Contains(b.logs.String(), "call_version="+version(a)) {
 		t.Fatalf("B's log does not name the skew:\n%s", b.logs)
 	}
-	if sess, _, _ := h.st.Session(context.Background(), c.session); sess.Version != version(b) {
-		t.Fatalf("after B's event the session records version %q, want B's %q", sess.Version, version(b))
+	if got := a.post(c.keys("3"), ""); got != "v1 got 3" {
+		t.Fatalf("back on A the call heard %q, want its own version's answer", got)
+	}
+	if sess, _, _ := h.st.Session(context.Background(), c.session); sess.Version != version(a) {
+		t.Fatalf("after B's event the session records version %q, want the version it started on, A's %q", sess.Version, version(a))
+	}
+	entries, err := h.st.Transcript(context.Background(), c.session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Version)
+	}
+	if want := []string{version(a), version(a), version(b), version(a)}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("the transcript names the versions %v, want %v", got, want)
 	}
 }

@@ -20,13 +20,18 @@ import (
 // to compile or load, that vet refuses (serve runs check), or that claims a
 // number another app answers is refused, and its previous version keeps
 // serving; each refusal says what serves instead. A removed app takes no new
-// calls but finishes the calls it was serving. Calls in progress go on with
-// their session; their next event runs the new version.
+// calls but finishes the calls it was serving. New calls get the new
+// version at once; with Options.PinVersions the calls in progress finish on
+// the version they started on (versions.go), otherwise their next event
+// runs the new version. An app Rollback set back serves on as it is until
+// its file changes.
 //
 // The first Reload after Scan is serve's start: it serves each app as soon
 // as it loads and does not vet (serve reports what check finds instead).
-// Reload is not safe for concurrent use: one goroutine reloads.
+// Reload and Rollback take turns.
 func (e *Engine) Reload(vet func(s *Scripts, app string) error) (changed []string, refused []error) {
+	e.reloading.Lock()
+	defer e.reloading.Unlock()
 	old := e.scripts.Load()
 	var watch *progress
 	if old.loading != nil {
@@ -34,15 +39,24 @@ func (e *Engine) Reload(vet func(s *Scripts, app string) error) (changed []strin
 	}
 	fresh, errs := load(old.Dir, old, watch)
 	next := &Scripts{Dir: old.Dir, Apps: map[string]*App{}, Retired: map[string]*App{},
-		modules: fresh.modules, libSum: fresh.libSum, sources: fresh.sources, refused: fresh.refused}
+		modules: fresh.modules, libSum: fresh.libSum, sources: fresh.sources, refused: fresh.refused,
+		rolledBack: map[string]rollback{}}
 	for _, name := range fresh.Names() {
 		app, prev := fresh.Apps[name], old.Apps[name]
+		rb, rolledBack := old.rolledBack[name]
+		if rolledBack && app == rb.file { // the file is as it was rolled back from
+			next.Apps[name], next.rolledBack[name] = prev, rb
+			continue
+		}
 		if app != prev && vet != nil {
 			if err := vet(fresh, name); err != nil {
 				errs = append(errs, err)
 				next.refused[name] = refusal{sum: app.Sum, libSum: fresh.libSum, err: err}
 				app = prev
 			}
+		}
+		if rolledBack && app != prev { // a refused version's refusal says what serves instead
+			e.log.Info("app's file changed since its rollback: the file is served again", "app", name, "file", app.File, "version", app.Version(), "rolled_back_to", prev.Version())
 		}
 		if app != nil {
 			next.Apps[name] = app
@@ -83,6 +97,7 @@ func (e *Engine) Reload(vet func(s *Scripts, app string) error) (changed []strin
 	}
 	sort.Strings(changed)
 	e.scripts.Store(next) // even when nothing changed: next remembers what it refused
+	e.keep(old, next)
 	if old.loading != nil {
 		old.loading.over()
 	}

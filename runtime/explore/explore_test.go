@@ -62,6 +62,11 @@ on_call = ivr.menu { id = "main", prompt = "1 or 2", ["1"] = function(s) return 
 local loop = ivr.menu { id = "loop", prompt = "You are stuck.", other = "loop", no_input = "loop" }
 ivr.menu { id = "orphan", prompt = "Nobody comes here", ["1"] = { ivr.hangup() } }
 on_call = ivr.menu { id = "main", prompt = "Press 1", ["1"] = loop, ["2"] = { ivr.hangup() }, ["22"] = { ivr.hangup() } }`,
+		// A PIN kept across events in vars: saved redacted, and check says so.
+		"pinvars.lua": `ivr.defaults { voiceProfile = "en-US-BenjaminRUS" }
+function on_call(s) return { clientActionId = "pin", ivr.say_and_capture("Your PIN.", { maxDigits = 4, sensitive = true }) } end
+function on_dtmf(s, d) s.vars.pin = d return ivr.hangup() end
+function on_timeout(s) return ivr.hangup() end`,
 		"noend.lua": `ivr.defaults { voiceProfile = "en-US-BenjaminRUS" }
 function on_call(s) return ivr.say("hello") end
 function on_timeout(s) return ivr.say("still here") end`,
@@ -81,7 +86,8 @@ function on_timeout(s) return ivr.say("still here") end`,
 		"deadend": {`deadend.lua:4: error: menu "main" offers "22", but its prompt collects 1 to 1 digits`,
 			`deadend.lua:3: warning: menu "orphan" is never reached from on_call`,
 			`warning: dead end: no key and no timeout leads anywhere from the prompt "You are stuck."`},
-		"noend": {"error: the call never ends"},
+		"noend":   {"error: the call never ends"},
+		"pinvars": {"pinvars.lua:3: warning: on_dtmf kept the digits of a sensitive capture in session.vars.pin: they are saved as •"},
 	}
 	for app, lines := range want {
 		res, err := explore.Explore(context.Background(), scripts, app, explore.Options{Deadline: slowMachine})

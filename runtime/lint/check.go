@@ -47,6 +47,7 @@ func (f *file) check(rel string, env Env, defined *names, definers map[string]in
 	c.compares()
 	c.values()
 	c.declarations()
+	c.unmarkedSecrets()
 	c.order()
 	c.silences()
 	c.sessions()

@@ -218,19 +218,30 @@ type names struct {
 	// tooMany is set when an ivr.defaults may set on_too_many (or its table
 	// is not a literal): a menu's tries then need none of their own.
 	tooMany bool
+	// sensitive are the literal positions ivr.sensitive lists; someSensitive
+	// is set when an entry is not a literal.
+	sensitive     map[string]bool
+	someSensitive bool
+	// maxDigits is ivr.defaults' literal maxDigits (0: none); someMax is set
+	// when an ivr.defaults sets one that is not a literal.
+	maxDigits float64
+	someMax   bool
 }
 
 func newNames() *names {
 	return &names{globals: map[string]bool{}, reads: map[string]bool{}, fields: map[string]bool{}, topCalls: map[string]bool{},
-		menus: map[string]bool{}, positions: map[string]bool{}}
+		menus: map[string]bool{}, positions: map[string]bool{}, sensitive: map[string]bool{}}
 }
 
 func (n *names) add(o *names) {
 	n.dynamic = n.dynamic || o.dynamic
 	n.someIDs = n.someIDs || o.someIDs
 	n.tooMany = n.tooMany || o.tooMany
+	n.someSensitive = n.someSensitive || o.someSensitive
+	n.someMax = n.someMax || o.someMax || n.maxDigits != 0 && o.maxDigits != 0 && n.maxDigits != o.maxDigits
+	n.maxDigits = max(n.maxDigits, o.maxDigits)
 	for _, m := range [][2]map[string]bool{{n.globals, o.globals}, {n.reads, o.reads}, {n.fields, o.fields}, {n.topCalls, o.topCalls},
-		{n.menus, o.menus}, {n.positions, o.positions}} {
+		{n.menus, o.menus}, {n.positions, o.positions}, {n.sensitive, o.sensitive}} {
 		for k := range m[1] {
 			m[0][k] = true
 		}

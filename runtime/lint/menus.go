@@ -32,6 +32,8 @@ func (f *file) declaration(fn *ast.AttrGetExpr, e *ast.FuncCallExpr) {
 		return
 	}
 	switch key.Value {
+	case "sensitive":
+		f.sensitiveList(e)
 	case "on":
 		if id, ok := firstArg(e).(*ast.StringExpr); ok {
 			f.defs.positions[id.Value] = true
@@ -50,6 +52,9 @@ func (f *file) declaration(fn *ast.AttrGetExpr, e *ast.FuncCallExpr) {
 		}
 		if key.Value == "defaults" && literal(t, "on_too_many") != nil {
 			f.defs.tooMany = true
+		}
+		if key.Value == "defaults" {
+			f.defaultMaxDigits(t)
 		}
 		f.decls = append(f.decls, declaration{what: "ivr." + key.Value, line: e.Line(), table: t})
 		if key.Value != "menu" {

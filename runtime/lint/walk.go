@@ -39,7 +39,10 @@ type file struct {
 
 	// options are the function literals given to ivr.menu and ivr.on:
 	// they receive (session, digits).
-	options     map[*ast.FunctionExpr]bool
+	options map[*ast.FunctionExpr]bool
+	// listed are the calls a table literal lists beside a literal
+	// clientActionId: the position of the action they build.
+	listed      map[*ast.FuncCallExpr]string
 	enters      map[*ast.FunctionExpr]bool       // the options that are a menu's on_enter: they answer nothing
 	boundGlobal map[*ast.FunctionExpr]string     // the global a function literal is assigned to
 	inTable     map[*ast.FunctionExpr]tableField // the table a function is a field of: function states.day(…)
@@ -78,6 +81,9 @@ type paramUse struct {
 	line   int
 	params map[string]any // constants, or callflow.Unknown{}
 	lines  map[string]int // where each is written
+	// position is the literal clientActionId of the list the builder call
+	// is an element of; "" when there is none.
+	position string
 }
 
 // compare is the second parameter of a function compared with a number:
@@ -175,6 +181,7 @@ func (f *file) walk(chunk []ast.Stmt) {
 	f.globalFuncs = map[string]*ast.FunctionExpr{}
 	f.options = map[*ast.FunctionExpr]bool{}
 	f.enters = map[*ast.FunctionExpr]bool{}
+	f.listed = map[*ast.FuncCallExpr]string{}
 	f.boundGlobal = map[*ast.FunctionExpr]string{}
 	f.inTable = map[*ast.FunctionExpr]tableField{}
 	f.locals = map[string][]int{}
@@ -497,6 +504,7 @@ func (f *file) expr(e ast.Expr) {
 	case *ast.AttrGetExpr:
 		f.attr(e, false)
 	case *ast.TableExpr:
+		f.listPosition(e)
 		for _, fl := range e.Fields {
 			if _, ok := fl.Key.(*ast.StringExpr); !ok && fl.Key != nil {
 				f.expr(fl.Key)
@@ -678,7 +686,7 @@ func (f *file) builder(fn *ast.AttrGetExpr, e *ast.FuncCallExpr) {
 	if !ok {
 		return
 	}
-	use := paramUse{what: "ivr." + key.Value, action: b.action, line: e.Line(), params: map[string]any{}, lines: map[string]int{}}
+	use := paramUse{what: "ivr." + key.Value, action: b.action, line: e.Line(), params: map[string]any{}, lines: map[string]int{}, position: f.listed[e]}
 	for i, arg := range e.Args {
 		switch arg := arg.(type) {
 		case *ast.StringExpr:

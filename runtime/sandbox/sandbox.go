@@ -124,9 +124,16 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 			return tbl
 		},
 		lua.MathLibName: func(L *lua.LState) lua.LValue {
-			tbl := open(lua.OpenMath, lua.MathLibName).(*lua.LTable)
-			tbl.RawSetString("random", L.NewFunction(random))
-			return tbl
+			math := open(lua.OpenMath, lua.MathLibName).(*lua.LTable)
+			math.RawSetString("random", L.NewFunction(random))      // its draws are an input (random.go)
+			for _, name := range []string{"random", "randomseed"} { // noted for Random
+				orig := math.RawGetString(name).(*lua.LFunction).GFunction
+				math.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+					L.G.Registry.RawSetString(randomKey, lua.LTrue)
+					return orig(L)
+				}))
+			}
+			return math
 		},
 	}
 	for _, lib := range libs {
@@ -486,6 +493,12 @@ func requireFrom(mods Modules, openLazy func(string) lua.LValue) lua.LGFunction 
 		return 1
 	}
 }
+
+// Random reports whether code that ran in L so far called math.random or
+// math.randomseed: whether running it again could give something else.
+func Random(L *lua.LState) bool { return L.G.Registry.RawGetString(randomKey) == lua.LTrue }
+
+const randomKey = "luaivr.random"
 
 // Opened reports whether the library name (a Lib given to New, or one of the
 // standard ones New opens on first use, such as math) has been opened in L:

@@ -104,13 +104,15 @@ func (s *Snapshot) Restore() (added int) {
 		if c.t.Metatable != c.meta {
 			c.t.Metatable = c.meta
 		}
+		// Next, not ForEach: it hands out the keys the table keeps, where
+		// ForEach makes each string key an interface value anew.
 		n, dirty := 0, false
-		c.t.ForEach(func(k, v lua.LValue) {
+		for k, v := c.t.Next(lua.LNil); k != lua.LNil && !dirty; k, v = c.t.Next(k) {
 			n++
 			if w, ok := c.want[k]; !ok || w != v {
 				dirty = true
 			}
-		})
+		}
 		if !dirty && n == len(c.want) {
 			continue
 		}

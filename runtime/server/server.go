@@ -10,6 +10,8 @@
 //	GET  /metrics           Prometheus text format; needs the admin token when one is set (or see ServeMetrics)
 //	GET  /admin/sessions    recent sessions, newest first (?limit=N); needs the admin token
 //	GET  /admin/sessions/{id}  one session and its transcript; needs the admin token
+//	GET  /admin/apps        per app, the versions served (current first) and their live calls; needs the admin token
+//	POST /admin/apps/{app}/rollback  serve the app's previous version to new calls; needs the admin token
 //	POST /calls             place an outbound call driven by an app; needs the admin token
 //	/console…               Options.Pages: serve's console for people, behind the admin token (runtime/console)
 //
@@ -196,6 +198,27 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 		} else {
 			s.sessions(ctx)
 		}
+	case path == "/admin/apps":
+		if !ctx.IsGet() {
+			s.notAllowed(ctx, "GET", "use GET /admin/apps")
+			return
+		}
+		if s.admin(ctx) {
+			s.apps(ctx)
+		}
+	case strings.HasPrefix(path, "/admin/apps/"):
+		name, ok := strings.CutSuffix(strings.TrimPrefix(path, "/admin/apps/"), "/rollback")
+		if !ok || !appName.MatchString(name) {
+			s.fail(ctx, fasthttp.StatusNotFound, "no such endpoint: use GET /admin/apps or POST /admin/apps/{app}/rollback")
+			return
+		}
+		if !ctx.IsPost() {
+			s.notAllowed(ctx, "POST", "use POST "+path)
+			return
+		}
+		if s.admin(ctx) {
+			s.rollback(ctx, name)
+		}
 	case path == "/calls":
 		if !ctx.IsPost() {
 			s.notAllowed(ctx, "POST", "use POST /calls with {\"app\":…,\"to\":…,\"from\":…}")
@@ -380,6 +403,38 @@ func (s *Server) session(ctx *fasthttp.RequestCtx, id string) {
 		return
 	}
 	body, _ := json.Marshal(SessionView{Session: sess, Transcript: entries})
+	s.reply(ctx, fasthttp.StatusOK, body)
+}
+
+// apps answers the versions of each app being served, with their live calls.
+func (s *Server) apps(ctx *fasthttp.RequestCtx) {
+	rep, err := s.opts.Engine.Versions(context.Background())
+	if err != nil {
+		s.fail(ctx, fasthttp.StatusServiceUnavailable, "store: "+err.Error())
+		return
+	}
+	body, _ := json.Marshal(rep)
+	s.reply(ctx, fasthttp.StatusOK, body)
+}
+
+// RollbackResult is what POST /admin/apps/{app}/rollback answers.
+type RollbackResult struct {
+	App     string `json:"app"`
+	Version string `json:"version"` // what new calls get now
+	Was     string `json:"was"`
+}
+
+func (s *Server) rollback(ctx *fasthttp.RequestCtx, name string) {
+	was, now, err := s.opts.Engine.Rollback(name)
+	if err != nil {
+		status := fasthttp.StatusConflict // no previous version
+		if s.opts.Engine.Scripts().Apps[name] == nil {
+			status = fasthttp.StatusNotFound
+		}
+		s.fail(ctx, status, err.Error())
+		return
+	}
+	body, _ := json.Marshal(RollbackResult{App: name, Version: now, Was: was})
 	s.reply(ctx, fasthttp.StatusOK, body)
 }
 

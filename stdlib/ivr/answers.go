@@ -146,6 +146,10 @@ func (a *Answers) root(mem Memory) *Menu {
 	return nil
 }
 
+// Sensitive reports whether digits answered at position are a sensitive
+// capture's (Module.Sensitive of the tree the answers come from).
+func (a *Answers) Sensitive(position string) bool { return a.mod.Sensitive(position) }
+
 // Call is on_call's answer when on_call is a menu; position is the one the
 // call is at (a call we placed may have one).
 func (a *Answers) Call(position string, mem Memory) (ans *Answer, after Memory, ok bool) {

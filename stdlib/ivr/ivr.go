@@ -49,11 +49,12 @@ type Module struct {
 	positions map[string]position
 	root      lua.LValue // ivr.root's argument; nil when undeclared
 	rootAt    string
-	loaded    bool        // the top level has finished: the tree is closed
-	vet       bool        // check the declarations (NewAtLoad)
-	problems  []Problem   // found while the top level runs, reported by Loaded
-	event     *event      // the event being answered; nil at load
-	globals   *lua.LTable // the state's globals: which handlers the script defines
+	sensitive map[string]bool // the positions ivr.sensitive lists
+	loaded    bool            // the top level has finished: the tree is closed
+	vet       bool            // check the declarations (NewAtLoad)
+	problems  []Problem       // found while the top level runs, reported by Loaded
+	event     *event          // the event being answered; nil at load
+	globals   *lua.LTable     // the state's globals: which handlers the script defines
 	// loadedDefaults and loadedAt are defaults and setAt as the top level
 	// left them; eventDefaults says a handler changed them (copies of them)
 	// for this event only: Answer puts them back, so a state that serves many
@@ -106,6 +107,7 @@ func New() *Module {
 		menus:     map[string]*Menu{},
 		byTable:   map[*lua.LTable]*Menu{},
 		positions: map[string]position{},
+		sensitive: map[string]bool{},
 	}
 }
 
@@ -122,6 +124,7 @@ func (m *Module) Open(L *lua.LState) lua.LValue {
 		"menu":            m.menu,
 		"on":              m.on,
 		"root":            m.declareRoot,
+		"sensitive":       m.declareSensitive,
 		"route":           m.route,
 	})
 }
@@ -307,6 +310,9 @@ func DefaultsKeyProblem(key string) string {
 	known := slices.Concat(allParams(), menuSettings)
 	if contains(known, key) {
 		return ""
+	}
+	if key == callflow.SensitiveParam {
+		return "sensitive is not a default: mark the captures whose keys are a secret (sensitive = true on ivr.say_and_capture or ivr.menu), or their positions with ivr.sensitive { \"pin\" }"
 	}
 	if near := spelling.Closest(key, known); near != "" {
 		return fmt.Sprintf("unknown setting %s: did you mean %s?", luaconv.Quote(key), near)

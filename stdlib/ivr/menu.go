@@ -24,8 +24,11 @@ type Menu struct {
 	// on_too_many, repeat_key); ivr.defaults gives the ones it leaves out.
 	Settings map[string]lua.LValue
 	OnEnter  lua.LValue // function(session) run when a caller arrives; nil when unset
-	Where    string     // script:line of the declaration
-	table    *lua.LTable
+	// Sensitive: the digits a caller enters here are never stored nor
+	// logged (sensitive = true; see Module.Sensitive).
+	Sensitive bool
+	Where     string // script:line of the declaration
+	table     *lua.LTable
 }
 
 // Keys returns a menu's option keys in order.
@@ -114,6 +117,13 @@ func (m *Module) menu(L *lua.LState) int {
 			mn.Prompt = lua.LVAsString(v)
 		case key == "promptMessage":
 			promptMessage = v
+		case key == callflow.SensitiveParam:
+			b, ok := v.(lua.LBool)
+			if !ok {
+				wrong("sensitive is true (the digits a caller enters at this menu are never stored nor logged) or false; got " + shown(v))
+				return
+			}
+			mn.Sensitive = bool(b)
 		case key == "on_enter":
 			if _, ok := v.(*lua.LFunction); !ok {
 				wrong("on_enter is a function(session) run when a caller arrives at the menu; got a " + v.Type().String())
@@ -200,15 +210,15 @@ func (m *Module) menu(L *lua.LState) int {
 // menu takes it, and for promptMessage, whose mistake depends on the menu
 // (PromptMessageProblem). Values are checked apart: CheckSetting, 8x8's rules.
 func MenuKeyProblem(key string) string {
-	if key == "id" || key == "prompt" || key == "on_enter" || contains(menuSettings, key) || digitKey.MatchString(key) ||
+	if key == "id" || key == "prompt" || key == "on_enter" || key == callflow.SensitiveParam || contains(menuSettings, key) || digitKey.MatchString(key) ||
 		contains(captureParams, key) {
 		return ""
 	}
-	if near := spelling.Closest(key, append(append([]string{"id", "prompt", "on_enter"}, menuSettings...), captureParams[1:]...)); near != "" {
-		return fmt.Sprintf("menu key %s: did you mean %s? (a menu takes id, prompt, on_enter, %s, keys like [\"1\"], and sayAndCapture parameters)",
+	if near := spelling.Closest(key, append(append([]string{"id", "prompt", "on_enter", callflow.SensitiveParam}, menuSettings...), captureParams[1:]...)); near != "" {
+		return fmt.Sprintf("menu key %s: did you mean %s? (a menu takes id, prompt, on_enter, sensitive, %s, keys like [\"1\"], and sayAndCapture parameters)",
 			luaconv.Quote(key), near, strings.Join(menuSettings, ", "))
 	}
-	return fmt.Sprintf("menu key %s: expected id, prompt, on_enter, %s, a key like [\"1\"], or a sayAndCapture parameter (%s)",
+	return fmt.Sprintf("menu key %s: expected id, prompt, on_enter, sensitive, %s, a key like [\"1\"], or a sayAndCapture parameter (%s)",
 		luaconv.Quote(key), strings.Join(menuSettings, ", "), strings.Join(captureParams[1:], ", "))
 }
 
@@ -284,7 +294,7 @@ func (m *Module) capture(mn *Menu, budget *luaconv.Budget) (callflow.Action, err
 		}
 		params[p] = gv
 	}
-	return callflow.Action{Name: callflow.SayAndCapture, Params: params}, nil
+	return callflow.Action{Name: callflow.SayAndCapture, Params: params, Sensitive: mn.Sensitive}, nil
 }
 
 // on declares what to answer when 8x8 comes back at a position that is not a
@@ -338,6 +348,37 @@ func (m *Module) declareRoot(L *lua.LState) int {
 		return 0
 	}
 	m.root, m.rootAt = L.Get(1), at
+	return 0
+}
+
+// declareSensitive is ivr.sensitive{ "pin", "card" }: the positions (menu
+// ids, or clientActionIds a handler's reply sets) whose digits are never
+// stored nor logged, whichever capture asks for them there.
+func (m *Module) declareSensitive(L *lua.LState) int {
+	m.declaring(L, "ivr.sensitive")
+	at := where(L)
+	t, ok := L.Get(1).(*lua.LTable)
+	if !ok {
+		m.mistake(L, "ivr.sensitive", 1, at, "a list of positions expected, such as ivr.sensitive { \"pin\", \"card\" } (menu ids or clientActionIds); got "+shown(L.Get(1)))
+		return 0
+	}
+	n, entries := t.Len(), 0
+	t.ForEach(func(_, _ lua.LValue) { entries++ })
+	if entries != n {
+		m.mistake(L, "ivr.sensitive", 1, at, "a list of positions expected, such as ivr.sensitive { \"pin\", \"card\" }; this table has named fields")
+	}
+	for i := 1; i <= n; i++ {
+		id, ok := t.RawGetInt(i).(lua.LString)
+		if !ok {
+			m.mistake(L, "ivr.sensitive", 1, at, fmt.Sprintf("entry %d: a position is a string (a menu id or a clientActionId); got %s", i, shown(t.RawGetInt(i))))
+			continue
+		}
+		if err := callflow.CheckClientActionID(string(id)); err != nil {
+			m.mistake(L, "ivr.sensitive", 1, at, fmt.Sprintf("entry %d: %s", i, err))
+			continue
+		}
+		m.sensitive[string(id)] = true
+	}
 	return 0
 }
 

@@ -201,7 +201,24 @@ func (m *Module) Reply(L *lua.LState, v lua.LValue) (callflow.Reply, error) {
 	if err := m.collect(&r, v, "returned value", 0, &c); err != nil {
 		return callflow.Reply{}, err
 	}
+	if m.Sensitive(r.ClientActionID) {
+		for i := range r.Callflow {
+			r.Callflow[i].Sensitive = r.Callflow[i].Sensitive || r.Callflow[i].Name == callflow.SayAndCapture
+		}
+	}
 	return r, nil
+}
+
+// Sensitive reports whether the digits a caller enters at position are
+// sensitive as the script declares it: position is in ivr.sensitive's list,
+// or a menu marked sensitive = true. (A capture built with sensitive = true
+// marks only itself: the engine remembers it in the session.)
+func (m *Module) Sensitive(position string) bool {
+	if m.sensitive[position] {
+		return true
+	}
+	mn := m.menus[position]
+	return mn != nil && mn.Sensitive
 }
 
 // Bounds on a reply, far above any real callflow, so that a table that refers
@@ -369,7 +386,23 @@ func toAction(t *lua.LTable, path string, budget *luaconv.Budget) (callflow.Acti
 	default:
 		return a, fmt.Errorf("%s.params must be a table, got a %s", path, p.Type())
 	}
-	return a, nil
+	return a, liftOurs(&a, path)
+}
+
+// liftOurs takes luaivr's own params (callflow.Ours) out of a's params, so
+// that they are never sent to 8x8: sensitive = true becomes a.Sensitive.
+func liftOurs(a *callflow.Action, path string) error {
+	v, ok := a.Params[callflow.SensitiveParam]
+	if !ok || !callflow.Ours(a.Name, callflow.SensitiveParam) {
+		return nil // on another action, 8x8's rules report it
+	}
+	b, isBool := v.(bool)
+	if !isBool {
+		return fmt.Errorf("%s.params.sensitive is true (the digits this prompt collects are never stored nor logged) or false; got %v", path, v)
+	}
+	delete(a.Params, callflow.SensitiveParam)
+	a.Sensitive = b
+	return nil
 }
 
 // tooLarge says, of params over replyLimits, what bounds them.

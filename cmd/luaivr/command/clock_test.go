@@ -17,7 +17,7 @@ function on_call(s)
   if not time.is_open({ weekdays = "09:00-18:00" }, { zone = "Asia/Singapore" }) then
     return { ivr.say("We are closed."), ivr.hangup() }
   end
-  return { clientActionId = "pin", ivr.say_and_capture("We are open. Enter your PIN.", { maxDigits = 4 }) }
+  return { clientActionId = "pin", ivr.say_and_capture("We are open. Enter your PIN.", { maxDigits = 4, sensitive = true }) }
 end
 ivr.on("pin", function(s, d)
   if d == "4321" then return balance end

@@ -46,6 +46,7 @@ func serveCommand() *cli.Command {
 			&cli.BoolFlag{Name: "fsync", EnvVars: env("fsync"), Usage: "fsync every event before answering (survives power loss, not only a crash of luaivr; slower)"},
 			&cli.IntFlag{Name: "min-free", EnvVars: env("min-free"), Value: badgerstore.DefaultMinFree >> 20, Usage: "free space in `MiB` to keep on the data folder's disk: below it events get the fallback and /readyz says 503 (0: no check)"},
 			&cli.BoolFlag{Name: "repair", EnvVars: env("repair"), Usage: "open a damaged data folder: what cannot be read is moved aside and logged (without it serve refuses such a folder)"},
+			&cli.BoolFlag{Name: "pin-versions", EnvVars: env("pin-versions"), Value: true, Usage: "finish each call on the app version it started on, across reloads and rollbacks (false: a call's next event runs the version served)"},
 			&cli.DurationFlag{Name: "reload-interval", EnvVars: env("reload-interval"), Value: time.Second, Usage: "how often to look for changed scripts; 0 turns hot reload off"},
 			&cli.IntFlag{Name: "reload-replay", EnvVars: env("reload-replay"), Usage: "refuse a new version of an app unless it answers the last `N` recorded calls of its served version as they were answered (0: no replay)"},
 			&cli.StringFlag{Name: "webhook-auth", EnvVars: env("webhook-auth"), Usage: "require this exact Authorization header `value` on webhooks (the httpAuthHeader of your 8x8 webhooks)"},
@@ -124,6 +125,7 @@ func serve(c *cli.Context) error {
 	vetOpts := engOpts // vetting explores in the environment served, without the store serve adds
 	engOpts.Store, engOpts.DefaultApp, engOpts.Voice = st, c.String("app"), c.String("voice")
 	engOpts.MemoryLimit, engOpts.Concurrency = limit, c.Int("concurrency")
+	engOpts.PinVersions, engOpts.SessionTTL = c.Bool("pin-versions"), c.Duration("session-ttl")
 	var m *metrics.Metrics
 	engOpts.Observe = func(h engine.Handled) { m.Observe(h) }
 	eng, err := engine.New(scripts, engOpts)

@@ -107,8 +107,11 @@ type remoteSessions struct{ base, token string }
 
 func (r *remoteSessions) close() {}
 
-func (r *remoteSessions) get(path string, v any) error {
-	req, err := http.NewRequest("GET", r.base+path, nil)
+func (r *remoteSessions) get(path string, v any) error { return r.request("GET", path, v) }
+
+// request asks the running server's admin API and reads its JSON answer into v.
+func (r *remoteSessions) request(method, path string, v any) error {
+	req, err := http.NewRequest(method, r.base+path, nil)
 	if err != nil {
 		return err
 	}
@@ -157,13 +160,13 @@ func listSessions(c *cli.Context) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SESSION\tAPP\tCALLER\tSTARTED\tSTATUS\tEVENTS\tLAST MENU")
+	fmt.Fprintln(tw, "SESSION\tAPP\tVERSION\tCALLER\tSTARTED\tSTATUS\tEVENTS\tLAST MENU")
 	for _, s := range list {
 		status := s.Status
 		if s.Ended {
 			status += " (ended)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", dash(s.ID), dash(s.App), dash(caller(s)),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", dash(s.ID), dash(s.App), dash(s.Version), dash(caller(s)),
 			s.Created.Local().Format("2006-01-02 15:04:05"), dash(status), s.Events, dash(s.Menu))
 	}
 	return tw.Flush()
@@ -187,8 +190,8 @@ func showSession(c *cli.Context) error {
 		return json.NewEncoder(out).Encode(v)
 	}
 	s := v.Session
-	fmt.Fprintf(out, "session %s  app %s  %s %s → %s  started %s  status %s",
-		dash(s.ID), dash(s.App), dash(s.Direction), dash(s.Source), dash(s.Destination), s.Created.Local().Format(time.DateTime), dash(s.Status))
+	fmt.Fprintf(out, "session %s  app %s  version %s  %s %s → %s  started %s  status %s",
+		dash(s.ID), dash(s.App), dash(s.Version), dash(s.Direction), dash(s.Source), dash(s.Destination), s.Created.Local().Format(time.DateTime), dash(s.Status))
 	if s.Ended {
 		fmt.Fprint(out, " (ended)")
 	}
@@ -214,6 +217,9 @@ func entryLine(e store.Entry) string {
 	line := fmt.Sprintf("%4d  %s  %-52s", e.Seq, e.At.Local().Format("15:04:05.000"), in)
 	if e.Handler != "" {
 		line += fmt.Sprintf("  %s %.1fms", e.Handler, float64(e.Duration)/float64(time.Millisecond))
+	}
+	if e.Version != "" {
+		line += "  version " + dash(e.Version)
 	}
 	line = strings.TrimRight(line, " ")
 	for _, read := range inputLines(e) {

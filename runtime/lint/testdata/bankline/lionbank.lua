@@ -35,7 +35,7 @@ local function ask_account(preface)
   local prompt = ivr.say_and_capture {
     promptMessage = "Please enter your 8 digit account number, followed by the hash key.",
     minDigits = 8, maxDigits = 9, completeOnHash = true,
-    digitTimeout = 5000, overallTimeout = 20000,
+    digitTimeout = 5000, overallTimeout = 20000, sensitive = true,
   }
   if preface then
     return { clientActionId = "account", ivr.say(preface), prompt }
@@ -48,7 +48,7 @@ local function ask_pin(preface)
   if preface then list[#list + 1] = ivr.say(preface) end
   list[#list + 1] = ivr.say_and_capture {
     promptMessage = "Please enter your 4 digit PIN.",
-    minDigits = 4, maxDigits = 4, digitTimeout = 5000, overallTimeout = 15000,
+    minDigits = 4, maxDigits = 4, digitTimeout = 5000, overallTimeout = 15000, sensitive = true,
   }
   return list
 end

@@ -7,7 +7,7 @@ ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 1 }
 local attempts = 0
 
 local function ask_account()
-  return ivr.say_and_capture("Your account number, then hash.", {
+  return ivr.say_and_capture("Your account number, then hash.", { --! warning: (its prompt says "account"), and is not marked sensitive
     maxDigits = 8, completeOnHsh = true, --! error: ivr.say_and_capture: -1009 Invalid call flow entry provided. params.completeOnHsh: is not defined in the schema and the schema does not allow additional properties; did you mean completeOnHash?
     digitTimout = 5000, overallTimeout = 10000, --! error: did you mean digitTimeout?
     noOfTry = 3, --! error: did you mean noOfTries?

@@ -1,0 +1,171 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/store"
+)
+
+// bank asks a PIN (the builder's flag), a card number (ivr.sensitive's
+// list) and a passcode (a menu's flag); its handlers branch on the digits,
+// say them back, log them, copy one into vars and put one in an error.
+const bank = `
+ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 1 }
+ivr.sensitive { "card" }
+local PIN = "4321"
+
+local function ask_card()
+  return { clientActionId = "card", ivr.say_and_capture("Your card number, please.", { maxDigits = 16 }) }
+end
+
+local main = ivr.menu {
+  id = "main", prompt = "For your card press 1, for your passcode press 2.",
+  ["1"] = function() return ask_card() end,
+  ["2"] = "passcode",
+}
+ivr.menu {
+  id = "passcode", prompt = "Your passcode, please.", maxDigits = 6, sensitive = true,
+  other = function(session, digits)
+    if digits == "918273" then return { ivr.say("Passcode " .. digits .. " accepted."), ivr.hangup() } end
+    error("passcode " .. digits .. " refused")
+  end,
+}
+
+function on_call(session)
+  return { clientActionId = "pin", ivr.say_and_capture("Please enter your PIN.", { maxDigits = 4, sensitive = true }) }
+end
+
+function on_dtmf(session, digits)
+  if session.action_id == "pin" then
+    log.info("checking the PIN", { pin = digits, raw = session.event })
+    session.vars.pin = digits
+    session.vars.pin_number = tonumber(digits)
+    if digits == PIN then
+      return { ivr.say("You entered " .. digits:gsub("%d", "%0 ") .. "."), main }
+    end
+    return { ivr.say("That PIN is not right."), ivr.hangup() }
+  end
+  print("card " .. digits)
+  return { ivr.say("Card " .. digits .. " noted."), ivr.hangup() }
+end
+`
+
+// What a caller types at a sensitive capture reaches the handler in clear,
+// for that event; the transcript, the session, the reply kept for
+// redeliveries and the log hold it as "•" only, whichever way the capture
+// was marked and wherever 8x8 put the digits.
+func TestSensitiveDigitsNeverStored(t *testing.T) {
+	t.Parallel()
+	const pin, card, passcode = "4321", "4000123412341234", "918273"
+	dir := scriptDir(t, map[string]string{"bank.lua": bank})
+	tests := []struct {
+		name  string
+		shape int
+		keys  []string // pressed after the call starts
+		heard string   // in the last reply 8x8 gets: the handler saw the digits
+		clear string   // the secret
+	}{
+		{"PIN, builder flag", shapeEventDataDTMF, []string{pin}, "You entered 4 3 2 1 .", pin},
+		{"card, ivr.sensitive", shapeDTMF, []string{pin, "1", card}, "Card " + card + " noted.", card},
+		{"passcode, menu flag", shapeEventData, []string{pin, "2", passcode}, "Passcode " + passcode + " accepted.", passcode},
+		{"passcode refused: the error", shapeEventDataDTMF, []string{pin, "2", "555666"}, "We are sorry", "555666"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, dir, engine.Options{})
+			c := newCall(tt.shape, true)
+			c.remember(h.post(c.start(), "bank"))
+			var reply []byte
+			var last []byte
+			for _, k := range tt.keys {
+				last = c.keys(k)
+				reply = h.post(last, "")
+				c.remember(reply)
+			}
+			if !strings.Contains(string(reply), tt.heard) {
+				t.Fatalf("the reply to 8x8 lacks %q (the handler did not get the digits?): %s", tt.heard, reply)
+			}
+			if strings.Contains(string(reply), "sensitive") {
+				t.Errorf("the reply names luaivr's sensitive: %s", reply)
+			}
+			again := h.post(last, "") // a redelivery: from the reply cache
+			entries, err := h.st.Transcript(context.Background(), c.session)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sess, _, _ := h.st.Session(context.Background(), c.session)
+			stored, _ := json.Marshal(struct {
+				E []store.Entry
+				S store.Session
+			}{entries, sess})
+			for what, text := range map[string]string{"the store": string(stored), "the log": h.logs.String(), "the redelivered reply": string(again)} {
+				if strings.Contains(text, tt.clear) {
+					t.Errorf("%s holds the secret %s:\n%s", what, tt.clear, text)
+				}
+			}
+			e := entries[len(entries)-1]
+			if !e.Redacted || e.Digits == nil || *e.Digits != strings.Repeat("•", len(tt.clear)) {
+				t.Errorf("last entry: redacted %v, digits %v", e.Redacted, e.Digits)
+			}
+			if tt.clear == pin && !strings.Contains(h.logs.String(), "bank.lua:27: on_dtmf kept the digits of a sensitive capture in session.vars.pin, session.vars.pin_number") {
+				t.Errorf("no warning about the PIN in vars:\n%s", h.logs)
+			}
+		})
+	}
+}
+
+// The session remembers where it asked for sensitive digits: the answer is
+// redacted though the version that answers it no longer marks the capture
+// (the script changed during the call), while other digits are kept.
+func TestSensitiveAcrossVersions(t *testing.T) {
+	t.Parallel()
+	dir := scriptDir(t, map[string]string{"bank.lua": bank})
+	h := newHarness(t, dir, engine.Options{})
+	c := newCall(shapeEventDataDTMF, true)
+	c.remember(h.post(c.start(), "bank"))
+	unmarked := strings.ReplaceAll(bank, "sensitive = true", "sensitive = false")
+	if err := os.WriteFile(filepath.Join(dir, "bank.lua"), []byte(unmarked), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, refused := h.eng.Reload(nil); len(refused) > 0 {
+		t.Fatal(refused)
+	}
+	c.remember(h.post(c.keys("4321"), ""))
+	c.remember(h.post(c.keys("2"), "")) // a menu choice: not sensitive
+	entries, _ := h.st.Transcript(context.Background(), c.session)
+	if len(entries) != 3 || !entries[1].Redacted || *entries[1].Digits != "••••" {
+		t.Fatalf("the PIN after the change: %+v", entries)
+	}
+	if entries[2].Redacted || *entries[2].Digits != "2" {
+		t.Errorf("a menu key was redacted: %+v", entries[2])
+	}
+	b, _ := json.Marshal(entries)
+	if strings.Contains(string(b), "4321") {
+		t.Errorf("the PIN is in the transcript: %s", b)
+	}
+}
+
+// What a caller says at a sensitive prompt (8x8's asrCaptured), or keys
+// 8x8 could not read, are blanked in the transcript's payload though the
+// event carries no digits.
+func TestSensitiveSpeechBlanked(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, scriptDir(t, map[string]string{"bank.lua": bank + "function on_timeout() return ivr.hangup() end\n"}), engine.Options{})
+	c := newCall(shapeEventDataDTMF, true)
+	c.remember(h.post(c.start(), "bank"))
+	p := c.payload("ACTION_COMPLETED")
+	p["eventData"] = map[string]any{"asrCaptured": "four three two one", "dtmf": "4x"}
+	h.post(envelope("CALL_ACTION", p), "")
+	entries, _ := h.st.Transcript(context.Background(), c.session)
+	b, _ := json.Marshal(entries)
+	if len(entries) != 2 || !entries[1].Redacted || strings.Contains(string(b), "four three") || strings.Contains(string(b), `"4x"`) {
+		t.Fatalf("what the caller said at the PIN prompt: %s", b)
+	}
+}
