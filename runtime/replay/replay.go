@@ -47,6 +47,11 @@ const (
 	Same    = "same"    // every reply as recorded
 	Differs = "differs" // a reply is not what the caller heard
 	Cannot  = "cannot"  // the call cannot be replayed; Why says why
+	// Placeholder: the same up to an event that ran on placeholder digits
+	// (a sensitive capture's, never stored) and was answered otherwise, as
+	// other digits may well be; what follows cannot be compared. Diff shows
+	// that event. It does not fail the gate: nothing is shown to differ.
+	Placeholder = "placeholder"
 )
 
 // Result is one call's replay.
@@ -109,6 +114,8 @@ type Report struct {
 	Same    int      `json:"same"`
 	Differs int      `json:"differs"`
 	Cannot  int      `json:"cannot"`
+	// Placeholder counts the calls replayed the same up to placeholder digits.
+	Placeholder int `json:"placeholder"`
 	// Menus counts, per position, the callers who answered there and how
 	// many of them would now take another path from it.
 	Menus []MenuCount `json:"menus,omitempty"`
@@ -123,7 +130,7 @@ type MenuCount struct {
 }
 
 // OK reports whether every call replayed the same: the gate's verdict.
-func (r Report) OK() bool { return r.Differs == 0 && r.Cannot == 0 && r.Same > 0 }
+func (r Report) OK() bool { return r.Differs == 0 && r.Cannot == 0 && r.Same+r.Placeholder > 0 }
 
 // Options configure a replay.
 type Options struct {
@@ -148,6 +155,8 @@ func Run(ctx context.Context, scripts *engine.Scripts, calls []Call, opts Option
 			rep.Same++
 		case Differs:
 			rep.Differs++
+		case Placeholder:
+			rep.Placeholder++
 		default:
 			rep.Cannot++
 		}
@@ -260,8 +269,13 @@ func replay(ctx context.Context, scripts *engine.Scripts, c Call, opts Options) 
 			continue
 		}
 		d.Unrecorded = unrecorded
+		r.Diff = d
+		if placeholder {
+			r.Outcome = Placeholder
+			return r
+		}
 		position(d.Position) // the summary counts the caller where the path changed
-		r.Outcome, r.Diff = Differs, d
+		r.Outcome = Differs
 		return r
 	}
 	r.Outcome = Same

@@ -184,6 +184,8 @@ func printReplay(w io.Writer, dir string, rep replay.Report) {
 		switch r.Outcome {
 		case replay.Differs:
 			verdict = fmt.Sprintf("DIFFERS at event %d: %s", r.Diff.Seq, eventOf(r.Diff))
+		case replay.Placeholder:
+			verdict = fmt.Sprintf("same up to event %d: %s ran on placeholder digits (a sensitive capture's, never stored) and was answered otherwise; the rest cannot be compared", r.Diff.Seq, eventOf(r.Diff))
 		case replay.Cannot:
 			verdict = "CANNOT REPLAY: " + r.Why
 		}
@@ -220,8 +222,12 @@ func printReplay(w io.Writer, dir string, rep replay.Report) {
 			fmt.Fprintf(w, "      note: %s\n", n)
 		}
 	}
-	fmt.Fprintf(w, "%d calls replayed against %s: %d same, %d differ, %d cannot be replayed\n",
-		len(rep.Calls), dir, rep.Same, rep.Differs, rep.Cannot)
+	placeholders := ""
+	if rep.Placeholder > 0 {
+		placeholders = fmt.Sprintf(", %d same up to placeholder digits", rep.Placeholder)
+	}
+	fmt.Fprintf(w, "%d calls replayed against %s: %d same, %d differ%s, %d cannot be replayed\n",
+		len(rep.Calls), dir, rep.Same, rep.Differs, placeholders, rep.Cannot)
 	if len(rep.Menus) == 0 {
 		return
 	}
