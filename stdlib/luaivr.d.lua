@@ -414,6 +414,12 @@ function T:requests() end
 ---@param when string|number
 ---@param zone? string
 function T:at(when, zone) end
+---What an app's kv holds at key before the test's calls, as kv.set stores it.
+---@param app string
+---@param key string
+---@param value any
+---@param ttl? number seconds
+function T:set_kv(app, key, value, ttl) end
 
 ---@class flowtest.Call
 ---@field session string

@@ -63,8 +63,13 @@ function on_timeout(session) return m end
 func TestAnswersAgreeWithTheScript(t *testing.T) {
 	at := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
 	opts := engine.Options{Now: func() time.Time { return at }}
+	// Both say what chose the reply alike (Handled.Where, which replay shows).
+	var whereFast, whereSlow string
+	fastOpts, slowOpts := opts, opts
+	fastOpts.Observe = func(h engine.Handled) { whereFast = h.Where }
+	slowOpts.Observe = func(h engine.Handled) { whereSlow = h.Where }
 	for _, dir := range []string{"../../scripts", "../../examples", scriptDir(t, trees)} {
-		fast, slow := newHarness(t, dir, opts), newHarness(t, dir, opts)
+		fast, slow := newHarness(t, dir, fastOpts), newHarness(t, dir, slowOpts)
 		engine.WithoutAnswers(slow.eng.Scripts())
 		served := 0
 		for name, app := range fast.eng.Scripts().Apps {
@@ -83,6 +88,9 @@ func TestAnswersAgreeWithTheScript(t *testing.T) {
 					a, b := fast.post(body, name), slow.post(body, name)
 					if string(a) != string(b) {
 						t.Fatalf("%s/%s: step %d of %s answered differently from its script:\nanswers: %s\nscript:  %s", dir, name, step, c.session, a, b)
+					}
+					if whereFast != whereSlow {
+						t.Fatalf("%s/%s: step %d of %s: the reply came from %q, the script says %q", dir, name, step, c.session, whereFast, whereSlow)
 					}
 					sameSession(t, fast, slow, c.session)
 					c.remember(a)

@@ -116,6 +116,12 @@ type Handled struct {
 	Vars     json.RawMessage
 	Took     time.Duration // time in Lua
 	NewCall  bool          // the first event luaivr saw of this session
+
+	// Where is the script line behind the reply: the handler's "file:line",
+	// or what the menu tree chose with its line (`option ["1"] of menu
+	// "main" (app.lua:12)`); "" when no handler ran. Replay names it beside
+	// a reply that changed.
+	Where string
 }
 
 // DefaultDeadline is an event's Lua work when Options.Deadline is not set.
@@ -400,7 +406,7 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	if e.opts.Observe != nil {
 		e.opts.Observe(Handled{App: sess.App, Session: sess.ID, Type: ev.Type, Handler: out.handler,
 			Position: out.position, Digits: ev.Digits, Reply: out.reply, Err: out.err, Reason: out.reason,
-			Note: out.note, Vars: sess.Vars, Took: out.took, NewCall: !known})
+			Where: out.where, Note: out.note, Vars: sess.Vars, Took: out.took, NewCall: !known})
 	}
 	return body, false
 }
@@ -493,22 +499,25 @@ type outcome struct {
 	err      error
 	reason   string // fallback reason; "" when the reply is the script's own
 	note     string
+	where    string // Handled.Where
 	menus    *ivr.Memory
 	body     []byte // the reply encoded, when known before (Answers)
 }
 
 // fromAnswers is the event's answer from the app's Answers, worked out at
 // load, when its handler is the menu tree (or on_call = <menu>) and the
-// answer needs no Lua; ok is false otherwise, and the script runs.
-func fromAnswers(app *App, sess *store.Session, ev *webhook.Event, position, handler string) (*ivr.Answer, ivr.Memory, bool) {
+// answer needs no Lua, with what chose it (Handled.Where); ok is false
+// otherwise, and the script runs.
+func fromAnswers(app *App, sess *store.Session, ev *webhook.Event, position, handler string) (*ivr.Answer, ivr.Memory, string, bool) {
 	mem := ivr.Memory{Root: sess.Root, Tries: sess.Tries}
 	switch handler {
 	case "menu":
 		return app.answers.Route(position, ev.Digits, ev.HasDigits, mem)
 	case OnCall:
-		return app.answers.Call(position, mem)
+		ans, after, ok := app.answers.Call(position, mem)
+		return ans, after, "", ok
 	}
-	return nil, mem, false
+	return nil, mem, "", false
 }
 
 // position is the clientActionId an event answers: the one 8x8 echoes, else
@@ -549,11 +558,11 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 	}
 
 	if isAction && app.answers != nil {
-		if ans, mem, ok := fromAnswers(app, sess, ev, out.position, out.handler); ok {
+		if ans, mem, from, ok := fromAnswers(app, sess, ev, out.position, out.handler); ok {
 			if app.answers.Sensitive(out.position) { // as runLua asks the module
 				red.mark()
 			}
-			out.reply, out.body, out.menus = ans.Reply, ans.Body, &mem
+			out.reply, out.body, out.menus, out.where = ans.Reply, ans.Body, &mem, from
 			if len(sess.Vars) == 0 {
 				out.vars = json.RawMessage("{}") // as the script leaves a new call's
 			}
@@ -565,6 +574,7 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 		return e.runLua(ctx, app, &snapshot, ev, out.position, out.handler, red)
 	})
 	out.reply, out.vars, out.took, out.err, out.reason, out.note, out.menus = lo.reply, lo.vars, lo.took, lo.err, lo.reason, lo.note, lo.menus
+	out.where = whereOf(lo.where)
 	red.outcome(&out, lo.where)
 	if out.note != "" {
 		e.log.Warn(out.note, "app", app.Name, "session", ev.SessionID, "menu", out.position)
@@ -839,6 +849,15 @@ func (e *Engine) callHandler(L *lua.LState, mod *ivr.Module, handler string, ses
 	ret := L.Get(-1)
 	L.Pop(1)
 	return ret, "", ""
+}
+
+// whereOf is Handled.Where from luaOutcome.where, which is written to follow
+// the handler's name in an error.
+func whereOf(where string) string {
+	if line, ok := strings.CutPrefix(where, " ("); ok {
+		return strings.TrimSuffix(line, ")")
+	}
+	return strings.TrimPrefix(where, ": ")
 }
 
 // fillSession sets the fields of the session table a handler receives.

@@ -53,6 +53,7 @@ func (tt *tester) table(L *lua.LState) *lua.LTable {
 		"stub":     tt.stub,
 		"requests": func(L *lua.LState) int { L.Push(tt.web.requestsTable(L)); return 1 },
 		"at":       tt.setClock,
+		"set_kv":   tt.setKV,
 		"eq": func(L *lua.LState) int {
 			checkEq(L, L.Get(2), L.Get(3), L.OptString(4, "value"))
 			return 0
@@ -166,6 +167,26 @@ func (tt *tester) setClock(L *lua.LState) int {
 	tt.clock = at
 	if tt.line != nil {
 		tt.line.SetNow(at)
+	}
+	return 0
+}
+
+// setKV is t:set_kv(app, key, value [, ttl]): what the app's kv holds at
+// key before the test's calls, as kv.set would store it (a recorded call
+// turned into a test starts from the values it read).
+func (tt *tester) setKV(L *lua.LState) int {
+	app, key := L.CheckString(2), L.CheckString(3)
+	if tt.scripts.Apps[app] == nil {
+		L.RaiseError("t:set_kv: no app %q in the script folder (apps: %s)", app, strings.Join(tt.scripts.Names(), ", "))
+	}
+	v, err := luaconv.FromLua(L.Get(4), "value")
+	if err != nil || v == nil {
+		L.RaiseError("t:set_kv: the value is what kv.set takes (a string, number, boolean or table), got %s", L.Get(4).Type())
+	}
+	b, _ := json.Marshal(v)
+	ttl := time.Duration(float64(L.OptNumber(5, 0)) * float64(time.Second))
+	if err := tt.store.KVSet(tt.ctx, app, key, b, ttl, tt.opts.Engine.KVQuota); err != nil {
+		L.RaiseError("t:set_kv: %v", err)
 	}
 	return 0
 }

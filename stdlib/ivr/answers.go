@@ -1,6 +1,7 @@
 package ivr
 
 import (
+	"fmt"
 	"maps"
 
 	"github.com/luaivr/luaivr/stdlib/luaconv"
@@ -102,30 +103,34 @@ func (a *Answers) add(v lua.LValue, encode func(callflow.Reply) ([]byte, error))
 	a.byValue[v] = ans
 }
 
-// Route is the answer to digits (has false: no input) at position, and what
-// the tree remembers after it, when no Lua is needed for it; ok is false
-// otherwise (the position is no menu or ivr.on position, the answer is a
-// function, or a menu the caller arrives at has an on_enter).
-func (a *Answers) Route(position, digits string, has bool, mem Memory) (ans *Answer, after Memory, ok bool) {
+// Route is the answer to digits (has false: no input) at position, what
+// the tree remembers after it, and what chose it, as the script's path names
+// it (`option ["1"] of menu "main" (app.lua:12)`), when no Lua is needed for
+// it; ok is false otherwise (the position is no menu or ivr.on position, the
+// answer is a function, or a menu the caller arrives at has an on_enter).
+func (a *Answers) Route(position, digits string, has bool, mem Memory) (ans *Answer, after Memory, from string, ok bool) {
 	after = Memory{Root: mem.Root, Tries: maps.Clone(mem.Tries)}
 	if after.Tries == nil {
 		after.Tries = map[string]int{}
 	}
 	var v lua.LValue
-	if mn := a.mod.menus[position]; mn != nil {
-		if v, _, _ = a.mod.pick(mn, digits, has, after.Tries); v == nil {
-			v = mn.table // the repeat key
+	pick := func(mn *Menu) {
+		opt, what, decl := a.mod.pick(mn, digits, has, after.Tries)
+		if v, from = opt, fmt.Sprintf("%s of menu %q (%s)", what, mn.ID, decl); v == nil {
+			v, from = mn.table, fmt.Sprintf("menu %q (%s)", mn.ID, mn.Where) // the repeat key
 		}
-	} else if p, on := a.mod.positions[position]; on {
-		v = p.answer
-	} else if root := a.root(mem); position == "" && root != nil {
-		if v, _, _ = a.mod.pick(root, digits, has, after.Tries); v == nil {
-			v = root.table
-		}
-	} else {
-		return nil, mem, false // the script says what it does with an unknown position
 	}
-	return a.answer(v, position, after)
+	if mn := a.mod.menus[position]; mn != nil {
+		pick(mn)
+	} else if p, on := a.mod.positions[position]; on {
+		v, from = p.answer, fmt.Sprintf("ivr.on %q (%s)", position, p.where)
+	} else if root := a.root(mem); position == "" && root != nil {
+		pick(root)
+	} else {
+		return nil, mem, "", false // the script says what it does with an unknown position
+	}
+	ans, after, ok = a.answer(v, position, after)
+	return ans, after, from, ok
 }
 
 // root is the root menu as rootMenu finds it, or nil.

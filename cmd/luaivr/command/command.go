@@ -24,7 +24,7 @@ func Main(args []string) int {
 		Description: "Each *.lua file in the script folder is an app. 8x8 POSTs a webhook at every step of a call;\n" +
 			"luaivr runs the app's handler and answers with the next callflow.",
 		Version:        version(),
-		Commands:       []*cli.Command{serveCommand(), devCommand(), simulateCommand(), testCommand(), checkCommand(), graphCommand(), sessionsCommand(), rollbackCommand(), editorCommand(), callCommand(), benchCommand()},
+		Commands:       []*cli.Command{serveCommand(), devCommand(), simulateCommand(), testCommand(), checkCommand(), graphCommand(), sessionsCommand(), replayCommand(), rollbackCommand(), editorCommand(), callCommand(), benchCommand()},
 		ErrWriter:      os.Stderr,
 		ExitErrHandler: func(*cli.Context, error) {},
 		// A repeated flag (--var, --input) is repeated, never split at commas:

@@ -48,6 +48,7 @@ func serveCommand() *cli.Command {
 			&cli.BoolFlag{Name: "repair", EnvVars: env("repair"), Usage: "open a damaged data folder: what cannot be read is moved aside and logged (without it serve refuses such a folder)"},
 			&cli.BoolFlag{Name: "pin-versions", EnvVars: env("pin-versions"), Value: true, Usage: "finish each call on the app version it started on, across reloads and rollbacks (false: a call's next event runs the version served)"},
 			&cli.DurationFlag{Name: "reload-interval", EnvVars: env("reload-interval"), Value: time.Second, Usage: "how often to look for changed scripts; 0 turns hot reload off"},
+			&cli.IntFlag{Name: "reload-replay", EnvVars: env("reload-replay"), Usage: "refuse a new version of an app unless it answers the last `N` recorded calls of its served version as they were answered (0: no replay)"},
 			&cli.StringFlag{Name: "webhook-auth", EnvVars: env("webhook-auth"), Usage: "require this exact Authorization header `value` on webhooks (the httpAuthHeader of your 8x8 webhooks)"},
 			&cli.StringFlag{Name: "allow-from", EnvVars: env("allow-from"), Usage: "accept webhooks only from these `networks` (comma-separated, e.g. 8x8's published ranges)"},
 			&cli.StringFlag{Name: "trust-proxy", EnvVars: env("trust-proxy"), Usage: "reverse proxies (`networks`) whose X-Forwarded-For names the sender"},
@@ -183,10 +184,14 @@ func serve(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	vet := newVetter(ctx, vetOpts, eng.Stats(), logger)
+	gate := vet.vet
+	if n := c.Int("reload-replay"); n > 0 {
+		gate = replayGate(ctx, gate, st, eng.Scripts, vetOpts, n)
+	}
 	loaded := false // this and refusedApps are touched only by the goroutine that loads
 	load := func() {
 		runSafely(logger, "loading the scripts", func() {
-			changed, refused := eng.Reload(vet.vet)
+			changed, refused := eng.Reload(gate)
 			for _, err := range refused {
 				logger.Error("script refused", "err", err)
 				refusedApp(err, eng.Scripts())
