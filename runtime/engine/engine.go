@@ -116,6 +116,7 @@ type Engine struct {
 	mem     *memGuard
 	libs    libs
 	slots   chan struct{} // one per script allowed to run at once
+	workers workers       // the goroutines scripts run in
 	shares  sync.Map      // app name → chan struct{}: its share of the slots
 }
 
@@ -162,7 +163,7 @@ func New(scripts *Scripts, opts Options) (*Engine, error) {
 	if opts.StoreTimeout <= 0 {
 		opts.StoreTimeout = store.DefaultTimeout
 	}
-	e := &Engine{slots: make(chan struct{}, opts.Concurrency), opts: opts, log: opts.Logger, mem: newMemGuard(opts.MemoryLimit, opts.Logger), libs: libs{
+	e := &Engine{slots: make(chan struct{}, opts.Concurrency), workers: newWorkers(), opts: opts, log: opts.Logger, mem: newMemGuard(opts.MemoryLimit, opts.Logger), libs: libs{
 		kv:   kvmod.Options{Store: opts.Store, Quota: opts.KVQuota},
 		time: clock.Open(clock.Options{Now: opts.Now, Zone: opts.Zone}),
 		http: httpmod.Open(opts.HTTP),
@@ -506,50 +507,39 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 	return out
 }
 
-// script runs one script (fn) when its turn comes, in its own goroutine.
-// Every library function a script can call stops at the deadline (patterns,
-// sorts and joins look at it as they go), so the goroutine ends with its
-// event. The watchdog is the net under that rule: if Go code ever does not
-// stop (a store that hangs), the caller is still answered within twice the
-// deadline; the goroutine keeps its turn until it returns, and its result is
-// dropped. Waiting for a turn is bounded too, and one app takes at most its
-// share of the turns (appSlots): when stuck or flooded scripts hold them,
-// callers must not wait in silence.
+// script runs one script (fn) when its turn comes, in a worker goroutine
+// (workers.go), not the caller's. Every library function a script can call
+// stops at the deadline (patterns, sorts and joins look at it as they go), so
+// the worker is done with its event. The watchdog is the net under that rule:
+// if Go code ever does not stop (a store that hangs), the caller is still
+// answered within twice the deadline; the worker keeps its turn until fn
+// returns, and its result is dropped. Waiting for a turn is bounded too, and
+// one app takes at most its share of the turns (appSlots): when stuck or
+// flooded scripts hold them, callers must not wait in silence. A turn that is
+// free is taken without a timer, and the watchdog's timer is reused: an event
+// starts no goroutine and makes no timer of its own.
 func (e *Engine) script(ctx context.Context, app *App, session, handler string, fn func() luaOutcome) luaOutcome {
-	limit := e.slotWait()
-	wait := time.NewTimer(limit)
-	defer wait.Stop()
 	share := e.appSlots(app.Name)
-	for _, sem := range []chan struct{}{share, e.slots} { // the app's share first, then a place
-		select {
-		case sem <- struct{}{}: // the deadline starts after
-		case <-wait.C:
-			if sem == e.slots {
-				<-share
-			}
-			return luaOutcome{reason: ReasonBusy, err: fmt.Errorf(
-				"no script could start within %s: %d of %s's scripts and %d in all are running (--concurrency %d); the server is overloaded or the app's scripts are slow",
-				limit, len(share), app.Name, len(e.slots), cap(e.slots))}
-		case <-ctx.Done():
-			if sem == e.slots {
-				<-share
-			}
-			return luaOutcome{reason: ReasonBusy, err: ctx.Err()}
-		}
+	if err := e.takeTurn(ctx, app.Name, share); err != nil {
+		return luaOutcome{reason: ReasonBusy, err: err}
 	}
 	done := make(chan luaOutcome, 1)
-	go func() {
+	e.workers.run(func() {
 		defer func() { <-e.slots; <-share }()
-		defer func() { // this goroutine is outside the server's recover: a panic would end the process
+		defer func() { // a worker is outside the server's recover: a panic would end the process
 			if p := recover(); p != nil {
 				e.log.Error("panic while running a script", "app", app.Name, "session", session, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				done <- luaOutcome{err: fmt.Errorf("internal error while running the script: %v", p), reason: ReasonScriptError}
 			}
 		}()
 		done <- fn()
+	})
+	watchdog := watchdogs.Get().(*time.Timer)
+	watchdog.Reset(2 * e.opts.Deadline)
+	defer func() {
+		watchdog.Stop() // since Go 1.23 a stopped timer delivers nothing late: safe to reuse
+		watchdogs.Put(watchdog)
 	}()
-	watchdog := time.NewTimer(2 * e.opts.Deadline)
-	defer watchdog.Stop()
 	select {
 	case lo := <-done:
 		return lo
@@ -558,6 +548,48 @@ func (e *Engine) script(ctx context.Context, app *App, session, handler string, 
 			"%s did not return within twice its %s deadline: stuck in a call that does not stop at the deadline (a store or network call that hangs); its result will be dropped",
 			handler, e.opts.Deadline)}
 	}
+}
+
+// watchdogs are stopped timers for script's watchdog.
+var watchdogs = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
+// takeTurn takes a place in the app's share of the turns, then one of the
+// engine's places; the script's deadline starts after. It waits at most
+// slotWait, and no longer than ctx.
+func (e *Engine) takeTurn(ctx context.Context, app string, share chan struct{}) error {
+	var wait *time.Timer
+	limit := e.slotWait()
+	for _, sem := range [2]chan struct{}{share, e.slots} { // the app's share first, then a place
+		select {
+		case sem <- struct{}{}: // free: no timer
+			continue
+		default:
+		}
+		if wait == nil {
+			wait = time.NewTimer(limit)
+			defer wait.Stop()
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-wait.C:
+			if sem == e.slots {
+				<-share
+			}
+			return fmt.Errorf(
+				"no script could start within %s: %d of %s's scripts and %d in all are running (--concurrency %d); the server is overloaded or the app's scripts are slow",
+				limit, len(share), app, len(e.slots), cap(e.slots))
+		case <-ctx.Done():
+			if sem == e.slots {
+				<-share
+			}
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // slotWait bounds how long an event waits for a script to start.
@@ -605,8 +637,7 @@ func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Deadline)
 	defer cancel()
 	mod := ivr.New()
-	logger := e.log.With("app", app.Name, "session", ev.SessionID)
-	L := sandbox.New(app.set, e.libs.open(mod, app.Name, logger)...)
+	L := sandbox.New(app.set, e.libs.open(mod, app.Name, e.log, slog.String("app", app.Name), slog.String("session", ev.SessionID))...)
 	defer L.Close()
 	L.SetContext(ctx)
 
@@ -882,8 +913,9 @@ var loadLibs = libs{
 	vcc:  vcc.Open(vcc.Options{}),
 }
 
-func (l libs) open(mod *ivr.Module, app string, logger *slog.Logger) []sandbox.Lib {
-	events := logmod.New(logger) // log and print share the event's log budget
+// open makes the libraries of one state; the lines it logs carry tags.
+func (l libs) open(mod *ivr.Module, app string, logger *slog.Logger, tags ...slog.Attr) []sandbox.Lib {
+	events := logmod.New(logger, tags...) // log and print share the event's log budget
 	return []sandbox.Lib{
 		{Name: "ivr", Open: mod.Open},
 		{Name: "json", Open: jsonmod.Open},

@@ -44,16 +44,21 @@ const (
 // gets what the message leaves of MaxLineBytes.
 var fieldLimits = luaconv.Limits{Depth: 8, Items: 256}
 
-// Log is one event's log: its logger (carrying the app and session
-// attributes) and what is left of the event's budget. Make one per event.
+// Log is one event's log: its logger, the attributes every line of the
+// event carries (the app and session) and what is left of the event's
+// budget. Make one per event.
 type Log struct {
 	logger       *slog.Logger
+	tags         []slog.Attr
 	lines, bytes int
 	exhausted    bool
 }
 
-// New returns the log of one event, writing to logger.
-func New(logger *slog.Logger) *Log { return &Log{logger: logger} }
+// New returns the log of one event, writing to logger. Each line carries
+// tags first; they are formatted as a line is written (not with
+// logger.With, which formats them at once), so an event that logs nothing
+// costs nothing. They do not count against the budget.
+func New(logger *slog.Logger, tags ...slog.Attr) *Log { return &Log{logger: logger, tags: tags} }
 
 // Print opens the global print: an info line.
 func (l *Log) Print(L *lua.LState) lua.LValue {
@@ -166,12 +171,12 @@ func (l *Log) write(L *lua.LState, level slog.Level, msg string, cut bool, attrs
 		l.exhausted = true
 		l.logger.LogAttrs(context.Background(), slog.LevelError,
 			fmt.Sprintf("log budget exhausted: an event may write %d lines and %d bytes of log; this event's later lines are dropped (is the script logging in a loop?)", MaxEventLines, MaxEventBytes),
-			slog.Int("lines", l.lines), slog.Int("bytes", l.bytes), slog.String("line", where))
+			append(l.tags[:len(l.tags):len(l.tags)], slog.Int("lines", l.lines), slog.Int("bytes", l.bytes), slog.String("line", where))...)
 		return
 	}
 	l.lines++
 	l.bytes += size
-	l.logger.LogAttrs(context.Background(), level, msg, attrs...)
+	l.logger.LogAttrs(context.Background(), level, msg, append(l.tags[:len(l.tags):len(l.tags)], attrs...)...)
 }
 
 // clip cuts s to at most n bytes (and the "…" that says so), and reports
