@@ -82,6 +82,11 @@ type Options struct {
 	// Number is the number called (the app's 8x8 number); default the
 	// restaurant's, +6568332048.
 	Number string
+	// Peer is, for Compare, another server answering the same webhooks (the
+	// stateless Node app a user might write instead: examples/bench/peer.js),
+	// loaded the same way between the baseline and the target; "" for none.
+	// Run ignores it.
+	Peer string
 }
 
 const (
