@@ -477,8 +477,8 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 	}
 
 	snapshot := *sess // the script's goroutine may outlive this call
-	lo := e.script(ctx, app, ev.SessionID, out.handler, func() luaOutcome {
-		return e.runLua(ctx, app, &snapshot, ev, out.position, out.handler)
+	lo := e.script(ctx, app, ev.SessionID, out.handler, func(sc *scriptContext) luaOutcome {
+		return e.runLua(sc, app, &snapshot, ev, out.position, out.handler)
 	})
 	out.reply, out.vars, out.took, out.err, out.reason, out.note, out.menus = lo.reply, lo.vars, lo.took, lo.err, lo.reason, lo.note, lo.menus
 	if out.note != "" {
@@ -508,7 +508,7 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 }
 
 // script runs one script (fn) when its turn comes, in a worker goroutine
-// (workers.go), not the caller's. Every library function a script can call
+// (workers.go), not the caller's, under a context that ends at the deadline. Every library function a script can call
 // stops at the deadline (patterns, sorts and joins look at it as they go), so
 // the worker is done with its event. The watchdog is the net under that rule:
 // if Go code ever does not stop (a store that hangs), the caller is still
@@ -518,13 +518,13 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 // flooded scripts hold them, callers must not wait in silence. A turn that is
 // free is taken without a timer, and the watchdog's timer is reused: an event
 // starts no goroutine and makes no timer of its own.
-func (e *Engine) script(ctx context.Context, app *App, session, handler string, fn func() luaOutcome) luaOutcome {
+func (e *Engine) script(ctx context.Context, app *App, session, handler string, fn func(*scriptContext) luaOutcome) luaOutcome {
 	share := e.appSlots(app.Name)
 	if err := e.takeTurn(ctx, app.Name, share); err != nil {
 		return luaOutcome{reason: ReasonBusy, err: err}
 	}
 	done := make(chan luaOutcome, 1)
-	e.workers.run(func() {
+	e.workers.run(job{ctx: ctx, deadline: e.opts.Deadline, run: func(sc *scriptContext) {
 		defer func() { <-e.slots; <-share }()
 		defer func() { // a worker is outside the server's recover: a panic would end the process
 			if p := recover(); p != nil {
@@ -532,8 +532,8 @@ func (e *Engine) script(ctx context.Context, app *App, session, handler string, 
 				done <- luaOutcome{err: fmt.Errorf("internal error while running the script: %v", p), reason: ReasonScriptError}
 			}
 		}()
-		done <- fn()
-	})
+		done <- fn(sc)
+	}})
 	watchdog := watchdogs.Get().(*time.Timer)
 	watchdog.Reset(2 * e.opts.Deadline)
 	defer func() {
@@ -628,14 +628,11 @@ type luaOutcome struct {
 	menus  *ivr.Memory // what the menu tree remembers of the call; nil when the script failed
 }
 
-// runLua runs the app's top level and the handler in a fresh state, and turns
-// the result into a reply and vars.
-func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *webhook.Event, position, handler string) (lo luaOutcome) {
-	ctx, stopScript := context.WithCancelCause(ctx)
-	defer stopScript(nil)
-	defer e.mem.watch(stopScript)()
-	ctx, cancel := context.WithTimeout(ctx, e.opts.Deadline)
-	defer cancel()
+// runLua runs the app's top level and the handler in a fresh state, under
+// ctx (its deadline and the memory guard's stop), and turns the result into
+// a reply and vars.
+func (e *Engine) runLua(ctx *scriptContext, app *App, sess *store.Session, ev *webhook.Event, position, handler string) (lo luaOutcome) {
+	defer e.mem.watch(ctx.stop)()
 	mod := ivr.New()
 	L := sandbox.New(app.set, e.libs.open(mod, app.Name, e.log, slog.String("app", app.Name), slog.String("session", ev.SessionID))...)
 	defer L.Close()
@@ -667,7 +664,7 @@ func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *
 	if err != nil {
 		lo.err, lo.reason = errors.New(luaError(ctx, err)), ReasonScriptError
 		switch {
-		case errors.Is(context.Cause(ctx), errMemory):
+		case errors.Is(ctx.Cause(), errMemory):
 			lo.reason = ReasonMemory
 		case errors.Is(ctx.Err(), context.DeadlineExceeded):
 			lo.reason = ReasonTimeout
@@ -886,12 +883,21 @@ func luaError(ctx context.Context, err error) string {
 			}
 		}
 	}
-	if errors.Is(context.Cause(ctx), errMemory) {
+	if errors.Is(causeOf(ctx), errMemory) {
 		msg = strings.Replace(msg, "context canceled", errMemory.Error(), 1)
 	} else if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		msg = strings.Replace(msg, "context deadline exceeded", "stopped: the handler ran past its deadline", 1)
 	}
 	return luaconv.Clip(msg, maxErrorBytes)
+}
+
+// causeOf is why ctx ended: context.Cause, which cannot see a
+// scriptContext's own cause.
+func causeOf(ctx context.Context) error {
+	if sc, ok := ctx.(*scriptContext); ok {
+		return sc.Cause()
+	}
+	return context.Cause(ctx)
 }
 
 // maxErrorBytes bounds the message of a script's error: it goes to the log

@@ -2,12 +2,15 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"time"
 )
 
-// Taking a free turn and running a script make no timer and start no
-// goroutine per event: what is left is the result's channel and the
-// closure handed to the worker (two timers and a goroutine per event made 9).
+// Taking a free turn, making the script's context and running the script
+// make no timer and start no goroutine per event: what is left is the
+// context, the result's channel and the closure handed to the worker (a
+// goroutine, two timers and two contexts per event made 19).
 func TestScriptTurnAllocations(t *testing.T) {
 	e, err := New(&Scripts{}, Options{})
 	if err != nil {
@@ -15,12 +18,76 @@ func TestScriptTurnAllocations(t *testing.T) {
 	}
 	app, ctx := &App{Name: "demo"}, context.Background()
 	allocs := testing.AllocsPerRun(200, func() {
-		if lo := e.script(ctx, app, "s1", OnCall, func() luaOutcome { return luaOutcome{} }); lo.err != nil {
+		if lo := e.script(ctx, app, "s1", OnCall, func(*scriptContext) luaOutcome { return luaOutcome{} }); lo.err != nil {
 			t.Fatal(lo.err)
 		}
 	})
 	t.Logf("%.2f allocations per event", allocs)
-	if allocs > 4 {
-		t.Errorf("script made %.1f allocations per event; at most 4 expected", allocs)
+	if allocs > 6 {
+		t.Errorf("script made %.1f allocations per event; at most 6 expected", allocs)
+	}
+}
+
+// Scripts that follow each other on a worker each end at their own
+// deadline: the worker's one timer, reset per script, is not left pointing
+// at an earlier one.
+func TestScriptDeadlineOnReusedWorker(t *testing.T) {
+	t.Parallel()
+	e, err := New(&Scripts{}, Options{Deadline: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &App{Name: "demo"}
+	for i := range 4 {
+		quick := i%2 == 0 // a script that ends at once, then one that runs into its deadline
+		lo := e.script(context.Background(), app, "s1", OnCall, func(sc *scriptContext) luaOutcome {
+			if sc.Err() != nil {
+				return luaOutcome{err: errors.New("started already stopped")}
+			}
+			if quick {
+				return luaOutcome{}
+			}
+			<-sc.Done()
+			return luaOutcome{err: sc.Err()}
+		})
+		if quick && lo.err != nil || !quick && !errors.Is(lo.err, context.DeadlineExceeded) {
+			t.Fatalf("script %d: %v (reason %q), want %v", i, lo.err, lo.reason, map[bool]any{true: nil, false: context.DeadlineExceeded}[quick])
+		}
+	}
+}
+
+func TestScriptContext(t *testing.T) {
+	t.Parallel()
+	// The worker's timer may fire late, for a script that has finished: the
+	// next script, whose deadline is not due, goes on.
+	sc := newScriptContext(context.Background(), time.Hour)
+	sc.expire()
+	if sc.Err() != nil {
+		t.Fatalf("a deadline an hour away expired: %v", sc.Err())
+	}
+	if d, ok := sc.Deadline(); !ok || time.Until(d) < 59*time.Minute {
+		t.Fatalf("deadline %v %v", d, ok)
+	}
+	// The memory guard stops a script with its cause.
+	sc.stop(errMemory)
+	<-sc.Done()
+	if !errors.Is(sc.Err(), context.Canceled) || !errors.Is(causeOf(sc), errMemory) {
+		t.Fatalf("stopped: err %v, cause %v", sc.Err(), causeOf(sc))
+	}
+	// The event's context ending ends the script's, with its cause.
+	parent, cancel := context.WithCancelCause(context.Background())
+	sc = newScriptContext(parent, time.Hour)
+	gone := errors.New("caller gone")
+	cancel(gone)
+	<-sc.Done()
+	if !errors.Is(sc.Err(), context.Canceled) || !errors.Is(sc.Cause(), gone) {
+		t.Fatalf("parent ended: err %v, cause %v", sc.Err(), sc.Cause())
+	}
+	// An event's own deadline, when sooner, is the script's.
+	soon := time.Now().Add(time.Minute)
+	parent2, cancel2 := context.WithDeadline(context.Background(), soon)
+	defer cancel2()
+	if d, _ := newScriptContext(parent2, time.Hour).Deadline(); !d.Equal(soon) {
+		t.Fatalf("deadline %v, want the event's %v", d, soon)
 	}
 }
