@@ -891,10 +891,10 @@ func luaError(ctx context.Context, err error) string {
 	return luaconv.Clip(msg, maxErrorBytes)
 }
 
-// causeOf is why ctx ended: context.Cause, which cannot see a
-// scriptContext's own cause.
+// causeOf is why ctx ended: context.Cause, which cannot see the cause of a
+// scriptContext (ctx or one it wraps).
 func causeOf(ctx context.Context) error {
-	if sc, ok := ctx.(*scriptContext); ok {
+	if sc, ok := ctx.Value(scriptContextKey{}).(*scriptContext); ok {
 		return sc.Cause()
 	}
 	return context.Cause(ctx)

@@ -74,6 +74,10 @@ func TestScriptContext(t *testing.T) {
 	if !errors.Is(sc.Err(), context.Canceled) || !errors.Is(causeOf(sc), errMemory) {
 		t.Fatalf("stopped: err %v, cause %v", sc.Err(), causeOf(sc))
 	}
+	type key struct{}
+	if wrapped := context.WithValue(sc, key{}, 1); !errors.Is(causeOf(wrapped), errMemory) { // as a recorder wraps it
+		t.Fatalf("through a wrapping context: cause %v", causeOf(wrapped))
+	}
 	// The event's context ending ends the script's, with its cause.
 	parent, cancel := context.WithCancelCause(context.Background())
 	sc = newScriptContext(parent, time.Hour)

@@ -120,7 +120,16 @@ func (c *scriptContext) Err() error {
 	return c.err
 }
 
-func (c *scriptContext) Value(key any) any { return c.parent.Value(key) }
+// Value is the event's values, and the scriptContext itself under
+// scriptContextKey, so that causeOf finds it through contexts wrapping it.
+func (c *scriptContext) Value(key any) any {
+	if key == (scriptContextKey{}) {
+		return c
+	}
+	return c.parent.Value(key)
+}
+
+type scriptContextKey struct{}
 
 // Cause is why the script was stopped, as context.Cause tells it for the
 // standard contexts (which cannot see this one's).
