@@ -508,9 +508,10 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 }
 
 // script runs one script (fn) when its turn comes, in a worker goroutine
-// (workers.go), not the caller's, under a context that ends at the deadline. Every library function a script can call
-// stops at the deadline (patterns, sorts and joins look at it as they go), so
-// the worker is done with its event. The watchdog is the net under that rule:
+// (workers.go), not the caller's, under a context that ends at the
+// deadline. Every library function a script can call stops at the deadline
+// (patterns, sorts and joins look at it as they go), so the worker is done
+// with its event. The watchdog is the net under that rule:
 // if Go code ever does not stop (a store that hangs), the caller is still
 // answered within twice the deadline; the worker keeps its turn until fn
 // returns, and its result is dropped. Waiting for a turn is bounded too, and

@@ -28,32 +28,55 @@ func TestScriptTurnAllocations(t *testing.T) {
 	}
 }
 
-// Scripts that follow each other on a worker each end at their own
+// Scripts that follow each other on one worker each end at their own
 // deadline: the worker's one timer, reset per script, is not left pointing
-// at an earlier one.
+// at an earlier one. Each script is handed to the worker once it idles, so
+// the same worker runs them all; no watchdog races the deadline here.
 func TestScriptDeadlineOnReusedWorker(t *testing.T) {
 	t.Parallel()
-	e, err := New(&Scripts{}, Options{Deadline: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := &App{Name: "demo"}
-	for i := range 4 {
+	w := newWorkers()
+	results := make(chan error, 1)
+	for i := range 6 {
 		quick := i%2 == 0 // a script that ends at once, then one that runs into its deadline
-		lo := e.script(context.Background(), app, "s1", OnCall, func(sc *scriptContext) luaOutcome {
-			if sc.Err() != nil {
-				return luaOutcome{err: errors.New("started already stopped")}
+		j := job{ctx: context.Background(), deadline: 20 * time.Millisecond, run: func(sc *scriptContext) {
+			switch {
+			case sc.Err() != nil:
+				results <- errors.New("started already stopped")
+			case quick:
+				results <- nil
+			default:
+				<-sc.Done()
+				results <- sc.Err()
 			}
-			if quick {
-				return luaOutcome{}
+		}}
+		if i == 0 {
+			w.run(j) // starts the worker
+		} else {
+			handOver(t, w, j)
+		}
+		select {
+		case err := <-results:
+			if quick && err != nil || !quick && !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("script %d ended with %v", i, err)
 			}
-			<-sc.Done()
-			return luaOutcome{err: sc.Err()}
-		})
-		if quick && lo.err != nil || !quick && !errors.Is(lo.err, context.DeadlineExceeded) {
-			t.Fatalf("script %d: %v (reason %q), want %v", i, lo.err, lo.reason, map[bool]any{true: nil, false: context.DeadlineExceeded}[quick])
+		case <-time.After(time.Minute):
+			t.Fatalf("script %d was never stopped at its deadline", i)
 		}
 	}
+}
+
+// handOver gives j to the idle worker of w, waiting for it to idle.
+func handOver(t *testing.T, w workers, j job) {
+	t.Helper()
+	for range 60_000 {
+		select {
+		case w.jobs <- j:
+			return
+		default:
+			time.Sleep(time.Millisecond)
+		}
+	}
+	t.Fatal("the worker never took the next script")
 }
 
 func TestScriptContext(t *testing.T) {

@@ -49,16 +49,25 @@ var fieldLimits = luaconv.Limits{Depth: 8, Items: 256}
 // budget. Make one per event.
 type Log struct {
 	logger       *slog.Logger
-	tags         []slog.Attr
+	tags         []slog.Attr // for logger, when the first line is written
 	lines, bytes int
 	exhausted    bool
 }
 
-// New returns the log of one event, writing to logger. Each line carries
-// tags first; they are formatted as a line is written (not with
-// logger.With, which formats them at once), so an event that logs nothing
-// costs nothing. They do not count against the budget.
+// New returns the log of one event, writing to logger. Its lines carry
+// tags, given to the logger's handler (WithAttrs, which formats them) when
+// the first line is written: most events log nothing, and then cost
+// nothing. Tags do not count against the budget.
 func New(logger *slog.Logger, tags ...slog.Attr) *Log { return &Log{logger: logger, tags: tags} }
+
+// out is the logger tagged with the event's tags.
+func (l *Log) out() *slog.Logger {
+	if l.tags != nil {
+		l.logger = slog.New(l.logger.Handler().WithAttrs(l.tags))
+		l.tags = nil
+	}
+	return l.logger
+}
 
 // Print opens the global print: an info line.
 func (l *Log) Print(L *lua.LState) lua.LValue {
@@ -169,14 +178,14 @@ func (l *Log) write(L *lua.LState, level slog.Level, msg string, cut bool, attrs
 	}
 	if l.lines+1 > MaxEventLines || l.bytes+size > MaxEventBytes {
 		l.exhausted = true
-		l.logger.LogAttrs(context.Background(), slog.LevelError,
+		l.out().LogAttrs(context.Background(), slog.LevelError,
 			fmt.Sprintf("log budget exhausted: an event may write %d lines and %d bytes of log; this event's later lines are dropped (is the script logging in a loop?)", MaxEventLines, MaxEventBytes),
-			append(l.tags[:len(l.tags):len(l.tags)], slog.Int("lines", l.lines), slog.Int("bytes", l.bytes), slog.String("line", where))...)
+			slog.Int("lines", l.lines), slog.Int("bytes", l.bytes), slog.String("line", where))
 		return
 	}
 	l.lines++
 	l.bytes += size
-	l.logger.LogAttrs(context.Background(), level, msg, append(l.tags[:len(l.tags):len(l.tags)], attrs...)...)
+	l.out().LogAttrs(context.Background(), level, msg, attrs...)
 }
 
 // clip cuts s to at most n bytes (and the "…" that says so), and reports
