@@ -81,7 +81,9 @@ func (e *Engine) Call(ctx context.Context, req CallRequest, send Send) (placed P
 	sess := store.Session{App: app.Name, Vars: vars, Direction: "OUTBOUND", Source: req.From, Destination: req.To}
 	ev := &webhook.Event{Type: webhook.CallAction, CallStatus: "CALL_RECEIVED", Direction: "OUTBOUND",
 		Source: req.From, Destination: req.To, Payload: map[string]any{}}
-	lo := e.script(ctx, app, "", OnCall, func() luaOutcome { return e.runLua(ctx, app, &sess, ev, "", OnCall, &redaction{}) })
+	lo := e.script(ctx, app, "", OnCall, func(sc *scriptContext) luaOutcome {
+		return e.runLua(sc, app, &sess, ev, "", OnCall, &redaction{})
+	})
 	if lo.err != nil {
 		return fail("app", fmt.Errorf("on_call: %w", lo.err))
 	}

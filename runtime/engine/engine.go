@@ -137,6 +137,7 @@ type Engine struct {
 	mem     *memGuard
 	libs    libs
 	slots   chan struct{} // one per script allowed to run at once
+	workers workers       // the goroutines scripts run in
 	shares  sync.Map      // app name → chan struct{}: its share of the slots
 	// versions are the app versions kept for the calls that started on
 	// them, and for Rollback; reloading orders Reload and Rollback.
@@ -190,7 +191,7 @@ func New(scripts *Scripts, opts Options) (*Engine, error) {
 	if opts.SessionTTL <= 0 {
 		opts.SessionTTL = 24 * time.Hour
 	}
-	e := &Engine{slots: make(chan struct{}, opts.Concurrency), opts: opts, log: opts.Logger, mem: newMemGuard(opts.MemoryLimit, opts.Logger), libs: libs{
+	e := &Engine{slots: make(chan struct{}, opts.Concurrency), workers: newWorkers(), opts: opts, log: opts.Logger, mem: newMemGuard(opts.MemoryLimit, opts.Logger), libs: libs{
 		kv:   kvmod.Options{Store: opts.Store, Quota: opts.KVQuota},
 		time: clock.Open(clock.Options{Now: opts.Now, Zone: opts.Zone}),
 		http: httpmod.Open(opts.HTTP),
@@ -570,8 +571,8 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 		}
 	}
 	snapshot := *sess // the script's goroutine may outlive this call
-	lo := e.script(ctx, app, ev.SessionID, out.handler, func() luaOutcome {
-		return e.runLua(ctx, app, &snapshot, ev, out.position, out.handler, red)
+	lo := e.script(ctx, app, ev.SessionID, out.handler, func(sc *scriptContext) luaOutcome {
+		return e.runLua(sc, app, &snapshot, ev, out.position, out.handler, red)
 	})
 	out.reply, out.vars, out.took, out.err, out.reason, out.note, out.menus = lo.reply, lo.vars, lo.took, lo.err, lo.reason, lo.note, lo.menus
 	out.where = whereOf(lo.where)
@@ -602,50 +603,40 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 	return out
 }
 
-// script runs one script (fn) when its turn comes, in its own goroutine.
-// Every library function a script can call stops at the deadline (patterns,
-// sorts and joins look at it as they go), so the goroutine ends with its
-// event. The watchdog is the net under that rule: if Go code ever does not
-// stop (a store that hangs), the caller is still answered within twice the
-// deadline; the goroutine keeps its turn until it returns, and its result is
-// dropped. Waiting for a turn is bounded too, and one app takes at most its
-// share of the turns (appSlots): when stuck or flooded scripts hold them,
-// callers must not wait in silence.
-func (e *Engine) script(ctx context.Context, app *App, session, handler string, fn func() luaOutcome) luaOutcome {
-	limit := e.slotWait()
-	wait := time.NewTimer(limit)
-	defer wait.Stop()
+// script runs one script (fn) when its turn comes, in a worker goroutine
+// (workers.go), not the caller's, under a context that ends at the
+// deadline. Every library function a script can call stops at the deadline
+// (patterns, sorts and joins look at it as they go), so the worker is done
+// with its event. The watchdog is the net under that rule:
+// if Go code ever does not stop (a store that hangs), the caller is still
+// answered within twice the deadline; the worker keeps its turn until fn
+// returns, and its result is dropped. Waiting for a turn is bounded too, and
+// one app takes at most its share of the turns (appSlots): when stuck or
+// flooded scripts hold them, callers must not wait in silence. A turn that is
+// free is taken without a timer, and the watchdog's timer is reused: an event
+// starts no goroutine and makes no timer of its own.
+func (e *Engine) script(ctx context.Context, app *App, session, handler string, fn func(*scriptContext) luaOutcome) luaOutcome {
 	share := e.appSlots(app.Name)
-	for _, sem := range []chan struct{}{share, e.slots} { // the app's share first, then a place
-		select {
-		case sem <- struct{}{}: // the deadline starts after
-		case <-wait.C:
-			if sem == e.slots {
-				<-share
-			}
-			return luaOutcome{reason: ReasonBusy, err: fmt.Errorf(
-				"no script could start within %s: %d of %s's scripts and %d in all are running (--concurrency %d); the server is overloaded or the app's scripts are slow",
-				limit, len(share), app.Name, len(e.slots), cap(e.slots))}
-		case <-ctx.Done():
-			if sem == e.slots {
-				<-share
-			}
-			return luaOutcome{reason: ReasonBusy, err: ctx.Err()}
-		}
+	if err := e.takeTurn(ctx, app.Name, share); err != nil {
+		return luaOutcome{reason: ReasonBusy, err: err}
 	}
 	done := make(chan luaOutcome, 1)
-	go func() {
+	e.workers.run(job{ctx: ctx, deadline: e.opts.Deadline, run: func(sc *scriptContext) {
 		defer func() { <-e.slots; <-share }()
-		defer func() { // this goroutine is outside the server's recover: a panic would end the process
+		defer func() { // a worker is outside the server's recover: a panic would end the process
 			if p := recover(); p != nil {
 				e.log.Error("panic while running a script", "app", app.Name, "session", session, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				done <- luaOutcome{err: fmt.Errorf("internal error while running the script: %v", p), reason: ReasonScriptError}
 			}
 		}()
-		done <- fn()
+		done <- fn(sc)
+	}})
+	watchdog := watchdogs.Get().(*time.Timer)
+	watchdog.Reset(2 * e.opts.Deadline)
+	defer func() {
+		watchdog.Stop() // since Go 1.23 a stopped timer delivers nothing late: safe to reuse
+		watchdogs.Put(watchdog)
 	}()
-	watchdog := time.NewTimer(2 * e.opts.Deadline)
-	defer watchdog.Stop()
 	select {
 	case lo := <-done:
 		return lo
@@ -654,6 +645,48 @@ func (e *Engine) script(ctx context.Context, app *App, session, handler string, 
 			"%s did not return within twice its %s deadline: stuck in a call that does not stop at the deadline (a store or network call that hangs); its result will be dropped",
 			handler, e.opts.Deadline)}
 	}
+}
+
+// watchdogs are stopped timers for script's watchdog.
+var watchdogs = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
+// takeTurn takes a place in the app's share of the turns, then one of the
+// engine's places; the script's deadline starts after. It waits at most
+// slotWait, and no longer than ctx.
+func (e *Engine) takeTurn(ctx context.Context, app string, share chan struct{}) error {
+	var wait *time.Timer
+	limit := e.slotWait()
+	for _, sem := range [2]chan struct{}{share, e.slots} { // the app's share first, then a place
+		select {
+		case sem <- struct{}{}: // free: no timer
+			continue
+		default:
+		}
+		if wait == nil {
+			wait = time.NewTimer(limit)
+			defer wait.Stop()
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-wait.C:
+			if sem == e.slots {
+				<-share
+			}
+			return fmt.Errorf(
+				"no script could start within %s: %d of %s's scripts and %d in all are running (--concurrency %d); the server is overloaded or the app's scripts are slow",
+				limit, len(share), app, len(e.slots), cap(e.slots))
+		case <-ctx.Done():
+			if sem == e.slots {
+				<-share
+			}
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // slotWait bounds how long an event waits for a script to start.
@@ -693,17 +726,14 @@ type luaOutcome struct {
 }
 
 // runLua runs the handler in a warm state (or the app's top level and the
-// handler in a new one), and turns the result into a reply and vars.
-func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *webhook.Event, position, handler string, red *redaction) (lo luaOutcome) {
-	ctx, stopScript := context.WithCancelCause(ctx)
-	defer stopScript(nil)
-	defer e.mem.watch(stopScript)()
-	ctx, cancel := context.WithTimeout(ctx, e.opts.Deadline)
-	defer cancel()
+// handler in a new one), under ctx (its deadline and the memory guard's
+// stop), and turns the result into a reply and vars.
+func (e *Engine) runLua(ctx *scriptContext, app *App, sess *store.Session, ev *webhook.Event, position, handler string, red *redaction) (lo luaOutcome) {
+	defer e.mem.watch(ctx.stop)()
 	scriptsRun.Add(1)
-	logger := red.logger(e.log.With("app", app.Name, "session", ev.SessionID))
+	tags := []slog.Attr{slog.String("app", app.Name), slog.String("session", ev.SessionID)}
 	start := time.Now()
-	w, err := e.warmState(ctx, app, logger)
+	w, err := e.warmState(ctx, app, red.logger(e.log), tags...)
 	if err != nil {
 		lo.took = time.Since(start)
 		return e.failed(ctx, lo, err)
@@ -762,10 +792,10 @@ func (e *Engine) runLua(ctx context.Context, app *App, sess *store.Session, ev *
 
 // failed is the outcome of a script that raised err (or ran out of time or
 // memory).
-func (e *Engine) failed(ctx context.Context, lo luaOutcome, err error) luaOutcome {
+func (e *Engine) failed(ctx *scriptContext, lo luaOutcome, err error) luaOutcome {
 	lo.err, lo.reason = errors.New(luaError(ctx, err)), ReasonScriptError
 	switch {
-	case errors.Is(context.Cause(ctx), errMemory):
+	case errors.Is(ctx.Cause(), errMemory):
 		lo.reason = ReasonMemory
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		lo.reason = ReasonTimeout
@@ -985,12 +1015,21 @@ func luaError(ctx context.Context, err error) string {
 			}
 		}
 	}
-	if errors.Is(context.Cause(ctx), errMemory) {
+	if errors.Is(causeOf(ctx), errMemory) {
 		msg = strings.Replace(msg, "context canceled", errMemory.Error(), 1)
 	} else if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		msg = strings.Replace(msg, "context deadline exceeded", "stopped: the handler ran past its deadline", 1)
 	}
 	return luaconv.Clip(msg, maxErrorBytes)
+}
+
+// causeOf is why ctx ended: context.Cause, which cannot see the cause of a
+// scriptContext (ctx or one it wraps).
+func causeOf(ctx context.Context) error {
+	if sc, ok := ctx.Value(scriptContextKey{}).(*scriptContext); ok {
+		return sc.Cause()
+	}
+	return context.Cause(ctx)
 }
 
 // maxErrorBytes bounds the message of a script's error: it goes to the log
@@ -1012,8 +1051,9 @@ var loadLibs = libs{
 	vcc:  vcc.Open(vcc.Options{}),
 }
 
-func (l libs) open(mod *ivr.Module, app string, logger *slog.Logger) []sandbox.Lib {
-	return l.instances(mod, app, logger).libs
+// open makes the libraries of one state; the lines it logs carry tags.
+func (l libs) open(mod *ivr.Module, app string, logger *slog.Logger, tags ...slog.Attr) []sandbox.Lib {
+	return l.instances(mod, app, logger, tags...).libs
 }
 
 // stdlib is the stdlib as opened into one state: the libraries, and the
@@ -1025,8 +1065,8 @@ type stdlib struct {
 	kv   *kvmod.Module
 }
 
-func (l libs) instances(mod *ivr.Module, app string, logger *slog.Logger) *stdlib {
-	s := &stdlib{ivr: mod, log: logmod.New(logger), kv: kvmod.New(l.kv, app)} // log and print share the event's log budget
+func (l libs) instances(mod *ivr.Module, app string, logger *slog.Logger, tags ...slog.Attr) *stdlib {
+	s := &stdlib{ivr: mod, log: logmod.New(logger, tags...), kv: kvmod.New(l.kv, app)} // log and print share the event's log budget
 	s.libs = []sandbox.Lib{
 		{Name: "ivr", Open: mod.Open},
 		{Name: "json", Open: jsonmod.Open},
@@ -1041,8 +1081,8 @@ func (l libs) instances(mod *ivr.Module, app string, logger *slog.Logger) *stdli
 }
 
 // begin starts the next event of a warm state.
-func (s *stdlib) begin(logger *slog.Logger) {
-	s.log.Begin(logger)
+func (s *stdlib) begin(logger *slog.Logger, tags ...slog.Attr) {
+	s.log.Begin(logger, tags...)
 	s.kv.Begin()
 }
 

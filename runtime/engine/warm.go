@@ -43,18 +43,18 @@ const (
 // warmState is a state for one event of app: a warm one from its pool, a new
 // warm one when the pool is empty, or, for an app whose top level is not
 // pure, a new state whose top level the event runs (snap nil).
-func (e *Engine) warmState(ctx context.Context, app *App, logger *slog.Logger) (*warm, error) {
+func (e *Engine) warmState(ctx context.Context, app *App, logger *slog.Logger, tags ...slog.Attr) (*warm, error) {
 	if !app.pure {
-		std := e.libs.instances(ivr.New(), app.Name, logger)
+		std := e.libs.instances(ivr.New(), app.Name, logger, tags...)
 		return &warm{L: sandbox.New(app.set, std.libs...), std: std}, nil
 	}
 	select {
 	case w := <-e.pool(app):
-		w.std.begin(logger)
+		w.std.begin(logger, tags...)
 		return w, nil
 	default:
 	}
-	std := e.libs.instances(ivr.New(), app.Name, logger)
+	std := e.libs.instances(ivr.New(), app.Name, logger, tags...)
 	L := sandbox.New(app.set, std.libs...)
 	L.SetContext(ctx)
 	defer L.RemoveContext()

@@ -38,21 +38,27 @@ func Baseline() (addr string, stop func() error, err error) {
 }
 
 // Compare runs the load of o against a Baseline server first, then against
-// o.URL, with the same options and the same random choices, and reports both
-// and the target's figures as ratios to the baseline's. The baseline gets the
-// same path as o.URL, so the request lines are alike.
+// o.Peer when set, then against o.URL, with the same options and the same
+// random choices, and reports each and the target's figures as ratios to the
+// baseline's and the peer's. The baseline gets the same path as o.URL, so the
+// request lines are alike.
 func Compare(ctx context.Context, o Options) (Comparison, error) {
 	if err := o.normalize(); err != nil {
 		return Comparison{}, err
 	}
-	if err := CheckTarget(o.URL, o.AllowRemote); err != nil {
-		return Comparison{}, err
+	for _, target := range []string{o.URL, o.Peer} {
+		if target == "" {
+			continue
+		}
+		if err := CheckTarget(target, o.AllowRemote); err != nil {
+			return Comparison{}, err
+		}
+		if err := reachable(ctx, target); err != nil { // before spending a run on the baseline
+			return Comparison{}, err
+		}
 	}
 	u, err := url.Parse(o.URL)
 	if err != nil {
-		return Comparison{}, err
-	}
-	if err := reachable(ctx, o.URL); err != nil { // before spending a run on the baseline
 		return Comparison{}, err
 	}
 	addr, stop, err := Baseline()
@@ -66,10 +72,25 @@ func Compare(ctx context.Context, o Options) (Comparison, error) {
 	if err != nil {
 		return Comparison{}, fmt.Errorf("baseline run: %w", err)
 	}
-	runtime.GC() // start the target's run with the baseline's garbage gone
-	target, err := Run(ctx, o)
-	if err != nil {
+	c := Comparison{Baseline: base}
+	if o.Peer != "" {
+		op := o
+		op.URL = o.Peer
+		runtime.GC()
+		peer, err := Run(ctx, op)
+		if err != nil {
+			return Comparison{}, fmt.Errorf("peer run: %w", err)
+		}
+		c.Peer = &peer
+	}
+	runtime.GC() // start the target's run with the others' garbage gone
+	if c.Target, err = Run(ctx, o); err != nil {
 		return Comparison{}, err
 	}
-	return Comparison{Baseline: base, Target: target, Ratios: ratiosOf(target, base)}, nil
+	c.Ratios = ratiosOf(c.Target, base)
+	if c.Peer != nil {
+		r := ratiosOf(c.Target, *c.Peer)
+		c.PeerRatios = &r
+	}
+	return c, nil
 }

@@ -5,8 +5,9 @@
 // the hang-up's CALL_STATUS and the SESSION_SUMMARY). It reports calls and
 // events per second, webhook latency percentiles and every kind of error, and
 // can run the same load against a bare fasthttp handler in the same process
-// first (Baseline, Compare), since a figure means something only next to that
-// reference measured on the same machine in the same run.
+// first, and against a peer server answering the same JSON (Baseline,
+// Compare), since a figure means something only next to those references
+// measured on the same machine in the same run.
 //
 // It refuses targets that are not on this machine unless told otherwise: a
 // load generator pointed at someone else's server is an attack.
@@ -82,6 +83,11 @@ type Options struct {
 	// Number is the number called (the app's 8x8 number); default the
 	// restaurant's, +6568332048.
 	Number string
+	// Peer is, for Compare, another server answering the same webhooks (the
+	// stateless Node app a user might write instead: examples/bench/peer.js),
+	// loaded the same way between the baseline and the target; "" for none.
+	// Run ignores it.
+	Peer string
 }
 
 const (

@@ -225,6 +225,33 @@ func TestCompare(t *testing.T) {
 	}
 }
 
+// With a peer, the same load runs against it too, between the baseline and
+// the target, and the target's figures are given as ratios to both.
+func TestCompareWithPeer(t *testing.T) {
+	t.Parallel()
+	peer := startBaseline(t)
+	c, err := Compare(t.Context(), Options{URL: startBaseline(t), Peer: peer, Calls: 20, Concurrency: 4, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Peer == nil || c.PeerRatios == nil || c.Peer.Target != peer {
+		t.Fatalf("peer %+v, ratios %+v; want the peer's run at %s", c.Peer, c.PeerRatios, peer)
+	}
+	if c.Peer.Calls != 20 || c.Peer.Events != c.Target.Events || c.PeerRatios.EventsPerSec <= 0 {
+		t.Errorf("peer %d calls %d events, target %d events, ratios %+v", c.Peer.Calls, c.Peer.Events, c.Target.Events, c.PeerRatios)
+	}
+	var text bytes.Buffer
+	c.WriteText(&text)
+	for _, want := range []string{"peer      " + peer, "target/peer", "target vs peer: events/s ratio"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text comparison lacks %q:\n%s", want, text.String())
+		}
+	}
+	if _, err := Compare(t.Context(), Options{URL: startBaseline(t), Peer: "http://" + freeAddr(t) + "/webhooks", Calls: 1}); err == nil || !strings.Contains(err.Error(), "cannot reach") {
+		t.Errorf("a peer nobody listens on: %v", err)
+	}
+}
+
 // fake answers every webhook through reply, given the event's type and the
 // request's number; CALL_STATUS and SESSION_SUMMARY get "{}" unless reply
 // answers them too.

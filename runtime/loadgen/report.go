@@ -157,12 +157,25 @@ func orEmpty(m map[string]int) map[string]int {
 	return m
 }
 
-// Comparison is the same load run against the bare baseline server and then
-// against the target.
+// Comparison is the same load run against the bare baseline server, the
+// peer (when there is one) and then the target.
 type Comparison struct {
-	Baseline Report `json:"baseline"`
-	Target   Report `json:"target"`
-	Ratios   Ratios `json:"ratios"`
+	Baseline Report  `json:"baseline"`
+	Peer     *Report `json:"peer,omitempty"`
+	Target   Report  `json:"target"`
+	Ratios   Ratios  `json:"ratios"` // the target's to the baseline's
+	// PeerRatios are the target's figures divided by the peer's: an
+	// events/s ratio over 1 means ahead of the peer.
+	PeerRatios *Ratios `json:"peer_ratios,omitempty"`
+}
+
+// ErrorCount is what went wrong in all the runs.
+func (c Comparison) ErrorCount() int {
+	n := c.Baseline.ErrorCount() + c.Target.ErrorCount()
+	if c.Peer != nil {
+		n += c.Peer.ErrorCount()
+	}
+	return n
 }
 
 // Ratios are the target's figures divided by the baseline's: an events/s
@@ -198,13 +211,13 @@ func ratiosOf(target, baseline Report) Ratios {
 
 // WriteText writes the report as a table.
 func (r Report) WriteText(w io.Writer) error {
-	t := newTable(w, r.Settings, r.Target, "")
+	t := newTable(w, r.Settings, r.Target, "", "")
 	t.header("", "value")
 	for _, row := range rows {
 		t.row(row.name, row.value(r))
 	}
 	t.countRows([]map[string]int{r.Errors}, []map[string]int{r.Outcomes})
-	t.serverRows(r.Server)
+	t.serverRows(r.Server, 1)
 	t.menus(r.Menus)
 	t.flush()
 	return shortRunNote(w, r)
@@ -221,26 +234,51 @@ func shortRunNote(w io.Writer, runs ...Report) error {
 	return nil
 }
 
-// WriteText writes both runs side by side, with the target's figures as
-// ratios to the baseline's.
+// WriteText writes the runs side by side, with the target's figures as
+// ratios to the baseline's and the peer's.
 func (c Comparison) WriteText(w io.Writer) error {
-	t := newTable(w, c.Target.Settings, c.Target.Target, c.Baseline.Target)
-	t.header("", "baseline", "target", "target/baseline")
-	for _, row := range rows {
-		rt := ""
-		if row.ratio != nil {
-			rt = fmt.Sprintf("%.3f", row.ratio(c.Ratios))
-		}
-		t.row(row.name, row.value(c.Baseline), row.value(c.Target), rt)
+	runs, ratios := []Report{c.Baseline}, []Ratios{c.Ratios}
+	header, ratioHeader := []string{"", "baseline"}, []string{"target/baseline"}
+	peer := ""
+	if c.Peer != nil {
+		runs, ratios = append(runs, *c.Peer), append(ratios, *c.PeerRatios)
+		header, ratioHeader = append(header, "peer"), append(ratioHeader, "target/peer")
+		peer = c.Peer.Target
 	}
-	t.countRows([]map[string]int{c.Baseline.Errors, c.Target.Errors}, []map[string]int{c.Baseline.Outcomes, c.Target.Outcomes})
-	t.serverRows(c.Target.Server)
+	runs = append(runs, c.Target)
+	t := newTable(w, c.Target.Settings, c.Target.Target, c.Baseline.Target, peer)
+	t.header(append(append(header, "target"), ratioHeader...)...)
+	for _, row := range rows {
+		cells := []string{row.name}
+		for _, r := range runs {
+			cells = append(cells, row.value(r))
+		}
+		for _, x := range ratios {
+			rt := ""
+			if row.ratio != nil {
+				rt = fmt.Sprintf("%.3f", row.ratio(x))
+			}
+			cells = append(cells, rt)
+		}
+		t.row(cells...)
+	}
+	var errs, outs []map[string]int
+	for _, r := range runs {
+		errs, outs = append(errs, r.Errors), append(outs, r.Outcomes)
+	}
+	t.countRows(errs, outs)
+	t.serverRows(c.Target.Server, len(runs))
 	t.menus(c.Target.Menus)
 	t.flush()
 	if _, err := fmt.Fprintf(w, "\ntarget vs bare fasthttp: events/s ratio %.3f, p99 ratio %.2f\n", c.Ratios.EventsPerSec, c.Ratios.P99); err != nil {
 		return err
 	}
-	return shortRunNote(w, c.Baseline, c.Target)
+	if c.PeerRatios != nil {
+		if _, err := fmt.Fprintf(w, "target vs peer: events/s ratio %.3f, p99 ratio %.2f\n", c.PeerRatios.EventsPerSec, c.PeerRatios.P99); err != nil {
+			return err
+		}
+	}
+	return shortRunNote(w, runs...)
 }
 
 type rowDef struct {
@@ -303,7 +341,9 @@ type table struct {
 	cols int
 }
 
-func newTable(w io.Writer, s Settings, target, baseline string) *table {
+// newTable starts a table with the run's settings and the servers loaded;
+// baseline and peer are "" when not run.
+func newTable(w io.Writer, s Settings, target, baseline, peer string) *table {
 	load := fmt.Sprintf("%d at once", s.Concurrency)
 	if s.Calls > 0 {
 		load = fmt.Sprintf("%d calls, ", s.Calls) + load
@@ -319,6 +359,9 @@ func newTable(w io.Writer, s Settings, target, baseline string) *table {
 	fmt.Fprintf(w, "target    %s\n", target)
 	if baseline != "" {
 		fmt.Fprintf(w, "baseline  %s (bare fasthttp, in process, constant reply)\n", baseline)
+	}
+	if peer != "" {
+		fmt.Fprintf(w, "peer      %s\n", peer)
 	}
 	fmt.Fprintf(w, "load      %s; keys %s; timeouts %g%%, duplicates %g%%\n\n",
 		load, s.Keys, round(s.Timeouts*100, 2), round(s.Duplicates*100, 2))
@@ -356,7 +399,8 @@ func (t *table) countRows(errs, outs []map[string]int) {
 	}
 }
 
-func (t *table) serverRows(s *ServerStats) {
+// serverRows adds the target's own counters, in column col.
+func (t *table) serverRows(s *ServerStats, col int) {
 	if s == nil {
 		return
 	}
@@ -366,7 +410,7 @@ func (t *table) serverRows(s *ServerStats) {
 	}{{"server events", s.Events}, {"server dups", s.Duplicates}, {"server fallbacks", s.Fallbacks}, {"store failures", s.StoreFailures}} {
 		cells := make([]string, t.cols)
 		cells[0] = r.name
-		cells[min(2, t.cols-1)] = fmt.Sprint(r.n) // the target's column
+		cells[col] = fmt.Sprint(r.n)
 		t.row(cells...)
 	}
 }

@@ -87,7 +87,7 @@ func bad(format string, args ...any) *BadRequest {
 // session summary's call quality) is 5 levels; anything far deeper is hostile.
 const MaxDepth = 32
 
-// Parse decodes one webhook body.
+// Parse decodes one webhook body, in one pass over it (see decoder).
 func Parse(body []byte) (*Event, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
@@ -96,43 +96,45 @@ func Parse(body []byte) (*Event, error) {
 	if body[0] != '{' {
 		return nil, bad("body is not a JSON object: expected an 8x8 webhook with eventType and payload")
 	}
-	if !utf8.Valid(body) { // else the decoder would quietly merge ids that differ in bad bytes
-		return nil, bad("body is not valid UTF-8, as JSON must be")
+	d := decoder{text: string(body)}
+	// The envelope's names match in any case, as encoding/json matched them;
+	// a name given twice counts the last time.
+	var typ, payload any
+	var typeText, payloadText string
+	err := d.object(func(key string) error {
+		d.space()
+		start := d.pos
+		v, err := d.value()
+		switch {
+		case strings.EqualFold(key, "eventType"):
+			typ, typeText = v, d.text[start:d.pos]
+		case strings.EqualFold(key, "payload"):
+			payload, payloadText = v, d.text[start:d.pos]
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	if d := nestingDepth(body); d > MaxDepth {
-		return nil, bad("JSON nested %d levels deep; 8x8 webhooks nest at most a few levels (limit %d)", d, MaxDepth)
-	}
-	var env struct {
-		EventType *json.RawMessage `json:"eventType"`
-		Payload   json.RawMessage  `json:"payload"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&env); err != nil {
-		return nil, bad("body is not valid JSON: %s", jsonErr(err))
-	}
-	if dec.More() {
+	if d.space(); d.pos < len(d.text) {
 		return nil, bad("body has data after the JSON object")
 	}
 	e := &Event{}
-	if env.EventType == nil {
+	if typ == nil {
 		return nil, bad("eventType is missing: expected CALL_ACTION, CALL_STATUS, SESSION_SUMMARY or CALL_RECORDING_STATUS")
 	}
-	if err := json.Unmarshal(*env.EventType, &e.Type); err != nil || e.Type == "" {
-		return nil, bad("eventType must be a non-empty string, got %s", clip(*env.EventType))
+	if e.Type, _ = typ.(string); e.Type == "" {
+		return nil, bad("eventType must be a non-empty string, got %s", clip(typeText))
 	}
-	if len(env.Payload) == 0 || string(env.Payload) == "null" {
+	if payload == nil {
 		return nil, bad("payload is missing: an 8x8 webhook carries its data in a payload object")
 	}
-	pd := json.NewDecoder(bytes.NewReader(env.Payload))
-	pd.UseNumber()
-	if err := pd.Decode(&e.Payload); err != nil || e.Payload == nil {
-		return nil, bad("payload must be a JSON object, got %s", clip(env.Payload))
+	if e.Payload, _ = payload.(map[string]any); e.Payload == nil {
+		return nil, bad("payload must be a JSON object, got %s", clip(payloadText))
 	}
-	e.RawPayload = env.Payload
+	e.RawPayload = json.RawMessage(payloadText)
 	p := e.Payload
 
-	var err error
 	str := func(key string) string {
 		if err != nil {
 			return ""
@@ -245,7 +247,7 @@ func keypad(v any) (string, string) {
 	}
 	for _, r := range s {
 		if !strings.ContainsRune("0123456789*#ABCDabcd", r) {
-			return "", fmt.Sprintf("is %q, which is not keypad keys (0-9, *, #, A-D)", clip([]byte(s)))
+			return "", fmt.Sprintf("is %q, which is not keypad keys (0-9, *, #, A-D)", clip(s))
 		}
 	}
 	return s, ""
@@ -299,46 +301,9 @@ func kind(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-func clip(b []byte) string {
-	if len(b) > 40 {
-		return string(b[:40]) + "…"
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
 	}
-	return string(b)
-}
-
-func jsonErr(err error) string {
-	if se, ok := err.(*json.SyntaxError); ok {
-		return fmt.Sprintf("%s (at byte %d)", se.Error(), se.Offset)
-	}
-	return err.Error()
-}
-
-// nestingDepth is the deepest nesting of objects and arrays, found without
-// decoding, so a hostile body cannot make the decoder recurse deeply.
-func nestingDepth(b []byte) int {
-	depth, max := 0, 0
-	inString, escaped := false, false
-	for _, c := range b {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-			if depth > max {
-				max = depth
-			}
-		case c == '}' || c == ']':
-			depth--
-		}
-	}
-	return max
+	return s
 }

@@ -229,3 +229,17 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// Parse runs on every webhook: one pass, a few dozen allocations for 8x8's
+// largest call action (encoding/json, decoding twice, made 117).
+func TestParseAllocations(t *testing.T) {
+	body := readFixture(t, "vca_action_completed_eventData_map__docs_vca_guide.json")
+	allocs := testing.AllocsPerRun(50, func() {
+		if _, err := webhook.Parse(body); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 50 {
+		t.Errorf("Parse made %.0f allocations for %s; at most 50 expected", allocs, "the VCA guide's event")
+	}
+}

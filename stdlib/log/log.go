@@ -44,20 +44,34 @@ const (
 // gets what the message leaves of MaxLineBytes.
 var fieldLimits = luaconv.Limits{Depth: 8, Items: 256}
 
-// Log is one event's log: its logger (carrying the app and session
-// attributes) and what is left of the event's budget. Make one per event.
+// Log is one event's log: its logger, the attributes every line of the
+// event carries (the app and session) and what is left of the event's
+// budget. Make one per event.
 type Log struct {
 	logger       *slog.Logger
+	tags         []slog.Attr // for logger, when the first line is written
 	lines, bytes int
 	exhausted    bool
 }
 
-// New returns the log of one event, writing to logger.
-func New(logger *slog.Logger) *Log { return &Log{logger: logger} }
+// New returns the log of one event, writing to logger. Its lines carry
+// tags, given to the logger's handler (WithAttrs, which formats them) when
+// the first line is written: most events log nothing, and then cost
+// nothing. Tags do not count against the budget.
+func New(logger *slog.Logger, tags ...slog.Attr) *Log { return &Log{logger: logger, tags: tags} }
+
+// out is the logger tagged with the event's tags.
+func (l *Log) out() *slog.Logger {
+	if l.tags != nil {
+		l.logger = slog.New(l.logger.Handler().WithAttrs(l.tags))
+		l.tags = nil
+	}
+	return l.logger
+}
 
 // Begin starts the log of the next event of a state that serves many (the
-// engine's warm states): its lines go to logger, with a whole budget.
-func (l *Log) Begin(logger *slog.Logger) { *l = Log{logger: logger} }
+// engine's warm states): its lines go to logger with tags, with a whole budget.
+func (l *Log) Begin(logger *slog.Logger, tags ...slog.Attr) { *l = Log{logger: logger, tags: tags} }
 
 // Print opens the global print: an info line.
 func (l *Log) Print(L *lua.LState) lua.LValue {
@@ -168,14 +182,14 @@ func (l *Log) write(L *lua.LState, level slog.Level, msg string, cut bool, attrs
 	}
 	if l.lines+1 > MaxEventLines || l.bytes+size > MaxEventBytes {
 		l.exhausted = true
-		l.logger.LogAttrs(context.Background(), slog.LevelError,
+		l.out().LogAttrs(context.Background(), slog.LevelError,
 			fmt.Sprintf("log budget exhausted: an event may write %d lines and %d bytes of log; this event's later lines are dropped (is the script logging in a loop?)", MaxEventLines, MaxEventBytes),
 			slog.Int("lines", l.lines), slog.Int("bytes", l.bytes), slog.String("line", where))
 		return
 	}
 	l.lines++
 	l.bytes += size
-	l.logger.LogAttrs(context.Background(), level, msg, attrs...)
+	l.out().LogAttrs(context.Background(), level, msg, attrs...)
 }
 
 // clip cuts s to at most n bytes (and the "…" that says so), and reports

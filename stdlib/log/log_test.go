@@ -15,8 +15,8 @@ import (
 // debug level and above unless level says otherwise.
 func event(t *testing.T, buf *bytes.Buffer, level slog.Level, src string) {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: level})).With("app", "demo", "session", "s1")
-	l := logmod.New(logger)
+	logger := slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: level}))
+	l := logmod.New(logger, slog.String("app", "demo"), slog.String("session", "s1"))
 	luatest.Run(t, src, sandbox.Lib{Name: "log", Open: l.Open}, sandbox.Lib{Name: "print", Open: l.Print})
 }
 
@@ -97,7 +97,7 @@ func TestLogBudget(t *testing.T) {
 			if len(out) > logmod.MaxEventBytes+logmod.MaxLineBytes {
 				t.Fatalf("the event wrote %d bytes of log", len(out))
 			}
-			if strings.Contains(out, "exhausted") && !strings.Contains(lines[len(lines)-1], `line=<string>:`) {
+			if strings.Contains(out, "exhausted") && (!strings.Contains(lines[len(lines)-1], `line=<string>:`) || !strings.Contains(lines[len(lines)-1], "session=s1")) {
 				t.Fatalf("the exhausted line does not name the script's line: %s", lines[len(lines)-1])
 			}
 		})

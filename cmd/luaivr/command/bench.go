@@ -20,7 +20,9 @@ func benchCommand() *cli.Command {
 		Description: "Each call is the webhooks 8x8 sends for one inbound call: CALL_ACTION CALL_RECEIVED, CALL_STATUS,\n" +
 			"the caller's keys at every prompt (--keys), a no-input now and then (--timeouts), redeliveries whose\n" +
 			"reply must be byte-identical (--duplicates), the hang-up's CALL_STATUS and the SESSION_SUMMARY.\n" +
-			"--baseline runs the same load against a bare fasthttp handler first and prints ratios to it.\n" +
+			"--baseline runs the same load against a bare fasthttp handler first and prints ratios to it;\n" +
+			"--peer URL also against another server answering the same JSON (examples/bench/peer.js, a\n" +
+			"stateless Node cluster), between the two, and prints the target's ratios to it too.\n" +
 			"Exits 1 when any webhook went wrong. Only targets on this machine, unless --allow-remote.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "url", EnvVars: env("url"), Value: loadgen.DefaultURL, Usage: "webhook `URL` to load"},
@@ -34,6 +36,7 @@ func benchCommand() *cli.Command {
 			&cli.DurationFlag{Name: "timeout", EnvVars: env("timeout"), Value: 5 * time.Second, Usage: "time to wait for each reply"},
 			&cli.Uint64Flag{Name: "seed", EnvVars: env("seed"), Usage: "seed of the random choices, to repeat a run (0: random)"},
 			&cli.BoolFlag{Name: "baseline", EnvVars: env("baseline"), Usage: "run the same load against a bare fasthttp server first and report ratios to it"},
+			&cli.StringFlag{Name: "peer", EnvVars: env("peer"), Usage: "also run the same load against the server at `URL` (another app answering the same JSON) and report ratios to it; implies --baseline"},
 			&cli.BoolFlag{Name: "allow-remote", EnvVars: env("allow-remote"), Usage: "allow a --url that is not this machine (only a server you run)"},
 			&cli.BoolFlag{Name: "json", EnvVars: env("json"), Usage: "print the report as JSON"},
 		},
@@ -53,7 +56,7 @@ func bench(c *cli.Context) error {
 		URL: c.String("url"), AllowRemote: c.Bool("allow-remote"),
 		Concurrency: c.Int("calls-at-once"), Calls: c.Int("calls"), Duration: c.Duration("duration"),
 		Rate: c.Float64("rate"), Paths: paths, Timeouts: c.Float64("timeouts"), Duplicates: c.Float64("duplicates"),
-		Timeout: c.Duration("timeout"), Seed: c.Uint64("seed"),
+		Timeout: c.Duration("timeout"), Seed: c.Uint64("seed"), Peer: c.String("peer"),
 	}
 	if opts.Concurrency <= 0 {
 		return fmt.Errorf("--calls-at-once %d: at least 1", opts.Concurrency)
@@ -66,12 +69,12 @@ func bench(c *cli.Context) error {
 		WriteText(w io.Writer) error
 	}
 	var errs int
-	if c.Bool("baseline") {
+	if c.Bool("baseline") || opts.Peer != "" {
 		cmp, err := loadgen.Compare(ctx, opts)
 		if err != nil {
 			return err
 		}
-		report, errs = cmp, cmp.Baseline.ErrorCount()+cmp.Target.ErrorCount()
+		report, errs = cmp, cmp.ErrorCount()
 	} else {
 		r, err := loadgen.Run(ctx, opts)
 		if err != nil {
