@@ -1,13 +1,16 @@
 // Package badgerstore is the embedded store.Store, kept in a Badger database in
 // a local folder (or in memory).
 //
-// Layout, all values JSON except replies:
+// Layout (records in store's compact form, see store/record.go):
 //
-//	s/<sessionID>                    store.Session
-//	t/<sessionID>/<seq, 8 bytes BE>  store.Entry (big-endian so keys sort by Seq)
-//	d/<replyKey>                     the raw reply body
+//	s/<sessionID>                    the session's replies (see replies.go) and its store.Session record
+//	t/<sessionID>/<seq, 8 bytes BE>  the event: its store.Entry record and the reply sent (big-endian so keys sort by Seq)
 //	u/<^updated, 8 bytes BE><id>     no value: sessions, most recently updated first
 //	m/<name>                         the store's own marks (m/sessions-index: u/ is complete)
+//
+// An event is one write of two records (its session, its event) and the
+// move of its index key; a redelivery is answered from the event record the
+// session names, so a reply is kept once, beside its transcript entry.
 //
 // Nothing is ever deleted explicitly: every key carries a Badger TTL, and
 // expired keys are dropped by compaction and value-log GC.
@@ -22,7 +25,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -46,8 +48,10 @@ import (
 // write-ahead log, a memory-mapped file. With SyncWrites false that write sits
 // in the OS page cache, so an acknowledged commit survives a crash of the
 // luaivr process (the kernel still writes the pages out) but not a crash or
-// power loss of the machine. SyncWrites true fsyncs before Commit returns,
-// which survives both at the cost of a disk flush per event.
+// power loss of the machine. SyncWrites true fsyncs the logs before Commit
+// returns, which survives both; commits that wait together share one fsync
+// (group commit, sync.go), so the cost is a disk flush per batch of events,
+// not per event.
 type Options struct {
 	Dir      string // data folder; created if missing, ignored when InMemory
 	InMemory bool   // keep everything in memory (tests, throwaway runs); lost on exit
@@ -97,9 +101,10 @@ const DefaultMinFree = 256 << 20
 // engine sharing the Store; commits check them and the session's version
 // inside the Badger transaction that writes.
 type Store struct {
-	store.LocalLeases // Acquire, Renew, Release: leases kept in the process
+	store.LocalLeases // Renew, Release and Begin's lease: leases kept in the process
 	db                db
 	h                 *health
+	group             *group // with SyncWrites: the fsync commits wait for
 	sessionTTL        time.Duration
 	replyTTL          time.Duration
 	log               *slog.Logger
@@ -184,7 +189,9 @@ func Open(opts Options) (*Store, error) {
 	}
 	bopts := badger.DefaultOptions(dir).
 		WithInMemory(opts.InMemory).
-		WithSyncWrites(opts.SyncWrites).
+		// SyncWrites is the store's group commit (sync.go), not Badger's
+		// fsync of each transaction.
+		WithSyncWrites(false).
 		WithLogger(badgerLogger{opts.Logger.With("component", "badger")}).
 		// Damage found while running is an error, not silently wrong data:
 		// check each table block read from disk and each value read from a
@@ -251,6 +258,9 @@ func Open(opts Options) (*Store, error) {
 		replyTTL:   opts.ReplyTTL,
 		log:        opts.Logger,
 		stop:       make(chan struct{}),
+	}
+	if opts.SyncWrites && !opts.InMemory {
+		s.group = newGroup(func() error { return s.h.call("syncing", func() error { return syncLogs(bdb, opts.Dir) }) })
 	}
 	h.probe = s.probe
 	if !opts.InMemory {
@@ -399,29 +409,68 @@ func (s *Store) probe() error {
 // Session implements store.Store.
 func (s *Store) Session(ctx context.Context, id string) (store.Session, bool, error) {
 	var sess store.Session
-	ok, err := s.get(ctx, sessionKey(id), func(v []byte) error { return json.Unmarshal(v, &sess) })
+	ok, err := s.get(ctx, sessionKey(id), func(v []byte) (err error) {
+		_, sess, err = decodeSession(v)
+		return err
+	})
 	if err != nil {
 		return store.Session{}, false, fmt.Errorf("badgerstore: session %q: %w", id, err)
 	}
 	return sess, ok, nil
 }
 
-// Reply implements store.Store; replies are keyed by the event alone.
-func (s *Store) Reply(ctx context.Context, _, key string) ([]byte, bool, error) {
-	var body []byte
-	ok, err := s.get(ctx, replyKey(key), func(v []byte) error {
-		body = bytes.Clone(v)
-		return nil
+// Begin implements store.Store: the lease is taken in the process, then the
+// session and, for a redelivery, the event record it names are read in one
+// transaction.
+func (s *Store) Begin(ctx context.Context, id, key string, ttl time.Duration) (store.Begun, error) {
+	lease, err := s.LocalLeases.Acquire(ctx, id, ttl)
+	if err != nil {
+		return store.Begun{}, err
+	}
+	var b store.Begun
+	err = s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(sessionKey(id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		var sent replies
+		if err := item.Value(func(v []byte) (err error) {
+			sent, b.Session, err = decodeSession(v)
+			return err
+		}); err != nil {
+			return err
+		}
+		b.Known = true
+		seq, ok := sent.find(key, time.Now())
+		if !ok {
+			return nil
+		}
+		item, err = txn.Get(entryKey(id, seq))
+		if errors.Is(err, badger.ErrKeyNotFound) { // its entry expired first
+			return nil
+		} else if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			_, reply, err := decodeEvent(v)
+			if err == nil && reply != nil {
+				b = store.Begun{Replied: true, Reply: reply}
+			}
+			return err
+		})
 	})
-	if err == nil && ok && len(body) == 0 {
-		// Every reply has a body: an empty one is a value Badger could not
-		// read back (it logs why and returns nothing).
-		err = errors.New("stored reply reads back empty: its value log is damaged")
+	if err != nil || b.Replied {
+		s.LocalLeases.Release(ctx, lease)
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("badgerstore: reply %q: %w", key, err)
+		return store.Begun{}, fmt.Errorf("badgerstore: session %q: %w", id, err)
 	}
-	return body, ok, nil
+	if !b.Replied {
+		b.Lease = lease
+	}
+	return b, nil
 }
 
 // get passes the value of key to fn, which must not keep it; ok is false when
@@ -443,41 +492,30 @@ func (s *Store) get(ctx context.Context, key []byte, fn func([]byte) error) (ok 
 	return err == nil, err
 }
 
-// Commit implements store.Store: session, transcript entry and reply are
-// written in one Badger transaction, which reads the session to check the
-// version (and lets Badger refuse a Register overlapping it). Each commit
-// gives the session key a fresh SessionTTL; the entry keeps the TTL of its
-// own write, so a long call's oldest entries can expire shortly before its
-// session does.
+// Commit implements store.Store: the session and the event record (entry
+// and reply) are written in one Badger transaction, which reads the session
+// to check the version (and lets Badger refuse a Register overlapping it).
+// Each commit gives the session key a fresh SessionTTL; the event keeps the
+// TTL of its own write, so a long call's oldest entries can expire shortly
+// before its session does. With SyncWrites it returns once a sync covers it.
 func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	sess, entry := c.Numbered()
 	write := func(txn *badger.Txn) error {
-		var stored struct { // the version and the index key's time alone: vars may be a megabyte
-			Events  int       `json:"events"`
-			Updated time.Time `json:"updated"`
-		}
-		found := false
-		switch item, err := txn.Get(sessionKey(sess.ID)); {
-		case errors.Is(err, badger.ErrKeyNotFound):
-		case err != nil:
+		sent, prev, found, err := s.readSession(txn, sess.ID)
+		if err != nil {
 			return err
-		default:
-			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &stored) }); err != nil {
-				return err
-			}
-			found = true
 		}
-		if c.Lease.SessionID != sess.ID || !s.Holds(c.Lease) || stored.Events != c.Read {
-			return fmt.Errorf("it read %d events, %d are stored: %w", c.Read, stored.Events, store.ErrConflict)
+		if c.Lease.SessionID != sess.ID || !s.Holds(c.Lease) || prev.Events != c.Read {
+			return fmt.Errorf("it read %d events, %d are stored: %w", c.Read, prev.Events, store.ErrConflict)
 		}
-		var prev *store.Session
-		if found {
-			prev = &store.Session{ID: sess.ID, Updated: stored.Updated}
+		p := &prev
+		if !found {
+			p = nil
 		}
-		return s.write(txn, prev, sess, entry, c.ReplyKey, c.Reply)
+		return s.write(txn, p, sent, sess, entry, c.ReplyKey, c.Reply)
 	}
 	err := s.update(sess.ID, write)
 	if err != nil {
@@ -495,7 +533,7 @@ func (s *Store) Register(ctx context.Context, sess store.Session) (store.Session
 	}
 	var merged store.Session
 	err := s.update(sess.ID, func(txn *badger.Txn) error {
-		old, ok, err := s.readSession(txn, sess.ID)
+		sent, old, ok, err := s.readSession(txn, sess.ID)
 		if err != nil {
 			return err
 		}
@@ -505,7 +543,7 @@ func (s *Store) Register(ctx context.Context, sess store.Session) (store.Session
 		}
 		var entry store.Entry
 		merged, entry = store.Registered(prev, sess)
-		return s.write(txn, prev, merged, entry, "", nil)
+		return s.write(txn, prev, sent, merged, entry, "", nil)
 	})
 	if err != nil {
 		return store.Session{}, fmt.Errorf("badgerstore: register session %q: %w", sess.ID, err)
@@ -513,53 +551,60 @@ func (s *Store) Register(ctx context.Context, sess store.Session) (store.Session
 	return merged, nil
 }
 
-// update runs fn, a change to session id, in a read-write transaction.
+// update runs fn, a change to session id, in a read-write transaction,
+// and with SyncWrites waits for a sync that covers it (after letting go of
+// the session, so that the next event of the call may write meanwhile: its
+// reply waits for its own sync).
 func (s *Store) update(id string, fn func(txn *badger.Txn) error) error {
 	mu := sessionLock(id)
 	mu.Lock()
-	defer mu.Unlock()
 	var err error
 	for range commitAttempts {
 		if err = s.db.Update(fn); !errors.Is(err, badger.ErrConflict) {
 			break
 		}
 	}
-	return err
+	mu.Unlock()
+	if err != nil || s.group == nil {
+		return err
+	}
+	return s.group.sync()
 }
 
-// readSession is the session id as txn sees it; the zero Session when
-// unknown or expired.
-func (s *Store) readSession(txn *badger.Txn, id string) (sess store.Session, ok bool, err error) {
+// readSession is the session id as txn sees it, with the replies it keeps;
+// the zero Session when unknown or expired.
+func (s *Store) readSession(txn *badger.Txn, id string) (sent replies, sess store.Session, ok bool, err error) {
 	item, err := txn.Get(sessionKey(id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return store.Session{}, false, nil
+		return nil, store.Session{}, false, nil
 	} else if err != nil {
-		return store.Session{}, false, err
+		return nil, store.Session{}, false, err
 	}
-	err = item.Value(func(v []byte) error { return json.Unmarshal(v, &sess) })
-	return sess, err == nil, err
+	err = item.Value(func(v []byte) (err error) {
+		sent, sess, err = decodeSession(v)
+		return err
+	})
+	return sent, sess, err == nil, err
 }
 
-// write puts a session, its new transcript entry and the event's reply.
-func (s *Store) write(txn *badger.Txn, prev *store.Session, sess store.Session, entry store.Entry, key string, reply []byte) error {
-	sv, err := store.Encode(sess)
-	if err != nil {
-		return fmt.Errorf("encode session: %w", err)
-	}
-	ev, err := store.Encode(entry)
-	if err != nil {
-		return fmt.Errorf("encode entry: %w", err)
-	}
+// write puts a session (with the replies it keeps, key's added) and the
+// record of its new event: the entry and the reply.
+func (s *Store) write(txn *badger.Txn, prev *store.Session, sent replies, sess store.Session, entry store.Entry, key string, reply []byte) error {
 	// One clock reading, so session and entry expire in the same second
 	// (Badger's Entry.WithTTL would read the clock for each).
 	now := time.Now()
+	if key != "" {
+		sent = sent.add(key, entry.Seq, now.Add(min(s.replyTTL, s.sessionTTL)), now)
+	} else {
+		reply = nil
+	}
 	set := func(key, value []byte, ttl time.Duration) error {
 		return txn.SetEntry(&badger.Entry{Key: key, Value: value, ExpiresAt: uint64(now.Add(ttl).Unix())})
 	}
-	if err := set(sessionKey(sess.ID), sv, s.sessionTTL); err != nil {
+	if err := set(sessionKey(sess.ID), encodeSession(sent, sess), s.sessionTTL); err != nil {
 		return err
 	}
-	if err := set(entryKey(sess.ID, entry.Seq), ev, s.sessionTTL); err != nil {
+	if err := set(entryKey(sess.ID, entry.Seq), encodeEvent(entry, reply), s.sessionTTL); err != nil {
 		return err
 	}
 	if prev != nil && !prev.Updated.Equal(sess.Updated) { // one index key per session, not one per event
@@ -567,13 +612,7 @@ func (s *Store) write(txn *badger.Txn, prev *store.Session, sess store.Session, 
 			return err
 		}
 	}
-	if err := set(indexKey(sess), nil, s.sessionTTL); err != nil {
-		return err
-	}
-	if key == "" {
-		return nil
-	}
-	return set(replyKey(key), reply, s.replyTTL)
+	return set(indexKey(sess), nil, s.sessionTTL)
 }
 
 // Transcript implements store.Store.
@@ -589,8 +628,8 @@ func (s *Store) Transcript(ctx context.Context, sessionID string) ([]store.Entry
 		if len(key) != len(prefix)+8 {
 			return nil
 		}
-		var e store.Entry
-		if err := json.Unmarshal(v, &e); err != nil {
+		e, _, err := decodeEvent(v)
+		if err != nil {
 			return fmt.Errorf("decode %q: %w", key, err)
 		}
 		entries = append(entries, e)
@@ -638,7 +677,7 @@ func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error
 					return err
 				}
 				var sess store.Session
-				if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &sess) }); err != nil {
+				if err := item.Value(func(v []byte) (err error) { _, sess, err = decodeSession(v); return err }); err != nil {
 					return fmt.Errorf("decode session %q: %w", id, err)
 				}
 				if updatedKey(sess.Updated) == updated {
@@ -675,7 +714,7 @@ func (s *Store) indexSessions() error {
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
 			var sess store.Session
-			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &sess) }); err != nil {
+			if err := item.Value(func(v []byte) (err error) { _, sess, err = decodeSession(v); return err }); err != nil {
 				return fmt.Errorf("decode %q: %w", item.Key(), err)
 			}
 			keys = append(keys, &badger.Entry{Key: indexKey(sess), ExpiresAt: item.ExpiresAt()})
@@ -738,8 +777,6 @@ func parseIndexKey(k []byte) (updated uint64, id string) {
 	k = k[len(indexPrefix):]
 	return binary.BigEndian.Uint64(k), string(k[8:])
 }
-
-func replyKey(key string) []byte { return []byte("d/" + key) }
 
 func transcriptPrefix(id string) []byte { return []byte("t/" + id + "/") }
 

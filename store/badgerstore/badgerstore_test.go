@@ -106,10 +106,12 @@ func present(t *testing.T, s *Store, c store.Commit) (session, entry, reply bool
 	for _, e := range entries {
 		entry = entry || e.Seq == c.Entry.Seq
 	}
-	body, reply, err := s.Reply(ctx, c.Session.ID, c.ReplyKey)
+	b, err := s.Begin(ctx, c.Session.ID, c.ReplyKey, time.Minute)
 	if err != nil {
-		t.Fatalf("Reply: %v", err)
+		t.Fatalf("Begin: %v", err)
 	}
+	s.Release(ctx, b.Lease)
+	body, reply := b.Reply, b.Replied
 	if reply && string(body) != string(c.Reply) {
 		t.Fatalf("Reply(%q) = %s, want %s", c.ReplyKey, body, c.Reply)
 	}

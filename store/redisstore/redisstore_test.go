@@ -142,8 +142,7 @@ func TestUnavailable(t *testing.T) {
 	}
 	ops := map[string]func() error{
 		"Session": func() error { _, _, err := s.Session(ctx, "call-1"); return err },
-		"Reply":   func() error { _, _, err := s.Reply(ctx, "call-1", "e0"); return err },
-		"Acquire": func() error { _, err := s.Acquire(ctx, "call-2", time.Minute); return err },
+		"Begin":   func() error { _, err := s.Begin(ctx, "call-2", "e0", time.Minute); return err },
 		"Commit": func() error {
 			return s.Commit(ctx, store.Commit{Lease: store.Lease{SessionID: "call-1", Token: "t"}, Read: 1, Session: store.Session{ID: "call-1"}})
 		},
@@ -255,8 +254,8 @@ func TestIDsWithBraces(t *testing.T) {
 	if err := storetest.Commit(ctx, s, commitOf(other, 0)); err != nil {
 		t.Fatal(err)
 	}
-	if b, ok, err := s.Reply(ctx, "a", "k}:s"); !ok || err != nil || string(b) != `{"callflow":[]}` {
-		t.Fatalf("the reply of session a = %q, %v, %v after a commit of session %q", b, ok, err, other)
+	if b, err := s.Begin(ctx, "a", "k}:s", time.Minute); !b.Replied || err != nil || string(b.Reply) != `{"callflow":[]}` {
+		t.Fatalf("the reply of session a = %+v, %v after a commit of session %q", b, err, other)
 	}
 	if err := s.KVSet(ctx, "x}:v", "k", []byte("1"), 0, store.KVQuota{}); err != nil {
 		t.Fatal(err)
@@ -406,28 +405,28 @@ func TestKilledAfterCommitLosesNothing(t *testing.T) {
 	}
 }
 
-// A lease whose Acquire got no answer from a stalled Redis, and which Redis
+// A lease whose Begin got no answer from a stalled Redis, and which Redis
 // took once it went on, is released by the store in the background: the
 // session is free again soon after, not once the lease's ttl ran out.
-func TestUnansweredAcquireReleased(t *testing.T) {
+func TestUnansweredBeginReleased(t *testing.T) {
 	srv := redistest.Start(t)
 	s, err := store.Open(srv.URL()+"?timeout=200ms", store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.Acquire(t.Context(), "call-0", time.Minute); err != nil { // Redis knows the script (EVALSHA)
+	if _, err := s.Begin(t.Context(), "call-0", "", time.Minute); err != nil { // Redis knows the script (EVALSHA)
 		t.Fatal(err)
 	}
 	srv.Pause()
-	_, err = s.Acquire(t.Context(), "call-1", time.Minute)
+	_, err = s.Begin(t.Context(), "call-1", "", time.Minute)
 	srv.Resume()
 	if !errors.Is(err, store.ErrUnavailable) {
-		t.Fatalf("Acquire on a stalled Redis: %v, want ErrUnavailable", err)
+		t.Fatalf("Begin on a stalled Redis: %v, want ErrUnavailable", err)
 	}
 	waitFor(t, "the lease nobody owns to be released", func() bool {
-		l, err := s.Acquire(t.Context(), "call-1", time.Minute)
-		return err == nil && l.Token != ""
+		b, err := s.Begin(t.Context(), "call-1", "", time.Minute)
+		return err == nil && b.Lease.Token != ""
 	})
 }
 
