@@ -27,7 +27,7 @@ type group struct {
 	running bool
 	err     error // of the last sync, for the commits it covered
 
-	syncs, covered uint64 // for the commits-per-sync figure (GroupStats)
+	syncs, covered uint64 // for the commits-per-sync figure (Store.GroupStats)
 }
 
 func newGroup(syncFn func() error) *group {
@@ -61,6 +61,15 @@ func (g *group) sync() error {
 		g.cond.Broadcast()
 	}
 	return g.err
+}
+
+// GroupStats is how many syncs the group commit of SyncWrites ran and how
+// many commits they covered (both 0 without SyncWrites).
+func (s *Store) GroupStats() (syncs, commits uint64) {
+	if s.group == nil {
+		return 0, 0
+	}
+	return s.group.stats()
 }
 
 // stats is how many syncs ran and how many commits they covered.
