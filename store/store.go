@@ -51,9 +51,9 @@
 //     transcript entry lives SessionTTL after the commit that wrote it, so a
 //     long call's oldest entries can go shortly before its session;
 //   - a reply answers redeliveries of its event for ReplyTTL after its
-//     commit, but not longer than that commit's transcript entry lives, and
-//     while its event is among the session's last RepliesKept (a
-//     redelivery after that may run the script again);
+//     commit, but not longer than that commit's transcript entry, beside
+//     which a store may keep it (a redelivery after that runs the script
+//     again);
 //   - a kv key written with a ttl lives that long after the write (KVIncr with
 //     a ttl of 0 keeps the key's expiry);
 //   - a lease lives its ttl after Begin or the last Renew.
@@ -154,12 +154,6 @@ type Commit struct {
 	Reply    []byte
 }
 
-// RepliesKept is how many of a session's last events a redelivery is
-// answered for from what was stored: 8x8 redelivers the event it waits an
-// answer for, and status events a call may have moved past a few times
-// since. A store may keep more.
-const RepliesKept = 16
-
 // Begun is what Begin found for an event.
 type Begun struct {
 	// Replied: the event was answered before (a redelivery) and Reply is
@@ -188,10 +182,10 @@ type Store interface {
 
 	// Begin starts an event of session sessionID (step 1 above), in one
 	// operation: it takes the session's lease for ttl and reads the
-	// session; or, when replyKey ("": the event cannot be named) names one
-	// of the session's last RepliesKept events that was committed, it
-	// returns the reply stored with it and takes no lease. It answers
-	// ErrLocked at once while another lease on the session is live.
+	// session; or, when replyKey ("": the event cannot be named) names an
+	// event of the session that was committed, it returns the reply stored
+	// with it and takes no lease. It answers ErrLocked at once while
+	// another lease on the session is live.
 	Begin(ctx context.Context, sessionID, replyKey string, ttl time.Duration) (Begun, error)
 	// Renew extends a lease to ttl from now; ErrConflict when it is no
 	// longer the session's (it expired, or was released).

@@ -3,14 +3,16 @@
 //
 // Layout (records in store's compact form, see store/record.go):
 //
-//	s/<sessionID>                    the session's replies (see replies.go) and its store.Session record
-//	t/<sessionID>/<seq, 8 bytes BE>  the event: its store.Entry record and the reply sent (big-endian so keys sort by Seq)
+//	s/<sessionID>                    store.Session
+//	t/<sessionID>/<seq, 8 bytes BE>  the event: its store.Entry and the reply sent (event.go; big-endian so keys sort by Seq)
+//	r/<sessionID>/<8-byte hash>      the seq of the event that answered a reply key (event.go)
 //	u/<^updated, 8 bytes BE><id>     no value: sessions, most recently updated first
 //	m/<name>                         the store's own marks (m/sessions-index: u/ is complete)
 //
-// An event is one write of two records (its session, its event) and the
-// move of its index key; a redelivery is answered from the event record the
-// session names, so a reply is kept once, beside its transcript entry.
+// An event is one transaction: its two records (session, event), the few
+// bytes naming its reply, and the move of its index key. A redelivery is
+// answered from the event's value, so a reply is kept once, beside its
+// transcript entry.
 //
 // Nothing is ever deleted explicitly: every key carries a Badger TTL, and
 // expired keys are dropped by compaction and value-log GC.
@@ -410,7 +412,7 @@ func (s *Store) probe() error {
 func (s *Store) Session(ctx context.Context, id string) (store.Session, bool, error) {
 	var sess store.Session
 	ok, err := s.get(ctx, sessionKey(id), func(v []byte) (err error) {
-		_, sess, err = decodeSession(v)
+		sess, err = store.DecodeSession(v)
 		return err
 	})
 	if err != nil {
@@ -420,7 +422,7 @@ func (s *Store) Session(ctx context.Context, id string) (store.Session, bool, er
 }
 
 // Begin implements store.Store: the lease is taken in the process, then the
-// session and, for a redelivery, the event record it names are read in one
+// session and, for a redelivery, the event that answered it are read in one
 // transaction.
 func (s *Store) Begin(ctx context.Context, id, key string, ttl time.Duration) (store.Begun, error) {
 	lease, err := s.LocalLeases.Acquire(ctx, id, ttl)
@@ -429,25 +431,31 @@ func (s *Store) Begin(ctx context.Context, id, key string, ttl time.Duration) (s
 	}
 	var b store.Begun
 	err = s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(sessionKey(id))
+		sess, ok, err := s.readSession(txn, id)
+		if err != nil || !ok {
+			return err
+		}
+		b.Session, b.Known = sess, true
+		if key == "" {
+			return nil
+		}
+		item, err := txn.Get(repliedKey(id, key))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil
 		} else if err != nil {
 			return err
 		}
-		var sent replies
-		if err := item.Value(func(v []byte) (err error) {
-			sent, b.Session, err = decodeSession(v)
-			return err
+		var seq uint64
+		if err := item.Value(func(v []byte) error {
+			var n int
+			if seq, n = binary.Uvarint(v); n <= 0 {
+				return errShort
+			}
+			return nil
 		}); err != nil {
 			return err
 		}
-		b.Known = true
-		seq, ok := sent.find(key, time.Now())
-		if !ok {
-			return nil
-		}
-		item, err = txn.Get(entryKey(id, seq))
+		item, err = txn.Get(entryKey(id, int(seq)))
 		if errors.Is(err, badger.ErrKeyNotFound) { // its entry expired first
 			return nil
 		} else if err != nil {
@@ -504,7 +512,7 @@ func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 	}
 	sess, entry := c.Numbered()
 	write := func(txn *badger.Txn) error {
-		sent, prev, found, err := s.readSession(txn, sess.ID)
+		prev, found, err := s.readSession(txn, sess.ID)
 		if err != nil {
 			return err
 		}
@@ -515,7 +523,7 @@ func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 		if !found {
 			p = nil
 		}
-		return s.write(txn, p, sent, sess, entry, c.ReplyKey, c.Reply)
+		return s.write(txn, p, sess, entry, c.ReplyKey, c.Reply)
 	}
 	err := s.update(sess.ID, write)
 	if err != nil {
@@ -533,7 +541,7 @@ func (s *Store) Register(ctx context.Context, sess store.Session) (store.Session
 	}
 	var merged store.Session
 	err := s.update(sess.ID, func(txn *badger.Txn) error {
-		sent, old, ok, err := s.readSession(txn, sess.ID)
+		old, ok, err := s.readSession(txn, sess.ID)
 		if err != nil {
 			return err
 		}
@@ -543,7 +551,7 @@ func (s *Store) Register(ctx context.Context, sess store.Session) (store.Session
 		}
 		var entry store.Entry
 		merged, entry = store.Registered(prev, sess)
-		return s.write(txn, prev, sent, merged, entry, "", nil)
+		return s.write(txn, prev, merged, entry, "", nil)
 	})
 	if err != nil {
 		return store.Session{}, fmt.Errorf("badgerstore: register session %q: %w", sess.ID, err)
@@ -571,41 +579,44 @@ func (s *Store) update(id string, fn func(txn *badger.Txn) error) error {
 	return s.group.sync()
 }
 
-// readSession is the session id as txn sees it, with the replies it keeps;
-// the zero Session when unknown or expired.
-func (s *Store) readSession(txn *badger.Txn, id string) (sent replies, sess store.Session, ok bool, err error) {
+// readSession is the session id as txn sees it; the zero Session when
+// unknown or expired.
+func (s *Store) readSession(txn *badger.Txn, id string) (sess store.Session, ok bool, err error) {
 	item, err := txn.Get(sessionKey(id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, store.Session{}, false, nil
+		return store.Session{}, false, nil
 	} else if err != nil {
-		return nil, store.Session{}, false, err
+		return store.Session{}, false, err
 	}
 	err = item.Value(func(v []byte) (err error) {
-		sent, sess, err = decodeSession(v)
+		sess, err = store.DecodeSession(v)
 		return err
 	})
-	return sent, sess, err == nil, err
+	return sess, err == nil, err
 }
 
-// write puts a session (with the replies it keeps, key's added) and the
-// record of its new event: the entry and the reply.
-func (s *Store) write(txn *badger.Txn, prev *store.Session, sent replies, sess store.Session, entry store.Entry, key string, reply []byte) error {
+// write puts a session, the value of its new event (entry and reply) and,
+// when the event has a reply key, what names its reply.
+func (s *Store) write(txn *badger.Txn, prev *store.Session, sess store.Session, entry store.Entry, key string, reply []byte) error {
+	if key == "" {
+		reply = nil
+	}
 	// One clock reading, so session and entry expire in the same second
 	// (Badger's Entry.WithTTL would read the clock for each).
 	now := time.Now()
-	if key != "" {
-		sent = sent.add(key, entry.Seq, now.Add(min(s.replyTTL, s.sessionTTL)), now)
-	} else {
-		reply = nil
-	}
 	set := func(key, value []byte, ttl time.Duration) error {
 		return txn.SetEntry(&badger.Entry{Key: key, Value: value, ExpiresAt: uint64(now.Add(ttl).Unix())})
 	}
-	if err := set(sessionKey(sess.ID), encodeSession(sent, sess), s.sessionTTL); err != nil {
+	if err := set(sessionKey(sess.ID), store.AppendSession(make([]byte, 0, 128+len(sess.Vars)), sess), s.sessionTTL); err != nil {
 		return err
 	}
 	if err := set(entryKey(sess.ID, entry.Seq), encodeEvent(entry, reply), s.sessionTTL); err != nil {
 		return err
+	}
+	if key != "" { // the reply lives in the event's value: no longer than it
+		if err := set(repliedKey(sess.ID, key), binary.AppendUvarint(nil, uint64(entry.Seq)), min(s.replyTTL, s.sessionTTL)); err != nil {
+			return err
+		}
 	}
 	if prev != nil && !prev.Updated.Equal(sess.Updated) { // one index key per session, not one per event
 		if err := txn.Delete(indexKey(*prev)); err != nil {
@@ -677,7 +688,7 @@ func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error
 					return err
 				}
 				var sess store.Session
-				if err := item.Value(func(v []byte) (err error) { _, sess, err = decodeSession(v); return err }); err != nil {
+				if err := item.Value(func(v []byte) (err error) { sess, err = store.DecodeSession(v); return err }); err != nil {
 					return fmt.Errorf("decode session %q: %w", id, err)
 				}
 				if updatedKey(sess.Updated) == updated {
@@ -714,7 +725,7 @@ func (s *Store) indexSessions() error {
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
 			var sess store.Session
-			if err := item.Value(func(v []byte) (err error) { _, sess, err = decodeSession(v); return err }); err != nil {
+			if err := item.Value(func(v []byte) (err error) { sess, err = store.DecodeSession(v); return err }); err != nil {
 				return fmt.Errorf("decode %q: %w", item.Key(), err)
 			}
 			keys = append(keys, &badger.Entry{Key: indexKey(sess), ExpiresAt: item.ExpiresAt()})

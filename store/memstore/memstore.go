@@ -39,12 +39,7 @@ type Store struct {
 type session struct {
 	expiring[store.Session]
 	entries []expiring[store.Entry]
-	replies []reply // the last store.RepliesKept, newest first
-}
-
-type reply struct {
-	key string
-	expiring[[]byte]
+	replies map[string]expiring[[]byte] // reply key → body sent
 }
 
 // expiring is a value and when it expires (zero: never).
@@ -107,11 +102,9 @@ func (s *Store) Begin(ctx context.Context, id, key string, ttl time.Duration) (s
 	if sess == nil {
 		return store.Begun{Lease: lease}, nil
 	}
-	for _, r := range sess.replies {
-		if key != "" && r.key == key && r.live(now) {
-			s.LocalLeases.Release(ctx, lease)
-			return store.Begun{Replied: true, Reply: bytes.Clone(r.v)}, nil
-		}
+	if r, ok := sess.replies[key]; ok && key != "" && r.live(now) {
+		s.LocalLeases.Release(ctx, lease)
+		return store.Begun{Replied: true, Reply: bytes.Clone(r.v)}, nil
 	}
 	return store.Begun{Lease: lease, Session: clone(sess.v), Known: true}, nil
 }
@@ -141,16 +134,21 @@ func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 	return nil
 }
 
-// remember keeps the reply of the event just put, for its redeliveries;
-// call with mu held.
+// remember keeps the reply of the event just put, for its redeliveries, no
+// longer than its entry (and dropping those expired as the session's
+// entries are); call with mu held.
 func (s *Store) remember(sess *session, key string, body []byte, now time.Time) {
-	kept := []reply{{key, expiring[[]byte]{bytes.Clone(body), now.Add(min(s.replyTTL, s.sessionTTL))}}}
-	for _, r := range sess.replies {
-		if len(kept) < store.RepliesKept && r.live(now) {
-			kept = append(kept, r)
+	if sess.replies == nil || len(sess.replies) >= 2*len(sess.entries) {
+		for k, r := range sess.replies {
+			if !r.live(now) {
+				delete(sess.replies, k)
+			}
 		}
 	}
-	sess.replies = kept
+	if sess.replies == nil {
+		sess.replies = map[string]expiring[[]byte]{}
+	}
+	sess.replies[key] = expiring[[]byte]{bytes.Clone(body), now.Add(min(s.replyTTL, s.sessionTTL))}
 }
 
 // put stores sess with entry added to cur's transcript (cur nil: a new
