@@ -114,3 +114,10 @@ func BenchmarkCallSize(b *testing.B) {
 	})
 	b.ReportMetric(float64(size)/float64(calls), "bytes/call")
 }
+
+// BenchmarkCommitParallel is BenchmarkCommit from 16 goroutines per core,
+// as concurrent calls commit.
+func BenchmarkCommitParallel(b *testing.B) {
+	b.SetParallelism(16)
+	storetest.BenchmarkCommitParallel(b, openOnDisk(b))
+}
