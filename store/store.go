@@ -277,9 +277,9 @@ func (c Commit) Numbered() (Session, Entry) {
 	return s, e
 }
 
-// Encode is json.Marshal without HTML escaping, for the records a store keeps:
-// the json.RawMessage fields of sessions and entries (vars, event, reply) come
-// back byte for byte as given, where json.Marshal would rewrite "<" in them as
+// Encode is json.Marshal without HTML escaping, for the JSON a record keeps
+// (an entry's Inputs): its json.RawMessage fields (kv values) come back byte
+// for byte as given, where json.Marshal would rewrite "<" in them as
 // "\u003c".
 func Encode(v any) ([]byte, error) {
 	var b bytes.Buffer

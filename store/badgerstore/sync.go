@@ -79,7 +79,8 @@ func (g *group) stats() (syncs, commits uint64) {
 	return g.syncs, g.covered
 }
 
-// syncLogs makes what Badger wrote durable: db.Sync fsyncs the memtable's
+// syncLogs makes what Badger wrote durable, kv writes included (an event's
+// come before its commit, whose sync covers them): db.Sync fsyncs the memtable's
 // write-ahead log and the value log file being written, and the write-ahead
 // logs of memtables set aside since (still waiting to be flushed into a
 // table, which Badger syncs) and the previous value log file are synced

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/runtime/webhook"
 	"github.com/luaivr/luaivr/store"
 	"github.com/luaivr/luaivr/store/redisstore"
 	"github.com/luaivr/luaivr/store/redisstore/redistest"
@@ -476,4 +479,60 @@ func TestOpenWhileRedisIsDown(t *testing.T) {
 	waitFor(t, "the store to connect once Redis answers", func() bool {
 		return store.Ready(s) == nil && storetest.Commit(t.Context(), s, commitOf("call-1", 0)) == nil
 	})
+}
+
+// An event costs two round trips to Redis, Begin's script and the
+// commit's, and a redelivery one: counted with MONITOR around events the
+// engine handles (not in a Cluster, whose list of sessions adds one).
+func TestRoundTripsPerEvent(t *testing.T) {
+	srv := redistest.Start(t)
+	s, err := store.Open(srv.URL(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "count.lua"), []byte(`
+ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 1 }
+function on_dtmf(session, digits)
+  session.vars.n = (session.vars.n or 0) + 1
+  return ivr.say_and_capture("event " .. session.vars.n)
+end`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	scripts, errs := engine.Load(dir)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	// A deadline no busy machine reaches: no lease is renewed meanwhile.
+	eng, err := engine.New(scripts, engine.Options{Store: s, Deadline: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(event int) string {
+		body := fmt.Sprintf(`{"eventType":"CALL_ACTION","payload":{"sessionId":"call-1","eventId":"e%d","callStatus":"ACTION_COMPLETED","dtmf":"1"}}`, event)
+		ev, err := webhook.Parse([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(eng.Handle(t.Context(), ev, "count"))
+	}
+	post(0) // Redis learns the scripts (EVALSHA after a first EVAL)
+	const events = 20
+	stop := srv.Monitor(t)
+	for i := 1; i <= events; i++ {
+		post(i)
+	}
+	if got := stop(); len(got) != 2*events {
+		t.Errorf("%d events took %d round trips, want %d:\n%s", events, len(got), 2*events, strings.Join(got, "\n"))
+	}
+	stop = srv.Monitor(t)
+	for i := 1; i <= events; i++ {
+		if got := post(i); !strings.Contains(got, fmt.Sprintf("event %d", i+1)) { // e0 was event 1
+			t.Fatalf("redelivered event %d answered %s", i, got)
+		}
+	}
+	if got := stop(); len(got) != events {
+		t.Errorf("%d redeliveries took %d round trips, want %d:\n%s", events, len(got), events, strings.Join(got, "\n"))
+	}
 }

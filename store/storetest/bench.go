@@ -14,8 +14,8 @@ import (
 var benchReply = []byte(`{"clientActionId":"reservations","callflow":[{"action":"sayAndCapture","params":{"promptMessage":"Press 1 to make a new reservation, press 2 to reschedule an existing reservation, press 3 to return to main menu.","voiceProfile":"en-US-BenjaminRUS","speed":1,"minDigits":1,"maxDigits":1,"digitTimeout":10000,"overallTimeout":10000,"noOfTries":2}}]}`)
 
 // BenchmarkCommit measures the store's share of an event as serve runs it:
-// the lease, the session read and one atomic commit (session, transcript
-// entry, reply), over 1000 sessions. Every store's benchmark calls it, so
+// Begin (the lease and the session read) and one atomic commit (session,
+// transcript entry, reply), over 1000 sessions. Every store's benchmark calls it, so
 // their figures compare.
 func BenchmarkCommit(b *testing.B, st store.Store) {
 	ctx := context.Background()
