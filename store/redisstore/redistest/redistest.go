@@ -260,7 +260,6 @@ func tail(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-
 // Monitor records the commands clients send the server (MONITOR's lines,
 // without those scripts run inside it and without PINGs), until the
 // returned stop, which gives them.
