@@ -166,3 +166,64 @@ func TestRecordReadsJSONAndRefusesDamage(t *testing.T) {
 		t.Error("a truncated entry decodes without an error")
 	}
 }
+
+// BenchmarkRecord compares the records with encoding/json on a restaurant
+// session and the entry of a CALL_ACTION.
+func BenchmarkRecord(b *testing.B) {
+	at := time.Now()
+	digits := "1"
+	s := Session{ID: "d62f91ba-9a40-11ee-945e-5f476b4334a1", App: "restaurant", Version: "0123456789abcdef",
+		Vars: json.RawMessage(`{"party":4}`), ActionID: "reservations", Menu: "reservations", Root: "main_menu",
+		Tries: map[string]int{"main_menu": 1}, Status: "CALL_CONNECTED", Direction: "INBOUND",
+		Source: "+6568332048", Destination: "+6531589338", Events: 4, Created: at, Updated: at}
+	e := Entry{Seq: 4, At: at, App: "restaurant", EventType: "CALL_ACTION", EventID: "ddc1e44a-9a40-11ee-b7e9-838e846e8a11",
+		CallStatus: "ACTION_COMPLETED", Digits: &digits, ActionID: "main_menu", Handler: "menu", Duration: 180 * time.Microsecond,
+		Event: bytes.Repeat([]byte("x"), 450), Reply: bytes.Repeat([]byte("y"), 330), Version: "0123456789abcdef"}
+	sessionLen := len(AppendSession(nil, s))
+	for _, c := range []struct {
+		name   string
+		encode func() []byte
+		decode func([]byte) error
+	}{
+		{"record", func() []byte { return AppendEntry(AppendSession(nil, s), e) }, func(b []byte) error {
+			if _, err := DecodeSession(b[:sessionLen]); err != nil {
+				return err
+			}
+			_, err := DecodeEntry(b[sessionLen:])
+			return err
+		}},
+		{"encoding_json", func() []byte {
+			sj, _ := Encode(s)
+			ej, _ := Encode(Entry{Seq: e.Seq, At: e.At, App: e.App, EventType: e.EventType, EventID: e.EventID, CallStatus: e.CallStatus,
+				Digits: e.Digits, ActionID: e.ActionID, Handler: e.Handler, Duration: e.Duration,
+				Event: json.RawMessage(`"` + string(e.Event) + `"`), Reply: json.RawMessage(`"` + string(e.Reply) + `"`), Version: e.Version})
+			return append(append(sj, '\n'), ej...)
+		}, func(b []byte) error {
+			i := bytes.IndexByte(b, '\n')
+			var s Session
+			var e Entry
+			if err := json.Unmarshal(b[:i], &s); err != nil {
+				return err
+			}
+			return json.Unmarshal(b[i+1:], &e)
+		}},
+	} {
+		b.Run(c.name+"/encode", func(b *testing.B) {
+			b.ReportAllocs()
+			var n int
+			for b.Loop() {
+				n = len(c.encode())
+			}
+			b.ReportMetric(float64(n), "bytes")
+		})
+		b.Run(c.name+"/decode", func(b *testing.B) {
+			rec := c.encode()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.decode(rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
