@@ -260,9 +260,10 @@ func tail(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-// Monitor records the commands clients send the server (MONITOR's lines,
-// without those scripts run inside it and without PINGs), until the
-// returned stop, which gives them.
+// Monitor records the commands clients send the server (MONITOR's lines),
+// without those scripts run inside it, PINGs, and what a client sends as it
+// opens a connection (HELLO, CLIENT, SELECT, AUTH), until the returned
+// stop, which gives them.
 func (s *Server) Monitor(t testing.TB) (stop func() []string) {
 	conn, err := net.DialTimeout("tcp", s.Addr, time.Second)
 	if err != nil {
@@ -291,10 +292,21 @@ func (s *Server) Monitor(t testing.TB) (stop func() []string) {
 			switch {
 			case strings.Contains(line, end):
 				return lines
-			case strings.Contains(line, " lua] "), strings.Contains(strings.ToUpper(line), `"PING"`):
+			case strings.Contains(line, " lua] "), connecting(line):
 			default:
 				lines = append(lines, strings.TrimSpace(line))
 			}
 		}
 	}
+}
+
+// connecting reports a MONITOR line of a PING or of what opens a connection.
+func connecting(line string) bool {
+	_, cmd, _ := strings.Cut(line, `] "`)
+	name, _, _ := strings.Cut(strings.ToUpper(cmd), `"`)
+	switch name {
+	case "PING", "HELLO", "CLIENT", "SELECT", "AUTH":
+		return true
+	}
+	return false
 }
