@@ -34,8 +34,8 @@ type localLease struct {
 	expires time.Time
 }
 
-// Acquire takes the lease on sessionID, or answers ErrLocked: Store's Acquire,
-// for a store that embeds the table.
+// Acquire takes the lease on sessionID, or answers ErrLocked: the lease of
+// Store's Begin, for a store that embeds the table.
 func (l *LocalLeases) Acquire(ctx context.Context, sessionID string, ttl time.Duration) (Lease, error) {
 	if err := ctx.Err(); err != nil {
 		return Lease{}, err

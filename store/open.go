@@ -23,7 +23,8 @@ type Options struct {
 	// (sessions, call): no background work such as Badger's value-log GC.
 	Brief bool
 
-	// For a data folder (badger): fsync every commit before it returns; the
+	// For a data folder (badger): fsync every commit before it returns (one
+	// sync for the commits that wait together: group commit); the
 	// free space in bytes to keep on its disk (0: the store's default,
 	// negative: no check); open a damaged folder, moving aside what cannot
 	// be read.

@@ -13,30 +13,32 @@
 //
 // # Handling one event
 //
-// The engine handles an event of a session in these steps, each a store
-// operation bounded by its own timeout (Options.Timeout), so that a stalled
-// store means the fallback to the caller, never silence:
+// The engine handles an event of a session in three store operations, each
+// bounded by its own timeout (Options.Timeout), so that a stalled store
+// means the fallback to the caller, never silence (a Redis store makes each
+// one round trip):
 //
-//  1. Acquire the session's lease: a random token that expires after a TTL
-//     longer than anything one event may take (the wait for a script slot,
-//     twice the script deadline, and its store operations at their timeout). While another event of
-//     the session holds it, Acquire answers ErrLocked and the engine waits:
-//     the events of one session are handled one at a time by all the
-//     instances together. This is also what makes the reply cache atomic: a
-//     redelivery landing on another instance while the first still runs the
-//     script waits for the lease, then finds the reply that the first
-//     committed.
-//  2. Read the reply cache (Reply): a redelivered event gets the stored reply
-//     and the script does not run again.
-//  3. Read the session; its Events count is the version the event read.
-//  4. Run the script, renewing the lease (Renew) if it runs long.
-//  5. Commit, conditionally: the store applies the commit only while the lease
+//  1. Begin: take the session's lease and read the session, or find that
+//     the event was answered before. The lease is a random token that
+//     expires after a TTL longer than anything one event may take (the
+//     wait for a script slot, twice the script deadline, and its store
+//     operations at their timeout). While another event of the session
+//     holds it, Begin answers ErrLocked and the engine waits: the events of
+//     one session are handled one at a time by all the instances together.
+//     An event the session already answered (a redelivery, named by its
+//     reply key) gets the reply sent then, takes no lease, and the script
+//     does not run again; since the lease is checked first, a redelivery
+//     landing on another instance while the first still runs the script
+//     waits for the lease, then finds the reply that the first committed.
+//     The session's Events count is the version the event read.
+//  2. Run the script, renewing the lease (Renew) if it runs long.
+//  3. Commit, conditionally: the store applies the commit only while the lease
 //     is still the session's and the session still counts the events that
-//     step 3 read, and releases the lease with it; otherwise nothing changes
+//     step 1 read, and releases the lease with it; otherwise nothing changes
 //     and it answers ErrConflict. A script abandoned by the watchdog, or an
 //     instance paused past its lease, cannot overwrite a newer event. On a
 //     conflict the engine starts again at step 1, and a redelivery answered
-//     elsewhere meanwhile is answered from the cache.
+//     elsewhere meanwhile is answered from what that commit stored.
 //
 // Register (a call we place) is a compare-and-swap on the session, outside
 // leases: an event that read the session before it fails its commit with
@@ -48,11 +50,13 @@
 //   - a session lives SessionTTL after its last commit or Register; each
 //     transcript entry lives SessionTTL after the commit that wrote it, so a
 //     long call's oldest entries can go shortly before its session;
-//   - a reply lives ReplyTTL after its commit (a redelivery after that runs
-//     the script again);
+//   - a reply answers redeliveries of its event for ReplyTTL after its
+//     commit, but not longer than that commit's transcript entry, beside
+//     which a store may keep it (a redelivery after that runs the script
+//     again);
 //   - a kv key written with a ttl lives that long after the write (KVIncr with
 //     a ttl of 0 keeps the key's expiry);
-//   - a lease lives its ttl after Acquire or the last Renew.
+//   - a lease lives its ttl after Begin or the last Renew.
 //
 // Expired things read as missing (ok false) and are not listed by Sessions;
 // their expiry is kept to within a second.
@@ -157,6 +161,19 @@ type Commit struct {
 	Reply    []byte
 }
 
+// Begun is what Begin found for an event.
+type Begun struct {
+	// Replied: the event was answered before (a redelivery) and Reply is
+	// the body sent then. No lease was taken, and Session is not read.
+	Replied bool
+	Reply   []byte
+	// Lease is the event's lease on the session; Session is the session as
+	// stored, Known false (and Session zero) when unknown or expired.
+	Lease   Lease
+	Session Session
+	Known   bool
+}
+
 // Store keeps sessions, transcripts and sent replies, and orders the events of
 // each session through leases. Implementations are safe for concurrent use,
 // by goroutines and, for a shared store, by processes.
@@ -169,13 +186,14 @@ type Store interface {
 	// Session returns the session with this id; ok is false when it is unknown
 	// or expired.
 	Session(ctx context.Context, id string) (s Session, ok bool, err error)
-	// Reply returns the body sent for a redelivered event of session
-	// sessionID (a shared store may place a session's keys together).
-	Reply(ctx context.Context, sessionID, key string) (body []byte, ok bool, err error)
 
-	// Acquire takes the lease on session sessionID for ttl. It answers
-	// ErrLocked at once while another lease on the session is live.
-	Acquire(ctx context.Context, sessionID string, ttl time.Duration) (Lease, error)
+	// Begin starts an event of session sessionID (step 1 above), in one
+	// operation: it takes the session's lease for ttl and reads the
+	// session; or, when replyKey ("": the event cannot be named) names an
+	// event of the session that was committed, it returns the reply stored
+	// with it and takes no lease. It answers ErrLocked at once while
+	// another lease on the session is live.
+	Begin(ctx context.Context, sessionID, replyKey string, ttl time.Duration) (Begun, error)
 	// Renew extends a lease to ttl from now; ErrConflict when it is no
 	// longer the session's (it expired, or was released).
 	Renew(ctx context.Context, l Lease, ttl time.Duration) error
@@ -267,9 +285,9 @@ func (c Commit) Numbered() (Session, Entry) {
 	return s, e
 }
 
-// Encode is json.Marshal without HTML escaping, for the records a store keeps:
-// the json.RawMessage fields of sessions and entries (vars, event, reply) come
-// back byte for byte as given, where json.Marshal would rewrite "<" in them as
+// Encode is json.Marshal without HTML escaping, for the JSON a record keeps
+// (an entry's Inputs): its json.RawMessage fields (kv values) come back byte
+// for byte as given, where json.Marshal would rewrite "<" in them as
 // "\u003c".
 func Encode(v any) ([]byte, error) {
 	var b bytes.Buffer

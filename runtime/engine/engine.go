@@ -246,14 +246,27 @@ const conflictAttempts = 3
 // its commit with ErrConflict and last was false, so that nothing of it was
 // saved or answered.
 func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, last bool) (body []byte, conflict bool) {
-	lease, err := e.acquire(ctx, ev.SessionID)
+	key := ev.ReplyKey()
+	begun, err := e.begin(ctx, ev.SessionID, key)
+	if err == nil && begun.Replied {
+		if ev.Type != webhook.CallAction || isCallflow(begun.Reply) {
+			e.stats.Duplicates.Add(1)
+			e.log.Info("redelivered event answered from the reply cache", "session", ev.SessionID, "event", ev.EventID)
+			return begun.Reply, false
+		}
+		e.log.Error("store: the reply stored for this event is not a callflow; handling the event again", "session", ev.SessionID)
+		begun, err = e.begin(ctx, ev.SessionID, "")
+	}
 	if err != nil {
 		reason := ReasonStore // the store did not answer
 		if errors.Is(err, store.ErrLocked) {
 			reason = ReasonBusy // another event of the call held it too long
 		}
-		return e.unsaved(ev, reason, fmt.Errorf("store: taking the session's lease failed, so nothing is saved: %w", err)), false
+		// Without the session we would run the script on empty vars and then
+		// overwrite what is stored: answer, but change nothing.
+		return e.unsaved(ev, reason, fmt.Errorf("store: starting the event (its lease and session) failed, so nothing is saved: %w", err)), false
 	}
+	lease, sess, known := begun.Lease, begun.Session, begun.Known
 	committed := false
 	stopRenewing := e.keepLease(lease)
 	defer func() {
@@ -263,29 +276,8 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 		}
 	}()
 
-	key := ev.ReplyKey()
-	if key != "" {
-		op, cancel := e.storeOp(ctx)
-		body, ok, err := e.opts.Store.Reply(op, ev.SessionID, key)
-		cancel()
-		if err != nil {
-			e.log.Error("store: reading the reply cache failed; handling the event again", "session", ev.SessionID, "err", err)
-		} else if ok && (ev.Type != webhook.CallAction || isCallflow(body)) {
-			e.stats.Duplicates.Add(1)
-			e.log.Info("redelivered event answered from the reply cache", "session", ev.SessionID, "event", ev.EventID)
-			return body, false
-		}
-	}
 	if ev.Unreadable != "" {
 		e.log.Warn("digits not understood", "session", ev.SessionID, "reason", ev.Unreadable)
-	}
-	op, cancel := e.storeOp(ctx)
-	sess, known, err := e.opts.Store.Session(op, ev.SessionID)
-	cancel()
-	if err != nil {
-		// Without the session we would run the script on empty vars and then
-		// overwrite what is stored: answer, but change nothing.
-		return e.unsaved(ev, ReasonStore, fmt.Errorf("store: reading the session failed, so nothing is saved: %w", err)), false
 	}
 	now := e.opts.Now()
 	if !known {

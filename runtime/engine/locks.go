@@ -68,27 +68,28 @@ func (e *Engine) longestHold() time.Duration {
 	return e.slotWait() + 2*e.opts.Deadline + 4*e.opts.StoreTimeout
 }
 
-// acquire takes the session's lease, waiting while another event holds it:
-// at most longestHold, after which the holder is stuck, or dead and its
-// lease expired.
-func (e *Engine) acquire(ctx context.Context, sessionID string) (store.Lease, error) {
+// begin starts an event of the session (store.Store's Begin): its lease,
+// its session, or the reply already sent for it; waiting while another
+// event holds the lease, at most longestHold, after which the holder is
+// stuck, or dead and its lease expired.
+func (e *Engine) begin(ctx context.Context, sessionID, replyKey string) (store.Begun, error) {
 	ttl := e.leaseTTL()
 	deadline := time.Now().Add(e.longestHold())
 	pause := time.Millisecond
 	for {
 		op, cancel := e.storeOp(ctx)
-		lease, err := e.opts.Store.Acquire(op, sessionID, ttl)
+		begun, err := e.opts.Store.Begin(op, sessionID, replyKey, ttl)
 		cancel()
 		if !errors.Is(err, store.ErrLocked) {
-			return lease, err
+			return begun, err
 		}
 		if time.Now().Add(pause).After(deadline) {
-			return store.Lease{}, fmt.Errorf("another event of session %s held its lease for over %s: %w", sessionID, e.longestHold(), err)
+			return store.Begun{}, fmt.Errorf("another event of session %s held its lease for over %s: %w", sessionID, e.longestHold(), err)
 		}
 		select {
 		case <-time.After(pause):
 		case <-ctx.Done():
-			return store.Lease{}, ctx.Err()
+			return store.Begun{}, ctx.Err()
 		}
 		pause = min(2*pause, 50*time.Millisecond)
 	}

@@ -11,18 +11,18 @@ import (
 	"github.com/luaivr/luaivr/store"
 )
 
-// ttlStore records the ttl of each Acquire.
+// ttlStore records the ttl of each Begin.
 type ttlStore struct {
 	store.Store
 	mu   sync.Mutex
 	ttls []time.Duration
 }
 
-func (s *ttlStore) Acquire(ctx context.Context, id string, ttl time.Duration) (store.Lease, error) {
+func (s *ttlStore) Begin(ctx context.Context, id, key string, ttl time.Duration) (store.Begun, error) {
 	s.mu.Lock()
 	s.ttls = append(s.ttls, ttl)
 	s.mu.Unlock()
-	return s.Store.Acquire(ctx, id, ttl)
+	return s.Store.Begin(ctx, id, key, ttl)
 }
 
 // An event's lease lasts longer than twice the deadline plus the store

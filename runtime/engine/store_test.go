@@ -21,11 +21,11 @@ type failingStore struct {
 	unready, commitFails, readFails atomic.Bool
 }
 
-func (f *failingStore) Session(ctx context.Context, id string) (store.Session, bool, error) {
+func (f *failingStore) Begin(ctx context.Context, id, key string, ttl time.Duration) (store.Begun, error) {
 	if f.readFails.Load() {
-		return store.Session{}, false, errors.New("input/output error")
+		return store.Begun{}, errors.New("input/output error")
 	}
-	return f.Store.Session(ctx, id)
+	return f.Store.Begin(ctx, id, key, ttl)
 }
 
 func (f *failingStore) Ready() error {
@@ -142,18 +142,11 @@ func (s stalledStore) wait(ctx context.Context, op string) error {
 	return ctx.Err()
 }
 
-func (s stalledStore) Acquire(ctx context.Context, id string, ttl time.Duration) (store.Lease, error) {
-	if err := s.wait(ctx, "Acquire"); err != nil {
-		return store.Lease{}, err
+func (s stalledStore) Begin(ctx context.Context, id, key string, ttl time.Duration) (store.Begun, error) {
+	if err := s.wait(ctx, "Begin"); err != nil {
+		return store.Begun{}, err
 	}
-	return s.Store.Acquire(ctx, id, ttl)
-}
-
-func (s stalledStore) Session(ctx context.Context, id string) (store.Session, bool, error) {
-	if err := s.wait(ctx, "Session"); err != nil {
-		return store.Session{}, false, err
-	}
-	return s.Store.Session(ctx, id)
+	return s.Store.Begin(ctx, id, key, ttl)
 }
 
 func (s stalledStore) Commit(ctx context.Context, c store.Commit) error {
@@ -172,7 +165,7 @@ fallback = { ivr.say("Please call back later."), ivr.hangup() }
 function on_call(session) return ivr.say_and_capture("Welcome.", { maxDigits = 1 }) end`})
 	h := newHarness(t, dir, engine.Options{})
 	scripts, _ := engine.Load(dir)
-	for _, op := range []string{"Acquire", "Session", "Commit"} {
+	for _, op := range []string{"Begin", "Commit"} {
 		eng, err := engine.New(scripts, engine.Options{Store: stalledStore{h.st, op}, StoreTimeout: 50 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)

@@ -106,10 +106,12 @@ func present(t *testing.T, s *Store, c store.Commit) (session, entry, reply bool
 	for _, e := range entries {
 		entry = entry || e.Seq == c.Entry.Seq
 	}
-	body, reply, err := s.Reply(ctx, c.Session.ID, c.ReplyKey)
+	b, err := s.Begin(ctx, c.Session.ID, c.ReplyKey, time.Minute)
 	if err != nil {
-		t.Fatalf("Reply: %v", err)
+		t.Fatalf("Begin: %v", err)
 	}
+	s.Release(ctx, b.Lease)
+	body, reply := b.Reply, b.Replied
 	if reply && string(body) != string(c.Reply) {
 		t.Fatalf("Reply(%q) = %s, want %s", c.ReplyKey, body, c.Reply)
 	}
@@ -341,5 +343,56 @@ func TestInMemoryLargeValues(t *testing.T) {
 		ReplyKey: "k", Reply: big}
 	if err := storetest.Commit(context.Background(), st, c); err != nil {
 		t.Fatalf("a 64 KiB transcript entry in memory: %v", err)
+	}
+}
+
+// A data folder an older luaivr wrote, its sessions and entries as JSON,
+// reads on: sessions, transcripts and listing as they were, and the next
+// event commits on top, in the compact records.
+func TestReadsJSONRecords(t *testing.T) {
+	t.Parallel()
+	s := openT(t, Options{Dir: t.TempDir(), GCInterval: -1})
+	at := time.Date(2026, 1, 6, 10, 17, 19, 375000000, time.UTC)
+	old := store.Session{ID: "call-1", App: "shop", Vars: json.RawMessage(`{"n":1,"html":"<b>"}`), ActionID: "main",
+		Events: 1, Created: at, Updated: at}
+	digits := "1"
+	entry := store.Entry{Seq: 1, At: at, App: "shop", EventType: "CALL_ACTION", EventID: "e1", Digits: &digits,
+		Event: json.RawMessage(`{"eventId":"e1"}`), Reply: json.RawMessage(`{"callflow":[]}`)}
+	sv, _ := store.Encode(old)
+	ev, _ := store.Encode(entry)
+	if err := s.db.Update(func(txn *badger.Txn) error {
+		for k, v := range map[string][]byte{string(sessionKey(old.ID)): sv, string(entryKey(old.ID, 1)): ev, string(indexKey(old)): nil} {
+			if err := txn.Set([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := s.Session(t.Context(), "call-1")
+	if err != nil || !ok || string(got.Vars) != string(old.Vars) || got.Events != 1 || !got.Updated.Equal(at) {
+		t.Fatalf("the JSON session reads back as %+v, %v, %v", got, ok, err)
+	}
+	entries, err := s.Transcript(t.Context(), "call-1")
+	if err != nil || len(entries) != 1 || *entries[0].Digits != "1" || string(entries[0].Reply) != `{"callflow":[]}` {
+		t.Fatalf("the JSON transcript reads back as %+v, %v", entries, err)
+	}
+	next := store.Commit{Session: old, Entry: store.Entry{At: at.Add(time.Second), EventType: "CALL_ACTION", EventID: "e2"},
+		ReplyKey: "e2", Reply: []byte(`{"callflow":[1]}`)}
+	next.Session.Updated = at.Add(time.Second)
+	if err := storetest.Commit(t.Context(), s, next); err != nil {
+		t.Fatal(err)
+	}
+	if entries, err := s.Transcript(t.Context(), "call-1"); err != nil || len(entries) != 2 || entries[1].EventID != "e2" {
+		t.Errorf("after a commit on the JSON session the transcript is %+v, %v", entries, err)
+	}
+	listed := 0
+	s.Sessions(t.Context(), func(sess store.Session) bool { listed++; return sess.Events == 2 })
+	if listed != 1 {
+		t.Errorf("listed %d sessions, want the one", listed)
+	}
+	if b, err := s.Begin(t.Context(), "call-1", "e2", time.Minute); err != nil || !b.Replied || string(b.Reply) != `{"callflow":[1]}` {
+		t.Errorf("a redelivery of the event committed after the upgrade: %+v, %v", b, err)
 	}
 }

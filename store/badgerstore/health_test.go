@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -69,7 +70,9 @@ func TestFolderTrouble(t *testing.T) {
 			}
 			// Reads, listing and closing come back, whatever they find.
 			s.Session(ctx, "call-1")
-			s.Reply(ctx, bigCommit(1).Session.ID, bigCommit(1).ReplyKey)
+			if b, err := s.Begin(ctx, bigCommit(1).Session.ID, bigCommit(1).ReplyKey, time.Minute); err == nil {
+				s.Release(ctx, b.Lease)
+			}
 			s.Transcript(ctx, "call-1")
 			s.Sessions(ctx, func(store.Session) bool { return true })
 			s.Size()

@@ -27,12 +27,11 @@ func init() {
 
 // Store is an in-memory store.Store. Create it with New.
 type Store struct {
-	store.LocalLeases    // Acquire, Renew, Release: leases kept in the process
+	store.LocalLeases    // Renew, Release and Begin's lease: leases kept in the process
 	sessionTTL, replyTTL time.Duration
 
 	mu       sync.Mutex
 	sessions map[string]*session
-	replies  map[string]expiring[[]byte]
 	kv       map[string]map[string]expiring[[]byte] // app → key → value
 	sweep    int                                    // writes until expired values are next dropped
 }
@@ -40,6 +39,7 @@ type Store struct {
 type session struct {
 	expiring[store.Session]
 	entries []expiring[store.Entry]
+	replies map[string]expiring[[]byte] // reply key → body sent
 }
 
 // expiring is a value and when it expires (zero: never).
@@ -61,7 +61,7 @@ func New(opts store.Options) *Store {
 		opts.ReplyTTL = 24 * time.Hour
 	}
 	return &Store{sessionTTL: opts.SessionTTL, replyTTL: opts.ReplyTTL,
-		sessions: map[string]*session{}, replies: map[string]expiring[[]byte]{}, kv: map[string]map[string]expiring[[]byte]{}}
+		sessions: map[string]*session{}, kv: map[string]map[string]expiring[[]byte]{}}
 }
 
 // Close implements store.Store; the store is usable until dropped.
@@ -89,18 +89,24 @@ func (s *Store) live(id string, now time.Time) *session {
 	return sess
 }
 
-// Reply implements store.Store.
-func (s *Store) Reply(ctx context.Context, _, key string) ([]byte, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, false, err
+// Begin implements store.Store.
+func (s *Store) Begin(ctx context.Context, id, key string, ttl time.Duration) (store.Begun, error) {
+	lease, err := s.LocalLeases.Acquire(ctx, id, ttl)
+	if err != nil {
+		return store.Begun{}, err
 	}
+	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.replies[key]
-	if !ok || !r.live(time.Now()) {
-		return nil, false, nil
+	sess := s.live(id, now)
+	if sess == nil {
+		return store.Begun{Lease: lease}, nil
 	}
-	return bytes.Clone(r.v), true, nil
+	if r, ok := sess.replies[key]; ok && key != "" && r.live(now) {
+		s.LocalLeases.Release(ctx, lease)
+		return store.Begun{Replied: true, Reply: bytes.Clone(r.v)}, nil
+	}
+	return store.Begun{Lease: lease, Session: clone(sess.v), Known: true}, nil
 }
 
 // Commit implements store.Store.
@@ -122,10 +128,27 @@ func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 	sess, entry := c.Numbered()
 	s.put(cur, sess, entry, now)
 	if c.ReplyKey != "" {
-		s.replies[c.ReplyKey] = expiring[[]byte]{bytes.Clone(c.Reply), now.Add(s.replyTTL)}
+		s.remember(s.sessions[sess.ID], c.ReplyKey, c.Reply, now)
 	}
 	s.LocalLeases.Release(ctx, c.Lease)
 	return nil
+}
+
+// remember keeps the reply of the event just put, for its redeliveries, no
+// longer than its entry (and dropping those expired as the session's
+// entries are); call with mu held.
+func (s *Store) remember(sess *session, key string, body []byte, now time.Time) {
+	if sess.replies == nil || len(sess.replies) >= 2*len(sess.entries) {
+		for k, r := range sess.replies {
+			if !r.live(now) {
+				delete(sess.replies, k)
+			}
+		}
+	}
+	if sess.replies == nil {
+		sess.replies = map[string]expiring[[]byte]{}
+	}
+	sess.replies[key] = expiring[[]byte]{bytes.Clone(body), now.Add(min(s.replyTTL, s.sessionTTL))}
 }
 
 // put stores sess with entry added to cur's transcript (cur nil: a new
@@ -156,11 +179,6 @@ func (s *Store) dropExpired(now time.Time) {
 	for id, sess := range s.sessions {
 		if !sess.live(now) {
 			delete(s.sessions, id)
-		}
-	}
-	for k, r := range s.replies {
-		if !r.live(now) {
-			delete(s.replies, k)
 		}
 	}
 	for _, keys := range s.kv {

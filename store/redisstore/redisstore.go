@@ -26,7 +26,6 @@ package redisstore
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -479,62 +478,68 @@ func (s *Store) Session(ctx context.Context, id string) (store.Session, bool, er
 	} else if err != nil {
 		return store.Session{}, false, s.fail(ctx, "reading session "+id, err)
 	}
-	var sess store.Session
-	if err := json.Unmarshal(b, &sess); err != nil {
+	sess, err := store.DecodeSession(b)
+	if err != nil {
 		return store.Session{}, false, fmt.Errorf("redisstore: session %s at %s is not what luaivr writes: %v", id, s.where, err)
 	}
 	return sess, true, nil
 }
 
-// Reply implements store.Store.
-func (s *Store) Reply(ctx context.Context, sessionID, key string) ([]byte, bool, error) {
+// Begin implements store.Store: one script, one round trip.
+func (s *Store) Begin(ctx context.Context, sessionID, replyKey string, ttl time.Duration) (store.Begun, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, false, err
-	}
-	if key == "" {
-		return nil, false, nil
-	}
-	client, octx, cancel, err := s.op(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	defer cancel()
-	b, err := client.Do(octx, client.B().Get().Key(s.replyKey(sessionID, key)).Build()).AsBytes()
-	if rueidis.IsRedisNil(err) {
-		return nil, false, nil
-	} else if err != nil {
-		return nil, false, s.fail(ctx, "reading a reply of session "+sessionID, err)
-	}
-	return b, true, nil
-}
-
-// Acquire implements store.Store.
-func (s *Store) Acquire(ctx context.Context, sessionID string, ttl time.Duration) (store.Lease, error) {
-	if err := ctx.Err(); err != nil {
-		return store.Lease{}, err
+		return store.Begun{}, err
 	}
 	lease := store.Lease{SessionID: sessionID, Token: store.NewToken()}
-	key, _, _ := s.sessionKeys(sessionID)
+	lkey, skey, _ := s.sessionKeys(sessionID)
 	client, octx, cancel, err := s.op(ctx)
 	if err != nil {
-		return store.Lease{}, err
+		return store.Begun{}, err
 	}
 	defer cancel()
-	args := []string{lease.Token, strconv.FormatInt(ms(ttl), 10)}
-	n, err := acquireScript.Exec(octx, client, []string{key}, args).AsInt64()
+	named := "0"
+	if replyKey != "" {
+		named = "1"
+	}
+	keys := []string{lkey, skey, s.replyKey(sessionID, replyKey)}
+	args := []string{lease.Token, strconv.FormatInt(ms(ttl), 10), named}
+	res, err := beginScript.Exec(octx, client, keys, args).ToArray()
 	if broken(err) && octx.Err() == nil { // the script is idempotent for its token: send it once more
-		n, err = acquireScript.Exec(octx, client, []string{key}, args).AsInt64()
+		res, err = beginScript.Exec(octx, client, keys, args).ToArray()
+	}
+	var n int64
+	if err == nil && len(res) > 0 {
+		n, err = res[0].AsInt64()
 	}
 	if err != nil {
 		if _, answered := rueidis.IsRedisErr(err); !answered {
 			s.releaseLater(lease, ttl) // Redis may yet run what it did not answer
 		}
-		return store.Lease{}, s.fail(ctx, "taking the lease of session "+sessionID, err)
+		return store.Begun{}, s.fail(ctx, "taking the lease of session "+sessionID, err)
 	}
-	if n == 0 {
-		return store.Lease{}, fmt.Errorf("session %s: %w", sessionID, store.ErrLocked)
+	switch {
+	case n == 0:
+		return store.Begun{}, fmt.Errorf("session %s: %w", sessionID, store.ErrLocked)
+	case n == 2 && len(res) == 2:
+		body, err := res[1].AsBytes()
+		if err != nil {
+			return store.Begun{}, s.fail(ctx, "reading a reply of session "+sessionID, err)
+		}
+		return store.Begun{Replied: true, Reply: body}, nil
 	}
-	return lease, nil
+	b := store.Begun{Lease: lease}
+	if len(res) == 2 {
+		raw, err := res[1].AsBytes()
+		if err == nil {
+			b.Session, err = store.DecodeSession(raw)
+		}
+		if err != nil {
+			s.Release(ctx, lease)
+			return store.Begun{}, fmt.Errorf("redisstore: session %s at %s is not what luaivr writes: %v", sessionID, s.where, err)
+		}
+		b.Known = true
+	}
+	return b, nil
 }
 
 // broken reports an error of the connection itself (closed, reset: Redis
@@ -679,14 +684,7 @@ func (s *Store) Register(ctx context.Context, sess store.Session) (store.Session
 // script, then WAIT when the URL asks for replicas. applied is false when the
 // script refused the write.
 func (s *Store) write(ctx context.Context, token string, read int, sess store.Session, entry store.Entry, replyKey string, reply []byte) (applied bool, err error) {
-	sj, err := store.Encode(sess)
-	if err != nil {
-		return false, err
-	}
-	ej, err := store.Encode(entry)
-	if err != nil {
-		return false, err
-	}
+	sj, ej := store.AppendSession(nil, sess), store.AppendEntry(nil, entry)
 	lease, skey, tkey := s.sessionKeys(sess.ID)
 	hasReply := "0"
 	if replyKey != "" {
@@ -700,7 +698,7 @@ func (s *Store) write(ctx context.Context, token string, read int, sess store.Se
 		keys = append(keys, idx, exp)
 	}
 	args := []string{token, strconv.Itoa(read), string(sj), string(ej), string(reply), hasReply,
-		ttl, strconv.FormatInt(ms(s.replyTTL), 10), strconv.Itoa(s.cfg.MaxEntries), sess.ID, score}
+		ttl, strconv.FormatInt(ms(min(s.replyTTL, s.sessionTTL)), 10), strconv.Itoa(s.cfg.MaxEntries), sess.ID, score}
 
 	client, octx, cancel, err := s.op(ctx)
 	if err != nil {
@@ -788,8 +786,8 @@ func (s *Store) Transcript(ctx context.Context, sessionID string) ([]store.Entry
 	}
 	out := make([]store.Entry, 0, len(raw))
 	for _, r := range raw {
-		var e store.Entry
-		if err := json.Unmarshal([]byte(r), &e); err != nil {
+		e, err := store.DecodeEntry([]byte(r))
+		if err != nil {
 			return nil, fmt.Errorf("redisstore: an entry of session %s at %s is not what luaivr writes: %v", sessionID, s.where, err)
 		}
 		out = append(out, e)
@@ -838,8 +836,8 @@ func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error
 				return s.fail(ctx, "listing sessions", err)
 			}
 			seen[ids[i]] = true
-			var sess store.Session
-			if err := json.Unmarshal(b, &sess); err != nil {
+			sess, err := store.DecodeSession(b)
+			if err != nil {
 				return fmt.Errorf("redisstore: session %s at %s is not what luaivr writes: %v", ids[i], s.where, err)
 			}
 			if !fn(sess) {

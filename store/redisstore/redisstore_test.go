@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/runtime/webhook"
 	"github.com/luaivr/luaivr/store"
 	"github.com/luaivr/luaivr/store/redisstore"
 	"github.com/luaivr/luaivr/store/redisstore/redistest"
@@ -142,8 +145,7 @@ func TestUnavailable(t *testing.T) {
 	}
 	ops := map[string]func() error{
 		"Session": func() error { _, _, err := s.Session(ctx, "call-1"); return err },
-		"Reply":   func() error { _, _, err := s.Reply(ctx, "call-1", "e0"); return err },
-		"Acquire": func() error { _, err := s.Acquire(ctx, "call-2", time.Minute); return err },
+		"Begin":   func() error { _, err := s.Begin(ctx, "call-2", "e0", time.Minute); return err },
 		"Commit": func() error {
 			return s.Commit(ctx, store.Commit{Lease: store.Lease{SessionID: "call-1", Token: "t"}, Read: 1, Session: store.Session{ID: "call-1"}})
 		},
@@ -255,8 +257,8 @@ func TestIDsWithBraces(t *testing.T) {
 	if err := storetest.Commit(ctx, s, commitOf(other, 0)); err != nil {
 		t.Fatal(err)
 	}
-	if b, ok, err := s.Reply(ctx, "a", "k}:s"); !ok || err != nil || string(b) != `{"callflow":[]}` {
-		t.Fatalf("the reply of session a = %q, %v, %v after a commit of session %q", b, ok, err, other)
+	if b, err := s.Begin(ctx, "a", "k}:s", time.Minute); !b.Replied || err != nil || string(b.Reply) != `{"callflow":[]}` {
+		t.Fatalf("the reply of session a = %+v, %v after a commit of session %q", b, err, other)
 	}
 	if err := s.KVSet(ctx, "x}:v", "k", []byte("1"), 0, store.KVQuota{}); err != nil {
 		t.Fatal(err)
@@ -406,28 +408,28 @@ func TestKilledAfterCommitLosesNothing(t *testing.T) {
 	}
 }
 
-// A lease whose Acquire got no answer from a stalled Redis, and which Redis
+// A lease whose Begin got no answer from a stalled Redis, and which Redis
 // took once it went on, is released by the store in the background: the
 // session is free again soon after, not once the lease's ttl ran out.
-func TestUnansweredAcquireReleased(t *testing.T) {
+func TestUnansweredBeginReleased(t *testing.T) {
 	srv := redistest.Start(t)
 	s, err := store.Open(srv.URL()+"?timeout=200ms", store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.Acquire(t.Context(), "call-0", time.Minute); err != nil { // Redis knows the script (EVALSHA)
+	if _, err := s.Begin(t.Context(), "call-0", "", time.Minute); err != nil { // Redis knows the script (EVALSHA)
 		t.Fatal(err)
 	}
 	srv.Pause()
-	_, err = s.Acquire(t.Context(), "call-1", time.Minute)
+	_, err = s.Begin(t.Context(), "call-1", "", time.Minute)
 	srv.Resume()
 	if !errors.Is(err, store.ErrUnavailable) {
-		t.Fatalf("Acquire on a stalled Redis: %v, want ErrUnavailable", err)
+		t.Fatalf("Begin on a stalled Redis: %v, want ErrUnavailable", err)
 	}
 	waitFor(t, "the lease nobody owns to be released", func() bool {
-		l, err := s.Acquire(t.Context(), "call-1", time.Minute)
-		return err == nil && l.Token != ""
+		b, err := s.Begin(t.Context(), "call-1", "", time.Minute)
+		return err == nil && b.Lease.Token != ""
 	})
 }
 
@@ -477,4 +479,60 @@ func TestOpenWhileRedisIsDown(t *testing.T) {
 	waitFor(t, "the store to connect once Redis answers", func() bool {
 		return store.Ready(s) == nil && storetest.Commit(t.Context(), s, commitOf("call-1", 0)) == nil
 	})
+}
+
+// An event costs two round trips to Redis, Begin's script and the
+// commit's, and a redelivery one: counted with MONITOR around events the
+// engine handles (not in a Cluster, whose list of sessions adds one).
+func TestRoundTripsPerEvent(t *testing.T) {
+	srv := redistest.Start(t)
+	s, err := store.Open(srv.URL(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "count.lua"), []byte(`
+ivr.defaults { voiceProfile = "en-US-BenjaminRUS", maxDigits = 1 }
+function on_dtmf(session, digits)
+  session.vars.n = (session.vars.n or 0) + 1
+  return ivr.say_and_capture("event " .. session.vars.n)
+end`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	scripts, errs := engine.Load(dir)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	// A deadline no busy machine reaches: no lease is renewed meanwhile.
+	eng, err := engine.New(scripts, engine.Options{Store: s, Deadline: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(event int) string {
+		body := fmt.Sprintf(`{"eventType":"CALL_ACTION","payload":{"sessionId":"call-1","eventId":"e%d","callStatus":"ACTION_COMPLETED","dtmf":"1"}}`, event)
+		ev, err := webhook.Parse([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(eng.Handle(t.Context(), ev, "count"))
+	}
+	post(0) // Redis learns the scripts (EVALSHA after a first EVAL)
+	const events = 20
+	stop := srv.Monitor(t)
+	for i := 1; i <= events; i++ {
+		post(i)
+	}
+	if got := stop(); len(got) != 2*events {
+		t.Errorf("%d events took %d round trips, want %d:\n%s", events, len(got), 2*events, strings.Join(got, "\n"))
+	}
+	stop = srv.Monitor(t)
+	for i := 1; i <= events; i++ {
+		if got := post(i); !strings.Contains(got, fmt.Sprintf("event %d", i+1)) { // e0 was event 1
+			t.Fatalf("redelivered event %d answered %s", i, got)
+		}
+	}
+	if got := stop(); len(got) != events {
+		t.Errorf("%d redeliveries took %d round trips, want %d:\n%s", events, len(got), events, strings.Join(got, "\n"))
+	}
 }

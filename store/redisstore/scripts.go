@@ -36,7 +36,7 @@ end
 // commitLua applies one event (or a Register, when the token is empty):
 //
 //	KEYS: lease, session, transcript, reply[, index, index expiry]
-//	ARGV: token, version read, session JSON, entry JSON, reply body,
+//	ARGV: token, version read, session record, entry record, reply body,
 //	      "1" if there is a reply, session TTL ms, reply TTL ms,
 //	      entries kept, session id, index score
 //
@@ -71,19 +71,35 @@ index(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 return 1
 `)
 
-// acquireScript takes a lease that nobody holds, or that the token already
-// holds (an Acquire sent again after its connection broke may find its
-// first try applied): KEYS lease; ARGV token, ttl ms. It answers 1 if the
-// token holds the lease now, 0 if another does.
+// beginScript is Begin: it takes a lease that nobody holds, or that the
+// token already holds (a Begin sent again after its connection broke may
+// find its first try applied), and reads the session; or, when the event's
+// reply is stored, answers it and takes no lease (giving back one a first
+// try took):
+//
+//	KEYS: lease, session, reply
+//	ARGV: token, ttl ms, "1" if the event has a reply key
+//
+// It answers {0} when another token holds the lease, {1[, session]} with
+// the lease taken, {2, reply} for a redelivery.
 //
 // renewScript and releaseScript act on a lease only while it holds the
 // token: KEYS lease; ARGV token[, ttl ms]. They answer 1 if it did.
 var (
-	acquireScript = rueidis.NewLuaScript(`
+	beginScript = rueidis.NewLuaScript(`
 local v = redis.call('GET', KEYS[1])
-if v and v ~= ARGV[1] then return 0 end
+if v and v ~= ARGV[1] then return {0} end
+if ARGV[3] == '1' then
+  local r = redis.call('GET', KEYS[3])
+  if r then
+    if v then redis.call('DEL', KEYS[1]) end
+    return {2, r}
+  end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
+local s = redis.call('HGET', KEYS[2], 's')
+if s then return {1, s} end
+return {1}
 `)
 	renewScript = rueidis.NewLuaScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end

@@ -283,7 +283,7 @@ func testLongEventKeepsLease(t *testing.T, s store.Store) {
 	fromA := make(chan []byte, 1)
 	go func() { fromA <- a.Handle(context.Background(), press(t, "call-1", "e1", "1"), "tally") }()
 	waitFor(t, "A to take the lease", func() bool {
-		l, err := s.Acquire(t.Context(), "call-1", time.Minute)
+		l, err := acquire(t.Context(), s, "call-1", time.Minute)
 		if err == nil {
 			s.Release(t.Context(), l)
 		}

@@ -31,6 +31,8 @@ func Run(t *testing.T, open Open) {
 		{"Unknown", testUnknown},
 		{"CommitReadBack", testCommitReadBack},
 		{"NoReplyKey", testNoReplyKey},
+		{"Begin", testBegin},
+		{"Redelivery", testRedelivery},
 		{"TranscriptOrder", testTranscriptOrder},
 		{"TranscriptIsolation", testTranscriptIsolation},
 		{"Sessions", testSessions},
@@ -122,21 +124,37 @@ func commit(t *testing.T, s store.Store, c store.Commit) {
 // (30s), on the session as stored (c.Read is its count of events), and
 // released when the commit fails. For tests that write sessions directly.
 func Commit(ctx context.Context, s store.Store, c store.Commit) error {
-	lease, err := s.Acquire(ctx, c.Session.ID, 30*time.Second)
+	b, err := s.Begin(ctx, c.Session.ID, "", 30*time.Second)
 	if err != nil {
 		return err
 	}
-	cur, _, err := s.Session(ctx, c.Session.ID)
-	if err != nil {
-		s.Release(ctx, lease)
-		return err
-	}
-	c.Lease, c.Read = lease, cur.Events
+	c.Lease, c.Read = b.Lease, b.Session.Events
 	if err := s.Commit(ctx, c); err != nil {
-		s.Release(ctx, lease)
+		s.Release(ctx, c.Lease)
 		return err
 	}
 	return nil
+}
+
+// acquire takes the lease on session id as an event that cannot be named
+// does: Begin without a reply key.
+func acquire(ctx context.Context, s store.Store, id string, ttl time.Duration) (store.Lease, error) {
+	b, err := s.Begin(ctx, id, "", ttl)
+	return b.Lease, err
+}
+
+// reply is the body Begin answers for a redelivery of the event key of
+// session id; when it finds none it gives back the lease it took.
+func reply(ctx context.Context, s store.Store, id, key string) ([]byte, bool, error) {
+	b, err := s.Begin(ctx, id, key, 30*time.Second)
+	if err != nil || !b.Replied {
+		s.Release(ctx, b.Lease)
+		return nil, false, err
+	}
+	if b.Lease != (store.Lease{}) {
+		return nil, false, fmt.Errorf("Begin answered a redelivery of %q and took the lease %+v too", key, b.Lease)
+	}
+	return b.Reply, true, nil
 }
 
 // wantSession checks that the store holds want as session want.ID.
@@ -171,7 +189,7 @@ func wantTranscript(t *testing.T, s store.Store, id string, want []store.Entry) 
 // wantReply checks that the reply stored under key (of session id) is want.
 func wantReply(t *testing.T, s store.Store, id, key string, want []byte) {
 	t.Helper()
-	got, ok, err := s.Reply(t.Context(), id, key)
+	got, ok, err := reply(t.Context(), s, id, key)
 	if err != nil || !ok {
 		t.Fatalf("Reply(%q) = ok %v, err %v; want it stored", key, ok, err)
 	}
@@ -208,7 +226,7 @@ func testUnknown(t *testing.T, s store.Store) {
 	if got, ok, err := s.Session(ctx, "unknown"); err != nil || ok || !reflect.DeepEqual(got, store.Session{}) {
 		t.Errorf("Session(unknown) = %+v, %v, %v; want zero, false, nil", got, ok, err)
 	}
-	if got, ok, err := s.Reply(ctx, "known", "unknown"); err != nil || ok || got != nil {
+	if got, ok, err := reply(ctx, s, "known", "unknown"); err != nil || ok || got != nil {
 		t.Errorf("Reply(unknown) = %q, %v, %v; want nil, false, nil", got, ok, err)
 	}
 	if got, err := s.Transcript(ctx, "unknown"); err != nil || len(got) != 0 {
@@ -248,12 +266,68 @@ func testNoReplyKey(t *testing.T, s store.Store) {
 	commit(t, s, c)
 	wantSession(t, s, c.Session)
 	wantTranscript(t, s, "call-1", []store.Entry{c.Entry})
-	if got, ok, err := s.Reply(t.Context(), "call-1", ""); err != nil || ok {
+	if got, ok, err := reply(t.Context(), s, "call-1", ""); err != nil || ok {
 		t.Errorf(`Reply("") = %q, %v, %v; want nothing stored`, got, ok, err)
 	}
-	if _, ok, err := s.Reply(t.Context(), "call-1", event("call-1", 0).ReplyKey); err != nil || ok {
+	if _, ok, err := reply(t.Context(), s, "call-1", event("call-1", 0).ReplyKey); err != nil || ok {
 		t.Errorf("Reply(%q) = %v, %v; want nothing stored", event("call-1", 0).ReplyKey, ok, err)
 	}
+}
+
+// Begin takes the lease and reads the session in one step: the session as
+// the last commit stored it, or none.
+func testBegin(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	b, err := s.Begin(ctx, "call-1", "call-1-ev0", time.Minute)
+	if err != nil || b.Known || b.Replied || b.Lease.Token == "" || !reflect.DeepEqual(b.Session, store.Session{}) {
+		t.Fatalf("Begin of an unknown session = %+v, %v; want a lease and no session", b, err)
+	}
+	c := event("call-1", 0)
+	c.Lease, c.Read = b.Lease, 0
+	if err := s.Commit(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	b, err = s.Begin(ctx, "call-1", "call-1-ev1", time.Minute)
+	if err != nil || !b.Known || b.Replied || b.Lease.Token == "" {
+		t.Fatalf("Begin of the next event = %+v, %v; want a lease and the session", b, err)
+	}
+	if !reflect.DeepEqual(normSession(b.Session), normSession(c.Session)) {
+		t.Errorf("Begin read the session\n %+v\nwant %+v", b.Session, c.Session)
+	}
+	// While the lease is held, a redelivery waits like any event: its reply
+	// is answered once the event holding the session is done.
+	if _, err := s.Begin(ctx, "call-1", c.ReplyKey, time.Minute); !errors.Is(err, store.ErrLocked) {
+		t.Errorf("Begin of a redelivery while another event holds the lease: %v, want ErrLocked", err)
+	}
+	s.Release(ctx, b.Lease)
+}
+
+// A redelivery of any event of the session, however many came after it, is
+// answered with the exact body sent, without a lease (the next event can
+// start at once), across events of other sessions; another event is not.
+func testRedelivery(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n = 40
+	for seq := range n {
+		commit(t, s, event("call-1", seq))
+		commit(t, s, event("call-2", seq))
+	}
+	for seq := range n {
+		for _, id := range []string{"call-1", "call-2"} {
+			c := event(id, seq)
+			b, err := s.Begin(ctx, id, c.ReplyKey, time.Minute)
+			if err != nil || !b.Replied || string(b.Reply) != string(c.Reply) || b.Lease != (store.Lease{}) {
+				t.Fatalf("Begin of a redelivery of event %d of %s = %+v, %v; want its reply %q and no lease", seq, id, b, err, c.Reply)
+			}
+		}
+	}
+	// A key of another session is not this one's.
+	if _, ok, err := reply(ctx, s, "call-1", event("call-2", n-1).ReplyKey); ok || err != nil {
+		t.Errorf("call-1 answered a redelivery of call-2's event (err %v)", err)
+	}
+	// No lease was left behind by the redeliveries.
+	commit(t, s, event("call-1", n))
+	wantSession(t, s, event("call-1", n).Session)
 }
 
 // testTranscriptOrder commits past sequence numbers that sort differently
@@ -423,7 +497,7 @@ func testCanceled(t *testing.T, s store.Store) {
 	commit(t, s, event("call-1", 0))
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	lease, err := s.Acquire(t.Context(), "call-1", time.Minute)
+	lease, err := acquire(t.Context(), s, "call-1", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,10 +505,13 @@ func testCanceled(t *testing.T, s store.Store) {
 	next.Lease = lease
 	calls := map[string]func() error{
 		"Session": func() error { _, _, err := s.Session(ctx, "call-1"); return err },
-		"Reply":   func() error { _, _, err := s.Reply(ctx, "call-1", event("call-1", 0).ReplyKey); return err },
-		"Commit":  func() error { return s.Commit(ctx, next) },
-		"Acquire": func() error { _, err := s.Acquire(ctx, "call-2", time.Minute); return err },
-		"Renew":   func() error { return s.Renew(ctx, lease, time.Minute) },
+		"Begin of a redelivery": func() error {
+			_, _, err := reply(ctx, s, "call-1", event("call-1", 0).ReplyKey)
+			return err
+		},
+		"Commit": func() error { return s.Commit(ctx, next) },
+		"Begin":  func() error { _, err := acquire(ctx, s, "call-2", time.Minute); return err },
+		"Renew":  func() error { return s.Renew(ctx, lease, time.Minute) },
 		"Register": func() error {
 			_, err := s.Register(ctx, store.Session{ID: "call-3", App: "demo", Updated: base})
 			return err

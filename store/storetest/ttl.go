@@ -8,8 +8,8 @@ import (
 )
 
 // testTTL checks store.go's time-to-live rules: sessions with their
-// transcripts, replies and kv keys each expire after their own TTL, by
-// themselves, and a write renews only what it writes.
+// transcripts, replies (no later than their entries) and kv keys each expire
+// after their own TTL, by themselves, and a write renews only what it writes.
 func testTTL(t *testing.T, open Open) {
 	tests := []struct {
 		name                 string
@@ -29,19 +29,19 @@ func testTTL(t *testing.T, open Open) {
 			short := tc.sessionTTL < tc.replyTTL
 			waitFor(t, "the shorter TTL to pass", func() bool {
 				_, sess, _ := s.Session(ctx, "call-1")
-				_, reply, _ := s.Reply(ctx, "call-1", c.ReplyKey)
-				return !sess || !reply
+				_, replied, _ := reply(ctx, s, "call-1", c.ReplyKey)
+				return !sess || !replied
 			})
 			_, sess, _ := s.Session(ctx, "call-1")
 			entries, _ := s.Transcript(ctx, "call-1")
-			_, reply, _ := s.Reply(ctx, "call-1", c.ReplyKey)
+			_, replied, _ := reply(ctx, s, "call-1", c.ReplyKey)
 			listed := 0
 			s.Sessions(ctx, func(store.Session) bool { listed++; return true })
-			if short && (sess || len(entries) != 0 || listed != 0 || !reply) {
-				t.Errorf("after the session TTL: session %v, %d entries, listed %d, reply %v; want only the reply", sess, len(entries), listed, reply)
+			if short && (sess || len(entries) != 0 || listed != 0 || replied) {
+				t.Errorf("after the session TTL: session %v, %d entries, listed %d, reply %v; want nothing (a reply lives no longer than its entry)", sess, len(entries), listed, replied)
 			}
-			if !short && (!sess || len(entries) != 1 || listed != 1 || reply) {
-				t.Errorf("after the reply TTL: session %v, %d entries, listed %d, reply %v; want all but the reply", sess, len(entries), listed, reply)
+			if !short && (!sess || len(entries) != 1 || listed != 1 || replied) {
+				t.Errorf("after the reply TTL: session %v, %d entries, listed %d, reply %v; want all but the reply", sess, len(entries), listed, replied)
 			}
 			if short { // an expired session starts again from nothing
 				commit(t, s, event("call-1", 0))

@@ -43,7 +43,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "idle-timeout", EnvVars: env("idle-timeout"), Value: 60 * time.Second, Usage: "keep-alive time between requests"},
 			&cli.DurationFlag{Name: "session-ttl", EnvVars: env("session-ttl"), Value: 24 * time.Hour, Usage: "how long a session is kept after its last event"},
 			&cli.DurationFlag{Name: "reply-ttl", EnvVars: env("reply-ttl"), Value: 24 * time.Hour, Usage: "how long a reply is kept to answer a redelivered event"},
-			&cli.BoolFlag{Name: "fsync", EnvVars: env("fsync"), Usage: "fsync every event before answering (survives power loss, not only a crash of luaivr; slower)"},
+			&cli.BoolFlag{Name: "fsync", EnvVars: env("fsync"), Usage: "fsync every event before answering, one fsync for the events that commit together (survives power loss, not only a crash of luaivr; slower)"},
 			&cli.IntFlag{Name: "min-free", EnvVars: env("min-free"), Value: badgerstore.DefaultMinFree >> 20, Usage: "free space in `MiB` to keep on the data folder's disk: below it events get the fallback and /readyz says 503 (0: no check)"},
 			&cli.BoolFlag{Name: "repair", EnvVars: env("repair"), Usage: "open a damaged data folder: what cannot be read is moved aside and logged (without it serve refuses such a folder)"},
 			&cli.BoolFlag{Name: "pin-versions", EnvVars: env("pin-versions"), Value: true, Usage: "finish each call on the app version it started on, across reloads and rollbacks (false: a call's next event runs the version served)"},

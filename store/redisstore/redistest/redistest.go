@@ -259,3 +259,54 @@ func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
+
+// Monitor records the commands clients send the server (MONITOR's lines),
+// without those scripts run inside it, PINGs, and what a client sends as it
+// opens a connection (HELLO, CLIENT, SELECT, AUTH), until the returned
+// stop, which gives them.
+func (s *Server) Monitor(t testing.TB) (stop func() []string) {
+	conn, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	if err != nil {
+		t.Fatalf("MONITOR at %s: %v", s.Addr, err)
+	}
+	r := bufio.NewReader(conn)
+	if _, err := conn.Write([]byte("MONITOR\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := r.ReadString('\n'); !strings.HasPrefix(ok, "+OK") {
+		t.Fatalf("MONITOR at %s answered %q", s.Addr, ok)
+	}
+	return func() []string {
+		defer conn.Close()
+		// A command of our own marks the end: every command sent before it
+		// is on a line before its own.
+		const end = "luaivr-monitor-end"
+		command(s.Addr, "ECHO "+end)
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var lines []string
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("MONITOR at %s: %v", s.Addr, err)
+			}
+			switch {
+			case strings.Contains(line, end):
+				return lines
+			case strings.Contains(line, " lua] "), connecting(line):
+			default:
+				lines = append(lines, strings.TrimSpace(line))
+			}
+		}
+	}
+}
+
+// connecting reports a MONITOR line of a PING or of what opens a connection.
+func connecting(line string) bool {
+	_, cmd, _ := strings.Cut(line, `] "`)
+	name, _, _ := strings.Cut(strings.ToUpper(cmd), `"`)
+	switch name {
+	case "PING", "HELLO", "CLIENT", "SELECT", "AUTH":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,85 @@
+package badgerstore
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/luaivr/luaivr/store"
+)
+
+// An event's value starts with a format byte that a JSON value (an older
+// luaivr's entry) cannot start with.
+const eventFormat byte = 1
+
+// How an event's value holds its reply.
+const (
+	noReply    byte = iota // the event could not be named: nothing to answer a redelivery with
+	entryReply             // the entry's Reply is the body sent, byte for byte
+	ownReply               // the body follows
+)
+
+// encodeEvent is an event's value: the format byte, the entry's record
+// (its length first) and the reply (nil: none), which is most often the
+// entry's own Reply and then is not kept twice.
+func encodeEvent(e store.Entry, reply []byte) []byte {
+	rec := store.AppendEntry(make([]byte, 0, 256+len(e.Event)+len(e.Reply)), e)
+	b := make([]byte, 0, len(rec)+len(reply)+12)
+	b = append(b, eventFormat)
+	b = binary.AppendUvarint(b, uint64(len(rec)))
+	b = append(b, rec...)
+	switch {
+	case reply == nil:
+		return append(b, noReply)
+	case bytes.Equal(reply, e.Reply):
+		return append(b, entryReply)
+	default:
+		return append(append(b, ownReply), reply...)
+	}
+}
+
+var errShort = errors.New("the value ends early")
+
+// decodeEvent reads encodeEvent's value, or an older luaivr's JSON entry
+// (whose reply was kept elsewhere). The reply is a copy, nil when none.
+func decodeEvent(v []byte) (store.Entry, []byte, error) {
+	if len(v) > 0 && v[0] == '{' {
+		e, err := store.DecodeEntry(v)
+		return e, nil, err
+	}
+	if len(v) == 0 || v[0] != eventFormat {
+		// Badger reads a value it could not read back from a damaged
+		// value log as empty (and logs why).
+		return store.Entry{}, nil, fmt.Errorf("an event value of unknown format %q: its value log may be damaged", v[:min(len(v), 1)])
+	}
+	v = v[1:]
+	n, k := binary.Uvarint(v)
+	if k <= 0 || n >= uint64(len(v)-k) {
+		return store.Entry{}, nil, errShort
+	}
+	rec, rest := v[k:k+int(n)], v[k+int(n):]
+	e, err := store.DecodeEntry(rec)
+	if err != nil {
+		return store.Entry{}, nil, err
+	}
+	switch rest[0] {
+	case noReply:
+		return e, nil, nil
+	case entryReply:
+		return e, bytes.Clone(e.Reply), nil
+	default:
+		return e, bytes.Clone(rest[1:]), nil
+	}
+}
+
+// repliedKey is r/<sessionID>/ and 8 bytes of the reply key's SHA-256: its
+// value is the number of the event whose value holds the reply, so a reply
+// is kept once, beside its transcript entry, and the key costs a few bytes
+// whatever the length of 8x8's ids. (A hash an event id cannot be crafted
+// to collide with, within one session.)
+func repliedKey(id, key string) []byte {
+	sum := sha256.Sum256([]byte(key))
+	return append([]byte("r/"+id+"/"), sum[:8]...)
+}
