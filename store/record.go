@@ -50,7 +50,12 @@ func AppendSession(b []byte, s Session) []byte {
 	b = appendString(b, s.Destination)
 	b = binary.AppendVarint(b, int64(s.Events))
 	b = appendTime(b, s.Created)
-	return appendTime(b, s.Updated)
+	b = appendTime(b, s.Updated)
+	b = binary.AppendUvarint(b, uint64(len(s.Sensitive)))
+	for _, p := range s.Sensitive {
+		b = appendString(b, p)
+	}
+	return binary.AppendVarint(b, int64(s.Recorded))
 }
 
 // DecodeSession reads a record AppendSession wrote (or an older JSON one).
@@ -85,6 +90,15 @@ func DecodeSession(b []byte) (Session, error) {
 	s.Events = int(r.varint())
 	s.Created = r.time()
 	s.Updated = r.time()
+	if r.more() {
+		if n := r.count(); n > 0 {
+			s.Sensitive = make([]string, n)
+			for i := range n {
+				s.Sensitive[i] = r.string()
+			}
+		}
+		s.Recorded = int(r.varint())
+	}
 	return s, r.done("session")
 }
 
@@ -272,6 +286,10 @@ func (r *reader) time() time.Time {
 	}
 	return time.Unix(sec, int64(nsec))
 }
+
+// more reports whether the record goes on: a field added later is read
+// only then.
+func (r *reader) more() bool { return r.err == nil && len(r.b) > 0 }
 
 func (r *reader) done(what string) error {
 	if r.err != nil {

@@ -35,6 +35,8 @@ func fill(t *testing.T, v reflect.Value, n *int) {
 		v.SetBool(true)
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		v.SetInt(int64(*n) * 1001)
+	case reflect.Float64:
+		v.SetFloat(float64(*n) / 1024)
 	case reflect.Slice:
 		if v.Type() == reflect.TypeFor[json.RawMessage]() {
 			v.SetBytes(fmt.Appendf(nil, `{"raw":%d,"html":"<b>&"}`, *n))
