@@ -69,9 +69,6 @@ type App struct {
 	pure bool
 	// answers are the replies its menu tree gives without Lua; nil unless pure.
 	answers *ivr.Answers
-	// warm is this version's pool of warm states, per engine (*Engine →
-	// chan *warm).
-	warm sync.Map
 
 	proto *lua.FunctionProto
 	set   *Scripts

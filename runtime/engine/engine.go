@@ -139,6 +139,7 @@ type Engine struct {
 	slots   chan struct{} // one per script allowed to run at once
 	workers workers       // the goroutines scripts run in
 	shares  sync.Map      // app name → chan struct{}: its share of the slots
+	pools   sync.Map      // *App → chan *warm: each app version's warm states (warm.go)
 	// versions are the app versions kept for the calls that started on
 	// them, and for Rollback; reloading orders Reload and Rollback.
 	versions  versions

@@ -17,3 +17,10 @@ func WithoutAnswers(s *Scripts) {
 // HasAnswers reports whether the app's replies without Lua were worked out
 // at load (its top level reads nothing from outside the script).
 func HasAnswers(s *Scripts, app string) bool { return s.Apps[app].answers != nil }
+
+// WarmPools is how many app versions e keeps warm states for.
+func WarmPools(e *Engine) int {
+	n := 0
+	e.pools.Range(func(_, _ any) bool { n++; return true })
+	return n
+}

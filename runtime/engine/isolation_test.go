@@ -67,6 +67,23 @@ local function bump() n = n + 1 return n end`,
 		write: `hooks[1] = function() return session.source end`, read: `hooks[1] and "LEAK" or "clean"`},
 	{name: "a library a handler opened, changed", // the top level never touched table or math
 		write: `table.leaked = "LEAK"; math.pi = 3`, read: `(table.leaked or math.pi == 3) and "LEAK" or "clean"`},
+	{name: "a gmatch iterator the top level made", top: `local ticket = string.gmatch(string.rep(".", 100), "()")`,
+		write: `ticket(); ticket()`, read: `ticket() == 1 and "clean" or "LEAK"`},
+	{name: "pairs order: a key added and removed in one event", top: `local seen = {}`,
+		write: `seen.victim = true; seen.victim = nil`,
+		read:  `(function() seen.first = true; seen.victim = true; local k = next(seen); seen.first, seen.victim = nil, nil; return k == "first" and "clean" or "LEAK" end)()`},
+	{name: "pairs order: a key added and kept", top: `local seen = {}`,
+		write: `seen.victim = true`,
+		read:  `(function() seen.first = true; seen.victim = true; local k = next(seen); seen.first, seen.victim = nil, nil; return k == "first" and "clean" or "LEAK" end)()`},
+	{name: "pairs order in _G",
+		write: `victim_global = true; victim_global = nil`,
+		read: `(function() first_global = true; victim_global = true; local found
+  for k in pairs(_G) do if k == "first_global" or k == "victim_global" then found = k; break end end
+  return found == "first_global" and "clean" or "LEAK" end)()`},
+	{name: "a negative zero in an upvalue", top: `local z = 0`,
+		write: `z = 0 / -1`, read: `1 / z < 0 and "LEAK" or "clean"`},
+	{name: "a negative zero in a table", top: `local t = { x = 0, 0 }`,
+		write: `t.x = 0 / -1; t[1] = math.ceil(-0.5)`, read: `(1 / t.x < 0 or 1 / t[1] < 0) and "LEAK" or "clean"`},
 	{name: "a menu's table changed at run time", menuDriven: true,
 		write: `main.prompt = "LEAK"; main["2"] = "LEAK"`, read: `main.prompt`},
 }

@@ -368,3 +368,24 @@ func TestOversizeScriptRefused(t *testing.T) {
 		t.Fatalf("apps served: %v", scripts.Names())
 	}
 }
+
+// TestReloadDropsWarmStatesNoCallUses: the warm states of a version that no
+// call can reach any more are closed at the reload that replaces it, so a
+// folder edited all day does not pile up states.
+func TestReloadDropsWarmStatesNoCallUses(t *testing.T) {
+	dir := t.TempDir()
+	writeApp(t, dir, "greet.lua", greeterSrc("v0 prompt", "v0 got"))
+	h := newHarness(t, dir, engine.Options{})
+	for i := 1; i <= 5; i++ {
+		c := newCall(shapeDTMF, true)
+		c.remember(h.post(c.start(), "greet"))
+		h.post(c.keys("5"), "greet") // on_dtmf: a warm state
+		writeApp(t, dir, "greet.lua", greeterSrc(fmt.Sprintf("v%d prompt", i), "got"))
+		if _, refused := h.eng.Reload(nil); len(refused) > 0 {
+			t.Fatal(refused)
+		}
+	}
+	if n := engine.WarmPools(h.eng); n > 1 {
+		t.Errorf("after 5 reloads the engine keeps warm states for %d versions of one app; no call uses the old ones", n)
+	}
+}

@@ -314,6 +314,7 @@ func (e *Engine) keep(old, s *Scripts) {
 		}
 	}
 	e.versions.trim(s, now, e.opts.SessionTTL, live, e.log)
+	e.prunePools(s)
 }
 
 // crowded reports whether an app has more than maxVersions kept.

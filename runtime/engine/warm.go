@@ -24,9 +24,9 @@ import (
 // Only apps whose top level is pure get warm states: one that read the
 // clock, kv, the network or random numbers, or logged, would build or do
 // something else if it ran for this event (see pure). A state whose handler
-// failed is closed, not reused, and so is one past warmEvents events or
-// whose handler added more than warmAdded entries to the top level's tables
-// (gopher-lua keeps the slot of a removed key, so such a state only grows).
+// failed is closed, not reused, and so is one past warmEvents events. An
+// app keeps as many warm states as scripts can run at once, fewer when its
+// top level builds a lot (warmBudget): each holds a copy of what it built.
 type warm struct {
 	L      *lua.LState
 	std    *stdlib
@@ -34,10 +34,12 @@ type warm struct {
 	events int
 }
 
-// Bounds on a warm state; see warm.
+// Bounds on warm states; see warm. warmBudget is in table entries of the top
+// level's tables (sandbox.Snapshot.Size), all of an app version's warm states
+// together: a top level of 20,000 small tables is ~18 MB a state.
 const (
 	warmEvents = 10000
-	warmAdded  = 1000
+	warmBudget = 100_000
 )
 
 // warmState is a state for one event of app: a warm one from its pool, a new
@@ -78,24 +80,51 @@ func (e *Engine) putWarm(app *App, w *warm, ok bool) {
 		return // closed by the event that ran its top level
 	}
 	w.events++
-	if !ok || w.snap.Restore() > warmAdded || w.events >= warmEvents {
+	if !ok || w.events >= warmEvents {
 		w.L.Close()
 		return
 	}
+	w.snap.Restore()
 	w.L.SetTop(0)
+	p := e.pool(app)
+	if len(p) >= max(1, warmBudget/max(1, w.snap.Size())) {
+		w.L.Close()
+		return
+	}
 	select {
-	case e.pool(app) <- w:
+	case p <- w:
 	default: // as many warm states as scripts can run at once are kept
 		w.L.Close()
 	}
 }
 
-// pool is app's warm states in this engine: one pool per app version, kept
-// on the App, so a version's states go when it is no longer served.
+// pool is app's warm states in this engine: one pool per app version.
 func (e *Engine) pool(app *App) chan *warm {
-	if p, ok := app.warm.Load(e); ok {
+	if p, ok := e.pools.Load(app); ok {
 		return p.(chan *warm)
 	}
-	p, _ := app.warm.LoadOrStore(e, make(chan *warm, cap(e.slots)))
+	p, _ := e.pools.LoadOrStore(app, make(chan *warm, cap(e.slots)))
 	return p.(chan *warm)
+}
+
+// prunePools closes the warm states of app versions s does not serve (nor
+// keep for the calls of a removed script). A call still on an older version
+// (pinned) makes itself a warm state again if it needs one: the pools only
+// save work, so a folder edited all day does not pile up states.
+func (e *Engine) prunePools(s *Scripts) {
+	e.pools.Range(func(k, p any) bool {
+		app := k.(*App)
+		if s.Apps[app.Name] == app || s.Retired[app.Name] == app {
+			return true
+		}
+		e.pools.Delete(app)
+		for {
+			select {
+			case w := <-p.(chan *warm):
+				w.L.Close()
+			default:
+				return true
+			}
+		}
+	})
 }

@@ -1,6 +1,9 @@
 package sandbox
 
 import (
+	"math"
+	"reflect"
+
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -21,12 +24,45 @@ type Snapshot struct {
 	tables   []tableCopy
 	upvalues []upvalueCopy
 	userdata []userdataCopy
+	entries  int // in all tables: what the state holds, roughly
 }
+
+// Size is how many table entries the snapshot keeps: a measure of what a
+// state like this one holds in memory.
+func (s *Snapshot) Size() int { return s.entries }
 
 type tableCopy struct {
 	t    *lua.LTable
 	meta lua.LValue
-	want map[lua.LValue]lua.LValue
+	// keys and vals are the entries in the order next gives them;
+	// want finds a key's value.
+	keys, vals []lua.LValue
+	want       map[lua.LValue]lua.LValue
+	// arraySlots and keySlots are the lengths of the table's array part
+	// and key list (see slots) as the snapshot left them.
+	arraySlots, keySlots int
+}
+
+// slots are the lengths of gopher-lua's array part and key list of t. They
+// count what Lua cannot see: the nils at the array's end and the keys
+// removed (gopher-lua keeps a removed key's slot, and a key added again
+// goes back to it, ahead of keys added since). Restore needs them to know
+// that an event added a key and removed it, which next would otherwise
+// betray to a later call. Read by reflection, since the fields are
+// gopher-lua's own: init fails loudly if a version renames them.
+func slots(t *lua.LTable) (array, keys int) {
+	v := reflect.ValueOf(t).Elem()
+	return v.Field(arrayField).Len(), v.Field(keysField).Len()
+}
+
+var arrayField, keysField = tableField("array"), tableField("keys")
+
+func tableField(name string) int {
+	f, ok := reflect.TypeFor[lua.LTable]().FieldByName(name)
+	if !ok || f.Type.Kind() != reflect.Slice {
+		panic("sandbox: gopher-lua's LTable has no slice field " + name + ": Snapshot must learn the new layout")
+	}
+	return f.Index[0]
 }
 
 type upvalueCopy struct {
@@ -56,10 +92,13 @@ func Take(L *lua.LState, roots ...lua.LValue) *Snapshot {
 			}
 			seen[v] = true
 			c := tableCopy{t: v, meta: v.Metatable, want: map[lua.LValue]lua.LValue{}}
-			v.ForEach(func(k, val lua.LValue) {
+			for k, val := v.Next(lua.LNil); k != lua.LNil; k, val = v.Next(k) {
+				c.keys, c.vals = append(c.keys, k), append(c.vals, val)
 				c.want[k] = val
 				queue = append(queue, k, val)
-			})
+			}
+			c.arraySlots, c.keySlots = slots(v)
+			s.entries += len(c.keys)
 			queue = append(queue, v.Metatable)
 			s.tables = append(s.tables, c)
 		case *lua.LFunction:
@@ -93,52 +132,50 @@ func Take(L *lua.LState, roots ...lua.LValue) *Snapshot {
 	return s
 }
 
-// Restore puts L's values back as they were when s was taken, and reports
-// how many entries it had to remove: what the event added to the state's
-// tables. gopher-lua keeps the slot of a removed key, so a state whose
-// handlers keep adding is worth retiring (see the engine's pool).
-func (s *Snapshot) Restore() (added int) {
-	var extra []lua.LValue
+// Restore puts L's values back as they were when s was taken. A table an
+// event changed is built again, its entries in their order, and takes the
+// place of its contents: gopher-lua keeps the slot of a removed key, so only
+// a new table has no trace of what the event added (next and pairs would
+// visit a key an earlier call added and removed in its old place, and the
+// table would only grow).
+func (s *Snapshot) Restore() {
 	for i := range s.tables {
 		c := &s.tables[i]
-		if c.t.Metatable != c.meta {
-			c.t.Metatable = c.meta
-		}
 		// Next, not ForEach: it hands out the keys the table keeps, where
 		// ForEach makes each string key an interface value anew.
 		n, dirty := 0, false
 		for k, v := c.t.Next(lua.LNil); k != lua.LNil && !dirty; k, v = c.t.Next(k) {
 			n++
-			if w, ok := c.want[k]; !ok || w != v {
+			if w, ok := c.want[k]; !ok || !same(w, v) {
 				dirty = true
 			}
 		}
-		if !dirty && n == len(c.want) {
-			continue
-		}
-		extra = extra[:0]
-		c.t.ForEach(func(k, _ lua.LValue) {
-			if _, ok := c.want[k]; !ok {
-				extra = append(extra, k)
+		if a, k := slots(c.t); dirty || n != len(c.keys) || a != c.arraySlots || k != c.keySlots {
+			var fresh lua.LTable
+			for j, k := range c.keys {
+				fresh.RawSet(k, c.vals[j])
 			}
-		})
-		for _, k := range extra {
-			c.t.RawSet(k, lua.LNil)
+			*c.t = fresh
+			c.arraySlots, c.keySlots = slots(c.t)
 		}
-		added += len(extra)
-		for k, v := range c.want {
-			if c.t.RawGet(k) != v {
-				c.t.RawSet(k, v)
-			}
-		}
+		c.t.Metatable = c.meta
 	}
 	for _, u := range s.upvalues {
-		if u.uv.Value() != u.v {
+		if !same(u.uv.Value(), u.v) {
 			u.uv.SetValue(u.v)
 		}
 	}
 	for _, u := range s.userdata {
 		u.ud.Metatable, u.ud.Env = u.meta, u.env
 	}
-	return added
+}
+
+// same reports whether a and b are the same Lua value, bit for bit: -0 is
+// not 0 (1/x tells them apart), and a NaN is itself.
+func same(a, b lua.LValue) bool {
+	if x, ok := a.(lua.LNumber); ok {
+		y, ok := b.(lua.LNumber)
+		return ok && math.Float64bits(float64(x)) == math.Float64bits(float64(y))
+	}
+	return a == b
 }

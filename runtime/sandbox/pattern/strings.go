@@ -132,8 +132,13 @@ func (lib *library) match(L *lua.LState) int {
 func (lib *library) gmatch(L *lua.LState) int {
 	subject, pat := L.CheckString(1), L.CheckString(2)
 	m := lib.start(L, subject, pat) // the iterator keeps it: never released
-	pos := 0                        // where the next search starts; past the end when done
-	L.Push(L.NewFunction(func(L *lua.LState) int {
+	// Where the next search starts (past the end when done) is the
+	// closure's Lua upvalue, not a Go variable: a state that serves many
+	// events puts upvalues back after each (sandbox.Snapshot), so an
+	// iterator a script's top level made starts every event where the top
+	// level left it.
+	L.Push(L.NewClosure(func(L *lua.LState) int {
+		pos := int(L.Get(lua.UpvalueIndex(1)).(lua.LNumber))
 		if pos > len(subject) {
 			return 0
 		}
@@ -147,11 +152,12 @@ func (lib *library) gmatch(L *lua.LState) int {
 		default:
 			pos = end
 		}
+		L.Replace(lua.UpvalueIndex(1), lua.LNumber(pos))
 		if start < 0 {
 			return 0
 		}
 		return m.pushCaptures(start, end, true)
-	}))
+	}, lua.LNumber(0)))
 	return 1
 }
 

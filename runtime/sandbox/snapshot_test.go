@@ -1,0 +1,43 @@
+package sandbox
+
+import (
+	"fmt"
+	"testing"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// TestRestoreLeavesNoTrace: what an event added to a table and removed again
+// leaves nothing behind after Restore — no slot that a later key would go
+// back to (next's order), no slot that only grows (memory).
+func TestRestoreLeavesNoTrace(t *testing.T) {
+	L := New(nil)
+	defer L.Close()
+	if err := L.DoString(`seen = { first = 1, second = 2, 10, 20 }`); err != nil {
+		t.Fatal(err)
+	}
+	seen := L.GetGlobal("seen").(*lua.LTable)
+	snap := Take(L)
+	array, keys := slots(seen)
+	for round := range 3 {
+		if err := L.DoString(fmt.Sprintf(`for i = 1, 5000 do seen["k" .. i] = i; seen["k" .. i] = nil end
+			for i = 3, 2000 do seen[i] = i end; for i = 3, 2000 do seen[i] = nil end
+			seen.first = "changed %d"`, round)); err != nil {
+			t.Fatal(err)
+		}
+		snap.Restore()
+		if a, k := slots(seen); a != array || k != keys {
+			t.Fatalf("round %d: the table keeps %d array and %d key slots after Restore, %d and %d before the event", round, a, k, array, keys)
+		}
+		if v := seen.RawGetString("first"); v != lua.LNumber(1) {
+			t.Fatalf("round %d: first is %v after Restore", round, v)
+		}
+	}
+	var order []string
+	for k, _ := seen.Next(lua.LNil); k != lua.LNil; k, _ = seen.Next(k) {
+		order = append(order, k.String())
+	}
+	if fmt.Sprint(order) != "[1 2 first second]" {
+		t.Errorf("next's order after Restore: %v", order)
+	}
+}
