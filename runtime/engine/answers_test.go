@@ -63,13 +63,8 @@ function on_timeout(session) return m end
 func TestAnswersAgreeWithTheScript(t *testing.T) {
 	at := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
 	opts := engine.Options{Now: func() time.Time { return at }}
-	// Both say what chose the reply alike (Handled.Where, which replay shows).
-	var whereFast, whereSlow string
-	fastOpts, slowOpts := opts, opts
-	fastOpts.Observe = func(h engine.Handled) { whereFast = h.Where }
-	slowOpts.Observe = func(h engine.Handled) { whereSlow = h.Where }
 	for _, dir := range []string{"../../scripts", "../../examples", scriptDir(t, trees)} {
-		fast, slow := newHarness(t, dir, fastOpts), newHarness(t, dir, slowOpts)
+		fast, slow := newHarness(t, dir, opts), newHarness(t, dir, opts)
 		engine.WithoutAnswers(slow.eng.Scripts())
 		served := 0
 		for name, app := range fast.eng.Scripts().Apps {
@@ -85,11 +80,13 @@ func TestAnswersAgreeWithTheScript(t *testing.T) {
 				c := newCall(shapeEventDataDTMF, true)
 				body := c.start()
 				for step := 0; step < 8; step++ {
-					a, b := fast.post(body, name), slow.post(body, name)
+					ha, hb := fast.handle(body, name), slow.handle(body, name)
+					a, b := ha.Body, hb.Body
 					if string(a) != string(b) {
 						t.Fatalf("%s/%s: step %d of %s answered differently from its script:\nanswers: %s\nscript:  %s", dir, name, step, c.session, a, b)
 					}
-					if whereFast != whereSlow {
+					// Both say alike what chose the reply (Where, which replay shows).
+					if whereFast, whereSlow := ha.Where, hb.Where; whereFast != whereSlow {
 						t.Fatalf("%s/%s: step %d of %s: the reply came from %q, the script says %q", dir, name, step, c.session, whereFast, whereSlow)
 					}
 					sameSession(t, fast, slow, c.session)

@@ -96,13 +96,17 @@ type Options struct {
 	// (default 24h, the stores' default): a version no event ran on for
 	// that long is no call's any more.
 	SessionTTL time.Duration
-	// Observe, when set, is told how each event was handled (the simulator,
-	// flow tests and check read errors and positions from it).
-	Observe func(Handled)
 }
 
-// Handled describes one handled event.
+// Handled describes one handled event: what Handle answered and why.
 type Handled struct {
+	// Body is the answer: a callflow reply for a CALL_ACTION (the fallback
+	// when the script failed), {} for other events.
+	Body []byte
+	// Duplicate: a redelivery answered with the stored reply; the script did
+	// not run, and the fields below are empty.
+	Duplicate bool
+
 	App      string // "" when no app took the call
 	Session  string
 	Type     string // eventType
@@ -152,7 +156,6 @@ type Stats struct {
 	Duplicates atomic.Int64
 	Fallbacks  sync.Map // reason → *atomic.Int64
 	StoreFails atomic.Int64
-	Rejected   atomic.Int64 // webhooks refused by the server's guard
 }
 
 // Fallback reasons.
@@ -225,14 +228,14 @@ func (e *Engine) Stats() *Stats { return &e.stats }
 // order, instead of polling the store for a lease held next door. A commit
 // the store refuses (ErrConflict: another event committed first, or this
 // one's lease expired) is handled again from the lease on, a few times.
-func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) []byte {
+func (e *Engine) Handle(ctx context.Context, ev *webhook.Event, pathApp string) Handled {
 	e.stats.Events.Add(1)
 	unlock := e.locks.lock(ev.SessionID)
 	defer unlock()
 	for attempt := 1; ; attempt++ {
-		body, conflict := e.handle(ctx, ev, pathApp, attempt == conflictAttempts)
+		h, conflict := e.handle(ctx, ev, pathApp, attempt == conflictAttempts)
 		if !conflict {
-			return body
+			return h
 		}
 		e.log.Warn("another event of the session was saved first (on another instance, or this event's lease expired); handling the event again",
 			"session", ev.SessionID, "event", ev.EventID, "attempt", attempt)
@@ -246,14 +249,14 @@ const conflictAttempts = 3
 // handle is one attempt at an event; conflict reports that the store refused
 // its commit with ErrConflict and last was false, so that nothing of it was
 // saved or answered.
-func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, last bool) (body []byte, conflict bool) {
+func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, last bool) (h Handled, conflict bool) {
 	key := ev.ReplyKey()
 	begun, err := e.begin(ctx, ev.SessionID, key)
 	if err == nil && begun.Replied {
 		if ev.Type != webhook.CallAction || isCallflow(begun.Reply) {
 			e.stats.Duplicates.Add(1)
 			e.log.Info("redelivered event answered from the reply cache", "session", ev.SessionID, "event", ev.EventID)
-			return begun.Reply, false
+			return Handled{Body: begun.Reply, Duplicate: true, Session: ev.SessionID, Type: ev.Type}, false
 		}
 		e.log.Error("store: the reply stored for this event is not a callflow; handling the event again", "session", ev.SessionID)
 		begun, err = e.begin(ctx, ev.SessionID, "")
@@ -324,6 +327,7 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 		}
 		sess.Sensitive = markSensitive(sess.Sensitive, out.reply)
 	}
+	var body []byte
 	if ev.Type == webhook.CallAction {
 		body = out.body
 		if body == nil {
@@ -380,7 +384,7 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 		cancel()
 		committed = err == nil
 		if errors.Is(err, store.ErrConflict) && !last {
-			return nil, true
+			return Handled{}, true
 		}
 		if err != nil {
 			// Nothing of this event is saved: the caller hears the fallback,
@@ -397,29 +401,24 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	if out.reason != "" {
 		e.fallback(out.reason, app, ev, out)
 	}
-	if e.opts.Observe != nil {
-		e.opts.Observe(Handled{App: sess.App, Session: sess.ID, Type: ev.Type, Handler: out.handler,
-			Position: out.position, Digits: ev.Digits, Reply: out.reply, Err: out.err, Reason: out.reason,
-			Where: out.where, Note: out.note, Vars: sess.Vars, Took: out.took, NewCall: !known})
-	}
-	return body, false
+	return Handled{Body: body, App: sess.App, Session: sess.ID, Type: ev.Type, Handler: out.handler,
+		Position: out.position, Digits: ev.Digits, Reply: out.reply, Err: out.err, Reason: out.reason,
+		Where: out.where, Note: out.note, Vars: sess.Vars, Took: out.took, NewCall: !known}, false
 }
 
 // unsaved answers an event that nothing could be saved of, before any app
 // was chosen: the server's fallback for a CALL_ACTION.
-func (e *Engine) unsaved(ev *webhook.Event, reason string, err error) []byte {
+func (e *Engine) unsaved(ev *webhook.Event, reason string, err error) Handled {
 	if reason == ReasonStore {
 		e.stats.StoreFails.Add(1)
 	}
 	out := outcome{reason: reason, reply: e.serverFallback(), err: err}
 	e.fallback(reason, nil, ev, out)
-	if e.opts.Observe != nil {
-		e.opts.Observe(Handled{Session: ev.SessionID, Type: ev.Type, Reply: out.reply, Err: out.err, Reason: reason})
+	h := Handled{Body: []byte("{}"), Session: ev.SessionID, Type: ev.Type, Reply: out.reply, Err: out.err, Reason: reason}
+	if ev.Type == webhook.CallAction {
+		h.Body = encodeReply(out.reply)
 	}
-	if ev.Type != webhook.CallAction {
-		return []byte("{}")
-	}
-	return encodeReply(out.reply)
+	return h
 }
 
 // Register records a session before its first webhook, e.g. a call we place:

@@ -392,7 +392,7 @@ end`})
 		t.Fatal(err)
 	}
 	ev, _ := webhook.Parse(newCall(shapeDTMF, true).keys("1"))
-	if got := replyText(t, eng.Handle(context.Background(), ev, "stuck")); !strings.Contains(got, "We are sorry") {
+	if got := replyText(t, eng.Handle(context.Background(), ev, "stuck").Body); !strings.Contains(got, "We are sorry") {
 		t.Fatalf("heard %q", got)
 	}
 	if !strings.Contains(h.logs.String(), "did not return within twice its 200ms deadline") {
@@ -538,7 +538,7 @@ func TestStuckAppLeavesRoomForOthers(t *testing.T) {
 	}
 	post := func(body []byte, app string) string {
 		ev, _ := webhook.Parse(body)
-		return replyText(t, eng.Handle(context.Background(), ev, app))
+		return replyText(t, eng.Handle(context.Background(), ev, app).Body)
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -576,7 +576,7 @@ end`})
 	}
 	post := func(body []byte) string {
 		ev, _ := webhook.Parse(body)
-		return replyText(t, eng.Handle(context.Background(), ev, "stuck"))
+		return replyText(t, eng.Handle(context.Background(), ev, "stuck").Body)
 	}
 	if got := post(newCall(shapeDTMF, true).keys("1")); !strings.Contains(got, "We are sorry") { // the watchdog answers
 		t.Fatalf("the stuck call heard %q", got)

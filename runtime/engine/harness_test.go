@@ -74,6 +74,12 @@ func scriptDir(t *testing.T, files map[string]string) string {
 // post sends a raw webhook body, as the server would, and returns the reply.
 func (h *harness) post(body []byte, app string) []byte {
 	h.t.Helper()
+	return h.handle(body, app).Body
+}
+
+// handle is post with the engine's whole account of the event.
+func (h *harness) handle(body []byte, app string) engine.Handled {
+	h.t.Helper()
 	ev, err := webhook.Parse(body)
 	if err != nil {
 		h.t.Fatalf("test built a bad webhook: %v\n%s", err, body)

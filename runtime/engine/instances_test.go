@@ -48,7 +48,7 @@ func (p *peer) post(body []byte, app string) string {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	return replyText(p.t, p.eng.Handle(context.Background(), ev, app))
+	return replyText(p.t, p.eng.Handle(context.Background(), ev, app).Body)
 }
 
 // An app removed from one instance's folder is retired there and still

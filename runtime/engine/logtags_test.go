@@ -48,7 +48,7 @@ end`})
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.remember(eng.Handle(context.Background(), ev, "quiet"))
+		c.remember(eng.Handle(context.Background(), ev, "quiet").Body)
 	}
 	post(c.start())
 	if n := withs.Load(); n != 0 {

@@ -154,7 +154,7 @@ func mustJSON(t *testing.T, v any) string {
 
 // replayer is an engine as a replay runs one: the scripts in dir, a store of
 // its own, its clock elsewhere, the network allowed, the handled event kept.
-func replayer(t *testing.T, dir, allow string, handled *engine.Handled) *engine.Engine {
+func replayer(t *testing.T, dir, allow string) *engine.Engine {
 	t.Helper()
 	scripts, errs := engine.Load(dir)
 	if len(errs) > 0 {
@@ -165,7 +165,6 @@ func replayer(t *testing.T, dir, allow string, handled *engine.Handled) *engine.
 		Deadline: 2 * time.Second,
 		Now:      func() time.Time { return recordedAt.Add(9 * time.Hour) }, // 19:00: closed
 		HTTP:     httpmod.Options{Allow: []string{allow}},
-		Observe:  func(h engine.Handled) { *handled = h },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -194,11 +193,11 @@ func TestReplayServesTheRecord(t *testing.T) {
 	srv.Close()
 	before := cl.accepted.Load()
 
-	var handled engine.Handled
 	dir := scriptDir(t, map[string]string{"greeter.lua": caller(srv.URL, "/customers")})
-	eng := replayer(t, dir, allow, &handled)
+	eng := replayer(t, dir, allow)
 	ctx := inputs.Replay(context.Background(), entry.Inputs)
-	got := eng.Handle(ctx, recorded(t, entry), "greeter")
+	handled := eng.Handle(ctx, recorded(t, entry), "greeter")
+	got := handled.Body
 	if handled.Err != nil {
 		t.Fatalf("replay failed: %v", handled.Err)
 	}
@@ -221,10 +220,9 @@ func TestReplayRefusesAnUnrecordedRequest(t *testing.T) {
 	_, _, _, entry := recordCall(t, srv.URL)
 	before := cl.accepted.Load()
 
-	var handled engine.Handled
 	dir := scriptDir(t, map[string]string{"greeter.lua": caller(srv.URL, "/accounts")})
-	eng := replayer(t, dir, strings.TrimPrefix(srv.URL, "http://"), &handled)
-	eng.Handle(inputs.Replay(context.Background(), entry.Inputs), recorded(t, entry), "greeter")
+	eng := replayer(t, dir, strings.TrimPrefix(srv.URL, "http://"))
+	handled := eng.Handle(inputs.Replay(context.Background(), entry.Inputs), recorded(t, entry), "greeter")
 	want := "http.get " + srv.URL + "/accounts was not made when this call was recorded: replay serves only recorded responses; stub it in a flow test instead"
 	if handled.Err == nil || !strings.Contains(handled.Err.Error(), want) || handled.Reason != engine.ReasonScriptError {
 		t.Errorf("replay of a new request: %v (%s), want the error %q", handled.Err, handled.Reason, want)

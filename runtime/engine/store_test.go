@@ -58,8 +58,7 @@ function on_status(session, status) kv.incr("ran") end`})
 	fs := &failingStore{Store: h.st}
 	scripts, _ := engine.Load(dir)
 	var handled []engine.Handled
-	eng, err := engine.New(scripts, engine.Options{Store: fs, Logger: slog.New(slog.NewTextHandler(h.logs, nil)),
-		Observe: func(x engine.Handled) { handled = append(handled, x) }})
+	eng, err := engine.New(scripts, engine.Options{Store: fs, Logger: slog.New(slog.NewTextHandler(h.logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +67,9 @@ function on_status(session, status) kv.incr("ran") end`})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return string(eng.Handle(context.Background(), ev, "shop"))
+		x := eng.Handle(context.Background(), ev, "shop")
+		handled = append(handled, x)
+		return string(x.Body)
 	}
 	ran := func() string {
 		v, _, _ := h.st.KVGet(context.Background(), "shop", "ran")
@@ -175,7 +176,7 @@ function on_call(session) return ivr.say_and_capture("Welcome.", { maxDigits = 1
 			t.Fatal(err)
 		}
 		answered := make(chan []byte, 1)
-		go func() { answered <- eng.Handle(context.Background(), ev, "shop") }()
+		go func() { answered <- eng.Handle(context.Background(), ev, "shop").Body }()
 		select {
 		case got := <-answered:
 			if text := replyText(t, got); text != "Please call back later." && !strings.HasPrefix(text, "We are sorry") {

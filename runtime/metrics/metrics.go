@@ -86,8 +86,6 @@ func New(eng *engine.Engine, kept any) *Metrics {
 			func() float64 { return float64(st.Duplicates.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "luaivr_store_failures_total", Help: "Events whose state could not be read or saved."},
 			func() float64 { return float64(st.StoreFails.Load()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "luaivr_webhooks_rejected_total", Help: "Webhooks refused by --webhook-auth or --allow-from."},
-			func() float64 { return float64(st.Rejected.Load()) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -112,6 +110,7 @@ func (m *Metrics) CountConns(c *server.ConnStats) {
 	const refused = "Connections closed at once, by the limit reached (--max-conns, --max-conns-per-ip) while every connection was being answered."
 	const shed = "Connections closed to make room at a limit: idle ones, else those in the middle of sending a request, that waited longest."
 	m.reg.MustRegister(
+		counter("luaivr_webhooks_rejected_total", "Webhooks refused by --webhook-auth or --allow-from.", nil, &c.Rejected),
 		gauge("luaivr_connections", "Connections held open now.", &c.Open),
 		gauge("luaivr_connections_idle", "Of those, connections waiting for a request.", &c.Idle),
 		gauge("luaivr_connections_reading", "Of those, connections waiting for the rest of a request.", &c.Reading),
@@ -123,7 +122,8 @@ func (m *Metrics) CountConns(c *server.ConnStats) {
 	)
 }
 
-// Observe records one handled event; give it to engine.Options.Observe.
+// Observe records one handled event (the server tells it each webhook's
+// engine.Handled).
 func (m *Metrics) Observe(h engine.Handled) {
 	outcome := "ok"
 	if h.Reason != "" {

@@ -86,7 +86,6 @@ func NewLine(scripts *engine.Scripts, st store.Store, opts engine.Options) (*Lin
 	l := &Line{Store: st, now: DefaultStart, calls: map[string]*Call{}}
 	opts.Store = st
 	opts.Now = l.Now
-	opts.Observe = l.observe
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -118,12 +117,6 @@ func (l *Line) advance(d time.Duration) {
 	l.mu.Lock()
 	l.now = l.now.Add(d)
 	l.mu.Unlock()
-}
-
-func (l *Line) observe(h engine.Handled) {
-	if c := l.call(h.Session); c != nil {
-		c.Handled = append(c.Handled, h)
-	}
 }
 
 func (l *Line) call(session string) *Call {
@@ -370,13 +363,12 @@ func (c *Call) send(ctx context.Context, typ, status string, digits *string) {
 		if err != nil { // our own webhooks: a bug here, not in the script
 			panic(fmt.Sprintf("phone built a bad webhook: %v", err))
 		}
-		before := len(c.Handled)
-		c.line.Engine.Handle(ctx, ev, c.opts.App)
+		h := c.line.Engine.Handle(ctx, ev, c.opts.App)
 		c.hearLogs()
-		if len(c.Handled) == before { // an observer always fires; be safe
+		if h.Duplicate {
 			return
 		}
-		h := c.Handled[len(c.Handled)-1]
+		c.Handled = append(c.Handled, h)
 		if typ != webhook.CallAction {
 			switch {
 			case h.Err != nil && h.Handler != "":

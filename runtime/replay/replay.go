@@ -135,7 +135,7 @@ func (r Report) OK() bool { return r.Differs == 0 && r.Cannot == 0 && r.Same+r.P
 // Options configure a replay.
 type Options struct {
 	// Engine are the options the apps are served with (deadline, zone,
-	// allow-list, kv quotas, logger); Store, Now and Observe are replay's.
+	// allow-list, kv quotas, logger); Store and Now are replay's.
 	Engine engine.Options
 	// Dir names the script folder in messages.
 	Dir string
@@ -285,18 +285,16 @@ func replay(ctx context.Context, scripts *engine.Scripts, c Call, opts Options) 
 // player is the engine one call is replayed on: a store of its own, the
 // clock at each event's recorded time, and no network.
 type player struct {
-	eng  *engine.Engine
-	st   store.Store
-	mu   sync.Mutex
-	now  time.Time
-	last engine.Handled
+	eng *engine.Engine
+	st  store.Store
+	mu  sync.Mutex
+	now time.Time
 }
 
 func newPlayer(scripts *engine.Scripts, opts engine.Options) (*player, error) {
 	p := &player{st: memstore.New(store.Options{})}
 	opts.Store = p.st
 	opts.Now = func() time.Time { p.mu.Lock(); defer p.mu.Unlock(); return p.now }
-	opts.Observe = func(h engine.Handled) { p.mu.Lock(); p.last = h; p.mu.Unlock() }
 	offline := &http.Client{Transport: refuse{}}
 	opts.HTTP.Client, opts.VCC.HTTP = offline, offline
 	eng, err := engine.New(scripts, opts)
@@ -320,11 +318,8 @@ func (p *player) at(t time.Time) {
 // engine's account of it, and the reads the record could not answer.
 func (p *player) handle(ctx context.Context, ev *webhook.Event, in *store.Inputs, app string) ([]byte, engine.Handled, []string) {
 	tape := inputs.Replay(ctx, in)
-	body := p.eng.Handle(tape, ev, app)
-	p.mu.Lock()
-	h := p.last
-	p.mu.Unlock()
-	return body, h, inputs.From(tape).Unrecorded()
+	h := p.eng.Handle(tape, ev, app)
+	return h.Body, h, inputs.From(tape).Unrecorded()
 }
 
 // replayable says why a call cannot be replayed ("" when it can).

@@ -56,13 +56,12 @@ func floodChild(files string) int {
 	}
 	defer st.Close()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	var m *metrics.Metrics
-	eng, err := engine.New(set, engine.Options{Store: st, Logger: logger, Deadline: 2 * time.Second, Observe: func(h engine.Handled) { m.Observe(h) }})
+	eng, err := engine.New(set, engine.Options{Store: st, Logger: logger, Deadline: 2 * time.Second})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 2
 	}
-	m = metrics.New(eng, st)
+	m := metrics.New(eng, st)
 	maxConns, _ := strconv.Atoi(os.Getenv("LUAIVR_FLOOD_MAX_CONNS"))
 	srv := server.New(server.Options{Engine: eng, Logger: logger, Metrics: m, MaxConns: maxConns})
 	m.CountConns(srv.Conns())

@@ -39,7 +39,8 @@ import (
 // read and write timeouts and the body limit bound what each one costs. The
 // bookkeeping is one mutex taken twice per Read of a connection.
 
-// ConnStats count what the listener did with connections; /metrics shows them.
+// ConnStats count what the listener did with connections, and the webhooks
+// the guard refused; /metrics shows them.
 type ConnStats struct {
 	Open            atomic.Int64 // connections held now
 	Idle            atomic.Int64 // of those, waiting for a request
@@ -49,6 +50,7 @@ type ConnStats struct {
 	ShedIdle        atomic.Int64 // idle connections closed to make room
 	ShedReading     atomic.Int64 // connections closed in the middle of a request to make room
 	AcceptErrors    atomic.Int64 // accepts that failed and were retried
+	Rejected        atomic.Int64 // webhooks the guard refused (--webhook-auth, --allow-from)
 }
 
 // FileLimit is the number of files the process may hold open (RLIMIT_NOFILE,

@@ -67,8 +67,12 @@ type Options struct {
 	// Send places calls for POST /calls (the 8x8 Callflows API); nil turns
 	// the endpoint off.
 	Send engine.Send
-	// Metrics, when set, is served at /metrics (runtime/metrics).
-	Metrics interface{ Text() ([]byte, error) }
+	// Metrics, when set, is served at /metrics and told how each webhook
+	// was handled (runtime/metrics).
+	Metrics interface {
+		Text() ([]byte, error)
+		Observe(engine.Handled)
+	}
 	// Pages, when set, may answer the requests no endpoint above takes: the
 	// pages people look at (runtime/console: serve's /console, dev's phone).
 	// It reports whether it answered; if not, the request gets the 404.
@@ -300,7 +304,7 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, path string) {
 		return
 	}
 	if status, reason := s.opts.Guard.check(ctx); status != 0 {
-		s.opts.Engine.Stats().Rejected.Add(1)
+		s.conns.Rejected.Add(1)
 		s.logs.log(s.log, slog.LevelWarn, "webhook refused", "remote", ctx.RemoteIP().String(), "reason", reason)
 		s.fail(ctx, status, fasthttp.StatusMessage(status)) // no detail for strangers
 		return
@@ -326,8 +330,11 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, path string) {
 	}
 	// The engine's context is not the request's: a caller's event finishes even
 	// while the server shuts down.
-	body := s.opts.Engine.Handle(context.Background(), ev, app)
-	s.reply(ctx, fasthttp.StatusOK, body)
+	h := s.opts.Engine.Handle(context.Background(), ev, app)
+	if s.opts.Metrics != nil && !h.Duplicate {
+		s.opts.Metrics.Observe(h)
+	}
+	s.reply(ctx, fasthttp.StatusOK, h.Body)
 }
 
 // admin lets a request to an admin endpoint through; it answers the request
@@ -513,7 +520,7 @@ func (s *Server) health(ctx *fasthttp.RequestCtx) {
 		"duplicates":     st.Duplicates.Load(),
 		"fallbacks":      fallbacks,
 		"store_failures": st.StoreFails.Load(),
-		"rejected":       st.Rejected.Load(),
+		"rejected":       s.conns.Rejected.Load(),
 		"not_ready":      errText(s.notReady()),
 		"connections":    s.conns.Open.Load(),
 	})

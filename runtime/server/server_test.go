@@ -51,8 +51,7 @@ func start(t *testing.T, scripts, data string, opts server.Options, engOpts ...f
 	if opts.Logger == nil {
 		opts.Logger = discard
 	}
-	var m *metrics.Metrics
-	eo := engine.Options{Store: st, Logger: opts.Logger, Deadline: 2 * time.Second, Observe: func(h engine.Handled) { m.Observe(h) }}
+	eo := engine.Options{Store: st, Logger: opts.Logger, Deadline: 2 * time.Second}
 	for _, change := range engOpts {
 		change(&eo)
 	}
@@ -60,7 +59,7 @@ func start(t *testing.T, scripts, data string, opts server.Options, engOpts ...f
 	if err != nil {
 		t.Fatal(err)
 	}
-	m = metrics.New(opts.Engine, eo.Store)
+	m := metrics.New(opts.Engine, eo.Store)
 	opts.Metrics = m
 	srv := server.New(opts)
 	m.CountConns(srv.Conns())
@@ -371,12 +370,11 @@ func TestMetricsAndReadiness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m *metrics.Metrics
-	eng, err := engine.New(set, engine.Options{Store: st, Observe: func(h engine.Handled) { m.Observe(h) }})
+	eng, err := engine.New(set, engine.Options{Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m = metrics.New(eng, st)
+	m := metrics.New(eng, st)
 	srv := server.New(server.Options{Engine: eng, Metrics: m, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	go srv.Serve(ln)

@@ -515,7 +515,7 @@ end`), 0o644); err != nil {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return string(eng.Handle(t.Context(), ev, "count"))
+		return string(eng.Handle(t.Context(), ev, "count").Body)
 	}
 	post(0) // Redis learns the scripts (EVALSHA after a first EVAL)
 	const events = 20

@@ -132,7 +132,7 @@ func testOneSessionTwoInstances(t *testing.T, s store.Store) {
 		eng := []*engine.Engine{a, b}[i%2]
 		wg.Go(func() {
 			digits := fmt.Sprint(10 + i)
-			replies[i] = said(t, eng.Handle(context.Background(), press(t, "call-1", "e"+digits, digits), "tally"))
+			replies[i] = said(t, eng.Handle(context.Background(), press(t, "call-1", "e"+digits, digits), "tally").Body)
 		})
 	}
 	wg.Wait()
@@ -182,12 +182,12 @@ func testRedeliveryElsewhere(t *testing.T, s store.Store) {
 	b := instance(t, s, engine.Options{Deadline: 5 * time.Second})
 	var fromA, fromB []byte
 	var wg sync.WaitGroup
-	wg.Go(func() { fromA = a.Handle(context.Background(), press(t, "call-1", "e0", "0"), "tally") })
+	wg.Go(func() { fromA = a.Handle(context.Background(), press(t, "call-1", "e0", "0"), "tally").Body })
 	<-g.entered // A is running the script
 	bDone := make(chan struct{})
 	wg.Go(func() {
 		defer close(bDone)
-		fromB = b.Handle(context.Background(), press(t, "call-1", "e0", "0"), "tally")
+		fromB = b.Handle(context.Background(), press(t, "call-1", "e0", "0"), "tally").Body
 	})
 	select {
 	case <-bDone:
@@ -238,14 +238,14 @@ func testPausedPastLease(t *testing.T, s store.Store) {
 	aOpts.Store = p
 	a, b := instance(t, s, aOpts), instance(t, s, opts)
 	fromA := make(chan []byte, 1)
-	go func() { fromA <- a.Handle(context.Background(), press(t, "call-1", "e1", "1"), "tally") }()
+	go func() { fromA <- a.Handle(context.Background(), press(t, "call-1", "e1", "1"), "tally").Body }()
 	<-p.committing // A ran its script under its lease and is about to commit
 
 	// B's event waits for A's lease to lapse, then goes first.
 	var fromB []byte
 	deadline := time.Now().Add(15 * time.Second) // a bound on the test
 	for {
-		fromB = b.Handle(context.Background(), press(t, "call-1", "e2", "2"), "tally")
+		fromB = b.Handle(context.Background(), press(t, "call-1", "e2", "2"), "tally").Body
 		if strings.HasPrefix(said(t, fromB), "after") || time.Now().After(deadline) {
 			break
 		}
@@ -281,7 +281,7 @@ func testLongEventKeepsLease(t *testing.T, s store.Store) {
 	aOpts.Store = slowCommit{Store: s, by: 2 * time.Second}
 	a, b := instance(t, s, aOpts), instance(t, s, opts)
 	fromA := make(chan []byte, 1)
-	go func() { fromA <- a.Handle(context.Background(), press(t, "call-1", "e1", "1"), "tally") }()
+	go func() { fromA <- a.Handle(context.Background(), press(t, "call-1", "e1", "1"), "tally").Body }()
 	waitFor(t, "A to take the lease", func() bool {
 		l, err := acquire(t.Context(), s, "call-1", time.Minute)
 		if err == nil {
@@ -289,7 +289,7 @@ func testLongEventKeepsLease(t *testing.T, s store.Store) {
 		}
 		return errors.Is(err, store.ErrLocked)
 	})
-	fromB := b.Handle(context.Background(), press(t, "call-1", "e2", "2"), "tally")
+	fromB := b.Handle(context.Background(), press(t, "call-1", "e2", "2"), "tally").Body
 	if got := said(t, <-fromA); got != "after 0" {
 		t.Fatalf("A heard %q, want its own event first (after 0): B took the session while A still held it", got)
 	}

@@ -126,13 +126,11 @@ func serve(c *cli.Context) error {
 	engOpts.Store, engOpts.DefaultApp, engOpts.Voice = st, c.String("app"), c.String("voice")
 	engOpts.MemoryLimit, engOpts.Concurrency = limit, c.Int("concurrency")
 	engOpts.PinVersions, engOpts.SessionTTL = c.Bool("pin-versions"), c.Duration("session-ttl")
-	var m *metrics.Metrics
-	engOpts.Observe = func(h engine.Handled) { m.Observe(h) }
 	eng, err := engine.New(scripts, engOpts)
 	if err != nil {
 		return fmt.Errorf("--voice: %w", err)
 	}
-	m = metrics.New(eng, st)
+	m := metrics.New(eng, st)
 	allow, err := server.ParseNets(c.String("allow-from"))
 	if err != nil {
 		return fmt.Errorf("--allow-from: %w", err)

@@ -62,7 +62,7 @@ end
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reply := eng.Handle(context.Background(), ev, "crm"); !bytes.Contains(reply, []byte("Ann gold")) {
+	if reply := eng.Handle(context.Background(), ev, "crm").Body; !bytes.Contains(reply, []byte("Ann gold")) {
 		t.Fatalf("reply %s", reply)
 	}
 	st.Close()
