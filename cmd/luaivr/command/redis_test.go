@@ -86,9 +86,15 @@ func TestTwoServersOnRedis(t *testing.T) {
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}
+	var last string
+	defer func() {
+		if t.Failed() {
+			t.Logf("the last answer after Redis came back: %s\nthe instance's log:\n%s", last, p.stderr)
+		}
+	}()
 	eventually(t, "the instance to serve again once Redis is back", func() bool {
-		got, _ := post(1, "/webhooks", vca("outage", "o1", "ACTION_COMPLETED", "1"))
-		return strings.Contains(got, "reservations") // where the caller was before the outage
+		last, _ = post(1, "/webhooks", vca("outage", "o1", "ACTION_COMPLETED", "1"))
+		return strings.Contains(last, "reservations") // where the caller was before the outage
 	})
 	checkStored(t, srv.URL(), walkCalls) // nothing the walk stored was lost
 }
