@@ -80,6 +80,9 @@ local function bump() n = n + 1 return n end`,
 		read: `(function() first_global = true; victim_global = true; local found
   for k in pairs(_G) do if k == "first_global" or k == "victim_global" then found = k; break end end
   return found == "first_global" and "clean" or "LEAK" end)()`},
+	{name: "table.remove on a top-level list a handler grew and shrank", top: `local list = {}`,
+		write: `table.insert(list, 1, "x"); table.remove(list); list[#list + 1] = "kept"`,
+		read:  `(function() table.insert(list, 1, "x"); local got = table.remove(list); return got == "x" and "clean" or ("LEAK " .. tostring(got)) end)()`},
 	{name: "a negative zero in an upvalue", top: `local z = 0`,
 		write: `z = 0 / -1`, read: `1 / z < 0 and "LEAK" or "clean"`},
 	{name: "a negative zero in a table", top: `local t = { x = 0, 0 }`,

@@ -63,7 +63,7 @@ func (e *Engine) script(ctx context.Context, app *App, session, handler string, 
 		return lo
 	case <-watchdog.C:
 		return luaOutcome{took: 2 * e.opts.Deadline, reason: ReasonTimeout, err: fmt.Errorf(
-			"%s did not return within twice its %s deadline: stuck in a call that does not stop at the deadline (a store or network call that hangs); its result will be dropped",
+			"%s did not return within twice its %s deadline: stuck in a call that does not stop at the deadline (a store or network call that hangs), or the machine too busy to run it; its result will be dropped",
 			handler, e.opts.Deadline)}
 	}
 }

@@ -234,7 +234,7 @@ func (c *checker) setInFunctions() {
 			continue
 		}
 		done[key{a.name, a.fn}] = true
-		c.report(a.line, Warning, "%s is a global set inside a function: every event runs in a new Lua state, so it is gone at the next event "+
+		c.report(a.line, Warning, "%s is a global set inside a function: every event starts from what the top level built, so it is gone at the next event "+
 			"(and no other call sees it); keep it in session.vars.%s for this call, or in kv for every call (declare it local if it is only needed here)",
 			a.name, a.name)
 	}

@@ -78,7 +78,7 @@ type event struct {
 }
 
 // Memory is what the menu tree remembers of one call between its events; the
-// engine keeps it in the session, since each event runs in a new Lua state.
+// engine keeps it in the session, since no event sees what another left in Lua.
 type Memory struct {
 	// Root is the first menu the call was sent to: where a caller whose
 	// position no longer exists starts again when the app declares no root.

@@ -437,6 +437,28 @@ func (s *Store) Session(ctx context.Context, id string) (store.Session, bool, er
 // Begin implements store.Store: the lease is taken in the process, then the
 // session and, for a redelivery, the event that answered it are read in one
 // transaction.
+// legacyReply finds the reply a luaivr before the compact records kept under
+// its own key (d/<key>, until its --reply-ttl), so that an event answered
+// before an upgrade and redelivered after it gets the same reply, not a new
+// run of the script.
+func (s *Store) legacyReply(txn *badger.Txn, key string, b *store.Begun) error {
+	item, err := txn.Get(legacyReplyKey(key))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return item.Value(func(v []byte) error {
+		if len(v) > 0 {
+			*b = store.Begun{Replied: true, Reply: bytes.Clone(v)}
+		}
+		return nil
+	})
+}
+
+// legacyReplyKey is where a luaivr before the compact records kept a reply.
+func legacyReplyKey(key string) []byte { return []byte("d/" + key) }
+
 func (s *Store) Begin(ctx context.Context, id, key string, ttl time.Duration) (store.Begun, error) {
 	lease, err := s.LocalLeases.Acquire(ctx, id, ttl)
 	if err != nil {
@@ -454,7 +476,7 @@ func (s *Store) Begin(ctx context.Context, id, key string, ttl time.Duration) (s
 		}
 		item, err := txn.Get(repliedKey(id, key))
 		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
+			return s.legacyReply(txn, key, &b)
 		} else if err != nil {
 			return err
 		}

@@ -361,7 +361,9 @@ func TestReadsJSONRecords(t *testing.T) {
 	sv, _ := store.Encode(old)
 	ev, _ := store.Encode(entry)
 	if err := s.db.Update(func(txn *badger.Txn) error {
-		for k, v := range map[string][]byte{string(sessionKey(old.ID)): sv, string(entryKey(old.ID, 1)): ev, string(indexKey(old)): nil} {
+		// As the older luaivr kept them: the reply under its own key, d/<reply key>.
+		for k, v := range map[string][]byte{string(sessionKey(old.ID)): sv, string(entryKey(old.ID, 1)): ev, string(indexKey(old)): nil,
+			"d/" + "call-1/e1": []byte(`{"callflow":[{"action":"hangup"}]}`)} {
 			if err := txn.Set([]byte(k), v); err != nil {
 				return err
 			}
@@ -394,5 +396,10 @@ func TestReadsJSONRecords(t *testing.T) {
 	}
 	if b, err := s.Begin(t.Context(), "call-1", "e2", time.Minute); err != nil || !b.Replied || string(b.Reply) != `{"callflow":[1]}` {
 		t.Errorf("a redelivery of the event committed after the upgrade: %+v, %v", b, err)
+	}
+	// The event the older luaivr answered, redelivered after the upgrade: its
+	// reply, not a new run of the script.
+	if b, err := s.Begin(t.Context(), "call-1", "call-1/e1", time.Minute); err != nil || !b.Replied || string(b.Reply) != `{"callflow":[{"action":"hangup"}]}` {
+		t.Errorf("a redelivery of an event answered before the upgrade: %+v, %v", b, err)
 	}
 }
