@@ -26,7 +26,8 @@ import (
 // (markSensitive, when the reply was built: so a redelivery, and an answer
 // that a newer version of the app handles, are redacted too), or when the
 // version answering declares the position sensitive (ivr.sensitive, a menu's
-// flag).
+// flag), or when the session cannot say whether they are (newRedaction: it
+// fails closed).
 //
 // What is hidden is the digits as keys, wherever they appear in text: in the
 // entry's every string (walked, so a field added to store.Entry is covered),
