@@ -281,9 +281,6 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 		}
 	}()
 
-	if ev.Unreadable != "" {
-		e.log.Warn("digits not understood", "session", ev.SessionID, "reason", ev.Unreadable)
-	}
 	now := e.opts.Now()
 	if !known {
 		sess = store.Session{ID: ev.SessionID, Created: now, Direction: ev.Direction, Source: ev.Source, Destination: ev.Destination}
@@ -312,11 +309,19 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	// A store that cannot save this event gets the fallback without running
 	// the script: its reply would be lost (and a redelivery would run it again).
 	var out outcome
-	red := newRedaction(ev, &sess, position(ev, &sess))
+	red, why := newRedaction(ev, &sess, position(ev, &sess), known)
+	if why != "" {
+		e.log.Warn(why, "session", ev.SessionID, "menu", position(ev, &sess))
+	}
 	if err := store.Ready(e.opts.Store); err != nil {
 		out = outcome{reason: ReasonStore, reply: e.appFallback(app), err: fmt.Errorf("store: %w", err)}
 	} else {
 		out = e.run(ctx, app, &sess, ev, red)
+	}
+	if ev.Unreadable != "" && red.sensitive() { // the reason quotes what 8x8 sent
+		e.log.Warn("digits not understood, taken as no input (what 8x8 sent is not shown: the capture is sensitive)", "session", ev.SessionID)
+	} else if ev.Unreadable != "" {
+		e.log.Warn("digits not understood", "session", ev.SessionID, "reason", ev.Unreadable)
 	}
 	recorded := tape.Inputs()
 	sess.Recorded += recorded.Size()

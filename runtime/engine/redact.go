@@ -26,7 +26,8 @@ import (
 // (markSensitive, when the reply was built: so a redelivery, and an answer
 // that a newer version of the app handles, are redacted too), or when the
 // version answering declares the position sensitive (ivr.sensitive, a menu's
-// flag).
+// flag), or when the session cannot say whether they are (newRedaction: it
+// fails closed).
 //
 // What is hidden is the digits as keys, wherever they appear in text: in the
 // entry's every string (walked, so a field added to store.Entry is covered),
@@ -46,6 +47,11 @@ const bullet = "•"
 // less.
 const everywhere = "*"
 
+// minSecret is the fewest keys that failing closed hides: one or two keys
+// are a menu's choice, not a secret (a CVV has three), and hiding them
+// would turn the handler's counters in session.vars into "•" too.
+const minSecret = 3
+
 // maxSensitive bounds the positions a session keeps marked.
 const maxSensitive = 16
 
@@ -59,16 +65,56 @@ type redaction struct {
 }
 
 // newRedaction is the redaction of an event answered at position: on when
-// the session marked it when it asked there.
-func newRedaction(ev *webhook.Event, sess *store.Session, position string) *redaction {
-	r := &redaction{}
+// the session marked it when it asked there. It fails closed: when the
+// session cannot vouch for the position (known is false: it expired during
+// the call, an in-memory store restarted, its first event never arrived; or
+// it last asked elsewhere, so whether this ask was sensitive was never
+// recorded) and the event carries what the caller entered (see entered), it
+// is on, and
+// why says so for the log. A capture's own flag (sensitive = true) is known
+// only from the reply that asked, which such a session no longer has.
+func newRedaction(ev *webhook.Event, sess *store.Session, position string, known bool) (r *redaction, why string) {
+	r = &redaction{}
 	if ev.HasDigits {
 		r.digits, r.secret = ev.Digits, strings.TrimRight(ev.Digits, "#")
 	}
 	if slices.Contains(sess.Sensitive, position) || slices.Contains(sess.Sensitive, everywhere) {
 		r.on.Store(true)
+		return r, ""
 	}
-	return r
+	if ev.Type != webhook.CallAction || !entered(ev) {
+		return r, ""
+	}
+	switch {
+	case !known:
+		why = "this server has no session for the call (it expired during the call, an in-memory store restarted, or its first event never reached this server)"
+	case position != sess.ActionID:
+		last := "knows no position (a status event made it, or its last reply set no clientActionId)"
+		if sess.ActionID != "" {
+			last = fmt.Sprintf("last asked at %s", sess.ActionID)
+		}
+		why = fmt.Sprintf("the session %s, and the keys answer %s, so it cannot tell whether that capture was sensitive", last, position)
+	default:
+		return r, ""
+	}
+	r.on.Store(true)
+	return r, "what the caller entered is redacted (•, one per key) wherever it is stored or logged, as a sensitive capture's: " + why +
+		"; the handler gets it in clear"
+}
+
+// entered reports whether the event carries what the caller entered that
+// may be a secret: keys, at least minSecret of them, keys 8x8 could not
+// read, or speech (payload.eventData.asrCaptured).
+func entered(ev *webhook.Event) bool {
+	if ev.HasDigits {
+		return len(strings.TrimRight(ev.Digits, "#")) >= minSecret
+	}
+	if ev.Unreadable != "" {
+		return true
+	}
+	ed, _ := ev.Payload["eventData"].(map[string]any)
+	said, _ := ed["asrCaptured"].(string)
+	return strings.TrimSpace(said) != ""
 }
 
 // mark turns the redaction on: the version answering declares the position

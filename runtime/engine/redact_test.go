@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/store"
@@ -100,12 +101,8 @@ func TestSensitiveDigitsNeverStored(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sess, _, _ := h.st.Session(context.Background(), c.session)
-			stored, _ := json.Marshal(struct {
-				E []store.Entry
-				S store.Session
-			}{entries, sess})
-			for what, text := range map[string]string{"the store": string(stored), "the log": h.logs.String(), "the redelivered reply": string(again)} {
+			stored := storedText(h, c.session, entries)
+			for what, text := range map[string]string{"the store": stored, "the log": h.logs.String(), "the redelivered reply": string(again)} {
 				if strings.Contains(text, tt.clear) {
 					t.Errorf("%s holds the secret %s:\n%s", what, tt.clear, text)
 				}
@@ -119,6 +116,22 @@ func TestSensitiveDigitsNeverStored(t *testing.T) {
 			}
 		})
 	}
+}
+
+// storedText is what the store holds of a session and its transcript, as
+// JSON, without its clock readings and durations, whose digits may hold
+// a secret's by chance.
+func storedText(h *harness, session string, entries []store.Entry) string {
+	sess, _, _ := h.st.Session(context.Background(), session)
+	sess.Created, sess.Updated = time.Time{}, time.Time{}
+	for i := range entries {
+		entries[i].At, entries[i].Duration = time.Time{}, 0
+	}
+	b, _ := json.Marshal(struct {
+		E []store.Entry
+		S store.Session
+	}{entries, sess})
+	return string(b)
 }
 
 // The session remembers where it asked for sensitive digits: the answer is
@@ -154,7 +167,7 @@ func TestSensitiveAcrossVersions(t *testing.T) {
 
 // What a caller says at a sensitive prompt (8x8's asrCaptured), or keys
 // 8x8 could not read, are blanked in the transcript's payload though the
-// event carries no digits.
+// event carries no digits, and the log does not quote them.
 func TestSensitiveSpeechBlanked(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, scriptDir(t, map[string]string{"bank.lua": bank + "function on_timeout() return ivr.hangup() end\n"}), engine.Options{})
@@ -167,5 +180,64 @@ func TestSensitiveSpeechBlanked(t *testing.T) {
 	b, _ := json.Marshal(entries)
 	if len(entries) != 2 || !entries[1].Redacted || strings.Contains(string(b), "four three") || strings.Contains(string(b), `"4x"`) {
 		t.Fatalf("what the caller said at the PIN prompt: %s", b)
+	}
+	if strings.Contains(h.logs.String(), "4x") {
+		t.Errorf("the log quotes the keys 8x8 could not read at the PIN prompt:\n%s", h.logs)
+	}
+}
+
+// Keys that reach a session this server cannot vouch for are redacted as a
+// sensitive capture's, since the flag of the capture that asked for them
+// (sensitive = true on it) is known only from the reply: the session expired
+// during the call or was lost (an in-memory store restarted, the first event
+// never arrived), or it was made again by a status event and last asked
+// nowhere. The log says why; the handler still gets them in clear, and a
+// menu's one key is kept.
+func TestSensitiveFailsClosed(t *testing.T) {
+	t.Parallel()
+	const pin = "86420975" // long, so that no id or number of the test holds it by chance
+	dir := scriptDir(t, map[string]string{"bank.lua": strings.Replace(bank, `local PIN = "4321"`, `local PIN = "`+pin+`"`, 1)})
+	tests := []struct {
+		name, why string
+		before    func(h *harness, c *call) // what reached this server of the call before the PIN
+	}{
+		{"no session", "this server has no session for the call", func(*harness, *call) {}},
+		{"a status event made the session", "the session knows no position (a status event made it", func(h *harness, c *call) {
+			h.post(envelope("CALL_STATUS", c.payload("CALL_IN_PROGRESS")), "bank")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, dir, engine.Options{})
+			c := newCall(shapeEventDataDTMF, true)
+			tt.before(h, c)
+			c.lastID = "pin" // 8x8 echoes the position that asked for the PIN
+			first := c.keys(pin)
+			reply := h.post(first, "bank")
+			if !strings.Contains(string(reply), "You entered 8 6 4 2 0 9 7 5 .") {
+				t.Fatalf("the handler did not get the PIN in clear: %s", reply)
+			}
+			again := h.post(first, "bank") // the reply kept for redeliveries
+			c.remember(reply)
+			h.post(c.keys("1"), "bank") // a menu key after it
+			entries, err := h.st.Transcript(context.Background(), c.session)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored := storedText(h, c.session, entries)
+			for what, text := range map[string]string{"the store": stored, "the log": h.logs.String(), "the redelivered reply": string(again)} {
+				if strings.Contains(text, pin) {
+					t.Errorf("%s holds the PIN %s:\n%s", what, pin, text)
+				}
+			}
+			if !strings.Contains(h.logs.String(), "what the caller entered is redacted") || !strings.Contains(h.logs.String(), tt.why) {
+				t.Errorf("the log does not say why the keys were redacted (%s):\n%s", tt.why, h.logs)
+			}
+			last := entries[len(entries)-1]
+			if last.Redacted || last.Digits == nil || *last.Digits != "1" {
+				t.Errorf("the menu key after the PIN: redacted %v, digits %v", last.Redacted, last.Digits)
+			}
+		})
 	}
 }

@@ -48,6 +48,8 @@ func (f *file) check(rel string, env Env, defined *names, definers map[string]in
 	c.values()
 	c.declarations()
 	c.unmarkedSecrets()
+	c.unknownSensitive()
+	c.storedSecrets()
 	c.order()
 	c.silences()
 	c.sessions()

@@ -222,6 +222,12 @@ type names struct {
 	// is set when an entry is not a literal.
 	sensitive     map[string]bool
 	someSensitive bool
+	// actionIDs are the literal clientActionIds the app's tables set;
+	// someActionIDs is set when one is not a literal. sensitiveMenus are
+	// the ids of the menus marked sensitive = true.
+	actionIDs      map[string]bool
+	someActionIDs  bool
+	sensitiveMenus map[string]bool
 	// maxDigits is ivr.defaults' literal maxDigits (0: none); someMax is set
 	// when an ivr.defaults sets one that is not a literal.
 	maxDigits float64
@@ -230,7 +236,7 @@ type names struct {
 
 func newNames() *names {
 	return &names{globals: map[string]bool{}, reads: map[string]bool{}, fields: map[string]bool{}, topCalls: map[string]bool{},
-		menus: map[string]bool{}, positions: map[string]bool{}, sensitive: map[string]bool{}}
+		menus: map[string]bool{}, positions: map[string]bool{}, sensitive: map[string]bool{}, actionIDs: map[string]bool{}, sensitiveMenus: map[string]bool{}}
 }
 
 func (n *names) add(o *names) {
@@ -238,10 +244,11 @@ func (n *names) add(o *names) {
 	n.someIDs = n.someIDs || o.someIDs
 	n.tooMany = n.tooMany || o.tooMany
 	n.someSensitive = n.someSensitive || o.someSensitive
+	n.someActionIDs = n.someActionIDs || o.someActionIDs
 	n.someMax = n.someMax || o.someMax || n.maxDigits != 0 && o.maxDigits != 0 && n.maxDigits != o.maxDigits
 	n.maxDigits = max(n.maxDigits, o.maxDigits)
 	for _, m := range [][2]map[string]bool{{n.globals, o.globals}, {n.reads, o.reads}, {n.fields, o.fields}, {n.topCalls, o.topCalls},
-		{n.menus, o.menus}, {n.positions, o.positions}, {n.sensitive, o.sensitive}} {
+		{n.menus, o.menus}, {n.positions, o.positions}, {n.sensitive, o.sensitive}, {n.actionIDs, o.actionIDs}, {n.sensitiveMenus, o.sensitiveMenus}} {
 		for k := range m[1] {
 			m[0][k] = true
 		}

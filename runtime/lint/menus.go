@@ -62,6 +62,9 @@ func (f *file) declaration(fn *ast.AttrGetExpr, e *ast.FuncCallExpr) {
 		}
 		if id, ok := literal(t, "id").(*ast.StringExpr); ok {
 			f.defs.menus[id.Value] = true
+			if _, marked := literal(t, callflow.SensitiveParam).(*ast.TrueExpr); marked {
+				f.defs.sensitiveMenus[id.Value] = true
+			}
 		} else {
 			f.defs.someIDs = true
 		}

@@ -43,6 +43,10 @@ type file struct {
 	// listed are the calls a table literal lists beside a literal
 	// clientActionId: the position of the action they build.
 	listed      map[*ast.FuncCallExpr]string
+	optionAt    map[*ast.FunctionExpr]string     // the literal id of the menu or ivr.on an option is given to
+	listedAt    []listedPosition                 // the literal entries of ivr.sensitive{…}
+	kvStores    []kvStore                        // kv.set(…, keys)
+	guards      []string                         // the positions of the ifs around: if session.action_id == "pin"
 	enters      map[*ast.FunctionExpr]bool       // the options that are a menu's on_enter: they answer nothing
 	boundGlobal map[*ast.FunctionExpr]string     // the global a function literal is assigned to
 	inTable     map[*ast.FunctionExpr]tableField // the table a function is a field of: function states.day(…)
@@ -182,6 +186,7 @@ func (f *file) walk(chunk []ast.Stmt) {
 	f.options = map[*ast.FunctionExpr]bool{}
 	f.enters = map[*ast.FunctionExpr]bool{}
 	f.listed = map[*ast.FuncCallExpr]string{}
+	f.optionAt = map[*ast.FunctionExpr]string{}
 	f.boundGlobal = map[*ast.FunctionExpr]string{}
 	f.inTable = map[*ast.FunctionExpr]tableField{}
 	f.locals = map[string][]int{}
@@ -316,7 +321,14 @@ func (f *file) stmt(s ast.Stmt, top bool) {
 		f.pop()
 	case *ast.IfStmt:
 		f.expr(s.Condition)
+		guard := f.guard(s.Condition)
+		if guard != "" {
+			f.guards = append(f.guards, guard)
+		}
 		f.scoped(s.Then)
+		if guard != "" {
+			f.guards = f.guards[:len(f.guards)-1]
+		}
 		f.scoped(s.Else)
 	case *ast.NumberForStmt:
 		f.expr(s.Init)
@@ -441,6 +453,9 @@ func (f *file) assign(lhs, rhs ast.Expr, top bool) {
 			f.topDefs = append(f.topDefs, topDef{name: lhs.Value, line: lhs.Line()})
 		}
 	case *ast.AttrGetExpr:
+		if k, ok := lhs.Key.(*ast.StringExpr); ok && k.Value == "clientActionId" { // reply.clientActionId = "pin"
+			f.actionID(rhs)
+		}
 		if l := f.resolve(idName(lhs.Object)); l != nil {
 			if k, ok := lhs.Key.(*ast.StringExpr); ok && l.lib != "" { // local ivr = require "ivr"; ivr.x = …
 				f.defs.fields[l.lib+"."+k.Value] = true
@@ -622,6 +637,7 @@ func (f *file) call(e *ast.FuncCallExpr) {
 		f.builder(fn, e)
 		f.menuOptions(fn, e)
 		f.declaration(fn, e)
+		f.kvSet(fn, e)
 	default:
 		f.expr(fn)
 	}
@@ -711,9 +727,17 @@ func (f *file) menuOptions(fn *ast.AttrGetExpr, e *ast.FuncCallExpr) {
 	if !isString || (key.Value != "menu" && key.Value != "on") || f.lib(fn.Object) != "ivr" {
 		return
 	}
+	at := ""
+	if id, ok := firstArg(e).(*ast.StringExpr); ok && key.Value == "on" {
+		at = id.Value
+	} else if t, ok := firstArg(e).(*ast.TableExpr); ok {
+		if id, ok := literal(t, "id").(*ast.StringExpr); ok {
+			at = id.Value
+		}
+	}
 	for _, arg := range e.Args {
 		if fe := f.functionOf(arg); fe != nil {
-			f.options[fe] = true
+			f.options[fe], f.optionAt[fe] = true, at
 		}
 		if t, ok := arg.(*ast.TableExpr); ok {
 			for _, fl := range t.Fields {
@@ -721,7 +745,7 @@ func (f *file) menuOptions(fn *ast.AttrGetExpr, e *ast.FuncCallExpr) {
 				if fe == nil {
 					continue
 				}
-				f.options[fe] = true
+				f.options[fe], f.optionAt[fe] = true, at
 				if k, ok := fl.Key.(*ast.StringExpr); ok && k.Value == "on_enter" {
 					f.enters[fe] = true
 				}
