@@ -294,9 +294,14 @@ func replayToTest(c *cli.Context, id string) error {
 }
 
 // replayGate is serve's --reload-replay: besides vet, a new version of an
-// app must answer the last n recorded calls that the version being served
-// answered (served gives it) as they were answered. A call that cannot be
-// replayed does not count.
+// app must answer the last n recorded calls of the app as they were
+// answered, whichever of its versions answered them: a gate of the calls of
+// the version being served only would be empty after each change it let
+// through, and let the next one pass unchecked. What counts is what the new
+// version changes: a call the version being served (served gives it) does
+// not answer as recorded either, say after a deliberate change served by a
+// restart, is no reason to refuse. A call that cannot be replayed does not
+// count.
 func replayGate(ctx context.Context, vet func(*engine.Scripts, string) error, st store.Store, served func() *engine.Scripts,
 	opts engine.Options, n int) func(*engine.Scripts, string) error {
 	opts.Logger = nil // the replayed calls' fallbacks are the refusal's to say, not the log's
@@ -304,19 +309,31 @@ func replayGate(ctx context.Context, vet func(*engine.Scripts, string) error, st
 		if err := vet(s, app); err != nil {
 			return err
 		}
-		cur := served().Apps[app]
-		if cur == nil {
+		if served().Apps[app] == nil {
 			return nil // a new app: no call has been answered by it
 		}
-		calls, err := lastCalls(ctx, st, app, cur.Version(), n)
+		calls, err := lastCalls(ctx, st, app, n)
 		if err != nil || len(calls) == 0 {
 			return nil // vetting is a safety net: a store that cannot list keeps no fix from serving
 		}
 		rep := replay.Run(ctx, s, calls, replay.Options{Engine: opts, Dir: s.Dir})
-		for _, r := range rep.Calls {
-			if r.Outcome != replay.Differs {
-				continue
+		var differ []replay.Call
+		var diffs []replay.Result
+		for i, r := range rep.Calls {
+			if r.Outcome == replay.Differs {
+				differ, diffs = append(differ, calls[i]), append(diffs, r)
 			}
+		}
+		if len(differ) == 0 {
+			return nil
+		}
+		var changed []replay.Result // the calls the version served answers as recorded
+		for i, r := range replay.Run(ctx, served(), differ, replay.Options{Engine: opts, Dir: s.Dir}).Calls {
+			if r.Outcome == replay.Same || r.Outcome == replay.Placeholder {
+				changed = append(changed, diffs[i])
+			}
+		}
+		for _, r := range changed {
 			d := r.Diff
 			what := "its reply changed"
 			if len(d.Changes) > 0 {
@@ -330,21 +347,21 @@ func replayGate(ctx context.Context, vet func(*engine.Scripts, string) error, st
 			}
 			return &engine.ScriptError{File: s.Apps[app].File, Err: fmt.Errorf(
 				"--reload-replay: %d of the last %d recorded calls would now hear something else; the first, %s, at event %d (%s): %s; luaivr replay --session %s shows it",
-				rep.Differs, len(rep.Calls), r.Session, d.Seq, eventOf(d), what, r.Session)}
+				len(changed), len(rep.Calls), r.Session, d.Seq, eventOf(d), what, r.Session)}
 		}
 		return nil
 	}
 }
 
-// lastCalls are the n most recent calls of app that started on version.
-func lastCalls(ctx context.Context, st store.Store, app, version string, n int) ([]replay.Call, error) {
+// lastCalls are the n most recent calls of app, on any of its versions.
+func lastCalls(ctx context.Context, st store.Store, app string, n int) ([]replay.Call, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var sessions []store.Session
 	seen := 0
 	err := st.Sessions(ctx, func(s store.Session) bool {
 		seen++
-		if s.App == app && s.Version == version {
+		if s.App == app {
 			sessions = append(sessions, s)
 		}
 		return len(sessions) < n && seen < replayScan

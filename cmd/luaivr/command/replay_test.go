@@ -264,9 +264,9 @@ end`)
 }
 
 // serve --reload-replay N refuses a new version of an app that answers one
-// of the last N recorded calls of the version served otherwise, saying which
-// and how, and the version before keeps serving; a version those calls do
-// not notice is served.
+// of the last N recorded calls of the app otherwise, saying which and how,
+// and the version before keeps serving; a version those calls do not notice
+// is served, and the calls of the version before it still gate the next.
 func TestReloadReplay(t *testing.T) {
 	t.Parallel()
 	scripts := copyScripts(t)
@@ -318,5 +318,16 @@ func TestReloadReplay(t *testing.T) {
 	p.post(t, "/webhooks", inbound(id, id+"-1", "+6590000000", "1"))
 	if got := p.post(t, "/webhooks", inbound(id, id+"-2", "+6590000000", "2")); !strings.Contains(got, "Rescheduling, Press 1") {
 		t.Errorf("the new version is not served: %s\n%s", got, p.stderr)
+	}
+
+	// The calls the first version answered still gate the next change: the
+	// hours, which only they heard.
+	hours := strings.Replace(changed, "Our restaurant hours are between 9AM and 9PM", "We are open 9AM to 10PM", 1)
+	if err := os.WriteFile(filepath.Join(scripts, "restaurant.lua"), []byte(hours), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	until("the second reload refused", func() bool { return strings.Count(p.stderr.String(), "restaurant.lua: --reload-replay:") == 2 })
+	if log := p.stderr.String(); !strings.Contains(log, "--reload-replay: 2 of the last 6 recorded calls would now hear something else") || !strings.Contains(log, "(keys 3 at main_menu)") {
+		t.Errorf("the refusal names another call:\n%s", log)
 	}
 }
