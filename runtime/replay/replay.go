@@ -28,6 +28,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/luaivr/luaivr/runtime/callflow"
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/webhook"
 	"github.com/luaivr/luaivr/stdlib/inputs"
@@ -102,6 +103,11 @@ type Difference struct {
 	// the fallback); RecordedError the same of the recorded event.
 	Error         string `json:"error,omitempty"`
 	RecordedError string `json:"recorded_error,omitempty"`
+	// Elsewhere says the new reply takes the caller on another path: to
+	// another position (clientActionId), or it ends or transfers the call
+	// otherwise (hangup, makeCall and its destination); a fallback counts so
+	// when it does. Otherwise only what the caller hears changed.
+	Elsewhere bool `json:"elsewhere"`
 	// Unrecorded are the reads of the new handler that the recording could
 	// not answer (an http request the call did not make, a kv key it did
 	// not read): often why it answers otherwise.
@@ -118,8 +124,9 @@ type Report struct {
 	Cannot  int      `json:"cannot"`
 	// Placeholder counts the calls replayed the same up to placeholder digits.
 	Placeholder int `json:"placeholder"`
-	// Menus counts, per position, the callers who answered there and how
-	// many of them would now take another path from it.
+	// Menus counts, per position, the callers who answered there, how many
+	// of them would now be taken elsewhere from it, and how many would hear
+	// other words on the same path.
 	Menus []MenuCount `json:"menus,omitempty"`
 }
 
@@ -128,7 +135,12 @@ type MenuCount struct {
 	App      string `json:"app"`
 	Position string `json:"position"` // "" is the call's start
 	Callers  int    `json:"callers"`
-	Changed  int    `json:"changed"`
+	// Elsewhere: the new reply there takes the caller to another position
+	// (another clientActionId), or ends or transfers the call otherwise.
+	Elsewhere int `json:"elsewhere"`
+	// Reworded: the new reply there differs (a prompt, a voice, a file),
+	// but the caller goes where they went.
+	Reworded int `json:"reworded"`
 }
 
 // OK reports whether every call replayed the same: the gate's verdict.
@@ -171,7 +183,11 @@ func Run(ctx context.Context, scripts *engine.Scripts, calls []Call, opts Option
 			}
 			m.Callers++
 			if r.Outcome == Differs && p == r.App+"\x00"+r.Diff.Position {
-				m.Changed++
+				if r.Diff.Elsewhere {
+					m.Elsewhere++
+				} else {
+					m.Reworded++
+				}
 			}
 		}
 		rep.Calls = append(rep.Calls, r)
@@ -433,6 +449,7 @@ func compare(e store.Entry, body []byte, h engine.Handled, hidden *engine.Hidden
 		return nil
 	}
 	d.Recorded, d.Replayed = e.Reply, json.RawMessage(body)
+	d.Elsewhere = path(e.Reply) != path(body)
 	d.Written = writtenAt(scripts, app, d.Changes)
 	if id := h.Reply.ClientActionID; id != "" {
 		for _, m := range app.Menus {
@@ -442,6 +459,26 @@ func compare(e store.Entry, body []byte, h engine.Handled, hidden *engine.Hidden
 		}
 	}
 	return d
+}
+
+// path is where a reply takes the caller: its clientActionId, and the
+// actions that end or transfer the call, with the destination. A reply that
+// does not parse is its own path.
+func path(reply []byte) string {
+	r, err := callflow.Parse(reply)
+	if err != nil {
+		return string(reply)
+	}
+	p := []string{r.ClientActionID}
+	for _, a := range r.Callflow {
+		switch a.Name {
+		case callflow.Hangup:
+			p = append(p, a.Name)
+		case callflow.MakeCall:
+			p = append(p, fmt.Sprint(a.Name, " ", a.Params["destination"]))
+		}
+	}
+	return strings.Join(p, "\x00")
 }
 
 // refuse is the network of a replay: none.

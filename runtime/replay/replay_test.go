@@ -188,14 +188,16 @@ func TestReplayShowsTheCallsAChangeAffects(t *testing.T) {
 	}
 
 	// Per menu: every restaurant caller started and answered main_menu; of
-	// the three who changed path there, all changed there.
-	counts := map[string][2]int{}
+	// the three whose reply changed there, the hours caller is taken
+	// elsewhere (the reservations menu, no hangup), and the two who pressed 1
+	// go where they went but hear other words.
+	counts := map[string][3]int{}
 	for _, m := range rep.Menus {
-		counts[m.App+" "+m.Position] = [2]int{m.Callers, m.Changed}
+		counts[m.App+" "+m.Position] = [3]int{m.Callers, m.Elsewhere, m.Reworded}
 	}
-	for k, want := range map[string][2]int{"restaurant ": {4, 0}, "restaurant main_menu": {4, 3}, "restaurant connect_call": {1, 0}, "simple_ivr ": {1, 0}} {
+	for k, want := range map[string][3]int{"restaurant ": {4, 0, 0}, "restaurant main_menu": {4, 1, 2}, "restaurant connect_call": {1, 0, 0}, "simple_ivr ": {1, 0, 0}} {
 		if counts[k] != want {
-			t.Errorf("menu %q: %v callers, changed; want %v (all: %v)", k, counts[k], want, counts)
+			t.Errorf("menu %q: %v callers, elsewhere, reworded; want %v (all: %v)", k, counts[k], want, counts)
 		}
 	}
 }

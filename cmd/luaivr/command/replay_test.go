@@ -72,7 +72,9 @@ func TestReplayCommand(t *testing.T) {
 		"DIFFERS at event 4: keys 3 at main_menu", // call-agent, after going back to the main menu
 		"call-bridge  restaurant  +6591110004  ",
 		"4 calls replayed against " + changed + ": 1 same, 3 differ, 0 cannot be replayed",
-		"  restaurant  main_menu     4        3",
+		// the three changed replies reword what the caller hears; none goes elsewhere
+		"  APP         POSITION      CALLERS  ANOTHER PATH  OTHER WORDS\n",
+		"  restaurant  main_menu     4        0             3\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("changed scripts: no %q in\n%s", want, out)
@@ -83,9 +85,14 @@ func TestReplayCommand(t *testing.T) {
 	}
 
 	// A running server holds its data folder: replay says how to ask it.
+	// It could not replay (exit 2), which a gate tells from a difference.
 	out, err = runLuaivr(t, nil, "replay", "--scripts", changed, "--data", data)
-	if exitCode(err) != 1 || !strings.Contains(out, "--server http://HOST:PORT --admin-token TOKEN") {
+	if exitCode(err) != 2 || !strings.Contains(out, "--server http://HOST:PORT --admin-token TOKEN") {
 		t.Errorf("data folder in use: exit %d\n%s", exitCode(err), out)
+	}
+	out, err = runLuaivr(t, nil, "replay", "--scripts", changed, "--server", p.url, "--admin-token", "wrong")
+	if exitCode(err) != 2 {
+		t.Errorf("a wrong admin token: exit %d\n%s", exitCode(err), out)
 	}
 	p.stop(t)
 
@@ -97,11 +104,14 @@ func TestReplayCommand(t *testing.T) {
 		{[]string{"--session", "call-bridge", "--session", "call-hours"}, 1, []string{"2 calls replayed", "1 same, 1 differ"}},
 		{[]string{"--session", "call-bridge"}, 0, []string{"1 calls replayed", "1 same, 0 differ"}},
 		{[]string{"--limit", "1"}, 0, []string{"call-bridge", "1 calls replayed"}}, // the most recent
-		{[]string{"--app", "simple_ivr"}, 1, []string{"no recorded calls to replay (--app simple_ivr)"}},
+		{[]string{"--app", "simple_ivr"}, 2, []string{"no recorded calls to replay (--app simple_ivr): nothing was compared"}},
 		{[]string{"--since", "2h"}, 1, []string{"4 calls replayed"}},
-		{[]string{"--since", "2999-01-01"}, 1, []string{"no recorded calls to replay (--since 2999-01-01)"}},
-		{[]string{"--since", "yesterday"}, 1, []string{`--since "yesterday": give a duration (24h, 90m) or a time`}},
-		{[]string{"--session", "nobody"}, 1, []string{"no session nobody"}},
+		{[]string{"--since", "2999-01-01"}, 2, []string{"no recorded calls to replay (--since 2999-01-01)"}},
+		{[]string{"--since", "yesterday"}, 2, []string{`--since "yesterday": give a duration (24h, 90m) or a time`}},
+		{[]string{"--session", "nobody"}, 2, []string{"no session nobody"}},
+		{[]string{"--to-test", "nobody"}, 2, []string{"no session nobody"}},
+		{[]string{"--limit", "many"}, 2, []string{"many"}},
+		{[]string{"--nosuch"}, 2, []string{"nosuch"}},
 	} {
 		out, err := runLuaivr(t, []string{deadline}, append([]string{"replay", "--scripts", changed, "--data", data}, tc.args...)...)
 		if exitCode(err) != tc.exit {
