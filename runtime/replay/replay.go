@@ -451,6 +451,7 @@ func compare(e store.Entry, body []byte, h engine.Handled, hidden *engine.Hidden
 	d.Recorded, d.Replayed = e.Reply, json.RawMessage(body)
 	d.Elsewhere = path(e.Reply) != path(body)
 	d.Written = writtenAt(scripts, app, d.Changes)
+	d.Where = chosenBy(scripts, app, d.Where)
 	if id := h.Reply.ClientActionID; id != "" {
 		for _, m := range app.Menus {
 			if m.ID == id {

@@ -170,7 +170,7 @@ func TestReplayShowsTheCallsAChangeAffects(t *testing.T) {
 		!strings.Contains(string(d.Changes[0].Now), "Press 1 to book a table") || !strings.Contains(string(d.Changes[0].Was), "Press 1 to make a new reservation") {
 		t.Errorf("prompt change: %+v", d.Changes)
 	}
-	if d.Where != `option ["1"] of menu "main_menu" (restaurant.lua:25)` || d.Menu != `menu "reservations" (restaurant.lua:29)` || d.Written != "restaurant.lua:31" {
+	if d.Where != `option ["1"] (restaurant.lua:29) of menu "main_menu" (restaurant.lua:25)` || d.Menu != `menu "reservations" (restaurant.lua:29)` || d.Written != "restaurant.lua:31" {
 		t.Errorf("prompt change from %q, menu %q, written at %q", d.Where, d.Menu, d.Written)
 	}
 
@@ -185,6 +185,11 @@ func TestReplayShowsTheCallsAChangeAffects(t *testing.T) {
 	}
 	if d.Written != "restaurant.lua:31" { // the prompt it now hears, not a comment that names the menu
 		t.Errorf("branch change: the new text written at %q", d.Written)
+	}
+	// The option that changed is a menu id: its own line, not the menu's
+	// first (nor the ["3"] of the menu nested before it).
+	if d.Where != `option ["3"] (restaurant.lua:54) of menu "main_menu" (restaurant.lua:25)` {
+		t.Errorf("branch change from %q", d.Where)
 	}
 
 	// Per menu: every restaurant caller started and answered main_menu; of

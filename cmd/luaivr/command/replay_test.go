@@ -64,11 +64,11 @@ func TestReplayCommand(t *testing.T) {
 		"call-book    restaurant  +6591110001",
 		"DIFFERS at event 2: keys 1 at main_menu\n" +
 			`      ~ callflow[0] sayAndCapture promptMessage: "Press 1 to make a new reservation, press 2 to reschedule an existing reservation, press 3 to return to main menu." → "Press 1 to book a table, press 2 to reschedule an existing reservation, press 3 to return to main menu."` + "\n" +
-			`      the new reply: from option ["1"] of menu "main_menu" (restaurant.lua:25); waits at menu "reservations" (restaurant.lua:29); the new text is at restaurant.lua:31`,
+			`      the new reply: from option ["1"] (restaurant.lua:29) of menu "main_menu" (restaurant.lua:25); waits at menu "reservations" (restaurant.lua:29); the new text is at restaurant.lua:31`,
 		"call-hours   restaurant  +6591110002",
 		"DIFFERS at event 2: keys 3 at main_menu\n" +
 			`      ~ callflow[0] say text: "Our restaurant hours are between 9AM and 9PM every day of the week." → "We are open from 9AM to 10PM every day."` + "\n" +
-			`      the new reply: from option ["3"] of menu "main_menu" (restaurant.lua:25); the new text is at restaurant.lua:54`,
+			`      the new reply: from option ["3"] (restaurant.lua:54) of menu "main_menu" (restaurant.lua:25); the new text is at restaurant.lua:54`,
 		"DIFFERS at event 4: keys 3 at main_menu", // call-agent, after going back to the main menu
 		"call-bridge  restaurant  +6591110004  ",
 		"4 calls replayed against " + changed + ": 1 same, 3 differ, 0 cannot be replayed",
