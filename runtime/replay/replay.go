@@ -28,6 +28,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/luaivr/luaivr/runtime/callflow"
 	"github.com/luaivr/luaivr/runtime/engine"
 	"github.com/luaivr/luaivr/runtime/webhook"
 	"github.com/luaivr/luaivr/stdlib/inputs"
@@ -50,7 +51,9 @@ const (
 	// Placeholder: the same up to an event that ran on placeholder digits
 	// (a sensitive capture's, never stored) and was answered otherwise, as
 	// other digits may well be; what follows cannot be compared. Diff shows
-	// that event. It does not fail the gate: nothing is shown to differ.
+	// that event. It does not fail the gate: nothing is shown to differ. A
+	// handler that now fails there (the caller gets the fallback) is not
+	// this but Differs: no digits excuse an error.
 	Placeholder = "placeholder"
 )
 
@@ -100,6 +103,11 @@ type Difference struct {
 	// the fallback); RecordedError the same of the recorded event.
 	Error         string `json:"error,omitempty"`
 	RecordedError string `json:"recorded_error,omitempty"`
+	// Elsewhere says the new reply takes the caller on another path: to
+	// another position (clientActionId), or it ends or transfers the call
+	// otherwise (hangup, makeCall and its destination); a fallback counts so
+	// when it does. Otherwise only what the caller hears changed.
+	Elsewhere bool `json:"elsewhere"`
 	// Unrecorded are the reads of the new handler that the recording could
 	// not answer (an http request the call did not make, a kv key it did
 	// not read): often why it answers otherwise.
@@ -116,8 +124,9 @@ type Report struct {
 	Cannot  int      `json:"cannot"`
 	// Placeholder counts the calls replayed the same up to placeholder digits.
 	Placeholder int `json:"placeholder"`
-	// Menus counts, per position, the callers who answered there and how
-	// many of them would now take another path from it.
+	// Menus counts, per position, the callers who answered there, how many
+	// of them would now be taken elsewhere from it, and how many would hear
+	// other words on the same path.
 	Menus []MenuCount `json:"menus,omitempty"`
 }
 
@@ -126,7 +135,12 @@ type MenuCount struct {
 	App      string `json:"app"`
 	Position string `json:"position"` // "" is the call's start
 	Callers  int    `json:"callers"`
-	Changed  int    `json:"changed"`
+	// Elsewhere: the new reply there takes the caller to another position
+	// (another clientActionId), or ends or transfers the call otherwise.
+	Elsewhere int `json:"elsewhere"`
+	// Reworded: the new reply there differs (a prompt, a voice, a file),
+	// but the caller goes where they went.
+	Reworded int `json:"reworded"`
 }
 
 // OK reports whether every call replayed the same: the gate's verdict.
@@ -169,7 +183,11 @@ func Run(ctx context.Context, scripts *engine.Scripts, calls []Call, opts Option
 			}
 			m.Callers++
 			if r.Outcome == Differs && p == r.App+"\x00"+r.Diff.Position {
-				m.Changed++
+				if r.Diff.Elsewhere {
+					m.Elsewhere++
+				} else {
+					m.Reworded++
+				}
 			}
 		}
 		rep.Calls = append(rep.Calls, r)
@@ -245,13 +263,14 @@ func replay(ctx context.Context, scripts *engine.Scripts, c Call, opts Options) 
 			r.Events++
 			continue
 		}
-		ev, placeholder, err := rebuild(e)
+		ev, hidden, err := rebuild(e)
 		if err != nil {
 			r.Why = fmt.Sprintf("event %d (%s): its recorded payload does not parse: %v", e.Seq, e.EventType, err)
 			return r
 		}
+		placeholder := hidden != nil
 		if placeholder {
-			r.Notes = append(r.Notes, fmt.Sprintf("event %d ran on a placeholder: its digits were a sensitive capture, redacted when recorded", e.Seq))
+			r.Notes = append(r.Notes, fmt.Sprintf("event %d ran on placeholder digits %s: its digits were a sensitive capture, redacted when recorded", e.Seq, ev.Digits))
 		}
 		if e.Inputs != nil && e.Inputs.Clipped {
 			r.Notes = append(r.Notes, fmt.Sprintf("event %d read more than its record keeps: what it read past the bound was not recorded, so its replay cannot be exact", e.Seq))
@@ -259,9 +278,9 @@ func replay(ctx context.Context, scripts *engine.Scripts, c Call, opts Options) 
 		if e.EventType == webhook.CallAction {
 			position(e.ActionID)
 		}
-		body, h, unrecorded := p.handle(ctx, ev, e.Inputs, s.App)
+		body, h, unrecorded := p.handle(ctx, ev, e.Inputs, s.App, hidden)
 		r.Events++
-		d := compare(e, body, h, scripts, scripts.Apps[s.App])
+		d := compare(e, body, h, hidden, scripts, scripts.Apps[s.App])
 		if d == nil {
 			for _, u := range unrecorded {
 				r.Notes = append(r.Notes, fmt.Sprintf("event %d: %s", e.Seq, u))
@@ -270,7 +289,7 @@ func replay(ctx context.Context, scripts *engine.Scripts, c Call, opts Options) 
 		}
 		d.Unrecorded = unrecorded
 		r.Diff = d
-		if placeholder {
+		if placeholder && (d.Error == "" || d.RecordedError != "") {
 			r.Outcome = Placeholder
 			return r
 		}
@@ -315,9 +334,14 @@ func (p *player) at(t time.Time) {
 }
 
 // handle runs one event with the inputs it recorded: the reply body, the
-// engine's account of it, and the reads the record could not answer.
-func (p *player) handle(ctx context.Context, ev *webhook.Event, in *store.Inputs, app string) ([]byte, engine.Handled, []string) {
+// engine's account of it, and the reads the record could not answer. hidden,
+// when not nil, is the hiding of the placeholder keys the event runs on: its
+// requests are matched against the record with them hidden.
+func (p *player) handle(ctx context.Context, ev *webhook.Event, in *store.Inputs, app string, hidden *engine.Hidden) ([]byte, engine.Handled, []string) {
 	tape := inputs.Replay(ctx, in)
+	if hidden != nil {
+		inputs.From(tape).Hide(hidden.Text)
+	}
 	h := p.eng.Handle(tape, ev, app)
 	return h.Body, h, inputs.From(tape).Unrecorded()
 }
@@ -358,25 +382,53 @@ func replayable(scripts *engine.Scripts, s store.Session, entries []store.Entry,
 }
 
 // rebuild is the webhook an entry recorded. Digits redacted at a sensitive
-// capture ("••••") are replaced by a placeholder of the same length.
-func rebuild(e store.Entry) (ev *webhook.Event, placeholder bool, err error) {
+// capture ("••••") are replaced by placeholder keys (Placeholder), and
+// hidden is how the record hid them; nil when the event carries none.
+func rebuild(e store.Entry) (ev *webhook.Event, hidden *engine.Hidden, err error) {
 	body, err := json.Marshal(map[string]any{"eventType": e.EventType, "payload": e.Event})
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	if ev, err = webhook.Parse(body); err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	if e.Redacted && e.Digits != nil {
-		ev.Digits, ev.HasDigits, ev.Unreadable = strings.Repeat("0", utf8.RuneCountInString(*e.Digits)), true, ""
-		placeholder = true
+		ev.Digits, ev.HasDigits, ev.Unreadable = PlaceholderKeys(*e.Digits), true, ""
+		h := engine.HideKeys(ev.Digits)
+		hidden = &h
 	}
-	return ev, placeholder, nil
+	return ev, hidden, nil
+}
+
+// PlaceholderKeys are the keys a replay presses for a sensitive capture the
+// record shows as redacted ("•" per key, a closing '#' kept): a 1 for each
+// key, as a number keeps them all (tonumber of 0000 is 0), and, for a card
+// number's length (12 keys or more), a last key that makes the number pass
+// the Luhn check that card-taking scripts make.
+func PlaceholderKeys(redacted string) string {
+	n := utf8.RuneCountInString(strings.TrimRight(redacted, "#"))
+	keys := []byte(strings.Repeat("1", n))
+	if n >= 12 {
+		sum := 0
+		for i := n - 2; i >= 0; i-- { // the Luhn sum of all but the check digit
+			d := int(keys[i] - '0')
+			if (n-2-i)%2 == 0 {
+				if d *= 2; d > 9 {
+					d -= 9
+				}
+			}
+			sum += d
+		}
+		keys[n-1] = byte('0' + (10-sum%10)%10)
+	}
+	return string(keys) + redacted[len(strings.TrimRight(redacted, "#")):]
 }
 
 // compare is the difference between what an event recorded and what it was
-// answered now; nil when they are the same.
-func compare(e store.Entry, body []byte, h engine.Handled, scripts *engine.Scripts, app *engine.App) *Difference {
+// answered now; nil when they are the same. hidden, when not nil, hides the
+// placeholder keys in the new reply as the record hid the caller's (a
+// prompt that says them back).
+func compare(e store.Entry, body []byte, h engine.Handled, hidden *engine.Hidden, scripts *engine.Scripts, app *engine.App) *Difference {
 	d := &Difference{Seq: e.Seq, EventType: e.EventType, CallStatus: e.CallStatus, Digits: e.Digits,
 		Position: e.ActionID, Where: h.Where, RecordedError: e.Error, timedOut: h.Reason == engine.ReasonTimeout}
 	if h.Err != nil {
@@ -389,12 +441,17 @@ func compare(e store.Entry, body []byte, h engine.Handled, scripts *engine.Scrip
 		}
 		return d
 	}
+	if hidden != nil {
+		body = hidden.JSON(body)
+	}
 	d.Changes = diffReplies(e.Reply, body)
 	if len(d.Changes) == 0 {
 		return nil
 	}
 	d.Recorded, d.Replayed = e.Reply, json.RawMessage(body)
+	d.Elsewhere = path(e.Reply) != path(body)
 	d.Written = writtenAt(scripts, app, d.Changes)
+	d.Where = chosenBy(scripts, app, d.Where)
 	if id := h.Reply.ClientActionID; id != "" {
 		for _, m := range app.Menus {
 			if m.ID == id {
@@ -403,6 +460,26 @@ func compare(e store.Entry, body []byte, h engine.Handled, scripts *engine.Scrip
 		}
 	}
 	return d
+}
+
+// path is where a reply takes the caller: its clientActionId, and the
+// actions that end or transfer the call, with the destination. A reply that
+// does not parse is its own path.
+func path(reply []byte) string {
+	r, err := callflow.Parse(reply)
+	if err != nil {
+		return string(reply)
+	}
+	p := []string{r.ClientActionID}
+	for _, a := range r.Callflow {
+		switch a.Name {
+		case callflow.Hangup:
+			p = append(p, a.Name)
+		case callflow.MakeCall:
+			p = append(p, fmt.Sprint(a.Name, " ", a.Params["destination"]))
+		}
+	}
+	return strings.Join(p, "\x00")
 }
 
 // refuse is the network of a replay: none.

@@ -4,16 +4,22 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/luaivr/luaivr/runtime/flowtest"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
+	"github.com/luaivr/luaivr/runtime/flowtest"
 	"github.com/luaivr/luaivr/runtime/phone"
+	httpmod "github.com/luaivr/luaivr/stdlib/http"
 	"github.com/luaivr/luaivr/store"
 	"github.com/luaivr/luaivr/store/badgerstore"
 )
@@ -61,13 +67,19 @@ type recording struct {
 // serve records them, and returns them as the store gives them back.
 func record(t *testing.T, dir string, calls []recording) []Call {
 	t.Helper()
+	return recordWith(t, dir, engine.Options{}, calls)
+}
+
+// recordWith is record with the apps served with opts.
+func recordWith(t *testing.T, dir string, opts engine.Options, calls []recording) []Call {
+	t.Helper()
 	ctx := context.Background()
 	st, err := badgerstore.Open(badgerstore.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	line, err := phone.NewLine(load(t, dir), st, engine.Options{})
+	line, err := phone.NewLine(load(t, dir), st, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +170,7 @@ func TestReplayShowsTheCallsAChangeAffects(t *testing.T) {
 		!strings.Contains(string(d.Changes[0].Now), "Press 1 to book a table") || !strings.Contains(string(d.Changes[0].Was), "Press 1 to make a new reservation") {
 		t.Errorf("prompt change: %+v", d.Changes)
 	}
-	if d.Where != `option ["1"] of menu "main_menu" (restaurant.lua:25)` || d.Menu != `menu "reservations" (restaurant.lua:29)` || d.Written != "restaurant.lua:31" {
+	if d.Where != `option ["1"] (restaurant.lua:29) of menu "main_menu" (restaurant.lua:25)` || d.Menu != `menu "reservations" (restaurant.lua:29)` || d.Written != "restaurant.lua:31" {
 		t.Errorf("prompt change from %q, menu %q, written at %q", d.Where, d.Menu, d.Written)
 	}
 
@@ -174,16 +186,23 @@ func TestReplayShowsTheCallsAChangeAffects(t *testing.T) {
 	if d.Written != "restaurant.lua:31" { // the prompt it now hears, not a comment that names the menu
 		t.Errorf("branch change: the new text written at %q", d.Written)
 	}
+	// The option that changed is a menu id: its own line, not the menu's
+	// first (nor the ["3"] of the menu nested before it).
+	if d.Where != `option ["3"] (restaurant.lua:54) of menu "main_menu" (restaurant.lua:25)` {
+		t.Errorf("branch change from %q", d.Where)
+	}
 
 	// Per menu: every restaurant caller started and answered main_menu; of
-	// the three who changed path there, all changed there.
-	counts := map[string][2]int{}
+	// the three whose reply changed there, the hours caller is taken
+	// elsewhere (the reservations menu, no hangup), and the two who pressed 1
+	// go where they went but hear other words.
+	counts := map[string][3]int{}
 	for _, m := range rep.Menus {
-		counts[m.App+" "+m.Position] = [2]int{m.Callers, m.Changed}
+		counts[m.App+" "+m.Position] = [3]int{m.Callers, m.Elsewhere, m.Reworded}
 	}
-	for k, want := range map[string][2]int{"restaurant ": {4, 0}, "restaurant main_menu": {4, 3}, "restaurant connect_call": {1, 0}, "simple_ivr ": {1, 0}} {
+	for k, want := range map[string][3]int{"restaurant ": {4, 0, 0}, "restaurant main_menu": {4, 1, 2}, "restaurant connect_call": {1, 0, 0}, "simple_ivr ": {1, 0, 0}} {
 		if counts[k] != want {
-			t.Errorf("menu %q: %v callers, changed; want %v (all: %v)", k, counts[k], want, counts)
+			t.Errorf("menu %q: %v callers, elsewhere, reworded; want %v (all: %v)", k, counts[k], want, counts)
 		}
 	}
 }
@@ -265,17 +284,108 @@ func TestReplayRedactedDigitsRunOnAPlaceholder(t *testing.T) {
 		t.Fatal("no event with the digits 2 in the recorded call")
 	}
 	r := Replay(context.Background(), load(t, dir), c, Options{})
-	// simple_ivr answers a key it does not know (the placeholder 0) with its menu again
+	// simple_ivr answers the placeholder key 1 otherwise than the 2 the caller pressed
 	if r.Outcome != Placeholder || r.Diff.Seq != 3 || !slices.ContainsFunc(r.Notes, func(n string) bool {
-		return n == "event 3 ran on a placeholder: its digits were a sensitive capture, redacted when recorded"
+		return n == "event 3 ran on placeholder digits 1: its digits were a sensitive capture, redacted when recorded"
 	}) {
 		t.Fatalf("%s %+v %q", r.Outcome, r.Diff, r.Notes)
 	}
-	if !strings.Contains(string(r.Diff.Replayed), "Sorry, we did not understand your response.") {
-		t.Errorf("the placeholder was not one key: %s", r.Diff.Replayed)
+	if strings.Contains(string(r.Diff.Replayed), "Sorry, we did not understand your response.") {
+		t.Errorf("the placeholder was not the key 1: %s", r.Diff.Replayed)
 	}
 	// Nothing is shown to differ: the gate passes, the report says what happened.
 	if rep := Run(context.Background(), load(t, dir), []Call{c}, Options{}); !rep.OK() || rep.Placeholder != 1 {
 		t.Errorf("report: %+v", rep)
+	}
+}
+
+// bankApp asks for a PIN marked sensitive, checks it with the bank's API
+// (in the URL and in a JSON body), says it back, and reads a balance at the
+// menu after it; %s is the API's URL. The card branch is what a change
+// breaks.
+const bankApp = `API = %q
+ivr.defaults { voiceProfile = "en-US-BenjaminRUS" }
+function on_call(session)
+  return { clientActionId = "pin",
+           ivr.say_and_capture("Please enter your 6 digit PIN.", { minDigits = 6, maxDigits = 6, sensitive = true }) }
+end
+function on_dtmf(session, digits)
+  if session.action_id == "pin" then
+    local who = http.get(API .. "/customer?pin=" .. digits)
+    local ok = http.post(API .. "/verify", { pin = digits, n = tonumber(digits) })
+    if not who or not ok or who.status ~= 200 or ok.status ~= 200 then return { ivr.say("Sorry."), ivr.hangup() } end
+    session.vars.name = who.json.name
+    return { clientActionId = "menu",
+             ivr.say("You entered " .. digits:gsub(".", "%%0 ") .. ", " .. who.json.name .. "."),
+             ivr.say_and_capture("Press 1 for your balance.", { maxDigits = 1 }) }
+  end
+  return { ivr.say("Your balance is 1000000 dollars, " .. session.vars.name .. "."), ivr.hangup() }
+end
+`
+
+// A call that entered a PIN replays on placeholder keys: the requests that
+// carry them match the record, which holds "••••••" where the PIN was, and
+// the prompt that says them back is compared with them hidden, so the
+// unchanged app replays the same to its last event; a handler that now
+// fails at the PIN is a difference, not "same up to a placeholder"; and the
+// call's flow test passes on the unchanged app.
+func TestReplayASensitiveCallThatCallsOut(t *testing.T) {
+	const pin = "582731"
+	var hits atomic.Int64
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"name":"Ann"}`)
+	}))
+	defer api.Close()
+	dir := t.TempDir()
+	write := func(dir, edit string) {
+		src := fmt.Sprintf(bankApp, api.URL)
+		if edit != "" {
+			src = strings.Replace(src, `    session.vars.name = who.json.name`, edit, 1)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "bank.lua"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(dir, "")
+	opts := engine.Options{Deadline: 2 * time.Second, // the race detector on busy cores
+		HTTP: httpmod.Options{Allow: []string{strings.TrimPrefix(api.URL, "http://")}}}
+	rec := recordWith(t, dir, opts, []recording{{"bank", []string{pin, "1"}}})
+	recorded := hits.Load()
+	if b, _ := json.Marshal(rec); strings.Contains(string(b), pin) || !strings.Contains(string(b), "pin=••••••") {
+		t.Fatalf("the record is not redacted as this test expects: %s", b)
+	}
+
+	r := Replay(context.Background(), load(t, dir), rec[0], Options{Engine: opts})
+	if r.Outcome != Same || r.Events != len(rec[0].Transcript) {
+		t.Errorf("the unchanged app: %s after %d events, %+v, notes %q", r.Outcome, r.Events, r.Diff, r.Notes)
+	}
+
+	broken := t.TempDir()
+	write(broken, "    undefined_fn()")
+	rep := Run(context.Background(), load(t, broken), rec, Options{Engine: opts})
+	if r := rep.Calls[0]; r.Outcome != Differs || r.Diff.Seq != 3 || !strings.HasPrefix(r.Diff.Error, "bank.lua:12: ") || rep.OK() {
+		t.Errorf("a handler that now fails at the PIN: %s %+v", r.Outcome, r.Diff)
+	}
+	if hits.Load() != recorded {
+		t.Errorf("the replays reached the API %d times", hits.Load()-recorded)
+	}
+
+	src, err := FlowTest(rec[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(src), "•") {
+		t.Errorf("the flow test stubs or hears redacted keys:\n%s", src)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "recorded_test.lua"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	api.Close() // the flow test must not need it
+	var out strings.Builder
+	res, err := flowtest.Run(flowtest.Options{Dir: dir, Out: &out})
+	if err != nil || res.Failed != 0 || res.Passed != 1 {
+		t.Fatalf("the flow test on the unchanged app: %+v %v\n%s\n%s", res, err, out.String(), src)
 	}
 }

@@ -137,6 +137,9 @@ type testWriter struct {
 	b      bytes.Buffer
 	indent string
 	stubs  map[string]string // "METHOD URL" → the answer stubbed now
+	// pressed is the placeholder keys of the entry being written, when its
+	// digits were redacted (placeholderOf).
+	pressed string
 }
 
 func (w *testWriter) line(format string, args ...any) {
@@ -159,8 +162,8 @@ func (w *testWriter) input(e store.Entry, st waiting) {
 	case e.Digits != nil && *e.Digits != "" && st.tries > 0:
 		keys := *e.Digits
 		if e.Redacted {
-			w.line("-- the caller's digits were a sensitive capture, redacted when recorded: replace the placeholder")
-			keys = strings.Repeat("0", len([]rune(keys)))
+			w.line("-- the caller's digits were a sensitive capture, redacted when recorded: the test presses placeholder keys, and stubs and hears them where the record hid the caller's")
+			keys = PlaceholderKeys(keys)
 		}
 		w.line("call:press(%s)", luaString(keys))
 	case st.bridged:
@@ -186,6 +189,7 @@ func (w *testWriter) heard(e store.Entry, st waiting) waiting {
 	if e.Error != "" {
 		w.line("-- the caller got the fallback here: %s", clipLine(e.Error))
 	}
+	w.pressed = placeholderOf(e)
 	next := waiting{auto: true, pos: r.ClientActionID}
 	for _, a := range r.Callflow {
 		switch a.Name {
@@ -215,8 +219,39 @@ func (w *testWriter) heard(e store.Entry, st waiting) waiting {
 
 func (w *testWriter) hears(v any) {
 	if s, ok := v.(string); ok && s != "" {
-		w.line("call:hears(%s)", luaString(s))
+		w.line("call:hears(%s)", luaString(w.clear(s)))
 	}
+}
+
+// placeholderOf is the placeholder keys the test presses for an entry whose
+// digits were redacted; "" for any other.
+func placeholderOf(e store.Entry) string {
+	if !e.Redacted || e.Digits == nil {
+		return ""
+	}
+	return strings.TrimRight(PlaceholderKeys(*e.Digits), "#")
+}
+
+// clear is s of the entry being written with the placeholder keys where the
+// record has "•": the test presses them, so its stubs answer them and its
+// caller hears them back. The record hid the caller's keys one "•" each, in
+// order, so the n-th "•" is the placeholder's n-th key (counted again for
+// each time the keys appear).
+func (w *testWriter) clear(s string) string {
+	if w.pressed == "" || !strings.Contains(s, "•") {
+		return s
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range s {
+		if c == '•' {
+			b.WriteByte(w.pressed[n%len(w.pressed)])
+			n++
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 // stubsOf declares the stubs for an event's http and vcc exchanges: before
@@ -226,13 +261,14 @@ func (w *testWriter) stubsOf(e store.Entry, first bool) {
 	if e.Inputs == nil {
 		return
 	}
+	w.pressed = placeholderOf(e)
 	for _, x := range e.Inputs.HTTP {
-		url := x.URL
+		url := w.clear(x.URL)
 		if x.Module == "vcc" {
 			url = TestVCCURL + "*"
 		}
 		decl := strings.ToUpper(x.Method) + " " + url
-		answer := stubAnswer(x)
+		answer := w.stubAnswer(x)
 		if old, ok := w.stubs[decl]; (first && ok) || (!first && old == answer) {
 			continue
 		}
@@ -241,9 +277,9 @@ func (w *testWriter) stubsOf(e store.Entry, first bool) {
 	}
 }
 
-func stubAnswer(x store.Exchange) string {
+func (w *testWriter) stubAnswer(x store.Exchange) string {
 	if x.Err != "" {
-		return "{ error = " + luaString(x.Err) + " }"
+		return "{ error = " + luaString(w.clear(x.Err)) + " }"
 	}
 	parts := []string{fmt.Sprintf("status = %d", or0(x.Status, 200))}
 	if len(x.Headers) > 0 {
@@ -254,12 +290,12 @@ func stubAnswer(x store.Exchange) string {
 		sort.Strings(names)
 		var hs []string
 		for _, k := range names {
-			hs = append(hs, "["+luaString(k)+"] = "+luaString(x.Headers[k]))
+			hs = append(hs, "["+luaString(k)+"] = "+luaString(w.clear(x.Headers[k])))
 		}
 		parts = append(parts, "headers = { "+strings.Join(hs, ", ")+" }")
 	}
 	if x.Reply != "" {
-		parts = append(parts, "body = "+luaString(x.Reply))
+		parts = append(parts, "body = "+luaString(w.clear(x.Reply)))
 	}
 	return "{ " + strings.Join(parts, ", ") + " }"
 }
@@ -273,7 +309,9 @@ func (w *testWriter) seedKV(app string, entries []store.Entry) {
 		if e.Inputs == nil {
 			continue
 		}
+		w.pressed = placeholderOf(e)
 		for _, r := range e.Inputs.KV {
+			r.Key = w.clear(r.Key)
 			if seen[r.Key] || r.Err != "" {
 				continue
 			}
@@ -281,7 +319,7 @@ func (w *testWriter) seedKV(app string, entries []store.Entry) {
 			switch r.Op {
 			case "get":
 				if r.Found && len(r.Value) > 0 {
-					w.line("t:set_kv(%s, %s, %s)", luaString(app), luaString(r.Key), luaValue(r.Value))
+					w.line("t:set_kv(%s, %s, %s)", luaString(app), luaString(r.Key), luaValue(json.RawMessage(w.clear(string(r.Value)))))
 				}
 			case "incr":
 				var n float64

@@ -16,12 +16,15 @@
 //     sets to the event's recorded time);
 //   - math.random's draws in the order they were recorded; past the last
 //     one, new draws;
-//   - kv reads matched by operation and key, in order (the second kv.get of
+//   - kv reads matched by operation and key (with a sensitive capture's
+//     placeholder keys hidden, as for http), in order (the second kv.get of
 //     a key gets what the second one got); a read that was not recorded gets
 //     the answer of the store the engine has (replay's own), and is listed
 //     by Unrecorded;
-//   - http and vcc requests matched by module, method, URL and body; a
-//     request that was not recorded is an error, never a network call.
+//   - http and vcc requests matched by module, method, URL and body (with
+//     a sensitive capture's placeholder keys hidden as the record hid the
+//     caller's); a request that was not recorded is an error, never a
+//     network call.
 //
 // What a tape records is bounded (MaxEvent, MaxSession, MaxBody): a handler
 // reading kv in a loop must not grow the transcript without end. Past a
@@ -70,9 +73,10 @@ type Tape struct {
 	limit   int
 	clipped bool // nothing more is recorded
 
-	replay     *store.Inputs // nil: recording only
-	clock      int           // next recorded clock read to serve
-	random     int           // next recorded draw to serve
+	replay     *store.Inputs       // nil: recording only
+	hide       func(string) string // hides a sensitive capture's placeholder keys in a request before it is matched
+	clock      int                 // next recorded clock read to serve
+	random     int                 // next recorded draw to serve
 	kv         map[string][]int
 	kvServed   map[string]int
 	served     []bool // recorded exchanges served
@@ -106,6 +110,19 @@ func Replay(ctx context.Context, in *store.Inputs) context.Context {
 	t := &Tape{replay: in}
 	t.start()
 	return context.WithValue(ctx, tapeKey{}, t)
+}
+
+// Hide tells a replay's tape how the record hid the keys of its event's
+// sensitive capture: the handler runs on placeholder keys, and a request or
+// a kv key is matched against the record with them hidden the same way
+// (the record holds "?pin=••••" where the caller's PIN was).
+func (t *Tape) Hide(hide func(string) string) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.hide = hide
 }
 
 // From is the tape ctx carries; nil when it carries none.
@@ -229,6 +246,9 @@ func (t *Tape) KV(op, key string, live func() store.KVRead) store.KVRead {
 	served := false
 	if t.replay != nil {
 		k := kvKey(op, key)
+		if t.hide != nil {
+			k = kvKey(op, t.hide(key))
+		}
 		if n := t.kvServed[k]; n < len(t.kv[k]) {
 			r, served = t.replay.KV[t.kv[k][n]], true
 			t.kvServed[k] = n + 1
@@ -261,9 +281,13 @@ func (t *Tape) Exchange(what string, req store.Exchange, live func() store.Excha
 	t.mu.Lock()
 	served := false
 	if t.replay != nil {
+		match := req
+		if t.hide != nil {
+			match.URL, match.Body = t.hide(req.URL), t.hide(req.Body)
+		}
 		again := -1
 		for i, r := range t.replay.HTTP {
-			if r.Module != req.Module || r.Method != req.Method || r.URL != req.URL || r.Body != req.Body {
+			if r.Module != match.Module || r.Method != match.Method || r.URL != match.URL || r.Body != match.Body {
 				continue
 			}
 			if !t.served[i] {
@@ -280,7 +304,7 @@ func (t *Tape) Exchange(what string, req store.Exchange, live func() store.Excha
 			err := fmt.Errorf("%s was not made when this call was recorded: replay serves only recorded responses; stub it in a flow test instead", what)
 			if t.replay.Clipped {
 				err = fmt.Errorf("%s is not in this event's record, which was clipped at its bound (%d bytes): replay serves only recorded responses; stub it in a flow test instead", what, MaxEvent)
-			} else if t.madeOtherwise(req) {
+			} else if t.madeOtherwise(match) {
 				err = fmt.Errorf("%w (the call made it with another query or body)", err)
 			}
 			t.note(err.Error())

@@ -173,3 +173,30 @@ func TestBounds(t *testing.T) {
 		t.Error("the body was not cut at a character")
 	}
 }
+
+// A replay told how the record hid a sensitive capture's keys matches the
+// handler's requests and kv keys, made with placeholder keys, against the
+// record with them hidden; without it they are not recorded.
+func TestReplayHidesPlaceholderKeys(t *testing.T) {
+	rec := &store.Inputs{
+		KV:   []store.KVRead{{Op: "get", Key: "tries:••••", Value: json.RawMessage(`2`), Found: true}},
+		HTTP: []store.Exchange{{Module: "http", Method: "POST", URL: "http://bank.test/check?pin=••••", Body: `{"pin":"••••"}`, Status: 200, Reply: "ok"}},
+	}
+	hide := func(s string) string { return strings.ReplaceAll(s, "1111", "••••") }
+	req := store.Exchange{Module: "http", Method: "POST", URL: "http://bank.test/check?pin=1111", Body: `{"pin":"1111"}`}
+	noLive := func() store.KVRead { return store.KVRead{} }
+	for _, hidden := range []bool{false, true} {
+		tape := inputs.From(inputs.Replay(context.Background(), rec))
+		if hidden {
+			tape.Hide(hide)
+		}
+		ex, err := tape.Exchange("http.post http://bank.test/check", req, func() store.Exchange {
+			t.Error("a replay made a request")
+			return store.Exchange{}
+		})
+		kv := tape.KV("get", "tries:1111", noLive)
+		if got := err == nil && ex.Reply == "ok" && kv.Found; got != hidden {
+			t.Errorf("hidden %v: served %v (%v, %q, kv %s)", hidden, got, err, ex.Reply, kv.Value)
+		}
+	}
+}

@@ -31,8 +31,12 @@ func replayCommand() *cli.Command {
 		Description: "Each recorded call (from --data, --store or a running --server) is played again, event by event, on the\n" +
 			"apps in --scripts, with the clock, kv values and http responses it recorded; no request leaves the machine.\n" +
 			"For each call: same, or the first reply that differs, action by action and parameter by parameter, with the\n" +
-			"script line behind the new one. Exits 1 unless every call replayed the same (a gate for golden calls).\n" +
-			"--to-test SESSION prints a flow test that plays the recorded call and asserts what its caller heard.",
+			"script line behind the new one.\n" +
+			"--to-test SESSION prints a flow test that plays the recorded call and asserts what its caller heard.\n\n" +
+			"Exit status (a gate for golden calls): 0 every call replayed the same; 1 a call differs, or cannot be\n" +
+			"replayed (its app is not in --scripts or does not load); 2 the replay could not run: a bad flag, no data\n" +
+			"folder or a wrong --admin-token, an unknown --session, no recorded call that --app and --since select.",
+		OnUsageError: func(c *cli.Context, err error, _ bool) error { return cli.Exit(err.Error(), exitCannotRun) },
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data", EnvVars: env("data"), Value: "./data", Usage: "data `folder` of a stopped server"},
 			storeFlag(),
@@ -46,19 +50,34 @@ func replayCommand() *cli.Command {
 			&cli.StringFlag{Name: "to-test", EnvVars: env("replay-to-test"), Usage: "print a flow test that reproduces the recorded call `SESSION`"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, EnvVars: env("replay-output"), Usage: "with --to-test: write the test to `FILE` (a *_test.lua beside the app)"},
 		}, scriptFlags...),
-		Action: replayCalls,
+		Action: func(c *cli.Context) error {
+			err := replayCalls(c)
+			var coder cli.ExitCoder
+			if err != nil && !errors.As(err, &coder) {
+				return cli.Exit(err.Error(), exitCannotRun)
+			}
+			return err
+		},
 	}
 }
 
+// exitCannotRun is replay's exit status when it could not replay at all (a
+// bad flag, a source it cannot read, a session it cannot find, no calls
+// selected), apart from 1, some call differs: a CI gate tells a broken
+// configuration from a regression.
+const exitCannotRun = 2
+
+// replayCalls is the replay command; an error that is not a cli.Exit is
+// one of exitCannotRun.
 func replayCalls(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return cli.Exit(fmt.Sprintf("luaivr replay takes no arguments (got %s): name calls with --session ID, the folder with --scripts", strings.Join(c.Args().Slice(), " ")), 2)
+		return cli.Exit(fmt.Sprintf("luaivr replay takes no arguments (got %s): name calls with --session ID, the folder with --scripts", strings.Join(c.Args().Slice(), " ")), exitCannotRun)
 	}
 	if id := c.String("to-test"); id != "" {
 		return replayToTest(c, id)
 	}
 	if c.String("output") != "" {
-		return cli.Exit("--output is where --to-test writes its flow test: give --to-test SESSION", 2)
+		return cli.Exit("--output is where --to-test writes its flow test: give --to-test SESSION", exitCannotRun)
 	}
 	dir, err := scriptsDir(c, false)
 	if err != nil {
@@ -82,7 +101,7 @@ func replayCalls(c *cli.Context) error {
 		return err
 	}
 	if len(calls) == 0 {
-		return cli.Exit("no recorded calls to replay"+selection(c), 1)
+		return cli.Exit("no recorded calls to replay"+selection(c)+": nothing was compared", exitCannotRun)
 	}
 	scripts, loadErrs := engine.Load(dir)
 	broken := map[string]string{}
@@ -231,15 +250,16 @@ func printReplay(w io.Writer, dir string, rep replay.Report) {
 	if len(rep.Menus) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "\nby menu: callers who answered there, and how many would now take another path")
+	fmt.Fprintln(w, "\nby menu: callers who answered there; of them, those the new reply there takes on another path (another")
+	fmt.Fprintln(w, "position, a hangup or transfer), and those who would hear other words on the same path")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  APP\tPOSITION\tCALLERS\tANOTHER PATH")
+	fmt.Fprintln(tw, "  APP\tPOSITION\tCALLERS\tANOTHER PATH\tOTHER WORDS")
 	for _, m := range rep.Menus {
 		pos := m.Position
 		if pos == "" {
 			pos = "(call start)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\n", dash(m.App), dash(pos), m.Callers, m.Changed)
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\n", dash(m.App), dash(pos), m.Callers, m.Elsewhere, m.Reworded)
 	}
 	tw.Flush()
 }
@@ -284,7 +304,7 @@ func replayToTest(c *cli.Context, id string) error {
 		return err
 	}
 	if !strings.HasSuffix(file, "_test.lua") {
-		return cli.Exit(fmt.Sprintf("-o %s: luaivr test runs files named *_test.lua; name it so (e.g. %s)", file, replay.TestFile(v.Session)), 2)
+		return cli.Exit(fmt.Sprintf("-o %s: luaivr test runs files named *_test.lua; name it so (e.g. %s)", file, replay.TestFile(v.Session)), exitCannotRun)
 	}
 	if err := os.WriteFile(file, test, 0o644); err != nil {
 		return err
@@ -294,9 +314,14 @@ func replayToTest(c *cli.Context, id string) error {
 }
 
 // replayGate is serve's --reload-replay: besides vet, a new version of an
-// app must answer the last n recorded calls that the version being served
-// answered (served gives it) as they were answered. A call that cannot be
-// replayed does not count.
+// app must answer the last n recorded calls of the app as they were
+// answered, whichever of its versions answered them: a gate of the calls of
+// the version being served only would be empty after each change it let
+// through, and let the next one pass unchecked. What counts is what the new
+// version changes: a call the version being served (served gives it) does
+// not answer as recorded either, say after a deliberate change served by a
+// restart, is no reason to refuse. A call that cannot be replayed does not
+// count.
 func replayGate(ctx context.Context, vet func(*engine.Scripts, string) error, st store.Store, served func() *engine.Scripts,
 	opts engine.Options, n int) func(*engine.Scripts, string) error {
 	opts.Logger = nil // the replayed calls' fallbacks are the refusal's to say, not the log's
@@ -304,19 +329,31 @@ func replayGate(ctx context.Context, vet func(*engine.Scripts, string) error, st
 		if err := vet(s, app); err != nil {
 			return err
 		}
-		cur := served().Apps[app]
-		if cur == nil {
+		if served().Apps[app] == nil {
 			return nil // a new app: no call has been answered by it
 		}
-		calls, err := lastCalls(ctx, st, app, cur.Version(), n)
+		calls, err := lastCalls(ctx, st, app, n)
 		if err != nil || len(calls) == 0 {
 			return nil // vetting is a safety net: a store that cannot list keeps no fix from serving
 		}
 		rep := replay.Run(ctx, s, calls, replay.Options{Engine: opts, Dir: s.Dir})
-		for _, r := range rep.Calls {
-			if r.Outcome != replay.Differs {
-				continue
+		var differ []replay.Call
+		var diffs []replay.Result
+		for i, r := range rep.Calls {
+			if r.Outcome == replay.Differs {
+				differ, diffs = append(differ, calls[i]), append(diffs, r)
 			}
+		}
+		if len(differ) == 0 {
+			return nil
+		}
+		var changed []replay.Result // the calls the version served answers as recorded
+		for i, r := range replay.Run(ctx, served(), differ, replay.Options{Engine: opts, Dir: s.Dir}).Calls {
+			if r.Outcome == replay.Same || r.Outcome == replay.Placeholder {
+				changed = append(changed, diffs[i])
+			}
+		}
+		for _, r := range changed {
 			d := r.Diff
 			what := "its reply changed"
 			if len(d.Changes) > 0 {
@@ -330,21 +367,21 @@ func replayGate(ctx context.Context, vet func(*engine.Scripts, string) error, st
 			}
 			return &engine.ScriptError{File: s.Apps[app].File, Err: fmt.Errorf(
 				"--reload-replay: %d of the last %d recorded calls would now hear something else; the first, %s, at event %d (%s): %s; luaivr replay --session %s shows it",
-				rep.Differs, len(rep.Calls), r.Session, d.Seq, eventOf(d), what, r.Session)}
+				len(changed), len(rep.Calls), r.Session, d.Seq, eventOf(d), what, r.Session)}
 		}
 		return nil
 	}
 }
 
-// lastCalls are the n most recent calls of app that started on version.
-func lastCalls(ctx context.Context, st store.Store, app, version string, n int) ([]replay.Call, error) {
+// lastCalls are the n most recent calls of app, on any of its versions.
+func lastCalls(ctx context.Context, st store.Store, app string, n int) ([]replay.Call, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var sessions []store.Session
 	seen := 0
 	err := st.Sessions(ctx, func(s store.Session) bool {
 		seen++
-		if s.App == app && s.Version == version {
+		if s.App == app {
 			sessions = append(sessions, s)
 		}
 		return len(sessions) < n && seen < replayScan

@@ -64,15 +64,17 @@ func TestReplayCommand(t *testing.T) {
 		"call-book    restaurant  +6591110001",
 		"DIFFERS at event 2: keys 1 at main_menu\n" +
 			`      ~ callflow[0] sayAndCapture promptMessage: "Press 1 to make a new reservation, press 2 to reschedule an existing reservation, press 3 to return to main menu." → "Press 1 to book a table, press 2 to reschedule an existing reservation, press 3 to return to main menu."` + "\n" +
-			`      the new reply: from option ["1"] of menu "main_menu" (restaurant.lua:25); waits at menu "reservations" (restaurant.lua:29); the new text is at restaurant.lua:31`,
+			`      the new reply: from option ["1"] (restaurant.lua:29) of menu "main_menu" (restaurant.lua:25); waits at menu "reservations" (restaurant.lua:29); the new text is at restaurant.lua:31`,
 		"call-hours   restaurant  +6591110002",
 		"DIFFERS at event 2: keys 3 at main_menu\n" +
 			`      ~ callflow[0] say text: "Our restaurant hours are between 9AM and 9PM every day of the week." → "We are open from 9AM to 10PM every day."` + "\n" +
-			`      the new reply: from option ["3"] of menu "main_menu" (restaurant.lua:25); the new text is at restaurant.lua:54`,
+			`      the new reply: from option ["3"] (restaurant.lua:54) of menu "main_menu" (restaurant.lua:25); the new text is at restaurant.lua:54`,
 		"DIFFERS at event 4: keys 3 at main_menu", // call-agent, after going back to the main menu
 		"call-bridge  restaurant  +6591110004  ",
 		"4 calls replayed against " + changed + ": 1 same, 3 differ, 0 cannot be replayed",
-		"  restaurant  main_menu     4        3",
+		// the three changed replies reword what the caller hears; none goes elsewhere
+		"  APP         POSITION      CALLERS  ANOTHER PATH  OTHER WORDS\n",
+		"  restaurant  main_menu     4        0             3\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("changed scripts: no %q in\n%s", want, out)
@@ -83,9 +85,14 @@ func TestReplayCommand(t *testing.T) {
 	}
 
 	// A running server holds its data folder: replay says how to ask it.
+	// It could not replay (exit 2), which a gate tells from a difference.
 	out, err = runLuaivr(t, nil, "replay", "--scripts", changed, "--data", data)
-	if exitCode(err) != 1 || !strings.Contains(out, "--server http://HOST:PORT --admin-token TOKEN") {
+	if exitCode(err) != 2 || !strings.Contains(out, "--server http://HOST:PORT --admin-token TOKEN") {
 		t.Errorf("data folder in use: exit %d\n%s", exitCode(err), out)
+	}
+	out, err = runLuaivr(t, nil, "replay", "--scripts", changed, "--server", p.url, "--admin-token", "wrong")
+	if exitCode(err) != 2 {
+		t.Errorf("a wrong admin token: exit %d\n%s", exitCode(err), out)
 	}
 	p.stop(t)
 
@@ -97,11 +104,14 @@ func TestReplayCommand(t *testing.T) {
 		{[]string{"--session", "call-bridge", "--session", "call-hours"}, 1, []string{"2 calls replayed", "1 same, 1 differ"}},
 		{[]string{"--session", "call-bridge"}, 0, []string{"1 calls replayed", "1 same, 0 differ"}},
 		{[]string{"--limit", "1"}, 0, []string{"call-bridge", "1 calls replayed"}}, // the most recent
-		{[]string{"--app", "simple_ivr"}, 1, []string{"no recorded calls to replay (--app simple_ivr)"}},
+		{[]string{"--app", "simple_ivr"}, 2, []string{"no recorded calls to replay (--app simple_ivr): nothing was compared"}},
 		{[]string{"--since", "2h"}, 1, []string{"4 calls replayed"}},
-		{[]string{"--since", "2999-01-01"}, 1, []string{"no recorded calls to replay (--since 2999-01-01)"}},
-		{[]string{"--since", "yesterday"}, 1, []string{`--since "yesterday": give a duration (24h, 90m) or a time`}},
-		{[]string{"--session", "nobody"}, 1, []string{"no session nobody"}},
+		{[]string{"--since", "2999-01-01"}, 2, []string{"no recorded calls to replay (--since 2999-01-01)"}},
+		{[]string{"--since", "yesterday"}, 2, []string{`--since "yesterday": give a duration (24h, 90m) or a time`}},
+		{[]string{"--session", "nobody"}, 2, []string{"no session nobody"}},
+		{[]string{"--to-test", "nobody"}, 2, []string{"no session nobody"}},
+		{[]string{"--limit", "many"}, 2, []string{"many"}},
+		{[]string{"--nosuch"}, 2, []string{"nosuch"}},
 	} {
 		out, err := runLuaivr(t, []string{deadline}, append([]string{"replay", "--scripts", changed, "--data", data}, tc.args...)...)
 		if exitCode(err) != tc.exit {
@@ -264,9 +274,9 @@ end`)
 }
 
 // serve --reload-replay N refuses a new version of an app that answers one
-// of the last N recorded calls of the version served otherwise, saying which
-// and how, and the version before keeps serving; a version those calls do
-// not notice is served.
+// of the last N recorded calls of the app otherwise, saying which and how,
+// and the version before keeps serving; a version those calls do not notice
+// is served, and the calls of the version before it still gate the next.
 func TestReloadReplay(t *testing.T) {
 	t.Parallel()
 	scripts := copyScripts(t)
@@ -318,5 +328,16 @@ func TestReloadReplay(t *testing.T) {
 	p.post(t, "/webhooks", inbound(id, id+"-1", "+6590000000", "1"))
 	if got := p.post(t, "/webhooks", inbound(id, id+"-2", "+6590000000", "2")); !strings.Contains(got, "Rescheduling, Press 1") {
 		t.Errorf("the new version is not served: %s\n%s", got, p.stderr)
+	}
+
+	// The calls the first version answered still gate the next change: the
+	// hours, which only they heard.
+	hours := strings.Replace(changed, "Our restaurant hours are between 9AM and 9PM", "We are open 9AM to 10PM", 1)
+	if err := os.WriteFile(filepath.Join(scripts, "restaurant.lua"), []byte(hours), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	until("the second reload refused", func() bool { return strings.Count(p.stderr.String(), "restaurant.lua: --reload-replay:") == 2 })
+	if log := p.stderr.String(); !strings.Contains(log, "--reload-replay: 2 of the last 6 recorded calls would now hear something else") || !strings.Contains(log, "(keys 3 at main_menu)") {
+		t.Errorf("the refusal names another call:\n%s", log)
 	}
 }
