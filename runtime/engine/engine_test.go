@@ -531,7 +531,7 @@ func TestStuckAppLeavesRoomForOthers(t *testing.T) {
 	h := newHarness(t, dir, engine.Options{})
 	release, entered := make(chan struct{}), make(chan struct{}, 16)
 	scripts, _ := engine.Load(dir)
-	eng, err := engine.New(scripts, engine.Options{Store: blockingKV{h.st, release, entered}, Deadline: 10 * time.Millisecond,
+	eng, err := engine.New(scripts, engine.Options{Store: blockingKV{h.st, release, entered}, Deadline: 200 * time.Millisecond, // long enough for the good app under -race on a busy machine
 		Concurrency: 4, Logger: slog.New(slog.NewTextHandler(h.logs, nil))})
 	if err != nil {
 		t.Fatal(err)
