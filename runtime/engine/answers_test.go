@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -227,6 +228,11 @@ on_call = ivr.menu { id = "pin", prompt = "Your PIN?", maxDigits = 4,
 	}
 	c := newCall(shapeEventDataDTMF, true)
 	c.remember(h.post(c.start(), "vault"))
+	// The prompt, sent without Lua, marks the call where it asked, as the
+	// script's own reply does (so a redelivery is redacted too).
+	if sess, _, err := h.st.Session(context.Background(), c.session); err != nil || !slices.Contains(sess.Sensitive, "pin") {
+		t.Fatalf("after the PIN prompt the session marks %v (%v), want pin", sess.Sensitive, err)
+	}
 	before := engine.ScriptsRun()
 	if got := replyText(t, h.post(c.keys("4321"), "vault")); got != "Welcome." {
 		t.Fatalf("the right PIN heard %q", got)

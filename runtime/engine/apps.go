@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -61,17 +62,26 @@ type App struct {
 	// ID identifies this version of the app: the content hash of its script
 	// and of every module of the folder, since a require may come at any
 	// event and name any module. A change in either is a new version.
-	ID [sha256.Size]byte
+	ID      [sha256.Size]byte
+	version string // Version: ID's first bytes in hex, worked out once (every event names it)
 
 	// pure: its top level reads nothing from outside the script (see
 	// outside), so running it again builds the same values. Only then are
 	// answers worked out, and events run on warm states (warm.go).
 	pure bool
+	// sensitive are the positions the script declares sensitive
+	// (ivr.Module.SensitivePositions): digits answered there are redacted.
+	sensitive map[string]bool
 	// answers are the replies its menu tree gives without Lua; nil unless pure.
 	answers *ivr.Answers
 
 	proto *lua.FunctionProto
 	set   *Scripts
+}
+
+// newApp is an app before its probe: what its source and folder say.
+func newApp(name, file string, sum, id [sha256.Size]byte, proto *lua.FunctionProto, set *Scripts) *App {
+	return &App{Name: name, File: file, Sum: sum, ID: id, version: hex.EncodeToString(id[:8]), proto: proto, set: set}
 }
 
 // IsPosition reports whether id is a position of the app's menu tree (a menu
@@ -244,7 +254,7 @@ func load(dir string, prev *Scripts, watch *progress) (*Scripts, []error) {
 	for _, rel := range apps {
 		name := strings.TrimSuffix(rel, ".lua")
 		sum := s.sources[rel].sum
-		app := &App{Name: name, File: rel, Sum: sum, ID: versionID(sum, s.libSum), proto: s.modules[name], set: s}
+		app := newApp(name, rel, sum, versionID(sum, s.libSum), s.modules[name], s)
 		if prev != nil {
 			if old := prev.Apps[name]; old != nil && old.ID == app.ID {
 				s.Apps[name] = old
@@ -513,7 +523,7 @@ type runResult struct {
 
 // start runs t's top level within budget.
 func (t *App) start(budget time.Duration) *run {
-	r := &run{app: &App{Name: t.Name, File: t.File, Sum: t.Sum, ID: t.ID, proto: t.proto, set: t.set},
+	r := &run{app: newApp(t.Name, t.File, t.Sum, t.ID, t.proto, t.set),
 		budget: budget, began: time.Now(), done: make(chan runResult, 1)}
 	go func() {
 		ctx, stop := context.WithCancelCause(context.Background())
@@ -684,6 +694,7 @@ func (a *App) probe(ctx context.Context) (err error) {
 	if err := a.readNumbers(L.G.Global.RawGetString("numbers")); err != nil {
 		return err
 	}
+	a.sensitive = mod.SensitivePositions()
 	if a.pure = pure(L); a.pure {
 		a.answers = mod.Answers(L.G.Global.RawGetString(OnCall), func(r callflow.Reply) ([]byte, error) { return r.MarshalJSON() })
 	}

@@ -33,7 +33,6 @@ package engine
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -447,7 +446,7 @@ func (e *Engine) Register(ctx context.Context, s store.Session) error {
 // Version names this version of the app: its ID, shortened. A session
 // records the version the call started on, and each transcript entry the
 // version that handled it.
-func (a *App) Version() string { return hex.EncodeToString(a.ID[:8]) }
+func (a *App) Version() string { return a.version }
 
 // route picks the app for an event (SPEC §3): the session's app, at the
 // version the call started on when it is pinned and kept; the app named in
@@ -543,6 +542,9 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 		}
 		return out
 	}
+	if app.sensitive[out.position] { // the script declares the position sensitive (ivr.sensitive, a menu's flag)
+		red.mark()
+	}
 	out.handler = handlerFor(app, ev, out.position)
 	if out.handler == "" {
 		if isAction {
@@ -558,9 +560,6 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 
 	if isAction && app.answers != nil {
 		if ans, mem, from, ok := fromAnswers(app, sess, ev, out.position, out.handler); ok {
-			if app.answers.Sensitive(out.position) { // as runLua asks the module
-				red.mark()
-			}
 			out.reply, out.body, out.menus, out.where = ans.Reply, ans.Body, &mem, from
 			if len(sess.Vars) == 0 {
 				out.vars = json.RawMessage("{}") // as the script leaves a new call's

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -239,5 +240,33 @@ func TestSensitiveFailsClosed(t *testing.T) {
 				t.Errorf("the menu key after the PIN: redacted %v, digits %v", last.Redacted, last.Digits)
 			}
 		})
+	}
+}
+
+// TestSensitiveDeclaredAfterThePrompt: a position the served version
+// declares sensitive is redacted even when the prompt was sent by a version
+// that did not (so the call carries no mark of it).
+func TestSensitiveDeclaredAfterThePrompt(t *testing.T) {
+	dir := t.TempDir()
+	app := voice + `%s
+on_call = ivr.menu { id = "pin", prompt = "Your PIN?", maxDigits = 4, ["4321"] = ivr.say("Welcome."), other = ivr.say("Wrong.") }`
+	writeApp(t, dir, "vault.lua", fmt.Sprintf(app, ""))
+	h := newHarness(t, dir, engine.Options{})
+	c := newCall(shapeEventDataDTMF, true)
+	c.remember(h.post(c.start(), "vault"))
+	writeApp(t, dir, "vault.lua", fmt.Sprintf(app, `ivr.sensitive { "pin" }`))
+	if _, refused := h.eng.Reload(nil); len(refused) > 0 {
+		t.Fatal(refused)
+	}
+	if got := replyText(t, h.post(c.keys("4321"), "vault")); got != "Welcome." {
+		t.Fatalf("the right PIN heard %q", got)
+	}
+	entries, err := h.st.Transcript(context.Background(), c.session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(entries)
+	if strings.Contains(string(b), "4321") || strings.Contains(h.logs.String(), "4321") {
+		t.Fatalf("the PIN is kept in clear:\n%s", b)
 	}
 }

@@ -176,9 +176,6 @@ func (e *Engine) runLua(ctx *scriptContext, app *App, sess *store.Session, ev *w
 			L.Call(0, 0)
 			mod.Loaded() // the tree is closed: handlers cannot declare menus (it was checked when the script loaded)
 		}
-		if mod.Sensitive(position) {
-			red.mark()
-		}
 		fillSession(L, session, app, sess, ev, position)
 		mod.Answer(session, position, ivr.Memory{Root: sess.Root, Tries: sess.Tries})
 		if fn, ok := L.GetGlobal(handler).(*lua.LFunction); ok && fn.Proto != nil {

@@ -81,7 +81,7 @@ func (a *Answers) add(v lua.LValue, encode func(callflow.Reply) ([]byte, error))
 	}
 	r := callflow.Reply{}
 	c := collector{budget: luaconv.Budget{Limits: replyLimits}}
-	if err := a.mod.collect(&r, v, "answer", 0, &c); err != nil || len(r.Callflow) == 0 {
+	if err := a.mod.render(&r, v, "answer", &c); err != nil || len(r.Callflow) == 0 {
 		return
 	}
 	if callflow.Check(r.Callflow, callflow.AsReply) != nil {
@@ -145,10 +145,6 @@ func (a *Answers) root(mem Memory) *Menu {
 	}
 	return nil
 }
-
-// Sensitive reports whether digits answered at position are a sensitive
-// capture's (Module.Sensitive of the tree the answers come from).
-func (a *Answers) Sensitive(position string) bool { return a.mod.Sensitive(position) }
 
 // Call is on_call's answer when on_call is a menu; position is the one the
 // call is at (a call we placed may have one).

@@ -3,6 +3,7 @@ package ivr
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/luaivr/luaivr/runtime/callflow"
@@ -198,15 +199,25 @@ func (m *Module) Reply(L *lua.LState, v lua.LValue) (callflow.Reply, error) {
 		return r, nil
 	}
 	c := collector{L: L, budget: luaconv.Budget{Limits: replyLimits}}
-	if err := m.collect(&r, v, "returned value", 0, &c); err != nil {
+	if err := m.render(&r, v, "returned value", &c); err != nil {
 		return callflow.Reply{}, err
+	}
+	return r, nil
+}
+
+// render collects v into r, and marks the reply's capture sensitive when
+// the position it asks at is (Sensitive): what Reply gives, and Answers
+// works out at load.
+func (m *Module) render(r *callflow.Reply, v lua.LValue, path string, c *collector) error {
+	if err := m.collect(r, v, path, 0, c); err != nil {
+		return err
 	}
 	if m.Sensitive(r.ClientActionID) {
 		for i := range r.Callflow {
 			r.Callflow[i].Sensitive = r.Callflow[i].Sensitive || r.Callflow[i].Name == callflow.SayAndCapture
 		}
 	}
-	return r, nil
+	return nil
 }
 
 // Sensitive reports whether the digits a caller enters at position are
@@ -219,6 +230,22 @@ func (m *Module) Sensitive(position string) bool {
 	}
 	mn := m.menus[position]
 	return mn != nil && mn.Sensitive
+}
+
+// SensitivePositions are the positions Sensitive reports, as a set: the
+// engine learns them at load and marks an event answered at one of them,
+// whichever way it is answered.
+func (m *Module) SensitivePositions() map[string]bool {
+	set := maps.Clone(m.sensitive)
+	for id, mn := range m.menus {
+		if mn.Sensitive {
+			if set == nil {
+				set = map[string]bool{}
+			}
+			set[id] = true
+		}
+	}
+	return set
 }
 
 // Bounds on a reply, far above any real callflow, so that a table that refers
