@@ -22,6 +22,7 @@ import (
 	"github.com/dgraph-io/badger/v4/pb"
 	"github.com/dgraph-io/badger/v4/table"
 	"github.com/dgraph-io/ristretto/v2/z"
+	"github.com/luaivr/luaivr/store"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -194,7 +195,7 @@ func inspect(dir string) (damages []Damage, verified map[string]stamp, err error
 		}
 		damages = append(damages, Damage{File: manifestFile,
 			Problem: fmt.Sprintf("does not list %d table files (%s) that it must have listed (%s): it was probably cut short, and Badger would delete them",
-				len(orphans), size(orphanBytes), clip(names)),
+				len(orphans), store.Bytes(orphanBytes), clip(names)),
 			Drops: "those tables (moved aside): the sessions, transcripts and replies they held", moveAside: names})
 	}
 	// Check the tables Badger will open, but for those an earlier start
@@ -268,7 +269,7 @@ func lostManifest(ff folderFiles, logs map[string]logCheck, referenced map[uint3
 	}
 	return Damage{File: manifestFile,
 		Problem: fmt.Sprintf("%s, yet the folder holds %d table files (%s) and %s of value logs that only it can place: without it Badger would start nearly empty and delete the tables",
-			problem, len(ff.tables), size(tableBytes), size(vlogBytes)),
+			problem, len(ff.tables), store.Bytes(tableBytes), store.Bytes(vlogBytes)),
 		Drops:     "the tables and value logs (moved aside): every session, transcript and reply not in a write-ahead log",
 		moveAside: aside}
 }

@@ -171,17 +171,6 @@ func (h *health) check() error {
 	return h.checkSpace()
 }
 
-// size says n bytes for a person.
-func size[T int64 | uint64](n T) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
-
 // db is Badger behind the store's guard: a panic inside Badger comes back as
 // an error, and writes are refused while the folder cannot take them. Every
 // transaction of the store, kv's included, goes through View and Update.

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/luaivr/luaivr/store"
 )
 
 // Room for Badger on a disk that fills up.
@@ -63,7 +65,7 @@ func (h *health) startRoom() error {
 	}
 	if need := h.minFree + uint64(h.room.reserve); free < need {
 		return fmt.Errorf("the disk of data folder %s has %s free, less than the %s luaivr keeps free (--min-free, and a reserve of %s) so that the database never runs out of space",
-			h.dir, size(free), size(h.minFree), size(h.room.reserve))
+			h.dir, store.Bytes(free), store.Bytes(h.minFree), store.Bytes(h.room.reserve))
 	}
 	return nil
 }
@@ -107,7 +109,7 @@ func (h *health) checkSpace() error {
 		h.room.released = true
 		if err := os.Remove(filepath.Join(h.dir, reserveFile)); err == nil {
 			h.log.Error("the disk is nearly full and something else is filling it: luaivr freed its reserve so that the database can finish what it is writing",
-				"dir", h.dir, "free", size(free), "reserve", size(h.room.reserve))
+				"dir", h.dir, "free", store.Bytes(free), "reserve", store.Bytes(h.room.reserve))
 			free += uint64(h.room.reserve)
 		}
 	}
@@ -118,10 +120,10 @@ func (h *health) checkSpace() error {
 	switch {
 	case h.room.released:
 		return fmt.Errorf("the disk of data folder %s has %s free, less than the %s luaivr keeps free (--min-free) and its reserve of %s, given to the database, so that the database never runs out of space: %w",
-			h.dir, size(free), size(h.minFree), size(h.room.reserve), errLowSpace)
+			h.dir, store.Bytes(free), store.Bytes(h.minFree), store.Bytes(h.room.reserve), errLowSpace)
 	case free < h.minFree:
 		return fmt.Errorf("the disk of data folder %s has %s free, less than the %s luaivr keeps free (--min-free) so that the database never runs out of space: %w",
-			h.dir, size(free), size(h.minFree), errLowSpace)
+			h.dir, store.Bytes(free), store.Bytes(h.minFree), errLowSpace)
 	}
 	return nil
 }

@@ -246,18 +246,10 @@ func recordSize(s store.Session, entries []store.Entry) string {
 			n += e.Inputs.Size()
 		}
 	}
-	return fmt.Sprintf("recorded inputs %s of %s", bytesText(n), bytesText(inputs.MaxSession))
+	return fmt.Sprintf("recorded inputs %s of %s", store.Bytes(n), store.Bytes(inputs.MaxSession))
 }
 
-func bytesText(n int) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
+
 
 // maxInputLines bounds the reads shown of one kind per entry: a clipped
 // record holds thousands.
@@ -311,7 +303,7 @@ func inputLines(e store.Entry) []string {
 		if ct := x.Headers["content-type"]; ct != "" {
 			line += " " + ct
 		}
-		return line + fmt.Sprintf(", %s", bytesText(len(x.Reply)))
+		return line + fmt.Sprintf(", %s", store.Bytes(len(x.Reply)))
 	})
 	some(len(in.Random), "draws of math.random", func(i int) string {
 		return fmt.Sprintf("math.random drew %.6f", in.Random[i])
