@@ -249,8 +249,6 @@ func recordSize(s store.Session, entries []store.Entry) string {
 	return fmt.Sprintf("recorded inputs %s of %s", store.Bytes(n), store.Bytes(inputs.MaxSession))
 }
 
-
-
 // maxInputLines bounds the reads shown of one kind per entry: a clipped
 // record holds thousands.
 const maxInputLines = 8
