@@ -110,6 +110,7 @@ type Store struct {
 	sessionTTL        time.Duration
 	replyTTL          time.Duration
 	log               *slog.Logger
+	live              live // the sessions as this process last wrote them
 
 	closeOnce sync.Once
 	stop      chan struct{} // ends GC and the health monitor
@@ -425,7 +426,7 @@ func (s *Store) probe() error {
 func (s *Store) Session(ctx context.Context, id string) (store.Session, bool, error) {
 	var sess store.Session
 	ok, err := s.get(ctx, sessionKey(id), func(v []byte) (err error) {
-		sess, err = store.DecodeSession(v)
+		sess, _, err = decodeSessionValue(v)
 		return err
 	})
 	if err != nil {
@@ -435,8 +436,90 @@ func (s *Store) Session(ctx context.Context, id string) (store.Session, bool, er
 }
 
 // Begin implements store.Store: the lease is taken in the process, then the
-// session and, for a redelivery, the event that answered it are read in one
-// transaction.
+// session is read (from what this process last wrote, or Badger) and, for a
+// redelivery, the event that answered it.
+func (s *Store) Begin(ctx context.Context, id, key string, ttl time.Duration) (store.Begun, error) {
+	lease, err := s.LocalLeases.Acquire(ctx, id, ttl)
+	if err != nil {
+		return store.Begun{}, err
+	}
+	var b store.Begun
+	now := uint64(time.Now().Unix())
+	if v := s.live.get(id, now); v != nil {
+		b.Session, err = store.DecodeSession(v.record)
+		b.Known = err == nil
+		if err == nil && key != "" {
+			err = s.replied(nil, id, key, v, now, &b)
+		}
+	} else {
+		err = s.db.View(func(txn *badger.Txn) error {
+			sess, v, ok, err := s.readSession(txn, id)
+			if err != nil || !ok {
+				return err
+			}
+			b.Session, b.Known = sess, true
+			if key == "" {
+				return nil
+			}
+			return s.replied(txn, id, key, &v, now, &b)
+		})
+	}
+	if err != nil || b.Replied {
+		s.LocalLeases.Release(ctx, lease)
+	}
+	if err != nil {
+		return store.Begun{}, fmt.Errorf("badgerstore: session %q: %w", id, err)
+	}
+	if !b.Replied {
+		b.Lease = lease
+	}
+	return b, nil
+}
+
+// replied sets b to the reply of the event named by key, if the session
+// (its value v) answered it: found by its mark in v, or, for an event
+// whose mark v no longer holds, under its own key. txn nil: one is opened
+// only when a key must be read.
+func (s *Store) replied(txn *badger.Txn, id, key string, v *sessionValue, now uint64, b *store.Begun) error {
+	seq, ok := v.find(key, now)
+	if !ok && !v.older {
+		return nil
+	}
+	if txn == nil {
+		return s.db.View(func(txn *badger.Txn) error { return s.replied(txn, id, key, v, now, b) })
+	}
+	if !ok {
+		item, err := txn.Get(repliedKey(id, replyHash(key)))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return s.legacyReply(txn, key, b)
+		} else if err != nil {
+			return err
+		}
+		if err := item.Value(func(v []byte) error {
+			var n int
+			if seq, n = binary.Uvarint(v); n <= 0 {
+				return errShort
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	item, err := txn.Get(entryKey(id, int(seq)))
+	if errors.Is(err, badger.ErrKeyNotFound) { // its entry expired first
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return item.Value(func(v []byte) error {
+		_, reply, err := decodeEvent(v)
+		if err == nil && reply != nil {
+			*b = store.Begun{Replied: true, Reply: reply}
+		}
+		return err
+	})
+}
+
 // legacyReply finds the reply a luaivr before the compact records kept under
 // its own key (d/<key>, until its --reply-ttl), so that an event answered
 // before an upgrade and redelivered after it gets the same reply, not a new
@@ -458,63 +541,6 @@ func (s *Store) legacyReply(txn *badger.Txn, key string, b *store.Begun) error {
 
 // legacyReplyKey is where a luaivr before the compact records kept a reply.
 func legacyReplyKey(key string) []byte { return []byte("d/" + key) }
-
-func (s *Store) Begin(ctx context.Context, id, key string, ttl time.Duration) (store.Begun, error) {
-	lease, err := s.LocalLeases.Acquire(ctx, id, ttl)
-	if err != nil {
-		return store.Begun{}, err
-	}
-	var b store.Begun
-	err = s.db.View(func(txn *badger.Txn) error {
-		sess, ok, err := s.readSession(txn, id)
-		if err != nil || !ok {
-			return err
-		}
-		b.Session, b.Known = sess, true
-		if key == "" {
-			return nil
-		}
-		item, err := txn.Get(repliedKey(id, key))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return s.legacyReply(txn, key, &b)
-		} else if err != nil {
-			return err
-		}
-		var seq uint64
-		if err := item.Value(func(v []byte) error {
-			var n int
-			if seq, n = binary.Uvarint(v); n <= 0 {
-				return errShort
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		item, err = txn.Get(entryKey(id, int(seq)))
-		if errors.Is(err, badger.ErrKeyNotFound) { // its entry expired first
-			return nil
-		} else if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error {
-			_, reply, err := decodeEvent(v)
-			if err == nil && reply != nil {
-				b = store.Begun{Replied: true, Reply: reply}
-			}
-			return err
-		})
-	})
-	if err != nil || b.Replied {
-		s.LocalLeases.Release(ctx, lease)
-	}
-	if err != nil {
-		return store.Begun{}, fmt.Errorf("badgerstore: session %q: %w", id, err)
-	}
-	if !b.Replied {
-		b.Lease = lease
-	}
-	return b, nil
-}
 
 // get passes the value of key to fn, which must not keep it; ok is false when
 // the key is missing or expired.
@@ -546,19 +572,15 @@ func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 		return err
 	}
 	sess, entry := c.Numbered()
-	write := func(txn *badger.Txn) error {
-		prev, found, err := s.readSession(txn, sess.ID)
-		if err != nil {
-			return err
+	write := func(txn *badger.Txn, prev *sessionValue) (*sessionValue, error) {
+		events := 0
+		if prev != nil {
+			events = prev.events
 		}
-		if c.Lease.SessionID != sess.ID || !s.Holds(c.Lease) || prev.Events != c.Read {
-			return fmt.Errorf("it read %d events, %d are stored: %w", c.Read, prev.Events, store.ErrConflict)
+		if c.Lease.SessionID != sess.ID || !s.Holds(c.Lease) || events != c.Read {
+			return nil, fmt.Errorf("it read %d events, %d are stored: %w", c.Read, events, store.ErrConflict)
 		}
-		p := &prev
-		if !found {
-			p = nil
-		}
-		return s.write(txn, p, sess, entry, c.ReplyKey, c.Reply)
+		return s.write(txn, prev, sess, entry, c.ReplyKey, c.Reply)
 	}
 	err := s.update(sess.ID, write)
 	if err != nil {
@@ -575,18 +597,18 @@ func (s *Store) Register(ctx context.Context, sess store.Session) (store.Session
 		return store.Session{}, err
 	}
 	var merged store.Session
-	err := s.update(sess.ID, func(txn *badger.Txn) error {
-		old, ok, err := s.readSession(txn, sess.ID)
-		if err != nil {
-			return err
-		}
+	err := s.update(sess.ID, func(txn *badger.Txn, v *sessionValue) (*sessionValue, error) {
 		var prev *store.Session
-		if ok {
+		if v != nil {
+			old, err := store.DecodeSession(v.record)
+			if err != nil {
+				return nil, err
+			}
 			prev = &old
 		}
 		var entry store.Entry
 		merged, entry = store.Registered(prev, sess)
-		return s.write(txn, prev, merged, entry, "", nil)
+		return s.write(txn, v, merged, entry, "", nil)
 	})
 	if err != nil {
 		return store.Session{}, fmt.Errorf("badgerstore: register session %q: %w", sess.ID, err)
@@ -595,18 +617,40 @@ func (s *Store) Register(ctx context.Context, sess store.Session) (store.Session
 }
 
 // update runs fn, a change to session id, in a read-write transaction,
-// and with SyncWrites waits for a sync that covers it (after letting go of
-// the session, so that the next event of the call may write meanwhile: its
-// reply waits for its own sync).
-func (s *Store) update(id string, fn func(txn *badger.Txn) error) error {
+// with the session's value as stored (nil: unknown or expired), and keeps
+// the value fn wrote as the session's live one. With SyncWrites it then waits
+// for a sync that covers it (after letting go of the session, so that the
+// next event of the call may write meanwhile: its reply waits for its own
+// sync).
+func (s *Store) update(id string, fn func(txn *badger.Txn, prev *sessionValue) (*sessionValue, error)) error {
 	mu := sessionLock(id)
 	mu.Lock()
 	var err error
+	var wrote *sessionValue
 	for range commitAttempts {
-		if err = s.db.Update(fn); !errors.Is(err, badger.ErrConflict) {
+		err = s.db.Update(func(txn *badger.Txn) error {
+			prev := s.live.get(id, uint64(time.Now().Unix()))
+			if prev == nil {
+				v, ok, err := s.readValue(txn, id)
+				if err != nil {
+					return err
+				}
+				if ok {
+					prev = &v
+				}
+			}
+			var err error
+			wrote, err = fn(txn, prev)
+			return err
+		})
+		if !errors.Is(err, badger.ErrConflict) {
 			break
 		}
 	}
+	if err != nil {
+		wrote = nil // what Badger holds now is read from it again
+	}
+	s.live.put(id, wrote)
 	mu.Unlock()
 	if err != nil || s.group == nil {
 		return err
@@ -614,51 +658,68 @@ func (s *Store) update(id string, fn func(txn *badger.Txn) error) error {
 	return s.group.sync()
 }
 
-// readSession is the session id as txn sees it; the zero Session when
-// unknown or expired.
-func (s *Store) readSession(txn *badger.Txn, id string) (sess store.Session, ok bool, err error) {
+// readSession is the session id as txn sees it, with its value; ok false
+// when unknown or expired.
+func (s *Store) readSession(txn *badger.Txn, id string) (sess store.Session, v sessionValue, ok bool, err error) {
 	item, err := txn.Get(sessionKey(id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return store.Session{}, false, nil
+		return store.Session{}, v, false, nil
 	} else if err != nil {
-		return store.Session{}, false, err
+		return store.Session{}, v, false, err
 	}
-	err = item.Value(func(v []byte) (err error) {
-		sess, err = store.DecodeSession(v)
+	err = item.Value(func(b []byte) (err error) {
+		sess, v, err = decodeSessionValue(b)
 		return err
 	})
-	return sess, err == nil, err
+	v.expires = item.ExpiresAt()
+	return sess, v, err == nil, err
 }
 
-// write puts a session, the value of its new event (entry and reply) and,
-// when the event has a reply key, what names its reply.
-func (s *Store) write(txn *badger.Txn, prev *store.Session, sess store.Session, entry store.Entry, key string, reply []byte) error {
+// readValue is readSession without decoding the session for the caller.
+func (s *Store) readValue(txn *badger.Txn, id string) (sessionValue, bool, error) {
+	_, v, ok, err := s.readSession(txn, id)
+	return v, ok, err
+}
+
+// write puts a session (its record and reply marks), the value of its new
+// event (entry and reply), a reply mark pushed out of the session under its
+// own key, and the session's index key; it returns the session's new value.
+func (s *Store) write(txn *badger.Txn, prev *sessionValue, sess store.Session, entry store.Entry, key string, reply []byte) (*sessionValue, error) {
 	if key == "" {
 		reply = nil
 	}
 	// One clock reading, so session and entry expire in the same second
 	// (Badger's Entry.WithTTL would read the clock for each).
 	now := time.Now()
-	set := func(key, value []byte, ttl time.Duration) error {
-		return txn.SetEntry(&badger.Entry{Key: key, Value: value, ExpiresAt: uint64(now.Add(ttl).Unix())})
+	expires := func(ttl time.Duration) uint64 { return uint64(now.Add(ttl).Unix()) }
+	set := func(key, value []byte, expiresAt uint64) error {
+		return txn.SetEntry(&badger.Entry{Key: key, Value: value, ExpiresAt: expiresAt})
 	}
-	if err := set(sessionKey(sess.ID), store.AppendSession(make([]byte, 0, 128+len(sess.Vars)), sess), s.sessionTTL); err != nil {
-		return err
+	var was sessionValue
+	if prev != nil {
+		was = *prev
 	}
-	if err := set(entryKey(sess.ID, entry.Seq), encodeEvent(entry, reply), s.sessionTTL); err != nil {
-		return err
+	// A reply lives in its event's value: its mark no longer than that.
+	next, out := was.next(store.AppendSession(make([]byte, 0, 128+len(sess.Vars)), sess), sess, key, uint64(entry.Seq),
+		expires(min(s.replyTTL, s.sessionTTL)), uint64(now.Unix()))
+	next.expires = expires(s.sessionTTL)
+	if err := set(sessionKey(sess.ID), appendSessionValue(make([]byte, 0, len(next.record)+16+len(next.marks)*12), &next), next.expires); err != nil {
+		return nil, err
 	}
-	if key != "" { // the reply lives in the event's value: no longer than it
-		if err := set(repliedKey(sess.ID, key), binary.AppendUvarint(nil, uint64(entry.Seq)), min(s.replyTTL, s.sessionTTL)); err != nil {
-			return err
+	if err := set(entryKey(sess.ID, entry.Seq), encodeEvent(entry, reply), next.expires); err != nil {
+		return nil, err
+	}
+	if out != nil {
+		if err := set(repliedKey(sess.ID, out.hash), binary.AppendUvarint(nil, out.seq), out.expires); err != nil {
+			return nil, err
 		}
 	}
-	if prev != nil && !prev.Updated.Equal(sess.Updated) { // one index key per session, not one per event
-		if err := txn.Delete(indexKey(*prev)); err != nil {
-			return err
+	if prev != nil && !prev.updated.Equal(sess.Updated) { // one index key per session, not one per event
+		if err := txn.Delete(indexKey(prev.updated, sess.ID)); err != nil {
+			return nil, err
 		}
 	}
-	return set(indexKey(sess), nil, s.sessionTTL)
+	return &next, set(indexKey(sess.Updated, sess.ID), nil, next.expires)
 }
 
 // Transcript implements store.Store.
@@ -723,7 +784,7 @@ func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error
 					return err
 				}
 				var sess store.Session
-				if err := item.Value(func(v []byte) (err error) { sess, err = store.DecodeSession(v); return err }); err != nil {
+				if err := item.Value(func(v []byte) (err error) { sess, _, err = decodeSessionValue(v); return err }); err != nil {
 					return fmt.Errorf("decode session %q: %w", id, err)
 				}
 				if updatedKey(sess.Updated) == updated {
@@ -760,10 +821,10 @@ func (s *Store) indexSessions() error {
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
 			var sess store.Session
-			if err := item.Value(func(v []byte) (err error) { sess, err = store.DecodeSession(v); return err }); err != nil {
+			if err := item.Value(func(v []byte) (err error) { sess, _, err = decodeSessionValue(v); return err }); err != nil {
 				return fmt.Errorf("decode %q: %w", item.Key(), err)
 			}
-			keys = append(keys, &badger.Entry{Key: indexKey(sess), ExpiresAt: item.ExpiresAt()})
+			keys = append(keys, &badger.Entry{Key: indexKey(sess.Updated, sess.ID), ExpiresAt: item.ExpiresAt()})
 		}
 		return nil
 	})
@@ -808,8 +869,8 @@ const indexPrefix = "u/"
 
 // indexKey is u/, then the session's last update inverted (so that the most
 // recent sorts first), then its id.
-func indexKey(s store.Session) []byte {
-	return append(binary.BigEndian.AppendUint64([]byte(indexPrefix), updatedKey(s.Updated)), s.ID...)
+func indexKey(updated time.Time, id string) []byte {
+	return append(binary.BigEndian.AppendUint64([]byte(indexPrefix), updatedKey(updated)), id...)
 }
 
 func updatedKey(t time.Time) uint64 {

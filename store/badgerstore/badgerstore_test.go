@@ -362,7 +362,7 @@ func TestReadsJSONRecords(t *testing.T) {
 	ev, _ := store.Encode(entry)
 	if err := s.db.Update(func(txn *badger.Txn) error {
 		// As the older luaivr kept them: the reply under its own key, d/<reply key>.
-		for k, v := range map[string][]byte{string(sessionKey(old.ID)): sv, string(entryKey(old.ID, 1)): ev, string(indexKey(old)): nil,
+		for k, v := range map[string][]byte{string(sessionKey(old.ID)): sv, string(entryKey(old.ID, 1)): ev, string(indexKey(old.Updated, old.ID)): nil,
 			"d/" + "call-1/e1": []byte(`{"callflow":[{"action":"hangup"}]}`)} {
 			if err := txn.Set([]byte(k), v); err != nil {
 				return err

@@ -2,7 +2,6 @@ package badgerstore
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -74,12 +73,9 @@ func decodeEvent(v []byte) (store.Entry, []byte, error) {
 	}
 }
 
-// repliedKey is r/<sessionID>/ and 8 bytes of the reply key's SHA-256: its
-// value is the number of the event whose value holds the reply, so a reply
-// is kept once, beside its transcript entry, and the key costs a few bytes
-// whatever the length of 8x8's ids. (A hash an event id cannot be crafted
-// to collide with, within one session.)
-func repliedKey(id, key string) []byte {
-	sum := sha256.Sum256([]byte(key))
-	return append([]byte("r/"+id+"/"), sum[:8]...)
+// repliedKey is r/<sessionID>/ and the reply key's hash (replyHash): its
+// value is the number of the event whose value holds the reply, for a reply
+// whose mark the session no longer holds (session.go).
+func repliedKey(id string, h [8]byte) []byte {
+	return append([]byte("r/"+id+"/"), h[:]...)
 }

@@ -1,0 +1,216 @@
+package badgerstore
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/luaivr/luaivr/store"
+)
+
+// A session's value is its record and the marks of its last replies: for
+// each of the call's last repliesInSession events that had a reply key, 8
+// bytes of the key's SHA-256, the number of the event whose value holds the
+// reply, and when the mark expires. 8x8 sends an event again when our answer
+// was late, so a redelivery is nearly always of one of the call's last few
+// events: Begin finds it in the session it reads anyway, and an event writes
+// no key of its own for it. A mark pushed out of the window is written under
+// its own key then (repliedKey), so that a redelivery of any event of the
+// call is still answered.
+//
+// With the live sessions below (an event reads no Badger: before, three
+// reads per event, the session twice and the reply key), `luaivr bench` of
+// the restaurant answered 1.33–1.38× the events a second (two rounds,
+// interleaved, 2026-12-01), p99 0.75×.
+const sessionFormat byte = 4 // neither '{' (an older luaivr's JSON) nor a bare record (store's kind 1)
+
+// repliesInSession is how many reply marks a session's value keeps.
+const repliesInSession = 16
+
+type replyMark struct {
+	hash    [8]byte
+	seq     uint64
+	expires uint64 // Unix seconds, as Badger's ExpiresAt
+}
+
+// replyHash is what names a reply key within its session: a hash an event id
+// cannot be crafted to collide with.
+func replyHash(key string) (h [8]byte) {
+	sum := sha256.Sum256([]byte(key))
+	copy(h[:], sum[:8])
+	return h
+}
+
+// A sessionValue is a session's value decoded as far as an event needs.
+type sessionValue struct {
+	record  []byte // store.AppendSession's
+	events  int
+	updated time.Time
+	marks   []replyMark
+	// older: replies of the session may also be under their own keys
+	// (marks pushed out of the window, or an older luaivr's keys).
+	older   bool
+	expires uint64 // of the session's key
+}
+
+// find is the event holding the reply named by key, if its mark is live;
+// now is Unix seconds.
+func (v *sessionValue) find(key string, now uint64) (seq uint64, ok bool) {
+	h := replyHash(key)
+	for _, m := range v.marks {
+		if m.hash == h && m.expires > now {
+			return m.seq, true
+		}
+	}
+	return 0, false
+}
+
+func appendSessionValue(b []byte, v *sessionValue) []byte {
+	b = append(b, sessionFormat)
+	b = binary.AppendUvarint(b, uint64(len(v.record)))
+	b = append(b, v.record...)
+	var flags byte
+	if v.older {
+		flags = 1
+	}
+	b = append(b, flags)
+	b = binary.AppendUvarint(b, uint64(len(v.marks)))
+	for _, m := range v.marks {
+		b = append(b, m.hash[:]...)
+		b = binary.AppendUvarint(b, m.seq)
+		b = binary.AppendUvarint(b, m.expires)
+	}
+	return b
+}
+
+// decodeSessionValue reads appendSessionValue's value, or an older luaivr's
+// (a bare record, or JSON), whose replies are under their own keys. The
+// value is copied: Badger's is valid only in its transaction.
+func decodeSessionValue(b []byte) (store.Session, sessionValue, error) {
+	var v sessionValue
+	if len(b) == 0 || b[0] != sessionFormat {
+		sess, err := store.DecodeSession(b)
+		v.record, v.events, v.updated, v.older = store.AppendSession(nil, sess), sess.Events, sess.Updated, true
+		return sess, v, err
+	}
+	r := b[1:]
+	n, k := binary.Uvarint(r)
+	if k <= 0 || n > uint64(len(r)-k) {
+		return store.Session{}, v, errShort
+	}
+	v.record, r = append([]byte(nil), r[k:k+int(n)]...), r[k+int(n):]
+	if len(r) == 0 {
+		return store.Session{}, v, errShort
+	}
+	v.older, r = r[0]&1 != 0, r[1:]
+	count, k := binary.Uvarint(r)
+	if k <= 0 || count > repliesInSession {
+		return store.Session{}, v, errShort
+	}
+	r = r[k:]
+	v.marks = make([]replyMark, count)
+	for i := range v.marks {
+		m := &v.marks[i]
+		if len(r) < len(m.hash) {
+			return store.Session{}, v, errShort
+		}
+		r = r[copy(m.hash[:], r):]
+		if m.seq, k = binary.Uvarint(r); k <= 0 {
+			return store.Session{}, v, errShort
+		}
+		r = r[k:]
+		if m.expires, k = binary.Uvarint(r); k <= 0 {
+			return store.Session{}, v, errShort
+		}
+		r = r[k:]
+	}
+	sess, err := store.DecodeSession(v.record)
+	if err != nil {
+		return store.Session{}, v, fmt.Errorf("session record: %w", err)
+	}
+	v.events, v.updated = sess.Events, sess.Updated
+	return sess, v, nil
+}
+
+// next is the value after an event numbered seq: its record, and the marks
+// with its own (when it has a reply key) added; a mark pushed out is
+// returned to be kept under its own key.
+func (v *sessionValue) next(record []byte, sess store.Session, key string, seq uint64, expires, now uint64) (sessionValue, *replyMark) {
+	n := sessionValue{record: record, events: sess.Events, updated: sess.Updated, older: v.older}
+	n.marks = make([]replyMark, 0, min(len(v.marks)+1, repliesInSession))
+	for _, m := range v.marks {
+		if m.expires > now {
+			n.marks = append(n.marks, m)
+		}
+	}
+	if key == "" {
+		return n, nil
+	}
+	var out *replyMark
+	if len(n.marks) == repliesInSession {
+		out, n.marks = &n.marks[0], append(n.marks[:0:0], n.marks[1:]...)
+		n.older = true
+	}
+	n.marks = append(n.marks, replyMark{hash: replyHash(key), seq: seq, expires: expires})
+	return n, out
+}
+
+// live holds the values of the sessions this process wrote last, so that an
+// event's Begin and Commit read no Badger: one process holds a data folder
+// (Badger locks it), so what it wrote last is what Badger holds. Only a write
+// fills it, under the session's lock (a read filling it could race a newer
+// write and bring the old value back); an expired value reads as missing; and
+// it is bounded, a value pushed out read from Badger again.
+type live struct {
+	mu  sync.Mutex
+	m   map[string]*sessionValue
+	max int // 0: maxLive
+}
+
+// maxLive bounds the sessions kept: more than the calls in progress of a
+// loaded instance (500 new calls a second of a minute each are 30,000), at a
+// few hundred bytes each.
+const maxLive = 1 << 15
+
+func (l *live) get(id string, now uint64) *sessionValue {
+	l.mu.Lock()
+	v := l.m[id]
+	if v != nil && v.expires <= now {
+		delete(l.m, id)
+		v = nil
+	}
+	l.mu.Unlock()
+	return v
+}
+
+// put keeps v as session id's value (v is not changed afterwards); nil
+// forgets it.
+func (l *live) put(id string, v *sessionValue) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if v == nil {
+		delete(l.m, id)
+		return
+	}
+	if l.m == nil {
+		l.m = make(map[string]*sessionValue)
+	}
+	limit := l.max
+	if limit == 0 {
+		limit = maxLive
+	}
+	if _, ok := l.m[id]; !ok && len(l.m) >= limit {
+		// Push out an eighth, in the map's own (random) order: the
+		// calls that ended are most of any sample.
+		n := max(limit/8, 1)
+		for k := range l.m {
+			delete(l.m, k)
+			if n--; n == 0 {
+				break
+			}
+		}
+	}
+	l.m[id] = v
+}

@@ -1,0 +1,208 @@
+package badgerstore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/luaivr/luaivr/store"
+	"github.com/luaivr/luaivr/store/storetest"
+)
+
+// callEvent is event seq of call id, named by its reply key.
+func callEvent(id string, seq int) store.Commit {
+	at := time.Unix(1_700_000_000+int64(seq), 0)
+	return store.Commit{
+		Session:  store.Session{ID: id, App: "demo", ActionID: fmt.Sprintf("menu-%d", seq), Created: time.Unix(1_700_000_000, 0), Updated: at},
+		Entry:    store.Entry{At: at, EventType: "CALL_ACTION", EventID: fmt.Sprintf("e%d", seq)},
+		ReplyKey: fmt.Sprintf("CALL_ACTION\x00%s\x00e%d", id, seq),
+		Reply:    fmt.Appendf(nil, `{"clientActionId":"menu-%d","callflow":[]}`, seq),
+	}
+}
+
+// wantRedeliveries fails unless every one of the first n events of call id
+// is answered with its own reply.
+func wantRedeliveries(t *testing.T, s *Store, id string, n int) {
+	t.Helper()
+	for seq := range n {
+		c := callEvent(id, seq)
+		b, err := s.Begin(t.Context(), id, c.ReplyKey, time.Minute)
+		if err != nil || !b.Replied || string(b.Reply) != string(c.Reply) {
+			t.Fatalf("redelivery of event %d of %s: %+v, %v; want %s", seq, id, b, err, c.Reply)
+		}
+	}
+}
+
+// The replies of a call's last events are marked in its session and those
+// pushed out of it kept under their own key: a redelivery of any event is
+// answered, by the process that wrote it and after a restart, when nothing
+// of the session is in memory and every read goes to Badger.
+func TestRedeliveryOfAnyEventAfterRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = repliesInSession*2 + 3
+	for seq := range n {
+		if err := storetest.Commit(t.Context(), s, callEvent("call-1", seq)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.live.get("call-1", uint64(time.Now().Unix())) == nil {
+		t.Fatal("the session the process wrote is not kept live: every event reads Badger")
+	}
+	wantRedeliveries(t, s, "call-1", n)
+	s.Close()
+
+	s = openT(t, Options{Dir: dir, GCInterval: -1})
+	wantRedeliveries(t, s, "call-1", n)
+	// An event not answered before is not a redelivery, and commits on.
+	next := callEvent("call-1", n)
+	if b, err := s.Begin(t.Context(), "call-1", next.ReplyKey, time.Minute); err != nil || b.Replied || b.Session.Events != n {
+		t.Fatalf("a new event after the restart: %+v, %v", b, err)
+	} else {
+		s.Release(t.Context(), b.Lease)
+	}
+	if err := storetest.Commit(t.Context(), s, next); err != nil {
+		t.Fatal(err)
+	}
+	wantRedeliveries(t, s, "call-1", n+1)
+}
+
+// A session the previous luaivr wrote (a bare record, every reply under its
+// own key) answers the redeliveries of its events, and keeps answering them
+// once events of the new format are committed on top.
+func TestRedeliveryOfEventsWrittenBeforeTheMarks(t *testing.T) {
+	t.Parallel()
+	s := openT(t, Options{Dir: t.TempDir(), GCInterval: -1})
+	old := callEvent("call-1", 0)
+	sess, entry := old.Numbered()
+	if err := s.db.Update(func(txn *badger.Txn) error {
+		for k, v := range map[string][]byte{
+			string(sessionKey(sess.ID)):                          store.AppendSession(nil, sess),
+			string(entryKey(sess.ID, 1)):                         encodeEvent(entry, old.Reply),
+			string(repliedKey(sess.ID, replyHash(old.ReplyKey))): {1},
+		} {
+			if err := txn.Set([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	wantRedeliveries(t, s, "call-1", 1)
+	for seq := 1; seq < 4; seq++ {
+		if err := storetest.Commit(t.Context(), s, callEvent("call-1", seq)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantRedeliveries(t, s, "call-1", 4)
+}
+
+// What the process keeps of a session is what Badger holds, whatever
+// happens to it: commits, commits refused for a lost lease or a stale read,
+// Registers racing events, writes Badger refused. A stale value would let an
+// event overwrite a newer one.
+func TestLiveSessionsAreWhatBadgerHolds(t *testing.T) {
+	t.Parallel()
+	s := openT(t, Options{Dir: t.TempDir(), GCInterval: -1})
+	s.live.max = 2 // fewer than the calls: values pushed out and read from Badger again
+	ctx := t.Context()
+	ids := []string{"call-1", "call-2", "call-3"}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	written := map[string]int{} // commits and Registers that succeeded
+	wrote := func(id string) { mu.Lock(); written[id]++; mu.Unlock() }
+	for _, id := range ids {
+		wg.Go(func() { // events, each a Begin and a Commit, as the engine makes them
+			for seq := 0; seq < 200; seq++ {
+				err := storetest.Commit(ctx, s, callEvent(id, seq))
+				for errors.Is(err, store.ErrLocked) {
+					time.Sleep(time.Millisecond)
+					err = storetest.Commit(ctx, s, callEvent(id, seq))
+				}
+				if err == nil {
+					wrote(id)
+				} else if !errors.Is(err, store.ErrConflict) {
+					t.Error(err)
+					return
+				}
+			}
+		})
+		wg.Go(func() { // a call placed on the same id, over and over
+			for range 100 {
+				if _, err := s.Register(ctx, store.Session{ID: id, App: "demo", Direction: "OUTBOUND", Vars: []byte(`{"placed":true}`)}); err != nil {
+					t.Error(err)
+					return
+				}
+				wrote(id)
+			}
+		})
+		wg.Go(func() { // a commit on a session read before others wrote
+			for range 100 {
+				b, err := s.Begin(ctx, id, "", time.Minute)
+				if errors.Is(err, store.ErrLocked) {
+					continue
+				} else if err != nil {
+					t.Error(err)
+					return
+				}
+				c := callEvent(id, 1000)
+				c.Lease, c.Read = b.Lease, b.Session.Events-1
+				if err := s.Commit(ctx, c); !errors.Is(err, store.ErrConflict) {
+					t.Errorf("a commit on a stale read: %v, want ErrConflict", err)
+				}
+				s.Release(ctx, b.Lease)
+			}
+		})
+	}
+	wg.Wait()
+	// A write Badger refuses leaves no value of its own behind.
+	setErr(&s.h.folderProblem, errors.New("the disk is gone (a test)"))
+	if err := storetest.Commit(ctx, s, callEvent("call-1", 2000)); err == nil {
+		t.Fatal("a commit on a failing folder succeeded")
+	}
+	setErr(&s.h.folderProblem, nil)
+
+	now := uint64(time.Now().Unix())
+	checked := 0
+	for _, id := range ids {
+		var stored sessionValue
+		if err := s.db.View(func(txn *badger.Txn) error {
+			v, ok, err := s.readValue(txn, id)
+			if !ok && err == nil {
+				err = errors.New("not stored")
+			}
+			stored = v
+			return err
+		}); err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		// An event or Register written over by another read stale: lost.
+		if stored.events != written[id] {
+			t.Errorf("%s: %d events and Registers succeeded, the session counts %d", id, written[id], stored.events)
+		}
+		kept := s.live.get(id, now)
+		if kept == nil {
+			continue // read from Badger next time: nothing to be wrong about
+		}
+		checked++
+		if !bytes.Equal(kept.record, stored.record) || kept.events != stored.events || len(kept.marks) != len(stored.marks) || kept.older != stored.older {
+			t.Errorf("%s: the process keeps %d events %q, Badger holds %d events %q", id, kept.events, kept.record, stored.events, stored.record)
+		}
+	}
+	if checked == 0 {
+		t.Error("no session kept in the process: nothing was compared")
+	}
+	// The failed commit's session is read from Badger again.
+	if s.live.get("call-1", now) != nil {
+		t.Error("the session of a commit Badger refused is still kept in the process")
+	}
+}
