@@ -36,6 +36,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -138,12 +139,6 @@ func init() {
 	})
 }
 
-// commitAttempts bounds retries on badger.ErrConflict. Commits and
-// Registers of one session take turns (sessionLock), so Badger, which refuses
-// the second of two overlapping transactions that read a key, should find no
-// conflict; the retry is a cheap guard should that change.
-const commitAttempts = 3
-
 // sessionLocks make the commits and Registers of one session in this process
 // take turns, by a hash of its id: a read-check-write without Badger
 // refusing one of two that overlap. Only this process opens the folder.
@@ -195,6 +190,9 @@ func Open(opts Options) (*Store, error) {
 		// SyncWrites is the store's group commit (sync.go), not Badger's
 		// fsync of each transaction.
 		WithSyncWrites(false).
+		// The store's locks order the writes of a key (see db), and its
+		// reads see the newest version, so there is nothing to detect.
+		WithDetectConflicts(false).
 		WithLogger(badgerLogger{opts.Logger.With("component", "badger")}).
 		// Damage found while running is an error, not silently wrong data:
 		// check each table block read from disk and each value read from a
@@ -268,13 +266,14 @@ func Open(opts Options) (*Store, error) {
 	}
 
 	s := &Store{
-		db:         db{DB: bdb, h: h},
+		db:         db{DB: bdb, h: h, version: new(atomic.Uint64)},
 		h:          h,
 		sessionTTL: opts.SessionTTL,
 		replyTTL:   opts.ReplyTTL,
 		log:        opts.Logger,
 		stop:       make(chan struct{}),
 	}
+	s.db.version.Store(bdb.MaxVersion())
 	if opts.SyncWrites && !opts.InMemory {
 		s.group = newGroup(func() error { return s.h.call("syncing", func() error { return syncLogs(bdb, opts.Dir) }) })
 	}
@@ -342,14 +341,15 @@ func prepareFolder(opts Options, h *health) error {
 	return err
 }
 
-// openBadger is badger.Open, with a panic in this goroutine made an error.
+// openBadger opens Badger managed (the store gives each write its version:
+// see db), with a panic in this goroutine made an error.
 func openBadger(o badger.Options) (db *badger.DB, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("badger failed: %s", firstLine(fmt.Sprint(p)))
 		}
 	}()
-	return badger.Open(o)
+	return badger.OpenManaged(o)
 }
 
 // runGC collects the value log every interval until Close, except while
@@ -591,7 +591,7 @@ func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 }
 
 // Register implements store.Store: a read and a write in one transaction,
-// which Badger refuses if a commit or Register of the session came between.
+// taking turns with the session's commits (sessionLock).
 func (s *Store) Register(ctx context.Context, sess store.Session) (store.Session, error) {
 	if err := ctx.Err(); err != nil {
 		return store.Session{}, err
@@ -625,28 +625,22 @@ func (s *Store) Register(ctx context.Context, sess store.Session) (store.Session
 func (s *Store) update(id string, fn func(txn *badger.Txn, prev *sessionValue) (*sessionValue, error)) error {
 	mu := sessionLock(id)
 	mu.Lock()
-	var err error
 	var wrote *sessionValue
-	for range commitAttempts {
-		err = s.db.Update(func(txn *badger.Txn) error {
-			prev := s.live.get(id, uint64(time.Now().Unix()))
-			if prev == nil {
-				v, ok, err := s.readValue(txn, id)
-				if err != nil {
-					return err
-				}
-				if ok {
-					prev = &v
-				}
+	err := s.db.Update(func(txn *badger.Txn) error {
+		prev := s.live.get(id, uint64(time.Now().Unix()))
+		if prev == nil {
+			v, ok, err := s.readValue(txn, id)
+			if err != nil {
+				return err
 			}
-			var err error
-			wrote, err = fn(txn, prev)
-			return err
-		})
-		if !errors.Is(err, badger.ErrConflict) {
-			break
+			if ok {
+				prev = &v
+			}
 		}
-	}
+		var err error
+		wrote, err = fn(txn, prev)
+		return err
+	})
 	if err != nil {
 		wrote = nil // what Badger holds now is read from it again
 	}

@@ -21,8 +21,7 @@ func kvKey(app, key string) []byte { return []byte("k/" + app + "\x00" + key) }
 
 // An app's kv usage is kept at q/<app> and changed in the same transaction as
 // every write of its keys, so that concurrent events cannot each take the
-// last room: the writes of one app take turns (kvLocks), and Badger's
-// conflict detection would catch any that did not.
+// last room: the writes of one app take turns (kvLocks).
 //
 // A key that expires vanishes without a write, so the usage may still count
 // it. It remembers the earliest expiry it counted; when a write would be
@@ -49,10 +48,6 @@ func kvLock(app string) *sync.Mutex {
 	h.Write([]byte(app))
 	return &kvLocks[h.Sum32()%uint32(len(kvLocks))]
 }
-
-// kvWriteAttempts bounds retries when a write conflicts with another: with
-// kvLocks there is none in this process.
-const kvWriteAttempts = 3
 
 // current is a key's live entry as a write finds it.
 type current struct {
@@ -109,16 +104,10 @@ func (s *Store) kvWrite(ctx context.Context, app, key string, quota store.KVQuot
 		}
 		return txn.SetEntry(&badger.Entry{Key: k, Value: value, ExpiresAt: expires})
 	}
-	var err error
-	for range kvWriteAttempts {
-		if err = ctx.Err(); err != nil {
-			return err
-		}
-		if err = s.db.Update(update); !errors.Is(err, badger.ErrConflict) {
-			break
-		}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	return err
+	return s.db.Update(update)
 }
 
 // with is the usage after a write replaces cur at key by value (or deletes
