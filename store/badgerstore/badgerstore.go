@@ -446,9 +446,8 @@ func (s *Store) Begin(ctx context.Context, id, key string, ttl time.Duration) (s
 	var b store.Begun
 	now := uint64(time.Now().Unix())
 	if v := s.live.get(id, now); v != nil {
-		b.Session, err = store.DecodeSession(v.record)
-		b.Known = err == nil
-		if err == nil && key != "" {
+		b.Session, b.Known = v.copySession(), true
+		if key != "" {
 			err = s.replied(nil, id, key, v, now, &b)
 		}
 	} else {
@@ -482,7 +481,7 @@ func (s *Store) Begin(ctx context.Context, id, key string, ttl time.Duration) (s
 // only when a key must be read.
 func (s *Store) replied(txn *badger.Txn, id, key string, v *sessionValue, now uint64, b *store.Begun) error {
 	seq, ok := v.find(key, now)
-	if !ok && !v.older {
+	if !ok && !v.spilled && !v.legacy {
 		return nil
 	}
 	if txn == nil {
@@ -491,6 +490,9 @@ func (s *Store) replied(txn *badger.Txn, id, key string, v *sessionValue, now ui
 	if !ok {
 		item, err := txn.Get(repliedKey(id, replyHash(key)))
 		if errors.Is(err, badger.ErrKeyNotFound) {
+			if !v.legacy {
+				return nil
+			}
 			return s.legacyReply(txn, key, b)
 		} else if err != nil {
 			return err

@@ -1,9 +1,12 @@
 package badgerstore
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -49,10 +52,14 @@ type sessionValue struct {
 	events  int
 	updated time.Time
 	marks   []replyMark
-	// older: replies of the session may also be under their own keys
-	// (marks pushed out of the window, or an older luaivr's keys).
-	older   bool
-	expires uint64 // of the session's key
+	// Replies of the session may also be under their own keys: marks
+	// pushed out of the window (spilled, under r/), or written by an older
+	// luaivr (legacy: under r/, or d/ before the compact records).
+	spilled, legacy bool
+	expires         uint64 // of the session's key
+	// session is the record decoded, for Begin to copy from a live value;
+	// nil in a value read from Badger.
+	session *store.Session
 }
 
 // find is the event holding the reply named by key, if its mark is live;
@@ -72,8 +79,11 @@ func appendSessionValue(b []byte, v *sessionValue) []byte {
 	b = binary.AppendUvarint(b, uint64(len(v.record)))
 	b = append(b, v.record...)
 	var flags byte
-	if v.older {
-		flags = 1
+	if v.spilled {
+		flags |= 1
+	}
+	if v.legacy {
+		flags |= 2
 	}
 	b = append(b, flags)
 	b = binary.AppendUvarint(b, uint64(len(v.marks)))
@@ -92,7 +102,7 @@ func decodeSessionValue(b []byte) (store.Session, sessionValue, error) {
 	var v sessionValue
 	if len(b) == 0 || b[0] != sessionFormat {
 		sess, err := store.DecodeSession(b)
-		v.record, v.events, v.updated, v.older = store.AppendSession(nil, sess), sess.Events, sess.Updated, true
+		v.record, v.events, v.updated, v.legacy = store.AppendSession(nil, sess), sess.Events, sess.Updated, true
 		return sess, v, err
 	}
 	r := b[1:]
@@ -104,7 +114,7 @@ func decodeSessionValue(b []byte) (store.Session, sessionValue, error) {
 	if len(r) == 0 {
 		return store.Session{}, v, errShort
 	}
-	v.older, r = r[0]&1 != 0, r[1:]
+	v.spilled, v.legacy, r = r[0]&1 != 0, r[0]&2 != 0, r[1:]
 	count, k := binary.Uvarint(r)
 	if k <= 0 || count > repliesInSession {
 		return store.Session{}, v, errShort
@@ -138,7 +148,9 @@ func decodeSessionValue(b []byte) (store.Session, sessionValue, error) {
 // with its own (when it has a reply key) added; a mark pushed out is
 // returned to be kept under its own key.
 func (v *sessionValue) next(record []byte, sess store.Session, key string, seq uint64, expires, now uint64) (sessionValue, *replyMark) {
-	n := sessionValue{record: record, events: sess.Events, updated: sess.Updated, older: v.older}
+	kept := sess
+	kept.Vars, kept.Tries, kept.Sensitive = bytes.Clone(sess.Vars), maps.Clone(sess.Tries), slices.Clone(sess.Sensitive) // the caller's own
+	n := sessionValue{record: record, events: sess.Events, updated: sess.Updated, spilled: v.spilled, legacy: v.legacy, session: &kept}
 	n.marks = make([]replyMark, 0, min(len(v.marks)+1, repliesInSession))
 	for _, m := range v.marks {
 		if m.expires > now {
@@ -151,7 +163,7 @@ func (v *sessionValue) next(record []byte, sess store.Session, key string, seq u
 	var out *replyMark
 	if len(n.marks) == repliesInSession {
 		out, n.marks = &n.marks[0], append(n.marks[:0:0], n.marks[1:]...)
-		n.older = true
+		n.spilled = true
 	}
 	n.marks = append(n.marks, replyMark{hash: replyHash(key), seq: seq, expires: expires})
 	return n, out
@@ -213,4 +225,14 @@ func (l *live) put(id string, v *sessionValue) {
 		}
 	}
 	l.m[id] = v
+}
+
+// copySession is the live value's session, for an event to change: what it
+// may change in place (vars, tries, positions) is its own.
+func (v *sessionValue) copySession() store.Session {
+	s := *v.session
+	s.Vars = bytes.Clone(s.Vars)
+	s.Tries = maps.Clone(s.Tries)
+	s.Sensitive = slices.Clone(s.Sensitive)
+	return s
 }

@@ -194,7 +194,7 @@ func TestLiveSessionsAreWhatBadgerHolds(t *testing.T) {
 			continue // read from Badger next time: nothing to be wrong about
 		}
 		checked++
-		if !bytes.Equal(kept.record, stored.record) || kept.events != stored.events || len(kept.marks) != len(stored.marks) || kept.older != stored.older {
+		if !bytes.Equal(kept.record, stored.record) || kept.events != stored.events || len(kept.marks) != len(stored.marks) || kept.spilled != stored.spilled || kept.legacy != stored.legacy {
 			t.Errorf("%s: the process keeps %d events %q, Badger holds %d events %q", id, kept.events, kept.record, stored.events, stored.record)
 		}
 	}
