@@ -133,17 +133,18 @@ const DefaultDeadline = 100 * time.Millisecond
 
 // Engine handles webhook events. It is safe for concurrent use.
 type Engine struct {
-	opts    Options
-	log     *slog.Logger
-	scripts atomic.Pointer[Scripts]
-	locks   keyedMutex
-	stats   Stats
-	mem     *memGuard
-	libs    libs
-	slots   chan struct{} // one per script allowed to run at once
-	workers workers       // the goroutines scripts run in
-	shares  sync.Map      // app name → chan struct{}: its share of the slots
-	pools   sync.Map      // *App → chan *warm: each app version's warm states (warm.go)
+	opts     Options
+	log      *slog.Logger
+	scripts  atomic.Pointer[Scripts]
+	locks    keyedMutex
+	renewals renewals // of the leases of the events in progress
+	stats    Stats
+	mem      *memGuard
+	libs     libs
+	slots    chan struct{} // one per script allowed to run at once
+	workers  workers       // the goroutines scripts run in
+	shares   sync.Map      // app name → chan struct{}: its share of the slots
+	pools    sync.Map      // *App → chan *warm: each app version's warm states (warm.go)
 	// versions are the app versions kept for the calls that started on
 	// them, and for Rollback; reloading orders Reload and Rollback.
 	versions  versions
@@ -272,9 +273,9 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	}
 	lease, sess, known := begun.Lease, begun.Session, begun.Known
 	committed := false
-	stopRenewing := e.keepLease(lease)
+	e.keepLease(lease)
 	defer func() {
-		stopRenewing()
+		e.dropLease(lease)
 		if !committed { // a commit releases its lease
 			e.release(lease)
 		}

@@ -95,41 +95,86 @@ func (e *Engine) begin(ctx context.Context, sessionID, replyKey string) (store.B
 	}
 }
 
-// keepLease renews the lease every half of its time until stop, so that an
-// event running long keeps its session; a renewal the store did not answer
-// is tried again sooner.
-func (e *Engine) keepLease(l store.Lease) (stop func()) {
+// renewals are the leases of the events in progress, each renewed every
+// half of its time while its event lasts, by one goroutine that runs while
+// any is held (a timer per event cost five allocations and two timer-heap
+// changes for events that are nearly all over long before their first
+// renewal).
+type renewals struct {
+	mu      sync.Mutex
+	due     map[store.Lease]time.Time // when each lease is renewed next
+	running bool
+}
+
+// keepLease renews l every half of its time until dropLease; a renewal the
+// store did not answer is tried again sooner.
+func (e *Engine) keepLease(l store.Lease) {
+	r := &e.renewals
+	r.mu.Lock()
+	if r.due == nil {
+		r.due = make(map[store.Lease]time.Time)
+	}
+	r.due[l] = time.Now().Add(e.leaseTTL() / 2)
+	if !r.running {
+		r.running = true
+		go e.renewLeases()
+	}
+	r.mu.Unlock()
+}
+
+// dropLease stops renewing l: its event ended.
+func (e *Engine) dropLease(l store.Lease) {
+	e.renewals.mu.Lock()
+	delete(e.renewals.due, l)
+	e.renewals.mu.Unlock()
+}
+
+// renewLeases renews the leases due, every eighth of a lease's time, until
+// none is held.
+func (e *Engine) renewLeases() {
+	r := &e.renewals
 	ttl := e.leaseTTL()
-	var mu sync.Mutex
-	stopped := false
-	var t *time.Timer
-	renew := func() {
-		op, cancel := context.WithTimeout(context.Background(), e.opts.StoreTimeout)
-		err := e.opts.Store.Renew(op, l, ttl)
-		cancel()
-		mu.Lock()
-		defer mu.Unlock()
-		if stopped { // the event ended meanwhile (its commit released the lease)
+	tick := time.NewTicker(ttl / 8)
+	defer tick.Stop()
+	for range tick.C {
+		now := time.Now()
+		r.mu.Lock()
+		if len(r.due) == 0 {
+			r.running = false
+			r.mu.Unlock()
 			return
 		}
-		switch {
-		case errors.Is(err, store.ErrConflict):
-			e.log.Warn("store: the event's lease was lost before it ended; its commit will be refused", "session", l.SessionID, "err", err)
-		case err != nil: // the store did not answer: try again before the lease runs out
-			e.log.Warn("store: renewing an event's lease failed; trying again", "session", l.SessionID, "err", err)
-			t.Reset(ttl / 8)
-		default:
-			t.Reset(ttl / 2)
+		for l, at := range r.due {
+			if now.Before(at) {
+				continue
+			}
+			r.due[l] = now.Add(ttl) // while its renewal is under way
+			go e.renew(l, ttl)
 		}
+		r.mu.Unlock()
 	}
-	mu.Lock()
-	t = time.AfterFunc(ttl/2, renew)
-	mu.Unlock()
-	return func() {
-		mu.Lock()
-		stopped = true
-		t.Stop()
-		mu.Unlock()
+}
+
+// renew renews one lease, and says when it is due again.
+func (e *Engine) renew(l store.Lease, ttl time.Duration) {
+	op, cancel := context.WithTimeout(context.Background(), e.opts.StoreTimeout)
+	err := e.opts.Store.Renew(op, l, ttl)
+	cancel()
+	r := &e.renewals
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, held := r.due[l]; !held { // the event ended meanwhile (its commit released the lease)
+		return
+	}
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		e.log.Warn("store: the event's lease was lost before it ended; its commit will be refused", "session", l.SessionID, "err", err)
+		delete(r.due, l)
+	case err != nil: // the store did not answer: try again before the lease runs out
+		e.log.Warn("store: renewing an event's lease failed; trying again", "session", l.SessionID, "err", err)
+		r.due[l] = time.Now().Add(ttl / 8)
+	default:
+		r.due[l] = time.Now().Add(ttl / 2)
 	}
 }
 
