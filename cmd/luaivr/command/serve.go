@@ -233,6 +233,7 @@ func serve(c *cli.Context) error {
 	} else {
 		go load()
 	}
+	go giveMemoryBack(ctx, &eng.Stats().Events, idleInterval, freeOSMemory)
 	go func() { served <- srv.Serve(ln) }()
 	select {
 	case err := <-served:
