@@ -25,6 +25,7 @@ package badgerstore
 
 import (
 	"bytes"
+	"container/heap"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -679,7 +680,8 @@ func (s *Store) readValue(txn *badger.Txn, id string) (sessionValue, bool, error
 
 // write puts a session (its record and reply marks), the value of its new
 // event (entry and reply), a reply mark pushed out of the session under its
-// own key, and the session's index key; it returns the session's new value.
+// own key, and, when it moves, the session's index key; it returns the
+// session's new value.
 func (s *Store) write(txn *badger.Txn, prev *sessionValue, sess store.Session, entry store.Entry, key string, reply []byte) (*sessionValue, error) {
 	if key == "" {
 		reply = nil
@@ -699,7 +701,21 @@ func (s *Store) write(txn *badger.Txn, prev *sessionValue, sess store.Session, e
 	next, out := was.next(store.AppendSession(make([]byte, 0, 128+len(sess.Vars)), sess), sess, key, uint64(entry.Seq),
 		expires(min(s.replyTTL, s.sessionTTL)), uint64(now.Unix()))
 	next.expires = expires(s.sessionTTL)
-	if err := set(sessionKey(sess.ID), appendSessionValue(make([]byte, 0, len(next.record)+16+len(next.marks)*12), &next), next.expires); err != nil {
+	// The index key moves only when the update leaves its step, or the
+	// session would outlive it (see indexStep).
+	next.indexed, next.indexExpires = was.indexed, was.indexExpires
+	if prev == nil || sess.Updated.Before(was.indexed) || !sess.Updated.Before(was.indexed.Add(indexStep)) || next.expires > was.indexExpires {
+		if prev != nil && !was.indexed.Equal(sess.Updated) {
+			if err := txn.Delete(indexKey(was.indexed, sess.ID)); err != nil {
+				return nil, err
+			}
+		}
+		next.indexed, next.indexExpires = sess.Updated, next.expires+uint64(indexStep/time.Second)
+		if err := set(indexKey(next.indexed, sess.ID), nil, next.indexExpires); err != nil {
+			return nil, err
+		}
+	}
+	if err := set(sessionKey(sess.ID), appendSessionValue(make([]byte, 0, len(next.record)+32+len(next.marks)*14), &next), next.expires); err != nil {
 		return nil, err
 	}
 	if err := set(entryKey(sess.ID, entry.Seq), encodeEvent(entry, reply), next.expires); err != nil {
@@ -710,12 +726,7 @@ func (s *Store) write(txn *badger.Txn, prev *sessionValue, sess store.Session, e
 			return nil, err
 		}
 	}
-	if prev != nil && !prev.updated.Equal(sess.Updated) { // one index key per session, not one per event
-		if err := txn.Delete(indexKey(prev.updated, sess.ID)); err != nil {
-			return nil, err
-		}
-	}
-	return &next, set(indexKey(sess.Updated, sess.ID), nil, next.expires)
+	return &next, nil
 }
 
 // Transcript implements store.Store.
@@ -745,19 +756,22 @@ func (s *Store) Transcript(ctx context.Context, sessionID string) ([]store.Entry
 }
 
 // Sessions implements store.Store. It walks the u/ index, newest first, a
-// page at a time, so listing the last few sessions reads only those: the
-// index holds a key per event, and a key whose time is not its session's
-// last update is passed over. fn runs outside any transaction and may call
-// the Store.
+// page at a time, so listing the last few sessions reads only those and the
+// sessions updated within indexStep of them. A session's index key is at a
+// time at most indexStep before its last update, so a session read from the
+// index waits, in order, until the walk has passed every key that could
+// hold a session updated after it. A key whose time is not its session's is
+// passed over. fn runs outside any transaction and may call the Store.
 func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error {
 	const pageSize = 64
 	var from []byte // the last index key read
+	var waiting listing
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var page []store.Session
 		done := true
+		var reached time.Time // the time of the last index key read
 		err := s.db.View(func(txn *badger.Txn) error {
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(indexPrefix)}) // keys only
 			defer it.Close()
@@ -766,25 +780,21 @@ func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error
 			} else if it.Seek(from); it.Valid() && bytes.Equal(it.Item().Key(), from) {
 				it.Next() // read on the last page
 			}
-			for ; it.Valid(); it.Next() {
-				if len(page) == pageSize {
+			for n := 0; it.Valid(); it.Next() {
+				if n == pageSize {
 					done = false
 					return nil
 				}
+				n++
 				from = it.Item().KeyCopy(from[:0])
-				updated, id := parseIndexKey(from)
-				item, err := txn.Get(sessionKey(id))
-				if errors.Is(err, badger.ErrKeyNotFound) {
-					continue
-				} else if err != nil {
-					return err
-				}
-				var sess store.Session
-				if err := item.Value(func(v []byte) (err error) { sess, _, err = decodeSessionValue(v); return err }); err != nil {
+				indexed, id := parseIndexKey(from)
+				reached = time.Unix(0, int64(^indexed))
+				sess, v, ok, err := s.readSession(txn, id)
+				if err != nil {
 					return fmt.Errorf("decode session %q: %w", id, err)
 				}
-				if updatedKey(sess.Updated) == updated {
-					page = append(page, sess)
+				if ok && updatedKey(v.indexed) == indexed {
+					heap.Push(&waiting, sess)
 				}
 			}
 			return nil
@@ -792,8 +802,9 @@ func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error
 		if err != nil {
 			return fmt.Errorf("badgerstore: list sessions: %w", err)
 		}
-		for _, sess := range page {
-			if !fn(sess) {
+		// What is left to read was updated before reached+indexStep.
+		for waiting.Len() > 0 && (done || !waiting[0].Updated.Before(reached.Add(indexStep))) {
+			if !fn(heap.Pop(&waiting).(store.Session)) {
 				return nil
 			}
 		}
@@ -801,6 +812,34 @@ func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error
 			return nil
 		}
 	}
+}
+
+// indexStep is how far a session's last update may be past the time of its
+// index key: the key is rewritten when an update leaves the step (or the
+// session would outlive the key), not at every event, so most events write
+// two keys (session and transcript entry) instead of four (with the old
+// index key's deletion). The price is in listing: the newest sessions wait
+// for those updated within indexStep of them to be read.
+const indexStep = 15 * time.Second
+
+// listing is a heap of sessions, the most recently updated first (then by
+// id, as the index sorts them).
+type listing []store.Session
+
+func (l listing) Len() int { return len(l) }
+func (l listing) Less(i, j int) bool {
+	if !l[i].Updated.Equal(l[j].Updated) {
+		return l[i].Updated.After(l[j].Updated)
+	}
+	return l[i].ID < l[j].ID
+}
+func (l listing) Swap(i, j int) { l[i], l[j] = l[j], l[i] }
+func (l *listing) Push(x any)   { *l = append(*l, x.(store.Session)) }
+func (l *listing) Pop() any {
+	old := *l
+	x := old[len(old)-1]
+	*l = old[:len(old)-1]
+	return x
 }
 
 // indexSessions writes the u/ index of the sessions of a data folder made

@@ -57,6 +57,10 @@ type sessionValue struct {
 	// luaivr (legacy: under r/, or d/ before the compact records).
 	spilled, legacy bool
 	expires         uint64 // of the session's key
+	// indexed is the time of the session's index key (indexKey), which
+	// expires at indexExpires: see indexStep.
+	indexed      time.Time
+	indexExpires uint64
 	// session is the record decoded, for Begin to copy from a live value;
 	// nil in a value read from Badger.
 	session *store.Session
@@ -92,7 +96,8 @@ func appendSessionValue(b []byte, v *sessionValue) []byte {
 		b = binary.AppendUvarint(b, m.seq)
 		b = binary.AppendUvarint(b, m.expires)
 	}
-	return b
+	b = binary.AppendVarint(b, v.indexed.UnixNano())
+	return binary.AppendUvarint(b, v.indexExpires)
 }
 
 // decodeSessionValue reads appendSessionValue's value, or an older luaivr's
@@ -103,6 +108,7 @@ func decodeSessionValue(b []byte) (store.Session, sessionValue, error) {
 	if len(b) == 0 || b[0] != sessionFormat {
 		sess, err := store.DecodeSession(b)
 		v.record, v.events, v.updated, v.legacy = store.AppendSession(nil, sess), sess.Events, sess.Updated, true
+		v.indexed = sess.Updated // its index key is at its last update; indexExpires 0: rewritten at the next event
 		return sess, v, err
 	}
 	r := b[1:]
@@ -140,7 +146,17 @@ func decodeSessionValue(b []byte) (store.Session, sessionValue, error) {
 	if err != nil {
 		return store.Session{}, v, fmt.Errorf("session record: %w", err)
 	}
-	v.events, v.updated = sess.Events, sess.Updated
+	v.events, v.updated, v.indexed = sess.Events, sess.Updated, sess.Updated
+	if len(r) > 0 {
+		nanos, k := binary.Varint(r)
+		if k <= 0 {
+			return store.Session{}, v, errShort
+		}
+		if v.indexExpires, k = binary.Uvarint(r[k:]); k <= 0 {
+			return store.Session{}, v, errShort
+		}
+		v.indexed = time.Unix(0, nanos)
+	}
 	return sess, v, nil
 }
 

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -204,5 +207,58 @@ func TestLiveSessionsAreWhatBadgerHolds(t *testing.T) {
 	// The failed commit's session is read from Badger again.
 	if s.live.get("call-1", now) != nil {
 		t.Error("the session of a commit Badger refused is still kept in the process")
+	}
+}
+
+// Sessions lists sessions most recently updated first, exactly, although a
+// session's index key moves only when its updates leave a step of
+// indexStep: updates a moment apart and a step apart, calls of many events
+// and of one, pages of the index walk, a listing stopped early.
+func TestSessionsInOrderWithCoarseIndex(t *testing.T) {
+	t.Parallel()
+	s := openT(t, Options{Dir: t.TempDir(), GCInterval: -1})
+	base := time.Now().Add(-time.Hour)
+	rng := rand.New(rand.NewPCG(1, 2))
+	updated := map[string]time.Time{}
+	for i := range 2000 { // many pages of the walk
+		id := fmt.Sprintf("call-%03d", rng.IntN(700))
+		at := base.Add(time.Duration(rng.IntN(int(10 * time.Minute))))
+		if prev, ok := updated[id]; ok && at.Before(prev) {
+			at = prev.Add(time.Duration(rng.IntN(int(20 * time.Second)))) // updates move on
+		}
+		c := callEvent(id, i)
+		c.Session.Updated = at
+		if err := storetest.Commit(t.Context(), s, c); err != nil {
+			t.Fatal(err)
+		}
+		updated[id] = at
+	}
+	var want []string
+	for id := range updated {
+		want = append(want, id)
+	}
+	slices.SortFunc(want, func(a, b string) int {
+		if c := updated[b].Compare(updated[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	for _, stop := range []int{len(want), 7, 1} {
+		var got []string
+		if err := s.Sessions(t.Context(), func(sess store.Session) bool {
+			got = append(got, sess.ID)
+			return len(got) < stop
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want[:stop]) {
+			t.Fatalf("listing %d: got %q, want %q", stop, got, want[:stop])
+		}
+	}
+	// The index moved far less often than the sessions were written.
+	keys := 0
+	s.scan([]byte(indexPrefix), func(_, _ []byte) error { keys++; return nil })
+	if keys != len(updated) {
+		t.Errorf("%d index keys for %d sessions", keys, len(updated))
 	}
 }
