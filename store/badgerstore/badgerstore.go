@@ -267,14 +267,17 @@ func Open(opts Options) (*Store, error) {
 	}
 
 	s := &Store{
-		db:         db{DB: bdb, h: h, version: new(atomic.Uint64)},
+		db:         db{DB: bdb, h: h, version: new(atomic.Uint64), order: new(sync.Mutex)},
 		h:          h,
 		sessionTTL: opts.SessionTTL,
 		replyTTL:   opts.ReplyTTL,
 		log:        opts.Logger,
 		stop:       make(chan struct{}),
 	}
+	// Writes go on from the newest version; older ones than a key's newest
+	// may be dropped from the start (compaction before the first write).
 	s.db.version.Store(bdb.MaxVersion())
+	bdb.SetDiscardTs(s.db.version.Load())
 	if opts.SyncWrites && !opts.InMemory {
 		s.group = newGroup(func() error { return s.h.call("syncing", func() error { return syncLogs(bdb, opts.Dir) }) })
 	}
@@ -565,8 +568,9 @@ func (s *Store) get(ctx context.Context, key []byte, fn func([]byte) error) (ok 
 }
 
 // Commit implements store.Store: the session and the event record (entry
-// and reply) are written in one Badger transaction, which reads the session
-// to check the version (and lets Badger refuse a Register overlapping it).
+// and reply) are written in one Badger transaction, after checking the
+// lease and the version on the session as stored (taking turns with the
+// session's Registers and other commits: sessionLock).
 // Each commit gives the session key a fresh SessionTTL; the event keeps the
 // TTL of its own write, so a long call's oldest entries can expire shortly
 // before its session does. With SyncWrites it returns once a sync covers it.
@@ -603,10 +607,7 @@ func (s *Store) Register(ctx context.Context, sess store.Session) (store.Session
 	err := s.update(sess.ID, func(txn *badger.Txn, v *sessionValue) (*sessionValue, error) {
 		var prev *store.Session
 		if v != nil {
-			old, err := store.DecodeSession(v.record)
-			if err != nil {
-				return nil, err
-			}
+			old := v.copySession()
 			prev = &old
 		}
 		var entry store.Entry
@@ -718,6 +719,7 @@ func (s *Store) write(txn *badger.Txn, prev *sessionValue, sess store.Session, e
 	if err := set(sessionKey(sess.ID), appendSessionValue(make([]byte, 0, len(next.record)+32+len(next.marks)*14), &next), next.expires); err != nil {
 		return nil, err
 	}
+	next.record = nil // kept decoded
 	if err := set(entryKey(sess.ID, entry.Seq), encodeEvent(entry, reply), next.expires); err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -184,11 +185,13 @@ func (h *health) check() error {
 // s of goroutines blocked in NewTransaction for 6 s of time). The order that
 // Badger's conflict detection kept is kept by the store's locks instead (the
 // writes of one session take turns, as do those of one app's kv): two
-// writes of a key never race, so their versions follow their order.
+// writes of a key never race, so their versions follow their order; and
+// writes reach Badger's writer in the order of their versions.
 type db struct {
 	*badger.DB
 	h       *health
 	version *atomic.Uint64 // of the last write
+	order   *sync.Mutex    // hands writes to Badger in the order of their versions
 }
 
 func (d db) View(fn func(txn *badger.Txn) error) error {
@@ -213,13 +216,21 @@ func (d db) Update(fn func(txn *badger.Txn) error) error {
 		if fnErr = fn(txn); fnErr != nil {
 			return fnErr
 		}
+		// A write's version is taken as it is handed to Badger's writer,
+		// in one step, so that writes land in the order of their versions
+		// (Badger's value-log GC counts on it: a delete that landed
+		// before an older write could be dropped with the value it hid).
+		done := make(chan error, 1)
+		d.order.Lock()
 		v := d.version.Add(1)
-		if err := txn.CommitAt(v, nil); err != nil {
+		txn.CommitAt(v, func(err error) { done <- err })
+		d.order.Unlock()
+		if err := <-done; err != nil {
 			return err
 		}
 		// Versions older than a key's newest are never read again:
 		// compaction may drop them.
-		d.DB.SetDiscardTs(d.version.Load())
+		d.DB.SetDiscardTs(v)
 		return nil
 	})
 	if fnErr == nil {

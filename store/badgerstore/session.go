@@ -48,7 +48,7 @@ func replyHash(key string) (h [8]byte) {
 
 // A sessionValue is a session's value decoded as far as an event needs.
 type sessionValue struct {
-	record  []byte // store.AppendSession's
+	record  []byte // store.AppendSession's, while the value is written
 	events  int
 	updated time.Time
 	marks   []replyMark
@@ -61,8 +61,7 @@ type sessionValue struct {
 	// expires at indexExpires: see indexStep.
 	indexed      time.Time
 	indexExpires uint64
-	// session is the record decoded, for Begin to copy from a live value;
-	// nil in a value read from Badger.
+	// session is the record decoded (Begin copies it from a live value).
 	session *store.Session
 }
 
@@ -70,8 +69,8 @@ type sessionValue struct {
 // now is Unix seconds.
 func (v *sessionValue) find(key string, now uint64) (seq uint64, ok bool) {
 	h := replyHash(key)
-	for _, m := range v.marks {
-		if m.hash == h && m.expires > now {
+	for i := len(v.marks) - 1; i >= 0; i-- { // the newest: an event answered again answers with its last reply
+		if m := v.marks[i]; m.hash == h && m.expires > now {
 			return m.seq, true
 		}
 	}
@@ -101,13 +100,13 @@ func appendSessionValue(b []byte, v *sessionValue) []byte {
 }
 
 // decodeSessionValue reads appendSessionValue's value, or an older luaivr's
-// (a bare record, or JSON), whose replies are under their own keys. The
-// value is copied: Badger's is valid only in its transaction.
+// (a bare record, or JSON), whose replies are under their own keys. Nothing
+// of b is kept: Badger's value is valid only in its transaction.
 func decodeSessionValue(b []byte) (store.Session, sessionValue, error) {
 	var v sessionValue
 	if len(b) == 0 || b[0] != sessionFormat {
 		sess, err := store.DecodeSession(b)
-		v.record, v.events, v.updated, v.legacy = store.AppendSession(nil, sess), sess.Events, sess.Updated, true
+		v.session, v.events, v.updated, v.legacy = &sess, sess.Events, sess.Updated, true
 		v.indexed = sess.Updated // its index key is at its last update; indexExpires 0: rewritten at the next event
 		return sess, v, err
 	}
@@ -116,7 +115,7 @@ func decodeSessionValue(b []byte) (store.Session, sessionValue, error) {
 	if k <= 0 || n > uint64(len(r)-k) {
 		return store.Session{}, v, errShort
 	}
-	v.record, r = append([]byte(nil), r[k:k+int(n)]...), r[k+int(n):]
+	record, r := r[k:k+int(n)], r[k+int(n):]
 	if len(r) == 0 {
 		return store.Session{}, v, errShort
 	}
@@ -142,11 +141,11 @@ func decodeSessionValue(b []byte) (store.Session, sessionValue, error) {
 		}
 		r = r[k:]
 	}
-	sess, err := store.DecodeSession(v.record)
+	sess, err := store.DecodeSession(record)
 	if err != nil {
 		return store.Session{}, v, fmt.Errorf("session record: %w", err)
 	}
-	v.events, v.updated, v.indexed = sess.Events, sess.Updated, sess.Updated
+	v.session, v.events, v.updated, v.indexed = &sess, sess.Events, sess.Updated, sess.Updated
 	if len(r) > 0 {
 		nanos, k := binary.Varint(r)
 		if k <= 0 {
@@ -176,12 +175,14 @@ func (v *sessionValue) next(record []byte, sess store.Session, key string, seq u
 	if key == "" {
 		return n, nil
 	}
+	h := replyHash(key)
+	n.marks = slices.DeleteFunc(n.marks, func(m replyMark) bool { return m.hash == h }) // answered again: its new reply
 	var out *replyMark
 	if len(n.marks) == repliesInSession {
 		out, n.marks = &n.marks[0], append(n.marks[:0:0], n.marks[1:]...)
 		n.spilled = true
 	}
-	n.marks = append(n.marks, replyMark{hash: replyHash(key), seq: seq, expires: expires})
+	n.marks = append(n.marks, replyMark{hash: h, seq: seq, expires: expires})
 	return n, out
 }
 
@@ -189,37 +190,65 @@ func (v *sessionValue) next(record []byte, sess store.Session, key string, seq u
 // event's Begin and Commit read no Badger: one process holds a data folder
 // (Badger locks it), so what it wrote last is what Badger holds. Only a write
 // fills it, under the session's lock (a read filling it could race a newer
-// write and bring the old value back); an expired value reads as missing; and
-// it is bounded, a value pushed out read from Badger again.
+// write and bring the old value back); an expired value reads as missing; a
+// call that ended (its session summary came) is not kept; and it is bounded
+// in sessions and in bytes, a value pushed out read from Badger again.
 type live struct {
-	mu  sync.Mutex
-	m   map[string]*sessionValue
-	max int // 0: maxLive
+	mu    sync.Mutex
+	m     map[string]*sessionValue
+	bytes int // of the values kept (liveSize)
+	max   int // sessions; 0: maxLive
 }
 
-// maxLive bounds the sessions kept: more than the calls in progress of a
-// loaded instance (500 new calls a second of a minute each are 30,000), at a
-// few hundred bytes each.
-const maxLive = 1 << 15
+// maxLive and maxLiveBytes bound what is kept: more than the calls in
+// progress of a loaded instance (500 new calls a second of a minute each are
+// 30,000, a few hundred bytes each without vars), and a heap the memory
+// guard and the resident-memory target can afford.
+const (
+	maxLive      = 1 << 15
+	maxLiveBytes = 16 << 20
+)
+
+// liveSize is about what v holds in memory.
+func liveSize(id string, v *sessionValue) int {
+	s := v.session
+	n := 256 + 2*len(id) + len(s.App) + len(s.Version) + len(s.Vars) + len(s.ActionID) + len(s.Menu) + len(s.Root) +
+		len(s.Status) + len(s.Direction) + len(s.Source) + len(s.Destination) + len(v.marks)*24
+	for menu := range s.Tries {
+		n += len(menu) + 16
+	}
+	for _, p := range s.Sensitive {
+		n += len(p) + 16
+	}
+	return n
+}
 
 func (l *live) get(id string, now uint64) *sessionValue {
 	l.mu.Lock()
 	v := l.m[id]
 	if v != nil && v.expires <= now {
-		delete(l.m, id)
+		l.drop(id)
 		v = nil
 	}
 	l.mu.Unlock()
 	return v
 }
 
-// put keeps v as session id's value (v is not changed afterwards); nil
-// forgets it.
+// drop forgets id's value; l.mu is held.
+func (l *live) drop(id string) {
+	if v, ok := l.m[id]; ok {
+		l.bytes -= liveSize(id, v)
+		delete(l.m, id)
+	}
+}
+
+// put keeps v as session id's value (v is not changed afterwards); nil, or
+// the value of a call that ended, forgets it.
 func (l *live) put(id string, v *sessionValue) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if v == nil {
-		delete(l.m, id)
+	l.drop(id)
+	if v == nil || v.session.Ended {
 		return
 	}
 	if l.m == nil {
@@ -229,18 +258,22 @@ func (l *live) put(id string, v *sessionValue) {
 	if limit == 0 {
 		limit = maxLive
 	}
-	if _, ok := l.m[id]; !ok && len(l.m) >= limit {
-		// Push out an eighth, in the map's own (random) order: the
-		// calls that ended are most of any sample.
-		n := max(limit/8, 1)
+	size := liveSize(id, v)
+	if size > maxLiveBytes/64 { // one call's vars do not push out hundreds of others
+		return
+	}
+	if len(l.m) >= limit || l.bytes+size > maxLiveBytes {
+		// Push out an eighth, in the map's own (random) order.
+		n, room := max(len(l.m)/8, 1), maxLiveBytes-maxLiveBytes/8
 		for k := range l.m {
-			delete(l.m, k)
-			if n--; n == 0 {
+			l.drop(k)
+			if n--; n <= 0 && l.bytes+size <= room {
 				break
 			}
 		}
 	}
 	l.m[id] = v
+	l.bytes += size
 }
 
 // copySession is the live value's session, for an event to change: what it

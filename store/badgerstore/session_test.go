@@ -2,8 +2,10 @@ package badgerstore
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/pb"
 	"github.com/luaivr/luaivr/store"
 	"github.com/luaivr/luaivr/store/storetest"
 )
@@ -197,8 +200,8 @@ func TestLiveSessionsAreWhatBadgerHolds(t *testing.T) {
 			continue // read from Badger next time: nothing to be wrong about
 		}
 		checked++
-		if !bytes.Equal(kept.record, stored.record) || kept.events != stored.events || len(kept.marks) != len(stored.marks) || kept.spilled != stored.spilled || kept.legacy != stored.legacy {
-			t.Errorf("%s: the process keeps %d events %q, Badger holds %d events %q", id, kept.events, kept.record, stored.events, stored.record)
+		if !bytes.Equal(store.AppendSession(nil, *kept.session), store.AppendSession(nil, *stored.session)) || kept.events != stored.events || len(kept.marks) != len(stored.marks) || kept.spilled != stored.spilled || kept.legacy != stored.legacy {
+			t.Errorf("%s: the process keeps %d events %+v, Badger holds %d events %+v", id, kept.events, *kept.session, stored.events, *stored.session)
 		}
 	}
 	if checked == 0 {
@@ -260,5 +263,163 @@ func TestSessionsInOrderWithCoarseIndex(t *testing.T) {
 	s.scan([]byte(indexPrefix), func(_, _ []byte) error { keys++; return nil })
 	if keys != len(updated) {
 		t.Errorf("%d index keys for %d sessions", keys, len(updated))
+	}
+}
+
+// An event answered twice under one reply key (its first stored reply was
+// not a callflow, so the engine ran it again) is redelivered with its newest
+// reply, from memory and after a restart, and takes one mark, not two.
+func TestRedeliveryGetsTheNewestReply(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, again := callEvent("call-1", 0), callEvent("call-1", 0)
+	first.Reply, again.Reply = []byte(`{}`), []byte(`{"callflow":[{"action":"hangup"}]}`)
+	for _, c := range []store.Commit{first, again} {
+		if err := storetest.Commit(t.Context(), s, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) {
+		b, err := s.Begin(t.Context(), "call-1", first.ReplyKey, time.Minute)
+		if err != nil || !b.Replied || string(b.Reply) != string(again.Reply) {
+			t.Fatalf("%s: a redelivery got %+v, %v; want the newest reply %s", when, b, err, again.Reply)
+		}
+	}
+	check("from memory")
+	if v := s.live.get("call-1", uint64(time.Now().Unix())); v == nil || len(v.marks) != 1 {
+		t.Fatalf("the event answered twice holds %v marks, want 1", v)
+	}
+	s.Close()
+	s = openT(t, Options{Dir: dir, GCInterval: -1})
+	check("after a restart")
+}
+
+// What the process keeps of sessions stays within its bytes whatever the
+// calls keep in vars, counts them right, and does not keep calls that
+// ended.
+func TestLiveSessionsBounded(t *testing.T) {
+	t.Parallel()
+	s := openT(t, Options{Dir: t.TempDir(), GCInterval: -1})
+	vars := []byte(`{"blob":"` + strings.Repeat("x", 200<<10) + `"}`)
+	for i := range 300 {
+		c := callEvent(fmt.Sprintf("call-%d", i), 0)
+		c.Session.Vars = vars
+		if err := storetest.Commit(t.Context(), s, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ended := callEvent("ended", 0)
+	ended.Session.Ended = true
+	if err := storetest.Commit(t.Context(), s, ended); err != nil {
+		t.Fatal(err)
+	}
+	s.live.mu.Lock()
+	defer s.live.mu.Unlock()
+	sum := 0
+	for id, v := range s.live.m {
+		sum += liveSize(id, v)
+	}
+	if sum != s.live.bytes || s.live.bytes > maxLiveBytes || len(s.live.m) == 0 {
+		t.Errorf("%d sessions kept, %d bytes counted, %d held; want at most %d, counted right", len(s.live.m), s.live.bytes, sum, maxLiveBytes)
+	}
+	if s.live.m["ended"] != nil {
+		t.Error("a call that ended is kept in memory")
+	}
+}
+
+// Versions older than a key's newest are dropped by compaction from the
+// moment the folder opens, not only after its first write.
+func TestOldVersionsDroppedAfterReopen(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for range 3 { // three tables of level 0, one per Close
+		s, err := Open(Options{Dir: dir, GCInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 100 {
+			if _, err := s.Register(t.Context(), store.Session{ID: "one", App: "demo", Vars: []byte(`{"n":1}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Close()
+	}
+	s := openT(t, Options{Dir: dir, GCInterval: -1})
+	if err := s.db.Flatten(1); err != nil {
+		t.Fatal(err)
+	}
+	versions := 0
+	txn := s.db.NewTransactionAt(math.MaxUint64, false)
+	defer txn.Discard()
+	it := txn.NewIterator(badger.IteratorOptions{AllVersions: true, Prefix: sessionKey("one")})
+	for it.Rewind(); it.Valid(); it.Next() {
+		versions++
+	}
+	it.Close()
+	if versions != 1 {
+		t.Errorf("after reopening and compacting, the session has %d versions, want 1", versions)
+	}
+}
+
+// Writes land in Badger in the order of their versions, however many
+// events commit at once (its value-log GC counts on it).
+func TestWritesLandInVersionOrder(t *testing.T) {
+	t.Parallel()
+	s := openT(t, Options{Dir: t.TempDir(), GCInterval: -1})
+	ctx, cancel := context.WithCancel(t.Context())
+	var mu sync.Mutex
+	var landed []uint64
+	subscribed := make(chan struct{})
+	go s.db.Subscribe(ctx, func(kvs *pb.KVList) error {
+		mu.Lock()
+		for _, kv := range kvs.Kv {
+			landed = append(landed, kv.Version)
+		}
+		mu.Unlock()
+		return nil
+	}, []pb.Match{{Prefix: []byte("s/")}})
+	go func() { // Subscribe has no "ready": write until a write is seen
+		defer close(subscribed)
+		for i := 0; ; i++ {
+			if _, err := s.Register(ctx, store.Session{ID: "ready"}); err != nil {
+				return
+			}
+			mu.Lock()
+			n := len(landed)
+			mu.Unlock()
+			if n > 0 {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	<-subscribed
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 150 {
+				if err := storetest.Commit(ctx, s, callEvent(fmt.Sprintf("call-%d-%d", g, i), 0)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	time.Sleep(100 * time.Millisecond) // the last updates published
+	cancel()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(landed) < 8*150 {
+		t.Fatalf("saw %d writes land, want at least %d", len(landed), 8*150)
+	}
+	for i := 1; i < len(landed); i++ {
+		if landed[i] < landed[i-1] {
+			t.Fatalf("write %d landed with version %d after version %d", i, landed[i], landed[i-1])
+		}
 	}
 }

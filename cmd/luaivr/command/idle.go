@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// idleInterval is how long serve waits without an event before it gives the
-// memory a busy spell left free back to the system.
+// idleInterval is how often serve looks whether events stopped: memory is
+// given back 10 to 20 s after the last event.
 const idleInterval = 10 * time.Second
 
 // giveMemoryBack calls free once each time the server falls quiet: after an
