@@ -202,6 +202,29 @@ func (d db) View(fn func(txn *badger.Txn) error) error {
 	})
 }
 
+// hand gives txn its version and hands it to Badger's writer, which calls
+// done once it is applied (a panic in Badger lets go of the order too).
+func (d db) hand(txn *badger.Txn, done func(error)) uint64 {
+	d.order.Lock()
+	defer d.order.Unlock()
+	v := d.version.Add(1)
+	txn.CommitAt(v, done)
+	return v
+}
+
+// A commitWait is how a write learns that Badger applied it: reused, as
+// every event makes one.
+type commitWait struct {
+	result chan error
+	done   func(error)
+}
+
+var waits = sync.Pool{New: func() any {
+	w := &commitWait{result: make(chan error, 1)}
+	w.done = func(err error) { w.result <- err }
+	return w
+}}
+
 // Update refuses to write while the folder cannot take writes, and tells
 // health whether Badger accepted the write. Errors of fn itself say nothing
 // about the folder.
@@ -220,12 +243,11 @@ func (d db) Update(fn func(txn *badger.Txn) error) error {
 		// in one step, so that writes land in the order of their versions
 		// (Badger's value-log GC counts on it: a delete that landed
 		// before an older write could be dropped with the value it hid).
-		done := make(chan error, 1)
-		d.order.Lock()
-		v := d.version.Add(1)
-		txn.CommitAt(v, func(err error) { done <- err })
-		d.order.Unlock()
-		if err := <-done; err != nil {
+		w := waits.Get().(*commitWait)
+		v := d.hand(txn, w.done)
+		err := <-w.result
+		waits.Put(w) // only once its answer is read (not after a panic in Badger)
+		if err != nil {
 			return err
 		}
 		// Versions older than a key's newest are never read again:
