@@ -75,7 +75,7 @@ func decodeEvent(v []byte) (store.Entry, []byte, error) {
 
 // repliedKey is r/<sessionID>/ and the reply key's hash (replyHash): its
 // value is the number of the event whose value holds the reply, for a reply
-// whose mark the session no longer holds (session.go).
+// whose mark the session no longer holds (sessionvalue.go).
 func repliedKey(id string, h [8]byte) []byte {
 	return append([]byte("r/"+id+"/"), h[:]...)
 }
