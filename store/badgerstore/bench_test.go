@@ -2,10 +2,12 @@ package badgerstore_test
 
 import (
 	"bytes"
+	crand "crypto/rand"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -50,7 +52,9 @@ func BenchmarkCommitFsync(b *testing.B) {
 // BenchmarkCallSize reports the bytes a data folder holds per finished call
 // of the restaurant's typical shape (the call arrives, the menu, two key
 // presses, the goodbye, its status events and summary: 8 events with 8x8's
-// payloads from testdata), once Badger has flushed them (after Close).
+// payloads from testdata, each call with ids of its own and each event its
+// own event id, as 8x8 sends them), once Badger has flushed them (after
+// Close).
 func BenchmarkCallSize(b *testing.B) {
 	payload := func(name string) json.RawMessage {
 		raw, err := os.ReadFile(filepath.Join("testdata", name))
@@ -85,7 +89,17 @@ func BenchmarkCallSize(b *testing.B) {
 		id := fmt.Sprintf("call-%d", calls)
 		sess := store.Session{ID: id, App: "restaurant", Version: "0123456789abcdef", Direction: "INBOUND",
 			Source: "+6568332048", Destination: "+6531589338", Created: time.Now()}
+		ids := map[string]string{} // the fixtures' ids → this call's
+		ownIDs := func(p json.RawMessage) json.RawMessage {
+			return uuidRE.ReplaceAllFunc(p, func(u []byte) []byte {
+				if _, ok := ids[string(u)]; !ok {
+					ids[string(u)] = randomUUID()
+				}
+				return []byte(ids[string(u)])
+			})
+		}
 		for i, ev := range events {
+			ev.event = eventIDRE.ReplaceAll(ownIDs(ev.event), []byte(`"eventId":"`+randomUUID()+`"`))
 			sess.Updated, sess.Status = time.Now(), "CALL_CONNECTED"
 			sess.ActionID, sess.Menu, sess.Root = "reservations", "reservations", "main_menu"
 			sess.Vars = json.RawMessage(`{"party":4}`)
@@ -120,4 +134,16 @@ func BenchmarkCallSize(b *testing.B) {
 func BenchmarkCommitParallel(b *testing.B) {
 	b.SetParallelism(16)
 	storetest.BenchmarkCommitParallel(b, openOnDisk(b))
+}
+
+var (
+	uuidRE    = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	eventIDRE = regexp.MustCompile(`"eventId":"[^"]*"`)
+)
+
+// randomUUID is an id in 8x8's form, version 1 as theirs are.
+func randomUUID() string {
+	b := make([]byte, 16)
+	crand.Read(b)
+	return fmt.Sprintf("%x-%x-11f0-%x-%x", b[0:4], b[4:6], b[8:10], b[10:16])
 }

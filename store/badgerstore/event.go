@@ -10,8 +10,13 @@ import (
 )
 
 // An event's value starts with a format byte that a JSON value (an older
-// luaivr's entry) cannot start with.
-const eventFormat byte = 1
+// luaivr's entry) cannot start with: eventFormat, or eventPacked when the
+// entry's payload and reply are compressed with the dictionary
+// (dictionary.go).
+const (
+	eventFormat byte = 1
+	eventPacked byte = 2
+)
 
 // How an event's value holds its reply.
 const (
@@ -24,9 +29,13 @@ const (
 // (its length first) and the reply (nil: none), which is most often the
 // entry's own Reply and then is not kept twice.
 func encodeEvent(e store.Entry, reply []byte) []byte {
-	rec := store.AppendEntry(make([]byte, 0, 256+len(e.Event)+len(e.Reply)), e)
+	format, kept := eventFormat, e
+	if packed, ok := pack(e); ok {
+		format, kept = eventPacked, packed
+	}
+	rec := store.AppendEntry(make([]byte, 0, 256+len(kept.Event)+len(kept.Reply)), kept)
 	b := make([]byte, 0, len(rec)+len(reply)+12)
-	b = append(b, eventFormat)
+	b = append(b, format)
 	b = binary.AppendUvarint(b, uint64(len(rec)))
 	b = append(b, rec...)
 	switch {
@@ -48,12 +57,12 @@ func decodeEvent(v []byte) (store.Entry, []byte, error) {
 		e, err := store.DecodeEntry(v)
 		return e, nil, err
 	}
-	if len(v) == 0 || v[0] != eventFormat {
+	if len(v) == 0 || v[0] != eventFormat && v[0] != eventPacked {
 		// Badger reads a value it could not read back from a damaged
 		// value log as empty (and logs why).
 		return store.Entry{}, nil, fmt.Errorf("an event value of unknown format %q: its value log may be damaged", v[:min(len(v), 1)])
 	}
-	v = v[1:]
+	format, v := v[0], v[1:]
 	n, k := binary.Uvarint(v)
 	if k <= 0 || n >= uint64(len(v)-k) {
 		return store.Entry{}, nil, errShort
@@ -62,6 +71,14 @@ func decodeEvent(v []byte) (store.Entry, []byte, error) {
 	e, err := store.DecodeEntry(rec)
 	if err != nil {
 		return store.Entry{}, nil, err
+	}
+	if format == eventPacked {
+		if e.Event, err = unpack(e.Event); err == nil {
+			e.Reply, err = unpack(e.Reply)
+		}
+		if err != nil {
+			return store.Entry{}, nil, fmt.Errorf("an event's compressed payload or reply cannot be read: %w", err)
+		}
 	}
 	switch rest[0] {
 	case noReply:

@@ -1,0 +1,88 @@
+package badgerstore
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/luaivr/luaivr/store"
+)
+
+// The dictionary is part of the data format: values packed with it are read
+// with it. A change is another format byte and another dictionary.
+func TestDictionaryUnchanged(t *testing.T) {
+	t.Parallel()
+	sum := sha256.Sum256(dictionaryData)
+	if got := hex.EncodeToString(sum[:]); got != "87b18a510ed740def99d5c8b7c83e26c9441560d43536c04c64d935cd9e9fd72" {
+		t.Fatalf("dictionary.json changed (sha256 %s): events packed with it before can no longer be read; add a new format byte for a new dictionary instead", got)
+	}
+}
+
+// Every event reads back byte for byte, packed or not: 8x8's payloads and
+// replies from the fixtures, and bytes of every kind and length; a packed
+// 8x8 payload is under half its size; a packed payload cut short is an
+// error, not another payload (damage elsewhere is Badger's checksums' to
+// find).
+func TestPackedEventsReadBack(t *testing.T) {
+	t.Parallel()
+	var samples [][]byte
+	for _, dir := range []string{"testdata", "../../../shared/fixtures/8x8"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c bytes.Buffer
+			if json.Compact(&c, b) == nil {
+				samples = append(samples, c.Bytes())
+			}
+			samples = append(samples, b)
+		}
+	}
+	if len(samples) < 6 {
+		t.Fatalf("only %d samples", len(samples))
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 300 {
+		b := make([]byte, rng.IntN(3000))
+		for i := range b {
+			b[i] = byte(rng.IntN(256))
+		}
+		samples = append(samples, b)
+	}
+	samples = append(samples, nil, []byte("{}"))
+	packedOnce := false
+	for i, ev := range samples {
+		reply := samples[(i+1)%len(samples)]
+		e := store.Entry{Seq: 3, EventType: "CALL_ACTION", EventID: "e3", Event: ev, Reply: reply}
+		for _, kept := range [][]byte{reply, nil, []byte(`{"other":1}`)} {
+			v := encodeEvent(e, kept)
+			got, gotReply, err := decodeEvent(v)
+			if err != nil || !bytes.Equal(got.Event, ev) || !bytes.Equal(got.Reply, reply) || !bytes.Equal(gotReply, kept) {
+				t.Fatalf("sample %d (%d bytes) reads back as %d bytes, reply %q, err %v", i, len(ev), len(got.Event), gotReply, err)
+			}
+			if v[0] == eventPacked {
+				packedOnce = true
+			}
+		}
+	}
+	if !packedOnce {
+		t.Error("no event was packed")
+	}
+	b, _ := os.ReadFile(filepath.Join("testdata", "call_action.json"))
+	var c bytes.Buffer
+	json.Compact(&c, b)
+	p, ok := pack(store.Entry{Event: c.Bytes()})
+	if !ok || len(p.Event) > len(c.Bytes())/2 {
+		t.Errorf("a CALL_ACTION of %d bytes packs to %d (%v), want under half", c.Len(), len(p.Event), ok)
+	}
+	if got, err := unpack(p.Event[:len(p.Event)-3]); err == nil {
+		t.Errorf("a packed payload cut short reads as %q", got)
+	}
+}
