@@ -3,10 +3,8 @@ package badgerstore
 import (
 	"bytes"
 	_ "embed"
-	"encoding/json"
 
 	"github.com/klauspost/compress/s2"
-	"github.com/luaivr/luaivr/store"
 )
 
 // An event's payload (as 8x8 sent it) and reply are most of what a call
@@ -16,7 +14,8 @@ import (
 // tables use; klauspost/compress is Badger's own dependency), a CALL_ACTION's
 // 513 bytes take 131 and a session summary's 735 take 120, with other ids
 // than the dictionary's; Snappy alone, as Badger compresses its tables, takes
-// 412 and 416.
+// 412 and 416. The whole entry record is compressed, so that the ids it
+// repeats from the payload (the event id) cost a few bytes.
 //
 // dictionary.json is part of the data format: values written with it
 // (eventPacked) are read with it, so it never changes
@@ -27,36 +26,20 @@ var dictionaryData []byte
 
 var payloadDict = s2.MakeDict(dictionaryData, nil)
 
-// pack is e with its payload and reply compressed, if that is smaller and
-// reads back byte for byte.
-func pack(e store.Entry) (store.Entry, bool) {
-	if len(e.Event)+len(e.Reply) < 64 {
-		return e, false
+// pack is an entry's record compressed, if that is smaller and reads back
+// byte for byte.
+func pack(rec []byte) ([]byte, bool) {
+	if len(rec) < 64 {
+		return nil, false
 	}
-	p := e
-	p.Event, p.Reply = packed(e.Event), packed(e.Reply)
-	if len(p.Event)+len(p.Reply) >= len(e.Event)+len(e.Reply) {
-		return e, false
+	p := payloadDict.Encode(nil, rec)
+	if len(p) >= len(rec) {
+		return nil, false
 	}
-	if ev, err := unpack(p.Event); err != nil || !bytes.Equal(ev, e.Event) {
-		return e, false
-	}
-	if rp, err := unpack(p.Reply); err != nil || !bytes.Equal(rp, e.Reply) {
-		return e, false
+	if back, err := unpack(p); err != nil || !bytes.Equal(back, rec) {
+		return nil, false
 	}
 	return p, true
 }
 
-func packed(v json.RawMessage) json.RawMessage {
-	if len(v) == 0 {
-		return nil
-	}
-	return payloadDict.Encode(nil, v)
-}
-
-func unpack(v json.RawMessage) (json.RawMessage, error) {
-	if len(v) == 0 {
-		return nil, nil
-	}
-	return payloadDict.Decode(nil, v)
-}
+func unpack(p []byte) ([]byte, error) { return payloadDict.Decode(nil, p) }

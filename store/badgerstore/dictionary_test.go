@@ -78,11 +78,12 @@ func TestPackedEventsReadBack(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join("testdata", "call_action.json"))
 	var c bytes.Buffer
 	json.Compact(&c, b)
-	p, ok := pack(store.Entry{Event: c.Bytes()})
-	if !ok || len(p.Event) > len(c.Bytes())/2 {
-		t.Errorf("a CALL_ACTION of %d bytes packs to %d (%v), want under half", c.Len(), len(p.Event), ok)
+	rec := store.AppendEntry(nil, store.Entry{EventType: "CALL_ACTION", Event: c.Bytes()})
+	p, ok := pack(rec)
+	if !ok || len(p) > len(rec)/2 {
+		t.Errorf("a CALL_ACTION's record of %d bytes packs to %d (%v), want under half", len(rec), len(p), ok)
 	}
-	if got, err := unpack(p.Event[:len(p.Event)-3]); err == nil {
-		t.Errorf("a packed payload cut short reads as %q", got)
+	if got, err := unpack(p[:len(p)-3]); err == nil {
+		t.Errorf("a packed record cut short reads as %q", got)
 	}
 }

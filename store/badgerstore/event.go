@@ -11,8 +11,8 @@ import (
 
 // An event's value starts with a format byte that a JSON value (an older
 // luaivr's entry) cannot start with: eventFormat, or eventPacked when the
-// entry's payload and reply are compressed with the dictionary
-// (dictionary.go).
+// entry's record (its payload and reply within) is compressed with the
+// dictionary (dictionary.go).
 const (
 	eventFormat byte = 1
 	eventPacked byte = 2
@@ -29,11 +29,10 @@ const (
 // (its length first) and the reply (nil: none), which is most often the
 // entry's own Reply and then is not kept twice.
 func encodeEvent(e store.Entry, reply []byte) []byte {
-	format, kept := eventFormat, e
-	if packed, ok := pack(e); ok {
-		format, kept = eventPacked, packed
+	format, rec := eventFormat, store.AppendEntry(make([]byte, 0, 256+len(e.Event)+len(e.Reply)), e)
+	if packed, ok := pack(rec); ok {
+		format, rec = eventPacked, packed
 	}
-	rec := store.AppendEntry(make([]byte, 0, 256+len(kept.Event)+len(kept.Reply)), kept)
 	b := make([]byte, 0, len(rec)+len(reply)+12)
 	b = append(b, format)
 	b = binary.AppendUvarint(b, uint64(len(rec)))
@@ -68,17 +67,15 @@ func decodeEvent(v []byte) (store.Entry, []byte, error) {
 		return store.Entry{}, nil, errShort
 	}
 	rec, rest := v[k:k+int(n)], v[k+int(n):]
+	if format == eventPacked {
+		var err error
+		if rec, err = unpack(rec); err != nil {
+			return store.Entry{}, nil, fmt.Errorf("an event's compressed record cannot be read: %w", err)
+		}
+	}
 	e, err := store.DecodeEntry(rec)
 	if err != nil {
 		return store.Entry{}, nil, err
-	}
-	if format == eventPacked {
-		if e.Event, err = unpack(e.Event); err == nil {
-			e.Reply, err = unpack(e.Reply)
-		}
-		if err != nil {
-			return store.Entry{}, nil, fmt.Errorf("an event's compressed payload or reply cannot be read: %w", err)
-		}
 	}
 	switch rest[0] {
 	case noReply:
