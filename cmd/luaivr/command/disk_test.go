@@ -1,6 +1,8 @@
 package command_test
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -129,10 +131,12 @@ func TestDiskFull(t *testing.T) {
 		}
 		return int64(st.Bavail) * st.Bsize
 	}
-	// A webhook with a large payload: its transcript entry fills the disk fast.
-	pad := strings.Repeat("x", 60<<10)
+	// A webhook with a large payload: its transcript entry fills the disk
+	// fast (random, as the store compresses what it keeps).
 	big := func(session string) string {
-		return fmt.Sprintf(`{"eventType":"CALL_ACTION","payload":{"sessionId":%q,"eventId":"e1","callStatus":"CALL_RECEIVED","callDirection":"INBOUND","pad":%q}}`, session, pad)
+		pad := make([]byte, 30<<10)
+		rand.Read(pad)
+		return fmt.Sprintf(`{"eventType":"CALL_ACTION","payload":{"sessionId":%q,"eventId":"e1","callStatus":"CALL_RECEIVED","callDirection":"INBOUND","pad":%q}}`, session, hex.EncodeToString(pad))
 	}
 
 	// Filled by its own events.
