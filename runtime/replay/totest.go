@@ -10,6 +10,7 @@ import (
 
 	"github.com/luaivr/luaivr/runtime/callflow"
 	"github.com/luaivr/luaivr/runtime/webhook"
+	"github.com/luaivr/luaivr/stdlib/luaconv"
 	"github.com/luaivr/luaivr/store"
 )
 
@@ -61,7 +62,7 @@ func FlowTest(c Call) ([]byte, error) {
 			break
 		}
 	}
-	w.line("t:at(%s, \"UTC\")", luaString(at.UTC().Format("2006-01-02 15:04:05")))
+	w.line("t:at(%s, \"UTC\")", luaconv.Literal(at.UTC().Format("2006-01-02 15:04:05")))
 	w.seedKV(s.App, entries)
 	// Every host the call reached is stubbed before t:call, which fixes the
 	// hosts the app may call; a later answer of the same request is stubbed
@@ -70,11 +71,11 @@ func FlowTest(c Call) ([]byte, error) {
 		w.stubsOf(e, true)
 	}
 
-	opts := []string{"app = " + luaString(s.App)}
+	opts := []string{"app = " + luaconv.Literal(s.App)}
 	if strings.EqualFold(s.Direction, "OUTBOUND") { // the phone's caller is the party we called
-		opts = append(opts, "from = "+luaString(s.Destination), "to = "+luaString(s.Source), "outbound = true")
+		opts = append(opts, "from = "+luaconv.Literal(s.Destination), "to = "+luaconv.Literal(s.Source), "outbound = true")
 	} else {
-		opts = append(opts, "from = "+luaString(s.Source), "to = "+luaString(s.Destination))
+		opts = append(opts, "from = "+luaconv.Literal(s.Source), "to = "+luaconv.Literal(s.Destination))
 	}
 	w.line("local call = t:call { %s }", strings.Join(opts, ", "))
 
@@ -91,7 +92,7 @@ func FlowTest(c Call) ([]byte, error) {
 		case e.EventType == webhook.SessionSummary || e.CallStatus == "CALL_DISCONNECTED" && callID(e) == callID(entries[start]):
 			if !st.ended {
 				if st.pos != "" {
-					w.line("call:at(%s)", luaString(st.pos))
+					w.line("call:at(%s)", luaconv.Literal(st.pos))
 				}
 				w.line("call:hangup() -- the caller hung up")
 				st.ended = true
@@ -156,7 +157,7 @@ func (w *testWriter) input(e store.Entry, st waiting) {
 		return
 	}
 	if st.pos != "" {
-		w.line("call:at(%s)", luaString(st.pos))
+		w.line("call:at(%s)", luaconv.Literal(st.pos))
 	}
 	switch {
 	case e.Digits != nil && *e.Digits != "" && st.tries > 0:
@@ -165,7 +166,7 @@ func (w *testWriter) input(e store.Entry, st waiting) {
 			w.line("-- the caller's digits were a sensitive capture, redacted when recorded: the test presses placeholder keys, and stubs and hears them where the record hid the caller's")
 			keys = PlaceholderKeys(keys)
 		}
-		w.line("call:press(%s)", luaString(keys))
+		w.line("call:press(%s)", luaconv.Literal(keys))
 	case st.bridged:
 		w.line("call:timeout() -- the other party hung up")
 	default:
@@ -207,7 +208,7 @@ func (w *testWriter) heard(e store.Entry, st waiting) waiting {
 			w.hears(a.Params["fileUrl"])
 		case callflow.MakeCall:
 			if d, ok := a.Params["destination"].(string); ok {
-				w.line("call:bridged(%s)", luaString(d))
+				w.line("call:bridged(%s)", luaconv.Literal(d))
 			}
 			return waiting{bridged: true, pos: r.ClientActionID}
 		case callflow.Hangup:
@@ -219,7 +220,7 @@ func (w *testWriter) heard(e store.Entry, st waiting) waiting {
 
 func (w *testWriter) hears(v any) {
 	if s, ok := v.(string); ok && s != "" {
-		w.line("call:hears(%s)", luaString(w.clear(s)))
+		w.line("call:hears(%s)", luaconv.Literal(w.clear(s)))
 	}
 }
 
@@ -273,13 +274,13 @@ func (w *testWriter) stubsOf(e store.Entry, first bool) {
 			continue
 		}
 		w.stubs[decl] = answer
-		w.line("t:stub(%s, %s)", luaString(decl), answer)
+		w.line("t:stub(%s, %s)", luaconv.Literal(decl), answer)
 	}
 }
 
 func (w *testWriter) stubAnswer(x store.Exchange) string {
 	if x.Err != "" {
-		return "{ error = " + luaString(w.clear(x.Err)) + " }"
+		return "{ error = " + luaconv.Literal(w.clear(x.Err)) + " }"
 	}
 	parts := []string{fmt.Sprintf("status = %d", or0(x.Status, 200))}
 	if len(x.Headers) > 0 {
@@ -290,12 +291,12 @@ func (w *testWriter) stubAnswer(x store.Exchange) string {
 		sort.Strings(names)
 		var hs []string
 		for _, k := range names {
-			hs = append(hs, "["+luaString(k)+"] = "+luaString(w.clear(x.Headers[k])))
+			hs = append(hs, "["+luaconv.Literal(k)+"] = "+luaconv.Literal(w.clear(x.Headers[k])))
 		}
 		parts = append(parts, "headers = { "+strings.Join(hs, ", ")+" }")
 	}
 	if x.Reply != "" {
-		parts = append(parts, "body = "+luaString(w.clear(x.Reply)))
+		parts = append(parts, "body = "+luaconv.Literal(w.clear(x.Reply)))
 	}
 	return "{ " + strings.Join(parts, ", ") + " }"
 }
@@ -319,43 +320,18 @@ func (w *testWriter) seedKV(app string, entries []store.Entry) {
 			switch r.Op {
 			case "get":
 				if r.Found && len(r.Value) > 0 {
-					w.line("t:set_kv(%s, %s, %s)", luaString(app), luaString(r.Key), luaValue(json.RawMessage(w.clear(string(r.Value)))))
+					w.line("t:set_kv(%s, %s, %s)", luaconv.Literal(app), luaconv.Literal(r.Key), luaValue(json.RawMessage(w.clear(string(r.Value)))))
 				}
 			case "incr":
 				var n float64
 				if json.Unmarshal(r.Value, &n) == nil && n != 1 {
-					w.line("t:set_kv(%s, %s, %s)", luaString(app), luaString(r.Key), strconv.FormatFloat(n-1, 'f', -1, 64))
+					w.line("t:set_kv(%s, %s, %s)", luaconv.Literal(app), luaconv.Literal(r.Key), strconv.FormatFloat(n-1, 'f', -1, 64))
 				}
 			default:
-				w.line("-- kv.%s %s was read: not seeded", r.Op, luaString(r.Key))
+				w.line("-- kv.%s %s was read: not seeded", r.Op, luaconv.Literal(r.Key))
 			}
 		}
 	}
-}
-
-// luaString is s as a Lua string literal: Lua 5.1's escapes only, bytes kept.
-func luaString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c == '\n':
-			b.WriteString(`\n`)
-		case c == '\r':
-			b.WriteString(`\r`)
-		case c == '\t':
-			b.WriteString(`\t`)
-		case c < 0x20 || c == 0x7f:
-			fmt.Fprintf(&b, `\%03d`, c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }
 
 // luaValue is a JSON value as a Lua literal (null as json.null).
@@ -364,7 +340,7 @@ func luaValue(raw json.RawMessage) string {
 	dec.UseNumber()
 	var v any
 	if dec.Decode(&v) != nil {
-		return luaString(string(raw))
+		return luaconv.Literal(string(raw))
 	}
 	return luaLiteral(v)
 }
@@ -378,7 +354,7 @@ func luaLiteral(v any) string {
 	case json.Number:
 		return v.String()
 	case string:
-		return luaString(v)
+		return luaconv.Literal(v)
 	case []any:
 		parts := make([]string, len(v))
 		for i, x := range v {
@@ -393,11 +369,11 @@ func luaLiteral(v any) string {
 		sort.Strings(keys)
 		parts := make([]string, len(keys))
 		for i, k := range keys {
-			parts[i] = "[" + luaString(k) + "] = " + luaLiteral(v[k])
+			parts[i] = "[" + luaconv.Literal(k) + "] = " + luaLiteral(v[k])
 		}
 		return "{ " + strings.Join(parts, ", ") + " }"
 	}
-	return luaString(fmt.Sprint(v))
+	return luaconv.Literal(fmt.Sprint(v))
 }
 
 // ident is s as part of a Lua name.

@@ -288,3 +288,29 @@ func (b *Budget) table(t *lua.LTable, p *path, depth int) (any, error) {
 	}
 	return out, nil
 }
+
+// Literal is s as a Lua string literal, for Lua source luaivr writes (flow
+// tests, conformance cases): Lua 5.1's escapes only, every byte kept.
+func Literal(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\r':
+			b.WriteString(`\r`)
+		case c == '\t':
+			b.WriteString(`\t`)
+		case c < 0x20 || c == 0x7f:
+			fmt.Fprintf(&b, `\%03d`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}

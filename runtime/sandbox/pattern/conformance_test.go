@@ -1,7 +1,7 @@
 package pattern
 
 import (
-	"fmt"
+	"github.com/luaivr/luaivr/stdlib/luaconv"
 	"os"
 	"os/exec"
 	"strings"
@@ -253,7 +253,7 @@ func allCases() []conformance {
 	cases := append([]conformance(nil), tricky...)
 	for _, p := range patterns {
 		for _, s := range subjects {
-			args := luaQuote(s) + ", " + luaQuote(p)
+			args := luaconv.Literal(s) + ", " + luaconv.Literal(p)
 			for _, fn := range []string{"find", "match", "gmatch"} {
 				c := conformance{fn: fn, args: args}
 				if fn == "gmatch" && strings.HasPrefix(p, "^") {
@@ -265,25 +265,6 @@ func allCases() []conformance {
 		}
 	}
 	return cases
-}
-
-// luaQuote writes s as a Lua string literal.
-func luaQuote(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c < 32 || c >= 127:
-			fmt.Fprintf(&b, "\\%03d", c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }
 
 // TestAgainstLua51 runs the cases through a real Lua 5.1 when one is

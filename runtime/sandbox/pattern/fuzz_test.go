@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/luaivr/luaivr/stdlib/luaconv"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -46,7 +47,7 @@ func FuzzPattern(f *testing.F) {
 			return nil
 		})
 		gopher := newOracle(t, false, nil)
-		s, p := luaQuote(subject), luaQuote(pat)
+		s, p := luaconv.Literal(subject), luaconv.Literal(pat)
 		calls := []struct{ fn, args string }{
 			{"find", fmt.Sprintf("%s, %s, %d", s, p, init)},
 			{"match", fmt.Sprintf("%s, %s, %d", s, p, init)},
@@ -86,7 +87,7 @@ func fuzzAgainstLua51(t *testing.T, subject, pat string, init int) {
 	}
 	init = max(min(init, len(subject)+1), -len(subject)-2)
 	ours := newOracle(t, true, noDeadline)
-	s, p := luaQuote(subject), luaQuote(pat)
+	s, p := luaconv.Literal(subject), luaconv.Literal(pat)
 	for _, c := range []struct{ fn, args string }{
 		{"find", fmt.Sprintf("%s, %s, %d", s, p, init)},
 		{"match", fmt.Sprintf("%s, %s, %d", s, p, init)},
