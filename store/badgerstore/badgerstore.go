@@ -582,7 +582,7 @@ func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 	write := func(txn *badger.Txn, prev *sessionValue) (*sessionValue, error) {
 		events := 0
 		if prev != nil {
-			events = prev.events
+			events = prev.session.Events
 		}
 		if c.Lease.SessionID != sess.ID || !s.Holds(c.Lease) || events != c.Read {
 			return nil, fmt.Errorf("it read %d events, %d are stored: %w", c.Read, events, store.ErrConflict)

@@ -46,12 +46,11 @@ func replyHash(key string) (h [8]byte) {
 	return h
 }
 
-// A sessionValue is a session's value decoded as far as an event needs.
+// A sessionValue is a session's value decoded: the session (its record) and
+// what the store keeps beside it.
 type sessionValue struct {
-	record  []byte // store.AppendSession's, while the value is written
-	events  int
-	updated time.Time
-	marks   []replyMark
+	record []byte // store.AppendSession's, while the value is written
+	marks  []replyMark
 	// Replies of the session may also be under their own keys: marks
 	// pushed out of the window (spilled, under r/), or written by an older
 	// luaivr (legacy: under r/, or d/ before the compact records).
@@ -107,7 +106,7 @@ func decodeSessionValue(b []byte) (store.Session, sessionValue, error) {
 	var v sessionValue
 	if len(b) == 0 || b[0] != sessionFormat {
 		sess, err := store.DecodeSession(b)
-		v.session, v.events, v.updated, v.legacy = &sess, sess.Events, sess.Updated, true
+		v.session, v.legacy = &sess, true
 		v.indexed = sess.Updated // its index key is at its last update; indexExpires 0: rewritten at the next event
 		return sess, v, err
 	}
@@ -146,7 +145,7 @@ func decodeSessionValue(b []byte) (store.Session, sessionValue, error) {
 	if err != nil {
 		return store.Session{}, v, fmt.Errorf("session record: %w", err)
 	}
-	v.session, v.events, v.updated, v.indexed = &sess, sess.Events, sess.Updated, sess.Updated
+	v.session, v.indexed = &sess, sess.Updated
 	if len(r) > 0 {
 		sec, k := binary.Varint(r)
 		if k <= 0 {
@@ -172,7 +171,7 @@ func decodeSessionValue(b []byte) (store.Session, sessionValue, error) {
 func (v *sessionValue) next(record []byte, sess store.Session, key string, seq uint64, expires, now uint64) (sessionValue, *replyMark) {
 	kept := sess
 	kept.Vars, kept.Tries, kept.Sensitive = bytes.Clone(sess.Vars), maps.Clone(sess.Tries), slices.Clone(sess.Sensitive) // the caller's own
-	n := sessionValue{record: record, events: sess.Events, updated: sess.Updated, spilled: v.spilled, legacy: v.legacy, session: &kept}
+	n := sessionValue{record: record, spilled: v.spilled, legacy: v.legacy, session: &kept}
 	n.marks = make([]replyMark, 0, min(len(v.marks)+1, repliesInSession))
 	for _, m := range v.marks {
 		if m.expires > now {

@@ -193,16 +193,16 @@ func TestLiveSessionsAreWhatBadgerHolds(t *testing.T) {
 			t.Fatalf("%s: %v", id, err)
 		}
 		// An event or Register written over by another read stale: lost.
-		if stored.events != written[id] {
-			t.Errorf("%s: %d events and Registers succeeded, the session counts %d", id, written[id], stored.events)
+		if stored.session.Events != written[id] {
+			t.Errorf("%s: %d events and Registers succeeded, the session counts %d", id, written[id], stored.session.Events)
 		}
 		kept := s.live.get(id, now)
 		if kept == nil {
 			continue // read from Badger next time: nothing to be wrong about
 		}
 		checked++
-		if !bytes.Equal(store.AppendSession(nil, *kept.session), store.AppendSession(nil, *stored.session)) || kept.events != stored.events || len(kept.marks) != len(stored.marks) || kept.spilled != stored.spilled || kept.legacy != stored.legacy {
-			t.Errorf("%s: the process keeps %d events %+v, Badger holds %d events %+v", id, kept.events, *kept.session, stored.events, *stored.session)
+		if !bytes.Equal(store.AppendSession(nil, *kept.session), store.AppendSession(nil, *stored.session)) || kept.session.Events != stored.session.Events || len(kept.marks) != len(stored.marks) || kept.spilled != stored.spilled || kept.legacy != stored.legacy {
+			t.Errorf("%s: the process keeps %d events %+v, Badger holds %d events %+v", id, kept.session.Events, *kept.session, stored.session.Events, *stored.session)
 		}
 	}
 	if checked == 0 {
