@@ -627,6 +627,8 @@ func (s *Store) Register(ctx context.Context, sess store.Session) (store.Session
 // next event of the call may write meanwhile: its reply waits for its own
 // sync).
 func (s *Store) update(id string, fn func(txn *badger.Txn, prev *sessionValue) (*sessionValue, error)) error {
+	writing.Add(1)
+	defer writing.Add(-1)
 	mu := sessionLock(id)
 	mu.Lock()
 	var wrote *sessionValue
