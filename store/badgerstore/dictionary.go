@@ -29,6 +29,9 @@ var dictionaryData []byte
 
 var payloadDict = s2.MakeDict(dictionaryData, nil)
 
+// encodeRecord compresses a record (a variable for the tests).
+var encodeRecord = payloadDict.Encode
+
 // pack is an entry's record compressed, if that is smaller and reads back
 // byte for byte.
 func pack(rec []byte) ([]byte, bool) {
@@ -68,20 +71,32 @@ var packers = struct {
 
 type packJob struct {
 	rec, out []byte
+	failed   any // what the encoder panicked with, raised again in the event's goroutine
 	done     chan struct{}
 }
 
+func (j *packJob) encode() {
+	defer func() {
+		j.failed = recover()
+		j.done <- struct{}{}
+	}()
+	j.out = encodeRecord(nil, j.rec)
+}
+
+// encodePacked is encodeRecord(nil, rec), on a packer goroutine when
+// other writes are in progress. A panic of the encoder is the caller's, as
+// if it had encoded in place: the store's health.call turns it into an
+// error rather than a crash of serve.
 func encodePacked(rec []byte) []byte {
 	if writing.Load() <= 1 {
-		return payloadDict.Encode(nil, rec)
+		return encodeRecord(nil, rec)
 	}
 	packers.once.Do(func() {
 		packers.jobs = make(chan *packJob)
 		for range runtime.GOMAXPROCS(0) {
 			go func() {
 				for j := range packers.jobs {
-					j.out = payloadDict.Encode(nil, j.rec)
-					j.done <- struct{}{}
+					j.encode()
 				}
 			}()
 		}
@@ -90,8 +105,11 @@ func encodePacked(rec []byte) []byte {
 	j.rec = rec
 	packers.jobs <- j
 	<-j.done
-	out := j.out
-	j.rec, j.out = nil, nil
+	out, failed := j.out, j.failed
+	j.rec, j.out, j.failed = nil, nil, nil
 	packers.pool.Put(j)
+	if failed != nil {
+		panic(failed)
+	}
 	return out
 }

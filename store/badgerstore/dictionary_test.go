@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -85,5 +86,58 @@ func TestPackedEventsReadBack(t *testing.T) {
 	}
 	if got, err := unpack(p[:len(p)-3]); err == nil {
 		t.Errorf("a packed record cut short reads as %q", got)
+	}
+}
+
+// Records compressed while other writes are in progress (on the packer
+// goroutines) read back as those compressed in place, from many goroutines
+// at once.
+func TestPackedWhileOthersWrite(t *testing.T) {
+	writing.Add(2) // as if two other writes were in progress
+	defer writing.Add(-2)
+	action, err := os.ReadFile("testdata/call_action.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for i := range 200 {
+				rec := append(bytes.Clone(action), byte(g), byte(i))
+				p, ok := pack(rec)
+				back, err := unpack(p)
+				if !ok || err != nil || !bytes.Equal(back, rec) {
+					errs <- fmt.Errorf("goroutine %d, record %d: packed %v, read back %q, %v", g, i, ok, back, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A panic of the encoder on a packer goroutine is raised in the event's
+// goroutine, where the store's health.call turns it into an error; it does
+// not end the process, and the packers go on.
+func TestEncoderPanicIsTheCallers(t *testing.T) {
+	writing.Add(2)
+	defer writing.Add(-2)
+	encodeRecord = func(dst, src []byte) []byte { panic("encoder broke") }
+	got := func() (p any) {
+		defer func() { p = recover() }()
+		pack(bytes.Repeat([]byte("CALL_ACTION "), 20))
+		return nil
+	}()
+	encodeRecord = payloadDict.Encode
+	if got != "encoder broke" {
+		t.Fatalf("the caller saw %v, want the encoder's panic", got)
+	}
+	if _, ok := pack(bytes.Repeat([]byte("CALL_ACTION "), 20)); !ok {
+		t.Fatal("the packers stopped after a panic")
 	}
 }
