@@ -42,7 +42,12 @@ var restaurantWalk = []struct{ digits, want string }{
 // nothing it had acknowledged is lost.
 func TestTwoServersOnRedis(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t)
+	// appendfsync always: Redis then writes what it acknowledges before
+	// answering. With everysec it postpones writing its AOF while an fsync is
+	// still going (up to 2 s, a loaded machine's disk) and answers meanwhile,
+	// so a SIGKILL can lose acknowledged writes: in a CI run it lost the
+	// outage call's session, and its next event got the no-app fallback.
+	srv := redistest.Start(t, "--appendfsync", "always")
 	url := srv.URL() + "?timeout=300ms"
 	env := []string{"LUAIVR_STORE=" + url, "LUAIVR_RELOAD_INTERVAL=0"}
 	servers := []*proc{serve(t, t.TempDir(), env...), serve(t, t.TempDir(), env...)}
@@ -70,7 +75,7 @@ func TestTwoServersOnRedis(t *testing.T) {
 		t.Logf("an event while Redis is stalled: the apology after %v", time.Since(began).Round(time.Millisecond))
 	}
 	srv.Resume()
-	srv.Kill() // kill -9: what Redis acknowledged is in its AOF file already (written, if not yet fsynced)
+	srv.Kill() // kill -9: what Redis acknowledged is in its AOF file already (appendfsync always)
 	eventually(t, "the instance to see Redis is down", func() bool {
 		code, _ := p.get(t, "/readyz")
 		return code == 503
