@@ -16,12 +16,28 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// runID tells this run's session ids from those of earlier runs against the
-// same data folder.
-func runID() string {
-	var b [4]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+// newID is a random UUID (version 4), as 8x8 names sessions, calls and
+// events: ids of the size and randomness of real ones, so that what a run
+// measures (the bytes stored a call, how well they compress) is what 8x8's
+// traffic costs, and unique across runs against the same server.
+func newID() string { return string(appendID(make([]byte, 0, 36))) }
+
+func appendID(b []byte) []byte {
+	var u [16]byte
+	rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	var h [32]byte
+	hex.Encode(h[:], u[:])
+	b = append(b, h[:8]...)
+	b = append(b, '-')
+	b = append(b, h[8:12]...)
+	b = append(b, '-')
+	b = append(b, h[12:16]...)
+	b = append(b, '-')
+	b = append(b, h[16:20]...)
+	b = append(b, '-')
+	return append(b, h[20:]...)
 }
 
 // worker places calls one after another on its own request and response, and
@@ -29,7 +45,6 @@ func runID() string {
 type worker struct {
 	o      *Options
 	client *fasthttp.HostClient
-	run    string
 	hard   context.Context
 	pcg    *mrand.PCG // reseeded per call: call n makes the same choices in every run
 	rng    *mrand.Rand
@@ -50,9 +65,9 @@ type worker struct {
 	menus      map[string]int
 }
 
-func newWorker(o *Options, client *fasthttp.HostClient, tgt target, run string, hard context.Context) *worker {
+func newWorker(o *Options, client *fasthttp.HostClient, tgt target, hard context.Context) *worker {
 	w := &worker{
-		o: o, client: client, run: run, hard: hard,
+		o: o, client: client, hard: hard,
 		pcg:    mrand.NewPCG(o.Seed, 0),
 		req:    fasthttp.AcquireRequest(),
 		resp:   fasthttp.AcquireResponse(),
@@ -80,7 +95,9 @@ const (
 
 // call is one inbound call, as 8x8 plays it.
 type call struct {
-	id       string
+	id       string // the session's
+	callA    string // the caller's leg
+	callB    string // the leg a makeCall bridged
 	caller   string
 	seq      int       // events sent
 	actionID string    // the last clientActionId we were given: 8x8 echoes it
@@ -112,8 +129,10 @@ func (w *worker) call(n int) {
 	errorsBefore := w.errorCount()
 	w.pcg.Seed(w.o.Seed, uint64(n))
 	c := &call{
-		id:      "bench-" + w.run + "-" + strconv.Itoa(n),
-		caller:  fmt.Sprintf("+659%07d", n%10_000_000), // a Singapore mobile per call
+		id:      newID(),
+		callA:   newID(),
+		callB:   newID(),
+		caller:  fmt.Sprintf("+659%07d", mrand.IntN(10_000_000)), // a Singapore mobile, any
 		started: time.Now(),
 	}
 	path := w.o.Paths[w.rng.IntN(len(w.o.Paths))]
@@ -275,12 +294,10 @@ func (w *worker) event(b []byte, c *call, typ, desc, status, digits string, hasD
 	b = append(b, `","description":"`...)
 	b = append(b, desc...)
 	b = append(b, `","payload":{"eventId":"`...)
-	b = append(b, c.id...)
-	b = append(b, "-e"...)
-	b = strconv.AppendInt(b, int64(c.seq), 10)
+	b = appendID(b)
 	b = append(b, `","callId":"`...)
-	b = append(b, c.id...)
-	b = append(b, `-a","sessionId":"`...)
+	b = append(b, c.callA...)
+	b = append(b, `","sessionId":"`...)
 	b = append(b, c.id...)
 	b = append(b, `","subAccountId":"luaivr_bench","callStatus":"`...)
 	b = append(b, status...)
@@ -322,8 +339,8 @@ func (w *worker) sessionSummary(b []byte, c *call) []byte {
 	b = append(b, `","callCount":`...)
 	b = append(b, count...)
 	b = append(b, `,"details":{"callA":{"callId":"`...)
-	b = append(b, c.id...)
-	b = append(b, `-a","callDirection":"INBOUND","callType":"PSTN","initiatedTimestamp":"`...)
+	b = append(b, c.callA...)
+	b = append(b, `","callDirection":"INBOUND","callType":"PSTN","initiatedTimestamp":"`...)
 	b = appendTime(b, c.started)
 	b = append(b, `","disconnectedTimestamp":"`...)
 	b = appendTime(b, now)
@@ -336,8 +353,8 @@ func (w *worker) sessionSummary(b []byte, c *call) []byte {
 	b = append(b, '}')
 	if c.bridged {
 		b = append(b, `,"callB":{"callId":"`...)
-		b = append(b, c.id...)
-		b = append(b, `-b","callDirection":"OUTBOUND","callType":"PSTN","callStatus":"COMPLETED"}`...)
+		b = append(b, c.callB...)
+		b = append(b, `","callDirection":"OUTBOUND","callType":"PSTN","callStatus":"COMPLETED"}`...)
 	}
 	return append(b, "}}}"...)
 }

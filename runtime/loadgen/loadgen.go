@@ -181,12 +181,11 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if o.Rate > 0 {
 		next = paced(placing, o.Calls, o.Rate)
 	}
-	run := runID()
 	workers := make([]*worker, o.Concurrency)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range workers {
-		w := newWorker(&o, client, tgt, run, hard)
+		w := newWorker(&o, client, tgt, hard)
 		workers[i] = w
 		wg.Go(func() {
 			defer w.release()
