@@ -140,6 +140,11 @@ func init() {
 	})
 }
 
+// tableBlockSize is the size of the blocks of Badger's tables (see Open's
+// options). A table's blocks are found from its index, whatever their size,
+// so tables of other sizes (4 KiB before 2026-12-01) read as well.
+const tableBlockSize = 32 << 10
+
 // sessionLocks make the commits and Registers of one session in this process
 // take turns, by a hash of its id: a read-check-write without Badger
 // refusing one of two that overlap. Only this process opens the folder.
@@ -256,7 +261,7 @@ func Open(opts Options) (*Store, error) {
 		// that memory grew with the data (measured: a heap of 429 MiB after
 		// 256k events). Small tables of one size keep it flat (77 MiB).
 		WithBaseTableSize(512 << 10).
-		WithBlockSize(32 << 10)
+		WithBlockSize(tableBlockSize)
 	bopts.TableSizeMultiplier = 1
 	if opts.InMemory {
 		// In memory there is no value log: Badger refuses values over the
@@ -736,7 +741,16 @@ func (s *Store) write(txn *badger.Txn, prev *sessionValue, sess store.Session, e
 		return nil, err
 	}
 	next.record = nil // kept decoded
-	if err := set(entryKey(sess.ID, entry.Seq), encodeEvent(entry, reply), next.expires); err != nil {
+	value, packFailed := encodeEvent(entry, reply)
+	if packFailed != nil {
+		var stack string
+		if p, ok := packFailed.(*encoderPanic); ok {
+			stack = string(p.stack)
+		}
+		s.log.Error("an event's record could not be compressed: it is stored whole", "session", sess.ID,
+			"seq", entry.Seq, "err", packFailed, "stack", stack)
+	}
+	if err := set(entryKey(sess.ID, entry.Seq), value, next.expires); err != nil {
 		return nil, err
 	}
 	if out != nil {

@@ -197,6 +197,55 @@ func TestReopen(t *testing.T) {
 	}
 }
 
+// Table blocks are not part of the data format: a folder whose tables were
+// written in blocks of another size (4 KiB, as luaivr wrote them before
+// 2026-12-01) reads back whole, and this build's tables read in Badger set
+// to the other size.
+func TestTablesOfAnyBlockSizeRead(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var commits []store.Commit
+	for call := range 300 {
+		for seq := range 3 {
+			c := commitOf(fmt.Sprintf("call-%d", call), seq)
+			c.Entry.Event = fmt.Appendf(nil, `{"eventType":"CALL_ACTION","payload":{"sessionId":"call-%d","eventId":"e%d"}}`, call, seq)
+			if err := storetest.Commit(t.Context(), s, c); err != nil {
+				t.Fatal(err)
+			}
+			commits = append(commits, c)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Badger rewrites every table in 4 KiB blocks, reading this build's.
+	db, err := badger.OpenManaged(badger.DefaultOptions(dir).WithBlockSize(4 << 10).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(db.Tables())
+	if err := db.Flatten(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if before == 0 {
+		t.Fatal("no tables written: nothing was read in blocks of another size")
+	}
+	s = openT(t, Options{Dir: dir, GCInterval: -1})
+	for _, c := range commits {
+		if sess, entry, reply := present(t, s, c); !sess || !entry || !reply {
+			t.Fatalf("%s #%d in 4 KiB blocks: session %v, entry %v, reply %v; want all stored",
+				c.Session.ID, c.Entry.Seq, sess, entry, reply)
+		}
+	}
+}
+
 func TestCloseTwice(t *testing.T) {
 	t.Parallel()
 	for _, opts := range []Options{{InMemory: true}, {Dir: t.TempDir(), GCInterval: time.Millisecond}} {

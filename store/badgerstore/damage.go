@@ -367,7 +367,7 @@ func checkTable(path string, compression options.CompressionType) (err error) {
 	if err != nil {
 		return err
 	}
-	t, err := table.OpenTable(mf, table.Options{ChkMode: options.OnTableRead, Compression: compression, BlockSize: 4 << 10})
+	t, err := table.OpenTable(mf, table.Options{ChkMode: options.OnTableRead, Compression: compression, BlockSize: tableBlockSize})
 	if err != nil {
 		mf.Close(-1)
 		return err

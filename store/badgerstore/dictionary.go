@@ -3,7 +3,9 @@ package badgerstore
 import (
 	"bytes"
 	_ "embed"
+	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -33,19 +35,24 @@ var payloadDict = s2.MakeDict(dictionaryData, nil)
 var encodeRecord = payloadDict.Encode
 
 // pack is an entry's record compressed, if that is smaller and reads back
-// byte for byte.
-func pack(rec []byte) ([]byte, bool) {
+// byte for byte. An encoder that fails (panics; none is known to) leaves
+// the record whole, and failed says why, with the encoder's stack, for the
+// store's log: a payload that broke the encoder would come back with each
+// of 8x8's retries, and must cost bytes, not the store.
+func pack(rec []byte) (p []byte, ok bool, failed error) {
 	if len(rec) < 64 {
-		return nil, false
+		return nil, false, nil
 	}
-	p := encodePacked(rec)
+	if p, failed = encodePacked(rec); failed != nil {
+		return nil, false, failed
+	}
 	if len(p) >= len(rec) {
-		return nil, false
+		return nil, false, nil
 	}
 	if back, err := unpack(p); err != nil || !bytes.Equal(back, rec) {
-		return nil, false
+		return nil, false, nil
 	}
-	return p, true
+	return p, true, nil
 }
 
 func unpack(p []byte) ([]byte, error) { return payloadDict.Decode(nil, p) }
@@ -55,8 +62,7 @@ func unpack(p []byte) ([]byte, error) { return payloadDict.Decode(nil, p) }
 // have left the CPU's cache by the time each commits again, that clearing
 // took 13.7 µs an event in serve's CPU profile, flat out (10% of serve's
 // CPU); on a few goroutines that do nothing else the table stays in the
-// cache, and the encoding takes 5 µs. serve's CPU per event went from 126
-// to 111 µs (its CPU time over a 10 s bench of the restaurant).
+// cache, and the encoding takes 5 µs.
 //
 // A write alone (writing, the updates in progress) encodes on its own
 // goroutine: its stack is warm, and the handoff would cost it more than it
@@ -71,32 +77,23 @@ var packers = struct {
 
 type packJob struct {
 	rec, out []byte
-	failed   any // what the encoder panicked with, raised again in the event's goroutine
+	failed   error
 	done     chan struct{}
 }
 
-func (j *packJob) encode() {
-	defer func() {
-		j.failed = recover()
-		j.done <- struct{}{}
-	}()
-	j.out = encodeRecord(nil, j.rec)
-}
-
-// encodePacked is encodeRecord(nil, rec), on a packer goroutine when
-// other writes are in progress. A panic of the encoder is the caller's, as
-// if it had encoded in place: the store's health.call turns it into an
-// error rather than a crash of serve.
-func encodePacked(rec []byte) []byte {
+// encodePacked is encodeRecord(nil, rec), on a packer goroutine when other
+// writes are in progress, and never a panic.
+func encodePacked(rec []byte) ([]byte, error) {
 	if writing.Load() <= 1 {
-		return encodeRecord(nil, rec)
+		return encodeSafely(rec)
 	}
 	packers.once.Do(func() {
 		packers.jobs = make(chan *packJob)
 		for range runtime.GOMAXPROCS(0) {
 			go func() {
 				for j := range packers.jobs {
-					j.encode()
+					j.out, j.failed = encodeSafely(j.rec)
+					j.done <- struct{}{}
 				}
 			}()
 		}
@@ -108,8 +105,23 @@ func encodePacked(rec []byte) []byte {
 	out, failed := j.out, j.failed
 	j.rec, j.out, j.failed = nil, nil, nil
 	packers.pool.Put(j)
-	if failed != nil {
-		panic(failed)
-	}
-	return out
+	return out, failed
 }
+
+// encodeSafely is encodeRecord(nil, rec), or the panic it raised.
+func encodeSafely(rec []byte) (out []byte, failed error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, failed = nil, &encoderPanic{value: p, stack: debug.Stack()}
+		}
+	}()
+	return encodeRecord(nil, rec), nil
+}
+
+// encoderPanic is a panic of the compressor, with the stack it was raised on.
+type encoderPanic struct {
+	value any
+	stack []byte
+}
+
+func (e *encoderPanic) Error() string { return fmt.Sprintf("the compressor panicked: %v", e.value) }

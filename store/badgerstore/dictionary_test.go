@@ -6,12 +6,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/luaivr/luaivr/store"
+	"github.com/luaivr/luaivr/store/storetest"
 )
 
 // The dictionary is part of the data format: values packed with it are read
@@ -67,7 +70,7 @@ func TestPackedEventsReadBack(t *testing.T) {
 		reply := samples[(i+1)%len(samples)]
 		e := store.Entry{Seq: 3, EventType: "CALL_ACTION", EventID: "e3", Event: ev, Reply: reply}
 		for _, kept := range [][]byte{reply, nil, []byte(`{"other":1}`)} {
-			v := encodeEvent(e, kept)
+			v, _ := encodeEvent(e, kept)
 			got, gotReply, err := decodeEvent(v)
 			if err != nil || !bytes.Equal(got.Event, ev) || !bytes.Equal(got.Reply, reply) || !bytes.Equal(gotReply, kept) {
 				t.Fatalf("sample %d (%d bytes) reads back as %d bytes, reply %q, err %v", i, len(ev), len(got.Event), gotReply, err)
@@ -84,7 +87,7 @@ func TestPackedEventsReadBack(t *testing.T) {
 	var c bytes.Buffer
 	json.Compact(&c, b)
 	rec := store.AppendEntry(nil, store.Entry{EventType: "CALL_ACTION", Event: c.Bytes()})
-	p, ok := pack(rec)
+	p, ok, _ := pack(rec)
 	if !ok || len(p) > len(rec)/2 {
 		t.Errorf("a CALL_ACTION's record of %d bytes packs to %d (%v), want under half", len(rec), len(p), ok)
 	}
@@ -108,7 +111,7 @@ func TestPackedWhileOthersWrite(t *testing.T) {
 		go func() {
 			for i := range 200 {
 				rec := append(bytes.Clone(action), byte(g), byte(i))
-				p, ok := pack(rec)
+				p, ok, _ := pack(rec)
 				back, err := unpack(p)
 				if !ok || err != nil || !bytes.Equal(back, rec) {
 					errs <- fmt.Errorf("goroutine %d, record %d: packed %v, read back %q, %v", g, i, ok, back, err)
@@ -125,23 +128,40 @@ func TestPackedWhileOthersWrite(t *testing.T) {
 	}
 }
 
-// A panic of the encoder on a packer goroutine is raised in the event's
-// goroutine, where the store's health.call turns it into an error; it does
-// not end the process, and the packers go on.
-func TestEncoderPanicIsTheCallers(t *testing.T) {
+// A compressor that panics, compressing in place (one write) or on the
+// packers (writes at once), costs the event its compression, not the store:
+// the event is saved whole and reads back, the store stays ready, the log
+// names the session with the compressor's stack, and the packers go on.
+func TestEncoderPanicStoresTheRecordWhole(t *testing.T) {
+	encodeRecord = func(dst, src []byte) []byte { panic("encoder broke") }
+	t.Cleanup(func() { encodeRecord = payloadDict.Encode })
+	for _, others := range []int32{0, 2} {
+		var logged bytes.Buffer
+		s := openT(t, Options{Dir: t.TempDir(), GCInterval: -1, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+		writing.Add(others) // as if other writes were in progress: the packers
+		c := callEvent("call-1", 0)
+		c.Entry.Event = bytes.Repeat([]byte(`{"eventType":"CALL_ACTION"}`), 10)
+		err := storetest.Commit(t.Context(), s, c)
+		writing.Add(-others)
+		if err != nil {
+			t.Fatalf("with %d other writes: the event was refused: %v", others, err)
+		}
+		if err := s.Ready(); err != nil {
+			t.Fatalf("with %d other writes: the store is not ready after the compressor failed: %v", others, err)
+		}
+		entries, err := s.Transcript(t.Context(), "call-1")
+		if err != nil || len(entries) != 1 || !bytes.Equal(entries[0].Event, c.Entry.Event) {
+			t.Fatalf("with %d other writes: the transcript reads %v, %v", others, entries, err)
+		}
+		if log := logged.String(); !strings.Contains(log, "stored whole") || !strings.Contains(log, "call-1") ||
+			!strings.Contains(log, "TestEncoderPanicStoresTheRecordWhole") {
+			t.Fatalf("with %d other writes: the log does not name the session with the compressor's stack:\n%s", others, log)
+		}
+	}
+	encodeRecord = payloadDict.Encode
 	writing.Add(2)
 	defer writing.Add(-2)
-	encodeRecord = func(dst, src []byte) []byte { panic("encoder broke") }
-	got := func() (p any) {
-		defer func() { p = recover() }()
-		pack(bytes.Repeat([]byte("CALL_ACTION "), 20))
-		return nil
-	}()
-	encodeRecord = payloadDict.Encode
-	if got != "encoder broke" {
-		t.Fatalf("the caller saw %v, want the encoder's panic", got)
-	}
-	if _, ok := pack(bytes.Repeat([]byte("CALL_ACTION "), 20)); !ok {
-		t.Fatal("the packers stopped after a panic")
+	if _, ok, err := pack(bytes.Repeat([]byte("CALL_ACTION "), 20)); !ok || err != nil {
+		t.Fatalf("the packers stopped after a panic: %v", err)
 	}
 }

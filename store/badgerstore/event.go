@@ -27,10 +27,13 @@ const (
 
 // encodeEvent is an event's value: the format byte, the entry's record
 // (its length first) and the reply (nil: none), which is most often the
-// entry's own Reply and then is not kept twice.
-func encodeEvent(e store.Entry, reply []byte) []byte {
+// entry's own Reply and then is not kept twice. packFailed is why the
+// record could not be compressed, when the compressor failed (the value
+// holds it whole).
+func encodeEvent(e store.Entry, reply []byte) (v []byte, packFailed error) {
 	format, rec := eventFormat, store.AppendEntry(make([]byte, 0, 256+len(e.Event)+len(e.Reply)), e)
-	if packed, ok := pack(rec); ok {
+	packed, ok, packFailed := pack(rec)
+	if ok {
 		format, rec = eventPacked, packed
 	}
 	b := make([]byte, 0, len(rec)+len(reply)+12)
@@ -39,11 +42,11 @@ func encodeEvent(e store.Entry, reply []byte) []byte {
 	b = append(b, rec...)
 	switch {
 	case reply == nil:
-		return append(b, noReply)
+		return append(b, noReply), packFailed
 	case bytes.Equal(reply, e.Reply):
-		return append(b, entryReply)
+		return append(b, entryReply), packFailed
 	default:
-		return append(append(b, ownReply), reply...)
+		return append(append(b, ownReply), reply...), packFailed
 	}
 }
 

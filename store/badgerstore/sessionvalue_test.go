@@ -90,10 +90,11 @@ func TestRedeliveryOfEventsWrittenBeforeTheMarks(t *testing.T) {
 	s := openT(t, Options{Dir: t.TempDir(), GCInterval: -1})
 	old := callEvent("call-1", 0)
 	sess, entry := old.Numbered()
+	value, _ := encodeEvent(entry, old.Reply)
 	if err := s.db.Update(func(txn *badger.Txn) error {
 		for k, v := range map[string][]byte{
 			string(sessionKey(sess.ID)):                          store.AppendSession(nil, sess),
-			string(entryKey(sess.ID, 1)):                         encodeEvent(entry, old.Reply),
+			string(entryKey(sess.ID, 1)):                         value,
 			string(repliedKey(sess.ID, replyHash(old.ReplyKey))): {1},
 		} {
 			if err := txn.Set([]byte(k), v); err != nil {
