@@ -227,14 +227,15 @@ func Open(opts Options) (*Store, error) {
 		// calls' records, which repeat each other's ids and numbers where a
 		// record's own compression (dictionary.go) cannot see them, and
 		// fewer, bigger blocks cost less to build and to index. Measured in
-		// serve, 200,000 restaurant calls flat out (a data folder growing to
-		// 120–220 MB), the data folder after Close and serve's CPU time over
-		// the run (/proc/PID/stat), one build after another (2026-12-01):
-		// 4 KiB 1,090 bytes a call and 190 s; 16 KiB 701 bytes, 176–188 s;
-		// 32 KiB 605 bytes, 149–164 s. ZSTD (level 1) instead of Snappy, over
-		// 16 KiB blocks: 517 bytes but 204 s, and 40 MB more memory idle. A
-		// block is read whole, and reads are rare: an event reads its
-		// session from memory (live).
+		// serve, 200,000 restaurant calls flat out, the data folder after
+		// Close and serve's CPU time over the run (/proc/PID/stat), one build
+		// after another (2026-12-01). With 8x8's ids (random UUIDs for each
+		// session, leg and event): 4 KiB 1,644 bytes a call and 282 s; 32 KiB
+		// 1,134 bytes, 237 s. With ids in sequence (bench before that day):
+		// 4 KiB 1,090 bytes and 190 s; 16 KiB 701 bytes, 176–188 s; 32 KiB
+		// 605 bytes, 149–164 s; ZSTD (level 1) over 16 KiB blocks 517 bytes
+		// but 204 s. A block is read whole, and reads are rare: an event
+		// reads its session from memory (live).
 		//
 		// Two 16 MiB memtables: one taking writes while the other is flushed.
 		WithMemTableSize(memtableSize).
@@ -1005,8 +1006,21 @@ func (b badgerLogger) Errorf(f string, args ...any) {
 	b.l.Error(strings.TrimSpace(fmt.Sprintf(f, args...)))
 }
 
+// Warningf logs Badger's warnings, but for its judgement of its own caches:
+// every minute it warns when blocks leave the block cache within 10 s and
+// fewer than 40% of reads hit it. luaivr sizes the cache on purpose (an
+// event reads its session from memory, see live): the reads left are of the
+// sessions of calls that start (8x8's random ids spread them over every
+// table) and of transcripts, which a cache of any bounded size would not
+// keep. With 8x8's ids that warning came every minute of a long run, with
+// nothing for an operator to do, so it is kept for the debug level.
 func (b badgerLogger) Warningf(f string, args ...any) {
-	b.l.Warn(strings.TrimSpace(fmt.Sprintf(f, args...)))
+	msg := strings.TrimSpace(fmt.Sprintf(f, args...))
+	if strings.Contains(msg, " might be too small. Metrics: ") || strings.HasPrefix(msg, "Cache life expectancy") {
+		b.l.Debug(msg)
+		return
+	}
+	b.l.Warn(msg)
 }
 
 func (badgerLogger) Infof(string, ...any)  {}

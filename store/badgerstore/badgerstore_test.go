@@ -2,9 +2,11 @@ package badgerstore
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -243,6 +245,20 @@ func TestTablesOfAnyBlockSizeRead(t *testing.T) {
 			t.Fatalf("%s #%d in 4 KiB blocks: session %v, entry %v, reply %v; want all stored",
 				c.Session.ID, c.Entry.Seq, sess, entry, reply)
 		}
+	}
+}
+
+// Badger's advice on its own cache sizes, every minute of a long run, is not
+// an operator's to act on: debug, not warn; its other warnings stay warnings.
+func TestBadgerCacheAdviceIsDebug(t *testing.T) {
+	t.Parallel()
+	var logged bytes.Buffer
+	l := badgerLogger{slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	l.Warningf("%s might be too small. Metrics: %s\n", "Block cache", "hit: 1 miss: 9")
+	l.Warningf("Cache life expectancy (in seconds): %+v\n", "histogram")
+	l.Warningf("Truncate Needed. File %s size: %d Endoffset: %d", "000001.vlog", 10, 5)
+	if got := logged.String(); strings.Contains(got, "too small") || strings.Contains(got, "life expectancy") || !strings.Contains(got, "Truncate Needed") {
+		t.Fatalf("logged at warn:\n%s", got)
 	}
 }
 
