@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -486,5 +488,35 @@ func TestCancel(t *testing.T) {
 	}
 	if time.Since(start) > 2*time.Second || r.Calls == 0 {
 		t.Errorf("run took %v with %d calls after a cancel at 200 ms", time.Since(start), r.Calls)
+	}
+}
+
+// Ids are shaped as 8x8's (version 1 UUIDs, one node for the run) and no two
+// are alike, however many workers make them at once.
+func TestIDsAsEightByEights(t *testing.T) {
+	shape := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	ids := make(chan string, 8000)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 1000 {
+				ids <- newID()
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+	seen, node := map[string]bool{}, ""
+	for id := range ids {
+		if !shape.MatchString(id) || seen[id] {
+			t.Fatalf("id %q: not a version 1 UUID, or made twice", id)
+		}
+		if node == "" {
+			node = id[19:]
+		}
+		if id[19:] != node {
+			t.Fatalf("id %q: another clock sequence and node than %s", id, node)
+		}
+		seen[id] = true
 	}
 }
