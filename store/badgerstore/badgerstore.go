@@ -744,12 +744,8 @@ func (s *Store) write(txn *badger.Txn, prev *sessionValue, sess store.Session, e
 	next.record = nil // kept decoded
 	value, packFailed := encodeEvent(entry, reply)
 	if packFailed != nil {
-		var stack string
-		if p, ok := packFailed.(*encoderPanic); ok {
-			stack = string(p.stack)
-		}
 		s.log.Error("an event's record could not be compressed: it is stored whole", "session", sess.ID,
-			"seq", entry.Seq, "err", packFailed, "stack", stack)
+			"seq", entry.Seq, "err", packFailed.Error(), "stack", string(packFailed.stack))
 	}
 	if err := set(entryKey(sess.ID, entry.Seq), value, next.expires); err != nil {
 		return nil, err

@@ -206,10 +206,7 @@ func TestReopen(t *testing.T) {
 func TestTablesOfAnyBlockSizeRead(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir, GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openT(t, Options{Dir: dir, GCInterval: -1})
 	var commits []store.Commit
 	for call := range 300 {
 		for seq := range 3 {

@@ -39,7 +39,7 @@ var encodeRecord = payloadDict.Encode
 // the record whole, and failed says why, with the encoder's stack, for the
 // store's log: a payload that broke the encoder would come back with each
 // of 8x8's retries, and must cost bytes, not the store.
-func pack(rec []byte) (p []byte, ok bool, failed error) {
+func pack(rec []byte) (p []byte, ok bool, failed *encoderPanic) {
 	if len(rec) < 64 {
 		return nil, false, nil
 	}
@@ -77,13 +77,13 @@ var packers = struct {
 
 type packJob struct {
 	rec, out []byte
-	failed   error
+	failed   *encoderPanic
 	done     chan struct{}
 }
 
 // encodePacked is encodeRecord(nil, rec), on a packer goroutine when other
 // writes are in progress, and never a panic.
-func encodePacked(rec []byte) ([]byte, error) {
+func encodePacked(rec []byte) ([]byte, *encoderPanic) {
 	if writing.Load() <= 1 {
 		return encodeSafely(rec)
 	}
@@ -109,7 +109,7 @@ func encodePacked(rec []byte) ([]byte, error) {
 }
 
 // encodeSafely is encodeRecord(nil, rec), or the panic it raised.
-func encodeSafely(rec []byte) (out []byte, failed error) {
+func encodeSafely(rec []byte) (out []byte, failed *encoderPanic) {
 	defer func() {
 		if p := recover(); p != nil {
 			out, failed = nil, &encoderPanic{value: p, stack: debug.Stack()}

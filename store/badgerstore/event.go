@@ -30,7 +30,7 @@ const (
 // entry's own Reply and then is not kept twice. packFailed is why the
 // record could not be compressed, when the compressor failed (the value
 // holds it whole).
-func encodeEvent(e store.Entry, reply []byte) (v []byte, packFailed error) {
+func encodeEvent(e store.Entry, reply []byte) (v []byte, packFailed *encoderPanic) {
 	format, rec := eventFormat, store.AppendEntry(make([]byte, 0, 256+len(e.Event)+len(e.Reply)), e)
 	packed, ok, packFailed := pack(rec)
 	if ok {

@@ -76,15 +76,12 @@ func TestSessionsPages(t *testing.T) {
 func TestSessionsIndexedOnOpen(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir, GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openT(t, Options{Dir: dir, GCInterval: -1})
 	for i := range 5 {
 		updatedAt(t, s, fmt.Sprint("s", i), 0, i)
 	}
 	// Take the index away, as in a folder of an earlier luaivr.
-	err = s.db.Update(func(txn *badger.Txn) error {
+	err := s.db.Update(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(indexPrefix)})
 		var keys [][]byte
 		for it.Rewind(); it.Valid(); it.Next() {

@@ -169,8 +169,7 @@ func decodeSessionValue(b []byte) (store.Session, sessionValue, error) {
 // with its own (when it has a reply key) added; a mark pushed out is
 // returned to be kept under its own key.
 func (v *sessionValue) next(record []byte, sess store.Session, key string, seq uint64, expires, now uint64) (sessionValue, *replyMark) {
-	kept := sess
-	kept.Vars, kept.Tries, kept.Sensitive = bytes.Clone(sess.Vars), maps.Clone(sess.Tries), slices.Clone(sess.Sensitive) // the caller's own
+	kept := ownCopy(sess) // the caller's stays its own
 	n := sessionValue{record: record, spilled: v.spilled, legacy: v.legacy, session: &kept}
 	n.marks = make([]replyMark, 0, min(len(v.marks)+1, repliesInSession))
 	for _, m := range v.marks {
@@ -282,10 +281,12 @@ func (l *live) put(id string, v *sessionValue) {
 	l.bytes += size
 }
 
-// copySession is the live value's session, for an event to change: what it
-// may change in place (vars, tries, positions) is its own.
-func (v *sessionValue) copySession() store.Session {
-	s := *v.session
+// copySession is the live value's session, for an event to change.
+func (v *sessionValue) copySession() store.Session { return ownCopy(*v.session) }
+
+// ownCopy is s with what may be changed in place (vars, tries, positions)
+// its own, so that a live value and an event's session share none of it.
+func ownCopy(s store.Session) store.Session {
 	s.Vars = bytes.Clone(s.Vars)
 	s.Tries = maps.Clone(s.Tries)
 	s.Sensitive = slices.Clone(s.Sensitive)

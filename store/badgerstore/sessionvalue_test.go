@@ -51,10 +51,7 @@ func wantRedeliveries(t *testing.T, s *Store, id string, n int) {
 func TestRedeliveryOfAnyEventAfterRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir, GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openT(t, Options{Dir: dir, GCInterval: -1})
 	const n = repliesInSession*2 + 3
 	for seq := range n {
 		if err := storetest.Commit(t.Context(), s, callEvent("call-1", seq)); err != nil {
@@ -274,10 +271,7 @@ func TestSessionsInOrderWithCoarseIndex(t *testing.T) {
 func TestRedeliveryGetsTheNewestReply(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir, GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openT(t, Options{Dir: dir, GCInterval: -1})
 	first, again := callEvent("call-1", 0), callEvent("call-1", 0)
 	first.Reply, again.Reply = []byte(`{}`), []byte(`{"callflow":[{"action":"hangup"}]}`)
 	for _, c := range []store.Commit{first, again} {
