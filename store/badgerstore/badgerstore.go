@@ -229,8 +229,8 @@ func Open(opts Options) (*Store, error) {
 		// fewer, bigger blocks cost less to build and to index. Measured in
 		// serve, 200,000 restaurant calls flat out, the data folder after
 		// Close and serve's CPU time over the run (/proc/PID/stat), one build
-		// after another (2026-12-01). With 8x8's ids (random UUIDs for each
-		// session, leg and event): 4 KiB 1,644 bytes a call and 282 s; 32 KiB
+		// after another (2026-12-01). With random (version 4) UUIDs for each
+		// session, leg and event: 4 KiB 1,644 bytes a call and 282 s; 32 KiB
 		// 1,134 bytes, 237 s. With ids in sequence (bench before that day):
 		// 4 KiB 1,090 bytes and 190 s; 16 KiB 701 bytes, 176–188 s; 32 KiB
 		// 605 bytes, 149–164 s; ZSTD (level 1) over 16 KiB blocks 517 bytes
@@ -1006,10 +1006,10 @@ func (b badgerLogger) Errorf(f string, args ...any) {
 // every minute it warns when blocks leave the block cache within 10 s and
 // fewer than 40% of reads hit it. luaivr sizes the cache on purpose (an
 // event reads its session from memory, see live): the reads left are of the
-// sessions of calls that start (8x8's random ids spread them over every
-// table) and of transcripts, which a cache of any bounded size would not
-// keep. With 8x8's ids that warning came every minute of a long run, with
-// nothing for an operator to do, so it is kept for the debug level.
+// sessions of calls that start (ids spread them over every table) and of
+// transcripts, which a cache of any bounded size would not keep. With random
+// ids that warning came every minute of a long run, with nothing for an
+// operator to do, so it is kept for the debug level.
 func (b badgerLogger) Warningf(f string, args ...any) {
 	msg := strings.TrimSpace(fmt.Sprintf(f, args...))
 	if strings.Contains(msg, " might be too small. Metrics: ") || strings.HasPrefix(msg, "Cache life expectancy") {
