@@ -80,7 +80,7 @@ func (e *Engine) Call(ctx context.Context, req CallRequest, send Send) (placed P
 	}
 	sess := store.Session{App: app.Name, Vars: vars, Direction: "OUTBOUND", Source: req.From, Destination: req.To}
 	ev := &webhook.Event{Type: webhook.CallAction, CallStatus: "CALL_RECEIVED", Direction: "OUTBOUND",
-		Source: req.From, Destination: req.To, Payload: map[string]any{}}
+		Source: req.From, Destination: req.To}
 	lo := e.script(ctx, app, "", OnCall, func(sc *scriptContext) luaOutcome {
 		return e.runLua(sc, app, &sess, ev, "", OnCall, &redaction{})
 	})

@@ -112,9 +112,7 @@ func entered(ev *webhook.Event) bool {
 	if ev.Unreadable != "" {
 		return true
 	}
-	ed, _ := ev.Payload["eventData"].(map[string]any)
-	said, _ := ed["asrCaptured"].(string)
-	return strings.TrimSpace(said) != ""
+	return strings.TrimSpace(ev.Said) != ""
 }
 
 // mark turns the redaction on: the version answering declares the position

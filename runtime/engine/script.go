@@ -242,7 +242,7 @@ func (e *Engine) callHandler(L *lua.LState, mod *ivr.Module, handler string, ses
 	case OnStatus:
 		args = append(args, lua.LString(ev.CallStatus))
 	case OnEnd:
-		args = append(args, luaconv.ToLua(L, ev.Payload))
+		args = append(args, luaconv.ToLua(L, ev.Payload()))
 	}
 	L.Push(fn)
 	for _, a := range args {

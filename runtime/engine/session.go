@@ -25,7 +25,7 @@ func fillSession(L *lua.LState, t *lua.LTable, app *App, sess *store.Session, ev
 	set("app", app.Name)
 	set("action_id", position)
 	set("status", first(ev.CallStatus, sess.Status))
-	t.RawSetString("event", luaconv.ToLua(L, ev.Payload))
+	t.RawSetString("event", luaconv.ToLua(L, ev.Payload()))
 	vars := L.NewTable()
 	if len(sess.Vars) > 0 {
 		var v map[string]any

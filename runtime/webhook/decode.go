@@ -65,12 +65,19 @@ func (d *decoder) value() (any, error) {
 		})
 		return m, err
 	case c == '[':
-		return d.array()
+		list := []any{}
+		err := d.elements(func() error {
+			v, err := d.value()
+			list = append(list, v)
+			return err
+		})
+		return list, err
 	case c == '"':
 		s, err := d.string()
 		return s, err
 	case c == '-' || c >= '0' && c <= '9':
-		return d.number()
+		n, err := d.number()
+		return json.Number(n), err
 	case c == 't':
 		return true, d.literal("true")
 	case c == 'f':
@@ -79,6 +86,35 @@ func (d *decoder) value() (any, error) {
 		return nil, d.literal("null")
 	}
 	return nil, d.fail("looking for beginning of value")
+}
+
+// skip reads the value at pos as value does, checking it the same way, but
+// builds nothing: most of a payload is read by scripts only, if at all
+// (Event.Payload builds it when asked).
+func (d *decoder) skip() error {
+	d.space()
+	if d.pos >= len(d.text) {
+		return d.fail("")
+	}
+	switch c := d.text[d.pos]; {
+	case c == '{':
+		return d.object(func(string) error { return d.skip() })
+	case c == '[':
+		return d.elements(d.skip)
+	case c == '"':
+		_, err := d.string()
+		return err
+	case c == '-' || c >= '0' && c <= '9':
+		_, err := d.number()
+		return err
+	case c == 't':
+		return d.literal("true")
+	case c == 'f':
+		return d.literal("false")
+	case c == 'n':
+		return d.literal("null")
+	}
+	return d.fail("looking for beginning of value")
 }
 
 // object reads an object, calling member for each key with pos at its value;
@@ -127,24 +163,23 @@ func (d *decoder) object(member func(key string) error) error {
 	}
 }
 
-func (d *decoder) array() (any, error) {
+// elements reads an array, calling element for each with pos at it;
+// element must read it.
+func (d *decoder) elements(element func() error) error {
 	if err := d.nest(); err != nil {
-		return nil, err
+		return err
 	}
 	d.pos++ // [
-	list := []any{}
 	d.space()
 	if d.pos < len(d.text) && d.text[d.pos] == ']' {
 		d.pos++
 		d.depth--
-		return list, nil
+		return nil
 	}
 	for {
-		v, err := d.value()
-		if err != nil {
-			return nil, err
+		if err := element(); err != nil {
+			return err
 		}
-		list = append(list, v)
 		d.space()
 		if d.pos < len(d.text) {
 			switch d.text[d.pos] {
@@ -154,10 +189,10 @@ func (d *decoder) array() (any, error) {
 			case ']':
 				d.pos++
 				d.depth--
-				return list, nil
+				return nil
 			}
 		}
-		return nil, d.fail("after array element")
+		return d.fail("after array element")
 	}
 }
 
@@ -185,7 +220,7 @@ func (d *decoder) literal(word string) error {
 }
 
 // number reads a JSON number as encoding/json's UseNumber keeps it: its text.
-func (d *decoder) number() (any, error) {
+func (d *decoder) number() (string, error) {
 	start := d.pos
 	digits := func() int {
 		n := 0
@@ -202,12 +237,12 @@ func (d *decoder) number() (any, error) {
 	case d.pos < len(d.text) && d.text[d.pos] == '0':
 		d.pos++
 	case digits() == 0:
-		return nil, d.fail("in numeric literal")
+		return "", d.fail("in numeric literal")
 	}
 	if d.pos < len(d.text) && d.text[d.pos] == '.' {
 		d.pos++
 		if digits() == 0 {
-			return nil, d.fail("after decimal point in numeric literal")
+			return "", d.fail("after decimal point in numeric literal")
 		}
 	}
 	if d.pos < len(d.text) && (d.text[d.pos] == 'e' || d.text[d.pos] == 'E') {
@@ -216,10 +251,10 @@ func (d *decoder) number() (any, error) {
 			d.pos++
 		}
 		if digits() == 0 {
-			return nil, d.fail("in exponent of numeric literal")
+			return "", d.fail("in exponent of numeric literal")
 		}
 	}
-	return json.Number(d.text[start:d.pos]), nil
+	return d.text[start:d.pos], nil
 }
 
 // string reads a string; without escapes it is a slice of the body's text.

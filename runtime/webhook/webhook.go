@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -46,10 +47,42 @@ type Event struct {
 	Unreadable string
 	// RecordingID is set on CALL_RECORDING_STATUS.
 	RecordingID string
-	// Payload is the payload object as received, for scripts and transcripts.
-	Payload map[string]any
-	// RawPayload is the payload's JSON text as received.
+	// Said is what the caller said, when 8x8 heard speech
+	// (payload.eventData.asrCaptured, a string).
+	Said string
+	// RawPayload is the payload's JSON text as received, for transcripts.
 	RawPayload json.RawMessage
+
+	payload lazyPayload
+}
+
+// lazyPayload is the payload object, built the first time it is asked for:
+// an event answered without Lua (a static menu's option, a status) never
+// needs it, and building it was most of the cost of Parse.
+type lazyPayload struct {
+	once sync.Once
+	m    map[string]any
+}
+
+// Payload is the payload object as received (numbers as json.Number), for
+// scripts; a session summary's legs are spelled callA, callB, …. It is built
+// from RawPayload on the first call; an Event without one (an outbound call's
+// first event) has an empty payload. The map is shared by every caller: read
+// it, do not change it.
+func (e *Event) Payload() map[string]any {
+	e.payload.once.Do(func() {
+		d := decoder{text: string(e.RawPayload)}
+		if v, err := d.value(); err == nil {
+			e.payload.m, _ = v.(map[string]any)
+		}
+		if e.payload.m == nil {
+			e.payload.m = map[string]any{}
+		}
+		if e.Type == SessionSummary {
+			normalizeLegs(e.payload.m)
+		}
+	})
+	return e.payload.m
 }
 
 // IsCallStart reports whether this is the first event of an inbound call: the
@@ -87,7 +120,9 @@ func bad(format string, args ...any) *BadRequest {
 // session summary's call quality) is 5 levels; anything far deeper is hostile.
 const MaxDepth = 32
 
-// Parse decodes one webhook body, in one pass over it (see decoder).
+// Parse decodes one webhook body, in one pass over it (see decoder). It
+// checks all of it, but builds only the values it lifts into the Event; the
+// payload object is built when asked for (Event.Payload).
 func Parse(body []byte) (*Event, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
@@ -101,17 +136,27 @@ func Parse(body []byte) (*Event, error) {
 	// a name given twice counts the last time.
 	var typ, payload any
 	var typeText, payloadText string
+	var lifted fields
 	err := d.object(func(key string) error {
 		d.space()
 		start := d.pos
-		v, err := d.value()
 		switch {
 		case strings.EqualFold(key, "eventType"):
+			v, err := d.value()
 			typ, typeText = v, d.text[start:d.pos]
+			return err
 		case strings.EqualFold(key, "payload"):
+			if d.pos < len(d.text) && d.text[d.pos] == '{' {
+				lifted = fields{}
+				err := d.object(lifted.member(&d))
+				payload, payloadText = &lifted, d.text[start:d.pos]
+				return err
+			}
+			v, err := d.value()
 			payload, payloadText = v, d.text[start:d.pos]
+			return err
 		}
-		return err
+		return d.skip()
 	})
 	if err != nil {
 		return nil, err
@@ -129,18 +174,18 @@ func Parse(body []byte) (*Event, error) {
 	if payload == nil {
 		return nil, bad("payload is missing: an 8x8 webhook carries its data in a payload object")
 	}
-	if e.Payload, _ = payload.(map[string]any); e.Payload == nil {
+	if _, ok := payload.(*fields); !ok {
 		return nil, bad("payload must be a JSON object, got %s", clip(payloadText))
 	}
 	e.RawPayload = json.RawMessage(payloadText)
-	p := e.Payload
+	p := &lifted
 
 	str := func(key string) string {
 		if err != nil {
 			return ""
 		}
 		var s string
-		s, err = optString(p, key)
+		s, err = optString(key, p.get(key))
 		return s
 	}
 	e.SessionID = str("sessionId")
@@ -179,11 +224,74 @@ func Parse(body []byte) (*Event, error) {
 			return nil, bad("payload.%s is not valid UTF-8 text", id.name)
 		}
 	}
-	if e.Type == SessionSummary {
-		normalizeLegs(p)
+	e.Digits, e.HasDigits, e.Unreadable = digits(p.dtmf, p.eventData)
+	if ed, ok := p.eventData.(map[string]any); ok {
+		e.Said, _ = ed["asrCaptured"].(string)
 	}
-	e.Digits, e.HasDigits, e.Unreadable = digits(p)
 	return e, nil
+}
+
+// fields are the payload's members Parse lifts into the Event, each as
+// encoding/json would have decoded it; the rest of the payload is checked
+// and skipped. A member given twice counts the last time, as in a map.
+type fields struct {
+	sessionID, eventID, callID, direction, source, destination any
+	actionID, callStatus, sessionStatus, status, recordingID   any
+	dtmf, eventData                                            any
+}
+
+// member reads one member of the payload object into f (see decoder.object).
+func (f *fields) member(d *decoder) func(key string) error {
+	return func(key string) error {
+		slot := f.slot(key)
+		if slot == nil {
+			return d.skip()
+		}
+		v, err := d.value()
+		*slot = v
+		return err
+	}
+}
+
+// slot is where the member named key is kept; nil for a member not lifted.
+func (f *fields) slot(key string) *any {
+	switch key {
+	case "sessionId":
+		return &f.sessionID
+	case "eventId":
+		return &f.eventID
+	case "callId":
+		return &f.callID
+	case "callDirection":
+		return &f.direction
+	case "source":
+		return &f.source
+	case "destination":
+		return &f.destination
+	case "clientActionId":
+		return &f.actionID
+	case "callStatus":
+		return &f.callStatus
+	case "sessionStatus":
+		return &f.sessionStatus
+	case "status":
+		return &f.status
+	case "recordingId":
+		return &f.recordingID
+	case "dtmf":
+		return &f.dtmf
+	case "eventData":
+		return &f.eventData
+	}
+	return nil
+}
+
+// get is the lifted member named key; nil when absent.
+func (f *fields) get(key string) any {
+	if slot := f.slot(key); slot != nil {
+		return *slot
+	}
+	return nil
 }
 
 // Limits on ids, far above what 8x8 sends, so that storage keys stay small.
@@ -196,12 +304,12 @@ const (
 // the first of payload.dtmf, payload.eventData.dtmf and payload.eventData (a
 // string) that holds any. A value that is not keypad keys is reported in
 // unreadable and the event counts as no input.
-func digits(p map[string]any) (d string, has bool, unreadable string) {
+func digits(dtmf, eventData any) (d string, has bool, unreadable string) {
 	candidates := []struct {
 		where string
 		v     any
-	}{{"payload.dtmf", p["dtmf"]}}
-	switch ed := p["eventData"].(type) {
+	}{{"payload.dtmf", dtmf}}
+	switch ed := eventData.(type) {
 	case map[string]any:
 		candidates = append(candidates, struct {
 			where string
@@ -272,8 +380,8 @@ func normalizeLegs(p map[string]any) {
 	}
 }
 
-func optString(p map[string]any, key string) (string, error) {
-	switch v := p[key].(type) {
+func optString(key string, v any) (string, error) {
+	switch v := v.(type) {
 	case nil:
 		return "", nil
 	case string:

@@ -70,7 +70,7 @@ func TestFixtures(t *testing.T) {
 			if (ev.ReplyKey() != "") != tt.replyKeyOK {
 				t.Errorf("ReplyKey = %q", ev.ReplyKey())
 			}
-			if ev.Payload == nil || len(ev.RawPayload) == 0 {
+			if len(ev.Payload()) == 0 || len(ev.RawPayload) == 0 {
 				t.Error("payload not kept")
 			}
 		})
@@ -84,7 +84,7 @@ func TestSummaryLegsNormalized(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	details := ev.Payload["details"].(map[string]any)
+	details := ev.Payload()["details"].(map[string]any)
 	if _, ok := details["callA"]; !ok {
 		t.Fatalf("details = %v, want a callA key", details)
 	}
@@ -230,8 +230,9 @@ func BenchmarkParse(b *testing.B) {
 	}
 }
 
-// Parse runs on every webhook: one pass, a few dozen allocations for 8x8's
-// largest call action (encoding/json, decoding twice, made 117).
+// Parse runs on every webhook: one pass, and values built only for what it
+// lifts into the Event, so a few allocations for 8x8's largest call action
+// (encoding/json, decoding twice, made 117; building the whole payload, 36).
 func TestParseAllocations(t *testing.T) {
 	body := readFixture(t, "vca_action_completed_eventData_map__docs_vca_guide.json")
 	allocs := testing.AllocsPerRun(50, func() {
@@ -239,7 +240,7 @@ func TestParseAllocations(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if allocs > 50 {
-		t.Errorf("Parse made %.0f allocations for %s; at most 50 expected", allocs, "the VCA guide's event")
+	if allocs > 20 {
+		t.Errorf("Parse made %.0f allocations for %s; at most 20 expected", allocs, "the VCA guide's event")
 	}
 }
