@@ -39,20 +39,52 @@ var encodeRecord = payloadDict.Encode
 // the record whole, and failed says why, with the encoder's stack, for the
 // store's log: a payload that broke the encoder would come back with each
 // of 8x8's retries, and must cost bytes, not the store.
-func pack(rec []byte) (p []byte, ok bool, failed *encoderPanic) {
+//
+// The record is compressed into dst (grown when short), so that the caller
+// can reuse it (scratch).
+func pack(dst, rec []byte) (p []byte, ok bool, failed *encoderPanic) {
 	if len(rec) < 64 {
 		return nil, false, nil
 	}
-	if p, failed = encodePacked(rec); failed != nil {
+	if p, failed = encodePacked(dst, rec); failed != nil {
 		return nil, false, failed
 	}
 	if len(p) >= len(rec) {
 		return nil, false, nil
 	}
-	if back, err := unpack(p); err != nil || !bytes.Equal(back, rec) {
+	check := getScratch()
+	back, err := payloadDict.Decode(*check, p)
+	same := err == nil && bytes.Equal(back, rec)
+	putScratch(check, back)
+	if !same {
 		return nil, false, nil
 	}
 	return p, true, nil
+}
+
+// scratch holds the buffers an event's value is built in: the record, the
+// record compressed and the compressed record read back are each about a
+// KiB, every event, and only the value handed to Badger needs memory of
+// its own.
+var scratch = sync.Pool{New: func() any { return new([]byte) }}
+
+// getScratch is an empty buffer, to be given back with putScratch.
+func getScratch() *[]byte {
+	b := scratch.Get().(*[]byte)
+	*b = (*b)[:0]
+	return b
+}
+
+// putScratch gives b back, keeping used (what was built in it, perhaps
+// grown) unless it is nil or too big to keep.
+func putScratch(b *[]byte, used []byte) {
+	if used != nil {
+		if cap(used) > 64<<10 {
+			return
+		}
+		*b = used[:0]
+	}
+	scratch.Put(b)
 }
 
 func unpack(p []byte) ([]byte, error) { return payloadDict.Decode(nil, p) }
@@ -81,25 +113,25 @@ type packJob struct {
 	done     chan struct{}
 }
 
-// encodePacked is encodeRecord(nil, rec), on a packer goroutine when other
+// encodePacked is encodeRecord(dst, rec), on a packer goroutine when other
 // writes are in progress, and never a panic.
-func encodePacked(rec []byte) ([]byte, *encoderPanic) {
+func encodePacked(dst, rec []byte) ([]byte, *encoderPanic) {
 	if writing.Load() <= 1 {
-		return encodeSafely(rec)
+		return encodeSafely(dst, rec)
 	}
 	packers.once.Do(func() {
 		packers.jobs = make(chan *packJob)
 		for range runtime.GOMAXPROCS(0) {
 			go func() {
 				for j := range packers.jobs {
-					j.out, j.failed = encodeSafely(j.rec)
+					j.out, j.failed = encodeSafely(j.out, j.rec)
 					j.done <- struct{}{}
 				}
 			}()
 		}
 	})
 	j := packers.pool.Get().(*packJob)
-	j.rec = rec
+	j.rec, j.out = rec, dst
 	packers.jobs <- j
 	<-j.done
 	out, failed := j.out, j.failed
@@ -108,14 +140,14 @@ func encodePacked(rec []byte) ([]byte, *encoderPanic) {
 	return out, failed
 }
 
-// encodeSafely is encodeRecord(nil, rec), or the panic it raised.
-func encodeSafely(rec []byte) (out []byte, failed *encoderPanic) {
+// encodeSafely is encodeRecord(dst, rec), or the panic it raised.
+func encodeSafely(dst, rec []byte) (out []byte, failed *encoderPanic) {
 	defer func() {
 		if p := recover(); p != nil {
 			out, failed = nil, &encoderPanic{value: p, stack: debug.Stack()}
 		}
 	}()
-	return encodeRecord(nil, rec), nil
+	return encodeRecord(dst, rec), nil
 }
 
 // encoderPanic is a panic of the compressor, with the stack it was raised on.

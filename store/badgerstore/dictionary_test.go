@@ -87,7 +87,7 @@ func TestPackedEventsReadBack(t *testing.T) {
 	var c bytes.Buffer
 	json.Compact(&c, b)
 	rec := store.AppendEntry(nil, store.Entry{EventType: "CALL_ACTION", Event: c.Bytes()})
-	p, ok, _ := pack(rec)
+	p, ok, _ := pack(nil, rec)
 	if !ok || len(p) > len(rec)/2 {
 		t.Errorf("a CALL_ACTION's record of %d bytes packs to %d (%v), want under half", len(rec), len(p), ok)
 	}
@@ -111,7 +111,7 @@ func TestPackedWhileOthersWrite(t *testing.T) {
 		go func() {
 			for i := range 200 {
 				rec := append(bytes.Clone(action), byte(g), byte(i))
-				p, ok, _ := pack(rec)
+				p, ok, _ := pack(nil, rec)
 				back, err := unpack(p)
 				if !ok || err != nil || !bytes.Equal(back, rec) {
 					errs <- fmt.Errorf("goroutine %d, record %d: packed %v, read back %q, %v", g, i, ok, back, err)
@@ -161,7 +161,7 @@ func TestEncoderPanicStoresTheRecordWhole(t *testing.T) {
 	encodeRecord = payloadDict.Encode
 	writing.Add(2)
 	defer writing.Add(-2)
-	if _, ok, err := pack(bytes.Repeat([]byte("CALL_ACTION "), 20)); !ok || err != nil {
+	if _, ok, err := pack(nil, bytes.Repeat([]byte("CALL_ACTION "), 20)); !ok || err != nil {
 		t.Fatalf("the packers stopped after a panic: %v", err)
 	}
 }

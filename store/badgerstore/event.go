@@ -31,8 +31,10 @@ const (
 // record could not be compressed, when the compressor failed (the value
 // holds it whole).
 func encodeEvent(e store.Entry, reply []byte) (v []byte, packFailed *encoderPanic) {
-	format, rec := eventFormat, store.AppendEntry(make([]byte, 0, 256+len(e.Event)+len(e.Reply)), e)
-	packed, ok, packFailed := pack(rec)
+	recBuf, packBuf := getScratch(), getScratch()
+	whole := store.AppendEntry(*recBuf, e)
+	packed, ok, packFailed := pack(*packBuf, whole)
+	format, rec := eventFormat, whole
 	if ok {
 		format, rec = eventPacked, packed
 	}
@@ -40,6 +42,8 @@ func encodeEvent(e store.Entry, reply []byte) (v []byte, packFailed *encoderPani
 	b = append(b, format)
 	b = binary.AppendUvarint(b, uint64(len(rec)))
 	b = append(b, rec...)
+	putScratch(recBuf, whole)
+	putScratch(packBuf, packed)
 	switch {
 	case reply == nil:
 		return append(b, noReply), packFailed
