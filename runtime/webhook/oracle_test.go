@@ -59,6 +59,7 @@ func encodingJSONParse(body []byte) (*Event, error) {
 		return nil, bad("payload must be a JSON object, got %s", clip(string(env.Payload)))
 	}
 	e.RawPayload = env.Payload
+	e.payload.text = string(env.Payload)
 	e.payload.once.Do(func() { e.payload.m = p })
 
 	var err error

@@ -61,6 +61,7 @@ type Event struct {
 // needs it, and building it was most of the cost of Parse.
 type lazyPayload struct {
 	once sync.Once
+	text string // RawPayload's text, as Parse read it
 	m    map[string]any
 }
 
@@ -71,7 +72,11 @@ type lazyPayload struct {
 // it, do not change it.
 func (e *Event) Payload() map[string]any {
 	e.payload.once.Do(func() {
-		d := decoder{text: string(e.RawPayload)}
+		text := e.payload.text
+		if text == "" {
+			text = string(e.RawPayload)
+		}
+		d := decoder{text: text}
 		if v, err := d.value(); err == nil {
 			e.payload.m, _ = v.(map[string]any)
 		}
@@ -178,6 +183,7 @@ func Parse(body []byte) (*Event, error) {
 		return nil, bad("payload must be a JSON object, got %s", clip(payloadText))
 	}
 	e.RawPayload = json.RawMessage(payloadText)
+	e.payload.text = payloadText
 	p := &lifted
 
 	str := func(key string) string {
