@@ -128,6 +128,51 @@ func TestPackedWhileOthersWrite(t *testing.T) {
 	}
 }
 
+// The buffers an event's value is built in are reused (scratch): a value
+// handed to Badger must share none of their memory, and must be whole before
+// they go back, whichever goroutine takes them next. Each of 8 goroutines
+// encodes events of its own, compressed in place and on the packers, and
+// checks every value it made still reads back as its event once others have
+// reused the buffers. A value built in a buffer given back fails the reading
+// back; a buffer given back before the value is copied out of it fails it
+// now and then, and always under the race detector (the suite's -race).
+func TestValuesShareNoScratch(t *testing.T) {
+	action, err := os.ReadFile("testdata/call_action.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, others := range []int32{0, 2} {
+		writing.Add(others)
+		errs := make(chan error, 8)
+		for g := range 8 {
+			go func() {
+				entries := make([]store.Entry, 300)
+				values := make([][]byte, len(entries))
+				for i := range entries {
+					event := append(bytes.Clone(action[:len(action)-1]), fmt.Sprintf(`,"n":"%d-%d"}`, g, i)...)
+					reply := []byte(fmt.Sprintf(`{"callflow":[{"action":"hangup","n":"%d-%d"}]}`, g, i))
+					entries[i] = store.Entry{Seq: i + 1, EventType: "CALL_ACTION", EventID: fmt.Sprintf("e-%d-%d", g, i), Event: event, Reply: reply}
+					values[i], _ = encodeEvent(entries[i], reply)
+				}
+				for i, v := range values {
+					e, reply, err := decodeEvent(v)
+					if err != nil || !bytes.Equal(e.Event, entries[i].Event) || !bytes.Equal(reply, entries[i].Reply) || e.EventID != entries[i].EventID {
+						errs <- fmt.Errorf("goroutine %d, event %d: read back %s / %s (%v), want %s / %s", g, i, e.Event, reply, err, entries[i].Event, entries[i].Reply)
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range 8 {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+		writing.Add(-others)
+	}
+}
+
 // A compressor that panics, compressing in place (one write) or on the
 // packers (writes at once), costs the event its compression, not the store:
 // the event is saved whole and reads back, the store stays ready, the log
