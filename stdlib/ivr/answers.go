@@ -3,6 +3,7 @@ package ivr
 import (
 	"fmt"
 	"maps"
+	"sync"
 
 	"github.com/luaivr/luaivr/stdlib/luaconv"
 
@@ -27,6 +28,10 @@ type Answers struct {
 	mod     *Module
 	byValue map[lua.LValue]*Answer // answer values → their reply; nil: needs the script
 	onCall  lua.LValue             // on_call when it is a menu, not a function
+	// froms holds what Route reports for each menu and choice (from); a
+	// choice is an option the menu declares or one of its settings, so it
+	// holds at most a few per option.
+	froms sync.Map
 }
 
 // Answer is one reply worked out at load.
@@ -115,10 +120,11 @@ func (a *Answers) Route(position, digits string, has bool, mem Memory) (ans *Ans
 	}
 	var v lua.LValue
 	pick := func(mn *Menu) {
-		opt, what, decl := a.mod.pick(mn, digits, has, after.Tries)
-		if v, from = opt, fmt.Sprintf("%s of menu %q (%s)", what, mn.ID, decl); v == nil {
-			v, from = mn.table, fmt.Sprintf("menu %q (%s)", mn.ID, mn.Where) // the repeat key
+		opt, c := a.mod.pick(mn, digits, has, after.Tries)
+		if v = opt; v == nil {
+			v = mn.table // the repeat key
 		}
+		from = a.from(mn, c, opt == nil)
 	}
 	if mn := a.mod.menus[position]; mn != nil {
 		pick(mn)
@@ -131,6 +137,27 @@ func (a *Answers) Route(position, digits string, has bool, mem Memory) (ans *Ans
 	}
 	ans, after, ok = a.answer(v, position, after)
 	return ans, after, from, ok
+}
+
+// from is Route's account of what answered at mn (Handled.Where), made once
+// for each menu and choice: every event answered without Lua reports one.
+func (a *Answers) from(mn *Menu, c choice, repeat bool) string {
+	k := fromKey{mn, c, repeat}
+	if s, ok := a.froms.Load(k); ok {
+		return s.(string)
+	}
+	s := fmt.Sprintf("%s of menu %q (%s)", c.what(), mn.ID, c.decl)
+	if repeat {
+		s = fmt.Sprintf("menu %q (%s)", mn.ID, mn.Where)
+	}
+	a.froms.Store(k, s)
+	return s
+}
+
+type fromKey struct {
+	mn     *Menu
+	c      choice
+	repeat bool
 }
 
 // root is the root menu as rootMenu finds it, or nil.

@@ -83,19 +83,31 @@ func (m *Module) route(L *lua.LState) int {
 // choose is a menu's answer to digits, already called when it is a
 // function, and what it is: `option ["1"] of menu "main" (app.lua:12)`.
 func (m *Module) choose(L *lua.LState, mn *Menu, digits string, has bool) (lua.LValue, string) {
-	opt, what, decl := m.pick(mn, digits, has, m.event.mem.Tries)
+	opt, c := m.pick(mn, digits, has, m.event.mem.Tries)
 	if opt == nil {
 		return mn.table, fmt.Sprintf("menu %q (%s)", mn.ID, mn.Where)
 	}
-	return m.call(L, opt, digits, has), fmt.Sprintf("%s of menu %q (%s)", what, mn.ID, whereOf(opt, decl))
+	return m.call(L, opt, digits, has), fmt.Sprintf("%s of menu %q (%s)", c.what(), mn.ID, whereOf(opt, c.decl))
+}
+
+// choice is what answered at a menu: the option pressed (key), or the
+// setting (on_too_many, no_input, other), with the line that declared it.
+type choice struct{ key, setting, decl string }
+
+// what names the choice: `option ["1"]`, or the setting.
+func (c choice) what() string {
+	if c.setting != "" {
+		return c.setting
+	}
+	return fmt.Sprintf("option [%q]", c.key)
 }
 
 // pick is what a menu answers: the option pressed; nil (the menu again) for
 // its repeat key; else a wrong or missing answer, which counts against the
 // menu's tries when it has a limit (counted in tries, which pick changes).
-// decl is the line that declared it. It reads only what the top level
-// declared, never a Lua table, so it also serves Answers, outside any state.
-func (m *Module) pick(mn *Menu, digits string, has bool, tries map[string]int) (opt lua.LValue, what, decl string) {
+// c says what answered. It reads only what the top level declared, never a
+// Lua table, so it also serves Answers, outside any state.
+func (m *Module) pick(mn *Menu, digits string, has bool, tries map[string]int) (opt lua.LValue, c choice) {
 	if has {
 		key := digits
 		if mn.Options[key] == nil {
@@ -103,25 +115,25 @@ func (m *Module) pick(mn *Menu, digits string, has bool, tries map[string]int) (
 		}
 		if opt := mn.Options[key]; opt != nil {
 			delete(tries, mn.ID)
-			return opt, fmt.Sprintf("option [%q]", key), mn.Where
+			return opt, choice{key: key, decl: mn.Where}
 		}
 		if k := m.RepeatKey(mn); k != "" && (digits == k || strings.TrimSuffix(digits, "#") == k) {
-			return nil, "", ""
+			return nil, choice{}
 		}
 	}
 	if limit := m.Tries(mn); limit > 0 {
 		if tries[mn.ID]+1 >= limit {
 			delete(tries, mn.ID)
-			return m.setting(mn, "on_too_many"), "on_too_many", m.settingAt(mn, "on_too_many")
+			return m.setting(mn, "on_too_many"), choice{setting: "on_too_many", decl: m.settingAt(mn, "on_too_many")}
 		}
 		tries[mn.ID]++
 	}
 	if !has {
 		if opt := m.setting(mn, "no_input"); opt != nil {
-			return opt, "no_input", m.settingAt(mn, "no_input")
+			return opt, choice{setting: "no_input", decl: m.settingAt(mn, "no_input")}
 		}
 	}
-	return m.setting(mn, "other"), "other", m.settingAt(mn, "other")
+	return m.setting(mn, "other"), choice{setting: "other", decl: m.settingAt(mn, "other")}
 }
 
 // resolveRoot is the menu a call starts at: the one ivr.root declares, else
