@@ -298,6 +298,7 @@ func (d *Dev) act(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.mu.Unlock()
+	d.changes.bump() // see runTests
 	d.reply(w, r, err)
 }
 
@@ -566,6 +567,11 @@ func (d *Dev) runTests(w http.ResponseWriter, r *http.Request) {
 	d.mu.Lock()
 	d.tests = run
 	d.mu.Unlock()
+	// Every page shows the run, this one included: a state the page asked
+	// for while the tests ran (after a save, say) may be answered with the
+	// run before and reach it after this reply, which the page then drops
+	// as older; the bump makes it ask again.
+	d.changes.bump()
 	d.reply(w, r, nil)
 }
 
