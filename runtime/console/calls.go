@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
@@ -40,6 +41,11 @@ type ConsoleOptions struct {
 type Console struct {
 	opts   ConsoleOptions
 	cookie string // the cookie's value for the token
+
+	// reloads counts the reloads serve made or refused: with the events
+	// handled, the version the pages watch (version), so that the apps and
+	// the refused reloads show without a reload of the page either.
+	reloads atomic.Uint64
 
 	mu      sync.Mutex
 	refused []refusedReload
@@ -83,6 +89,17 @@ func (c *Console) Refused(err error) {
 	if len(c.refused) > refusalsKept {
 		c.refused = c.refused[len(c.refused)-refusalsKept:]
 	}
+	c.reloads.Add(1)
+}
+
+// Reloaded tells the pages that serve loaded changed scripts: the apps they
+// show have changed.
+func (c *Console) Reloaded() { c.reloads.Add(1) }
+
+// version moves whenever what the overview shows may have changed: an event
+// handled, a reload made or refused.
+func (c *Console) version() uint64 {
+	return uint64(c.opts.Engine.Stats().Events.Load()) + c.reloads.Load()
 }
 
 const cookieName = "luaivr_console"
@@ -186,14 +203,14 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 }
 
-// events tells the pages when events were handled: the live parts refresh.
+// events tells the pages when events were handled or scripts reloaded: the
+// live parts refresh.
 func (c *Console) events(w http.ResponseWriter, r *http.Request) {
-	stats := c.opts.Engine.Stats()
 	events(w, r, func(since uint64, stop <-chan struct{}) uint64 {
 		tick := time.NewTicker(250 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			if n := uint64(stats.Events.Load()); n != since {
+			if n := c.version(); n != since {
 				return n
 			}
 			select {
@@ -230,7 +247,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	refused := append([]refusedReload(nil), c.refused...)
 	c.mu.Unlock()
 	sort.Slice(refused, func(i, j int) bool { return refused[i].At.After(refused[j].At) })
-	render(w, "console.html", map[string]any{"Apps": apps, "Refused": refused, "Version": c.opts.Engine.Stats().Events.Load()})
+	render(w, "console.html", map[string]any{"Apps": apps, "Refused": refused, "Version": c.version()})
 }
 
 // liveRow is a call in progress.

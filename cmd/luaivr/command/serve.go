@@ -197,6 +197,7 @@ func serve(c *cli.Context) error {
 			}
 			if len(changed) > 0 {
 				logger.Info("scripts loaded", "changed", changed, "apps", eng.Scripts().Names())
+				calls.Reloaded()
 			}
 			served := eng.Scripts()
 			for name, again := range refusedApps {
