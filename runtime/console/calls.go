@@ -247,7 +247,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	refused := append([]refusedReload(nil), c.refused...)
 	c.mu.Unlock()
 	sort.Slice(refused, func(i, j int) bool { return refused[i].At.After(refused[j].At) })
-	render(w, "console.html", map[string]any{"Apps": apps, "Refused": refused, "Version": c.version()})
+	render(w, "console.html", map[string]any{"Apps": apps, "Refused": refused, "Version": c.version(), "Reloads": c.reloads.Load()})
 }
 
 // liveRow is a call in progress.
@@ -271,7 +271,8 @@ func (c *Console) liveCalls(w http.ResponseWriter, r *http.Request) {
 		}
 		return read < sessionsRead && len(rows) < sessionsShown
 	})
-	render(w, "live.html", map[string]any{"Calls": rows, "Err": err, "Cut": read >= sessionsRead || len(rows) >= sessionsShown})
+	render(w, "live.html", map[string]any{"Calls": rows, "Err": err, "Cut": read >= sessionsRead || len(rows) >= sessionsShown,
+		"Reloads": c.reloads.Load()})
 }
 
 func caller(s store.Session) string {

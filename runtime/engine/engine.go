@@ -365,7 +365,7 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 	entry := store.Entry{
 		At: now, App: sess.App, EventType: ev.Type, EventID: ev.EventID,
 		CallStatus: ev.CallStatus, ActionID: out.position, Handler: out.handler, Duration: out.took,
-		Event: clipPayload(ev.RawPayload), Fallback: out.reason != "", Version: version, Inputs: recorded,
+		Event: clipPayload(ev.RawPayload()), Fallback: out.reason != "", Version: version, Inputs: recorded,
 	}
 	if ev.HasDigits {
 		d := ev.Digits

@@ -58,7 +58,6 @@ func encodingJSONParse(body []byte) (*Event, error) {
 	if err := pd.Decode(&p); err != nil || p == nil {
 		return nil, bad("payload must be a JSON object, got %s", clip(string(env.Payload)))
 	}
-	e.RawPayload = env.Payload
 	e.payload.text = string(env.Payload)
 	e.payload.once.Do(func() { e.payload.m = p })
 

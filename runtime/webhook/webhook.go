@@ -50,33 +50,36 @@ type Event struct {
 	// Said is what the caller said, when 8x8 heard speech
 	// (payload.eventData.asrCaptured, a string).
 	Said string
-	// RawPayload is the payload's JSON text as received, for transcripts.
-	RawPayload json.RawMessage
 
 	payload lazyPayload
 }
 
-// lazyPayload is the payload object, built the first time it is asked for:
-// an event answered without Lua (a static menu's option, a status) never
-// needs it, and building it was most of the cost of Parse.
+// lazyPayload is the payload as Parse read it, its object built the first
+// time it is asked for: an event answered without Lua (a static menu's
+// option, a status) never needs it, and building it was most of the cost of
+// Parse.
 type lazyPayload struct {
+	text string // the payload's JSON text, a slice of the body Parse read
 	once sync.Once
-	text string // RawPayload's text, as Parse read it
 	m    map[string]any
+}
+
+// RawPayload is the payload's JSON text as received, for transcripts; nil
+// for an Event Parse did not make (an outbound call's first event).
+func (e *Event) RawPayload() json.RawMessage {
+	if e.payload.text == "" {
+		return nil
+	}
+	return json.RawMessage(e.payload.text)
 }
 
 // Payload is the payload object as received (numbers as json.Number), for
 // scripts; a session summary's legs are spelled callA, callB, …. It is built
-// from RawPayload on the first call; an Event without one (an outbound call's
-// first event) has an empty payload. The map is shared by every caller: read
-// it, do not change it.
+// on the first call; an Event Parse did not make has an empty payload. The
+// map is shared by every caller: read it, do not change it.
 func (e *Event) Payload() map[string]any {
 	e.payload.once.Do(func() {
-		text := e.payload.text
-		if text == "" {
-			text = string(e.RawPayload)
-		}
-		d := decoder{text: text}
+		d := decoder{text: e.payload.text}
 		if v, err := d.value(); err == nil {
 			e.payload.m, _ = v.(map[string]any)
 		}
@@ -182,7 +185,6 @@ func Parse(body []byte) (*Event, error) {
 	if _, ok := payload.(*fields); !ok {
 		return nil, bad("payload must be a JSON object, got %s", clip(payloadText))
 	}
-	e.RawPayload = json.RawMessage(payloadText)
 	e.payload.text = payloadText
 	p := &lifted
 

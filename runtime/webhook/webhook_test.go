@@ -70,7 +70,7 @@ func TestFixtures(t *testing.T) {
 			if (ev.ReplyKey() != "") != tt.replyKeyOK {
 				t.Errorf("ReplyKey = %q", ev.ReplyKey())
 			}
-			if len(ev.Payload()) == 0 || len(ev.RawPayload) == 0 {
+			if len(ev.Payload()) == 0 || len(ev.RawPayload()) == 0 {
 				t.Error("payload not kept")
 			}
 		})

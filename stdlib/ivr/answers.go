@@ -122,9 +122,9 @@ func (a *Answers) Route(position, digits string, has bool, mem Memory) (ans *Ans
 	pick := func(mn *Menu) {
 		opt, c := a.mod.pick(mn, digits, has, after.Tries)
 		if v = opt; v == nil {
-			v = mn.table // the repeat key
+			v, c = mn.table, choice{} // the menu again: its repeat key, or a setting it lacks
 		}
-		from = a.from(mn, c, opt == nil)
+		from = a.from(mn, c)
 	}
 	if mn := a.mod.menus[position]; mn != nil {
 		pick(mn)
@@ -140,24 +140,24 @@ func (a *Answers) Route(position, digits string, has bool, mem Memory) (ans *Ans
 }
 
 // from is Route's account of what answered at mn (Handled.Where), made once
-// for each menu and choice: every event answered without Lua reports one.
-func (a *Answers) from(mn *Menu, c choice, repeat bool) string {
-	k := fromKey{mn, c, repeat}
+// for each menu and choice (none: the menu again): every event answered
+// without Lua reports one.
+func (a *Answers) from(mn *Menu, c choice) string {
+	k := fromKey{mn, c}
 	if s, ok := a.froms.Load(k); ok {
 		return s.(string)
 	}
-	s := fmt.Sprintf("%s of menu %q (%s)", c.what(), mn.ID, c.decl)
-	if repeat {
-		s = fmt.Sprintf("menu %q (%s)", mn.ID, mn.Where)
+	s := fmt.Sprintf("menu %q (%s)", mn.ID, mn.Where)
+	if c != (choice{}) {
+		s = fmt.Sprintf("%s of menu %q (%s)", c.what(), mn.ID, c.decl)
 	}
 	a.froms.Store(k, s)
 	return s
 }
 
 type fromKey struct {
-	mn     *Menu
-	c      choice
-	repeat bool
+	mn *Menu
+	c  choice
 }
 
 // root is the root menu as rootMenu finds it, or nil.

@@ -69,14 +69,11 @@ func pack(dst, rec []byte) (p []byte, ok bool, failed *encoderPanic) {
 var scratch = sync.Pool{New: func() any { return new([]byte) }}
 
 // getScratch is an empty buffer, to be given back with putScratch.
-func getScratch() *[]byte {
-	b := scratch.Get().(*[]byte)
-	*b = (*b)[:0]
-	return b
-}
+func getScratch() *[]byte { return scratch.Get().(*[]byte) }
 
 // putScratch gives b back, keeping used (what was built in it, perhaps
-// grown) unless it is nil or too big to keep.
+// grown) emptied, unless it is nil or too big to keep; b itself is never
+// appended to, so it stays empty.
 func putScratch(b *[]byte, used []byte) {
 	if used != nil {
 		if cap(used) > 64<<10 {
