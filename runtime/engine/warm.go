@@ -69,6 +69,7 @@ func (e *Engine) warmState(ctx context.Context, app *App, logger *slog.Logger, t
 		return nil, err
 	}
 	std.ivr.Loaded() // the tree is closed: handlers cannot declare menus (it was checked when the script loaded)
+	sandbox.Preopen(L)
 	return &warm{L: L, std: std, snap: sandbox.Take(L, std.ivr.Values()...)}, nil
 }
 

@@ -193,6 +193,10 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 	}))
 	L.SetMetatable(g, mt)
 	g.RawSetString("require", L.NewFunction(requireFrom(mods, openLazy)))
+	L.G.Registry.RawSetString(openKey, L.NewFunction(func(L *lua.LState) int {
+		L.Push(openLazy(L.CheckString(1)))
+		return 1
+	}))
 	return L
 }
 
@@ -449,6 +453,10 @@ var moduleName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0
 func IsModuleName(name string) bool { return moduleName.MatchString(name) }
 
 const loadedKey = "luaivr.loaded"
+
+// openKey is the registry's function that opens one library New put off
+// (Preopen): out of the scripts' reach, as the whole registry is.
+const openKey = "luaivr.open"
 
 func requireFrom(mods Modules, openLazy func(string) lua.LValue) lua.LGFunction {
 	return func(L *lua.LState) int {

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	lua "github.com/yuin/gopher-lua"
@@ -43,5 +44,33 @@ func TestRestoreLeavesNoTrace(t *testing.T) {
 	}
 	if fmt.Sprint(order) != "[1 2 first second]" {
 		t.Errorf("next's order after Restore: %v", order)
+	}
+}
+
+// TestRestoreUndoesWritesToEmptySlots: a key removed before the snapshot
+// keeps its slot in gopher-lua's key list, and a nil inside the array part
+// is a slot too; an event that sets one changes neither the table's slots
+// nor any entry the snapshot holds, and Restore must still undo it.
+func TestRestoreUndoesWritesToEmptySlots(t *testing.T) {
+	L := New(nil)
+	defer L.Close()
+	if err := L.DoString(`seen = { gone = 1, kept = 2, 10, 20, 30 }; seen.gone = nil; seen[2] = nil
+		seen[true] = 1; seen[true] = nil`); err != nil {
+		t.Fatal(err)
+	}
+	seen := L.GetGlobal("seen").(*lua.LTable)
+	snap := Take(L)
+	for _, write := range []string{`seen.gone = "carried"`, `seen[2] = "carried"`, `seen[true] = "carried"`} {
+		if err := L.DoString(write); err != nil {
+			t.Fatal(err)
+		}
+		snap.Restore()
+		var left []string
+		seen.ForEach(func(k, v lua.LValue) { left = append(left, fmt.Sprintf("%v=%v", k, v)) })
+		for _, kv := range left {
+			if strings.Contains(kv, "carried") {
+				t.Errorf("after %q and Restore the table holds %s", write, kv)
+			}
+		}
 	}
 }
