@@ -364,3 +364,48 @@ func TestTLS(t *testing.T) {
 		eq(res, nil)
 		assert(err:find("certificate", 1, true), err)`)
 }
+
+// TestConnectionsReused: the scripts of many calls asking one system at
+// once reuse their connections to it, instead of opening one a request
+// (net/http's default keeps two idle a host: the rest closed, each leaving
+// a socket in TIME_WAIT).
+func TestConnectionsReused(t *testing.T) {
+	t.Parallel()
+	var opened atomic.Int32
+	api := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"ok":true}`)
+	}))
+	api.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	api.Start()
+	t.Cleanup(api.Close)
+	open := httpmod.Open(httpmod.Options{Allow: []string{host(api)}})
+	const scripts, rounds = 16, 20
+	states := make([]*lua.LState, scripts)
+	for i := range states {
+		states[i] = luatest.State(t, sandbox.Lib{Name: "http", Open: open})
+		states[i].SetGlobal("api", lua.LString(api.URL))
+	}
+	for range rounds {
+		done := make(chan error, scripts)
+		for _, L := range states {
+			go func() {
+				done <- L.DoString(`local res, err = http.get(api .. "/x"); assert(res and res.status == 200, err)`)
+			}()
+		}
+		for range scripts {
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// At most one connection per script running at once, and a few more
+	// when a request starts as another's connection is handed back.
+	if n := opened.Load(); n > 2*scripts {
+		t.Errorf("%d requests from %d scripts at once opened %d connections", scripts*rounds, scripts, n)
+	}
+}
