@@ -324,7 +324,7 @@ func (e *Engine) handle(ctx context.Context, ev *webhook.Event, pathApp string, 
 		e.log.Warn("digits not understood", "session", ev.SessionID, "reason", ev.Unreadable)
 	}
 	recorded := tape.Inputs()
-	sess.Recorded += recorded.Size()
+	sess.Recorded += tape.Size()
 	if ev.Type == webhook.CallAction {
 		// The position is what we last told 8x8, fallback included.
 		sess.ActionID = out.reply.ClientActionID

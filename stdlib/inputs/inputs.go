@@ -71,7 +71,8 @@ type Tape struct {
 	rec     store.Inputs
 	size    int // rec's size as JSON, within limit
 	limit   int
-	clipped bool // nothing more is recorded
+	lists   [lists]list // rec's lists, as Size counts them
+	clipped bool        // nothing more is recorded
 
 	replay     *store.Inputs       // nil: recording only
 	hide       func(string) string // hides a sensitive capture's placeholder keys in a request before it is matched
@@ -82,6 +83,20 @@ type Tape struct {
 	served     []bool // recorded exchanges served
 	unrecorded []string
 }
+
+// The lists of store.Inputs, in the order its JSON has them.
+const (
+	clockList = iota
+	kvList
+	httpList
+	randomList
+	lists
+)
+
+var listNames = [lists]string{"clock", "kv", "http", "random"}
+
+// list is what one of rec's lists holds: its items and their bytes as JSON.
+type list struct{ items, bytes int }
 
 type tapeKey struct{}
 
@@ -139,6 +154,7 @@ func (t *Tape) start() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rec, t.size, t.limit, t.clipped, t.unrecorded = store.Inputs{}, frame, MaxEvent, false, nil
+	t.lists = [lists]list{}
 	if t.replay == nil {
 		return
 	}
@@ -179,6 +195,31 @@ func (t *Tape) Inputs() *store.Inputs {
 	return &in
 }
 
+// Size is the size of Inputs as JSON (store.Inputs.Size), 0 when it is
+// nil, worked out from what was recorded instead of encoding it all again.
+func (t *Tape) Size() int {
+	if t == nil {
+		return 0
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n, fields := len("{}"), 0
+	for i, l := range t.lists {
+		if l.items > 0 {
+			n += len(`"`+listNames[i]+`":[]`) + l.bytes + l.items - 1
+			fields++
+		}
+	}
+	if t.rec.Clipped {
+		n += len(`"clipped":true`)
+		fields++
+	}
+	if fields == 0 {
+		return 0
+	}
+	return n + fields - 1
+}
+
 // Unrecorded lists the reads a replay answered otherwise than from the
 // record (kv from the replay's store, a request refused), for its report.
 func (t *Tape) Unrecorded() []string {
@@ -208,7 +249,7 @@ func (t *Tape) Clock(live func() time.Time) time.Time {
 		now = live()
 	}
 	now = now.UTC()
-	t.record(now, 0, func() { t.rec.Clock = append(t.rec.Clock, now) })
+	t.record(clockList, now, 0, func() { t.rec.Clock = append(t.rec.Clock, now) })
 	return now
 }
 
@@ -229,7 +270,7 @@ func (t *Tape) Random(live func() float64) float64 {
 	if !served {
 		u = live()
 	}
-	t.record(u, 0, func() { t.rec.Random = append(t.rec.Random, u) })
+	t.record(randomList, u, 0, func() { t.rec.Random = append(t.rec.Random, u) })
 	return u
 }
 
@@ -261,7 +302,7 @@ func (t *Tape) KV(op, key string, live func() store.KVRead) store.KVRead {
 		r = live()
 	}
 	r.Op, r.Key = op, key
-	t.record(r, len(r.Key)+len(r.Value)+len(r.Err), func() { t.rec.KV = append(t.rec.KV, r) })
+	t.record(kvList, r, len(r.Key)+len(r.Value)+len(r.Err), func() { t.rec.KV = append(t.rec.KV, r) })
 	return r
 }
 
@@ -320,7 +361,7 @@ func (t *Tape) Exchange(what string, req store.Exchange, live func() store.Excha
 	rec := ex
 	reply, replyClipped := clip(ex.Reply)
 	rec.Reply = reply
-	t.record(rec, len(rec.URL)+len(rec.Body)+len(rec.Reply)+len(rec.Err), func() {
+	t.record(httpList, rec, len(rec.URL)+len(rec.Body)+len(rec.Reply)+len(rec.Err), func() {
 		t.rec.HTTP = append(t.rec.HTTP, rec)
 		t.rec.Clipped = t.rec.Clipped || clipped || replyClipped
 	})
@@ -345,7 +386,7 @@ func (t *Tape) madeOtherwise(req store.Exchange) bool {
 // item's strings, about the least its JSON takes: an item that cannot fit,
 // or any item once the event is clipped, is not encoded to find out, so a
 // handler reading kv in a loop pays for no more than the bound.
-func (t *Tape) record(item any, least int, add func()) {
+func (t *Tape) record(list int, item any, least int, add func()) {
 	t.mu.Lock()
 	done := t.clipped || t.size+least+1 > t.limit
 	if done {
@@ -366,6 +407,8 @@ func (t *Tape) record(item any, least int, add func()) {
 		return
 	}
 	t.size += len(b) + 1
+	t.lists[list].items++
+	t.lists[list].bytes += len(b)
 	add()
 }
 

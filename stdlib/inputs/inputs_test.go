@@ -200,3 +200,40 @@ func TestReplayHidesPlaceholderKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestSizeIsTheRecordsJSON: what a tape counts of its record is its size as
+// JSON, byte for byte, whichever lists it holds and when it is clipped (the
+// session's bound on what it records adds these up).
+func TestSizeIsTheRecordsJSON(t *testing.T) {
+	reads := []func(*inputs.Tape){
+		func(tp *inputs.Tape) { tp.Clock(func() time.Time { return time.Unix(1700000000, 123456789) }) },
+		func(tp *inputs.Tape) { tp.Random(func() float64 { return 0.25 }) },
+		func(tp *inputs.Tape) {
+			tp.KV("get", `k"<&>`, func() store.KVRead { return store.KVRead{Value: json.RawMessage(`{"a": [1, 2]}`), Found: true} })
+		},
+		func(tp *inputs.Tape) {
+			tp.KV("incr", "n", func() store.KVRead { return store.KVRead{Err: "kv.incr: the store failed"} })
+		},
+		func(tp *inputs.Tape) {
+			tp.Exchange("http.get", store.Exchange{Module: "http", Method: "GET", URL: "http://crm/x?a=<1>"}, func() store.Exchange {
+				return store.Exchange{Status: 200, Headers: map[string]string{"content-type": "application/json"}, Reply: `{"name":"Ana"}`}
+			})
+		},
+	}
+	for mask := range 1 << len(reads) {
+		for _, limit := range []int{1 << 20, 150, 0} {
+			_, tape := inputs.Record(context.Background())
+			tape.Limit(limit)
+			for i, read := range reads {
+				if mask&(1<<i) != 0 {
+					read(tape)
+					read(tape)
+				}
+			}
+			if got, want := tape.Size(), tape.Inputs().Size(); got != want {
+				b, _ := json.Marshal(tape.Inputs())
+				t.Errorf("reads %05b, limit %d: Size %d, the record's JSON is %d bytes: %s", mask, limit, got, want, b)
+			}
+		}
+	}
+}
