@@ -183,6 +183,9 @@ on_call = ivr.menu { id = "m", prompt = greeting .. " Press 1.", repeat_key = "*
 		"random.lua": fmt.Sprintf(menu, `"Ticket " .. math.random(1, 1000000) .. "."`),
 		"logs.lua":   fmt.Sprintf(menu, `"Hello." ; log.info("loading")`),
 		"pure.lua":   fmt.Sprintf(menu, `string.format("%%s.", "Hello") .. table.concat({ "", "" }) .. string.rep(" ", math.floor(0.5))`),
+		// Naming a library reads nothing from it: only a call does.
+		"named.lua": "local time, log, kv, http, vcc, say = time, log, kv, http, vcc, print\nlocal now = time.now\n" +
+			fmt.Sprintf(menu, `"Hello."`),
 	}
 	now := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 	h := newHarness(t, scriptDir(t, apps), engine.Options{Now: func() time.Time { return now }})
@@ -193,8 +196,8 @@ on_call = ivr.menu { id = "m", prompt = greeting .. " Press 1.", repeat_key = "*
 		}
 	}
 	sort.Strings(served)
-	if !reflect.DeepEqual(served, []string{"pure"}) {
-		t.Errorf("apps answered without Lua: %v, want only [pure]", served)
+	if !reflect.DeepEqual(served, []string{"named", "pure"}) {
+		t.Errorf("apps answered without Lua: %v, want only [named pure]", served)
 	}
 	c := newCall(shapeEventDataDTMF, true)
 	if got := replyText(t, h.post(c.start(), "clock")); got != "Good morning. Press 1." {

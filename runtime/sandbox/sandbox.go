@@ -507,11 +507,3 @@ func Random(L *lua.LState) bool { return L.G.Registry.RawGetString(randomKey) ==
 
 const randomKey = "luaivr.random"
 
-// Opened reports whether the library name (a Lib given to New, or one of the
-// standard ones New opens on first use, such as math) has been opened in L:
-// whether code that ran in L so far touched it. The engine asks it of a top
-// level, to know whether running it again could build anything else.
-func Opened(L *lua.LState, name string) bool {
-	loaded, ok := L.G.Registry.RawGetString(loadedKey).(*lua.LTable)
-	return ok && loaded.RawGetString(name) != lua.LNil
-}
