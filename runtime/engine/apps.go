@@ -69,6 +69,10 @@ type App struct {
 	// outside), so running it again builds the same values. Only then are
 	// answers worked out, and events run on warm states (warm.go).
 	pure bool
+	// Reads is what made the top level not pure, "" when it is: the first
+	// call it made of an outside library, or its first random draw, and
+	// where ("time.now (app.lua:12)").
+	Reads string
 	// sensitive are the positions the script declares sensitive
 	// (ivr.Module.SensitivePositions): digits answered there are redacted.
 	sensitive map[string]bool
@@ -661,8 +665,7 @@ func (a *App) probe(ctx context.Context) (err error) {
 		}
 	}()
 	mod := ivr.NewAtLoad()
-	var calledOutside bool
-	L := sandbox.New(a.set, watchOutside(loadLibs.open(mod, a.Name, discardLogger), &calledOutside)...)
+	L := sandbox.New(a.set, watchOutside(loadLibs.open(mod, a.Name, discardLogger), &a.Reads)...)
 	defer L.Close()
 	L.SetContext(ctx)
 	L.Push(L.NewFunctionFromProto(a.proto))
@@ -696,7 +699,10 @@ func (a *App) probe(ctx context.Context) (err error) {
 		return err
 	}
 	a.sensitive = mod.SensitivePositions()
-	if a.pure = !calledOutside && !sandbox.Random(L); a.pure {
+	if a.Reads == "" {
+		a.Reads = sandbox.Random(L)
+	}
+	if a.pure = a.Reads == ""; a.pure {
 		a.answers = mod.Answers(L.G.Global.RawGetString(OnCall), func(r callflow.Reply) ([]byte, error) { return r.MarshalJSON() })
 	}
 	if fb := L.G.Global.RawGetString("fallback"); fb != lua.LNil {
@@ -718,14 +724,14 @@ func (a *App) probe(ctx context.Context) (err error) {
 var outside = []string{"time", "kv", "http", "vcc", "log", "print"}
 
 // watchOutside is libs with every function of the outside libraries set to
-// note, in *called, that it ran. A top level that called none of them and
+// note, in *reads, the first that ran and where (App.Reads). A top level that called none of them and
 // drew no random number is pure: running it again for an event builds the
 // same tree, and the answers worked out from this run are the ones the
 // event would get. Naming a library is not reading from it: a top level
 // that keeps `local time, log = time, log`, or `local now = time.now`, for
 // its handlers stays pure (measured: a 300-line app with that first line
 // went from a new state and its top level for every event to warm states).
-func watchOutside(libs []sandbox.Lib, called *bool) []sandbox.Lib {
+func watchOutside(libs []sandbox.Lib, reads *string) []sandbox.Lib {
 	watched := slices.Clone(libs)
 	for i, lib := range watched {
 		if !slices.Contains(outside, lib.Name) {
@@ -733,22 +739,24 @@ func watchOutside(libs []sandbox.Lib, called *bool) []sandbox.Lib {
 		}
 		open := lib.Open
 		watched[i].Open = func(L *lua.LState) lua.LValue {
-			mark := func(v lua.LValue) lua.LValue {
+			mark := func(what string, v lua.LValue) lua.LValue {
 				f, ok := v.(*lua.LFunction)
 				if !ok || f.GFunction == nil {
 					return v
 				}
 				return L.NewFunction(func(L *lua.LState) int {
-					*called = true
+					if *reads == "" {
+						*reads = what + " (" + sandbox.Where(L) + ")"
+					}
 					return f.GFunction(L)
 				})
 			}
 			v := open(L)
 			t, ok := v.(*lua.LTable)
 			if !ok {
-				return mark(v) // print
+				return mark(lib.Name, v) // print
 			}
-			t.ForEach(func(k, f lua.LValue) { t.RawSet(k, mark(f)) })
+			t.ForEach(func(k, f lua.LValue) { t.RawSet(k, mark(lib.Name+"."+lua.LVAsString(k), f)) })
 			return t
 		}
 	}

@@ -273,6 +273,7 @@ func (x *explorer) run() {
 	}
 	x.checkSeeds()
 	x.checkMenus()
+	x.checkTopLevel()
 	x.checkMenuDigits()
 	x.drawStarts()
 	ended := false
@@ -778,6 +779,18 @@ func (x *explorer) problem(sev, where, path, msg string) {
 	p := Problem{Severity: sev, App: x.app.Name, Where: where, Path: path, Message: strings.TrimSpace(msg)}
 	x.res.Problems = append(x.res.Problems, p)
 	x.clocks = append(x.clocks, x.now)
+}
+
+// checkTopLevel says what makes the app's top level run again for every
+// event: a top level that reads from outside may build something else each
+// time, so luaivr cannot keep a state whose top level has run.
+func (x *explorer) checkTopLevel() {
+	what, where, ok := strings.Cut(strings.TrimSuffix(x.app.Reads, ")"), " (")
+	if !ok {
+		return
+	}
+	x.problem(Warning, where, "", fmt.Sprintf("the top level calls %s, so every event runs the whole top level again in a new Lua state "+
+		"(several times the CPU of an app whose top level reads nothing); call it in the handlers that need it", what))
 }
 
 // checkMenus reports menus no path reached and options no caller can press.

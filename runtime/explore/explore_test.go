@@ -70,6 +70,16 @@ function on_timeout(s) return ivr.hangup() end`,
 		"noend.lua": `ivr.defaults { voiceProfile = "en-US-BenjaminRUS" }
 function on_call(s) return ivr.say("hello") end
 function on_timeout(s) return ivr.say("still here") end`,
+		// Top levels that read from outside run again for every event; one
+		// that only names the libraries does not.
+		"clocktop.lua": `local time, log = time, log
+local morning = time.parts(time.now()).hour < 12
+function on_call(s) return ivr.hangup() end`,
+		"dicetop.lua": `local n
+n = math.random(1, 6)
+function on_call(s) return ivr.hangup() end`,
+		"namedtop.lua": `local time, log, kv, now = time, log, kv, time.now
+function on_call(s) log.info("at", { hour = time.parts(now()).hour }) return ivr.hangup() end`,
 	}
 	for name, src := range apps {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
@@ -86,8 +96,11 @@ function on_timeout(s) return ivr.say("still here") end`,
 		"deadend": {`deadend.lua:4: error: menu "main" offers "22", but its prompt collects 1 to 1 digits`,
 			`deadend.lua:3: warning: menu "orphan" is never reached from on_call`,
 			`warning: dead end: no key and no timeout leads anywhere from the prompt "You are stuck."`},
-		"noend":   {"error: the call never ends"},
-		"pinvars": {"pinvars.lua:3: warning: on_dtmf kept the digits of a sensitive capture in session.vars.pin: they are saved as •"},
+		"noend":    {"error: the call never ends"},
+		"pinvars":  {"pinvars.lua:3: warning: on_dtmf kept the digits of a sensitive capture in session.vars.pin: they are saved as •"},
+		"clocktop": {"clocktop.lua:2: warning: the top level calls time.now, so every event runs the whole top level again in a new Lua state"},
+		"dicetop":  {"dicetop.lua:2: warning: the top level calls math.random, so every event"},
+		"namedtop": {},
 	}
 	for app, lines := range want {
 		res, err := explore.Explore(context.Background(), scripts, app, explore.Options{Deadline: slowMachine})
@@ -99,6 +112,9 @@ function on_timeout(s) return ivr.say("still here") end`,
 			all = append(all, p.String())
 		}
 		text := strings.Join(all, "\n")
+		if len(lines) == 0 && text != "" {
+			t.Errorf("%s: problems found in an app that has none:\n%s", app, text)
+		}
 		for _, l := range lines {
 			if !strings.Contains(text, l) {
 				t.Errorf("%s: problems lack %q:\n%s", app, l, text)

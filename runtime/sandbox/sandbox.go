@@ -127,8 +127,11 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 			math := open(lua.OpenMath, lua.MathLibName).(*lua.LTable)
 			seed := math.RawGetString("randomseed").(*lua.LFunction).GFunction
 			for name, fn := range map[string]lua.LGFunction{"random": random, "randomseed": seed} { // noted for Random
+				what := "math." + name
 				math.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
-					L.G.Registry.RawSetString(randomKey, lua.LTrue)
+					if L.G.Registry.RawGetString(randomKey) == lua.LNil {
+						L.G.Registry.RawSetString(randomKey, lua.LString(what+" ("+Where(L)+")"))
+					}
 					return fn(L)
 				}))
 			}
@@ -501,9 +504,17 @@ func requireFrom(mods Modules, openLazy func(string) lua.LValue) lua.LGFunction 
 	}
 }
 
-// Random reports whether code that ran in L so far called math.random or
-// math.randomseed: whether running it again could give something else.
-func Random(L *lua.LState) bool { return L.G.Registry.RawGetString(randomKey) == lua.LTrue }
+// Random says where code that ran in L first called math.random or
+// math.randomseed ("math.random (app.lua:3)"), "" when it called neither:
+// whether running it again could give something else.
+func Random(L *lua.LState) string {
+	s, _ := L.G.Registry.RawGetString(randomKey).(lua.LString)
+	return string(s)
+}
+
+// Where is the script and line of the Lua code that called the Go function
+// running in L ("app.lua:3").
+func Where(L *lua.LState) string { return strings.TrimSuffix(L.Where(1), ":") }
 
 const randomKey = "luaivr.random"
 
