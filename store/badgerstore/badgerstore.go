@@ -112,7 +112,8 @@ type Store struct {
 	sessionTTL        time.Duration
 	replyTTL          time.Duration
 	log               *slog.Logger
-	live              live // the sessions as this process last wrote them
+	live              live    // the sessions as this process last wrote them
+	kv                kvCache // the kv keys and usage as this process last read or wrote them
 
 	closeOnce sync.Once
 	stop      chan struct{} // ends GC and the health monitor
@@ -571,6 +572,12 @@ func legacyReplyKey(key string) []byte { return []byte("d/" + key) }
 // get passes the value of key to fn, which must not keep it; ok is false when
 // the key is missing or expired.
 func (s *Store) get(ctx context.Context, key []byte, fn func([]byte) error) (ok bool, err error) {
+	return s.getItem(ctx, key, func(item *badger.Item) error { return item.Value(fn) })
+}
+
+// getItem passes key's item to fn, which must not keep it; ok is false when
+// the key is missing or expired.
+func (s *Store) getItem(ctx context.Context, key []byte, fn func(*badger.Item) error) (ok bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
@@ -579,7 +586,7 @@ func (s *Store) get(ctx context.Context, key []byte, fn func([]byte) error) (ok 
 		if err != nil {
 			return err
 		}
-		return item.Value(fn)
+		return fn(item)
 	})
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return false, nil

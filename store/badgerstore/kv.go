@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -64,28 +65,42 @@ func (s *Store) kvWrite(ctx context.Context, app, key string, quota store.KVQuot
 	mu := kvLock(app)
 	mu.Lock()
 	defer mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	k := kvKey(app, key)
+	cached, known, usage, counted := s.kv.begin(app, string(k))
+	var wrote kvEntry
+	var after kvUsage
 	update := func(txn *badger.Txn) error {
 		var cur current
-		switch item, err := txn.Get(k); {
-		case errors.Is(err, badger.ErrKeyNotFound):
-		case err != nil:
-			return err
-		default:
-			cur = current{found: true, expires: item.ExpiresAt()}
-			if cur.value, err = item.ValueCopy(nil); err != nil {
+		if known {
+			if cached.found && (cached.expires == 0 || cached.expires > uint64(time.Now().Unix())) {
+				cur = current{found: true, value: cached.value, expires: cached.expires}
+			}
+		} else {
+			switch item, err := txn.Get(k); {
+			case errors.Is(err, badger.ErrKeyNotFound):
+			case err != nil:
 				return err
+			default:
+				cur = current{found: true, expires: item.ExpiresAt()}
+				if cur.value, err = item.ValueCopy(nil); err != nil {
+					return err
+				}
 			}
 		}
 		value, expires, keep, err := change(cur)
 		if err != nil {
 			return err
 		}
-		before, err := s.usage(txn, app)
-		if err != nil {
-			return err
+		before := usage
+		if !counted {
+			if before, err = s.usage(txn, app); err != nil {
+				return err
+			}
 		}
-		after := before.with(key, cur, value, expires, keep)
+		after = before.with(key, cur, value, expires, keep)
 		if refused(quota, before, after) && before.Expires != 0 && before.Expires <= uint64(time.Now().Unix()) {
 			if before, err = s.recount(txn, app); err != nil {
 				return err
@@ -102,12 +117,14 @@ func (s *Store) kvWrite(ctx context.Context, app, key string, quota store.KVQuot
 		if !keep {
 			return txn.Delete(k)
 		}
+		wrote = kvEntry{value: bytes.Clone(value), expires: expires, found: true}
 		return txn.SetEntry(&badger.Entry{Key: k, Value: value, ExpiresAt: expires})
 	}
-	if err := ctx.Err(); err != nil {
+	if err := s.db.Update(update); err != nil {
 		return err
 	}
-	return s.db.Update(update)
+	s.kv.wrote(app, string(k), wrote, after)
+	return nil
 }
 
 // with is the usage after a write replaces cur at key by value (or deletes
@@ -167,13 +184,29 @@ func (s *Store) recount(txn *badger.Txn, app string) (kvUsage, error) {
 	return u, nil
 }
 
+// KVGet implements store.KV, from what this process last read or wrote of
+// the key when it can (kvCache).
 func (s *Store) KVGet(ctx context.Context, app, key string) ([]byte, bool, error) {
+	k := kvKey(app, key)
+	e, gen, ok := s.kv.get(string(k), uint64(time.Now().Unix()))
+	if ok {
+		if err := ctx.Err(); err != nil {
+			return nil, false, err
+		}
+		return bytes.Clone(e.value), e.found, nil
+	}
 	var out []byte
-	ok, err := s.get(ctx, kvKey(app, key), func(v []byte) error {
-		out = append([]byte(nil), v...)
-		return nil
+	var expires uint64
+	found, err := s.getItem(ctx, k, func(item *badger.Item) (err error) {
+		expires = item.ExpiresAt()
+		out, err = item.ValueCopy(nil)
+		return err
 	})
-	return out, ok, err
+	if err != nil {
+		return nil, false, err
+	}
+	s.kv.keep(string(k), kvEntry{value: bytes.Clone(out), expires: expires, found: found}, gen)
+	return out, found, nil
 }
 
 func (s *Store) KVSet(ctx context.Context, app, key string, value []byte, ttl time.Duration, quota store.KVQuota) error {
