@@ -26,6 +26,7 @@ type Snapshot struct {
 	upvalues []upvalueCopy
 	userdata []userdataCopy
 	entries  int // in all tables: what the state holds, roughly
+	rebuilt  int // tables Restore built again, for tests
 }
 
 // Size is how many table entries the snapshot keeps: a measure of what a
@@ -252,6 +253,7 @@ func (s *Snapshot) Restore() {
 				fresh.RawSet(k, c.vals[j])
 			}
 			*c.t = fresh
+			s.rebuilt++
 			c.arraySlots, c.keySlots = slots(c.t)
 			c.ghosts = ghosts(c.t) // the array's nils, as built again
 		}

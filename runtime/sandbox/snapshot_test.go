@@ -74,3 +74,37 @@ func TestRestoreUndoesWritesToEmptySlots(t *testing.T) {
 		}
 	}
 }
+
+// TestPreopenedLibrariesNeedNoRebuild: a library the top level never
+// touched, named by a handler, is opened before the snapshot (Preopen), so
+// an event that uses it changes nothing Restore must build again; without
+// Preopen the event opens it, adding it to _G and the loaded modules.
+func TestPreopenedLibrariesNeedNoRebuild(t *testing.T) {
+	extra := Lib{Name: "extra", Open: func(L *lua.LState) lua.LValue {
+		return L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{"one": func(L *lua.LState) int { L.Push(lua.LNumber(1)); return 1 }})
+	}}
+	for _, preopen := range []bool{true, false} {
+		L := New(nil, extra)
+		if err := L.DoString(`function handler() return extra.one() + math.floor(table.maxn({ 1 })) end`); err != nil {
+			t.Fatal(err)
+		}
+		if preopen {
+			Preopen(L)
+		}
+		snap := Take(L)
+		for range 3 {
+			if err := L.CallByParam(lua.P{Fn: L.GetGlobal("handler"), NRet: 1}); err != nil {
+				t.Fatal(err)
+			}
+			L.Pop(1)
+			snap.Restore()
+		}
+		if preopen && snap.rebuilt != 0 {
+			t.Errorf("with Preopen, Restore built %d tables again after events that only called libraries", snap.rebuilt)
+		}
+		if !preopen && snap.rebuilt == 0 {
+			t.Error("without Preopen, the events opened their libraries and nothing was built again: the test sees nothing")
+		}
+		L.Close()
+	}
+}
