@@ -517,4 +517,3 @@ func Random(L *lua.LState) string {
 func Where(L *lua.LState) string { return strings.TrimSuffix(L.Where(1), ":") }
 
 const randomKey = "luaivr.random"
-
