@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -69,6 +70,11 @@ type App struct {
 	// outside), so running it again builds the same values. Only then are
 	// answers worked out, and events run on warm states (warm.go).
 	pure bool
+	// readsAtEvents: a warm state's own run of the top level read from
+	// outside, which the probe's run did not (a top level whose course
+	// depends on pairs order or an address): it is not pure after all, and
+	// every event runs it again from then on (see warm).
+	readsAtEvents atomic.Bool
 	// Reads is what made the top level not pure, "" when it is: the first
 	// call it made of an outside library, or its first random draw, and
 	// where ("time.now (app.lua:12)").
@@ -87,6 +93,11 @@ type App struct {
 func newApp(name, file string, sum, id [sha256.Size]byte, proto *lua.FunctionProto, set *Scripts) *App {
 	return &App{Name: name, File: file, Sum: sum, ID: id, version: hex.EncodeToString(id[:8]), proto: proto, set: set}
 }
+
+// warm reports whether the app's events run on warm states and its menu
+// answers are worked out at load: its top level is pure, as far as every
+// run of it so far showed.
+func (a *App) warm() bool { return a.pure && !a.readsAtEvents.Load() }
 
 // IsPosition reports whether id is a position of the app's menu tree (a menu
 // or an ivr.on position): digits answered there go to the tree.
@@ -665,7 +676,8 @@ func (a *App) probe(ctx context.Context) (err error) {
 		}
 	}()
 	mod := ivr.NewAtLoad()
-	L := sandbox.New(a.set, watchOutside(loadLibs.open(mod, a.Name, discardLogger), &a.Reads)...)
+	watch := &outsideWatch{active: true}
+	L := sandbox.New(a.set, watchOutside(loadLibs.open(mod, a.Name, discardLogger), watch)...)
 	defer L.Close()
 	L.SetContext(ctx)
 	L.Push(L.NewFunctionFromProto(a.proto))
@@ -699,9 +711,7 @@ func (a *App) probe(ctx context.Context) (err error) {
 		return err
 	}
 	a.sensitive = mod.SensitivePositions()
-	if a.Reads == "" {
-		a.Reads = sandbox.Random(L)
-	}
+	a.Reads = cmp.Or(watch.reads, sandbox.Random(L))
 	if a.pure = a.Reads == ""; a.pure {
 		a.answers = mod.Answers(L.G.Global.RawGetString(OnCall), func(r callflow.Reply) ([]byte, error) { return r.MarshalJSON() })
 	}
@@ -723,15 +733,22 @@ func (a *App) probe(ctx context.Context) (err error) {
 // time (log lines).
 var outside = []string{"time", "kv", "http", "vcc", "log", "print"}
 
+// outsideWatch is what watchOutside notes: while active, the first call of
+// an outside library and where ("time.now (app.lua:12)").
+type outsideWatch struct {
+	active bool
+	reads  string
+}
+
 // watchOutside is libs with every function of the outside libraries set to
-// note, in *reads, the first that ran and where (App.Reads). A top level that called none of them and
+// note, in w, the first that ran while w is active. A top level that called none of them and
 // drew no random number is pure: running it again for an event builds the
 // same tree, and the answers worked out from this run are the ones the
 // event would get. Naming a library is not reading from it: a top level
 // that keeps `local time, log = time, log`, or `local now = time.now`, for
 // its handlers stays pure (measured: a 300-line app with that first line
 // went from a new state and its top level for every event to warm states).
-func watchOutside(libs []sandbox.Lib, reads *string) []sandbox.Lib {
+func watchOutside(libs []sandbox.Lib, w *outsideWatch) []sandbox.Lib {
 	watched := slices.Clone(libs)
 	for i, lib := range watched {
 		if !slices.Contains(outside, lib.Name) {
@@ -745,8 +762,8 @@ func watchOutside(libs []sandbox.Lib, reads *string) []sandbox.Lib {
 					return v
 				}
 				return L.NewFunction(func(L *lua.LState) int {
-					if *reads == "" {
-						*reads = what + " (" + sandbox.Where(L) + ")"
+					if w.active && w.reads == "" {
+						w.reads = what + " (" + sandbox.Where(L) + ")"
 					}
 					return f.GFunction(L)
 				})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/luaivr/luaivr/runtime/engine"
 	kvmod "github.com/luaivr/luaivr/stdlib/kv"
@@ -285,4 +286,35 @@ end`})
 			t.Fatalf("the event after one that spent its log budget could not log")
 		}
 	}
+}
+
+// TestATopLevelThatReadsOnlySometimesIsNotKept: a top level whose course
+// depends on something that changes from run to run (here the order of a
+// library's functions, which gopher-lua sets from a Go map) can read the
+// clock in one run and not in another. The probe at load may see a run that reads nothing; a
+// warm state's own run that reads the clock must then serve only its own
+// event, or every later call on that state would hear that call's hour.
+func TestATopLevelThatReadsOnlySometimesIsNotKept(t *testing.T) {
+	t.Parallel()
+	src := voice + `
+local first = next(table)
+local stamp = "none"
+if first ~= "insert" then stamp = "hour " .. time.parts(time.now()).hour end
+function on_call(session) return ivr.say_and_capture(stamp, { maxDigits = 1 }) end`
+	for try := 0; try < 200; try++ {
+		now := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+		h := newHarness(t, scriptDir(t, map[string]string{"clock.lua": src}), engine.Options{Now: func() time.Time { return now }})
+		if !engine.HasAnswers(h.eng.Scripts(), "clock") {
+			continue // the probe's run read the clock: not pure, as it should be
+		}
+		for range 20 {
+			now = now.Add(time.Hour)
+			c := newCall(shapeDTMF, true)
+			if said := replyText(t, h.post(c.start(), "clock")); said != "none" && said != fmt.Sprintf("hour %d", now.Hour()) {
+				t.Fatalf("a call at %02d:00 heard %q: the hour another call's top level read", now.Hour(), said)
+			}
+		}
+		return
+	}
+	t.Skip("the probe's run read the clock in every try")
 }

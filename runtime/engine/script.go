@@ -171,7 +171,7 @@ func (e *Engine) runLua(ctx *scriptContext, app *App, sess *store.Session, ev *w
 	session := L.NewTable()
 	var replyErr error
 	err = callProtected(L, func(L *lua.LState) {
-		if w.snap == nil {
+		if !w.ran {
 			L.Push(L.NewFunctionFromProto(app.proto))
 			L.Call(0, 0)
 			mod.Loaded() // the tree is closed: handlers cannot declare menus (it was checked when the script loaded)

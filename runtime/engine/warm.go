@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 
@@ -23,14 +24,20 @@ import (
 //
 // Only apps whose top level is pure get warm states: one that read the
 // clock, kv, the network or random numbers, or logged, would build or do
-// something else if it ran for this event (see pure). A state whose handler
+// something else if it ran for this event (see watchOutside). Each warm
+// state's own run of the top level is watched as the probe's was: a top
+// level may take another course in another run, and one that reads from
+// outside ends the app's warm states. A state whose handler
 // failed is closed, not reused, and so is one past warmEvents events. An
 // app keeps as many warm states as scripts can run at once, fewer when its
 // top level builds a lot (warmBudget): each holds a copy of what it built.
 type warm struct {
-	L      *lua.LState
-	std    *stdlib
-	snap   *sandbox.Snapshot // nil: a state for one event (the app's top level is not pure)
+	L    *lua.LState
+	std  *stdlib
+	snap *sandbox.Snapshot // nil: a state for one event, closed after it
+	// ran: the top level has run in L (for a state for one event, the
+	// event runs it, unless warmState did).
+	ran    bool
 	events int
 }
 
@@ -46,7 +53,7 @@ const (
 // warm one when the pool is empty, or, for an app whose top level is not
 // pure, a new state whose top level the event runs (snap nil).
 func (e *Engine) warmState(ctx context.Context, app *App, logger *slog.Logger, tags ...slog.Attr) (*warm, error) {
-	if !app.pure {
+	if !app.warm() {
 		std := e.libs.instances(ivr.New(), app.Name, logger, tags...)
 		return &warm{L: sandbox.New(app.set, std.libs...), std: std}, nil
 	}
@@ -56,8 +63,14 @@ func (e *Engine) warmState(ctx context.Context, app *App, logger *slog.Logger, t
 		return w, nil
 	default:
 	}
+	// The probe's run of the top level read nothing from outside, but a
+	// top level may take another course in another run (on pairs order, an
+	// address): this run is watched too, and one that reads from outside
+	// serves only its own event, and makes the app's events run the top
+	// level again from then on.
+	watch := &outsideWatch{active: true}
 	std := e.libs.instances(ivr.New(), app.Name, logger, tags...)
-	L := sandbox.New(app.set, std.libs...)
+	L := sandbox.New(app.set, watchOutside(std.libs, watch)...)
 	L.SetContext(ctx)
 	defer L.RemoveContext()
 	err := callProtected(L, func(L *lua.LState) {
@@ -69,8 +82,17 @@ func (e *Engine) warmState(ctx context.Context, app *App, logger *slog.Logger, t
 		return nil, err
 	}
 	std.ivr.Loaded() // the tree is closed: handlers cannot declare menus (it was checked when the script loaded)
+	watch.active = false
+	if reads := cmp.Or(watch.reads, sandbox.Random(L)); reads != "" {
+		if app.readsAtEvents.CompareAndSwap(false, true) {
+			e.log.Warn("the app's top level read from outside in this run, though not when it loaded: every event of it runs the top level again from now on",
+				"app", app.Name, "reads", reads)
+			e.drainPool(app)
+		}
+		return &warm{L: L, std: std, ran: true}, nil
+	}
 	sandbox.Preopen(L)
-	return &warm{L: L, std: std, snap: sandbox.Take(L, std.ivr.Values()...)}, nil
+	return &warm{L: L, std: std, snap: sandbox.Take(L, std.ivr.Values()...), ran: true}, nil
 }
 
 // putWarm gives a warm state back to its app's pool after an event, restored
@@ -99,6 +121,18 @@ func (e *Engine) putWarm(app *App, w *warm, ok bool) {
 	}
 }
 
+// drainPool closes the warm states app's pool holds.
+func (e *Engine) drainPool(app *App) {
+	for {
+		select {
+		case w := <-e.pool(app):
+			w.L.Close()
+		default:
+			return
+		}
+	}
+}
+
 // pool is app's warm states in this engine: one pool per app version.
 func (e *Engine) pool(app *App) chan *warm {
 	if p, ok := e.pools.Load(app); ok {
@@ -118,14 +152,8 @@ func (e *Engine) prunePools(s *Scripts) {
 		if s.Apps[app.Name] == app || s.Retired[app.Name] == app {
 			return true
 		}
+		e.drainPool(app)
 		e.pools.Delete(app)
-		for {
-			select {
-			case w := <-p.(chan *warm):
-				w.L.Close()
-			default:
-				return true
-			}
-		}
+		return true
 	})
 }
