@@ -11,7 +11,9 @@ package luaconv
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -109,9 +111,12 @@ func ToLua(L *lua.LState, v any) lua.LValue {
 		}
 		return t
 	case map[string]any:
+		// In key order, not Go's map order, which changes from run to
+		// run: pairs over what a script decodes must go the same way when
+		// a replay or another run of the top level decodes it again.
 		t := L.CreateTable(0, len(v))
-		for k, e := range v {
-			t.RawSetString(k, ToLua(L, e))
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			t.RawSetString(k, ToLua(L, v[k]))
 		}
 		return t
 	}

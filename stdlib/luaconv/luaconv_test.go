@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -184,6 +185,31 @@ func TestClip(t *testing.T) {
 	} {
 		if got := luaconv.Clip(tt.s, tt.n); got != tt.want {
 			t.Errorf("Clip(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
+		}
+	}
+}
+
+// TestToLuaInKeyOrder: a table made from a JSON object is walked by pairs in
+// the same order every time it is made (a replay decodes the same body
+// again, and a prompt built with pairs must come out the same).
+func TestToLuaInKeyOrder(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	v := map[string]any{}
+	for i := range 40 {
+		v[fmt.Sprintf("k%02d", i)] = i
+	}
+	var first []string
+	for try := range 20 {
+		var order []string
+		tbl := luaconv.ToLua(L, v).(*lua.LTable)
+		for k, _ := tbl.Next(lua.LNil); k != lua.LNil; k, _ = tbl.Next(k) {
+			order = append(order, k.String())
+		}
+		if try == 0 {
+			first = order
+		} else if !slices.Equal(order, first) {
+			t.Fatalf("the same object's keys in another order: %v, then %v", first, order)
 		}
 	}
 }
