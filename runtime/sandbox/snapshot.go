@@ -1,8 +1,10 @@
 package sandbox
 
 import (
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
@@ -273,11 +275,13 @@ func Preopen(L *lua.LState) {
 			read(f.Proto)
 		}
 	}})
-	for name := range names {
-		if err := L.CallByParam(lua.P{Fn: open, NRet: 1}, lua.LString(name)); err != nil {
-			panic(err) // New's own code: a failure is luaivr's bug
+	// In order, so that every warm state's _G is walked by pairs alike. A
+	// library that fails to open stays closed: the event that names it
+	// raises the error, as it would have.
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		if L.CallByParam(lua.P{Fn: open, NRet: 1, Protect: true}, lua.LString(name)) == nil {
+			L.Pop(1)
 		}
-		L.Pop(1)
 	}
 }
 
