@@ -11,7 +11,6 @@ package luaconv
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -114,8 +113,14 @@ func ToLua(L *lua.LState, v any) lua.LValue {
 		// In key order, not Go's map order, which changes from run to
 		// run: pairs over what a script decodes must go the same way when
 		// a replay or another run of the top level decodes it again.
+		var buf [16]string // most objects: no allocation for the order
+		keys := buf[:0]
+		for k := range v {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
 		t := L.CreateTable(0, len(v))
-		for _, k := range slices.Sorted(maps.Keys(v)) {
+		for _, k := range keys {
 			t.RawSetString(k, ToLua(L, v[k]))
 		}
 		return t
