@@ -11,10 +11,11 @@ import (
 
 var env = lint.Env{Globals: engine.Globals(), Handlers: engine.Handlers, Session: engine.SessionFields()}
 
-// The shipped apps and examples check clean: lint has no false positive on them.
+// The shipped apps, examples and bench apps check clean: lint has no false
+// positive on them.
 func TestShippedAppsClean(t *testing.T) {
 	t.Parallel()
-	for _, dir := range []string{"../../scripts", "../../examples"} {
+	for _, dir := range []string{"../../scripts", "../../examples", "../../examples/bench/apps"} {
 		var apps []string
 		names, _ := filepath.Glob(filepath.Join(dir, "*.lua"))
 		for _, n := range names {
