@@ -741,10 +741,10 @@ type outsideWatch struct {
 }
 
 // watchOutside is libs with every function of the outside libraries set to
-// note, in w, the first that ran while w is active. A top level that called none of them and
-// drew no random number is pure: running it again for an event builds the
-// same tree, and the answers worked out from this run are the ones the
-// event would get. Naming a library is not reading from it: a top level
+// note, in w, the first that ran while w is active. A top level that called
+// none of them and drew no random number is pure: running it again for an
+// event builds the same tree, and the answers worked out from this run are
+// the ones the event would get. Naming a library is not reading from it: a top level
 // that keeps `local time, log = time, log`, or `local now = time.now`, for
 // its handlers stays pure (measured: a 300-line app with that first line
 // went from a new state and its top level for every event to warm states).
