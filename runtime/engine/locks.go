@@ -190,5 +190,5 @@ func (e *Engine) release(l store.Lease) {
 // storeOp bounds one store operation by the store timeout: a store that
 // does not answer means the fallback, never a caller left in silence.
 func (e *Engine) storeOp(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, e.opts.StoreTimeout)
+	return newOpContext(ctx, e.opts.StoreTimeout)
 }
