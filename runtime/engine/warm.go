@@ -103,7 +103,7 @@ func (e *Engine) putWarm(app *App, w *warm, ok bool) {
 		return // closed by the event that ran its top level
 	}
 	w.events++
-	if !ok || w.events >= warmEvents {
+	if !ok || w.events >= warmEvents || !app.warm() { // !warm: the app lost its warm states while this one ran
 		w.L.Close()
 		return
 	}

@@ -120,11 +120,9 @@ func (s *Store) kvWrite(ctx context.Context, app, key string, quota store.KVQuot
 		wrote = kvEntry{value: bytes.Clone(value), expires: expires, found: true}
 		return txn.SetEntry(&badger.Entry{Key: k, Value: value, ExpiresAt: expires})
 	}
-	if err := s.db.Update(update); err != nil {
-		return err
-	}
-	s.kv.wrote(app, string(k), wrote, after)
-	return nil
+	err := s.db.Update(update)
+	s.kv.end(app, string(k), wrote, after, err == nil)
+	return err
 }
 
 // with is the usage after a write replaces cur at key by value (or deletes

@@ -9,10 +9,11 @@ import "sync"
 // through kvWrite, which keeps the cache: what it holds is what Badger holds.
 //
 // A write forgets the key and counts a generation before it writes, and
-// keeps the new value after its commit; a read that missed keeps what it
-// read from Badger only if no write began meanwhile (the generation is
-// unchanged), so a read that raced a write cannot put back the value the
-// write replaced.
+// keeps the new value after its commit (or nothing, when it failed); a read
+// that missed keeps what it read from Badger only if no write began since it
+// looked (the generation is unchanged) and none is in flight. A read that
+// raced a write read either value, and another read may already have
+// returned the newer one: so it keeps neither.
 //
 // Measured with an app whose handlers make a kv.get, two kv.incr and a
 // kv.set or kv.delete an event, serve flat out for 10 s on two cores, in
@@ -22,7 +23,8 @@ type kvCache struct {
 	mu    sync.Mutex
 	keys  map[string]kvEntry // by kvKey
 	usage map[string]kvUsage // by app: as the last write stored it
-	gen   uint64             // writes begun
+	gen   uint64             // writes begun and ended
+	busy  int                // writes in flight
 	bytes int                // of the entries kept (kvEntrySize)
 }
 
@@ -57,12 +59,12 @@ func (c *kvCache) get(key string, now uint64) (e kvEntry, gen uint64, ok bool) {
 	return e, c.gen, ok
 }
 
-// keep remembers what a read found in Badger, unless a write began since
-// the read's get (gen).
+// keep remembers what a read found in Badger, unless a write began or
+// ended since the read's get (gen), or one is in flight.
 func (c *kvCache) keep(key string, e kvEntry, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen == gen {
+	if c.gen == gen && c.busy == 0 {
 		c.put(key, e)
 	}
 }
@@ -73,6 +75,7 @@ func (c *kvCache) begin(app, key string) (e kvEntry, eok bool, u kvUsage, uok bo
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
+	c.busy++
 	e, eok = c.keys[key]
 	u, uok = c.usage[app]
 	c.drop(key)
@@ -80,11 +83,16 @@ func (c *kvCache) begin(app, key string) (e kvEntry, eok bool, u kvUsage, uok bo
 	return e, eok, u, uok
 }
 
-// wrote is a write's commit: key now holds e, and app's usage is u.
-func (c *kvCache) wrote(app, key string, e kvEntry, u kvUsage) {
+// end is the write begin started ending: committed, key now holds e and
+// app's usage is u; or failed (ok false), and the cache knows neither.
+func (c *kvCache) end(app, key string, e kvEntry, u kvUsage, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
+	c.busy--
+	if !ok {
+		return
+	}
 	c.put(key, e)
 	if c.usage == nil {
 		c.usage = map[string]kvUsage{}
