@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 
 	"github.com/luaivr/luaivr/runtime/webhook"
 	"github.com/luaivr/luaivr/stdlib/luaconv"
@@ -25,7 +26,11 @@ func fillSession(L *lua.LState, t *lua.LTable, app *App, sess *store.Session, ev
 	set("app", app.Name)
 	set("action_id", position)
 	set("status", first(ev.CallStatus, sess.Status))
-	t.RawSetString("event", luaconv.ToLua(L, ev.Payload()))
+	event, ok := ev.Build(luaBuilder{L})
+	if !ok {
+		event = luaconv.ToLua(L, ev.Payload())
+	}
+	t.RawSetString("event", event.(lua.LValue))
 	vars := L.NewTable()
 	if len(sess.Vars) > 0 {
 		var v map[string]any
@@ -34,6 +39,43 @@ func fillSession(L *lua.LState, t *lua.LTable, app *App, sess *store.Session, ev
 		}
 	}
 	t.RawSetString("vars", vars)
+}
+
+// luaBuilder makes a payload's Lua tables straight from its text
+// (webhook.Event.Build), as luaconv.ToLua makes them from Payload's map: a
+// null member is no member, a null element json.null, a number a Lua
+// number unless it is out of range (then its text). Not building the map
+// first was 8% of the CPU of an app that runs Lua at every event.
+type luaBuilder struct{ L *lua.LState }
+
+func (b luaBuilder) Object(members int) any { return b.L.CreateTable(0, members) }
+func (b luaBuilder) Array() any             { return b.L.NewTable() }
+func (b luaBuilder) String(s string) any    { return lua.LString(s) }
+func (b luaBuilder) Bool(v bool) any        { return lua.LBool(v) }
+
+func (b luaBuilder) Number(text string) any {
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil {
+		return lua.LString(text)
+	}
+	return lua.LNumber(f)
+}
+
+func (b luaBuilder) Member(object any, key string, v any) {
+	if v == nil {
+		object.(*lua.LTable).RawSetString(key, lua.LNil) // a later null drops an earlier value, as in the map
+		return
+	}
+	object.(*lua.LTable).RawSetString(key, v.(lua.LValue))
+}
+
+func (b luaBuilder) Element(array any, v any) {
+	t := array.(*lua.LTable)
+	if v == nil {
+		t.Append(luaconv.Null(b.L))
+		return
+	}
+	t.Append(v.(lua.LValue))
 }
 
 func readVars(session *lua.LTable) (json.RawMessage, error) {

@@ -88,6 +88,59 @@ func (d *decoder) value() (any, error) {
 	return nil, d.fail("looking for beginning of value")
 }
 
+// Builder makes values of another kind (a script's) from a payload, as
+// Event.Build reads it: the payload's objects and arrays are made, filled
+// and handed back in the order they appear.
+type Builder interface {
+	Object(members int) any               // a new object; members is a hint
+	Member(object any, key string, v any) // v is nil for a JSON null
+	Array() any
+	Element(array any, v any) // v is nil for a JSON null
+	String(s string) any
+	Number(text string) any
+	Bool(b bool) any
+}
+
+// build reads the value at pos as value does, making it with b; a JSON
+// null is nil.
+func (d *decoder) build(b Builder) (any, error) {
+	d.space()
+	if d.pos >= len(d.text) {
+		return nil, d.fail("")
+	}
+	switch c := d.text[d.pos]; {
+	case c == '{':
+		obj := b.Object(0)
+		err := d.object(func(key string) error {
+			v, err := d.build(b)
+			b.Member(obj, key, v)
+			return err
+		})
+		return obj, err
+	case c == '[':
+		arr := b.Array()
+		err := d.elements(func() error {
+			v, err := d.build(b)
+			b.Element(arr, v)
+			return err
+		})
+		return arr, err
+	case c == '"':
+		s, err := d.string()
+		return b.String(s), err
+	case c == '-' || c >= '0' && c <= '9':
+		n, err := d.number()
+		return b.Number(n), err
+	case c == 't':
+		return b.Bool(true), d.literal("true")
+	case c == 'f':
+		return b.Bool(false), d.literal("false")
+	case c == 'n':
+		return nil, d.literal("null")
+	}
+	return nil, d.fail("looking for beginning of value")
+}
+
 // skip reads the value at pos as value does, checking it the same way, but
 // builds nothing: most of a payload is read by scripts only, if at all
 // (Event.Payload builds it when asked).
