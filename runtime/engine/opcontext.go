@@ -18,8 +18,15 @@ type opContext struct {
 
 	mu       sync.Mutex
 	done     chan struct{} // made by Done
-	err      error         // set when the operation ended: cancel, or a hook Done armed
+	err      error         // the first reason the operation ended, once known
 	stopBoth func()        // stops the timer and the parent's hook, once Done armed them
+	after    []*afterCall  // AfterFunc's, run when the operation ends
+}
+
+// afterCall is one function AfterFunc runs when the operation ends.
+type afterCall struct {
+	f    func()
+	done bool // run or stopped
 }
 
 // newOpContext is parent bounded by timeout from now (or by parent's own
@@ -37,15 +44,15 @@ func (c *opContext) Deadline() (time.Time, bool) { return c.deadline, true }
 func (c *opContext) Value(key any) any           { return c.parent.Value(key) }
 
 // Err is why the operation must end: the parent's reason, the deadline
-// passed, or cancel; nil while none holds. Once Done is armed, Err says
-// what closed it, so the two agree.
+// passed, or cancel; nil while none holds. The first reason found stays,
+// and once Done is armed, Err says what closed it, so the two agree.
 func (c *opContext) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.err != nil || c.done != nil {
-		return c.err
+	if c.err == nil && c.done == nil {
+		c.err = c.ended()
 	}
-	return c.ended()
+	return c.err
 }
 
 // ended is why the operation must end, read from the parent and the clock;
@@ -82,6 +89,33 @@ func (c *opContext) Done() <-chan struct{} {
 	return c.done
 }
 
+// AfterFunc runs f in its own goroutine when the operation ends, as
+// context.AfterFunc does; stop keeps it from running. The context package
+// uses it to pass the end on to a child context (a store's own timeout
+// under this one), instead of starting a goroutine to wait on Done.
+func (c *opContext) AfterFunc(f func()) (stop func() bool) {
+	c.Done() // arms the timer and the parent's hook
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a := &afterCall{f: f}
+	if c.err != nil {
+		a.done = true
+		go f()
+	} else {
+		c.after = append(c.after, a)
+	}
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		stopped := !a.done
+		a.done = true
+		return stopped
+	}
+}
+
+// String names the context for fmt, without reading what the lock guards.
+func (c *opContext) String() string { return "engine.opContext" }
+
 // finish ends the operation with err, if it has not ended yet.
 func (c *opContext) finish(err error) {
 	c.mu.Lock()
@@ -96,4 +130,11 @@ func (c *opContext) finish(err error) {
 	if c.stopBoth != nil {
 		c.stopBoth()
 	}
+	for _, a := range c.after {
+		if !a.done {
+			a.done = true
+			go a.f()
+		}
+	}
+	c.after = nil
 }

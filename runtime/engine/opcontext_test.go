@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -58,6 +59,16 @@ func TestOpContext(t *testing.T) {
 	}
 	cancel()
 
+	p, stop = context.WithCancel(parent)
+	c, cancel = newOpContext(p, 5*time.Millisecond)
+	time.Sleep(10 * time.Millisecond)
+	first := c.Err()
+	stop()
+	if !errors.Is(first, context.DeadlineExceeded) || c.Err() != first || wait(c) != first {
+		t.Errorf("the first reason does not stay: %v, then %v", first, c.Err())
+	}
+	cancel()
+
 	p, stop = context.WithTimeout(parent, 10*time.Millisecond)
 	defer stop()
 	c, cancel = newOpContext(p, time.Hour)
@@ -68,4 +79,31 @@ func TestOpContext(t *testing.T) {
 		t.Errorf("parent's deadline: %v", err)
 	}
 	cancel()
+
+	// A store's own timeout under an operation's context (Redis) is a
+	// child the context package ends through AfterFunc, with no
+	// goroutine of its own.
+	before := runtime.NumGoroutine()
+	var cancels []context.CancelFunc
+	var children []context.Context
+	for range 100 {
+		op, cancelOp := newOpContext(parent, time.Hour)
+		child, cancelChild := context.WithTimeout(op, time.Hour)
+		cancels = append(cancels, cancelChild, cancelOp)
+		children = append(children, child)
+	}
+	if n := runtime.NumGoroutine() - before; n > 20 {
+		t.Errorf("100 children of operations' contexts started %d goroutines", n)
+	}
+	for i := 1; i < len(cancels); i += 2 {
+		cancels[i]() // the operations end
+	}
+	for _, child := range children {
+		if err := wait(child); !errors.Is(err, context.Canceled) {
+			t.Fatalf("a child of an operation that ended: %v", err)
+		}
+	}
+	for _, cancel := range cancels {
+		cancel()
+	}
 }

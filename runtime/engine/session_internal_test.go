@@ -106,3 +106,30 @@ func luaDiffers(L *lua.LState, a, b lua.LValue, at string) string {
 	}
 	return why
 }
+
+// TestSessionEventInPayloadOrder: pairs walks session.event's members in the
+// order 8x8 sent them, every time, so that a replay builds the same prompts.
+func TestSessionEventInPayloadOrder(t *testing.T) {
+	ev, err := webhook.Parse([]byte(`{"eventType":"CALL_ACTION","payload":{"sessionId":"s","zeta":1,"alpha":2,"mid":{"y":1,"b":2},"alpha":3}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		L := lua.NewState(lua.Options{SkipOpenLibs: true})
+		session := L.NewTable()
+		fillSession(L, session, &App{}, &store.Session{}, ev, "")
+		var order []string
+		event := session.RawGetString("event").(*lua.LTable)
+		for k, _ := event.Next(lua.LNil); k != lua.LNil; k, _ = event.Next(k) {
+			order = append(order, k.String())
+		}
+		mid := event.RawGetString("mid").(*lua.LTable)
+		for k, _ := mid.Next(lua.LNil); k != lua.LNil; k, _ = mid.Next(k) {
+			order = append(order, k.String())
+		}
+		L.Close()
+		if got := strings.Join(order, " "); got != "sessionId zeta alpha mid y b" {
+			t.Fatalf("session.event's members in the order %s", got)
+		}
+	}
+}
