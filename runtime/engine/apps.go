@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -75,10 +74,8 @@ type App struct {
 	// depends on pairs order or an address): it is not pure after all, and
 	// every event runs it again from then on (see warm).
 	readsAtEvents atomic.Bool
-	// Reads is what made the top level not pure, "" when it is: the first
-	// call it made of an outside library, or its first random draw, and
-	// where ("time.now (app.lua:12)").
-	Reads string
+	// Reads is what made the top level not pure, zero when it is.
+	Reads Outside
 	// sensitive are the positions the script declares sensitive
 	// (ivr.Module.SensitivePositions): digits answered there are redacted.
 	sensitive map[string]bool
@@ -711,8 +708,8 @@ func (a *App) probe(ctx context.Context) (err error) {
 		return err
 	}
 	a.sensitive = mod.SensitivePositions()
-	a.Reads = cmp.Or(watch.reads, sandbox.Random(L))
-	if a.pure = a.Reads == ""; a.pure {
+	a.Reads = watch.read(L)
+	if a.pure = a.Reads == (Outside{}); a.pure {
 		a.answers = mod.Answers(L.G.Global.RawGetString(OnCall), func(r callflow.Reply) ([]byte, error) { return r.MarshalJSON() })
 	}
 	if fb := L.G.Global.RawGetString("fallback"); fb != lua.LNil {
@@ -733,11 +730,26 @@ func (a *App) probe(ctx context.Context) (err error) {
 // time (log lines).
 var outside = []string{"time", "kv", "http", "vcc", "log", "print"}
 
+// Outside is a top level's first read from outside its script: the call of
+// an outside library or the random draw ("time.now", "math.random"), and
+// the script and line that made it.
+type Outside struct{ What, Where string }
+
 // outsideWatch is what watchOutside notes: while active, the first call of
-// an outside library and where ("time.now (app.lua:12)").
+// an outside library.
 type outsideWatch struct {
 	active bool
-	reads  string
+	first  Outside
+}
+
+// read is the first read from outside the watched run of a top level in L
+// made: an outside call, else a random draw; zero for none.
+func (w *outsideWatch) read(L *lua.LState) Outside {
+	if w.first != (Outside{}) {
+		return w.first
+	}
+	what, where := sandbox.Random(L)
+	return Outside{what, where}
 }
 
 // watchOutside is libs with every function of the outside libraries set to
@@ -762,8 +774,8 @@ func watchOutside(libs []sandbox.Lib, w *outsideWatch) []sandbox.Lib {
 					return v
 				}
 				return L.NewFunction(func(L *lua.LState) int {
-					if w.active && w.reads == "" {
-						w.reads = what + " (" + sandbox.Where(L) + ")"
+					if w.active && w.first == (Outside{}) {
+						w.first = Outside{what, sandbox.Where(L)}
 					}
 					return f.GFunction(L)
 				})

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"cmp"
 	"context"
 	"log/slog"
 
@@ -83,10 +82,10 @@ func (e *Engine) warmState(ctx context.Context, app *App, logger *slog.Logger, t
 	}
 	std.ivr.Loaded() // the tree is closed: handlers cannot declare menus (it was checked when the script loaded)
 	watch.active = false
-	if reads := cmp.Or(watch.reads, sandbox.Random(L)); reads != "" {
+	if reads := watch.read(L); reads != (Outside{}) {
 		if app.readsAtEvents.CompareAndSwap(false, true) {
 			e.log.Warn("the app's top level read from outside in this run, though not when it loaded: every event of it runs the top level again from now on",
-				"app", app.Name, "reads", reads)
+				"app", app.Name, "reads", reads.What, "at", reads.Where)
 			e.drainPool(app)
 		}
 		return &warm{L: L, std: std, ran: true}, nil

@@ -785,12 +785,12 @@ func (x *explorer) problem(sev, where, path, msg string) {
 // event: a top level that reads from outside may build something else each
 // time, so luaivr cannot keep a state whose top level has run.
 func (x *explorer) checkTopLevel() {
-	what, where, ok := strings.Cut(strings.TrimSuffix(x.app.Reads, ")"), " (")
-	if !ok {
+	r := x.app.Reads
+	if r.What == "" {
 		return
 	}
-	x.problem(Warning, where, "", fmt.Sprintf("the top level calls %s, so every event runs the whole top level again in a new Lua state "+
-		"(several times the CPU of an app whose top level reads nothing); call it in the handlers that need it", what))
+	x.problem(Warning, r.Where, "", fmt.Sprintf("the top level calls %s, so every event runs the whole top level again in a new Lua state "+
+		"(several times the CPU of an app whose top level reads nothing); call it in the handlers that need it", r.What))
 }
 
 // checkMenus reports menus no path reached and options no caller can press.

@@ -130,7 +130,8 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 				what := "math." + name
 				math.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
 					if L.G.Registry.RawGetString(randomKey) == lua.LNil {
-						L.G.Registry.RawSetString(randomKey, lua.LString(what+" ("+Where(L)+")"))
+						L.G.Registry.RawSetString(randomKey, lua.LString(what))
+						L.G.Registry.RawSetString(randomAtKey, lua.LString(Where(L)))
 					}
 					return fn(L)
 				}))
@@ -504,16 +505,17 @@ func requireFrom(mods Modules, openLazy func(string) lua.LValue) lua.LGFunction 
 	}
 }
 
-// Random says where code that ran in L first called math.random or
-// math.randomseed ("math.random (app.lua:3)"), "" when it called neither:
+// Random says which of math.random and math.randomseed code that ran in L
+// called first, and where ("app.lua:3"); what is "" when it called neither:
 // whether running it again could give something else.
-func Random(L *lua.LState) string {
-	s, _ := L.G.Registry.RawGetString(randomKey).(lua.LString)
-	return string(s)
+func Random(L *lua.LState) (what, where string) {
+	w, _ := L.G.Registry.RawGetString(randomKey).(lua.LString)
+	at, _ := L.G.Registry.RawGetString(randomAtKey).(lua.LString)
+	return string(w), string(at)
 }
 
 // Where is the script and line of the Lua code that called the Go function
 // running in L ("app.lua:3").
 func Where(L *lua.LState) string { return strings.TrimSuffix(L.Where(1), ":") }
 
-const randomKey = "luaivr.random"
+const randomKey, randomAtKey = "luaivr.random", "luaivr.random.at"

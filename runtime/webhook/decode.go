@@ -92,7 +92,7 @@ func (d *decoder) value() (any, error) {
 // Event.Build reads it: the payload's objects and arrays are made, filled
 // and handed back in the order they appear.
 type Builder interface {
-	Object(members int) any               // a new object; members is a hint
+	Object() any
 	Member(object any, key string, v any) // v is nil for a JSON null
 	Array() any
 	Element(array any, v any) // v is nil for a JSON null
@@ -110,7 +110,7 @@ func (d *decoder) build(b Builder) (any, error) {
 	}
 	switch c := d.text[d.pos]; {
 	case c == '{':
-		obj := b.Object(0)
+		obj := b.Object()
 		err := d.object(func(key string) error {
 			v, err := d.build(b)
 			b.Member(obj, key, v)

@@ -98,8 +98,8 @@ func (e *Event) Payload() map[string]any {
 // Payload can give it: a session summary, whose legs Payload spells again.
 // It reads the text each time, and builds nothing in Go on the way.
 func (e *Event) Build(b Builder) (v any, ok bool) {
-	if e.Type == SessionSummary || !strings.HasPrefix(strings.TrimLeft(e.payload.text, " \t\r\n"), "{") {
-		return nil, false // Payload is an empty object for a payload that is none
+	if e.Type == SessionSummary || e.payload.text == "" { // Parse made the Event only with an object
+		return nil, false
 	}
 	d := decoder{text: e.payload.text}
 	v, err := d.build(b)

@@ -69,9 +69,8 @@ const (
 type Tape struct {
 	mu      sync.Mutex
 	rec     store.Inputs
-	size    int // rec's size as JSON, within limit
-	limit   int
-	lists   [lists]list // rec's lists, as Size counts them
+	limit   int         // what rec may take, frame included (used)
+	lists   [lists]list // rec's lists: their items and bytes
 	clipped bool        // nothing more is recorded
 
 	replay     *store.Inputs       // nil: recording only
@@ -153,7 +152,7 @@ func From(ctx context.Context) *Tape {
 func (t *Tape) start() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.rec, t.size, t.limit, t.clipped, t.unrecorded = store.Inputs{}, frame, MaxEvent, false, nil
+	t.rec, t.limit, t.clipped, t.unrecorded = store.Inputs{}, MaxEvent, false, nil
 	t.lists = [lists]list{}
 	if t.replay == nil {
 		return
@@ -388,7 +387,7 @@ func (t *Tape) madeOtherwise(req store.Exchange) bool {
 // handler reading kv in a loop pays for no more than the bound.
 func (t *Tape) record(list int, item any, least int, add func()) {
 	t.mu.Lock()
-	done := t.clipped || t.size+least+1 > t.limit
+	done := t.clipped || t.used()+least+1 > t.limit
 	if done {
 		t.clipped, t.rec.Clipped = true, true
 	}
@@ -402,14 +401,23 @@ func (t *Tape) record(list int, item any, least int, add func()) {
 	if t.clipped {
 		return
 	}
-	if err != nil || t.size+len(b)+1 > t.limit {
+	if err != nil || t.used()+len(b)+1 > t.limit {
 		t.clipped, t.rec.Clipped = true, true
 		return
 	}
-	t.size += len(b) + 1
 	t.lists[list].items++
 	t.lists[list].bytes += len(b)
 	add()
+}
+
+// used is what the record takes against its limit: its items as JSON, a
+// comma each, and the frame around them; the caller holds the lock.
+func (t *Tape) used() int {
+	n := frame
+	for _, l := range t.lists {
+		n += l.bytes + l.items
+	}
+	return n
 }
 
 // note lists a read a replay answered otherwise; the caller holds the lock.

@@ -147,10 +147,7 @@ func (a *Answers) from(mn *Menu, c choice) string {
 	if s, ok := a.froms.Load(k); ok {
 		return s.(string)
 	}
-	s := fmt.Sprintf("menu %q (%s)", mn.ID, mn.Where)
-	if c != (choice{}) {
-		s = fmt.Sprintf("%s of menu %q (%s)", c.what(), mn.ID, c.decl)
-	}
+	s := answeredBy(mn, c, c.decl) // an answer worked out at load is no function: declared where the menu says
 	a.froms.Store(k, s)
 	return s
 }

@@ -85,9 +85,19 @@ func (m *Module) route(L *lua.LState) int {
 func (m *Module) choose(L *lua.LState, mn *Menu, digits string, has bool) (lua.LValue, string) {
 	opt, c := m.pick(mn, digits, has, m.event.mem.Tries)
 	if opt == nil {
-		return mn.table, fmt.Sprintf("menu %q (%s)", mn.ID, mn.Where)
+		return mn.table, answeredBy(mn, choice{}, "")
 	}
-	return m.call(L, opt, digits, has), fmt.Sprintf("%s of menu %q (%s)", c.what(), mn.ID, whereOf(opt, c.decl))
+	return m.call(L, opt, digits, has), answeredBy(mn, c, whereOf(opt, c.decl))
+}
+
+// answeredBy says what answered at mn (Handled.Where), declared at decl:
+// `option ["1"] of menu "main" (app.lua:12)`, or, for no choice, the menu
+// itself again.
+func answeredBy(mn *Menu, c choice, decl string) string {
+	if c == (choice{}) {
+		return fmt.Sprintf("menu %q (%s)", mn.ID, mn.Where)
+	}
+	return fmt.Sprintf("%s of menu %q (%s)", c.what(), mn.ID, decl)
 }
 
 // choice is what answered at a menu: the option pressed (key), or the
