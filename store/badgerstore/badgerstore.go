@@ -79,6 +79,11 @@ type Options struct {
 	// Repair opens a damaged data folder (see damage.go): what cannot be read
 	// is moved aside and logged. Without it Open refuses with a DamageError.
 	Repair bool
+	// StallAfter is how long writes handed to Badger may go unanswered
+	// before the folder is called stalled (stall.go): callers waiting get
+	// an error, and so the fallback, instead of silence. Default
+	// store.DefaultTimeout, the engine's bound on a store operation.
+	StallAfter time.Duration
 }
 
 // Badger's sizes that the store's room for it depends on (space.go).
@@ -180,7 +185,10 @@ func Open(opts Options) (*Store, error) {
 	if !opts.InMemory && opts.Dir == "" {
 		return nil, errors.New("badgerstore: no data folder given; set one (--data) or use the in-memory store")
 	}
-	h := &health{minFree: uint64(max(opts.MinFree, 0)), log: opts.Logger}
+	if opts.StallAfter <= 0 {
+		opts.StallAfter = store.DefaultTimeout
+	}
+	h := &health{minFree: uint64(max(opts.MinFree, 0)), log: opts.Logger, stall: newStall(), stallAfter: opts.StallAfter}
 	if !opts.InMemory {
 		h.dir = opts.Dir
 		if err := prepareFolder(opts, h); err != nil {
@@ -288,7 +296,7 @@ func Open(opts Options) (*Store, error) {
 	}
 
 	s := &Store{
-		db:         db{DB: bdb, h: h, version: new(atomic.Uint64), order: new(sync.Mutex)},
+		db:         db{DB: bdb, h: h, version: new(atomic.Uint64), order: newTurn(), commit: commitAt},
 		h:          h,
 		sessionTTL: opts.SessionTTL,
 		replyTTL:   opts.ReplyTTL,
@@ -300,7 +308,7 @@ func Open(opts Options) (*Store, error) {
 	s.db.version.Store(bdb.MaxVersion())
 	bdb.SetDiscardTs(s.db.version.Load())
 	if opts.SyncWrites && !opts.InMemory {
-		s.group = newGroup(func() error { return s.h.call("syncing", func() error { return syncLogs(bdb, opts.Dir) }) })
+		s.group = newGroup(func() error { return s.h.call("syncing", func() error { return syncLogs(bdb, opts.Dir) }) }, h.stall)
 	}
 	h.probe = s.probe
 	if !opts.InMemory {
@@ -316,6 +324,7 @@ func Open(opts Options) (*Store, error) {
 			s.done.Go(func() { s.runGC(opts.GCInterval) })
 		}
 		s.done.Go(func() { h.watch(healthInterval, s.stop) })
+		s.done.Go(func() { h.watchStalls(healthInterval, s.stop) })
 	}
 	return s, nil
 }

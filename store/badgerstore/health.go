@@ -43,10 +43,14 @@ type health struct {
 	log     *slog.Logger
 
 	room          room                  // the monitor's alone
+	stalledAt     time.Time             // the monitor's alone: when the stall began
 	folderProblem atomic.Pointer[error] // what the monitor last found; writes are refused
 	broken        atomic.Pointer[error] // a panic inside Badger: until a restart
 	failing       atomic.Pointer[error] // the last write failed
 	probe         func() error          // a small write, to learn when failing ends
+
+	stall      *stall        // writes handed to Badger and not answered (stall.go)
+	stallAfter time.Duration // how long they may wait before the folder is stalled
 }
 
 // errOf returns what p holds, or nil.
@@ -73,16 +77,23 @@ func (h *health) ready() error {
 	if err := errOf(&h.folderProblem); err != nil {
 		return err
 	}
+	if err := h.stall.why(); err != nil {
+		return err
+	}
 	return errOf(&h.failing)
 }
 
 // refuseWrites is why writes are not even tried: they would fault Badger or
-// go to a folder that is gone.
+// go to a folder that is gone, or start while older ones may still land
+// after them (a stall).
 func (h *health) refuseWrites() error {
 	if err := errOf(&h.broken); err != nil {
 		return err
 	}
-	return errOf(&h.folderProblem)
+	if err := errOf(&h.folderProblem); err != nil {
+		return err
+	}
+	return h.stall.why()
 }
 
 // call runs fn, turning a panic inside Badger into an error.
@@ -149,6 +160,36 @@ func (h *health) watch(interval time.Duration, stop <-chan struct{}) {
 	}
 }
 
+// watchStalls looks at the writes Badger has not answered every interval
+// until stop is closed. It is a loop of its own, apart from watch, because
+// watch's checks touch the disk, and on a hung disk they hang too.
+func (h *health) watchStalls(interval time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			h.checkStall(now)
+		}
+	}
+}
+
+// checkStall looks at the writes Badger has not answered (stall.go), and
+// logs a stall as it begins and ends.
+func (h *health) checkStall(now time.Time) {
+	began, ended, waited := h.stall.check(now, h.stallAfter)
+	switch {
+	case began:
+		h.stalledAt = now
+		h.log.Error("data folder stalled: writes are not finishing, callers get the fallback until they do",
+			"err", h.stall.why(), "waited", waited.Round(time.Millisecond).String())
+	case ended:
+		h.log.Warn("data folder finishes writes again: the stall is over", "for", now.Sub(h.stalledAt).Round(time.Millisecond).String())
+	}
+}
+
 // check looks at the data folder: still the one opened, its MANIFEST and
 // the logs being written still there, enough space free.
 func (h *health) check() error {
@@ -191,7 +232,16 @@ type db struct {
 	*badger.DB
 	h       *health
 	version *atomic.Uint64 // of the last write
-	order   *sync.Mutex    // hands writes to Badger in the order of their versions
+	order   turn           // hands writes to Badger in the order of their versions
+	// commit hands a transaction to Badger's writer, which calls done once
+	// it is applied (Txn.CommitAt); tests put a writer that does not
+	// answer in its place.
+	commit func(txn *badger.Txn, version uint64, done func(error)) error
+}
+
+// commitAt is db.commit outside tests.
+func commitAt(txn *badger.Txn, version uint64, done func(error)) error {
+	return txn.CommitAt(version, done)
 }
 
 func (d db) View(fn func(txn *badger.Txn) error) error {
@@ -202,14 +252,26 @@ func (d db) View(fn func(txn *badger.Txn) error) error {
 	})
 }
 
-// hand gives txn its version and hands it to Badger's writer, which calls
-// done once it is applied (a panic in Badger lets go of the order too).
-func (d db) hand(txn *badger.Txn, done func(error)) uint64 {
-	d.order.Lock()
-	defer d.order.Unlock()
+// hand gives txn its version and hands it to Badger's writer, which
+// answers into w once it is applied (a panic in Badger lets go of the
+// order too). It waits for its turn only until the folder stalls.
+func (d db) hand(txn *badger.Txn, w *commitWait) (uint64, error) {
+	if err := d.order.take(d.h.stall.stalled()); err != nil {
+		return 0, d.h.stall.failure()
+	}
+	defer d.order.give()
 	v := d.version.Add(1)
-	txn.CommitAt(v, done)
-	return v
+	w.stall = d.h.stall
+	d.h.stall.handed.Add(1)
+	handed := false
+	defer func() {
+		if !handed { // a panic in Badger: no answer will come
+			d.h.stall.answered.Add(1)
+		}
+	}()
+	d.commit(txn, v, w.done) // with a callback, CommitAt answers through it
+	handed = true
+	return v, nil
 }
 
 // A commitWait is how a write learns that Badger applied it: reused, as
@@ -217,17 +279,22 @@ func (d db) hand(txn *badger.Txn, done func(error)) uint64 {
 type commitWait struct {
 	result chan error
 	done   func(error)
+	stall  *stall // counts the answer
 }
 
 var waits = sync.Pool{New: func() any {
 	w := &commitWait{result: make(chan error, 1)}
-	w.done = func(err error) { w.result <- err }
+	w.done = func(err error) {
+		w.stall.answered.Add(1)
+		w.result <- err
+	}
 	return w
 }}
 
 // Update refuses to write while the folder cannot take writes, and tells
 // health whether Badger accepted the write. Errors of fn itself say nothing
-// about the folder.
+// about the folder, nor does a write that stopped waiting on a stall (the
+// stall is health's own state).
 func (d db) Update(fn func(txn *badger.Txn) error) error {
 	if err := d.h.refuseWrites(); err != nil {
 		return err
@@ -244,10 +311,12 @@ func (d db) Update(fn func(txn *badger.Txn) error) error {
 		// (Badger's value-log GC counts on it: a delete that landed
 		// before an older write could be dropped with the value it hid).
 		w := waits.Get().(*commitWait)
-		v := d.hand(txn, w.done)
-		err := <-w.result
-		waits.Put(w) // only once its answer is read (not after a panic in Badger)
+		v, err := d.hand(txn, w)
 		if err != nil {
+			waits.Put(w)
+			return err
+		}
+		if err := d.answer(w); err != nil {
 			return err
 		}
 		// Versions older than a key's newest are never read again:
@@ -255,8 +324,25 @@ func (d db) Update(fn func(txn *badger.Txn) error) error {
 		d.DB.SetDiscardTs(v)
 		return nil
 	})
-	if fnErr == nil {
+	if fnErr == nil && !errors.Is(err, errStalled) {
 		d.h.wrote(err)
 	}
+	return err
+}
+
+// answer is Badger's answer to a write handed to it, or the stall's error
+// once the folder stalls (the write may still land later: w is then
+// Badger's to answer into, not the pool's).
+func (d db) answer(w *commitWait) (err error) {
+	select {
+	case err = <-w.result:
+	case <-d.h.stall.stalled():
+		select {
+		case err = <-w.result: // it came as the stall was declared
+		default:
+			return d.h.stall.failure()
+		}
+	}
+	waits.Put(w) // only once its answer is read (not after a panic in Badger)
 	return err
 }

@@ -17,50 +17,72 @@ import (
 // Under load a sync covers as many commits as were written during the last
 // one, so the disk flushes per second stay about constant while the events
 // per second grow.
+//
+// A sync runs in a goroutine of its own and counts as a write handed to
+// Badger (stall.go): an fsync that hangs stalls the folder, and the commits
+// waiting on it stop waiting then, instead of leaving their callers in
+// silence.
 type group struct {
 	syncFn func() error
+	stall  *stall
 
 	mu      sync.Mutex
-	cond    *sync.Cond
-	written uint64 // commits written so far
-	synced  uint64 // commits the last finished sync covers
-	running bool
-	err     error // of the last sync, for the commits it covered
+	written uint64        // commits written so far
+	synced  uint64        // commits the last finished sync covers
+	running chan struct{} // closed when the running sync ends; nil when none runs
+	err     error         // of the last sync, for the commits it covered
 
 	syncs, covered uint64 // for the commits-per-sync figure (Store.GroupStats)
 }
 
-func newGroup(syncFn func() error) *group {
-	g := &group{syncFn: syncFn}
-	g.cond = sync.NewCond(&g.mu)
-	return g
+func newGroup(syncFn func() error, st *stall) *group {
+	return &group{syncFn: syncFn, stall: st}
 }
 
 // sync returns once a sync covers the commit just written, with that
-// sync's error.
+// sync's error, or the stall's once the folder stalls.
 func (g *group) sync() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.written++
 	mine := g.written
 	for g.synced < mine {
-		if g.running {
-			g.cond.Wait()
-			continue
+		if g.running == nil {
+			g.start() // for every commit written so far
 		}
-		// Lead a sync for every commit written so far.
-		g.running = true
-		upTo := g.written
+		running := g.running
 		g.mu.Unlock()
-		err := g.syncFn()
+		var stalled bool
+		select {
+		case <-running:
+		case <-g.stall.stalled():
+			stalled = true
+		}
 		g.mu.Lock()
-		g.running = false
+		if stalled && g.synced < mine {
+			return g.stall.failure()
+		}
+	}
+	return g.err
+}
+
+// start runs a sync for every commit written so far; g.mu is held.
+func (g *group) start() {
+	done := make(chan struct{})
+	g.running = done
+	upTo := g.written
+	g.stall.handed.Add(1)
+	go func() {
+		err := g.syncFn()
+		g.stall.answered.Add(1)
+		g.mu.Lock()
+		g.running = nil
 		g.syncs++
 		g.covered += upTo - g.synced
 		g.synced, g.err = upTo, err
-		g.cond.Broadcast()
-	}
-	return g.err
+		g.mu.Unlock()
+		close(done)
+	}()
 }
 
 // GroupStats is how many syncs the group commit of SyncWrites ran and how
