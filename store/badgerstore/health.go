@@ -330,8 +330,8 @@ func (d db) Update(fn func(txn *badger.Txn) error) error {
 	return err
 }
 
-// answer is Badger's answer to a write handed to it, or the stall's error
-// once the folder stalls (the write may still land later: w is then
+// answer is Badger's answer to a write handed to it, or, once the folder
+// stalls, a *stalledWrite (the write may still land later: w is then
 // Badger's to answer into, not the pool's).
 func (d db) answer(w *commitWait) (err error) {
 	select {
@@ -340,7 +340,7 @@ func (d db) answer(w *commitWait) (err error) {
 		select {
 		case err = <-w.result: // it came as the stall was declared
 		default:
-			return d.h.stall.failure()
+			return &stalledWrite{err: d.h.stall.failure(), answer: w.result}
 		}
 	}
 	waits.Put(w) // only once its answer is read (not after a panic in Badger)

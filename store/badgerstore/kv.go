@@ -121,6 +121,12 @@ func (s *Store) kvWrite(ctx context.Context, app, key string, quota store.KVQuot
 		return txn.SetEntry(&badger.Entry{Key: k, Value: value, ExpiresAt: expires})
 	}
 	err := s.db.Update(update)
+	if stalled := (*stalledWrite)(nil); errors.As(err, &stalled) {
+		// It may still land: until Badger says, no read may keep what it
+		// finds of the key (the write is in flight for the cache).
+		go func() { s.kv.end(app, string(k), wrote, after, <-stalled.answer == nil) }()
+		return err
+	}
 	s.kv.end(app, string(k), wrote, after, err == nil)
 	return err
 }

@@ -26,6 +26,12 @@ import (
 // reads tables through memory maps, and a page fault cannot be
 // interrupted), and, once Badger's queue of 1,000 writes is full, the one
 // write waiting to join it.
+//
+// A write that stopped waiting may still land once the disk answers, so
+// what the store caches of the keys it wrote must not outlive it: a
+// session's live value is forgotten (reads go to Badger, and the sessions'
+// live values are kept only by writes), and a kv write stays in flight for
+// the kv cache, which keeps no read meanwhile, until Badger answers it.
 type stall struct {
 	handed   atomic.Uint64 // writes and syncs handed to Badger
 	answered atomic.Uint64 // those Badger answered
@@ -41,6 +47,17 @@ type stall struct {
 
 // errStalled is what a write waiting on a stalled folder returns.
 var errStalled = errors.New("the data folder stopped finishing writes")
+
+// A stalledWrite is the error of a write handed to Badger that stopped
+// waiting for its answer: what kept a cache of the keys it wrote waits on
+// answer, since the write may still land.
+type stalledWrite struct {
+	err    error
+	answer <-chan error // Badger's answer, once it comes
+}
+
+func (e *stalledWrite) Error() string { return e.err.Error() }
+func (e *stalledWrite) Unwrap() error { return e.err }
 
 func newStall() *stall {
 	s := &stall{}
@@ -68,6 +85,9 @@ func (s *stall) failure() error {
 // check is the monitor's look at the writes, at now: whether a stall
 // began or ended since the last look, and for how long writes had waited.
 func (s *stall) check(now time.Time, after time.Duration) (began, ended bool, waited time.Duration) {
+	if s.since.IsZero() {
+		s.since = now
+	}
 	answered := s.answered.Load() // before handed: never more answered than handed
 	outstanding := s.handed.Load() - answered
 	stalled := s.err.Load() != nil

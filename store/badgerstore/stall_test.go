@@ -114,6 +114,11 @@ func TestStalledFolderAnswersWriters(t *testing.T) {
 			if l := logs.String(); !strings.Contains(l, "the stall is over") {
 				t.Errorf("the end of the stall was not logged:\n%s", l)
 			}
+			if !fsync { // the kv write that stopped waiting landed once answered
+				if v, ok, err := s.KVGet(ctx, "shop", "k"); err != nil || !ok || string(v) != "1" {
+					t.Errorf("kv.get after the stall: %q %v %v, want the value the stalled kv.set wrote", v, ok, err)
+				}
+			}
 			for _, id := range []string{"call-0", "call-1", "call-new"} {
 				if err := commitNext(s, id); err != nil {
 					t.Fatalf("a commit of %s after the stall: %v", id, err)
