@@ -43,7 +43,8 @@ type health struct {
 	log     *slog.Logger
 
 	room          room                  // the monitor's alone
-	stalledAt     time.Time             // the monitor's alone: when the stall began
+	stalledAt     time.Time             // the stall monitor's alone: when the stall began,
+	stallTold     time.Time             // and when it was last logged
 	folderProblem atomic.Pointer[error] // what the monitor last found; writes are refused
 	broken        atomic.Pointer[error] // a panic inside Badger: until a restart
 	failing       atomic.Pointer[error] // the last write failed
@@ -182,9 +183,13 @@ func (h *health) checkStall(now time.Time) {
 	began, ended, waited := h.stall.check(now, h.stallAfter)
 	switch {
 	case began:
-		h.stalledAt = now
+		h.stalledAt, h.stallTold = now, now
 		h.log.Error("data folder stalled: writes are not finishing, callers get the fallback until they do",
 			"err", h.stall.why(), "waited", waited.Round(time.Millisecond).String())
+	case h.stall.why() != nil && now.Sub(h.stallTold) >= time.Minute:
+		h.stallTold = now
+		h.log.Error("data folder still stalled: writes are not finishing, callers get the fallback until they do",
+			"err", h.stall.why(), "since", h.stalledAt.Format(time.RFC3339))
 	case ended:
 		h.log.Warn("data folder finishes writes again: the stall is over", "for", now.Sub(h.stalledAt).Round(time.Millisecond).String())
 	}

@@ -104,16 +104,12 @@ func TestStalledFolderAnswersWriters(t *testing.T) {
 			if handed.Load() != before {
 				t.Error("a commit while stalled was handed to Badger: it may land before older writes")
 			}
-			if l := logs.String(); !strings.Contains(l, "data folder stalled") {
-				t.Errorf("the stall was not logged:\n%s", l)
-			}
+			waitFor(t, "the stall to be logged", func() bool { return strings.Contains(logs.String(), "data folder stalled") })
 
 			// The disk comes back: Badger answers what it was handed.
 			close(gate)
 			waitFor(t, "the stall to end", func() bool { return s.Ready() == nil })
-			if l := logs.String(); !strings.Contains(l, "the stall is over") {
-				t.Errorf("the end of the stall was not logged:\n%s", l)
-			}
+			waitFor(t, "the end of the stall to be logged", func() bool { return strings.Contains(logs.String(), "the stall is over") })
 			if !fsync { // the kv write that stopped waiting landed once answered
 				if v, ok, err := s.KVGet(ctx, "shop", "k"); err != nil || !ok || string(v) != "1" {
 					t.Errorf("kv.get after the stall: %q %v %v, want the value the stalled kv.set wrote", v, ok, err)
