@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"fmt"
+	"runtime"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -317,4 +319,51 @@ function on_call(session) return ivr.say_and_capture(stamp, { maxDigits = 1 }) e
 		return
 	}
 	t.Skip("the probe's run read the clock in every try")
+}
+
+// An idle warm state keeps nothing of its last event alive: not the
+// session (the caller's number, digits, whatever a handler hung on it), not
+// the defaults a handler set, not a closure the handler made and called.
+// The handler builds 48 MB that only those could hold; the live heap after
+// its event must not keep it until another event comes to the state. Not
+// parallel: it reads the heap.
+func TestIdleWarmStateHoldsNothingOfItsLastEvent(t *testing.T) {
+	for _, keep := range []string{
+		"session.hoard = hoard",
+		"ivr.defaults { other = hoard }",
+		// A closure's frame, deeper than any call the handler makes after it.
+		"local function size() return #hoard end; local function outer() local n = size(); return n end; outer()",
+		"local function deeper(n) if n > 0 then local m = deeper(n - 1); return m end return #hoard end; deeper(5)",
+		"local n = #hoard", // a handler's own local: freed either way
+	} {
+		t.Run(keep, func(t *testing.T) {
+			src := voice + `
+function on_call(session) return ivr.say_and_capture("go", { maxDigits = 1 }) end
+function on_dtmf(session, digits)
+  if digits == "1" then
+    local hoard = {}
+    for i = 1, 48 do hoard[i] = string.rep("x", 1000000) .. i end
+    ` + keep + `
+  end
+  return ivr.say_and_capture("clean", { maxDigits = 1 })
+end`
+			h := newHarness(t, scriptDir(t, map[string]string{"hoard.lua": src}), engine.Options{Concurrency: 1})
+			c := newCall(shapeDTMF, true)
+			c.remember(h.post(c.start(), "hoard"))
+			before := liveHeap()
+			h.post(c.keys("1"), "hoard") // the event that builds the hoard, on the one warm state
+			if after := liveHeap(); after > before+16<<20 {
+				t.Errorf("%d MB of the last event still live on the idle warm state", (after-before)>>20)
+			}
+		})
+	}
+}
+
+// liveHeap is the heap's live bytes after a collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }

@@ -67,6 +67,14 @@ func (s *stdlib) begin(logger *slog.Logger, tags ...slog.Attr) {
 	s.kv.Begin()
 }
 
+// end ends an event of a warm state that goes back to its pool: nothing of
+// the event (its session, its logger and tags naming the call) stays
+// reachable from the idle state.
+func (s *stdlib) end() {
+	s.ivr.End()
+	s.log.Begin(discardLogger)
+}
+
 // Globals is what a script's global environment holds before it runs, as
 // sandbox.Environment gives it, with the stdlib luaivr opens for scripts.
 func Globals() map[string][]string {

@@ -106,6 +106,7 @@ func (e *Engine) putWarm(app *App, w *warm, ok bool) {
 		w.L.Close()
 		return
 	}
+	w.std.end()
 	w.snap.Restore()
 	w.L.SetTop(0)
 	p := e.pool(app)

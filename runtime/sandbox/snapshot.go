@@ -29,6 +29,9 @@ type Snapshot struct {
 	userdata []userdataCopy
 	entries  int // in all tables: what the state holds, roughly
 	rebuilt  int // tables Restore built again, for tests
+	L        *lua.LState
+	forget   *lua.LFunction // see forgetCalls
+	forgot   int            // frames forget has overwritten
 }
 
 // Size is how many table entries the snapshot keeps: a measure of what a
@@ -157,7 +160,14 @@ type userdataCopy struct {
 
 // Take snapshots L's values (see Snapshot). Call it with no script running.
 func Take(L *lua.LState, roots ...lua.LValue) *Snapshot {
-	s := &Snapshot{}
+	s := &Snapshot{L: L}
+	s.forget = L.NewFunction(func(L *lua.LState) int {
+		if s.forgot++; s.forgot < lua.FramesPerSegment {
+			L.Push(s.forget)
+			L.Call(0, 0)
+		}
+		return 0
+	})
 	walk(L, roots, visitor{
 		table: func(t *lua.LTable) {
 			c := copyTable(t)
@@ -309,6 +319,21 @@ func (s *Snapshot) Restore() {
 	for _, u := range s.userdata {
 		u.ud.Metatable, u.ud.Env = u.meta, u.env
 	}
+	s.forgetCalls()
+}
+
+// forgetCalls overwrites the call frames the event left behind. gopher-lua
+// keeps a state's first lua.FramesPerSegment call frames when the calls
+// return, each naming the function it ran: a closure the event made, or
+// the engine's own closure around the handler, and so whatever they hold
+// (one call's session, a table a handler built) stayed reachable from an
+// idle state until its next event. Calling a function of the snapshot's own
+// that deep leaves each of those frames naming it. The values the calls
+// pushed are gone already: the caller sets the stack's top to 0.
+func (s *Snapshot) forgetCalls() {
+	s.forgot = 0
+	s.L.Push(s.forget)
+	s.L.Call(0, 0)
 }
 
 // same reports whether a and b are the same Lua value, bit for bit: -0 is

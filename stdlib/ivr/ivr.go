@@ -57,7 +57,7 @@ type Module struct {
 	globals   *lua.LTable     // the state's globals: which handlers the script defines
 	// loadedDefaults and loadedAt are defaults and setAt as the top level
 	// left them; eventDefaults says a handler changed them (copies of them)
-	// for this event only: Answer puts them back, so a state that serves many
+	// for this event only: End puts them back, so a state that serves many
 	// events starts each with the top level's.
 	loadedDefaults map[string]lua.LValue
 	loadedAt       map[string]string
@@ -138,6 +138,15 @@ func (m *Module) Answer(session lua.LValue, position string, mem Memory) {
 		mem.Tries = map[string]int{}
 	}
 	m.event = &event{session: session, position: position, mem: mem}
+}
+
+// End ends the event Answer began, for a state that serves another after
+// it (the engine's warm states): the module lets go of the event's session,
+// so that an idle state keeps nothing of the last call alive (its number,
+// its digits, whatever a handler hung on the session), and a handler's
+// defaults give way to the top level's again.
+func (m *Module) End() {
+	m.event = nil
 	if m.eventDefaults {
 		m.defaults, m.setAt, m.eventDefaults = m.loadedDefaults, m.loadedAt, false
 	}
