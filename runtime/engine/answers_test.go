@@ -216,6 +216,56 @@ on_call = ivr.menu { id = "m", prompt = greeting .. " Press 1.", repeat_key = "*
 	}
 }
 
+// A top level that reads nothing from outside but builds other values in
+// each run (an address, pairs order over a table Go filled) gets no answers
+// worked out at load: they would be the load's values, and a menu option
+// whose function says the same top-level value would say the warm state's.
+// One call must hear the same from both.
+func TestAnswersOnlyForATopLevelThatBuildsTheSameEachRun(t *testing.T) {
+	app := func(top string) string {
+		return voice + top + `
+main = ivr.menu { id = "main", prompt = "Press 1 or 2.", maxDigits = 1,
+  ["1"] = { ivr.say(said), "main" },                                   -- worked out at load
+  ["2"] = function(session) return { ivr.say(said), "main" } end,      -- the script's path
+}
+on_call = main`
+	}
+	apps := map[string]string{
+		"address.lua": app(`local said = "ref " .. tostring({}):sub(-6)`),
+		"order.lua": app(`local names = {}
+for k in pairs(string) do names[#names + 1] = k end
+local said = table.concat(names, " ")`),
+		"steady.lua": app(`local said = "Hello."`),
+	}
+	h := newHarness(t, scriptDir(t, apps), engine.Options{})
+	for name := range apps {
+		name = strings.TrimSuffix(name, ".lua")
+		if got := engine.HasAnswers(h.eng.Scripts(), name); got != (name == "steady") {
+			t.Errorf("%s answered without Lua: %v", name, got)
+		}
+		c := newCall(shapeEventDataDTMF, true)
+		c.remember(h.post(c.start(), name))
+		r1 := h.post(c.keys("1"), name)
+		c.remember(r1)
+		if one, two := replyText(t, r1), replyText(t, h.post(c.keys("2"), name)); one != two {
+			t.Errorf("%s: option 1 said %q, option 2, the same top-level value, %q", name, one, two)
+		}
+	}
+	// Two runs may agree by chance: every warm state's run is compared too,
+	// and the first that differs ends the answers worked out at load.
+	h = newHarness(t, scriptDir(t, apps), engine.Options{})
+	engine.TrustAnswers(h.eng.Scripts(), "address")
+	c := newCall(shapeEventDataDTMF, true)
+	c.remember(h.post(c.start(), "address"))
+	h.post(c.keys("2"), "address") // Lua: a warm state runs the top level
+	if engine.HasAnswers(h.eng.Scripts(), "address") {
+		t.Error("a warm state's run built another answer than the load's, and the load's are still served")
+	}
+	if !strings.Contains(h.logs.String(), "built other menus or replies in this run") {
+		t.Errorf("not logged:\n%s", h.logs.String())
+	}
+}
+
 // TestAnswersKeepSensitiveDigitsOut: digits answered at a position the app
 // lists as sensitive are redacted also when the answer is worked out at load
 // and no Lua runs.

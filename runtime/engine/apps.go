@@ -79,8 +79,14 @@ type App struct {
 	// sensitive are the positions the script declares sensitive
 	// (ivr.Module.SensitivePositions): digits answered there are redacted.
 	sensitive map[string]bool
-	// answers are the replies its menu tree gives without Lua; nil unless pure.
-	answers *ivr.Answers
+	// answers are the replies its menu tree gives without Lua; nil unless
+	// pure. fingerprint is theirs (ivr.Answers.Fingerprint), and
+	// answersDiffer says a warm state's run of the top level built another
+	// tree or other replies (an address, pairs order): events are answered
+	// by Lua from then on (see warmState).
+	answers       *ivr.Answers
+	fingerprint   []byte
+	answersDiffer atomic.Bool
 
 	proto *lua.FunctionProto
 	set   *Scripts
@@ -95,6 +101,15 @@ func newApp(name, file string, sum, id [sha256.Size]byte, proto *lua.FunctionPro
 // answers are worked out at load: its top level is pure, as far as every
 // run of it so far showed.
 func (a *App) warm() bool { return a.pure && !a.readsAtEvents.Load() }
+
+// answering reports whether the app's menu answers worked out at load are
+// served: while its top level is pure and every warm state's run of it
+// built the same answers.
+func (a *App) answering() bool { return a.answers != nil && a.warm() && !a.answersDiffer.Load() }
+
+// encodeAnswer is how a reply worked out at load is encoded, as the script's
+// path encodes it.
+func encodeAnswer(r callflow.Reply) ([]byte, error) { return r.MarshalJSON() }
 
 // IsPosition reports whether id is a position of the app's menu tree (a menu
 // or an ivr.on position): digits answered there go to the tree.
@@ -710,7 +725,20 @@ func (a *App) probe(ctx context.Context) (err error) {
 	a.sensitive = mod.SensitivePositions()
 	a.Reads = watch.read(L)
 	if a.pure = a.Reads == (Outside{}); a.pure {
-		a.answers = mod.Answers(L.G.Global.RawGetString(OnCall), func(r callflow.Reply) ([]byte, error) { return r.MarshalJSON() })
+		a.answers = mod.Answers(L.G.Global.RawGetString(OnCall), encodeAnswer)
+		a.fingerprint = a.answers.Fingerprint()
+		// A top level may read nothing from outside and still take another
+		// course, or build other values, in another run (an address, pairs
+		// order over a table Go filled): a second run shows most of them,
+		// before any event is answered (warmState watches every later run).
+		switch again, reads, err := a.runAgain(ctx); {
+		case err != nil:
+			return fmt.Errorf("running the script's top level a second time: %w", err)
+		case reads != (Outside{}):
+			a.pure, a.Reads, a.answers, a.fingerprint = false, reads, nil, nil
+		case !bytes.Equal(again, a.fingerprint):
+			a.answersDiffer.Store(true)
+		}
 	}
 	if fb := L.G.Global.RawGetString("fallback"); fb != lua.LNil {
 		r, err := mod.Reply(L, fb)
@@ -723,6 +751,26 @@ func (a *App) probe(ctx context.Context) (err error) {
 		a.Fallback = &r
 	}
 	return nil
+}
+
+// runAgain runs the top level of a pure app again, in a state of its own,
+// and gives the fingerprint of the answers it builds (ivr.Answers), or what
+// it read from outside this time.
+func (a *App) runAgain(ctx context.Context) (fingerprint []byte, reads Outside, err error) {
+	mod := ivr.New()
+	watch := &outsideWatch{active: true}
+	L := sandbox.New(a.set, watchOutside(loadLibs.open(mod, a.Name, discardLogger), watch)...)
+	defer L.Close()
+	L.SetContext(ctx)
+	L.Push(L.NewFunctionFromProto(a.proto))
+	if err := L.PCall(0, 0, nil); err != nil {
+		return nil, Outside{}, errors.New(luaError(ctx, err))
+	}
+	mod.Loaded()
+	if reads := watch.read(L); reads != (Outside{}) {
+		return nil, reads, nil
+	}
+	return mod.Answers(L.G.Global.RawGetString(OnCall), encodeAnswer).Fingerprint(), Outside{}, nil
 }
 
 // outside are the libraries through which a top level can build something

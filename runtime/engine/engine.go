@@ -559,7 +559,7 @@ func (e *Engine) run(ctx context.Context, app *App, sess *store.Session, ev *web
 		return out
 	}
 
-	if isAction && app.answers != nil && app.warm() {
+	if isAction && app.answering() {
 		if ans, mem, from, ok := fromAnswers(app, sess, ev, out.position, out.handler); ok {
 			out.reply, out.body, out.menus, out.where = ans.Reply, ans.Body, &mem, from
 			if len(sess.Vars) == 0 {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 
@@ -89,6 +90,12 @@ func (e *Engine) warmState(ctx context.Context, app *App, logger *slog.Logger, t
 			e.drainPool(app)
 		}
 		return &warm{L: L, std: std, ran: true}, nil
+	}
+	if app.answering() && !bytes.Equal(std.ivr.Answers(L.G.Global.RawGetString(OnCall), encodeAnswer).Fingerprint(), app.fingerprint) {
+		if app.answersDiffer.CompareAndSwap(false, true) {
+			e.log.Warn("the app's top level built other menus or replies in this run than when it loaded (an address or pairs order in what it builds?): its menus are answered by running its Lua from now on",
+				"app", app.Name)
+		}
 	}
 	sandbox.Preopen(L)
 	return &warm{L: L, std: std, snap: sandbox.Take(L, std.ivr.Values()...), ran: true}, nil

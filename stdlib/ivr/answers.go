@@ -1,8 +1,10 @@
 package ivr
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 
 	"github.com/luaivr/luaivr/stdlib/luaconv"
@@ -193,4 +195,50 @@ func (a *Answers) answer(v lua.LValue, position string, mem Memory) (*Answer, Me
 		mem.Root = ans.first
 	}
 	return ans, mem, true
+}
+
+// Fingerprint is everything Route and Call answer from, as bytes: the
+// tree's menus in order with what picks an option (keys, tries, repeat
+// key, settings, on_enter) and the reply of each value they may answer
+// with, the positions and the root. Two runs of a top level that give the
+// same fingerprint give the same answers to every event. A top level may
+// read nothing from outside and still build other values in another run
+// (an address in a prompt, pairs order over a table Go filled): the engine
+// compares each warm state's fingerprint with the load's, and answers from
+// here only while they agree.
+func (a *Answers) Fingerprint() []byte {
+	var b bytes.Buffer
+	ref := func(what string, v lua.LValue) {
+		b.WriteString(what)
+		switch ans := a.byValue[v]; {
+		case v == nil || v == lua.LNil:
+			b.WriteString(" none\n")
+		case ans == nil:
+			b.WriteString(" script\n") // a function, or a value the script reports
+		default:
+			fmt.Fprintf(&b, " first=%q enters=%q %s\n", ans.first, ans.enters, ans.Body)
+		}
+	}
+	m := a.mod
+	ref("on_call", a.onCall)
+	if mn := m.menuOf(m.root); m.root != nil && mn != nil {
+		fmt.Fprintf(&b, "root %q\n", mn.ID)
+	}
+	for _, id := range m.order {
+		mn := m.menus[id]
+		fmt.Fprintf(&b, "menu %q %s tries=%d repeat=%q sensitive=%v on_enter=%v\n",
+			mn.ID, mn.Where, m.Tries(mn), m.RepeatKey(mn), mn.Sensitive, mn.OnEnter != nil)
+		ref("  itself", mn.table)
+		for _, k := range mn.Keys() {
+			ref(fmt.Sprintf("  [%q]", k), mn.Options[k])
+		}
+		for _, name := range []string{"other", "no_input", "on_too_many"} {
+			ref("  "+name+" ("+m.settingAt(mn, name)+")", m.setting(mn, name))
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(m.positions)) {
+		p := m.positions[id]
+		ref(fmt.Sprintf("ivr.on %q (%s)", id, p.where), p.answer)
+	}
+	return b.Bytes()
 }
