@@ -14,9 +14,12 @@
 package sandbox
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -109,9 +112,11 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 		}
 		str.RawSetString("format", bounded(L, str.RawGetString("format"), formatBound))
 		str.RawSetString("byte", bounded(L, str.RawGetString("byte"), byteBound))
+		inOrder(str)
 	}
 	g.RawSetString("unpack", L.NewFunction(unpack))
 	g.RawSetString(concatGlobal, L.NewFunction(concat))
+	inOrder(g)
 
 	loaded := L.NewTable()
 	L.G.Registry.RawSetString(loadedKey, loaded)
@@ -155,6 +160,9 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 			return v
 		}
 		v := fn(L)
+		if t, ok := v.(*lua.LTable); ok {
+			inOrder(t)
+		}
 		if g.RawGetString(name) == lua.LNil {
 			g.RawSetString(name, v)
 		}
@@ -164,7 +172,7 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 	// A script that sets or reads _G's metatable (a "strict globals" guard)
 	// would hide the libraries not opened yet: open them all first.
 	openAll := func() {
-		for name := range lazy {
+		for _, name := range slices.Sorted(maps.Keys(lazy)) {
 			if g.RawGetString(name) == lua.LNil {
 				openLazy(name)
 			}
@@ -202,6 +210,34 @@ func New(mods Modules, libs ...Lib) *lua.LState {
 		return 1
 	}))
 	return L
+}
+
+// inOrder makes pairs and next go through t's keys in order (numbers,
+// then names), keeping t itself: the libraries are built from Go maps
+// (gopher-lua's and luaivr's own), which list their functions in another
+// order in every state, so a top level that walks one (a prompt listing
+// what string offers) would build something else in each run, and each
+// Lua state, a replay's included, would walk it its own way. Removed keys
+// (nil values) are dropped.
+func inOrder(t *lua.LTable) {
+	var keys []lua.LValue
+	t.ForEach(func(k, _ lua.LValue) { keys = append(keys, k) })
+	slices.SortFunc(keys, func(a, b lua.LValue) int {
+		an, aNum := a.(lua.LNumber)
+		bn, bNum := b.(lua.LNumber)
+		switch {
+		case aNum && bNum:
+			return cmp.Compare(an, bn)
+		case aNum != bNum:
+			return map[bool]int{true: -1, false: 1}[aNum]
+		}
+		return cmp.Or(cmp.Compare(a.Type(), b.Type()), strings.Compare(a.String(), b.String()))
+	})
+	fresh := lua.LTable{Metatable: t.Metatable}
+	for _, k := range keys {
+		fresh.RawSet(k, t.RawGet(k))
+	}
+	*t = fresh
 }
 
 // Environment is what a state New makes offers a script before it runs: the
