@@ -688,14 +688,11 @@ func (a *App) probe(ctx context.Context) (err error) {
 		}
 	}()
 	mod := ivr.NewAtLoad()
-	watch := &outsideWatch{active: true}
-	L := sandbox.New(a.set, watchOutside(loadLibs.open(mod, a.Name, discardLogger), watch)...)
-	defer L.Close()
-	L.SetContext(ctx)
-	L.Push(L.NewFunctionFromProto(a.proto))
-	if err := L.PCall(0, 0, nil); err != nil {
-		return fmt.Errorf("running the script's top level: %s", luaError(ctx, err))
+	L, watch, err := a.runTopLevel(ctx, mod)
+	if err != nil {
+		return fmt.Errorf("running the script's top level: %w", err)
 	}
+	defer L.Close()
 	if ps := mod.Loaded(); len(ps) > 0 {
 		return errors.Join(treeErrors(a, ps)...)
 	}
@@ -753,19 +750,31 @@ func (a *App) probe(ctx context.Context) (err error) {
 	return nil
 }
 
+// runTopLevel runs the app's top level in a new state, with mod as its ivr
+// module and the outside libraries watched (watchOutside). The caller
+// closes L.
+func (a *App) runTopLevel(ctx context.Context, mod *ivr.Module) (L *lua.LState, watch *outsideWatch, err error) {
+	watch = &outsideWatch{active: true}
+	L = sandbox.New(a.set, watchOutside(loadLibs.open(mod, a.Name, discardLogger), watch)...)
+	L.SetContext(ctx)
+	L.Push(L.NewFunctionFromProto(a.proto))
+	if err := L.PCall(0, 0, nil); err != nil {
+		L.Close()
+		return nil, nil, errors.New(luaError(ctx, err))
+	}
+	return L, watch, nil
+}
+
 // runAgain runs the top level of a pure app again, in a state of its own,
 // and gives the fingerprint of the answers it builds (ivr.Answers), or what
 // it read from outside this time.
 func (a *App) runAgain(ctx context.Context) (fingerprint []byte, reads Outside, err error) {
 	mod := ivr.New()
-	watch := &outsideWatch{active: true}
-	L := sandbox.New(a.set, watchOutside(loadLibs.open(mod, a.Name, discardLogger), watch)...)
-	defer L.Close()
-	L.SetContext(ctx)
-	L.Push(L.NewFunctionFromProto(a.proto))
-	if err := L.PCall(0, 0, nil); err != nil {
-		return nil, Outside{}, errors.New(luaError(ctx, err))
+	L, watch, err := a.runTopLevel(ctx, mod)
+	if err != nil {
+		return nil, Outside{}, err
 	}
+	defer L.Close()
 	mod.Loaded()
 	if reads := watch.read(L); reads != (Outside{}) {
 		return nil, reads, nil
