@@ -123,8 +123,14 @@ func (s *Store) kvWrite(ctx context.Context, app, key string, quota store.KVQuot
 	err := s.db.Update(update)
 	if stalled := (*stalledWrite)(nil); errors.As(err, &stalled) {
 		// It may still land: until Badger says, no read may keep what it
-		// finds of the key (the write is in flight for the cache).
-		go func() { s.kv.end(app, string(k), wrote, after, <-stalled.answer == nil) }()
+		// finds of the key (the write is in flight for the cache). Then
+		// the cache forgets the key and the usage, even if it landed: the
+		// stall may have ended, and another write of the app gone by,
+		// before this one hears its answer.
+		go func() {
+			<-stalled.answer
+			s.kv.end(app, string(k), wrote, after, false)
+		}()
 		return err
 	}
 	s.kv.end(app, string(k), wrote, after, err == nil)

@@ -31,10 +31,17 @@ import (
 // what the store caches of the keys it wrote must not outlive it: a
 // session's live value is forgotten (reads go to Badger, and the sessions'
 // live values are kept only by writes), and a kv write stays in flight for
-// the kv cache, which keeps no read meanwhile, until Badger answers it.
+// the kv cache, which keeps no read meanwhile, until Badger answers it;
+// then the cache forgets the key.
 type stall struct {
 	handed   atomic.Uint64 // writes and syncs handed to Badger
 	answered atomic.Uint64 // those Badger answered
+	// syncing is when the running sync of SyncWrites started (Unix
+	// nanoseconds; 0: none runs). Badger answers commits in the order they
+	// came, so one that waits long holds up all after it and answered stops
+	// moving; a sync runs beside them, and commits answered meanwhile say
+	// nothing of it.
+	syncing atomic.Int64
 	// signal is closed while the folder is stalled; a new one replaces it
 	// when the stall ends.
 	signal atomic.Pointer[chan struct{}]
@@ -100,14 +107,23 @@ func (s *stall) check(now time.Time, after time.Duration) (began, ended bool, wa
 			s.err.Store(nil)
 			return false, true, 0
 		}
-	case answered != s.seen:
-		s.seen, s.since = answered, now
-	case !stalled && now.Sub(s.since) >= after:
-		err := fmt.Errorf("%w: %d writes handed to Badger got no answer for %s (is the disk hung, or a network volume gone?); "+
-			"events get the fallback until they are answered", errStalled, outstanding, now.Sub(s.since).Round(time.Millisecond))
+	case stalled:
+	default:
+		if answered != s.seen {
+			s.seen, s.since = answered, now
+		}
+		waited, what := now.Sub(s.since), fmt.Sprintf("%d writes handed to Badger got no answer", outstanding)
+		if at := s.syncing.Load(); at != 0 && now.Sub(time.Unix(0, at)) > waited {
+			waited, what = now.Sub(time.Unix(0, at)), "a sync of the data folder has not finished"
+		}
+		if waited < after {
+			break
+		}
+		err := fmt.Errorf("%w: %s for %s (is the disk hung, or a network volume gone?); events get the fallback until they are answered",
+			errStalled, what, waited.Round(time.Millisecond))
 		s.err.Store(&err)
 		close(*s.signal.Load())
-		return true, false, now.Sub(s.since)
+		return true, false, waited
 	}
 	return false, false, 0
 }

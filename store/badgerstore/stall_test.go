@@ -162,3 +162,41 @@ func commitNext(s *Store, id string) error {
 	}
 	return nil
 }
+
+// With SyncWrites, a sync that hangs stalls the folder even while other
+// events keep coming: each of their commits is answered by Badger's writer
+// (its logs are memory-mapped: it does not touch the disk) before it waits
+// for the sync, so answers keep coming and say nothing of the sync.
+func TestHungSyncStallsUnderTraffic(t *testing.T) {
+	t.Parallel()
+	s := openT(t, Options{Dir: t.TempDir(), SyncWrites: true, GCInterval: -1, StallAfter: 100 * time.Millisecond})
+	ctx := context.Background()
+	if err := storetest.Commit(ctx, s, commitOf("warm", 0)); err != nil {
+		t.Fatal(err)
+	}
+	gate := make(chan struct{})
+	real := s.group.syncFn
+	s.group.syncFn = func() error { <-gate; return real() }
+	defer close(gate)
+
+	first := make(chan error, 1)
+	go func() { first <- storetest.Commit(ctx, s, commitOf("caller-0", 0)) }()
+	tick := time.NewTicker(20 * time.Millisecond) // the other calls' events, 50 a second
+	defer tick.Stop()
+	give := time.After(answerWithin)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for k := 1; ; k++ {
+		select {
+		case err := <-first:
+			if err == nil || !strings.Contains(err.Error(), "a sync of the data folder has not finished") {
+				t.Errorf("the commit waiting for the hung sync: %v, want the stall's error", err)
+			}
+			return
+		case <-give:
+			t.Fatalf("a sync hung for %s while events kept coming, and the commit waiting for it has no answer: Ready says %v", answerWithin, s.Ready())
+		case <-tick.C:
+			wg.Go(func() { storetest.Commit(ctx, s, commitOf(fmt.Sprint("caller-", k), 0)) })
+		}
+	}
+}

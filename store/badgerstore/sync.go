@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -72,8 +73,10 @@ func (g *group) start() {
 	g.running = done
 	upTo := g.written
 	g.stall.handed.Add(1)
+	g.stall.syncing.Store(time.Now().UnixNano())
 	go func() {
 		err := g.syncFn()
+		g.stall.syncing.Store(0)
 		g.stall.answered.Add(1)
 		g.mu.Lock()
 		g.running = nil
