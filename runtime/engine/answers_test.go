@@ -277,6 +277,33 @@ local said = table.concat(names, " ")`),
 	}
 }
 
+// Every shipped app whose top level is pure keeps its answers worked out at
+// load, also once its warm states ran the top level again: the comparison
+// of runs must not take them from an app that builds the same each time.
+func TestShippedAppsKeepTheirAnswers(t *testing.T) {
+	t.Parallel()
+	for _, dir := range []string{"../../scripts", "../../examples"} {
+		h := newHarness(t, dir, engine.Options{})
+		for name, app := range h.eng.Scripts().Apps {
+			if app.Reads != (engine.Outside{}) || len(app.Menus) == 0 {
+				continue
+			}
+			if !engine.HasAnswers(h.eng.Scripts(), name) {
+				t.Errorf("%s/%s: pure with menus, but no answers at load", dir, name)
+				continue
+			}
+			for range 3 {
+				c := newCall(shapeEventDataDTMF, true)
+				c.remember(h.post(c.start(), name))
+				c.remember(h.post(c.keys("1"), name))
+			}
+			if !engine.HasAnswers(h.eng.Scripts(), name) {
+				t.Errorf("%s/%s: lost its answers once its warm states ran", dir, name)
+			}
+		}
+	}
+}
+
 // TestAnswersKeepSensitiveDigitsOut: digits answered at a position the app
 // lists as sensitive are redacted also when the answer is worked out at load
 // and no Lua runs.

@@ -553,10 +553,10 @@ func (t *App) start(budget time.Duration) *run {
 	r := &run{app: newApp(t.Name, t.File, t.Sum, t.ID, t.proto, t.set),
 		budget: budget, began: time.Now(), done: make(chan runResult, 1)}
 	go func() {
-		ctx, stop := context.WithCancelCause(context.Background())
+		stopped, stop := context.WithCancelCause(context.Background())
 		defer stop(nil)
 		defer loadGuard().watch(stop)() // a top level that piles up memory is stopped as a handler is
-		ctx, cancel := context.WithTimeout(ctx, budget)
+		ctx, cancel := context.WithTimeout(stopped, budget)
 		defer cancel()
 		err := r.app.probe(ctx)
 		if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -566,6 +566,12 @@ func (t *App) start(budget time.Duration) *run {
 			}
 			r.done <- runResult{fmt.Errorf("its top level ran past the %s it may take at load%s: it runs again at every event, within the event's deadline, so it must be quick (an endless loop?)", budget, where), true}
 			return
+		}
+		if err == nil && r.app.pure {
+			// The second run has a budget of its own: wait allows the two.
+			again, cancel := context.WithTimeout(stopped, budget)
+			defer cancel()
+			r.app.runAgain(again)
 		}
 		r.done <- runResult{err: err}
 	}()
@@ -724,18 +730,6 @@ func (a *App) probe(ctx context.Context) (err error) {
 	if a.pure = a.Reads == (Outside{}); a.pure {
 		a.answers = mod.Answers(L.G.Global.RawGetString(OnCall), encodeAnswer)
 		a.fingerprint = a.answers.Fingerprint()
-		// A top level may read nothing from outside and still take another
-		// course, or build other values, in another run (an address, pairs
-		// order over a table Go filled): a second run shows most of them,
-		// before any event is answered (warmState watches every later run).
-		switch again, reads, err := a.runAgain(ctx); {
-		case err != nil:
-			return fmt.Errorf("running the script's top level a second time: %w", err)
-		case reads != (Outside{}):
-			a.pure, a.Reads, a.answers, a.fingerprint = false, reads, nil, nil
-		case !bytes.Equal(again, a.fingerprint):
-			a.answersDiffer.Store(true)
-		}
 	}
 	if fb := L.G.Global.RawGetString("fallback"); fb != lua.LNil {
 		r, err := mod.Reply(L, fb)
@@ -765,21 +759,29 @@ func (a *App) runTopLevel(ctx context.Context, mod *ivr.Module) (L *lua.LState, 
 	return L, watch, nil
 }
 
-// runAgain runs the top level of a pure app again, in a state of its own,
-// and gives the fingerprint of the answers it builds (ivr.Answers), or what
-// it read from outside this time.
-func (a *App) runAgain(ctx context.Context) (fingerprint []byte, reads Outside, err error) {
+// runAgain runs the top level of an app the probe found pure a second
+// time, in a state of its own: a top level may read nothing from outside
+// and still take another course, or build other values, in another run (an
+// address in a prompt), and a second run shows most of them before any
+// event is answered (warmState compares every later run). One that reads
+// from outside now is not pure; one that builds other answers, or does not
+// finish this time, keeps none worked out at load.
+func (a *App) runAgain(ctx context.Context) {
 	mod := ivr.New()
 	L, watch, err := a.runTopLevel(ctx, mod)
 	if err != nil {
-		return nil, Outside{}, err
+		a.answersDiffer.Store(true)
+		return
 	}
 	defer L.Close()
 	mod.Loaded()
 	if reads := watch.read(L); reads != (Outside{}) {
-		return nil, reads, nil
+		a.pure, a.Reads, a.answers, a.fingerprint = false, reads, nil, nil
+		return
 	}
-	return mod.Answers(L.G.Global.RawGetString(OnCall), encodeAnswer).Fingerprint(), Outside{}, nil
+	if !bytes.Equal(mod.Answers(L.G.Global.RawGetString(OnCall), encodeAnswer).Fingerprint(), a.fingerprint) {
+		a.answersDiffer.Store(true)
+	}
 }
 
 // outside are the libraries through which a top level can build something
