@@ -81,9 +81,10 @@ type App struct {
 	sensitive map[string]bool
 	// answers are the replies its menu tree gives without Lua; nil unless
 	// pure. fingerprint is theirs (ivr.Answers.Fingerprint), and
-	// answersDiffer says a warm state's run of the top level built another
-	// tree or other replies (an address, pairs order): events are answered
-	// by Lua from then on (see warmState).
+	// answersDiffer says another run of the top level (the second at load,
+	// or a warm state's) built another tree or other replies (an address in
+	// a prompt): events are answered by Lua from then on (see runAgain,
+	// warmState).
 	answers       *ivr.Answers
 	fingerprint   []byte
 	answersDiffer atomic.Bool

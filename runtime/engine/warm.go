@@ -93,7 +93,7 @@ func (e *Engine) warmState(ctx context.Context, app *App, logger *slog.Logger, t
 	}
 	if app.answering() && !bytes.Equal(std.ivr.Answers(L.G.Global.RawGetString(OnCall), encodeAnswer).Fingerprint(), app.fingerprint) {
 		if app.answersDiffer.CompareAndSwap(false, true) {
-			e.log.Warn("the app's top level built other menus or replies in this run than when it loaded (an address or pairs order in what it builds?): its menus are answered by running its Lua from now on",
+			e.log.Warn("the app's top level built other menus or replies in this run than when it loaded (an address, from tostring of a table or function, in what it builds?): its menus are answered by running its Lua from now on",
 				"app", app.Name)
 		}
 	}

@@ -228,8 +228,10 @@ func inOrder(t *lua.LTable) {
 		switch {
 		case aNum && bNum:
 			return cmp.Compare(an, bn)
-		case aNum != bNum:
-			return map[bool]int{true: -1, false: 1}[aNum]
+		case aNum:
+			return -1
+		case bNum:
+			return 1
 		}
 		return cmp.Or(cmp.Compare(a.Type(), b.Type()), strings.Compare(a.String(), b.String()))
 	})

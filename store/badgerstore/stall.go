@@ -15,8 +15,8 @@ import (
 //
 // So the store counts the writes it hands to Badger (commits and the
 // syncs of SyncWrites) and the answers that come back. When writes are
-// outstanding and none was answered for stallAfter, the health monitor
-// declares the folder stalled: the writers waiting stop with errStalled
+// outstanding and none was answered for stallAfter, or a sync has run that
+// long, the health monitor declares the folder stalled: the writers waiting stop with errStalled
 // (their callers get the fallback, and the store forgets what it cached
 // of the keys they wrote), new writes are refused, and Ready says why.
 // The stall ends once Badger has answered every write it was handed, so
