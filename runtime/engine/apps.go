@@ -695,9 +695,9 @@ func (a *App) probe(ctx context.Context) (err error) {
 		}
 	}()
 	mod := ivr.NewAtLoad()
-	L, watch, err := a.runTopLevel(ctx, mod)
+	L, reads, err := a.runTopLevel(ctx, loadLibs.open(mod, a.Name, discardLogger))
 	if err != nil {
-		return fmt.Errorf("running the script's top level: %w", err)
+		return fmt.Errorf("running the script's top level: %s", luaError(ctx, err))
 	}
 	defer L.Close()
 	if ps := mod.Loaded(); len(ps) > 0 {
@@ -727,7 +727,7 @@ func (a *App) probe(ctx context.Context) (err error) {
 		return err
 	}
 	a.sensitive = mod.SensitivePositions()
-	a.Reads = watch.read(L)
+	a.Reads = reads
 	if a.pure = a.Reads == (Outside{}); a.pure {
 		a.answers = mod.Answers(L.G.Global.RawGetString(OnCall), encodeAnswer)
 		a.fingerprint = a.answers.Fingerprint()
@@ -745,19 +745,25 @@ func (a *App) probe(ctx context.Context) (err error) {
 	return nil
 }
 
-// runTopLevel runs the app's top level in a new state, with mod as its ivr
-// module and the outside libraries watched (watchOutside). The caller
-// closes L.
-func (a *App) runTopLevel(ctx context.Context, mod *ivr.Module) (L *lua.LState, watch *outsideWatch, err error) {
-	watch = &outsideWatch{active: true}
-	L = sandbox.New(a.set, watchOutside(loadLibs.open(mod, a.Name, discardLogger), watch)...)
+// runTopLevel runs the app's top level under ctx in a new state with libs,
+// the outside ones watched for that run only (watchOutside), and gives what
+// it read from outside (zero: nothing). Every run of a top level goes
+// through it: the probe's and the second at load, and each warm state's.
+// The caller closes L.
+func (a *App) runTopLevel(ctx context.Context, libs []sandbox.Lib) (*lua.LState, Outside, error) {
+	watch := &outsideWatch{active: true}
+	L := sandbox.New(a.set, watchOutside(libs, watch)...)
 	L.SetContext(ctx)
-	L.Push(L.NewFunctionFromProto(a.proto))
-	if err := L.PCall(0, 0, nil); err != nil {
+	err := callProtected(L, func(L *lua.LState) {
+		L.Push(L.NewFunctionFromProto(a.proto))
+		L.Call(0, 0)
+	})
+	watch.active = false
+	if err != nil {
 		L.Close()
-		return nil, nil, errors.New(luaError(ctx, err))
+		return nil, Outside{}, err
 	}
-	return L, watch, nil
+	return L, watch.read(L), nil
 }
 
 // runAgain runs the top level of an app the probe found pure a second
@@ -769,14 +775,14 @@ func (a *App) runTopLevel(ctx context.Context, mod *ivr.Module) (L *lua.LState, 
 // finish this time, keeps none worked out at load.
 func (a *App) runAgain(ctx context.Context) {
 	mod := ivr.New()
-	L, watch, err := a.runTopLevel(ctx, mod)
+	L, reads, err := a.runTopLevel(ctx, loadLibs.open(mod, a.Name, discardLogger))
 	if err != nil {
 		a.answersDiffer.Store(true)
 		return
 	}
 	defer L.Close()
 	mod.Loaded()
-	if reads := watch.read(L); reads != (Outside{}) {
+	if reads != (Outside{}) {
 		a.pure, a.Reads, a.answers, a.fingerprint = false, reads, nil, nil
 		return
 	}

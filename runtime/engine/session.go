@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strconv"
 
 	"github.com/luaivr/luaivr/runtime/webhook"
 	"github.com/luaivr/luaivr/stdlib/luaconv"
@@ -54,13 +53,7 @@ func (b luaBuilder) Array() any          { return b.L.NewTable() }
 func (b luaBuilder) String(s string) any { return lua.LString(s) }
 func (b luaBuilder) Bool(v bool) any     { return lua.LBool(v) }
 
-func (b luaBuilder) Number(text string) any {
-	f, err := strconv.ParseFloat(text, 64)
-	if err != nil {
-		return lua.LString(text)
-	}
-	return lua.LNumber(f)
-}
+func (b luaBuilder) Number(text string) any { return luaconv.ToLua(b.L, json.Number(text)) }
 
 func (b luaBuilder) Member(object any, key string, v any) {
 	if v == nil {

@@ -68,22 +68,14 @@ func (e *Engine) warmState(ctx context.Context, app *App, logger *slog.Logger, t
 	// address): this run is watched too, and one that reads from outside
 	// serves only its own event, and makes the app's events run the top
 	// level again from then on.
-	watch := &outsideWatch{active: true}
 	std := e.libs.instances(ivr.New(), app.Name, logger, tags...)
-	L := sandbox.New(app.set, watchOutside(std.libs, watch)...)
-	L.SetContext(ctx)
-	defer L.RemoveContext()
-	err := callProtected(L, func(L *lua.LState) {
-		L.Push(L.NewFunctionFromProto(app.proto))
-		L.Call(0, 0)
-	})
+	L, reads, err := app.runTopLevel(ctx, std.libs)
 	if err != nil {
-		L.Close()
 		return nil, err
 	}
+	defer L.RemoveContext()
 	std.ivr.Loaded() // the tree is closed: handlers cannot declare menus (it was checked when the script loaded)
-	watch.active = false
-	if reads := watch.read(L); reads != (Outside{}) {
+	if reads != (Outside{}) {
 		if app.readsAtEvents.CompareAndSwap(false, true) {
 			e.log.Warn("the app's top level read from outside in this run, though not when it loaded: every event of it runs the top level again from now on",
 				"app", app.Name, "reads", reads.What, "at", reads.Where)
